@@ -1,0 +1,439 @@
+/**
+ * The stack configuration (namespace `sectorwars`): one zod schema, parsed once before any
+ * resource is declared. Field descriptions here are the source of the README's config reference.
+ */
+import { z } from "zod";
+import {
+  BUILT_IN_PROFILES,
+  BUILT_IN_REGION_SIZES,
+  CORE_SERVICES,
+  DEFAULT_REGION_SIZE,
+  type RegionSize,
+  type ResourceSpec,
+} from "./sizes";
+import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
+
+export const CONFIG_NAMESPACE = "sectorwars";
+
+/** Lowercase slug or UUID; both fit Docker names, DNS labels and URL paths unchanged. */
+export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** Redis' own limit is far higher; this keeps host ports (base + slot) and `databases` small. */
+export const MAX_SLOT = 999;
+
+export const IMAGE_KEYS = [
+  "gameserver",
+  "adminUi",
+  "playerUi",
+  "paypal",
+  "postgres",
+  "redis",
+  "nginx",
+] as const;
+export type ImageKey = (typeof IMAGE_KEYS)[number];
+
+/** The game's own services: prod must name real images for these. */
+export const APP_IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal"] as const;
+
+/** The seed's public images, used unless the stack names others. */
+export const DEFAULT_PUBLIC_IMAGES: Readonly<Record<"postgres" | "redis" | "nginx", string>> = {
+  postgres: "postgres:15-alpine",
+  redis: "redis:7-alpine",
+  nginx: "nginx:alpine",
+};
+
+/** Until real images are configured, the dev stack runs the repo's probe in every app role. */
+export const PROBE_BUILD: { context: string; dockerfile?: string } = { context: "probe" };
+
+/** Secret config keys: read with getSecret, never parsed as plain values. */
+export const SECRET_KEYS = {
+  paypalClientId: "PayPal REST client id. Required in prod.",
+  paypalClientSecret: "PayPal REST client secret. Required in prod.",
+  tlsCertificate: "PEM certificate chain served on HTTPS. Required in prod; dev generates a self-signed one.",
+  tlsPrivateKey: "PEM private key of tlsCertificate. Required in prod.",
+} as const;
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+export const REDIS_EVICTION_POLICIES = [
+  "noeviction",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+] as const;
+
+/** Redis is killed by the kernel if its dataset plus overhead reaches the container limit. */
+export const REDIS_MAXMEMORY_SHARE = 0.8;
+
+// A Docker image reference: [registry[:port]/]path[:tag][@sha256:digest].
+const IMAGE_REF_PATTERN =
+  /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const memory = z
+  .union([z.number(), z.string()])
+  .describe('Megabytes as a number, or a size such as "8G" or "512M".')
+  .transform((value, ctx) => {
+    const mb = parseMemoryMb(value);
+    if (mb === undefined) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a memory size such as "8G", "512M" or 2048` });
+      return z.NEVER;
+    }
+    return mb;
+  });
+
+const cpus = z.number().positive().max(1024).describe("CPUs, fractions allowed (0.5).");
+
+const resourceSpec = z
+  .strictObject({
+    limits: z.strictObject({ cpus, memory }).describe("Hard limits: the container is throttled or OOM-killed beyond them."),
+    reservations: z
+      .strictObject({ cpus, memory })
+      .describe("What the container is guaranteed. CPU becomes a relative weight (cpuShares); memory a soft reservation."),
+  })
+  .transform((s, ctx): ResourceSpec => {
+    if (s.reservations.cpus > s.limits.cpus) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["reservations", "cpus"],
+        message: `${s.reservations.cpus} exceeds the limit of ${s.limits.cpus}`,
+      });
+    }
+    if (s.reservations.memory > s.limits.memory) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["reservations", "memory"],
+        message: `${formatMemoryMb(s.reservations.memory)} exceeds the limit of ${formatMemoryMb(s.limits.memory)}`,
+      });
+    }
+    return {
+      limits: { cpus: s.limits.cpus, memoryMb: s.limits.memory },
+      reservations: { cpus: s.reservations.cpus, memoryMb: s.reservations.memory },
+    };
+  });
+
+const profileName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must be a lowercase name such as region-db");
+
+const imageRef = z
+  .string()
+  .regex(IMAGE_REF_PATTERN, "is not a Docker image reference such as repo/name:tag")
+  .describe("An image reference, e.g. registry.example.com/sectorwars/gameserver:1.4.2");
+
+const imageBuild = z
+  .strictObject({
+    context: z.string().min(1).describe("Build context directory, relative to the project."),
+    dockerfile: z.string().min(1).optional().describe("Dockerfile path, default <context>/Dockerfile."),
+  })
+  .describe("A local build with docker.Image; never pushed.");
+
+const imageSpec = z.union([imageRef, imageBuild]);
+
+export type ImageSpec = { kind: "ref"; ref: string } | { kind: "build"; context: string; dockerfile?: string };
+
+const port = z.number().int().min(1).max(65535);
+
+const region = z.strictObject({
+  id: z
+    .string()
+    .regex(REGION_ID_PATTERN, "must be a lowercase slug or UUID (a-z, 0-9, '-', at most 40 characters)")
+    .describe("Stable id: appears in /api/regions/<id>/, container and resource names. Never change it."),
+  name: z.string().trim().min(1).max(100).describe("Display name, passed to the API as REGION_NAME."),
+  type: z.enum(["default", "player_owned"]).describe("Exactly one region is `default`; it also serves legacy /api/."),
+  slot: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_SLOT)
+    .describe("Unique, never reused: the region's Redis database index and the offset of any host port it publishes."),
+  size: profileName.optional().describe(`A region size from sectorwars:regionSizes (default "${DEFAULT_REGION_SIZE}").`),
+});
+
+/** The raw shape of the `sectorwars:*` keys, with defaults; cross-field rules come after. */
+export const rawConfigSchema = z.strictObject({
+  environment: z
+    .enum(["dev", "prod"])
+    .describe("dev or prod. prod demands real app images, PayPal credentials and a TLS certificate."),
+  namePrefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,23}$/, "must start with a letter and use only a-z, 0-9 and '-' (at most 24 characters)")
+    .default("sectorwars")
+    .describe("Prefix of every container, network and volume name; give each stack on a host its own."),
+  host: z
+    .strictObject({
+      cpus: z.number().positive().describe("vCPUs of the Docker host."),
+      memoryGb: z.number().positive().describe("Memory of the Docker host in GB."),
+    })
+    .describe("The Docker host's budget (prod: 64 and 64)."),
+  regions: z.array(region).min(1, "at least one region is needed").describe("The galaxy regions, one API + PostgreSQL each."),
+  images: z
+    .strictObject(Object.fromEntries(IMAGE_KEYS.map((key) => [key, imageSpec.optional()])) as Record<ImageKey, z.ZodOptional<typeof imageSpec>>)
+    .default({})
+    .describe(
+      "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx): an image reference or a local build " +
+        "`{ context, dockerfile? }`. postgres, redis and nginx default to the seed's public images; in dev the app " +
+        "images default to a build of ./probe; prod requires references with a tag or digest.",
+    ),
+  redis: z
+    .strictObject({
+      maxmemory: z
+        .string()
+        .regex(/^\d+(b|k|kb|m|mb|g|gb)?$/i, 'must be a Redis size such as "6gb" or "512mb"')
+        .default("6gb")
+        .describe(`Redis maxmemory; at most ${REDIS_MAXMEMORY_SHARE * 100}% of the redis profile's memory limit.`),
+      maxmemoryPolicy: z.enum(REDIS_EVICTION_POLICIES).default("allkeys-lru").describe("Redis eviction policy."),
+    })
+    .default({ maxmemory: "6gb", maxmemoryPolicy: "allkeys-lru" })
+    .describe("Shared Redis settings."),
+  paypal: z
+    .strictObject({
+      environment: z.enum(["sandbox", "live"]).default("sandbox").describe("PAYPAL_ENVIRONMENT of the PayPal service."),
+    })
+    .default({ environment: "sandbox" })
+    .describe("PayPal service settings; credentials are the secret keys paypalClientId and paypalClientSecret."),
+  edge: z
+    .strictObject({
+      hostname: z
+        .string()
+        .regex(/^[a-z0-9.-]+$/i, "must be a host name")
+        .default("localhost")
+        .describe("Public host name, used in the URLs the stack exports."),
+      httpPort: port.default(80).describe("Host port for HTTP."),
+      httpsPort: port.default(443).describe("Host port for HTTPS."),
+    })
+    .default({ hostname: "localhost", httpPort: 80, httpsPort: 443 })
+    .describe("The nginx edge proxy's public side."),
+  debugPorts: z
+    .strictObject({
+      publish: z.boolean().default(false).describe("Publish PostgreSQL and Redis ports on 127.0.0.1 for debugging."),
+      postgresBase: port.default(15432).describe("Nexus DB gets this port, region DBs this + slot."),
+      redis: port.default(16379).describe("Host port of Redis."),
+    })
+    .default({ publish: false, postgresBase: 15432, redis: 16379 })
+    .describe("Database ports on the host. Off by default; always bound to 127.0.0.1."),
+  sizeProfiles: z
+    .record(profileName, resourceSpec)
+    .default({})
+    .describe(
+      "Size profiles `{ limits: { cpus, memory }, reservations: { cpus, memory } }` by name, merged over the built-in ones " +
+        `(${Object.keys(BUILT_IN_PROFILES).join(", ")}). Each core service uses the profile of its own name.`,
+    ),
+  regionSizes: z
+    .record(profileName, z.strictObject({ api: profileName, db: profileName }))
+    .default({})
+    .describe(`Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in "${DEFAULT_REGION_SIZE}".`),
+});
+
+export type RawConfig = z.input<typeof rawConfigSchema>;
+
+export interface RegionConfig {
+  id: string;
+  name: string;
+  type: "default" | "player_owned";
+  slot: number;
+  size: string;
+}
+
+/** The validated, defaulted stack configuration every planner and component works from. */
+export interface PlatformConfig {
+  environment: "dev" | "prod";
+  namePrefix: string;
+  host: { cpus: number; memoryGb: number };
+  regions: RegionConfig[];
+  images: Record<ImageKey, ImageSpec>;
+  redis: { maxmemory: string; maxmemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number] };
+  paypal: { environment: "sandbox" | "live" };
+  edge: { hostname: string; httpPort: number; httpsPort: number };
+  debugPorts: { publish: boolean; postgresBase: number; redis: number };
+  sizeProfiles: Record<string, ResourceSpec>;
+  regionSizes: Record<string, RegionSize>;
+}
+
+/** One problem with the stack config, with its full config path. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** ["regions", 2, "slot"] → "sectorwars:regions[2].slot" */
+export function configPath(path: readonly PropertyKey[]): string {
+  let out = CONFIG_NAMESPACE;
+  path.forEach((segment, index) => {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else out += `${index === 0 ? ":" : "."}${String(segment)}`;
+  });
+  return out;
+}
+
+export interface ParseContext {
+  /** Which secret keys the stack sets; their values never reach the parser. */
+  presentSecrets: ReadonlySet<SecretKey>;
+  /** Whether a local build context exists; checked only when given. */
+  directoryExists?: (path: string) => boolean;
+}
+
+/**
+ * Validates the raw `sectorwars:*` values and returns the typed config, or throws a ConfigError
+ * listing every problem with its config path.
+ */
+export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig {
+  const result = rawConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.flatMap((issue): ConfigProblem[] => {
+        if (issue.code === "unrecognized_keys") {
+          return issue.keys.map((key) => ({ path: configPath([...issue.path, key]), message: "unknown key" }));
+        }
+        if (valueAt(raw, issue.path) === undefined) {
+          return [{ path: configPath(issue.path), message: "is required" }];
+        }
+        return [{ path: configPath(issue.path), message: issue.message }];
+      }),
+    );
+  }
+  const config = resolveDefaults(result.data);
+  const problems = crossCheck(config, result.data, context);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+type ParsedRaw = z.output<typeof rawConfigSchema>;
+
+function resolveDefaults(raw: ParsedRaw): PlatformConfig {
+  const images = {} as Record<ImageKey, ImageSpec>;
+  for (const key of IMAGE_KEYS) {
+    const given = raw.images[key];
+    const fallback = key in DEFAULT_PUBLIC_IMAGES ? DEFAULT_PUBLIC_IMAGES[key as keyof typeof DEFAULT_PUBLIC_IMAGES] : PROBE_BUILD;
+    const chosen = given ?? fallback;
+    images[key] =
+      typeof chosen === "string"
+        ? { kind: "ref", ref: chosen }
+        : { kind: "build", context: chosen.context, ...(chosen.dockerfile ? { dockerfile: chosen.dockerfile } : {}) };
+  }
+  return {
+    environment: raw.environment,
+    namePrefix: raw.namePrefix,
+    host: raw.host,
+    regions: raw.regions.map((r) => ({ ...r, size: r.size ?? DEFAULT_REGION_SIZE })),
+    images,
+    redis: raw.redis,
+    paypal: raw.paypal,
+    edge: raw.edge,
+    debugPorts: raw.debugPorts,
+    sizeProfiles: { ...BUILT_IN_PROFILES, ...raw.sizeProfiles },
+    regionSizes: { ...BUILT_IN_REGION_SIZES, ...raw.regionSizes },
+  };
+}
+
+function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContext): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
+
+  const defaults = config.regions.filter((r) => r.type === "default");
+  if (defaults.length === 0) add(["regions"], 'exactly one region must have type "default"; none has');
+  defaults.slice(1).forEach((r) =>
+    add(["regions", config.regions.indexOf(r), "type"], `only one region can be "default"; "${defaults[0]?.id}" already is`),
+  );
+
+  const seenIds = new Map<string, number>();
+  const seenSlots = new Map<number, string>();
+  config.regions.forEach((r, i) => {
+    const previousId = seenIds.get(r.id);
+    if (previousId !== undefined) add(["regions", i, "id"], `"${r.id}" is already used by regions[${previousId}]`);
+    else seenIds.set(r.id, i);
+    const slotOwner = seenSlots.get(r.slot);
+    if (slotOwner !== undefined) add(["regions", i, "slot"], `${r.slot} is already used by region "${slotOwner}"`);
+    else seenSlots.set(r.slot, r.id);
+    if (!(r.size in config.regionSizes)) {
+      add(["regions", i, "size"], `unknown region size "${r.size}" (known: ${Object.keys(config.regionSizes).join(", ")})`);
+    }
+  });
+
+  for (const [name, size] of Object.entries(raw.regionSizes)) {
+    for (const part of ["api", "db"] as const) {
+      if (!(size[part] in config.sizeProfiles)) {
+        add(["regionSizes", name, part], `unknown size profile "${size[part]}"`);
+      }
+    }
+  }
+
+  for (const service of CORE_SERVICES) {
+    if (!(service in config.sizeProfiles)) add(["sizeProfiles", service], "the core service's profile is missing");
+  }
+
+  const redisLimit = config.sizeProfiles.redis?.limits.memoryMb;
+  const maxmemoryMb = parseRedisMemoryMb(config.redis.maxmemory);
+  if (redisLimit !== undefined && maxmemoryMb !== undefined && maxmemoryMb > redisLimit * REDIS_MAXMEMORY_SHARE) {
+    add(
+      ["redis", "maxmemory"],
+      `${config.redis.maxmemory} leaves no headroom under the redis container's ${formatMemoryMb(redisLimit)} limit ` +
+        `(at most ${Math.floor(redisLimit * REDIS_MAXMEMORY_SHARE)}mb)`,
+    );
+  }
+
+  if (config.debugPorts.publish) {
+    const used = new Map<number, string>([
+      [config.edge.httpPort, "sectorwars:edge.httpPort"],
+      [config.edge.httpsPort, "sectorwars:edge.httpsPort"],
+    ]);
+    const claim = (port: number, path: PropertyKey[]) => {
+      const owner = used.get(port);
+      if (port > 65535) add(path, `host port ${port} is above 65535`);
+      else if (owner !== undefined) add(path, `host port ${port} is already used by ${owner}`);
+      else used.set(port, configPath(path));
+    };
+    claim(config.debugPorts.redis, ["debugPorts", "redis"]);
+    claim(config.debugPorts.postgresBase, ["debugPorts", "postgresBase"]);
+    config.regions.forEach((r, i) => claim(config.debugPorts.postgresBase + r.slot, ["regions", i, "slot"]));
+  } else if (config.edge.httpPort === config.edge.httpsPort) {
+    add(["edge", "httpsPort"], `host port ${config.edge.httpsPort} is already used by sectorwars:edge.httpPort`);
+  }
+
+  if (context.directoryExists) {
+    for (const key of IMAGE_KEYS) {
+      const image = config.images[key];
+      if (image.kind === "build" && !context.directoryExists(image.context)) {
+        add(["images", key], `build context "${image.context}" does not exist`);
+      }
+    }
+  }
+
+  if (config.environment === "prod") {
+    for (const key of APP_IMAGE_KEYS) {
+      const image = config.images[key];
+      if (raw.images[key] === undefined) {
+        add(["images", key], "prod needs a real image reference (repo/name:tag); the probe is for dev only");
+      } else if (image.kind !== "ref") {
+        add(["images", key], "prod needs an image reference from a registry, not a local build");
+      } else if (!/[:@][^/]*$/.test(image.ref.slice(image.ref.lastIndexOf("/") + 1))) {
+        add(["images", key], `"${image.ref}" has no tag or digest; prod pins what it runs`);
+      }
+    }
+    for (const key of ["paypalClientId", "paypalClientSecret", "tlsCertificate", "tlsPrivateKey"] as const) {
+      if (!context.presentSecrets.has(key)) {
+        add([key], `prod refuses to deploy without it: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ...`);
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,69 @@
+/**
+ * Size profiles: the only place where the platform's default CPU and memory numbers live.
+ * The built-in numbers are the seed's "Resource Allocation Strategy" (sized for the 64 vCPU /
+ * 64 GB production host); smaller stacks override them in their stack file.
+ */
+
+/** Limits and reservations of one container, normalised to CPUs and whole megabytes. */
+export interface ResourceSpec {
+  limits: { cpus: number; memoryMb: number };
+  reservations: { cpus: number; memoryMb: number };
+}
+
+/** The containers that exist once per stack, each sized by the profile of the same name. */
+export const CORE_SERVICES = [
+  "nexus-api",
+  "nexus-db",
+  "redis",
+  "nginx",
+  "admin-ui",
+  "player-ui",
+  "paypal",
+] as const;
+export type CoreService = (typeof CORE_SERVICES)[number];
+
+/** A region size names one profile for the region's API and one for its database. */
+export interface RegionSize {
+  api: string;
+  db: string;
+}
+
+const spec = (
+  cpus: number,
+  memoryMb: number,
+  reservedCpus: number,
+  reservedMemoryMb: number,
+): ResourceSpec => ({
+  limits: { cpus, memoryMb },
+  reservations: { cpus: reservedCpus, memoryMb: reservedMemoryMb },
+});
+
+const GB = 1024;
+
+export const BUILT_IN_PROFILES: Readonly<Record<string, ResourceSpec>> = {
+  "nexus-api": spec(8, 8 * GB, 4, 4 * GB),
+  "nexus-db": spec(4, 16 * GB, 2, 8 * GB),
+  redis: spec(4, 8 * GB, 2, 4 * GB),
+  nginx: spec(2, 1 * GB, 1, 512),
+  // The seed gives no numbers for the UIs and PayPal. They serve static bundles and a thin
+  // payment proxy, so a small share of the host is plenty; the player UI takes public traffic.
+  "admin-ui": spec(1, 1 * GB, 0.5, 512),
+  "player-ui": spec(2, 2 * GB, 1, 1 * GB),
+  paypal: spec(1, 1 * GB, 0.5, 512),
+  "region-api": spec(2, 2 * GB, 1, 1 * GB),
+  "region-db": spec(2, 4 * GB, 1, 2 * GB),
+};
+
+export const DEFAULT_REGION_SIZE = "standard";
+
+export const BUILT_IN_REGION_SIZES: Readonly<Record<string, RegionSize>> = {
+  [DEFAULT_REGION_SIZE]: { api: "region-api", db: "region-db" },
+};
+
+/**
+ * Docker has no hard CPU reservation. A container's reservation becomes its relative CPU
+ * weight (cpuShares, 1024 per CPU), which is what it gets when the host is contended.
+ */
+export function cpuSharesFor(spec: ResourceSpec): number {
+  return Math.max(2, Math.round(spec.reservations.cpus * 1024));
+}

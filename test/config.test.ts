@@ -1,0 +1,168 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  type ParseContext,
+  type SecretKey,
+  configPath,
+  parseConfig,
+} from "../planning/config";
+import { BUILT_IN_PROFILES } from "../planning/sizes";
+import { generatedRegions, rawOf } from "./support/configs";
+import { readStackFile } from "./support/pulumi";
+
+const noSecrets: ParseContext = { presentSecrets: new Set() };
+const allSecrets: ParseContext = {
+  presentSecrets: new Set<SecretKey>(["paypalClientId", "paypalClientSecret", "tlsCertificate", "tlsPrivateKey"]),
+};
+
+const dev = rawOf(readStackFile("dev"));
+const prod = rawOf(readStackFile("prod"));
+
+/** The problems parseConfig reports, as "path: message" lines. */
+function problemsOf(raw: unknown, context: ParseContext = noSecrets): string[] {
+  try {
+    parseConfig(raw, context);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+const regions = (...entries: Record<string, unknown>[]) => ({ ...dev, regions: entries });
+const orion = { id: "orion", name: "Orion", type: "player_owned", slot: 3 };
+const home = { id: "home", name: "Home", type: "default", slot: 1 };
+
+describe("stack files", () => {
+  it("parses the dev stack file with defaults filled in", () => {
+    const config = parseConfig(dev, noSecrets);
+    expect(config.environment).toBe("dev");
+    expect(config.namePrefix).toBe("sectorwars-dev");
+    expect(config.images.postgres).toEqual({ kind: "ref", ref: "postgres:15-alpine" });
+    expect(config.images.gameserver).toEqual({ kind: "build", context: "probe" });
+    expect(config.regions.map((r) => r.size)).toEqual(["standard", "standard"]);
+    expect(config.sizeProfiles["nexus-api"]?.limits).toEqual({ cpus: 0.5, memoryMb: 256 });
+  });
+
+  it("parses the prod stack file with the seed's numbers once its secrets are set", () => {
+    const config = parseConfig(prod, allSecrets);
+    expect(config.sizeProfiles).toEqual(BUILT_IN_PROFILES);
+    expect(config.images.gameserver.kind).toBe("ref");
+  });
+
+  it("refuses prod without PayPal credentials and TLS material, naming each key", () => {
+    expect(problemsOf(prod)).toEqual([
+      expect.stringMatching(/^sectorwars:paypalClientId: prod refuses to deploy without it/),
+      expect.stringMatching(/^sectorwars:paypalClientSecret: /),
+      expect.stringMatching(/^sectorwars:tlsCertificate: /),
+      expect.stringMatching(/^sectorwars:tlsPrivateKey: /),
+    ]);
+  });
+});
+
+describe("rejected configs", () => {
+  const cases: [string, unknown, string][] = [
+    ["missing environment", { ...dev, environment: undefined }, "sectorwars:environment: is required"],
+    ["unknown environment", { ...dev, environment: "staging" }, "sectorwars:environment: "],
+    ["unknown top-level key (typo)", { ...dev, region: [] }, "sectorwars:region: unknown key"],
+    ["no regions", regions(), "sectorwars:regions: at least one region is needed"],
+    ["duplicate slot", regions(home, orion, { ...orion, id: "vega" }), 'sectorwars:regions[2].slot: 3 is already used by region "orion"'],
+    ["duplicate id", regions(home, orion, { ...orion, slot: 4 }), 'sectorwars:regions[2].id: "orion" is already used by regions[1]'],
+    ["no default region", regions(orion), 'sectorwars:regions: exactly one region must have type "default"'],
+    ["two default regions", regions(home, { ...orion, type: "default" }), 'sectorwars:regions[1].type: only one region can be "default"'],
+    ["id with upper case", regions(home, { ...orion, id: "Orion" }), "sectorwars:regions[1].id: must be a lowercase slug or UUID"],
+    ["id with a slash", regions(home, { ...orion, id: "a/b" }), "sectorwars:regions[1].id: "],
+    ["slot zero", regions(home, { ...orion, slot: 0 }), "sectorwars:regions[1].slot: "],
+    ["fractional slot", regions(home, { ...orion, slot: 2.5 }), "sectorwars:regions[1].slot: "],
+    ["slot too large", regions(home, { ...orion, slot: 5000 }), "sectorwars:regions[1].slot: "],
+    ["unknown region type", regions(home, { ...orion, type: "public" }), "sectorwars:regions[1].type: "],
+    ["unknown region size", regions(home, { ...orion, size: "huge" }), 'sectorwars:regions[1].size: unknown region size "huge"'],
+    ["empty region name", regions(home, { ...orion, name: " " }), "sectorwars:regions[1].name: "],
+    ["unknown field in a region", regions(home, { ...orion, colour: "red" }), "sectorwars:regions[1].colour: unknown key"],
+    ["bad image reference", { ...dev, images: { postgres: "Postgres 15!" } }, "sectorwars:images.postgres: is not a Docker image reference"],
+    ["build context missing", { ...dev, images: { gameserver: { context: "no/such/dir" } } }, 'sectorwars:images.gameserver: build context "no/such/dir" does not exist'],
+    ["unknown image key", { ...dev, images: { mysql: "mysql:8" } }, "sectorwars:images.mysql: unknown key"],
+    ["negative host cpus", { ...dev, host: { cpus: -1, memoryGb: 8 } }, "sectorwars:host.cpus: "],
+    ["bad memory size", { ...dev, sizeProfiles: { nginx: { limits: { cpus: 1, memory: "lots" }, reservations: { cpus: 1, memory: "1G" } } } }, 'sectorwars:sizeProfiles.nginx.limits.memory: "lots" is not a memory size'],
+    ["reservation above limit", { ...dev, sizeProfiles: { nginx: { limits: { cpus: 1, memory: "1G" }, reservations: { cpus: 2, memory: "1G" } } } }, "sectorwars:sizeProfiles.nginx.reservations.cpus: 2 exceeds the limit of 1"],
+    ["region size naming an unknown profile", { ...dev, regionSizes: { big: { api: "region-api", db: "huge-db" } } }, 'sectorwars:regionSizes.big.db: unknown size profile "huge-db"'],
+    ["redis maxmemory above the container limit", { ...dev, redis: { maxmemory: "1gb" } }, "sectorwars:redis.maxmemory: 1gb leaves no headroom under the redis container's 256M limit"],
+    ["unknown redis policy", { ...dev, redis: { maxmemoryPolicy: "lru" } }, "sectorwars:redis.maxmemoryPolicy: "],
+    ["name prefix with underscore", { ...dev, namePrefix: "sector_wars" }, "sectorwars:namePrefix: must start with a letter"],
+    ["edge ports equal", { ...dev, edge: { httpPort: 8443, httpsPort: 8443 } }, "sectorwars:edge.httpsPort: host port 8443 is already used by sectorwars:edge.httpPort"],
+    ["debug port collides with a region's port", { ...dev, debugPorts: { publish: true, postgresBase: 15432, redis: 15434 } }, "sectorwars:regions[1].slot: host port 15434 is already used by sectorwars:debugPorts.redis"],
+    ["prod with the probe", { ...prod, images: { ...(prod.images as object), gameserver: undefined } }, "sectorwars:images.gameserver: prod needs a real image reference"],
+    ["prod with a local build", { ...prod, images: { ...(prod.images as object), paypal: { context: "probe" } } }, "sectorwars:images.paypal: prod needs an image reference from a registry"],
+    ["prod with an untagged image", { ...prod, images: { ...(prod.images as object), adminUi: "registry.example:5000/admin" } }, 'sectorwars:images.adminUi: "registry.example:5000/admin" has no tag or digest'],
+  ];
+
+  it.each(cases)("rejects %s", (_label, raw, expected) => {
+    const context = { ...allSecrets, directoryExists: (dir: string) => dir === "probe" };
+    const problems = problemsOf(raw, context);
+    expect(problems, `problems were: ${JSON.stringify(problems)}`).toContainEqual(expect.stringContaining(expected));
+  });
+
+  it("reports every problem at once, not just the first", () => {
+    const problems = problemsOf({ ...regions({ ...home, slot: 0 }, { ...orion, id: "BAD" }), environment: "x" });
+    expect(problems.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("formats the message as a list operators can read", () => {
+    expect(() => parseConfig(regions(home, orion, { ...orion, id: "vega" }), noSecrets)).toThrow(
+      /Invalid stack configuration \(1 problem\):\n {2}- sectorwars:regions\[2\]\.slot: 3 is already used by region "orion"/,
+    );
+  });
+});
+
+describe("config paths", () => {
+  it.each([
+    [["regions", 2, "slot"], "sectorwars:regions[2].slot"],
+    [["images", "postgres"], "sectorwars:images.postgres"],
+    [[], "sectorwars"],
+    [["host"], "sectorwars:host"],
+  ] as const)("%j → %s", (path, expected) => {
+    expect(configPath(path)).toBe(expected);
+  });
+});
+
+describe("properties", () => {
+  const regionList = fc
+    .uniqueArray(fc.integer({ min: 1, max: 999 }), { minLength: 1, maxLength: 60 })
+    .chain((slots) =>
+      fc.tuple(fc.constant(slots), fc.nat({ max: slots.length - 1 }), fc.shuffledSubarray(slots, { minLength: slots.length, maxLength: slots.length })),
+    )
+    .map(([slots, defaultIndex, order]) =>
+      order.map((slot) => ({
+        id: `r-${slot}`,
+        name: `Region ${slot}`,
+        type: slot === slots[defaultIndex] ? "default" : "player_owned",
+        slot,
+      })),
+    );
+
+  it("accepts any list of unique ids and slots with one default, in any order", () => {
+    fc.assert(
+      fc.property(regionList, (list) => {
+        const config = parseConfig(regions(...list), noSecrets);
+        expect(config.regions.map((r) => r.id)).toEqual(list.map((r) => r.id));
+      }),
+    );
+  });
+
+  it("names the exact entry that reuses a slot", () => {
+    fc.assert(
+      fc.property(regionList.filter((l) => l.length >= 2), fc.nat(), (list, pick) => {
+        const victim = list[pick % list.length];
+        if (!victim) return;
+        const copy = { id: "copycat", name: "Copy", type: "player_owned", slot: victim.slot };
+        const problems = problemsOf(regions(...list, copy));
+        expect(problems).toContain(`sectorwars:regions[${list.length}].slot: ${victim.slot} is already used by region "${victim.id}"`);
+      }),
+    );
+  });
+
+  it("accepts generated configs of 1, 5 and 50 regions", () => {
+    for (const n of [1, 5, 50]) expect(parseConfig(regions(...generatedRegions(n)), noSecrets).regions).toHaveLength(n);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * Stack configs for tests: the real stack files, and generated ones with N regions.
+ */
+import { readStackFile } from "./pulumi";
+
+export const PROD_SECRETS = {
+  "sectorwars:paypalClientId": "test-paypal-client-id",
+  "sectorwars:paypalClientSecret": "test-paypal-client-secret-value",
+  "sectorwars:tlsCertificate": "-----BEGIN CERTIFICATE-----\ntest-cert\n-----END CERTIFICATE-----\n",
+  "sectorwars:tlsPrivateKey": "-----BEGIN PRIVATE KEY-----\ntest-private-key-value\n-----END PRIVATE KEY-----\n",
+};
+
+export interface TestRegion {
+  id: string;
+  name: string;
+  type: "default" | "player_owned";
+  slot: number;
+  size?: string;
+}
+
+/** n regions; the first is the default. Ids and slots are stable per index. */
+export function generatedRegions(n: number): TestRegion[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: i === 0 ? "default" : `sector-${String(i).padStart(3, "0")}`,
+    name: i === 0 ? "Default Galaxy" : `Sector ${i}`,
+    type: i === 0 ? ("default" as const) : ("player_owned" as const),
+    slot: i + 1,
+  }));
+}
+
+/** The dev stack file with its regions replaced. */
+export function devConfigWith(regions: readonly TestRegion[]): Record<string, unknown> {
+  return { ...readStackFile("dev"), "sectorwars:regions": regions };
+}
+
+/** Strips the namespace: the raw object parseConfig takes. */
+export function rawOf(stackConfig: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(stackConfig)
+      .filter(([key]) => key.startsWith("sectorwars:"))
+      .map(([key, value]) => [key.slice("sectorwars:".length), value]),
+  );
+}
