@@ -128,7 +128,9 @@ const imageBuild = z
   })
   .describe("A local build with docker.Image; never pushed.");
 
-const imageSpec = z.union([imageRef, imageBuild]);
+const imageSpec = z
+  .union([imageRef, imageBuild])
+  .describe("`repo/name:tag` (or `@sha256:` digest), or `{ context, dockerfile? }` to build locally.");
 
 export type ImageSpec = { kind: "ref"; ref: string } | { kind: "build"; context: string; dockerfile?: string };
 
@@ -212,6 +214,25 @@ export const rawConfigSchema = z.strictObject({
     })
     .default({ publish: false, postgresBase: 15432, redis: 16379 })
     .describe("Database ports on the host. Off by default; always bound to 127.0.0.1."),
+  capacity: z
+    .strictObject({
+      reserve: z
+        .strictObject({
+          cpus: z.number().nonnegative().default(2).describe("CPUs kept for the OS and the Docker daemon."),
+          memory: memory.default(4096).describe("Memory kept for the OS and the Docker daemon."),
+        })
+        .default({ cpus: 2, memory: 4096 })
+        .describe("What the containers may not use of sectorwars:host."),
+      overcommit: z
+        .strictObject({
+          cpus: z.number().min(1).default(2).describe("Sum of CPU limits may reach this multiple of the budget (throttling is safe)."),
+          memory: z.number().min(1).default(1).describe("Sum of memory limits may reach this multiple of the budget (beyond 1, the kernel OOM-kills)."),
+        })
+        .default({ cpus: 2, memory: 1 })
+        .describe("How far limits may exceed the budget; reservations never may."),
+    })
+    .default({ reserve: { cpus: 2, memory: 4096 }, overcommit: { cpus: 2, memory: 1 } })
+    .describe("The capacity check run before every deploy."),
   sizeProfiles: z
     .record(profileName, resourceSpec)
     .default({})
@@ -220,7 +241,13 @@ export const rawConfigSchema = z.strictObject({
         `(${Object.keys(BUILT_IN_PROFILES).join(", ")}). Each core service uses the profile of its own name.`,
     ),
   regionSizes: z
-    .record(profileName, z.strictObject({ api: profileName, db: profileName }))
+    .record(
+      profileName,
+      z.strictObject({
+        api: profileName.describe("Size profile of the region's API container."),
+        db: profileName.describe("Size profile of the region's PostgreSQL container."),
+      }),
+    )
     .default({})
     .describe(`Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in "${DEFAULT_REGION_SIZE}".`),
 });
@@ -246,6 +273,10 @@ export interface PlatformConfig {
   paypal: { environment: "sandbox" | "live" };
   edge: { hostname: string; httpPort: number; httpsPort: number };
   debugPorts: { publish: boolean; postgresBase: number; redis: number };
+  capacity: {
+    reserve: { cpus: number; memoryMb: number };
+    overcommit: { cpus: number; memory: number };
+  };
   sizeProfiles: Record<string, ResourceSpec>;
   regionSizes: Record<string, RegionSize>;
 }
@@ -289,9 +320,11 @@ export interface ParseContext {
  */
 export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig {
   const result = rawConfigSchema.safeParse(raw);
+  // Run on the raw list so that a typo elsewhere does not hide a reused slot.
+  const regionProblems = checkRegionList(valueAt(raw, ["regions"]));
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.flatMap((issue): ConfigProblem[] => {
+    throw new ConfigError([
+      ...result.error.issues.flatMap((issue): ConfigProblem[] => {
         if (issue.code === "unrecognized_keys") {
           return issue.keys.map((key) => ({ path: configPath([...issue.path, key]), message: "unknown key" }));
         }
@@ -300,10 +333,11 @@ export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig
         }
         return [{ path: configPath(issue.path), message: issue.message }];
       }),
-    );
+      ...regionProblems,
+    ]);
   }
   const config = resolveDefaults(result.data);
-  const problems = crossCheck(config, result.data, context);
+  const problems = [...regionProblems, ...crossCheck(config, result.data, context)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -340,30 +374,48 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     paypal: raw.paypal,
     edge: raw.edge,
     debugPorts: raw.debugPorts,
+    capacity: {
+      reserve: { cpus: raw.capacity.reserve.cpus, memoryMb: raw.capacity.reserve.memory },
+      overcommit: raw.capacity.overcommit,
+    },
     sizeProfiles: { ...BUILT_IN_PROFILES, ...raw.sizeProfiles },
     regionSizes: { ...BUILT_IN_REGION_SIZES, ...raw.regionSizes },
   };
+}
+
+/** Exactly one default region; ids and slots unique. Works on whatever entries are well-formed. */
+function checkRegionList(regions: unknown): ConfigProblem[] {
+  if (!Array.isArray(regions)) return [];
+  const problems: ConfigProblem[] = [];
+  const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
+  const entries = regions.map((r: unknown) => (typeof r === "object" && r !== null ? (r as Record<string, unknown>) : {}));
+  const defaults = entries.filter((r) => r.type === "default");
+  if (regions.length > 0 && defaults.length === 0) add(["regions"], 'exactly one region must have type "default"; none has');
+  defaults.slice(1).forEach((r) =>
+    add(["regions", entries.indexOf(r), "type"], `only one region can be "default"; "${String(defaults[0]?.id)}" already is`),
+  );
+  const seenIds = new Map<string, number>();
+  const seenSlots = new Map<number, unknown>();
+  entries.forEach((r, i) => {
+    if (typeof r.id === "string") {
+      const previous = seenIds.get(r.id);
+      if (previous !== undefined) add(["regions", i, "id"], `"${r.id}" is already used by regions[${previous}]`);
+      else seenIds.set(r.id, i);
+    }
+    if (typeof r.slot === "number") {
+      const owner = seenSlots.get(r.slot);
+      if (owner !== undefined) add(["regions", i, "slot"], `${r.slot} is already used by region "${String(owner)}"`);
+      else seenSlots.set(r.slot, r.id);
+    }
+  });
+  return problems;
 }
 
 function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContext): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
 
-  const defaults = config.regions.filter((r) => r.type === "default");
-  if (defaults.length === 0) add(["regions"], 'exactly one region must have type "default"; none has');
-  defaults.slice(1).forEach((r) =>
-    add(["regions", config.regions.indexOf(r), "type"], `only one region can be "default"; "${defaults[0]?.id}" already is`),
-  );
-
-  const seenIds = new Map<string, number>();
-  const seenSlots = new Map<number, string>();
   config.regions.forEach((r, i) => {
-    const previousId = seenIds.get(r.id);
-    if (previousId !== undefined) add(["regions", i, "id"], `"${r.id}" is already used by regions[${previousId}]`);
-    else seenIds.set(r.id, i);
-    const slotOwner = seenSlots.get(r.slot);
-    if (slotOwner !== undefined) add(["regions", i, "slot"], `${r.slot} is already used by region "${slotOwner}"`);
-    else seenSlots.set(r.slot, r.id);
     if (!(r.size in config.regionSizes)) {
       add(["regions", i, "size"], `unknown region size "${r.size}" (known: ${Object.keys(config.regionSizes).join(", ")})`);
     }

@@ -1,0 +1,46 @@
+/**
+ * Small process helpers for tests that run real tools.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs a shell command; returns its exit status and output. */
+export function sh(command: string, env: NodeJS.ProcessEnv = process.env): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync("sh", ["-c", command], { env, encoding: "utf8", timeout: 30_000 });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts a long-running process and returns it; its output is kept for failure messages. */
+export function start(command: string, args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  return Object.assign(child, { output: () => output });
+}
