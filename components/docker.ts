@@ -1,0 +1,140 @@
+/**
+ * The settings every SectorWars container, network and volume shares, declared once.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { HealthcheckPlan } from "../planning/healthchecks";
+import { cpuSharesFor } from "../planning/sizes";
+import type { ContainerPlan } from "../planning/topology";
+
+export interface NetworkAttachment {
+  /** Docker network name. */
+  name: pulumi.Input<string>;
+  /** DNS names of the container on that network. */
+  aliases: string[];
+}
+
+export interface ServiceContainerArgs {
+  /** Name, role, labels and size of the container. */
+  plan: ContainerPlan;
+  /** Image id (sha256:...), never a mutable tag. */
+  image: pulumi.Input<string>;
+  /** Environment; wrap with pulumi.secret when any entry carries a credential. */
+  envs?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Overrides the image's command. */
+  command?: string[];
+  healthcheck: HealthcheckPlan;
+  networks: NetworkAttachment[];
+  mounts?: docker.types.input.ContainerMount[];
+  /** Files written into the container before it starts (configs, password files). */
+  uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
+  ports?: docker.types.input.ContainerPort[];
+  /** Seconds between SIGTERM and SIGKILL on stop and on delete. */
+  stopGraceSeconds?: number;
+}
+
+/** How long `pulumi up` waits for a new container to report healthy. */
+const WAIT_TIMEOUT_SECONDS = 180;
+
+const DEFAULT_STOP_GRACE_SECONDS = 15;
+
+/**
+ * Declares one service container.
+ *
+ * - memorySwap equals memory: Docker fills in twice the memory otherwise, and the provider would
+ *   show that as a change on every `pulumi up`.
+ * - deleteBeforeReplace: the fixed container name (and host ports) cannot exist twice.
+ * - replaceOnChanges healthcheck: the provider reports a new health check as an in-place update,
+ *   but a running container keeps its old one.
+ * - wait: dependents are only created once this container reports healthy.
+ */
+export function serviceContainer(
+  name: string,
+  args: ServiceContainerArgs,
+  opts: pulumi.CustomResourceOptions,
+): docker.Container {
+  const { plan } = args;
+  const grace = args.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
+  return new docker.Container(
+    name,
+    {
+      name: plan.containerName,
+      image: args.image,
+      restart: "unless-stopped",
+      memory: plan.size.limits.memoryMb,
+      memorySwap: plan.size.limits.memoryMb,
+      memoryReservation: plan.size.reservations.memoryMb,
+      cpus: String(plan.size.limits.cpus),
+      cpuShares: cpuSharesFor(plan.size),
+      labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
+      envs: args.envs,
+      command: args.command,
+      healthcheck: args.healthcheck,
+      networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),
+      mounts: args.mounts,
+      uploads: args.uploads,
+      ports: args.ports,
+      // Bounded logs: the json-file default grows until the disk is full.
+      logDriver: "json-file",
+      logOpts: { "max-size": "10m", "max-file": "5" },
+      securityOpts: ["no-new-privileges:true"],
+      stopTimeout: grace,
+      destroyGraceSeconds: grace,
+      mustRun: true,
+      wait: true,
+      waitTimeout: WAIT_TIMEOUT_SECONDS,
+    },
+    {
+      ...opts,
+      deleteBeforeReplace: true,
+      replaceOnChanges: [...(opts.replaceOnChanges ?? []), "healthcheck"],
+    },
+  );
+}
+
+/** Docker labels of networks and volumes, as the provider wants them. */
+export function labelList(labels: Record<string, string>): docker.types.input.VolumeLabel[] {
+  return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
+/**
+ * A private bridge network. `internal` networks have no route out of the host, which is all a
+ * database or Redis needs; Docker cannot publish ports of a container that only has those.
+ */
+export function privateNetwork(
+  name: string,
+  networkName: string,
+  labels: Record<string, string>,
+  internal: boolean,
+  opts: pulumi.CustomResourceOptions,
+): docker.Network {
+  return new docker.Network(
+    name,
+    { name: networkName, driver: "bridge", internal, labels: labelList(labels) },
+    { ...opts, deleteBeforeReplace: true },
+  );
+}
+
+/**
+ * A named data volume. It outlives `pulumi destroy` and the removal of its owner from config
+ * (retainOnDelete), and in prod any plan that would delete it fails (protect). Its labels never
+ * change after creation: a changed label replaces the volume and loses its data.
+ */
+export function dataVolume(
+  name: string,
+  volumeName: string,
+  labels: Record<string, string>,
+  protect: boolean,
+  opts: pulumi.CustomResourceOptions,
+): docker.Volume {
+  return new docker.Volume(
+    name,
+    { name: volumeName, driver: "local", labels: labelList(labels) },
+    { ...opts, retainOnDelete: true, protect },
+  );
+}
+
+/** Host ports for debugging are only ever bound to loopback. */
+export function loopbackPort(internal: number, external: number | null): docker.types.input.ContainerPort[] {
+  return external === null ? [] : [{ internal, external, ip: "127.0.0.1", protocol: "tcp" }];
+}

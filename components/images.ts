@@ -1,0 +1,100 @@
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { IMAGE_KEYS, type ImageKey, type ImageSpec } from "../planning/config";
+
+export interface PlatformImagesArgs {
+  /** What each service runs: a registry reference or a local build. */
+  images: Record<ImageKey, ImageSpec>;
+  /** Prefix of local build tags, so stacks sharing a host keep their builds apart. */
+  namePrefix: string;
+}
+
+/**
+ * Resolves every configured image to an image id. Containers point at ids, never at tags, so a
+ * tag moved in the registry changes nothing until the image resource is replaced on purpose.
+ *
+ * Images used by several services (the probe plays four roles in dev) are declared once, named
+ * from what they are rather than who uses them.
+ */
+export class PlatformImages extends pulumi.ComponentResource {
+  public readonly ids: Record<ImageKey, pulumi.Output<string>>;
+
+  constructor(name: string, args: PlatformImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("sectorwars:platform:Images", name, {}, opts);
+    const byKey = new Map<string, pulumi.Output<string>>();
+    const ids = {} as Record<ImageKey, pulumi.Output<string>>;
+    for (const key of IMAGE_KEYS) {
+      const spec = args.images[key];
+      const { resourceName, reference } = describe(spec, args.namePrefix);
+      let id = byKey.get(resourceName);
+      if (!id) {
+        const localBuild =
+          spec.kind === "build"
+            ? new docker.Image(
+                `${name}-build-${resourceName}`,
+                {
+                  imageName: reference,
+                  build: {
+                    context: spec.context,
+                    ...(spec.dockerfile ? { dockerfile: spec.dockerfile } : {}),
+                  },
+                  skipPush: true,
+                },
+                { parent: this },
+              )
+            : undefined;
+        // keepLocally: other stacks on the host may run the same image.
+        const remote = new docker.RemoteImage(
+          `${name}-${resourceName}`,
+          { name: localBuild ? localBuild.imageName : reference, keepLocally: true },
+          { parent: this },
+        );
+        id = remote.imageId;
+        byKey.set(resourceName, id);
+      }
+      ids[key] = id;
+    }
+    this.ids = ids;
+    this.registerOutputs({ ids });
+  }
+}
+
+/** A stable resource name and the reference to resolve, for one image spec. */
+function describe(spec: ImageSpec, namePrefix: string): { resourceName: string; reference: string } {
+  if (spec.kind === "ref") {
+    return { resourceName: spec.ref.replace(/[^a-zA-Z0-9]+/g, "-").replace(/^-|-$/g, ""), reference: spec.ref };
+  }
+  const dockerfile = spec.dockerfile ?? path.join(spec.context, "Dockerfile");
+  const slug = path.basename(path.resolve(spec.context)).toLowerCase().replace(/[^a-z0-9]+/g, "-");
+  const where = crypto.createHash("sha256").update(`${spec.context}\0${dockerfile}`).digest("hex").slice(0, 8);
+  // The tag is a hash of the build inputs: an edited context gets a new tag, so a new image id,
+  // so the containers using it are replaced; an unchanged one proposes no change at all.
+  return {
+    resourceName: `build-${slug}-${where}`,
+    reference: `${namePrefix}-local/${slug}:${hashBuildContext(spec.context, dockerfile)}`,
+  };
+}
+
+const IGNORED = new Set(["node_modules", ".git"]);
+
+/** sha256 over the relative paths and contents of the build context and Dockerfile. */
+export function hashBuildContext(context: string, dockerfile: string): string {
+  const hash = crypto.createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (IGNORED.has(entry.name)) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) hash.update(path.relative(context, full)).update("\0").update(fs.readFileSync(full)).update("\0");
+    }
+  };
+  if (!fs.existsSync(context)) {
+    throw new Error(`image build context "${context}" does not exist (relative to ${process.cwd()})`);
+  }
+  walk(context);
+  if (fs.existsSync(dockerfile)) hash.update("Dockerfile\0").update(fs.readFileSync(dockerfile));
+  return hash.digest("hex").slice(0, 16);
+}

@@ -1,0 +1,54 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackPlan } from "../planning/topology";
+import { declareApiWithDatabase } from "./postgres";
+import type { SharedRedis } from "./sharedRedis";
+
+export interface NexusArgs {
+  /** The nexus API and database plan. */
+  plan: StackPlan["nexus"];
+  /** Image id of the gameserver. */
+  gameserverImage: pulumi.Input<string>;
+  /** Image id of PostgreSQL 15. */
+  postgresImage: pulumi.Input<string>;
+  /** Name of the edge proxy's front network. */
+  frontNetwork: pulumi.Input<string>;
+  /** The shared Redis; the nexus uses database 0. */
+  redis: SharedRedis;
+  /** Protect the data volume against deletion (prod). */
+  protectData: boolean;
+}
+
+/** The central nexus API with its own PostgreSQL 15, data volume and private network. */
+export class Nexus extends pulumi.ComponentResource {
+  public readonly apiContainerName: pulumi.Output<string>;
+  public readonly dbContainerName: pulumi.Output<string>;
+  public readonly volumeName: pulumi.Output<string>;
+  /** The API container, for dependents that need it running. */
+  public readonly api: docker.Container;
+
+  constructor(name: string, args: NexusArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("sectorwars:platform:Nexus", name, {}, opts);
+    const stack = declareApiWithDatabase(this, name, {
+      api: args.plan.api,
+      db: args.plan.db,
+      gameserverImage: args.gameserverImage,
+      postgresImage: args.postgresImage,
+      frontNetwork: args.frontNetwork,
+      redisNetwork: args.redis.networkName,
+      redisUrl: args.redis.url(args.plan.redisDb),
+      redisContainer: args.redis.container,
+      env: { REGION_TYPE: "nexus" },
+      protectData: args.protectData,
+    });
+    this.api = stack.api;
+    this.apiContainerName = stack.api.name;
+    this.dbContainerName = stack.db.name;
+    this.volumeName = stack.volume.name;
+    this.registerOutputs({
+      apiContainerName: this.apiContainerName,
+      dbContainerName: this.dbContainerName,
+      volumeName: this.volumeName,
+    });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The PostgreSQL 15 pair that the nexus and every region own: API container, database
+ * container, data volume and a private network that only those two join.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { httpHealthcheck, postgresHealthcheck } from "../planning/healthchecks";
+import type { ContainerPlan, DatabasePlan } from "../planning/topology";
+import { PGDATA } from "../planning/topology";
+import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+
+/** Read by the image's entrypoint (POSTGRES_PASSWORD_FILE), so the password is never in the env. */
+export const POSTGRES_PASSWORD_FILE = "/run/secrets/postgres-password";
+
+export interface ApiWithDatabaseArgs {
+  api: ContainerPlan;
+  db: DatabasePlan;
+  gameserverImage: pulumi.Input<string>;
+  postgresImage: pulumi.Input<string>;
+  /** The edge proxy's network, where the API answers. */
+  frontNetwork: pulumi.Input<string>;
+  /** The shared Redis' network. */
+  redisNetwork: pulumi.Input<string>;
+  /** REDIS_URL of the API (secret). */
+  redisUrl: pulumi.Input<string>;
+  /** Redis must be healthy before the API starts. */
+  redisContainer: docker.Container;
+  /** Environment entries other than DATABASE_URL and REDIS_URL. */
+  env: Record<string, string>;
+  /** protect the data volume (prod). */
+  protectData: boolean;
+}
+
+export interface ApiWithDatabase {
+  network: docker.Network;
+  volume: docker.Volume;
+  password: random.RandomPassword;
+  db: docker.Container;
+  api: docker.Container;
+}
+
+export function declareApiWithDatabase(
+  parent: pulumi.ComponentResource,
+  name: string,
+  args: ApiWithDatabaseArgs,
+): ApiWithDatabase {
+  const { db: dbPlan, api: apiPlan } = args;
+  const opts = { parent };
+  const network = privateNetwork(
+    `${name}-net`,
+    dbPlan.networkName,
+    { ...dbPlan.labels },
+    // A published debug port needs a network with a route to the host.
+    dbPlan.debugPort === null,
+    opts,
+  );
+  const volume = dataVolume(`${name}-db-data`, dbPlan.volumeName, dbPlan.labels, args.protectData, opts);
+  const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
+
+  const db = serviceContainer(
+    `${name}-db`,
+    {
+      plan: dbPlan,
+      image: args.postgresImage,
+      envs: [
+        `POSTGRES_DB=${dbPlan.database}`,
+        `POSTGRES_USER=${dbPlan.user}`,
+        `POSTGRES_PASSWORD_FILE=${POSTGRES_PASSWORD_FILE}`,
+        `PGDATA=${PGDATA}`,
+      ],
+      uploads: [{ file: POSTGRES_PASSWORD_FILE, content: password.result, permissions: "0444" }],
+      // Exactly at PGDATA: anywhere else the data lands in an anonymous volume lost on replace.
+      mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
+      networks: [{ name: network.name, aliases: [dbPlan.hostname] }],
+      ports: loopbackPort(dbPlan.port, dbPlan.debugPort),
+      healthcheck: postgresHealthcheck(dbPlan.user, dbPlan.database, dbPlan.port),
+      // SIGKILL in the middle of a checkpoint means crash recovery at best.
+      stopGraceSeconds: 60,
+    },
+    opts,
+  );
+
+  const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
+  const envs = pulumi.secret(
+    pulumi
+      .all([databaseUrl, args.redisUrl])
+      .apply(([databaseUrl, redisUrl]) => [
+        ...Object.entries(args.env).map(([key, value]) => `${key}=${value}`),
+        `PORT=${apiPlan.port}`,
+        `SECTORWARS_ROLE=${apiPlan.role}`,
+        `DATABASE_URL=${databaseUrl}`,
+        `REDIS_URL=${redisUrl}`,
+      ]),
+  );
+
+  const api = serviceContainer(
+    `${name}-api`,
+    {
+      plan: apiPlan,
+      image: args.gameserverImage,
+      envs,
+      networks: [
+        { name: args.frontNetwork, aliases: [apiPlan.hostname] },
+        { name: network.name, aliases: [apiPlan.hostname] },
+        { name: args.redisNetwork, aliases: [apiPlan.hostname] },
+      ],
+      healthcheck: httpHealthcheck(apiPlan.port, "/health"),
+    },
+    { parent, dependsOn: [db, args.redisContainer] },
+  );
+
+  return { network, volume, password, db, api };
+}

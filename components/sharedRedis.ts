@@ -1,0 +1,86 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { redisHealthcheck } from "../planning/healthchecks";
+import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
+import type { StackPlan } from "../planning/topology";
+import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+
+export interface SharedRedisArgs {
+  /** Names, size, databases and debug port of the Redis container. */
+  plan: StackPlan["redis"];
+  /** Name of the network the APIs join to reach Redis. */
+  networkName: string;
+  /** Image id of Redis 7. */
+  image: pulumi.Input<string>;
+  /** Redis maxmemory, e.g. "6gb". */
+  maxmemory: string;
+  /** Redis eviction policy. */
+  maxmemoryPolicy: string;
+  /** Protect the persistence volume against deletion (prod). */
+  protectData: boolean;
+}
+
+const DATA_DIR = "/data";
+
+/** Redis 7 shared by the nexus (db 0) and the regions (db = slot), with a generated password. */
+export class SharedRedis extends pulumi.ComponentResource {
+  public readonly containerName: pulumi.Output<string>;
+  public readonly networkName: pulumi.Output<string>;
+  public readonly volumeName: pulumi.Output<string>;
+  public readonly container: docker.Container;
+  private readonly password: pulumi.Output<string>;
+  private readonly hostname: string;
+  private readonly port: number;
+
+  constructor(name: string, args: SharedRedisArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("sectorwars:platform:SharedRedis", name, {}, opts);
+    const { plan } = args;
+    const parent = { parent: this };
+    const network = privateNetwork(`${name}-net`, args.networkName, plan.labels, plan.debugPort === null, parent);
+    const volume = dataVolume(`${name}-data`, plan.volumeName, plan.labels, args.protectData, parent);
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, parent);
+    const conf = password.result.apply((pw) =>
+      renderRedisConf({
+        password: pw,
+        maxmemory: args.maxmemory,
+        maxmemoryPolicy: args.maxmemoryPolicy,
+        databases: plan.databases,
+        port: plan.port,
+        dataDir: DATA_DIR,
+      }),
+    );
+    this.container = serviceContainer(
+      `${name}-server`,
+      {
+        plan,
+        image: args.image,
+        command: ["redis-server", REDIS_CONF_PATH],
+        uploads: [{ file: REDIS_CONF_PATH, content: pulumi.secret(conf), permissions: "0444" }],
+        mounts: [{ type: "volume", source: volume.name, target: DATA_DIR }],
+        networks: [{ name: network.name, aliases: [plan.hostname] }],
+        ports: loopbackPort(plan.port, plan.debugPort),
+        healthcheck: redisHealthcheck(plan.port),
+        // Time to finish the shutdown RDB save.
+        stopGraceSeconds: 60,
+      },
+      parent,
+    );
+    this.password = password.result;
+    this.hostname = plan.hostname;
+    this.port = plan.port;
+    this.containerName = this.container.name;
+    this.networkName = network.name;
+    this.volumeName = volume.name;
+    this.registerOutputs({
+      containerName: this.containerName,
+      networkName: this.networkName,
+      volumeName: this.volumeName,
+    });
+  }
+
+  /** REDIS_URL for one database index; a secret, since it carries the password. */
+  url(db: number): pulumi.Output<string> {
+    return pulumi.secret(pulumi.interpolate`redis://:${this.password}@${this.hostname}:${this.port}/${db}`);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Reads the `sectorwars:*` stack config from Pulumi and hands it to the pure parser. Secret keys
+ * are only ever read as Pulumi secrets; the parser learns whether they are set, not their values.
+ */
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  type PlatformConfig,
+  SECRET_KEYS,
+  type SecretKey,
+  parseConfig,
+} from "../planning/config";
+
+export interface LoadedConfig {
+  config: PlatformConfig;
+  secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+}
+
+const isSecretKey = (key: string): key is SecretKey => key in SECRET_KEYS;
+
+/** Structured values arrive as JSON text, scalars as plain text. */
+function decode(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Loads and validates the stack config. An invalid config fails here, before any resource is
+ * declared, with every problem and its config path, and without a stack trace.
+ */
+export function loadStackConfig(): LoadedConfig {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const raw: Record<string, unknown> = {};
+  const secrets: LoadedConfig["secrets"] = {};
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
+    if (isSecretKey(key)) secrets[key] = config.requireSecret(key);
+    else raw[key] = decode(value);
+  }
+  try {
+    return {
+      config: parseConfig(raw, {
+        presentSecrets: new Set(Object.keys(secrets).filter(isSecretKey)),
+        directoryExists: (dir) => fs.existsSync(dir) && fs.statSync(dir).isDirectory(),
+      }),
+      secrets,
+    };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import * as pulumi from "@pulumi/pulumi";
+import type * as docker from "@pulumi/docker";
+import { httpHealthcheck } from "../planning/healthchecks";
+import type { ContainerPlan, StackPlan } from "../planning/topology";
+import { serviceContainer } from "./docker";
+
+export interface WebAppsArgs {
+  /** Admin UI, player UI and PayPal service plans. */
+  plan: Pick<StackPlan, "admin" | "player" | "paypal" | "publicUrl">;
+  /** Image ids of the three services. */
+  images: { adminUi: pulumi.Input<string>; playerUi: pulumi.Input<string>; paypal: pulumi.Input<string> };
+  /** Name of the edge proxy's front network. */
+  frontNetwork: pulumi.Input<string>;
+  /** PAYPAL_ENVIRONMENT. */
+  paypalEnvironment: "sandbox" | "live";
+  /** PayPal credentials from secret config; absent in a dev stack that has none. */
+  paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+}
+
+/** The admin UI, the player UI and the PayPal service: stateless containers behind the edge proxy. */
+export class WebApps extends pulumi.ComponentResource {
+  public readonly adminContainerName: pulumi.Output<string>;
+  public readonly playerContainerName: pulumi.Output<string>;
+  public readonly paypalContainerName: pulumi.Output<string>;
+
+  constructor(name: string, args: WebAppsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("sectorwars:platform:WebApps", name, {}, opts);
+    const { plan } = args;
+    // The seed hard-codes http://localhost/api, which only works on the server itself.
+    const apiUrl = `${plan.publicUrl}/api`;
+
+    const app = (suffix: string, p: ContainerPlan, image: pulumi.Input<string>, envs: pulumi.Input<pulumi.Input<string>[]>, healthPath: string): docker.Container =>
+      serviceContainer(
+        `${name}-${suffix}`,
+        {
+          plan: p,
+          image,
+          envs,
+          networks: [{ name: args.frontNetwork, aliases: [p.hostname] }],
+          healthcheck: httpHealthcheck(p.port, healthPath),
+        },
+        { parent: this },
+      );
+    const base = (p: ContainerPlan): string[] => [`PORT=${p.port}`, `SECTORWARS_ROLE=${p.role}`];
+
+    const admin = app("admin", plan.admin, args.images.adminUi, [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`], "/");
+    const player = app("player", plan.player, args.images.playerUi, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`], "/");
+
+    const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
+    const credentials = args.paypalCredentials;
+    const paypal = app(
+      "paypal",
+      plan.paypal,
+      args.images.paypal,
+      credentials
+        ? pulumi.secret(
+            pulumi
+              .all([credentials.clientId, credentials.clientSecret])
+              .apply(([id, secret]) => [...paypalEnv, `PAYPAL_CLIENT_ID=${id}`, `PAYPAL_CLIENT_SECRET=${secret}`]),
+          )
+        : paypalEnv,
+      "/health",
+    );
+
+    this.adminContainerName = admin.name;
+    this.playerContainerName = player.name;
+    this.paypalContainerName = paypal.name;
+    this.registerOutputs({
+      adminContainerName: this.adminContainerName,
+      playerContainerName: this.playerContainerName,
+      paypalContainerName: this.paypalContainerName,
+    });
+  }
+}

@@ -1,0 +1,42 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { hashBuildContext } from "../components/images";
+
+describe("hashBuildContext", () => {
+  let dir: string;
+  const make = () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-ctx-"));
+    fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM scratch\n");
+    fs.mkdirSync(path.join(dir, "src"));
+    fs.writeFileSync(path.join(dir, "src", "app.js"), "console.log(1)\n");
+    return dir;
+  };
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("is stable for unchanged content", () => {
+    make();
+    expect(hashBuildContext(dir, path.join(dir, "Dockerfile"))).toBe(hashBuildContext(dir, path.join(dir, "Dockerfile")));
+  });
+
+  it("changes when a source file or the Dockerfile changes, so the image is rebuilt", () => {
+    make();
+    const dockerfile = path.join(dir, "Dockerfile");
+    const before = hashBuildContext(dir, dockerfile);
+    fs.writeFileSync(path.join(dir, "src", "app.js"), "console.log(2)\n");
+    const afterSource = hashBuildContext(dir, dockerfile);
+    expect(afterSource).not.toBe(before);
+    fs.writeFileSync(dockerfile, "FROM scratch\nLABEL x=y\n");
+    expect(hashBuildContext(dir, dockerfile)).not.toBe(afterSource);
+  });
+
+  it("ignores node_modules, which the image installs itself", () => {
+    make();
+    const dockerfile = path.join(dir, "Dockerfile");
+    const before = hashBuildContext(dir, dockerfile);
+    fs.mkdirSync(path.join(dir, "node_modules"));
+    fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "1");
+    expect(hashBuildContext(dir, dockerfile)).toBe(before);
+  });
+});
