@@ -1,6 +1,9 @@
 /**
  * Container health checks as plain data. Each one proves the service answers its own
  * protocol, not merely that a process exists.
+ *
+ * Durations are written as Go prints them ("1m0s", not "60s"): the provider reads them back
+ * from Docker in that form, and any other spelling would show as a change on every preview.
  */
 import { REDIS_CONF_PATH } from "./redis";
 
@@ -22,7 +25,7 @@ export function postgresHealthcheck(user: string, database: string, port: number
     interval: "10s",
     timeout: "5s",
     retries: 5,
-    startPeriod: "60s",
+    startPeriod: "1m0s",
   };
 }
 
@@ -50,7 +53,7 @@ export function httpHealthcheck(port: number, path: string): HealthcheckPlan {
     interval: "15s",
     timeout: "5s",
     retries: 3,
-    startPeriod: "60s",
+    startPeriod: "1m0s",
   };
 }
 

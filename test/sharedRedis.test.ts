@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisHealthcheck } from "../planning/healthchecks";
 import { renderRedisConf } from "../planning/redis";
 import { redisDatabasesFor } from "../planning/topology";
-import { freePort, sh, start, waitUntil } from "./support/process";
+import { freePort, sh, start, stop, waitUntil } from "./support/process";
 
 const PASSWORD = "Abcdefghijklmnop0123456789XYZabc";
 
@@ -63,8 +63,9 @@ describe("real redis-server with the generated config", () => {
     await waitUntil("redis-server to accept connections", () => cli("ping").stdout.trim() === "PONG");
   });
 
-  afterAll(() => {
-    server?.kill("SIGTERM");
+  afterAll(async () => {
+    // Redis saves on SIGTERM and refuses to exit if it cannot, so its directory goes last.
+    await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -44,3 +44,13 @@ export function start(command: string, args: string[]): ChildProcess & { output:
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   return Object.assign(child, { output: () => output });
 }
+
+/** Stops a process and waits until it has exited; SIGKILL if it ignores SIGTERM for 10 s. */
+export async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
