@@ -17,6 +17,8 @@ export interface NexusArgs {
   redis: SharedRedis;
   /** Protect the data volume against deletion (prod). */
   protectData: boolean;
+  /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
+  dockerEnvironment: Record<string, string>;
 }
 
 /** The central nexus API with its own PostgreSQL 15, data volume and private network. */
@@ -40,6 +42,7 @@ export class Nexus extends pulumi.ComponentResource {
       redisContainer: args.redis.container,
       env: { REGION_TYPE: "nexus" },
       protectData: args.protectData,
+      dockerEnvironment: args.dockerEnvironment,
     });
     this.api = stack.api;
     this.apiContainerName = stack.api.name;

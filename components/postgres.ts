@@ -2,6 +2,7 @@
  * The PostgreSQL 15 pair that the nexus and every region own: API container, database
  * container, data volume and a private network that only those two join.
  */
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -30,6 +31,8 @@ export interface ApiWithDatabaseArgs {
   env: Record<string, string>;
   /** protect the data volume (prod). */
   protectData: boolean;
+  /** Environment of the `docker` CLI used for in-container commands (DOCKER_HOST of the provider). */
+  dockerEnvironment: Record<string, string>;
 }
 
 export interface ApiWithDatabase {
@@ -50,7 +53,7 @@ export function declareApiWithDatabase(
   const network = privateNetwork(
     `${name}-net`,
     dbPlan.networkName,
-    { ...dbPlan.labels },
+    dbPlan.labels,
     // A published debug port needs a network with a route to the host.
     dbPlan.debugPort === null,
     opts,
@@ -81,6 +84,21 @@ export function declareApiWithDatabase(
     opts,
   );
 
+  // The image sets the password only when it initialises an empty data directory. A volume that
+  // outlived `pulumi destroy` meets a newly generated password on the next `pulumi up`, so the
+  // role's password is set from the secret each time the container is created. The statement
+  // travels on stdin (a secret input), never on a command line.
+  const passwordSync = new command.local.Command(
+    `${name}-db-password-sync`,
+    {
+      create: pulumi.interpolate`docker exec -i ${db.name} psql -q -v ON_ERROR_STOP=1 -U ${dbPlan.user} -d ${dbPlan.database}`,
+      stdin: pulumi.secret(pulumi.interpolate`ALTER ROLE "${dbPlan.user}" PASSWORD '${password.result}';\n`),
+      environment: args.dockerEnvironment,
+      triggers: [db.id],
+    },
+    { parent, dependsOn: [db] },
+  );
+
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
   const envs = pulumi.secret(
     pulumi
@@ -107,7 +125,7 @@ export function declareApiWithDatabase(
       ],
       healthcheck: httpHealthcheck(apiPlan.port, "/health"),
     },
-    { parent, dependsOn: [db, args.redisContainer] },
+    { parent, dependsOn: [db, passwordSync, args.redisContainer] },
   );
 
   return { network, volume, password, db, api };

@@ -17,6 +17,8 @@ export interface RegionArgs {
   redis: SharedRedis;
   /** Protect the data volume against deletion (prod). */
   protectData: boolean;
+  /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
+  dockerEnvironment: Record<string, string>;
 }
 
 /** One galaxy region: its API, its own PostgreSQL 15, data volume and private network. */
@@ -44,6 +46,7 @@ export class Region extends pulumi.ComponentResource {
       redisContainer: args.redis.container,
       env: { REGION_ID: plan.id, REGION_NAME: plan.name, REGION_TYPE: plan.type },
       protectData: args.protectData,
+      dockerEnvironment: args.dockerEnvironment,
     });
     this.api = stack.api;
     this.apiContainerName = stack.api.name;

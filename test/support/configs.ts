@@ -10,13 +10,13 @@ export const PROD_SECRETS = {
   "sectorwars:tlsPrivateKey": "-----BEGIN PRIVATE KEY-----\ntest-private-key-value\n-----END PRIVATE KEY-----\n",
 };
 
-export interface TestRegion {
+export type TestRegion = {
   id: string;
   name: string;
   type: "default" | "player_owned";
   slot: number;
   size?: string;
-}
+};
 
 /** n regions; the first is the default. Ids and slots are stable per index. */
 export function generatedRegions(n: number): TestRegion[] {
@@ -28,9 +28,9 @@ export function generatedRegions(n: number): TestRegion[] {
   }));
 }
 
-/** The dev stack file with its regions replaced. */
+/** The dev stack file with its regions replaced, on a host big enough for 50 of them. */
 export function devConfigWith(regions: readonly TestRegion[]): Record<string, unknown> {
-  return { ...readStackFile("dev"), "sectorwars:regions": regions };
+  return { ...readStackFile("dev"), "sectorwars:host": { cpus: 64, memoryGb: 64 }, "sectorwars:regions": regions };
 }
 
 /** Strips the namespace: the raw object parseConfig takes. */

@@ -94,17 +94,19 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
   }
 }
 
-class RecordingMonitor extends MockMonitor {
-  readonly registered: RegisteredResource[] = [];
-
-  // The request is a generated protobuf message; only its getters are used.
-  override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
+/**
+ * Wraps the MockMonitor that setMocks installed (so the runtime keeps the feature flags setMocks
+ * set, secrets among them) and records each register request before passing it on.
+ */
+function recordRegistrations(monitor: MockMonitor, secretOutputs: Map<string, string[]>): RegisteredResource[] {
+  const registered: RegisteredResource[] = [];
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = async (req: RegisterRequest, callback: (err: unknown, response: unknown) => void) => {
+    secretOutputs.set(`${req.getType()}::${req.getName()}`, req.getAdditionalsecretoutputsList());
     const rawInputs = (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
-    const type = req.getType();
-    const name = req.getName();
     const record: RegisteredResource = {
-      type,
-      name,
+      type: req.getType(),
+      name: req.getName(),
       urn: "",
       parentUrn: req.getParent(),
       custom: req.getCustom(),
@@ -117,12 +119,13 @@ class RecordingMonitor extends MockMonitor {
       replaceOnChanges: req.getReplaceonchangesList(),
       ignoreChanges: req.getIgnorechangesList(),
     };
-    this.registered.push(record);
-    return super.registerResource(req, (err, response) => {
+    registered.push(record);
+    return original(req, (err, response) => {
       if (response) record.urn = (response as { getUrn(): string }).getUrn();
       callback(err, response);
     });
-  }
+  };
+  return registered;
 }
 
 interface RegisterRequest {
@@ -137,6 +140,14 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getReplaceonchangesList(): string[];
   getIgnorechangesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+
+/** The engine marks a resource's additionalSecretOutputs secret; the plain mock monitor does not. */
+function markSecretOutputs(state: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(state).map(([k, v]) => [k, keys.includes(k) ? { [SECRET_SIG_KEY]: SECRET_SIG, value: v } : v]),
+  );
 }
 
 /** Stack file config (`config:` of Pulumi.<stack>.yaml) as plain values. */
@@ -158,17 +169,24 @@ function toConfigMap(config: Record<string, unknown>): Record<string, string> {
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const generatedSecrets: string[] = [];
-  const monitor = new RecordingMonitor({
-    newResource: (args) => ({
-      id: `${args.name}-id`,
-      state: { ...args.inputs, ...computedState(args.type, args.name, args.inputs, generatedSecrets) },
-    }),
-    call: (args) => args.inputs,
-  });
   const stack = options.stack ?? "test";
-  // setMocks sets the runtime's feature flags; setMockOptions then swaps in the recording monitor.
-  await pulumi.runtime.setMocks(monitor.mocks, "sectorwars-platform", stack, false);
-  pulumi.runtime.setMockOptions(monitor, "sectorwars-platform", stack, false);
+  const secretOutputs = new Map<string, string[]>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: `${args.name}-id`,
+        state: markSecretOutputs(
+          { ...args.inputs, ...computedState(args.type, args.name, args.inputs, generatedSecrets) },
+          secretOutputs.get(`${args.type}::${args.name}`) ?? [],
+        ),
+      }),
+      call: (args) => args.inputs,
+    },
+    "sectorwars-platform",
+    stack,
+    false,
+  );
+  const registered = recordRegistrations(pulumi.runtime.getMonitor() as unknown as MockMonitor, secretOutputs);
   const secrets = options.secrets ?? {};
   for (const value of Object.values(secrets)) generatedSecrets.push(value);
   pulumi.runtime.setAllConfig({ ...toConfigMap(options.config), ...secrets }, Object.keys(secrets));
@@ -179,7 +197,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
   await settings.waitForRPCs();
 
-  const resources = monitor.registered;
+  const resources = registered;
   return {
     resources,
     outputs,
@@ -196,7 +214,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 /** Resolves Outputs (and objects and arrays of them) to plain values; secrets stay marked. */
 export async function resolve(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    const [plain, secret] = await Promise.all([promiseOf(value), value.isSecret]);
+    const [plain, secret] = await Promise.all([promiseOf(value), pulumi.isSecret(value)]);
     return secret ? { secret: true, value: await resolve(plain) } : resolve(plain);
   }
   if (Array.isArray(value)) return Promise.all(value.map(resolve));

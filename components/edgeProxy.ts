@@ -1,0 +1,137 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { NGINX_CONF_PATH, STATIC_ROOT, TLS_CERT_PATH, TLS_KEY_PATH } from "../planning/edge";
+import { nginxHealthcheck } from "../planning/healthchecks";
+import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/nginx";
+import type { StackPlan } from "../planning/topology";
+import { dataVolume, labelList, serviceContainer } from "./docker";
+
+/** A PEM certificate chain and its key. */
+export interface TlsMaterial {
+  certificate: pulumi.Input<string>;
+  privateKey: pulumi.Input<string>;
+}
+
+export interface EdgeProxyArgs {
+  /** Names, ports and size of the nginx container. */
+  plan: StackPlan["edge"];
+  /** Name of the front network that the APIs and UIs join. */
+  frontNetworkName: string;
+  /** Image id of nginx. */
+  image: pulumi.Input<string>;
+  /** What nginx.conf is rendered from. */
+  nginx: NginxSettings;
+  /** The certificate served on HTTPS, or a host name to generate a self-signed one for (dev). */
+  tls: TlsMaterial | { selfSignedFor: string };
+  /** Environment of the `docker` CLI that reloads nginx: it must reach the same Docker host as the provider. */
+  dockerEnvironment: Record<string, string>;
+}
+
+/**
+ * nginx on the public ports, and the front network that the APIs and UIs join.
+ *
+ * The container is created with the current nginx.conf. Later config changes (a region added or
+ * removed) do not replace it: a Command writes the new file into the running container, checks
+ * it with `nginx -t` and reloads gracefully, so no request is dropped.
+ */
+export class EdgeProxy extends pulumi.ComponentResource {
+  public readonly containerName: pulumi.Output<string>;
+  public readonly frontNetworkName: pulumi.Output<string>;
+  /** sha256 of the nginx.conf in force. */
+  public readonly configHash: string;
+  public readonly container: docker.Container;
+
+  constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("sectorwars:platform:EdgeProxy", name, {}, opts);
+    const parent = { parent: this };
+    const { plan } = args;
+
+    const network = new docker.Network(
+      `${name}-front`,
+      { name: args.frontNetworkName, driver: "bridge", labels: labelList(plan.labels) },
+      { ...parent, deleteBeforeReplace: true },
+    );
+    const staticVolume = dataVolume(`${name}-static`, plan.staticVolumeName, plan.labels, false, parent);
+
+    const material = "selfSignedFor" in args.tls ? selfSigned(name, args.tls.selfSignedFor, this) : args.tls;
+    const nginxConf = renderNginxConf(args.nginx);
+    this.configHash = nginxConfHash(args.nginx);
+
+    this.container = serviceContainer(
+      name,
+      {
+        plan,
+        image: args.image,
+        uploads: [
+          // Index 0 is ignored after creation: the reload command below keeps it current.
+          { file: NGINX_CONF_PATH, content: nginxConf },
+          { file: TLS_CERT_PATH, content: material.certificate, permissions: "0444" },
+          { file: TLS_KEY_PATH, content: pulumi.secret(material.privateKey), permissions: "0400" },
+        ],
+        mounts: [{ type: "volume", source: staticVolume.name, target: `${STATIC_ROOT}/static`, readOnly: true }],
+        networks: [{ name: network.name, aliases: [plan.hostname] }],
+        ports: [
+          { internal: args.nginx.listen.http, external: plan.httpPort, protocol: "tcp" },
+          { internal: args.nginx.listen.https, external: plan.httpsPort, protocol: "tcp" },
+        ],
+        healthcheck: nginxHealthcheck(args.nginx.listen.http),
+      },
+      { ...parent, ignoreChanges: ["uploads[0]"] },
+    );
+
+    new command.local.Command(
+      `${name}-reload`,
+      {
+        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${reloadScript()}'`,
+        stdin: nginxConf,
+        environment: args.dockerEnvironment,
+        // A new container already starts with this config; reloading it again is harmless.
+        triggers: [this.configHash, this.container.id],
+      },
+      { ...parent, dependsOn: [this.container] },
+    );
+
+    this.containerName = this.container.name;
+    this.frontNetworkName = network.name;
+    this.registerOutputs({
+      containerName: this.containerName,
+      frontNetworkName: this.frontNetworkName,
+      configHash: this.configHash,
+    });
+  }
+}
+
+/**
+ * Runs inside the nginx container with the new config on stdin. A config nginx rejects never
+ * replaces the one in force, and the command fails so `pulumi up` reports it.
+ */
+export function reloadScript(): string {
+  const next = `${NGINX_CONF_PATH}.next`;
+  return [
+    `cat > ${next}`,
+    `nginx -t -q -c ${next}`,
+    `mv ${next} ${NGINX_CONF_PATH}`,
+    "nginx -s reload",
+  ].join(" && ");
+}
+
+/** A dev certificate for the edge host name, kept in state so it stays the same across runs. */
+function selfSigned(name: string, hostname: string, parent: pulumi.Resource): TlsMaterial {
+  const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+  const cert = new tls.SelfSignedCert(
+    `${name}-tls-cert`,
+    {
+      privateKeyPem: key.privateKeyPem,
+      subject: { commonName: hostname, organization: "SectorWars dev" },
+      dnsNames: [...new Set([hostname, "localhost"])],
+      ipAddresses: ["127.0.0.1"],
+      validityPeriodHours: 24 * 365,
+      earlyRenewalHours: 24 * 30,
+      allowedUses: ["key_encipherment", "digital_signature", "server_auth"],
+    },
+    { parent },
+  );
+  return { certificate: cert.certPem, privateKey: key.privateKeyPem };
+}

@@ -1,0 +1,113 @@
+/**
+ * SectorWars platform: the composition root. Load and validate the stack config, build the
+ * components, export the stack outputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { EdgeProxy } from "./components/edgeProxy";
+import { PlatformImages } from "./components/images";
+import { Nexus } from "./components/nexus";
+import { Region } from "./components/region";
+import { SharedRedis } from "./components/sharedRedis";
+import { loadStackConfig } from "./components/stackConfig";
+import { WebApps } from "./components/webApps";
+import { capacityProblems, capacityReport } from "./planning/capacity";
+import { ConfigError } from "./planning/config";
+import { edgeNginxSettings } from "./planning/edge";
+import { planStack } from "./planning/topology";
+
+const { config, secrets } = loadStackConfig();
+const plan = planStack(config, pulumi.getStack());
+const protectData = config.environment === "prod";
+
+// Checked before any resource is declared, so an over-budget stack fails at preview.
+const capacityCheck = capacityReport(plan, config);
+const overBudget = capacityProblems(capacityCheck);
+if (overBudget.length > 0) {
+  throw new pulumi.RunError(
+    `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows the full table)`,
+  );
+}
+
+// Commands that run `docker exec` must reach the same engine as the provider.
+const dockerHost = new pulumi.Config("docker").get("host");
+const dockerEnvironment: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
+
+const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
+
+const edge = new EdgeProxy("edge", {
+  plan: plan.edge,
+  frontNetworkName: plan.frontNetwork,
+  image: images.ids.nginx,
+  nginx: edgeNginxSettings(plan),
+  tls:
+    secrets.tlsCertificate && secrets.tlsPrivateKey
+      ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
+      : { selfSignedFor: config.edge.hostname },
+  dockerEnvironment,
+});
+
+const redis = new SharedRedis("redis", {
+  plan: plan.redis,
+  networkName: plan.redisNetwork,
+  image: images.ids.redis,
+  maxmemory: config.redis.maxmemory,
+  maxmemoryPolicy: config.redis.maxmemoryPolicy,
+  protectData,
+});
+
+const nexus = new Nexus("nexus", {
+  plan: plan.nexus,
+  gameserverImage: images.ids.gameserver,
+  postgresImage: images.ids.postgres,
+  frontNetwork: edge.frontNetworkName,
+  redis,
+  protectData,
+  dockerEnvironment,
+});
+
+// Named by region id: reordering or removing entries leaves every other region untouched.
+const regions = plan.regions.map(
+  (region) =>
+    new Region(`region-${region.id}`, {
+      plan: region,
+      gameserverImage: images.ids.gameserver,
+      postgresImage: images.ids.postgres,
+      frontNetwork: edge.frontNetworkName,
+      redis,
+      protectData,
+      dockerEnvironment,
+    }),
+);
+
+const apps = new WebApps("apps", {
+  plan,
+  images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
+  frontNetwork: edge.frontNetworkName,
+  paypalEnvironment: config.paypal.environment,
+  paypalCredentials:
+    secrets.paypalClientId && secrets.paypalClientSecret
+      ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
+      : undefined,
+});
+
+export const urls = {
+  player: `${plan.publicUrl}/`,
+  admin: `${plan.publicUrl}/admin/`,
+  nexusApi: `${plan.publicUrl}/api/nexus/`,
+  regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
+};
+
+export const containers = {
+  nginx: edge.containerName,
+  redis: redis.containerName,
+  nexus: { api: nexus.apiContainerName, db: nexus.dbContainerName },
+  admin: apps.adminContainerName,
+  player: apps.playerContainerName,
+  paypal: apps.paypalContainerName,
+  regions: Object.fromEntries(regions.map((r) => [r.regionId, { api: r.apiContainerName, db: r.dbContainerName }])),
+};
+
+export const edgeConfigHash = edge.configHash;
+
+/** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
+export const capacity = capacityCheck;

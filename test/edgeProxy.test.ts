@@ -1,0 +1,81 @@
+/**
+ * The EdgeProxy component under mocks: ports, TLS material, and the reload path that keeps the
+ * nginx container in place when regions change.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { renderNginxConf } from "../planning/nginx";
+import { edgeNginxSettings } from "../planning/edge";
+import { parseConfig } from "../planning/config";
+import { planStack } from "../planning/topology";
+import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
+import { containerNamed, portsOf, uploadOf } from "./support/graph";
+import { COMMAND, type ProgramRun, type RegisteredResource, isSecretValue, readStackFile, runProgram } from "./support/pulumi";
+
+const NGINX = "sectorwars-dev_nginx";
+
+function reloadCommand(run: ProgramRun): RegisteredResource {
+  return run.byName("edge-reload");
+}
+
+/** The nginx container's inputs as the engine compares them: uploads[0] is ignoreChanges. */
+function comparedInputs(container: RegisteredResource): Record<string, unknown> {
+  const uploads = container.inputs.uploads as unknown[];
+  return { ...container.inputs, uploads: uploads.slice(1) };
+}
+
+describe("EdgeProxy", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({ config: readStackFile("dev"), stack: "test" });
+  });
+
+  it("publishes HTTP and HTTPS on the configured host ports", () => {
+    expect(portsOf(containerNamed(run, NGINX)).map((p) => [p.internal, p.external])).toEqual([
+      [80, 8080],
+      [443, 8443],
+    ]);
+  });
+
+  it("starts nginx with the config generated from the stack's regions", () => {
+    const config = parseConfig(rawOf(readStackFile("dev")), { presentSecrets: new Set() });
+    const expected = renderNginxConf(edgeNginxSettings(planStack(config, "test")));
+    expect(uploadOf(containerNamed(run, NGINX), "/etc/nginx/nginx.conf")).toBe(expected);
+  });
+
+  it("serves a self-signed certificate in dev, with the key only as a secret", () => {
+    const nginx = containerNamed(run, NGINX);
+    expect(uploadOf(nginx, "/etc/nginx/tls/server.crt")).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const keyUpload = (nginx.rawInputs.uploads as Record<string, unknown>[]).find((u) => u.file === "/etc/nginx/tls/server.key");
+    expect(isSecretValue(keyUpload?.content), "the private key upload is a secret").toBe(true);
+    const cert = run.byName("edge-tls-cert");
+    expect(cert.inputs.dnsNames).toEqual(["localhost"]);
+  });
+
+  it("keeps later config changes off the container and hands them to the reload command", () => {
+    const nginx = containerNamed(run, NGINX);
+    expect(nginx.ignoreChanges).toEqual(["uploads[0]"]);
+    const reload = reloadCommand(run);
+    expect(reload.inputs.stdin).toBe(uploadOf(nginx, "/etc/nginx/nginx.conf"));
+    expect(String(reload.inputs.create)).toMatch(/^docker exec -i sectorwars-dev_nginx sh -ec '.*nginx -t .*nginx -s reload'$/);
+    expect(reload.inputs.triggers).toEqual([run.outputs.edgeConfigHash, `${"edge"}-id`]);
+    expect(reload.dependencies).toContain(nginx.urn);
+  });
+
+  it("points the reload command's docker CLI at the provider's Docker host", async () => {
+    const remote = await runProgram({ config: { ...readStackFile("dev"), "docker:host": "ssh://ops@game-host" }, stack: "test" });
+    expect(reloadCommand(remote).inputs.environment).toEqual({ DOCKER_HOST: "ssh://ops@game-host" });
+    expect(reloadCommand(run).inputs.environment ?? {}).toEqual({});
+  });
+
+  it("does not replace nginx when a region is added: only the reload command reruns", async () => {
+    const two = await runProgram({ config: devConfigWith(generatedRegions(2)), stack: "test" });
+    const three = await runProgram({ config: devConfigWith(generatedRegions(3)), stack: "test" });
+    expect(comparedInputs(containerNamed(three, NGINX))).toEqual(comparedInputs(containerNamed(two, NGINX)));
+    expect(reloadCommand(three).inputs.triggers).not.toEqual(reloadCommand(two).inputs.triggers);
+    expect(String(reloadCommand(three).inputs.stdin)).toContain("sector-002");
+  });
+
+  it("declares exactly one reload command", () => {
+    expect(run.ofType(COMMAND).filter((c) => c.name.startsWith("edge")).map((c) => c.name)).toEqual(["edge-reload"]);
+  });
+});
