@@ -1,0 +1,588 @@
+/**
+ * nginx.conf for the edge proxy, as a pure function of its settings.
+ *
+ * Every route of the seed's config/nginx/default.conf is kept, with its bugs fixed:
+ * - the seed built `region_${uuid}_backend` upstream names that matched no upstream block, so
+ *   every region route failed; here each region gets its own location generated from the list;
+ * - the seed resolved every upstream name once, at start, so one missing region container kept
+ *   nginx from starting at all; here names are resolved at request time (variables in
+ *   proxy_pass + `resolver`), so a missing region answers 502 and every other route keeps working.
+ *
+ * URIs the upstreams receive (the seed's behaviour, kept):
+ *   /api/nexus/x  -> nexus  /x                        (prefix stripped)
+ *   /api/regions/<id>/x -> region <id> /api/regions/<id>/x   (full URI, as the client sent it,
+ *                                                      plus X-Region-ID: <id>)
+ *   /api/x        -> default region /x                (prefix stripped, X-Region-ID: default id)
+ *   /admin/x      -> admin UI /x                      (prefix stripped)
+ *   /x            -> player UI /x                     (as the client sent it)
+ * Query strings are always kept. Stripped URIs are the normalized ones nginx routed on (as a
+ * `proxy_pass http://host/;` would send).
+ */
+import { createHash } from "node:crypto";
+import { isIPv4, isIPv6 } from "node:net";
+
+/** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
+export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+export interface NginxRegionRoute {
+  /** URL-safe region id: lowercase slug or UUID, matches /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/ */
+  id: string;
+  /** "host:port" of the region API, e.g. "region-orion-api:8000" (Docker DNS name) or "127.0.0.1:18001" in tests */
+  upstream: string;
+  /** retired regions answer 410 with a small JSON body on their routes (no upstream used) */
+  state: "active" | "retired";
+}
+
+export interface NginxSettings {
+  regions: readonly NginxRegionRoute[];
+  /** id of the region that serves legacy /api/ */
+  defaultRegionId: string;
+  upstreams: { nexus: string; admin: string; player: string }; // "host:port"
+  /** DNS resolver for request-time resolution, e.g. "127.0.0.11" (Docker embedded DNS); null when all upstreams are IP literals (tests) */
+  resolver: string | null;
+  listen: { address?: string; http: number; https: number }; // container: 80/443; tests: 127.0.0.1 + free ports
+  tls: { certificate: string; certificateKey: string }; // file paths
+  staticRoot: string; // directory that contains static/ (seed: /var/www/html)
+  /** paths nginx writes to; in the container the defaults, in tests a temp dir so nginx can run as any user */
+  runtime: { pidFile: string; errorLog: string; accessLog: string | null; tempDir: string; user: string | null };
+  /** Largest request body accepted, in nginx size syntax ("512k", "1m"). Default: DEFAULT_CLIENT_MAX_BODY_SIZE. */
+  clientMaxBodySize?: string;
+  /** How long nginx trusts a resolved address, in seconds. Default: RESOLVER_VALID_SECONDS. */
+  resolverValidSeconds?: number;
+}
+
+/** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
+export const DEFAULT_CLIENT_MAX_BODY_SIZE = "1m";
+
+/** How long a resolved address is trusted: a recreated container gets a new IP, a started one a name. */
+export const RESOLVER_VALID_SECONDS = 10;
+
+/** The route prefixes; what each upstream receives is in the file comment. */
+export const ROUTES = {
+  healthz: "/healthz",
+  static: "/static/",
+  nexus: "/api/nexus/",
+  regions: "/api/regions/",
+  legacyApi: "/api/",
+  admin: "/admin/",
+  player: "/",
+} as const;
+
+export function regionPrefix(id: string): string {
+  return `${ROUTES.regions}${id}/`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: everything that ends up in the config text is checked against a strict pattern,
+// so no setting can close a string, a block or a directive early.
+
+const fail = (message: string): never => {
+  throw new Error(`nginx settings: ${message}`);
+};
+
+const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+/** A DNS name: letters, digits, '-' and '_' (Docker container names), dot-separated labels. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$/;
+/** An absolute path without characters nginx would treat as syntax (space, ';', quotes, '$', braces, '#'). */
+const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+const SIZE = /^[1-9][0-9]{0,5}[km]?$/;
+
+interface HostPort {
+  /** As nginx wants it in a URL or a listen directive: IPv6 in brackets. */
+  host: string;
+  port: number;
+  isIp: boolean;
+}
+
+function parsePort(text: string, what: string): number {
+  if (!/^[1-9][0-9]{0,4}$/.test(text) || Number(text) > 65535) fail(`${what}: port ${show(text)} must be 1-65535`);
+  return Number(text);
+}
+
+function parseHostPort(value: unknown, what: string): HostPort {
+  if (typeof value !== "string") return fail(`${what} must be a "host:port" string, got ${show(value)}`);
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):([^:]*)$/.exec(value);
+  if (!match) return fail(`${what} ${show(value)} must be "host:port" (IPv6 as "[addr]:port")`);
+  const [, v6, name = "", portText = ""] = match;
+  const port = parsePort(portText, `${what} ${show(value)}`);
+  if (v6 !== undefined) {
+    if (!isIPv6(v6)) fail(`${what} ${show(value)}: ${show(v6)} is not an IPv6 address`);
+    return { host: `[${v6}]`, port, isIp: true };
+  }
+  if (isIPv4(name)) return { host: name, port, isIp: true };
+  // "10.0.0.300" or "1.2.3" would otherwise pass as host names and fail at request time.
+  if (/^[0-9.]+$/.test(name)) fail(`${what} ${show(value)}: ${show(name)} is not a valid IPv4 address`);
+  if (!HOST_NAME.test(name)) fail(`${what} ${show(value)}: ${show(name)} is not a valid host name`);
+  return { host: name, port, isIp: false };
+}
+
+function parseResolver(value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== "string") return fail(`resolver must be an IP address or null, got ${show(value)}`);
+  if (isIPv4(value)) return value;
+  if (isIPv6(value)) return `[${value}]`;
+  // A resolver given by name would itself be resolved only once, at start: require an address.
+  const withPort = /^(?:\[([^\]]*)\]|([0-9.]+)):([^:]*)$/.exec(value);
+  if (withPort) {
+    const [, v6, v4, port = ""] = withPort;
+    if ((v6 !== undefined && isIPv6(v6)) || (v4 !== undefined && isIPv4(v4))) {
+      parsePort(port, `resolver ${show(value)}`);
+      return value;
+    }
+  }
+  return fail(`resolver ${show(value)} must be an IP address, optionally with a port ("127.0.0.11", "10.0.0.2:53", "[::1]:53")`);
+}
+
+function checkPath(value: unknown, what: string): string {
+  if (typeof value !== "string" || !SAFE_PATH.test(value)) {
+    fail(`${what} ${show(value)} must be an absolute path of letters, digits and . _ + @ / -`);
+  }
+  return value as string;
+}
+
+function checkListenPort(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) {
+    fail(`${what} ${show(value)} must be an integer port 1-65535`);
+  }
+  return value as number;
+}
+
+interface Region {
+  id: string;
+  upstream: HostPort;
+  state: "active" | "retired";
+}
+
+interface Valid {
+  regions: Region[];
+  defaultRegion: Region;
+  nexus: HostPort;
+  admin: HostPort;
+  player: HostPort;
+  resolver: string | null;
+  listenHttp: string;
+  listenHttps: string;
+  certificate: string;
+  certificateKey: string;
+  staticRoot: string;
+  pidFile: string;
+  errorLog: string;
+  accessLog: string | null;
+  tempDir: string;
+  user: string | null;
+  clientMaxBodySize: string;
+  resolverValidSeconds: number;
+}
+
+function validate(s: NginxSettings): Valid {
+  if (!Array.isArray(s.regions)) fail("regions must be an array");
+  const seen = new Set<string>();
+  const regions: Region[] = s.regions.map((r, i) => {
+    const at = `regions[${i}]`;
+    if (typeof r.id !== "string" || !REGION_ID_PATTERN.test(r.id)) {
+      fail(`${at}.id ${show(r.id)} must be a lowercase slug or UUID matching ${REGION_ID_PATTERN}`);
+    }
+    if (seen.has(r.id)) fail(`duplicate region id ${show(r.id)} (${at})`);
+    seen.add(r.id);
+    if (r.state !== "active" && r.state !== "retired") fail(`${at}.state ${show(r.state)} must be "active" or "retired"`);
+    return { id: r.id, upstream: parseHostPort(r.upstream, `${at}.upstream (region ${r.id})`), state: r.state };
+  });
+  // Sorted, so reordering the stack's region list changes neither the text nor its hash.
+  regions.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  const defaultRegion = regions.find((r) => r.id === s.defaultRegionId);
+  if (!defaultRegion) return fail(`default region ${show(s.defaultRegionId)} is not in regions`);
+  if (defaultRegion.state !== "active") fail(`default region ${show(s.defaultRegionId)} is retired: legacy /api/ needs an active region`);
+
+  if (typeof s.upstreams !== "object" || s.upstreams === null) fail("upstreams must be { nexus, admin, player }");
+  const nexus = parseHostPort(s.upstreams.nexus, "upstreams.nexus");
+  const admin = parseHostPort(s.upstreams.admin, "upstreams.admin");
+  const player = parseHostPort(s.upstreams.player, "upstreams.player");
+
+  const resolver = parseResolver(s.resolver);
+  if (resolver === null) {
+    const named = [
+      ...regions.filter((r) => r.state === "active").map((r) => [`region ${r.id}`, r.upstream] as const),
+      ["upstreams.nexus", nexus] as const,
+      ["upstreams.admin", admin] as const,
+      ["upstreams.player", player] as const,
+    ].find(([, u]) => !u.isIp);
+    if (named) {
+      fail(`${named[0]} uses host name ${show(named[1].host)} but resolver is null: nginx resolves names at request time and needs a resolver`);
+    }
+  }
+
+  if (typeof s.listen !== "object" || s.listen === null) fail("listen must be { address?, http, https }");
+  const http = checkListenPort(s.listen.http, "listen.http");
+  const https = checkListenPort(s.listen.https, "listen.https");
+  if (http === https) fail(`listen.http and listen.https are both ${http}`);
+  let address = "";
+  if (s.listen.address !== undefined) {
+    const a = s.listen.address;
+    if (typeof a === "string" && isIPv4(a)) address = `${a}:`;
+    else if (typeof a === "string" && isIPv6(a)) address = `[${a}]:`;
+    else fail(`listen.address ${show(a)} must be an IPv4 or IPv6 address`);
+  }
+
+  if (typeof s.tls !== "object" || s.tls === null) fail("tls must be { certificate, certificateKey }");
+  if (typeof s.runtime !== "object" || s.runtime === null) fail("runtime must be { pidFile, errorLog, accessLog, tempDir, user }");
+  const user = s.runtime.user;
+  if (user !== null && (typeof user !== "string" || !USER_NAME.test(user))) fail(`runtime.user ${show(user)} must be a user name or null`);
+  const clientMaxBodySize = s.clientMaxBodySize ?? DEFAULT_CLIENT_MAX_BODY_SIZE;
+  if (typeof clientMaxBodySize !== "string" || !SIZE.test(clientMaxBodySize)) {
+    fail(`clientMaxBodySize ${show(clientMaxBodySize)} must be a positive nginx size such as "512k" or "1m"`);
+  }
+
+  const resolverValidSeconds = s.resolverValidSeconds ?? RESOLVER_VALID_SECONDS;
+  if (!Number.isInteger(resolverValidSeconds) || resolverValidSeconds < 1 || resolverValidSeconds > 3600) {
+    fail(`resolverValidSeconds ${show(resolverValidSeconds)} must be an integer from 1 to 3600`);
+  }
+
+  return {
+    regions,
+    defaultRegion,
+    nexus,
+    admin,
+    player,
+    resolver,
+    listenHttp: `${address}${http}`,
+    listenHttps: `${address}${https}`,
+    certificate: checkPath(s.tls.certificate, "tls.certificate"),
+    certificateKey: checkPath(s.tls.certificateKey, "tls.certificateKey"),
+    staticRoot: checkPath(s.staticRoot, "staticRoot"),
+    pidFile: checkPath(s.runtime.pidFile, "runtime.pidFile"),
+    errorLog: checkPath(s.runtime.errorLog, "runtime.errorLog"),
+    accessLog: s.runtime.accessLog === null ? null : checkPath(s.runtime.accessLog, "runtime.accessLog"),
+    tempDir: checkPath(s.runtime.tempDir, "runtime.tempDir"),
+    user,
+    clientMaxBodySize,
+    resolverValidSeconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const hostPort = (u: HostPort): string => `${u.host}:${u.port}`;
+
+/** A JSON body for `return`: the values are fixed strings and validated ids, never request data. */
+function json(fields: Record<string, string | number>): string {
+  return `'${JSON.stringify(fields)}\\n'`;
+}
+
+/**
+ * Response headers the edge owns. add_header is inherited only by locations that set no
+ * add_header of their own, so a location that adds one repeats these.
+ */
+const SECURITY_HEADERS = [
+  "# Browsers must not guess a type other than the one sent (stops a JSON or image upload running as script).",
+  'add_header X-Content-Type-Options "nosniff" always;',
+  "# Clickjacking: only pages of this origin may frame ours (SAMEORIGIN keeps in-app previews possible).",
+  'add_header X-Frame-Options "SAMEORIGIN" always;',
+  "add_header Content-Security-Policy \"frame-ancestors 'self'\" always;",
+  "# Full URLs (with region ids and tokens in query strings) stay on our origin.",
+  'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+  "# Empty on plain HTTP, where HSTS must not be sent; nginx drops empty headers.",
+  "add_header Strict-Transport-Security $hsts always;",
+];
+
+/** The variable-based proxy_pass for a route; see the keepalive note in the http block. */
+function proxy(upstream: HostPort, options: { stripPrefix?: string; regionId?: string; uri?: string }): string[] {
+  const lines: string[] = [];
+  // `set` must come before `rewrite ... break`, which ends the rewrite directives of the location.
+  if (options.regionId !== undefined) lines.push(`set $region_id "${options.regionId}";`);
+  lines.push(`set $backend "${hostPort(upstream)}";`);
+  if (options.stripPrefix !== undefined) {
+    // (?s): a decoded %0A in the path must not end the match early and skip the strip.
+    lines.push(`rewrite "(?s)^${options.stripPrefix}(/.*)$" $1 break;`);
+  }
+  lines.push(`proxy_pass http://$backend${options.uri ?? ""};`);
+  return lines;
+}
+
+function block(head: string, body: readonly string[]): string[] {
+  return [`${head} {`, ...body.map((l) => (l === "" ? "" : `    ${l}`)), "}"];
+}
+
+function regionLocation(r: Region): string[] {
+  const prefix = regionPrefix(r.id);
+  if (r.state === "retired") {
+    return block(`location ^~ ${prefix}`, [`return 410 ${json({ error: "region_retired", region: r.id, status: 410 })};`]);
+  }
+  return block(`location ^~ ${prefix}`, [
+    `if ($request_uri !~ "^${prefix}") {`,
+    `    return 400 ${json({ error: "bad_request", status: 400 })};`,
+    "}",
+    ...proxy(r.upstream, { regionId: r.id, uri: "$request_uri" }),
+  ]);
+}
+
+const MIME_TYPES = [
+  "text/html html htm;",
+  "text/css css;",
+  "text/plain txt;",
+  "text/xml xml;",
+  "application/javascript js mjs;",
+  "application/json json map;",
+  "application/manifest+json webmanifest;",
+  "application/wasm wasm;",
+  "application/pdf pdf;",
+  "image/svg+xml svg;",
+  "image/png png;",
+  "image/jpeg jpg jpeg;",
+  "image/gif gif;",
+  "image/webp webp;",
+  "image/avif avif;",
+  "image/x-icon ico;",
+  "font/woff woff;",
+  "font/woff2 woff2;",
+  "font/ttf ttf;",
+  "font/otf otf;",
+  "audio/mpeg mp3;",
+  "audio/ogg ogg;",
+  "audio/wav wav;",
+  "video/mp4 mp4;",
+  "video/webm webm;",
+];
+
+const COMPRESSIBLE = "text/css text/plain text/xml application/javascript application/json application/manifest+json application/wasm image/svg+xml";
+
+const LOG_FORMAT = [
+  "{",
+  '"time":"$time_iso8601",',
+  '"request_id":"$request_id",',
+  '"remote":"$remote_addr",',
+  '"scheme":"$scheme",',
+  '"protocol":"$server_protocol",',
+  '"method":"$request_method",',
+  '"uri":"$request_uri",',
+  '"status":"$status",',
+  '"bytes":"$body_bytes_sent",',
+  '"request_time":"$request_time",',
+  '"region":"$region_id",',
+  '"upstream":"$upstream_addr",',
+  '"upstream_status":"$upstream_status",',
+  '"upstream_time":"$upstream_response_time",',
+  '"user_agent":"$http_user_agent"',
+  "}",
+].join("");
+
+export function renderNginxConf(settings: NginxSettings): string {
+  const v = validate(settings);
+  const errorPage = (status: number, error: string): string[] =>
+    block(`location @error_${status}`, [`return ${status} ${json({ error, status })};`]);
+
+  const server = block("server", [
+    `listen ${v.listenHttp};`,
+    "# `listen ... ssl http2` rather than `http2 on;`: nginx 1.22 (Debian, where the tests run) has",
+    "# no http2 directive, and nginx >= 1.25.1 (the nginx:alpine image) still accepts this form and",
+    "# only logs a deprecation warning. One text that both accept beats two that drift apart.",
+    `listen ${v.listenHttps} ssl http2;`,
+    `ssl_certificate ${v.certificate};`,
+    `ssl_certificate_key ${v.certificateKey};`,
+    "",
+    "# Every body nginx writes itself (errors, 404/410 for regions) is JSON; /static/ overrides it.",
+    "default_type application/json;",
+    "# Empty except on region routes and legacy /api/; an empty X-Region-ID is not sent, so a",
+    "# client cannot smuggle its own X-Region-ID to any upstream.",
+    'set $region_id "";',
+    "",
+    ...SECURITY_HEADERS,
+    "",
+    "# The APIs answer in JSON, so do nginx's own gateway errors (a stopped region, a slow API).",
+    "# Errors the upstreams send themselves pass through untouched (proxy_intercept_errors off).",
+    "error_page 413 @error_413;",
+    "error_page 502 @error_502;",
+    "error_page 503 @error_503;",
+    "error_page 504 @error_504;",
+    "",
+    "# The container health check polls this: it must not depend on any upstream, and logging it",
+    "# would only flood the access log.",
+    `location = ${ROUTES.healthz} {`,
+    "    access_log off;",
+    "    default_type text/plain;",
+    '    return 200 "ok\\n";',
+    "}",
+    "",
+    ...block(`location ^~ ${ROUTES.static}`, [
+      `root ${v.staticRoot};`,
+      "default_type application/octet-stream;",
+      "# Asset names carry a content hash: a changed file is a new URL, so browsers may keep them.",
+      "expires 1y;",
+      'add_header Cache-Control "public, immutable";',
+      ...SECURITY_HEADERS.filter((l) => !l.startsWith("#")),
+      "# The build ships .gz next to each asset: no CPU spent compressing at request time.",
+      "gzip_static on;",
+      "# Files without a .gz still get compressed (public files only: see BREACH note in http).",
+      "gzip on;",
+      `gzip_types ${COMPRESSIBLE};`,
+      "gzip_vary on;",
+      "# A missing asset is a stale page or a scanner, not a server fault: keep it out of error.log.",
+      "log_not_found off;",
+      "# Dotfiles (.gitkeep, .env left by a build) are never assets.",
+      "location ~ /\\. {",
+      "    default_type application/json;",
+      `    return 404 ${json({ error: "not_found", status: 404 })};`,
+      "}",
+    ]),
+    "",
+    ...block(`location ^~ ${ROUTES.nexus}`, proxy(v.nexus, { stripPrefix: "/api/nexus" })),
+    "",
+    "# Region ids that are not in the list: a JSON 404, not a 502 or an HTML page.",
+    ...block(`location ^~ ${ROUTES.regions}`, [`return 404 ${json({ error: "unknown_region", status: 404 })};`]),
+    "",
+    "# One location per region (the seed's region_${id}_backend names matched no upstream).",
+    "# A region gets the full URI as the client sent it, and X-Region-ID. nginx chose the location",
+    "# from the normalized URI (/api/regions/a/../b/ is region b), so a raw URI that names another",
+    "# region is refused rather than sent to a region it does not belong to.",
+    ...v.regions.flatMap((r, i) => [...(i === 0 ? [] : [""]), ...regionLocation(r)]),
+    "",
+    `# Legacy clients: /api/... goes to the default region (${v.defaultRegion.id}), prefix stripped.`,
+    ...block(`location ^~ ${ROUTES.legacyApi}`, proxy(v.defaultRegion.upstream, { stripPrefix: "/api", regionId: v.defaultRegion.id })),
+    "",
+    ...block(`location ^~ ${ROUTES.admin}`, proxy(v.admin, { stripPrefix: "/admin" })),
+    "",
+    ...block(`location ${ROUTES.player}`, proxy(v.player, {})),
+    "",
+    ...errorPage(413, "request_too_large"),
+    ...errorPage(502, "bad_gateway"),
+    ...errorPage(503, "service_unavailable"),
+    ...errorPage(504, "gateway_timeout"),
+  ]);
+
+  const http = block("http", [
+    "# The version in Server headers and error pages only helps match known CVEs.",
+    "server_tokens off;",
+    "",
+    "# Self-contained (no include of mime.types), so the file means the same in any image or test.",
+    ...block("types", MIME_TYPES),
+    "default_type application/octet-stream;",
+    "",
+    "# One JSON object per line: the region and upstream timing are what an incident needs.",
+    `log_format edge escape=json '${LOG_FORMAT}';`,
+    v.accessLog === null ? "access_log off;" : `access_log ${v.accessLog} edge;`,
+    "",
+    "# nginx creates every module's temp directory at start, used or not: keep them all in one",
+    "# place the runtime owns, so nothing is written to the image's defaults.",
+    `client_body_temp_path ${v.tempDir}/client_body;`,
+    `proxy_temp_path ${v.tempDir}/proxy;`,
+    `fastcgi_temp_path ${v.tempDir}/fastcgi;`,
+    `uwsgi_temp_path ${v.tempDir}/uwsgi;`,
+    `scgi_temp_path ${v.tempDir}/scgi;`,
+    "",
+    "# Static files go from the page cache to the socket without a copy through user space, in",
+    "# full packets.",
+    "sendfile on;",
+    "tcp_nopush on;",
+    "# Browsers reuse a connection for the page's API calls; 65 s outlives their usual polling gap.",
+    "keepalive_timeout 65s;",
+    "# A slow or stalled client (slowloris) must not hold a connection for nginx's 60 s defaults.",
+    "client_header_timeout 15s;",
+    "client_body_timeout 15s;",
+    "send_timeout 30s;",
+    "# Free a timed-out client's socket at once instead of leaving it in FIN_WAIT.",
+    "reset_timedout_connection on;",
+    "# Bodies larger than this are refused here, before they reach an API.",
+    `client_max_body_size ${v.clientMaxBodySize};`,
+    "# Session tokens in cookies and Authorization headers can exceed the default 8k.",
+    "large_client_header_buffers 4 16k;",
+    "# Redirects (e.g. /admin -> /admin/) stay relative: behind Docker's port mapping nginx does",
+    "# not know the public port (dev publishes 8443, not 443).",
+    "absolute_redirect off;",
+    "# No gzip on proxied responses: compressing secrets next to reflected input over TLS is what",
+    "# BREACH exploits. The APIs and UIs compress themselves where it is safe.",
+    "gzip off;",
+    "",
+    ...(v.resolver === null
+      ? ["# Every upstream is an IP literal: nothing to resolve, so no resolver."]
+      : [
+          "# Names are resolved per request, cached for a short time: a region container that is",
+          "# missing makes only its own routes fail (nginx starts and reloads anyway), and a",
+          "# container recreated with a new IP is reached within seconds, not at the next reload.",
+          "# ipv6=off: Docker networks here are IPv4-only; AAAA lookups would only add latency.",
+          `resolver ${v.resolver} valid=${v.resolverValidSeconds}s ipv6=off;`,
+          "resolver_timeout 5s;",
+        ]),
+    "",
+    "# No keepalive pool to the upstreams, on purpose. Reusing upstream connections needs an",
+    "# upstream{} block with `keepalive`, and open-source nginx before 1.27.3 resolves the server",
+    "# names of an upstream block once, at start: one missing region container then stops nginx",
+    "# from starting or reloading, and a recreated container keeps being sent to its old IP.",
+    "# Request-time resolution (a variable in proxy_pass + resolver) cannot use such a block.",
+    "# The price is one TCP handshake per request over the local Docker bridge (no TLS), far",
+    "# below a millisecond. With nginx >= 1.27.3 everywhere (Debian's is 1.22), a zone'd upstream",
+    "# with `server name:port resolve` + `keepalive` would give both.",
+    "# HTTP/1.1 still: WebSocket upgrades (game updates, dev-server hot reload) need it.",
+    "proxy_http_version 1.1;",
+    "proxy_set_header Upgrade $http_upgrade;",
+    "proxy_set_header Connection $connection_upgrade;",
+    "proxy_set_header Host $host;",
+    "proxy_set_header X-Real-IP $remote_addr;",
+    "# nginx is the first hop: an X-Forwarded-For sent by the client is forged by definition, so it",
+    "# is replaced, not appended to ($proxy_add_x_forwarded_for would let clients choose their IP).",
+    "proxy_set_header X-Forwarded-For $remote_addr;",
+    "proxy_set_header X-Forwarded-Proto $scheme;",
+    "proxy_set_header X-Region-ID $region_id;",
+    "# The same id is in the access log, so one request can be followed across services.",
+    "proxy_set_header X-Request-ID $request_id;",
+    "# Connecting on a local bridge is instant or never: fail fast to a 502 instead of hanging.",
+    "proxy_connect_timeout 5s;",
+    "proxy_send_timeout 60s;",
+    "# WebSocket clients must send something within this time (a ping) or are disconnected.",
+    "proxy_read_timeout 60s;",
+    "# Framework banners say what to attack; the edge's own security headers are the only copies",
+    "# (two differing X-Frame-Options make browsers ignore both).",
+    "proxy_hide_header X-Powered-By;",
+    "proxy_hide_header X-Frame-Options;",
+    "proxy_hide_header X-Content-Type-Options;",
+    "proxy_hide_header Referrer-Policy;",
+    "proxy_hide_header Strict-Transport-Security;",
+    "",
+    ...block("map $http_upgrade $connection_upgrade", ["default upgrade;", "\"\" close;"]),
+    "",
+    "# A year of HTTPS-only; not includeSubDomains: sibling hosts are not ours to decide. Browsers",
+    "# ignore HSTS from a certificate they do not trust, so the dev self-signed one is safe.",
+    ...block("map $scheme $hsts", ['https "max-age=31536000";', 'default "";']),
+    "",
+    "# Mozilla \"intermediate\": TLS 1.2+ with forward-secret AEAD ciphers only; HTTP/2 rejects",
+    "# the weaker suites anyway. All listed ciphers are strong, so clients pick (ChaCha on phones).",
+    "ssl_protocols TLSv1.2 TLSv1.3;",
+    "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;",
+    "ssl_prefer_server_ciphers off;",
+    "# Resumed sessions skip the key exchange; one cache shared by all workers (~40k sessions).",
+    "ssl_session_cache shared:SSL:10m;",
+    "ssl_session_timeout 1d;",
+    "# Ticket keys never rotate while nginx runs, which would void forward secrecy.",
+    "ssl_session_tickets off;",
+    "",
+    ...server,
+  ]);
+
+  return [
+    "# Generated by the SectorWars Pulumi program (planning/nginx.ts). Changes here are overwritten.",
+    "# Its sha256 triggers the reload, so it holds nothing that changes between runs.",
+    "",
+    ...(v.user === null
+      ? []
+      : [`# Workers drop root; only the master keeps it, to bind ports 80/443 and read the TLS key.`, `user ${v.user};`]),
+    "# nginx is event driven: one worker per CPU, more only adds context switches.",
+    "worker_processes auto;",
+    "# Every proxied request holds two descriptors (client and upstream).",
+    "worker_rlimit_nofile 16384;",
+    `pid ${v.pidFile};`,
+    "# warn, not error: failed name lookups and upstream trouble are what the log is for.",
+    `error_log ${v.errorLog} warn;`,
+    "",
+    ...block("events", ["# 4096 connections = about 2000 proxied requests in flight per worker.", "worker_connections 4096;"]),
+    "",
+    ...http,
+    "",
+  ].join("\n");
+}
+
+/** sha256 (hex) of the rendered nginx.conf: the trigger that reloads nginx when it changes. */
+export function nginxConfHash(settings: NginxSettings): string {
+  return createHash("sha256").update(renderNginxConf(settings)).digest("hex");
+}

@@ -1,0 +1,315 @@
+/**
+ * Network helpers for tests that run real servers on 127.0.0.1: free ports, polling, an HTTP
+ * client that never reuses connections, echo backends that say who they are, and a tiny DNS
+ * server standing in for Docker's embedded DNS.
+ */
+import * as dgram from "node:dgram";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as https from "node:https";
+import * as net from "node:net";
+
+/** `count` distinct TCP ports that were free a moment ago on 127.0.0.1 (held together, then released). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/**
+ * Calls `probe` until it returns something other than undefined, every `intervalMs`; throws
+ * after `timeoutMs` with `what` and the last error the probe threw.
+ */
+export async function pollUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface HttpRequestOptions {
+  port: number;
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** HTTPS with certificate checks off (the tests' certificate is self-signed). */
+  tls?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * One request on a fresh connection (no agent, no keep-alive), so a connection closed by a
+ * reloading nginx can never be picked from a pool; the path is sent exactly as given.
+ */
+export function httpRequest(options: HttpRequestOptions): Promise<HttpResult> {
+  const { port, path, method = "GET", headers = {}, body, tls = false, timeoutMs = 5_000 } = options;
+  return new Promise((resolve, reject) => {
+    const request = (tls ? https : http).request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method,
+        headers,
+        agent: false,
+        timeout: timeoutMs,
+        ...(tls ? { rejectUnauthorized: false, servername: "localhost" } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+export interface Http2Result extends Omit<HttpResult, "headers"> {
+  /** The protocol ALPN settled on. */
+  alpn: string | false | undefined;
+  headers: http2.IncomingHttpHeaders;
+}
+
+/** One GET over a fresh HTTP/2 session (TLS, certificate checks off). */
+export function http2Get(port: number, path: string, timeoutMs = 5_000): Promise<Http2Result> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: "localhost" });
+    const timer = setTimeout(() => session.destroy(new Error(`GET ${path} over HTTP/2: no answer within ${timeoutMs} ms`)), timeoutMs);
+    session.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    const stream = session.request({ ":path": path, ":method": "GET" });
+    const chunks: Buffer[] = [];
+    let headers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => (headers = h));
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("error", reject);
+    stream.on("end", () => {
+      clearTimeout(timer);
+      const alpn = session.alpnProtocol;
+      session.close();
+      resolve({ alpn, status: Number(headers[":status"]), headers, body: Buffer.concat(chunks).toString("utf8") });
+    });
+  });
+}
+
+export interface Upgraded {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Writes `data` on the upgraded connection and resolves with the first bytes that come back. */
+  roundTrip(data: string): Promise<string>;
+  close(): void;
+}
+
+/** A WebSocket-style upgrade request (no framing: the echo backends just echo bytes). */
+export function upgradeRequest(port: number, path: string, timeoutMs = 5_000): Promise<Upgraded> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: "127.0.0.1",
+      port,
+      path,
+      agent: false,
+      timeout: timeoutMs,
+      headers: { Connection: "Upgrade", Upgrade: "websocket" },
+    });
+    request.on("timeout", () => request.destroy(new Error(`upgrade ${path}: no answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+    request.on("response", (res) => reject(new Error(`upgrade ${path}: answered ${res.statusCode} instead of 101`)));
+    request.on("upgrade", (res, socket: net.Socket) => {
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        roundTrip: (data) =>
+          new Promise((done, fail) => {
+            const timer = setTimeout(() => fail(new Error("no echo on the upgraded connection")), timeoutMs);
+            socket.once("data", (chunk: Buffer) => {
+              clearTimeout(timer);
+              done(chunk.toString("utf8"));
+            });
+            socket.write(data);
+          }),
+        close: () => socket.destroy(),
+      });
+    });
+    request.end();
+  });
+}
+
+/** What an echo backend answers: who it is and what it received. */
+export interface Echo {
+  backend: string;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  bodyBytes: number;
+}
+
+export interface EchoBackend {
+  name: string;
+  port: number;
+  /** "<host>:<port>" */
+  address: string;
+  /** Requests answered so far. */
+  requests(): number;
+  /** Closes the listening socket and every open connection: the port refuses connections. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+}
+
+/**
+ * An HTTP server (on 127.0.0.1 unless told) that answers every request with an Echo as JSON (after `?delay=<ms>`
+ * milliseconds when asked, to keep a request in flight), and accepts WebSocket-style upgrades by
+ * answering 101 and echoing the bytes it receives.
+ */
+export async function startEchoBackend(name: string, { host = "127.0.0.1", port = 0 }: { host?: string; port?: number } = {}): Promise<EchoBackend> {
+  let answered = 0;
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    let bodyBytes = 0;
+    req.on("data", (c: Buffer) => (bodyBytes += c.length));
+    req.on("end", () => {
+      const echo: Echo = { backend: name, method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes };
+      const delay = Number(/[?&]delay=(\d+)/.exec(req.url ?? "")?.[1] ?? 0);
+      setTimeout(() => {
+        answered++;
+        // Headers the edge must hide or override.
+        res.writeHead(200, { "content-type": "application/json", "x-powered-by": "Express", "x-frame-options": "ALLOWALL" });
+        res.end(JSON.stringify(echo));
+      }, delay);
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `X-Echo-Backend: ${name}\r\nX-Echo-Url: ${req.url ?? ""}\r\n\r\n`,
+    );
+    if (head.length) socket.write(head);
+    socket.pipe(socket);
+  });
+  const listen = (p: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(p, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  await listen(port);
+  const actualPort = (server.address() as net.AddressInfo).port;
+  return {
+    name,
+    port: actualPort,
+    address: `${host}:${actualPort}`,
+    requests: () => answered,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+    start: () => (server.listening ? Promise.resolve() : listen(actualPort)),
+  };
+}
+
+export interface FakeDns {
+  /** "127.0.0.1:<port>", as nginx's `resolver` takes it. */
+  address: string;
+  /** Makes `name` resolve to `ipv4`, or (null) answer NXDOMAIN for it, like a stopped container. */
+  set(name: string, ipv4: string | null): void;
+  /** A queries received for `name` so far. */
+  queries(name: string): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An authoritative-only DNS server over UDP on 127.0.0.1 that answers A queries from a table
+ * (TTL 1 s) and NXDOMAIN for names not in it, as Docker's embedded DNS does for a container
+ * that does not exist. Just enough DNS for nginx's resolver.
+ */
+export async function startFakeDns(records: Record<string, string> = {}): Promise<FakeDns> {
+  const table = new Map(Object.entries(records).map(([k, v]) => [k.toLowerCase(), v]));
+  const counts = new Map<string, number>();
+  const socket = dgram.createSocket("udp4");
+  socket.on("message", (msg, peer) => {
+    if (msg.length < 12 || msg.readUInt16BE(4) !== 1) return;
+    const labels: string[] = [];
+    let offset = 12;
+    for (;;) {
+      const length = msg[offset];
+      if (length === undefined) return;
+      offset += 1;
+      if (length === 0) break;
+      labels.push(msg.subarray(offset, offset + length).toString("ascii"));
+      offset += length;
+    }
+    if (offset + 4 > msg.length) return;
+    const qtype = msg.readUInt16BE(offset);
+    const question = msg.subarray(12, offset + 4);
+    const name = labels.join(".").toLowerCase();
+    if (qtype === 1) counts.set(name, (counts.get(name) ?? 0) + 1);
+    const ip = table.get(name);
+    const answer =
+      ip !== undefined && qtype === 1
+        ? Buffer.concat([
+            Buffer.from([0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x04]),
+            Buffer.from(ip.split(".").map(Number)),
+          ])
+        : Buffer.alloc(0);
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(msg.readUInt16BE(0), 0); // id
+    // QR, AA, the client's RD, RA; rcode 3 (NXDOMAIN) for unknown names.
+    header.writeUInt16BE(0x8000 | 0x0400 | (msg.readUInt16BE(2) & 0x0100) | 0x0080 | (ip === undefined ? 3 : 0), 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answer.length ? 1 : 0, 6);
+    socket.send(Buffer.concat([header, question, answer]), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    set: (name, ipv4) => (ipv4 === null ? table.delete(name.toLowerCase()) : table.set(name.toLowerCase(), ipv4)),
+    queries: (name) => counts.get(name.toLowerCase()) ?? 0,
+    stop: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
