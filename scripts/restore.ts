@@ -1,0 +1,436 @@
+/**
+ * Restores one part of a stack from a backup made by the backup script (planning/backup.ts):
+ *
+ *   npx tsx scripts/restore.ts --backup DIR --target nexus|region:<id>|redis --stack STACK [--force]
+ *
+ * 1. Verifies size and sha256 of every file the manifest lists, before touching anything.
+ * 2. Finds the target container by its labels (com.sectorwars.stack/role/region), on the Docker
+ *    engine the docker CLI reaches (DOCKER_HOST for a remote one).
+ * 3. Refuses a target that holds data unless --force is given.
+ * 4. PostgreSQL: in ONE transaction inside the container, drops every user schema (with --force)
+ *    and replays the pg_dump archive; any error rolls all of it back.
+ *    Redis: stops the container, puts the RDB in place with a throw-away container of the same
+ *    image on the same volume (the previous files are moved to <dir>/pre-restore-<ts>/), has a
+ *    temporary redis-server load it and, when the target runs with appendonly yes, rewrite the
+ *    AOF from it (Redis loads the AOF, not dump.rdb, when AOF is on), then starts the container.
+ * 5. Prints what it restored.
+ *
+ * See docs/backups.md. Exit status: 0 restored, 1 failed or refused, 2 usage.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  BACKUP_NAME_PATTERN,
+  type BackupManifest,
+  MANIFEST_FILE,
+  type ManifestEntry,
+  REDIS_CLI_IN_CONTAINER,
+  type RestoreTarget,
+  entryForTarget,
+  parseManifest,
+  parseRestoreTarget,
+  restorableTargets,
+} from "../planning/backup";
+import { REDIS_CONF_PATH } from "../planning/redis";
+import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/topology";
+
+export interface RestoreOptions {
+  backup: string;
+  target: RestoreTarget;
+  stack: string;
+  force: boolean;
+  allowOtherStack: boolean;
+}
+
+export const USAGE =
+  "usage: restore --backup DIR --target nexus|region:<id>|redis --stack STACK [--force] [--allow-other-stack]";
+
+class UsageError extends Error {}
+class RestoreError extends Error {}
+
+export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
+  let backup: string | undefined;
+  let target: RestoreTarget | undefined;
+  let stack: string | undefined;
+  let force = false;
+  let allowOtherStack = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new UsageError(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (arg) {
+      case "--backup":
+        backup = value();
+        break;
+      case "--target":
+        try {
+          target = parseRestoreTarget(value());
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        break;
+      case "--stack":
+        stack = value();
+        break;
+      case "--force":
+        force = true;
+        break;
+      case "--allow-other-stack":
+        allowOtherStack = true;
+        break;
+      default:
+        throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
+    }
+  }
+  if (!backup || !target || !stack) throw new UsageError(USAGE);
+  return { backup: path.resolve(backup), target, stack, force, allowOtherStack };
+}
+
+// --- Docker -------------------------------------------------------------------------------
+
+interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Result {
+  const fd = opts.stdinFile === undefined ? undefined : fs.openSync(opts.stdinFile, "r");
+  try {
+    const r = spawnSync("docker", args, {
+      stdio: [fd ?? "ignore", "pipe", "pipe"],
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: opts.timeoutMs ?? 6 * 3600_000,
+    });
+    const result = { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ? String(r.error) : "") };
+    if (result.status !== 0 && !opts.allowFailure) {
+      // args never carry a secret: passwords stay inside the containers.
+      throw new RestoreError(`docker ${args.slice(0, 3).join(" ")} … failed (${result.status}): ${result.stderr.trim()}`);
+    }
+    return result;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function findContainer(stack: string, target: RestoreTarget): string {
+  const role = target.kind === "nexus" ? "nexus-db" : target.kind === "region" ? "region-db" : "redis";
+  const filters = ["--filter", `label=${LABEL_STACK}=${stack}`, "--filter", `label=${LABEL_ROLE}=${role}`];
+  if (target.kind === "region") filters.push("--filter", `label=${LABEL_REGION}=${target.regionId}`);
+  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"]).stdout.split("\n").filter(Boolean);
+  const what = describeTarget(target);
+  if (names.length === 0) {
+    throw new RestoreError(`no ${role} container for ${what} in stack ${stack} (labels ${LABEL_STACK}=${stack}, ${LABEL_ROLE}=${role}); deploy it first`);
+  }
+  if (names.length > 1) throw new RestoreError(`more than one container for ${what} in stack ${stack}: ${names.join(", ")}`);
+  return names[0] as string;
+}
+
+function ensureRunning(container: string): void {
+  const running = docker(["inspect", "--format", "{{.State.Running}}", container]).stdout.trim();
+  if (running !== "true") throw new RestoreError(`container ${container} is not running; start it first (docker start ${container})`);
+}
+
+/** One variable of the container's configured environment; nothing else is read. */
+function containerEnv(container: string, name: string): string | undefined {
+  const env = docker(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", container]).stdout;
+  const line = env.split("\n").find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1);
+}
+
+const describeTarget = (t: RestoreTarget): string =>
+  t.kind === "region" ? `region ${t.regionId}` : t.kind === "nexus" ? "the nexus" : "Redis";
+
+// --- Verification ---------------------------------------------------------------------------
+
+function sha256(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    fs.createReadStream(file)
+      .on("error", reject)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
+
+/** Reads the manifest and checks every file it lists; throws listing every problem. */
+export async function verifyBackup(dir: string): Promise<BackupManifest> {
+  const manifestPath = path.join(dir, MANIFEST_FILE);
+  if (!fs.existsSync(manifestPath)) {
+    const backups = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((n) => BACKUP_NAME_PATTERN.test(n) && fs.existsSync(path.join(dir, n, MANIFEST_FILE)))
+          .sort()
+      : [];
+    if (backups.length > 0) {
+      throw new RestoreError(`${dir} is a backup directory, not one backup; the newest are: ${backups.slice(-5).reverse().join(", ")}`);
+    }
+    throw new RestoreError(`${dir} is not a complete backup: it has no ${MANIFEST_FILE}`);
+  }
+  const manifest = parseManifest(fs.readFileSync(manifestPath, "utf8"));
+  const problems: string[] = [];
+  for (const entry of manifest.files) {
+    const file = path.join(dir, entry.file);
+    if (!fs.existsSync(file)) {
+      problems.push(`${entry.file} is missing`);
+      continue;
+    }
+    const size = fs.statSync(file).size;
+    if (size !== entry.size) problems.push(`${entry.file} has ${size} bytes, the manifest says ${entry.size}`);
+    const digest = await sha256(file);
+    if (digest !== entry.sha256) problems.push(`${entry.file} has sha256 ${digest}, the manifest says ${entry.sha256}`);
+  }
+  if (problems.length > 0) {
+    throw new RestoreError(`backup ${dir} failed verification, nothing was restored:\n  ${problems.join("\n  ")}`);
+  }
+  return manifest;
+}
+
+// --- PostgreSQL ---------------------------------------------------------------------------
+
+const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
+/** How many user objects a database holds: relations, routines, types, schemas besides public, extensions. */
+const COUNT_OBJECTS_SQL = `SELECT
+  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
++ (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS})
++ (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ${USER_SCHEMAS} AND t.typtype IN ('e', 'd', 'r', 'm'))
++ (SELECT count(*) FROM pg_namespace n WHERE ${USER_SCHEMAS} AND n.nspname <> 'public')
++ (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')`;
+
+const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS} AND c.relkind IN ('r', 'p')`;
+
+/** Empties a database: every user schema goes, public comes back as PostgreSQL 15 creates it. */
+const DROP_USER_SCHEMAS_SQL = `DO $$
+DECLARE s name;
+BEGIN
+  FOR s IN SELECT n.nspname FROM pg_namespace n WHERE ${USER_SCHEMAS} LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+END $$;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+COMMENT ON SCHEMA public IS 'standard public schema';`;
+
+/**
+ * Runs inside the container with the archive on stdin: BEGIN, the optional wipe, the archive as
+ * SQL, and COMMIT only if pg_restore read the whole archive; psql stops at the first error, and
+ * a transaction without COMMIT is rolled back. pipefail reports a pg_restore failure.
+ */
+const RESTORE_IN_CONTAINER = `set -o pipefail
+user=$1 db=$2 wipe=$3
+{
+  printf 'SET client_min_messages = warning;\\nBEGIN;\\n'
+  printf '%s\\n' "$wipe"
+  pg_restore --no-owner -f - && printf 'COMMIT;\\n'
+} | psql -X -q -w -v ON_ERROR_STOP=1 -U "$user" -d "$db" -f -`;
+
+function psql(container: string, user: string, db: string, sql: string): string {
+  return docker(["exec", container, "psql", "-X", "-w", "-A", "-t", "-U", user, "-d", db, "-c", sql]).stdout.trim();
+}
+
+function restorePostgres(opts: RestoreOptions, manifest: BackupManifest, entry: ManifestEntry, log: (line: string) => void): void {
+  const container = findContainer(opts.stack, opts.target);
+  ensureRunning(container);
+  const user = containerEnv(container, "POSTGRES_USER") || "postgres";
+  const db = containerEnv(container, "POSTGRES_DB") || user;
+  const objects = Number(psql(container, user, db, COUNT_OBJECTS_SQL));
+  if (objects > 0 && !opts.force) {
+    throw new RestoreError(
+      `database ${db} in ${container} is not empty (${objects} objects); nothing was restored. ` +
+        `Pass --force to replace its contents with the backup.`,
+    );
+  }
+  if (entry.database && entry.database !== db) {
+    log(`note: the backup is of database ${entry.database}; restoring it into ${db}`);
+  }
+  const r = docker(["exec", "-i", container, "bash", "-c", RESTORE_IN_CONTAINER, "restore", user, db, objects > 0 ? DROP_USER_SCHEMAS_SQL : ""], {
+    stdinFile: path.join(opts.backup, entry.file),
+    allowFailure: true,
+  });
+  if (r.status !== 0) {
+    throw new RestoreError(`restoring ${entry.file} into database ${db} (${container}) failed; it was rolled back:\n${r.stderr.trim()}`);
+  }
+  const tables = psql(container, user, db, COUNT_TABLES_SQL);
+  log(
+    `restored ${describeTarget(opts.target)}: database ${db} in container ${container} from ${entry.file} ` +
+      `of backup ${manifest.name} (stack ${manifest.stack}, PostgreSQL ${entry.serverVersion}, sha256 ${entry.sha256.slice(0, 12)}…)` +
+      `${objects > 0 ? `, replacing ${objects} existing objects` : ""}; it now has ${tables} tables`,
+  );
+}
+
+// --- Redis --------------------------------------------------------------------------------
+
+function redisCli(container: string, args: string[], allowFailure = false): Result {
+  const r = docker(["exec", container, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, ...args], { allowFailure });
+  return { ...r, stdout: r.stdout.replace(/\r/g, "") };
+}
+
+function redisConfig(container: string, name: string): string {
+  const lines = redisCli(container, ["CONFIG", "GET", name]).stdout.split("\n");
+  return lines[1] ?? "";
+}
+
+/** "db0:keys=3,expires=0,avg_ttl=0" lines of INFO keyspace. */
+const keyspaceOf = (info: string): string[] => info.split("\n").filter((l) => /^db[0-9]+:keys=/.test(l));
+
+/**
+ * Runs as root in a throw-away container of the Redis image, with the stopped Redis' volumes and
+ * the RDB on stdin. Puts the RDB in place, moves the previous RDB and AOF aside, and has a
+ * temporary redis-server (no network, a socket in /tmp) load it; with AOF on, that server
+ * rewrites the AOF from the loaded data (CONFIG SET appendonly yes), as the real one would
+ * otherwise load the old AOF, or an empty one, and ignore dump.rdb. On failure the previous files
+ * go back. Prints the loaded keyspace.
+ */
+const REDIS_RESTORE_HELPER = `set -eu
+dir=$1 rdb=$2 aof=$3 aofdir=$4 aofname=$5 databases=$6 aside=$7
+cd "$dir"
+owner=$(stat -c %u:%g .)
+sock=/tmp/restore.sock
+mkdir "$aside"
+undo() {
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
+    rm -rf "$rdb.restoring" "$rdb"
+    if [ -e "$aside/$rdb" ]; then mv "$aside/$rdb" "$rdb"; fi
+    if [ -e "$aside/$aofdir" ]; then rm -rf "$aofdir"; mv "$aside/$aofdir" "$aofdir"; fi
+    rmdir "$aside" 2>/dev/null || true
+    echo "restore failed; the previous files are back in place" >&2
+    cat /tmp/redis-restore.log >&2 2>/dev/null || true
+  fi
+  exit "$rc"
+}
+trap undo EXIT
+cat >"$rdb.restoring"
+if [ -e "$rdb" ]; then mv "$rdb" "$aside/"; fi
+if [ -e "$aofdir" ]; then mv "$aofdir" "$aside/"; fi
+mv "$rdb.restoring" "$rdb"
+redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" --dbfilename "$rdb" \\
+  --appendonly no --appenddirname "$aofdir" --appendfilename "$aofname" --databases "$databases" \\
+  --save "" --daemonize no --logfile /tmp/redis-restore.log &
+pid=$!
+tries=0
+until [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ]; do
+  kill -0 "$pid" 2>/dev/null || { echo "redis-server could not load $rdb" >&2; exit 1; }
+  tries=$((tries + 1))
+  [ "$tries" -lt 3000 ] || { echo "redis-server did not load $rdb within 10 minutes" >&2; exit 1; }
+  sleep 0.2
+done
+field() { redis-cli -s "$sock" INFO persistence | tr -d '\\r' | sed -n "s/^$1://p"; }
+if [ "$aof" = yes ]; then
+  [ "$(redis-cli -s "$sock" CONFIG SET appendonly yes)" = OK ] || { echo "CONFIG SET appendonly yes failed" >&2; exit 1; }
+  while [ "$(field aof_rewrite_in_progress)" != 0 ] || [ "$(field aof_rewrite_scheduled)" != 0 ] || [ ! -f "$aofdir/$aofname.manifest" ]; do
+    sleep 0.2
+  done
+  [ "$(field aof_last_bgrewrite_status)" = ok ] || { echo "the AOF rewrite failed" >&2; exit 1; }
+fi
+redis-cli -s "$sock" INFO keyspace | tr -d '\\r' | grep '^db' || true
+redis-cli -s "$sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+wait "$pid" || true
+chown -R "$owner" "$rdb"
+if [ -e "$aofdir" ]; then chown -R "$owner" "$aofdir"; fi
+trap - EXIT`;
+
+async function waitForRedis(container: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = redisCli(container, ["PING"], true);
+    if (r.status === 0 && r.stdout.trim() === "PONG") return;
+    if (Date.now() > deadline) throw new RestoreError(`Redis in ${container} did not answer PING within ${timeoutMs / 1000} s: ${r.stdout}${r.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entry: ManifestEntry, log: (line: string) => void): Promise<void> {
+  const container = findContainer(opts.stack, opts.target);
+  ensureRunning(container);
+  const keyspace = keyspaceOf(redisCli(container, ["INFO", "keyspace"]).stdout);
+  if (keyspace.length > 0 && !opts.force) {
+    throw new RestoreError(`Redis in ${container} is not empty (${keyspace.join("; ")}); nothing was restored. Pass --force to replace all of its data with the backup.`);
+  }
+  const settings = {
+    dir: redisConfig(container, "dir"),
+    dbfilename: redisConfig(container, "dbfilename"),
+    appendonly: redisConfig(container, "appendonly"),
+    appenddirname: redisConfig(container, "appenddirname"),
+    appendfilename: redisConfig(container, "appendfilename"),
+    databases: redisConfig(container, "databases"),
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    if (!value) throw new RestoreError(`CONFIG GET ${name} gave no answer in ${container} (restore needs Redis 7)`);
+  }
+  const image = docker(["inspect", "--format", "{{.Image}}", container]).stdout.trim();
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const aside = `pre-restore-${stamp}`;
+
+  log(`stopping ${container}`);
+  docker(["stop", "--time", "60", container]);
+  let helper: Result;
+  try {
+    helper = docker(
+      [
+        "run", "--rm", "-i", "--network", "none", "--volumes-from", container, "--user", "0:0",
+        "--label", `${LABEL_STACK}=${opts.stack}`, "--label", "com.sectorwars.restore-helper=true",
+        "--entrypoint", "sh", image, "-c", REDIS_RESTORE_HELPER, "restore",
+        settings.dir, settings.dbfilename, settings.appendonly, settings.appenddirname, settings.appendfilename, settings.databases, aside,
+      ],
+      { stdinFile: path.join(opts.backup, entry.file), allowFailure: true },
+    );
+  } finally {
+    log(`starting ${container}`);
+    docker(["start", container]);
+  }
+  if (helper.status !== 0) {
+    await waitForRedis(container, 120_000).catch(() => undefined);
+    throw new RestoreError(`restoring ${entry.file} into ${container} failed; its previous data is back in place:\n${helper.stderr.trim()}`);
+  }
+  await waitForRedis(container, 600_000);
+  const now = keyspaceOf(redisCli(container, ["INFO", "keyspace"]).stdout);
+  log(
+    `restored Redis: container ${container} from ${entry.file} of backup ${manifest.name} (stack ${manifest.stack}, ` +
+      `Redis ${entry.serverVersion}, sha256 ${entry.sha256.slice(0, 12)}…); keyspace now: ${now.length > 0 ? now.join("; ") : "empty"}` +
+      (settings.appendonly === "yes" ? "; AOF rewritten from it" : ""),
+  );
+  log(`the previous Redis files are kept in ${settings.dir}/${aside} on the container's volume; delete them once satisfied`);
+}
+
+// --- Main ---------------------------------------------------------------------------------
+
+export async function restore(opts: RestoreOptions, log: (line: string) => void = console.log): Promise<void> {
+  const manifest = await verifyBackup(opts.backup);
+  log(`verified ${manifest.files.length} files of backup ${manifest.name} (stack ${manifest.stack}, ${manifest.createdAt})`);
+  if (manifest.stack !== opts.stack && !opts.allowOtherStack) {
+    throw new RestoreError(
+      `the backup is of stack ${manifest.stack}, not ${opts.stack}; pass --allow-other-stack to restore it there anyway`,
+    );
+  }
+  const entry = entryForTarget(manifest, opts.target);
+  if (!entry) {
+    throw new RestoreError(
+      `backup ${manifest.name} holds no data for ${describeTarget(opts.target)}; it can restore: ${restorableTargets(manifest).join(", ") || "nothing"}`,
+    );
+  }
+  if (entry.kind === "redis_rdb") await restoreRedis(opts, manifest, entry, log);
+  else restorePostgres(opts, manifest, entry, log);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await restore(parseRestoreArgs(argv));
+    return 0;
+  } catch (error) {
+    console.error(`restore: ${(error as Error).message}`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

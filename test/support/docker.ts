@@ -1,0 +1,105 @@
+/**
+ * A real Docker engine for tests: Debian's docker.io, with dockerd started in the background
+ * when nothing answers yet, and helpers that run the docker CLI and remove what a test labelled.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { waitUntil } from "./process";
+
+export interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program without a shell; never throws, the caller reads `status`. */
+export function run(
+  command: string,
+  args: string[],
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Run {
+  const result = spawnSync(command, args, {
+    input: opts.input,
+    env: opts.env ?? process.env,
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return {
+    status: result.status ?? -1,
+    stdout: result.stdout ?? "",
+    stderr: (result.stderr ?? "") + (result.error ? String(result.error) : ""),
+  };
+}
+
+/** `docker ...`; throws with its stderr when it fails. */
+export function docker(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): string {
+  const result = run("docker", args, opts);
+  if (result.status !== 0) {
+    throw new Error(`docker ${args.join(" ")} failed (${result.status}): ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+const has = (command: string): boolean => run("sh", ["-c", `command -v ${command}`]).status === 0;
+
+/**
+ * Installs Debian packages the tests need when their commands are missing (as root only; the
+ * message says what to install otherwise).
+ */
+export function ensureCommands(packagesByCommand: Record<string, string>): void {
+  const missing = Object.entries(packagesByCommand)
+    .filter(([command]) => !has(command) && !fs.existsSync(`/usr/sbin/${command}`))
+    .map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`these tests need the Debian packages ${missing.join(", ")}: sudo apt-get install -y ${missing.join(" ")}`);
+  }
+  const update = run("apt-get", ["update", "-qq"], { timeoutMs: 300_000 });
+  if (update.status !== 0) throw new Error(`apt-get update failed: ${update.stderr}`);
+  const install = run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    timeoutMs: 600_000,
+  });
+  if (install.status !== 0) throw new Error(`apt-get install ${missing.join(" ")} failed: ${install.stderr}`);
+}
+
+export const DOCKERD_LOG = "/var/log/sectorwars-test-dockerd.log";
+
+/**
+ * Makes sure a Docker engine answers: uses the one `docker info` reaches (DOCKER_HOST or the
+ * local socket), else starts Debian's dockerd in the background and polls until it is ready.
+ * The engine is left running for the next test file and the next run.
+ */
+export async function ensureDockerd(timeoutMs = 90_000): Promise<void> {
+  ensureCommands({ docker: "docker.io", dockerd: "docker.io" });
+  if (run("docker", ["info", "--format", "{{.ServerVersion}}"], { timeoutMs: 20_000 }).status === 0) return;
+  if (process.env.DOCKER_HOST) {
+    throw new Error(`DOCKER_HOST=${process.env.DOCKER_HOST} is set but no Docker engine answers there`);
+  }
+  if (process.getuid?.() !== 0) throw new Error("no Docker engine answers, and starting dockerd needs root");
+  const log = fs.openSync(DOCKERD_LOG, "a");
+  const dockerd = spawn("dockerd", [], { detached: true, stdio: ["ignore", log, log] });
+  dockerd.unref();
+  fs.closeSync(log);
+  try {
+    await waitUntil(
+      "dockerd to answer",
+      () => run("docker", ["info", "--format", "{{.ServerVersion}}"], { timeoutMs: 5_000 }).status === 0,
+      timeoutMs,
+    );
+  } catch (error) {
+    const tail = fs.readFileSync(DOCKERD_LOG, "utf8").split("\n").slice(-20).join("\n");
+    throw new Error(`${(error as Error).message}; the end of ${DOCKERD_LOG}:\n${tail}`);
+  }
+}
+
+/** Removes every container (with its anonymous volumes), volume and network carrying `label` (k=v). */
+export function removeLabelled(label: string): void {
+  const containers = docker(["ps", "-aq", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers]);
+  const volumes = docker(["volume", "ls", "-q", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
+  const networks = docker(["network", "ls", "-q", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  if (networks.length > 0) docker(["network", "rm", ...networks]);
+}
