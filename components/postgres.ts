@@ -7,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { httpHealthcheck, postgresHealthcheck } from "../planning/healthchecks";
+import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
 import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
@@ -91,8 +92,8 @@ export function declareApiWithDatabase(
   const passwordSync = new command.local.Command(
     `${name}-db-password-sync`,
     {
-      create: pulumi.interpolate`docker exec -i ${db.name} psql -q -v ON_ERROR_STOP=1 -U ${dbPlan.user} -d ${dbPlan.database}`,
-      stdin: pulumi.secret(pulumi.interpolate`ALTER ROLE "${dbPlan.user}" PASSWORD '${password.result}';\n`),
+      create: db.name.apply((container) => psqlFromStdin(container, dbPlan.user, dbPlan.database)),
+      stdin: pulumi.secret(password.result.apply((pw) => alterRolePasswordSql(dbPlan.user, pw))),
       environment: args.dockerEnvironment,
       triggers: [db.id],
     },

@@ -30,9 +30,13 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   }
 }
 
-/** Runs a shell command; returns its exit status and output. */
-export function sh(command: string, env: NodeJS.ProcessEnv = process.env): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync("sh", ["-c", command], { env, encoding: "utf8", timeout: 30_000 });
+/** Runs a shell command (optionally with stdin); returns its exit status and output. */
+export function sh(
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+  input?: string,
+): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync("sh", ["-c", command], { env, encoding: "utf8", timeout: 30_000, input });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
