@@ -222,7 +222,8 @@ containers_with_role() {
 }
 # One variable of a container's configured environment; the rest never leaves the pipe.
 container_env() {
-  docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" | sed -n "s/^$2=//p" | head -n1
+  docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" |
+    awk -v key="$2=" 'index($0, key) == 1 && !found { print substr($0, length(key) + 1); found = 1 }'
 }
 label_of() { docker inspect --format "{{index .Config.Labels \\"$2\\"}}" "$1"; }
 
@@ -341,6 +342,7 @@ backup_redis() {
   { [ -n "$rdir" ] && [ -n "$rfile" ]; } || fail "CONFIG GET dir/dbfilename gave no answer"
   deadline=$((SECONDS + redis_timeout))
   while :; do
+    [ $SECONDS -lt $deadline ] || fail "Redis did not start a BGSAVE within $redis_timeout s"
     before=$(number LASTSAVE)
     # LASTSAVE counts whole seconds: start only once a save finishing now would advance it.
     while :; do

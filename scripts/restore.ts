@@ -208,7 +208,8 @@ const COUNT_OBJECTS_SQL = `SELECT
 const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS} AND c.relkind IN ('r', 'p')`;
 
 /** Empties a database: every user schema goes, public comes back as PostgreSQL 15 creates it. */
-const DROP_USER_SCHEMAS_SQL = `DO $$
+const DROP_USER_SCHEMAS_SQL = `SET LOCAL client_min_messages = warning;
+DO $$
 DECLARE s name;
 BEGIN
   FOR s IN SELECT n.nspname FROM pg_namespace n WHERE ${USER_SCHEMAS} LOOP
@@ -220,17 +221,28 @@ GRANT USAGE ON SCHEMA public TO PUBLIC;
 COMMENT ON SCHEMA public IS 'standard public schema';`;
 
 /**
- * Runs inside the container with the archive on stdin: BEGIN, the optional wipe, the archive as
- * SQL, and COMMIT only if pg_restore read the whole archive; psql stops at the first error, and
- * a transaction without COMMIT is rolled back. pipefail reports a pg_restore failure.
+ * Runs inside the container (POSIX sh: the alpine images have no bash) with the archive on
+ * stdin. pg_restore --single-transaction turns it into SQL wrapped in one BEGIN … COMMIT; the
+ * wipe (with --force) goes in right after that BEGIN, so dropping the old contents and loading
+ * the backup commit together or not at all. psql stops at the first error; a pg_restore that
+ * cannot read the whole archive never writes the COMMIT, so nothing is committed, and each
+ * stage's failure is recorded so that none goes unnoticed.
  */
-const RESTORE_IN_CONTAINER = `set -o pipefail
-user=$1 db=$2 wipe=$3
-{
-  printf 'SET client_min_messages = warning;\\nBEGIN;\\n'
-  printf '%s\\n' "$wipe"
-  pg_restore --no-owner -f - && printf 'COMMIT;\\n'
-} | psql -X -q -w -v ON_ERROR_STOP=1 -U "$user" -d "$db" -f -`;
+const RESTORE_IN_CONTAINER = `set -u
+user=$1 db=$2
+WIPE=$3
+export WIPE
+st=$(mktemp -d)
+{ pg_restore --no-owner --single-transaction -f - || echo pg_restore >>"$st/failed"; } |
+  { awk '!done && $0 == "BEGIN;" { print; print ENVIRON["WIPE"]; done = 1; next } { print }
+      END { if (!done) exit 3 }' || echo "awk (no BEGIN in the archive's SQL)" >>"$st/failed"; } |
+  { psql -X -q -w -v ON_ERROR_STOP=1 -U "$user" -d "$db" -f - || echo psql >>"$st/failed"; }
+if [ -s "$st/failed" ]; then
+  echo "failed: $(tr '\\n' ' ' <"$st/failed")" >&2
+  rm -rf "$st"
+  exit 1
+fi
+rm -rf "$st"`;
 
 function psql(container: string, user: string, db: string, sql: string): string {
   return docker(["exec", container, "psql", "-X", "-w", "-A", "-t", "-U", user, "-d", db, "-c", sql]).stdout.trim();
@@ -251,7 +263,7 @@ function restorePostgres(opts: RestoreOptions, manifest: BackupManifest, entry: 
   if (entry.database && entry.database !== db) {
     log(`note: the backup is of database ${entry.database}; restoring it into ${db}`);
   }
-  const r = docker(["exec", "-i", container, "bash", "-c", RESTORE_IN_CONTAINER, "restore", user, db, objects > 0 ? DROP_USER_SCHEMAS_SQL : ""], {
+  const r = docker(["exec", "-i", container, "sh", "-c", RESTORE_IN_CONTAINER, "restore", user, db, objects > 0 ? DROP_USER_SCHEMAS_SQL : ""], {
     stdinFile: path.join(opts.backup, entry.file),
     allowFailure: true,
   });

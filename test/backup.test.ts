@@ -430,6 +430,25 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     expect(pgSnapshot(beta)).toEqual(changed.beta);
     expect(redisSnapshot()).toEqual(changed.redis);
 
+    // An archive that breaks off halfway (its manifest rewritten to match, so it passes the
+    // checksums): the wipe and the partial load roll back together, the data stays as it was.
+    const broken = path.join(work, "broken", path.basename(backup));
+    fs.cpSync(backup, broken, { recursive: true });
+    const dumpPath = path.join(broken, "region-beta-2.dump");
+    fs.truncateSync(dumpPath, Math.floor(fs.statSync(dumpPath).size * 0.6));
+    const content = fs.readFileSync(dumpPath);
+    const manifest = parseManifest(fs.readFileSync(path.join(broken, MANIFEST_FILE), "utf8"));
+    for (const f of manifest.files.filter((e) => e.file === "region-beta-2.dump")) {
+      f.size = content.length;
+      f.sha256 = createHash("sha256").update(content).digest("hex");
+    }
+    fs.writeFileSync(path.join(broken, MANIFEST_FILE), JSON.stringify(manifest));
+    const failed = runRestore("--backup", broken, "--target", "region:beta-2", "--force");
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/failed; it was rolled back/);
+    expect(failed.stderr).toMatch(/failed: pg_restore/);
+    expect(pgSnapshot(beta)).toEqual(changed.beta);
+
     for (const target of ["region:beta-2", "redis"]) {
       const forced = runRestore("--backup", backup, "--target", target, "--force");
       expect(forced.status, forced.stderr).toBe(0);
