@@ -6,6 +6,9 @@
  *   GET /health       200 {status, role, region}: the process serves HTTP
  *   GET /health/deep  200 or 503: DATABASE_URL and REDIS_URL accept a real login
  *   anything else     200 echo of role, region, method, path and the proxy headers
+ *
+ * Credentials never leave the process: answers and log lines name a dependency by host, port and
+ * database only, and error texts have the URL's password masked.
  */
 "use strict";
 
@@ -13,30 +16,68 @@ const http = require("node:http");
 const { Client } = require("pg");
 const { Redis } = require("ioredis");
 
-/** @typedef {{ configured: boolean, ok: boolean, target?: string, error?: string, detail?: string }} CheckResult */
+const DEFAULT_PORT = 8000;
+const DEFAULT_HOST = "0.0.0.0";
+const DEFAULT_CHECK_TIMEOUT_MS = 3000;
+
+/**
+ * One dependency's state in /health/deep. `target` is host:port/db, never credentials.
+ * @typedef {{ configured: boolean, ok: boolean, target?: string, error?: string, detail?: string, ms?: number }} CheckResult
+ */
+
+/**
+ * @typedef {{ role: string | null, region: { id: string | null, name: string | null, type: string | null } }} Identity
+ */
 
 /**
  * host:port/db of a URL, never its credentials.
- * @param {string} raw
+ * @param {URL} url
+ * @param {number} defaultPort
  */
-function describeTarget(raw) {
-  try {
-    const url = new URL(raw);
-    return `${url.hostname}:${url.port || "default"}${url.pathname && url.pathname !== "/" ? url.pathname : ""}`;
-  } catch {
-    return "unparseable URL";
-  }
+function describeTarget(url, defaultPort) {
+  const db = url.pathname.replace(/^\//, "");
+  return `${url.hostname}:${url.port || defaultPort}${db ? `/${db}` : ""}`;
 }
 
 /**
- * Removes anything that looks like a secret from an error message.
+ * An error's message with every given secret (raw and URL-encoded) and any URL userinfo masked.
  * @param {unknown} err
  * @param {string[]} secrets
  */
 function safeMessage(err, secrets) {
   let text = err instanceof Error ? err.message : String(err);
-  for (const secret of secrets) if (secret) text = text.split(secret).join("***");
+  if (!text) text = err instanceof Error ? err.name : "unknown error";
+  const all = new Set();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    all.add(secret);
+    all.add(encodeURIComponent(secret));
+  }
+  // Longest first, so a secret that contains another is masked whole.
+  for (const secret of [...all].sort((a, b) => b.length - a.length)) text = text.split(secret).join("***");
   return text.replace(/\/\/[^@/\s]*@/g, "//***@");
+}
+
+/**
+ * Parses a dependency URL without ever putting the URL itself into an error.
+ * @param {string} raw
+ * @param {string} name the env var, for the error text
+ * @param {string[]} protocols accepted schemes, with the colon
+ * @returns {URL}
+ */
+function parseUrl(raw, name, protocols) {
+  /** @type {URL} */
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new Error(`${name} has scheme ${JSON.stringify(url.protocol)}, expected one of ${protocols.join(" ")}`);
+  }
+  if (!url.hostname) throw new Error(`${name} has no host`);
+  return url;
 }
 
 /** @param {string} raw */
@@ -49,97 +90,167 @@ function passwordOf(raw) {
 }
 
 /**
- * @template T
- * @param {Promise<T>} promise
- * @param {number} ms
+ * Runs `handshake` under one deadline for the whole exchange. `step.name` says which step was
+ * waiting when the deadline passed; `abort` tears the connection down either way.
  * @param {string} what
- * @returns {Promise<T>}
- */
-function withTimeout(promise, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return /** @type {Promise<T>} */ (Promise.race([promise, timeout])).finally(() => clearTimeout(timer));
-}
-
-/**
- * Logs in to PostgreSQL and runs SELECT 1.
- * @param {string | undefined} url
- * @param {number} timeoutMs
+ * @param {number} ms
+ * @param {{ name: string }} step
+ * @param {() => Promise<CheckResult>} handshake
+ * @param {() => void} abort
  * @returns {Promise<CheckResult>}
  */
-async function checkPostgres(url, timeoutMs) {
-  if (!url) return { configured: false, ok: true };
-  const target = describeTarget(url);
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-  // A server that drops the connection later must not crash the probe.
-  client.on("error", () => {});
+async function underDeadline(what, ms, step, handshake, abort) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer to ${step.name} within ${ms} ms`)), ms);
+  });
   try {
-    await withTimeout(client.connect(), timeoutMs, "PostgreSQL login");
-    const result = await withTimeout(client.query("SELECT 1 AS ok, current_setting('server_version') AS version"), timeoutMs, "SELECT 1");
-    const row = result.rows[0];
-    return { configured: true, ok: row?.ok === 1, target, detail: `PostgreSQL ${row?.version}` };
-  } catch (err) {
-    return { configured: true, ok: false, target, error: safeMessage(err, [passwordOf(url)]) };
+    return await /** @type {Promise<CheckResult>} */ (Promise.race([handshake(), deadline]));
   } finally {
-    client.end().catch(() => {});
+    clearTimeout(timer);
+    abort();
   }
 }
 
 /**
- * Connects to Redis and runs the handshake step by step (AUTH, SELECT of the URL's database,
- * PING → PONG), so a NOAUTH, WRONGPASS or out-of-range database fails the check and says why.
- * @param {string | undefined} url
- * @param {number} timeoutMs
+ * Logs in to PostgreSQL (the server's own authentication, e.g. SCRAM) and runs SELECT 1.
+ * @param {string | undefined} raw DATABASE_URL
+ * @param {number} timeoutMs for the whole check
  * @returns {Promise<CheckResult>}
  */
-async function checkRedis(url, timeoutMs) {
-  if (!url) return { configured: false, ok: true };
-  const target = describeTarget(url);
-  const password = passwordOf(url);
-  /** @type {Redis | undefined} */
-  let redis;
+async function checkPostgres(raw, timeoutMs) {
+  if (!raw) return { configured: false, ok: true };
+  const secrets = [passwordOf(raw)];
+  const started = Date.now();
+  /** @type {string | undefined} */
+  let target;
+  const step = { name: "the connection" };
   try {
-    const parsed = new URL(url);
-    const db = Number(parsed.pathname.replace(/^\//, "") || "0");
-    redis = new Redis({
-      host: parsed.hostname,
-      port: Number(parsed.port || 6379),
+    const url = parseUrl(raw, "DATABASE_URL", ["postgres:", "postgresql:"]);
+    target = describeTarget(url, 5432);
+    const pg = new Client({ connectionString: raw, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+    // A server that drops the connection later must not crash the probe.
+    pg.on("error", () => {});
+    return await underDeadline(
+      "PostgreSQL",
+      timeoutMs,
+      step,
+      async () => {
+        step.name = "the startup and login";
+        await pg.connect();
+        step.name = "SELECT 1";
+        const result = await pg.query("SELECT 1 AS one, current_setting('server_version') AS version");
+        const row = result.rows[0];
+        if (row?.one !== 1) return { configured: true, ok: false, target, error: `SELECT 1 returned ${JSON.stringify(row?.one)}` };
+        return { configured: true, ok: true, target, detail: `PostgreSQL ${row.version}`, ms: Date.now() - started };
+      },
+      () => {
+        pg.end().catch(() => {});
+      },
+    );
+  } catch (err) {
+    return { configured: true, ok: false, ...(target ? { target } : {}), error: safeMessage(err, secrets), ms: Date.now() - started };
+  }
+}
+
+/**
+ * Connects to Redis and runs the handshake step by step: AUTH (when the URL has a password),
+ * SELECT of the URL's database, PING → PONG. A NOAUTH, WRONGPASS or out-of-range database fails
+ * the check and says why; so does a server that accepts TCP and never answers.
+ * @param {string | undefined} raw REDIS_URL
+ * @param {number} timeoutMs for the whole check
+ * @returns {Promise<CheckResult>}
+ */
+async function checkRedis(raw, timeoutMs) {
+  if (!raw) return { configured: false, ok: true };
+  const password = passwordOf(raw);
+  const started = Date.now();
+  /** @type {string | undefined} */
+  let target;
+  const step = { name: "the connection" };
+  /** @type {unknown} */
+  let socketError;
+  try {
+    const url = parseUrl(raw, "REDIS_URL", ["redis:", "rediss:"]);
+    target = describeTarget(url, 6379);
+    const dbText = url.pathname.replace(/^\//, "") || "0";
+    if (!/^\d+$/.test(dbText)) throw new Error(`REDIS_URL database ${JSON.stringify(dbText)} is not a number`);
+    const db = Number(dbText);
+    const username = decodeURIComponent(url.username);
+    const redis = new Redis({
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 6379),
+      ...(url.protocol === "rediss:" ? { tls: { servername: url.hostname } } : {}),
       lazyConnect: true,
       connectTimeout: timeoutMs,
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
-      // RESP2: ioredis would otherwise open with HELLO 3, which an unauthenticated connection to a
-      // password-protected server rejects before AUTH can report what is wrong. The ready check
-      // (INFO) would fail the same way.
+      retryStrategy: () => null,
+      // RESP2 and no implicit commands: ioredis would otherwise open with HELLO 3, CLIENT SETINFO
+      // and an INFO ready check, sent before the AUTH below could report what is wrong.
       protocol: 2,
       enableReadyCheck: false,
-      retryStrategy: () => null,
+      disableClientInfo: true,
     });
-    redis.on("error", () => {});
-    const client = redis;
-    await withTimeout(client.connect(), timeoutMs, "Redis connect");
-    if (password) await withTimeout(client.auth(password), timeoutMs, "Redis AUTH");
-    await withTimeout(client.select(db), timeoutMs, "Redis SELECT");
-    const pong = await withTimeout(client.ping(), timeoutMs, "Redis PING");
-    return pong === "PONG"
-      ? { configured: true, ok: true, target }
-      : { configured: true, ok: false, target, error: `unexpected reply to PING: ${pong}` };
+    // Socket errors (ECONNREFUSED, EHOSTUNREACH...) arrive as 'error' events while the command
+    // only sees "Connection is closed."; keep the first to report it. Unlistened, it would crash us.
+    redis.on("error", (/** @type {unknown} */ err) => {
+      socketError ??= err;
+    });
+    return await underDeadline(
+      "Redis",
+      timeoutMs,
+      step,
+      async () => {
+        step.name = "the TCP connection";
+        await redis.connect();
+        if (password) {
+          step.name = "AUTH";
+          await (username ? redis.auth(username, password) : redis.auth(password));
+        }
+        step.name = `SELECT ${db}`;
+        await redis.select(db);
+        step.name = "PING";
+        const pong = await redis.ping();
+        if (pong !== "PONG") return { configured: true, ok: false, target, error: `PING answered ${JSON.stringify(pong)}, not PONG` };
+        return { configured: true, ok: true, target, ms: Date.now() - started };
+      },
+      () => redis.disconnect(),
+    );
   } catch (err) {
-    return { configured: true, ok: false, target, error: safeMessage(err, [password]) };
-  } finally {
-    redis?.disconnect();
+    const cause = socketError && err instanceof Error && /Connection is closed/.test(err.message) ? socketError : err;
+    return { configured: true, ok: false, ...(target ? { target } : {}), error: safeMessage(cause, [password]), ms: Date.now() - started };
   }
 }
 
-/** @param {NodeJS.ProcessEnv} env */
+/**
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Identity}
+ */
 function identity(env) {
   return {
-    role: env.SECTORWARS_ROLE ?? null,
-    region: { id: env.REGION_ID ?? null, name: env.REGION_NAME ?? null, type: env.REGION_TYPE ?? null },
+    role: env.SECTORWARS_ROLE || null,
+    region: { id: env.REGION_ID || null, name: env.REGION_NAME || null, type: env.REGION_TYPE || null },
   };
+}
+
+/** @param {NodeJS.ProcessEnv} env */
+function checkTimeoutMs(env) {
+  const ms = Number(env.PROBE_CHECK_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_CHECK_TIMEOUT_MS;
+}
+
+/**
+ * The deep check's answer: 200 when every configured dependency accepted a real login.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<{ status: number, body: Identity & { status: "ok" | "degraded", checks: { database: CheckResult, redis: CheckResult } } }>}
+ */
+async function deepHealth(env) {
+  const timeoutMs = checkTimeoutMs(env);
+  const [database, redis] = await Promise.all([checkPostgres(env.DATABASE_URL, timeoutMs), checkRedis(env.REDIS_URL, timeoutMs)]);
+  const ok = database.ok && redis.ok;
+  return { status: ok ? 200 : 503, body: { status: ok ? "ok" : "degraded", ...identity(env), checks: { database, redis } } };
 }
 
 /**
@@ -149,50 +260,98 @@ function identity(env) {
  */
 function sendJson(res, status, body) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
   res.end(text);
 }
 
+/** Request headers the edge proxy sets or passes on; echoed so its tests can see what arrives. */
 const ECHOED_HEADERS = ["host", "x-region-id", "x-real-ip", "x-forwarded-for", "x-forwarded-proto"];
 
 /**
- * @param {NodeJS.ProcessEnv} env
+ * The probe's HTTP server, not yet listening.
+ * @param {NodeJS.ProcessEnv} [env] where role, region, URLs and timeout come from
+ * @param {{ log?: (line: string) => void }} [options] where log lines go (stderr by default)
  * @returns {http.Server}
  */
-function createServer(env = process.env) {
-  const timeoutMs = Number(env.PROBE_CHECK_TIMEOUT_MS ?? 3000);
+function createServer(env = process.env, options = {}) {
+  const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   return http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && path === "/health") {
+    const isGet = req.method === "GET" || req.method === "HEAD";
+    if (isGet && path === "/health") {
       sendJson(res, 200, { status: "ok", ...identity(env) });
       return;
     }
-    if (req.method === "GET" && path === "/health/deep") {
-      Promise.all([checkPostgres(env.DATABASE_URL, timeoutMs), checkRedis(env.REDIS_URL, timeoutMs)]).then(
-        ([database, redis]) => {
-          const ok = database.ok && redis.ok;
-          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "degraded", ...identity(env), checks: { database, redis } });
+    if (isGet && path === "/health/deep") {
+      deepHealth(env).then(
+        ({ status, body }) => {
+          if (status !== 200) log(`probe: /health/deep degraded ${JSON.stringify(body.checks)}`);
+          sendJson(res, status, body);
         },
-        (err) => sendJson(res, 500, { status: "error", error: safeMessage(err, [passwordOf(env.DATABASE_URL ?? ""), passwordOf(env.REDIS_URL ?? "")]) }),
+        (err) => {
+          const message = safeMessage(err, [passwordOf(env.DATABASE_URL ?? ""), passwordOf(env.REDIS_URL ?? "")]);
+          log(`probe: /health/deep failed: ${message}`);
+          sendJson(res, 500, { status: "error", ...identity(env), error: message });
+        },
       );
       return;
     }
-    /** @type {Record<string, string | string[] | undefined>} */
+    /** @type {Record<string, string | string[] | null>} */
     const headers = {};
-    for (const name of ECHOED_HEADERS) headers[name] = req.headers[name];
-    sendJson(res, 200, { ...identity(env), method: req.method, path: req.url, headers });
+    for (const name of ECHOED_HEADERS) headers[name] = req.headers[name] ?? null;
+    sendJson(res, 200, { ...identity(env), method: req.method ?? null, path: req.url ?? "/", headers });
   });
 }
 
-if (require.main === module) {
-  const server = createServer();
-  const port = Number(process.env.PORT ?? 8000);
-  server.listen(port, process.env.HOST ?? "0.0.0.0", () => {
-    console.log(`probe (${process.env.SECTORWARS_ROLE ?? "no role"}) listening on ${port}`);
+/**
+ * Starts the probe on env.PORT (8000) and env.HOST (0.0.0.0); PORT=0 picks a free port.
+ * @param {NodeJS.ProcessEnv} [env]
+ * @param {{ log?: (line: string) => void }} [options]
+ * @returns {Promise<{ server: http.Server, port: number }>}
+ */
+function listen(env = process.env, options = {}) {
+  const server = createServer(env, options);
+  const port = env.PORT === undefined || env.PORT === "" ? DEFAULT_PORT : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new Error(`PORT ${JSON.stringify(env.PORT)} is not a port number`));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, env.HOST || DEFAULT_HOST, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve({ server, port: typeof address === "object" && address ? address.port : port });
+    });
   });
-  const shutdown = () => server.close(() => process.exit(0));
+}
+
+/** Runs the probe as a process: logs to stdout/stderr, stops cleanly on SIGTERM and SIGINT. */
+async function main() {
+  const env = process.env;
+  const { server, port } = await listen(env);
+  const who = identity(env);
+  console.log(
+    `probe: ${who.role ?? "no role"} (region ${who.region.id ?? "none"}) listening on ${env.HOST || DEFAULT_HOST}:${port}; ` +
+      `DATABASE_URL ${env.DATABASE_URL ? "set" : "unset"}, REDIS_URL ${env.REDIS_URL ? "set" : "unset"}`,
+  );
+  let stopping = false;
+  /** @param {NodeJS.Signals} signal */
+  const shutdown = (signal) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`probe: ${signal}, shutting down`);
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    // Requests still open after a few seconds (a deep check under its timeout) are cut.
+    setTimeout(() => server.closeAllConnections(), checkTimeoutMs(env) + 1000).unref();
+  };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
 }
 
-module.exports = { createServer, checkPostgres, checkRedis, describeTarget };
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`probe: cannot start: ${safeMessage(err, [])}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { createServer, listen, deepHealth, checkPostgres, checkRedis, safeMessage };
