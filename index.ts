@@ -97,6 +97,7 @@ export const urls = {
   regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
 };
 
+/** Container names; per region also its state (a retired region has no containers). */
 export const containers = {
   nginx: edge.containerName,
   redis: redis.containerName,
@@ -104,7 +105,9 @@ export const containers = {
   admin: apps.adminContainerName,
   player: apps.playerContainerName,
   paypal: apps.paypalContainerName,
-  regions: Object.fromEntries(regions.map((r) => [r.regionId, { api: r.apiContainerName, db: r.dbContainerName }])),
+  regions: Object.fromEntries(
+    regions.map((r) => [r.regionId, { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null }]),
+  ),
 };
 
 export const edgeConfigHash = edge.configHash;

@@ -4,6 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { HealthcheckPlan } from "../planning/healthchecks";
+import { hardeningFor } from "../planning/hardening";
 import { cpuSharesFor } from "../planning/sizes";
 import type { ContainerPlan } from "../planning/topology";
 
@@ -55,6 +56,7 @@ export function serviceContainer(
 ): docker.Container {
   const { plan } = args;
   const grace = args.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
+  const hardening = hardeningFor(plan.role);
   return new docker.Container(
     name,
     {
@@ -77,7 +79,13 @@ export function serviceContainer(
       // Bounded logs: the json-file default grows until the disk is full.
       logDriver: "json-file",
       logOpts: { "max-size": "10m", "max-file": "5" },
-      securityOpts: ["no-new-privileges:true"],
+      securityOpts: hardening.securityOpts,
+      capabilities: {
+        drops: hardening.capabilityDrops,
+        ...(hardening.capabilityAdds.length > 0 ? { adds: hardening.capabilityAdds } : {}),
+      },
+      readOnly: hardening.readOnlyRootfs,
+      ...(Object.keys(hardening.tmpfs).length > 0 ? { tmpfs: hardening.tmpfs } : {}),
       stopTimeout: grace,
       destroyGraceSeconds: grace,
       mustRun: true,

@@ -26,8 +26,8 @@ export class Nexus extends pulumi.ComponentResource {
   public readonly apiContainerName: pulumi.Output<string>;
   public readonly dbContainerName: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
-  /** The API container, for dependents that need it running. */
-  public readonly api: docker.Container;
+  /** The database container, for the backup taken before it is replaced. */
+  public readonly db: docker.Container;
 
   constructor(name: string, args: NexusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Nexus", name, {}, opts);
@@ -44,7 +44,7 @@ export class Nexus extends pulumi.ComponentResource {
       protectData: args.protectData,
       dockerEnvironment: args.dockerEnvironment,
     });
-    this.api = stack.api;
+    this.db = stack.db;
     this.apiContainerName = stack.api.name;
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;

@@ -36,6 +36,19 @@ export interface ApiWithDatabaseArgs {
   dockerEnvironment: Record<string, string>;
 }
 
+/**
+ * The database's data volume, declared under the same logical name whether or not the region is
+ * running: retiring a region and bringing it back never touches it.
+ */
+export function databaseVolume(
+  parent: pulumi.ComponentResource,
+  name: string,
+  dbPlan: DatabasePlan,
+  protect: boolean,
+): docker.Volume {
+  return dataVolume(`${name}-db-data`, dbPlan.volumeName, dbPlan.labels, protect, { parent });
+}
+
 export interface ApiWithDatabase {
   network: docker.Network;
   volume: docker.Volume;
@@ -59,7 +72,7 @@ export function declareApiWithDatabase(
     dbPlan.debugPort === null,
     opts,
   );
-  const volume = dataVolume(`${name}-db-data`, dbPlan.volumeName, dbPlan.labels, args.protectData, opts);
+  const volume = databaseVolume(parent, name, dbPlan, args.protectData);
   const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
 
   const db = serviceContainer(

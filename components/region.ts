@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../planning/topology";
-import { declareApiWithDatabase } from "./postgres";
+import { databaseVolume, declareApiWithDatabase } from "./postgres";
 import type { SharedRedis } from "./sharedRedis";
 
 export interface RegionArgs {
@@ -21,20 +21,31 @@ export interface RegionArgs {
   dockerEnvironment: Record<string, string>;
 }
 
-/** One galaxy region: its API, its own PostgreSQL 15, data volume and private network. */
+/**
+ * One galaxy region: its API, its own PostgreSQL 15, data volume and private network. A retired
+ * region keeps only its data volume.
+ */
 export class Region extends pulumi.ComponentResource {
   public readonly regionId: string;
-  public readonly apiContainerName: pulumi.Output<string>;
-  public readonly dbContainerName: pulumi.Output<string>;
+  public readonly state: RegionPlan["state"];
+  /** Container names; undefined while the region is retired. */
+  public readonly apiContainerName?: pulumi.Output<string>;
+  public readonly dbContainerName?: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
-  public readonly networkName: pulumi.Output<string>;
-  /** The API container, for dependents that need it running. */
-  public readonly api: docker.Container;
+  public readonly networkName?: pulumi.Output<string>;
+  /** The database container, for the backup taken before it is replaced or removed. */
+  public readonly db?: docker.Container;
 
   constructor(name: string, args: RegionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Region", name, {}, opts);
     const { plan } = args;
     this.regionId = plan.id;
+    this.state = plan.state;
+    if (plan.state === "retired") {
+      this.volumeName = databaseVolume(this, name, plan.db, args.protectData).name;
+      this.registerOutputs({ state: this.state, volumeName: this.volumeName });
+      return;
+    }
     const stack = declareApiWithDatabase(this, name, {
       api: plan.api,
       db: plan.db,
@@ -48,12 +59,13 @@ export class Region extends pulumi.ComponentResource {
       protectData: args.protectData,
       dockerEnvironment: args.dockerEnvironment,
     });
-    this.api = stack.api;
+    this.db = stack.db;
     this.apiContainerName = stack.api.name;
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;
     this.networkName = stack.network.name;
     this.registerOutputs({
+      state: this.state,
       apiContainerName: this.apiContainerName,
       dbContainerName: this.dbContainerName,
       volumeName: this.volumeName,

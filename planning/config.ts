@@ -150,6 +150,12 @@ const region = z.strictObject({
     .max(MAX_SLOT)
     .describe("Unique, never reused: the region's Redis database index and the offset of any host port it publishes."),
   size: profileName.optional().describe(`A region size from sectorwars:regionSizes (default "${DEFAULT_REGION_SIZE}").`),
+  state: z
+    .enum(["active", "retired"])
+    .default("active")
+    .describe(
+      "retired: containers removed, routes answer 410, data volume and slot kept. Set back to active to bring it back on the same data.",
+    ),
 });
 
 /** The raw shape of the `sectorwars:*` keys, with defaults; cross-field rules come after. */
@@ -260,6 +266,7 @@ export interface RegionConfig {
   type: "default" | "player_owned";
   slot: number;
   size: string;
+  state: "active" | "retired";
 }
 
 /** The validated, defaulted stack configuration every planner and component works from. */
@@ -416,6 +423,9 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
   const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
 
   config.regions.forEach((r, i) => {
+    if (r.type === "default" && r.state === "retired") {
+      add(["regions", i, "state"], "the default region serves legacy /api/ and cannot be retired; make another region the default first");
+    }
     if (!(r.size in config.regionSizes)) {
       add(["regions", i, "size"], `unknown region size "${r.size}" (known: ${Object.keys(config.regionSizes).join(", ")})`);
     }

@@ -21,7 +21,7 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
   const defaultRegion = plan.regions.find((r) => r.type === "default");
   if (!defaultRegion) throw new Error("the stack has no default region");
   return {
-    regions: plan.regions.map((r) => ({ id: r.id, upstream: upstream(r.api), state: "active" as const })),
+    regions: plan.regions.map((r) => ({ id: r.id, upstream: upstream(r.api), state: r.state })),
     defaultRegionId: defaultRegion.id,
     upstreams: { nexus: upstream(plan.nexus.api), admin: upstream(plan.admin), player: upstream(plan.player) },
     resolver: DOCKER_DNS,

@@ -56,6 +56,8 @@ export interface RegionPlan {
   id: string;
   name: string;
   type: RegionConfig["type"];
+  /** Retired regions keep their volume and slot; they have no containers. */
+  state: RegionConfig["state"];
   slot: number;
   size: string;
   redisDb: number;
@@ -121,6 +123,7 @@ export function planRegion(config: PlatformConfig, stack: string, region: Region
     id: region.id,
     name: region.name,
     type: region.type,
+    state: region.state,
     slot: region.slot,
     size: region.size,
     redisDb: region.slot,
@@ -220,7 +223,9 @@ export function planStack(config: PlatformConfig, stack: string): StackPlan {
   };
 }
 
-/** Every container of the stack, for totals and checks. */
+export const activeRegions = (plan: StackPlan): RegionPlan[] => plan.regions.filter((r) => r.state === "active");
+
+/** Every container the stack runs (retired regions have none), for totals and checks. */
 export function allContainers(plan: StackPlan): ContainerPlan[] {
   return [
     plan.nexus.api,
@@ -230,6 +235,6 @@ export function allContainers(plan: StackPlan): ContainerPlan[] {
     plan.admin,
     plan.player,
     plan.paypal,
-    ...plan.regions.flatMap((r) => [r.api, r.db]),
+    ...activeRegions(plan).flatMap((r) => [r.api, r.db]),
   ];
 }

@@ -88,6 +88,23 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
     expect((containerNamed(run, `${prefix}_nexus`).inputs.healthcheck as { tests: string[] }).tests[1]).toContain("/health");
   });
 
+  it("hardens every container: no capabilities beyond its entrypoint's, no new privileges, read-only where nothing is uploaded", () => {
+    const allowedAdds = new Set(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"]);
+    for (const c of containers(run)) {
+      const what = String(c.inputs.name);
+      const caps = c.inputs.capabilities as { drops: string[]; adds?: string[] };
+      expect(caps.drops, what).toEqual(["ALL"]);
+      for (const cap of caps.adds ?? []) expect(allowedAdds.has(cap), `${what} adds ${cap}`).toBe(true);
+      expect(c.inputs.securityOpts, what).toEqual(["no-new-privileges:true"]);
+      const uploads = (c.inputs.uploads as unknown[] | undefined) ?? [];
+      // Docker cannot copy uploads into a read-only root filesystem.
+      expect(c.inputs.readOnly, what).toBe(uploads.length === 0);
+      if (c.inputs.readOnly) expect(Object.keys(c.inputs.tmpfs as object), what).toEqual(["/tmp"]);
+    }
+    expect((containerNamed(run, `${prefix}_nexus`).inputs.capabilities as { adds?: string[] }).adds).toBeUndefined();
+    expect((containerNamed(run, `${prefix}_nginx`).inputs.capabilities as { adds: string[] }).adds).toContain("CAP_NET_BIND_SERVICE");
+  });
+
   it("labels every container with stack and role, and region containers with their region", () => {
     for (const c of containers(run)) {
       const labels = labelsOf(c);
@@ -195,7 +212,9 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
     for (const id of regionIds) expect(urls.regions[id]).toMatch(new RegExp(`^https://[^/]+/api/regions/${id}/$`));
     expect(urls.admin).toMatch(/\/admin\/$/);
     const names = run.outputs.containers as { regions: Record<string, { api: string; db: string }> };
-    for (const id of regionIds) expect(names.regions[id]).toEqual({ api: `${prefix}_region_${id}`, db: `${prefix}_region_${id}_db` });
+    for (const id of regionIds) {
+      expect(names.regions[id]).toEqual({ state: "active", api: `${prefix}_region_${id}`, db: `${prefix}_region_${id}_db` });
+    }
     expect(JSON.stringify(run.outputs)).not.toContain('"secret":true');
   });
 });
@@ -297,6 +316,46 @@ describe("stability of other regions", () => {
       expect(childrenOf(reordered, component), `${component} after reordering`).toEqual(before);
     }
     expect(removed.resources.some((r) => r.name === `region-${five[2]?.id}`)).toBe(false);
+  });
+});
+
+describe("retiring a region", () => {
+  const regions = generatedRegions(3);
+  const retired = regions.map((r) => (r.id === "sector-001" ? { ...r, state: "retired" } : r));
+  let active: ProgramRun;
+  let run: ProgramRun;
+  beforeAll(async () => {
+    active = await runProgram({ config: devConfigWith(regions), stack: "test" });
+    run = await runProgram({ config: devConfigWith(retired as typeof regions), stack: "test" });
+  });
+
+  it("removes its containers, network and password but keeps its volume exactly as it was", () => {
+    const names = containers(run).map((c) => String(c.inputs.name));
+    expect(names.filter((n) => n.includes("sector-001"))).toEqual([]);
+    expect(Object.keys(childrenOf(run, "region-sector-001"))).toEqual(["region-sector-001-db-data"]);
+    expect(childrenOf(run, "region-sector-001")["region-sector-001-db-data"]).toEqual(
+      childrenOf(active, "region-sector-001")["region-sector-001-db-data"],
+    );
+  });
+
+  it("keeps its slot reserved for Redis and the other regions untouched", () => {
+    for (const id of ["default", "sector-002"]) {
+      expect(childrenOf(run, `region-${id}`), id).toEqual(childrenOf(active, `region-${id}`));
+    }
+    const slotTaken = runProgram({
+      config: devConfigWith([...(retired as typeof regions), { id: "newcomer", name: "New", type: "player_owned", slot: 2 }]),
+      stack: "test",
+    });
+    return expect(slotTaken).rejects.toThrow(/sectorwars:regions\[3\]\.slot: 2 is already used by region "sector-001"/);
+  });
+
+  it("reports the region as retired in the outputs and routes it to 410", () => {
+    const names = run.outputs.containers as { regions: Record<string, unknown> };
+    expect(names.regions["sector-001"]).toEqual({ state: "retired", api: null, db: null });
+    const conf = uploadOf(containerNamed(run, "sectorwars-dev_nginx"), "/etc/nginx/nginx.conf");
+    expect(conf).not.toEqual(uploadOf(containerNamed(active, "sectorwars-dev_nginx"), "/etc/nginx/nginx.conf"));
+    expect(conf).toMatch(/410/);
+    expect(conf).not.toContain("region-sector-001-api");
   });
 });
 

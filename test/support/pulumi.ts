@@ -115,7 +115,8 @@ function recordRegistrations(monitor: MockMonitor, secretOutputs: Map<string, st
       protect: req.getProtect() ?? false,
       retainOnDelete: req.getRetainondelete() ?? false,
       deleteBeforeReplace: req.getDeletebeforereplace(),
-      dependencies: req.getDependenciesList(),
+      // A set: the SDK gathers it asynchronously, so its order varies between runs.
+      dependencies: [...req.getDependenciesList()].sort(),
       replaceOnChanges: req.getReplaceonchangesList(),
       ignoreChanges: req.getIgnorechangesList(),
     };
