@@ -45,6 +45,10 @@ mkdir -p "$cache_dir"
 # One build at a time per cache directory; the loser of a race finds the tarball ready.
 exec 9>"$cache_dir/.lock"
 flock -w 900 9
+if [ "$(image_key "$POSTGRES_IMAGE")" = "$key" ] && [ "$(image_key "$REDIS_IMAGE")" = "$key" ]; then
+  echo "test images are current ($key), imported by a concurrent build"
+  exit 0
+fi
 
 tarball="$cache_dir/rootfs-$SUITE-$key.tar"
 

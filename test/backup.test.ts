@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
@@ -34,16 +35,16 @@ import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks"
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import { PGDATA, PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
 import { parseRestoreArgs } from "../scripts/restore";
-import { docker, ensureCommands, ensureDockerd, removeLabelled, run } from "./support/docker";
+import { docker, ensureCommands, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 import { waitUntil } from "./support/process";
 
 const ROOT = path.resolve(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-const PREFIX = "swbk";
-const STACK = "backuptest";
-/** Every container and volume these tests create carries it; afterAll removes them by it. */
-const TEST_LABEL = "com.sectorwars.test=backup";
+/** Labels every container and volume of this run; names and the stack carry its id. */
+const RUN = newTestRun("backup");
+const PREFIX = `swbk${RUN.id}`;
+const STACK = `backuptest-${RUN.id}`;
 const PASSWORD_FILE = "/run/secrets/postgres-password";
 const PG_PASSWORD = "PgBackupTestPassword0123456789ab";
 const REDIS_PASSWORD = "RedisBackupTestPassword012345678";
@@ -100,7 +101,7 @@ const completeBackups = (dir: string): string[] =>
 const partials = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => PARTIAL_NAME_PATTERN.test(n)) : []);
 
 function labelArgs(labels: Record<string, string>): string[] {
-  return [TEST_LABEL, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].flatMap((l) => ["--label", l]);
+  return [...RUN.labels, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].flatMap((l) => ["--label", l]);
 }
 
 /** Writes a file into a created (not yet started) container, as the provider's `uploads` do. */
@@ -117,7 +118,7 @@ async function waitHealthy(container: string, check: string[]): Promise<void> {
 }
 
 async function createPostgres(d: Database): Promise<void> {
-  docker(["volume", "create", "--label", TEST_LABEL, d.volume]);
+  docker(["volume", "create", ...labelArgs({}), d.volume]);
   docker([
     "create", "--name", d.container, ...labelArgs(containerLabels(STACK, d.role, d.region)), "--network", "none",
     "-e", `POSTGRES_DB=${d.db}`, "-e", `POSTGRES_USER=${d.user}`, "-e", `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`, "-e", `PGDATA=${PGDATA}`,
@@ -129,7 +130,7 @@ async function createPostgres(d: Database): Promise<void> {
 }
 
 async function createRedis(): Promise<void> {
-  docker(["volume", "create", "--label", TEST_LABEL, REDIS_VOLUME]);
+  docker(["volume", "create", ...labelArgs({}), REDIS_VOLUME]);
   docker([
     "create", "--name", REDIS, ...labelArgs(containerLabels(STACK, "redis")), "--network", "none",
     "--mount", `type=volume,source=${REDIS_VOLUME},target=/data`, images.redis, "redis-server", REDIS_CONF_PATH,
@@ -228,13 +229,13 @@ function seed(): void {
 }
 
 describe("generated backup text", () => {
-  const s = settings("/var/backups/sectorwars");
+  const s = { ...settings("/var/backups/sectorwars"), stack: "backuptest" };
 
   beforeAll(() => ensureCommands({ shellcheck: "shellcheck", "systemd-analyze": "systemd" }));
 
   it("is valid bash, as the script and inside every command line", () => {
     expect(run("bash", ["-n"], { input: backupScript() }).stderr).toBe("");
-    for (const command of [backupCommand(s), scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(STACK)]) {
+    for (const command of [backupCommand(s), scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(s.stack)]) {
       expect(command.startsWith("bash -c '")).toBe(true);
       const parsed = run("/bin/sh", ["-c", command.replace(/^bash -c /, "bash -n -c ")]);
       expect(parsed.status, parsed.stderr).toBe(0);
@@ -288,7 +289,7 @@ describe("generated backup text", () => {
 
   it("schedules daily by default with a service that runs the same script", () => {
     const service = backupServiceUnit(s, DEFAULT_BACKUP_SCHEDULE, "/usr/local/lib/sectorwars");
-    expect(service).toContain(`ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-${STACK}.sh --stack ${STACK} --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`);
+    expect(service).toContain(`ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`);
     // A wrong stack name must fail the scheduled run, not back up nothing.
     expect(service).not.toContain("--allow-empty");
     expect(backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE)).toMatch(/^OnCalendar=daily$/m);
@@ -301,7 +302,7 @@ describe("generated backup text", () => {
   it("writes unit files that systemd-analyze verifies", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-units-"));
     try {
-      const unit = scheduleUnitName(STACK);
+      const unit = scheduleUnitName(s.stack);
       const schedule = { ...DEFAULT_BACKUP_SCHEDULE, environment: { DOCKER_HOST: "ssh://ops@docker-host" } };
       fs.writeFileSync(path.join(dir, `${unit}.service`), backupServiceUnit(s, schedule, dir));
       fs.writeFileSync(path.join(dir, `${unit}.timer`), backupTimerUnit(s, schedule));
@@ -345,13 +346,13 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     work = fs.mkdtempSync(path.join(os.tmpdir(), "sw-backup-"));
     await ensureDockerd();
     images = ensureTestImages();
-    removeLabelled(TEST_LABEL); // leftovers of an earlier run that was killed
+    reapDeadRuns("backup"); // leftovers of earlier runs that were killed
     await Promise.all([createPostgres(nexus), createPostgres(alpha), createPostgres(beta), createRedis()]);
     seed();
   });
 
   afterAll(() => {
-    if (images) removeLabelled(TEST_LABEL);
+    if (images) removeLabelled(RUN.runLabel);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -513,7 +514,7 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
       docker(["unpause", beta.container]);
     }
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/backup of database region_beta_2 \(region beta-2, container swbk_region_beta-2_db\) failed/);
+    expect(result.stderr).toContain(`backup of database region_beta_2 (region beta-2, container ${beta.container}) failed`);
     expect(result.stderr).toMatch(/paused/);
     expect(result.stderr).toMatch(/no backup was written/);
     expect(completeBackups(dir)).toEqual([]);
@@ -566,6 +567,83 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     expect(partials(dir)).toEqual([]);
     expect(completeBackups(dir)).toHaveLength(1);
   }, 180_000);
+
+  it("succeeds with nothing to back up before the first deploy, but the scheduled run fails", () => {
+    const dir = path.join(work, "empty-stack");
+    const first = runBackup({ ...settings(dir), stack: "no-such-stack" });
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/no database or Redis container yet; nothing to back up/);
+    const scheduled = runBackup({ ...settings(dir), stack: "no-such-stack", allowEmpty: false });
+    expect(scheduled.status).toBe(1);
+    expect(scheduled.stderr).toMatch(/no container labelled com\.sectorwars\.stack=no-such-stack/);
+    expect(completeBackups(dir)).toEqual([]);
+  });
+
+  it("never runs more docker execs at once than the parallelism allows", () => {
+    const bin = path.join(work, "docker-shim");
+    const log = path.join(work, "docker-shim.log");
+    fs.mkdirSync(bin, { recursive: true });
+    const real = run("sh", ["-c", "command -v docker"]).stdout.trim();
+    // Logs the start and end of every `docker exec`; everything else passes straight through.
+    fs.writeFileSync(
+      path.join(bin, "docker"),
+      `#!/bin/sh\nif [ "$1" != exec ]; then exec ${real} "$@"; fi\necho "start $(date +%s%N)" >>${log}\n${real} "$@"\nrc=$?\necho "end $(date +%s%N)" >>${log}\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const maxConcurrent = (): number => {
+      const events = fs.readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]);
+      events.sort((a, b) => (BigInt(a[1]) < BigInt(b[1]) ? -1 : BigInt(a[1]) > BigInt(b[1]) ? 1 : a[0] === "end" ? -1 : 1));
+      let now = 0;
+      let max = 0;
+      for (const [kind] of events) max = Math.max(max, (now += kind === "start" ? 1 : -1));
+      return max;
+    };
+    for (const parallelism of [1, 2]) {
+      fs.rmSync(log, { force: true });
+      const r = run("/bin/sh", ["-c", backupCommand(settings(path.join(work, `parallel-${parallelism}`), { parallelism }))], { env, timeoutMs: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(maxConcurrent()).toBeLessThanOrEqual(parallelism);
+      expect(maxConcurrent()).toBeGreaterThanOrEqual(1);
+    }
+  }, 120_000);
+
+  /** The engine's socket, when it is a local one this test can relay. */
+  const engineSocket = process.env.DOCKER_HOST
+    ? process.env.DOCKER_HOST.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : undefined
+    : "/var/run/docker.sock";
+
+  it.skipIf(engineSocket === undefined)("moves every byte through the Docker API that DOCKER_HOST names, so a remote engine works", async () => {
+    // A relay between a socket of our own and the engine: the backup only sees DOCKER_HOST.
+    const socket = path.join(work, "relay.sock");
+    let relayed = 0;
+    // Half-open: docker closes its sending side when stdin ends and still reads the output.
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      const engine = net.connect({ path: engineSocket as string, allowHalfOpen: true });
+      client.pipe(engine);
+      engine.on("data", (chunk: Buffer) => (relayed += chunk.length));
+      engine.pipe(client);
+      client.on("error", () => engine.destroy());
+      engine.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    try {
+      const dir = path.join(work, "relayed");
+      const child = spawn("/bin/sh", ["-c", backupCommand(settings(dir))], {
+        env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect(code, stderr).toBe(0);
+      const [name] = completeBackups(dir);
+      const manifest = parseManifest(fs.readFileSync(path.join(dir, name as string, MANIFEST_FILE), "utf8"));
+      expect(relayed).toBeGreaterThan(manifest.files.reduce((sum, f) => sum + f.size, 0));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 120_000);
 
   it("prunes exactly the complete backups older than the retention, never the newest", () => {
     const dir = path.join(work, "retention");

@@ -3,7 +3,9 @@
  * when nothing answers yet, and helpers that run the docker CLI and remove what a test labelled.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import { waitUntil } from "./process";
 
 export interface Run {
@@ -102,4 +104,61 @@ export function removeLabelled(label: string): void {
   if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
   const networks = docker(["network", "ls", "-q", "--filter", `label=${label}`]).split("\n").filter(Boolean);
   if (networks.length > 0) docker(["network", "rm", ...networks]);
+}
+
+const KIND_LABEL = "com.sectorwars.test";
+const RUN_LABEL = "com.sectorwars.test-run";
+const OWNER_LABEL = "com.sectorwars.test-owner";
+
+export interface TestRun {
+  /** Short random id: part of the run's container names, so concurrent runs never collide. */
+  id: string;
+  /** `--label` values for everything the run creates. */
+  labels: string[];
+  /** The label (k=v) that selects exactly this run's containers, volumes and networks. */
+  runLabel: string;
+}
+
+/**
+ * Labels for one run of a test file. Two runs of the same file (a developer's and a clean
+ * checkout's, say) may share one Docker engine: each removes only its own things, and the
+ * leftovers of runs whose process has died (see reapDeadRuns).
+ */
+export function newTestRun(kind: string): TestRun {
+  const id = randomBytes(3).toString("hex");
+  const runLabel = `${RUN_LABEL}=${id}`;
+  return { id, runLabel, labels: [`${KIND_LABEL}=${kind}`, runLabel, `${OWNER_LABEL}=${os.hostname()}:${process.pid}`] };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/** Removes containers and volumes of `kind` whose owning process on this machine is gone. */
+export function reapDeadRuns(kind: string): void {
+  const dead = (owner: string): boolean => {
+    const [host, pid] = owner.split(":");
+    if (!host || !pid) return true; // made before runs were labelled with their owner
+    return host === os.hostname() && !alive(Number(pid));
+  };
+  const filter = ["--filter", `label=${KIND_LABEL}=${kind}`];
+  const containers = docker(["ps", "-a", ...filter, "--format", `{{.ID}} {{.Label "${OWNER_LABEL}"}}`])
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ") as [string, string | undefined])
+    .filter(([, owner]) => dead(owner ?? ""))
+    .map(([id]) => id);
+  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers]);
+  const volumes = docker(["volume", "ls", ...filter, "--format", `{{.Name}} {{.Label "${OWNER_LABEL}"}}`])
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ") as [string, string | undefined])
+    .filter(([, owner]) => dead(owner ?? ""))
+    .map(([name]) => name);
+  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
 }
