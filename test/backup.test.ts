@@ -31,6 +31,7 @@ import {
   shellQuote,
   validateBackupSettings,
 } from "../planning/backup";
+import { hardeningFor } from "../planning/hardening";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import { PGDATA, PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
@@ -100,6 +101,17 @@ const completeBackups = (dir: string): string[] =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => BACKUP_NAME_PATTERN.test(n)).sort() : [];
 const partials = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => PARTIAL_NAME_PATTERN.test(n)) : []);
 
+/** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
+function hardeningArgs(role: Role): string[] {
+  const h = hardeningFor(role);
+  return [
+    ...h.capabilityDrops.flatMap((c) => ["--cap-drop", c]),
+    ...h.capabilityAdds.flatMap((c) => ["--cap-add", c]),
+    ...h.securityOpts.flatMap((o) => ["--security-opt", o]),
+    ...(h.readOnlyRootfs ? ["--read-only"] : []),
+  ];
+}
+
 function labelArgs(labels: Record<string, string>): string[] {
   return [...RUN.labels, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].flatMap((l) => ["--label", l]);
 }
@@ -120,7 +132,7 @@ async function waitHealthy(container: string, check: string[]): Promise<void> {
 async function createPostgres(d: Database): Promise<void> {
   docker(["volume", "create", ...labelArgs({}), d.volume]);
   docker([
-    "create", "--name", d.container, ...labelArgs(containerLabels(STACK, d.role, d.region)), "--network", "none",
+    "create", "--name", d.container, ...labelArgs(containerLabels(STACK, d.role, d.region)), ...hardeningArgs(d.role), "--network", "none",
     "-e", `POSTGRES_DB=${d.db}`, "-e", `POSTGRES_USER=${d.user}`, "-e", `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`, "-e", `PGDATA=${PGDATA}`,
     "--mount", `type=volume,source=${d.volume},target=${PGDATA}`, images.postgres,
   ]);
@@ -132,7 +144,7 @@ async function createPostgres(d: Database): Promise<void> {
 async function createRedis(): Promise<void> {
   docker(["volume", "create", ...labelArgs({}), REDIS_VOLUME]);
   docker([
-    "create", "--name", REDIS, ...labelArgs(containerLabels(STACK, "redis")), "--network", "none",
+    "create", "--name", REDIS, ...labelArgs(containerLabels(STACK, "redis")), ...hardeningArgs("redis"), "--network", "none",
     "--mount", `type=volume,source=${REDIS_VOLUME},target=/data`, images.redis, "redis-server", REDIS_CONF_PATH,
   ]);
   const conf = renderRedisConf({ password: REDIS_PASSWORD, maxmemory: "128mb", maxmemoryPolicy: "noeviction", databases: 16, port: PORTS.redis, dataDir: "/data" });
