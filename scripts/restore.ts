@@ -228,7 +228,7 @@ COMMENT ON SCHEMA public IS 'standard public schema';`;
  * cannot read the whole archive never writes the COMMIT, so nothing is committed, and each
  * stage's failure is recorded so that none goes unnoticed.
  */
-const RESTORE_IN_CONTAINER = `set -u
+export const RESTORE_IN_CONTAINER = `set -u
 user=$1 db=$2
 WIPE=$3
 export WIPE
@@ -301,7 +301,7 @@ const keyspaceOf = (info: string): string[] => info.split("\n").filter((l) => /^
  * otherwise load the old AOF, or an empty one, and ignore dump.rdb. On failure the previous files
  * go back. Prints the loaded keyspace.
  */
-const REDIS_RESTORE_HELPER = `set -eu
+export const REDIS_RESTORE_HELPER = `set -eu
 dir=$1 rdb=$2 aof=$3 aofdir=$4 aofname=$5 databases=$6 aside=$7
 cd "$dir"
 owner=$(stat -c %u:%g .)
@@ -338,10 +338,16 @@ done
 field() { redis-cli -s "$sock" INFO persistence | tr -d '\\r' | sed -n "s/^$1://p"; }
 if [ "$aof" = yes ]; then
   [ "$(redis-cli -s "$sock" CONFIG SET appendonly yes)" = OK ] || { echo "CONFIG SET appendonly yes failed" >&2; exit 1; }
-  while [ "$(field aof_rewrite_in_progress)" != 0 ] || [ "$(field aof_rewrite_scheduled)" != 0 ] || [ ! -f "$aofdir/$aofname.manifest" ]; do
+  tries=0
+  while :; do
+    if [ "$(field aof_rewrite_in_progress)" = 0 ] && [ "$(field aof_rewrite_scheduled)" = 0 ]; then
+      [ "$(field aof_last_bgrewrite_status)" = ok ] || { echo "the AOF rewrite failed" >&2; exit 1; }
+      if [ -f "$aofdir/$aofname.manifest" ]; then break; fi
+    fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 18000 ] || { echo "the AOF rewrite did not finish within an hour" >&2; exit 1; }
     sleep 0.2
   done
-  [ "$(field aof_last_bgrewrite_status)" = ok ] || { echo "the AOF rewrite failed" >&2; exit 1; }
 fi
 redis-cli -s "$sock" INFO keyspace | tr -d '\\r' | grep '^db' || true
 redis-cli -s "$sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true

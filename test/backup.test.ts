@@ -35,7 +35,7 @@ import { hardeningFor } from "../planning/hardening";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import { PGDATA, PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
-import { parseRestoreArgs } from "../scripts/restore";
+import { REDIS_RESTORE_HELPER, RESTORE_IN_CONTAINER, parseRestoreArgs } from "../scripts/restore";
 import { docker, ensureCommands, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 import { waitUntil } from "./support/process";
@@ -258,6 +258,19 @@ describe("generated backup text", () => {
     const lint = run("shellcheck", ["-s", "bash", "-"], { input: backupScript() });
     expect(lint.stdout + lint.stderr).toBe("");
     expect(backupScript()).toMatch(/^set -euo pipefail$/m);
+    // The scripts inside the schedule's install and remove commands, as sh reads them back.
+    for (const command of [scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(s.stack)]) {
+      const script = run("/bin/sh", ["-c", command.replace(/^bash -c /, "printf '%s\\0' ")]).stdout.split("\0")[0] as string;
+      expect(script).toMatch(/^set -euo pipefail\n/);
+      // SC2016: the files it installs are single-quoted literals full of unexpanded "$".
+      const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], { input: script });
+      expect(checked.stdout + checked.stderr).toBe("");
+    }
+    // What restore runs inside the containers: POSIX sh, as the alpine images have no bash.
+    for (const script of [RESTORE_IN_CONTAINER, REDIS_RESTORE_HELPER, REDIS_CLI_IN_CONTAINER]) {
+      const checked = run("shellcheck", ["-s", "sh", "-"], { input: script });
+      expect(checked.stdout + checked.stderr).toBe("");
+    }
   });
 
   it("carries the settings as arguments and no secret", () => {
