@@ -2,7 +2,9 @@
  * SectorWars platform: the composition root. Load and validate the stack config, build the
  * components, export the stack outputs.
  */
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { Backups } from "./components/backups";
 import { EdgeProxy } from "./components/edgeProxy";
 import { PlatformImages } from "./components/images";
 import { Nexus } from "./components/nexus";
@@ -10,6 +12,7 @@ import { Region } from "./components/region";
 import { SharedRedis } from "./components/sharedRedis";
 import { loadStackConfig } from "./components/stackConfig";
 import { WebApps } from "./components/webApps";
+import { statefulContainersFingerprint } from "./planning/backupTriggers";
 import { capacityProblems, capacityReport } from "./planning/capacity";
 import { ConfigError } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
@@ -46,6 +49,18 @@ const edge = new EdgeProxy("edge", {
   dockerEnvironment,
 });
 
+const backups = new Backups("backups", {
+  settings: {
+    stack: plan.stack,
+    backupDir: path.join(config.backup.dir, plan.stack),
+    parallelism: config.backup.parallelism,
+    retentionDays: config.backup.retentionDays,
+  },
+  schedule: config.backup.schedule,
+  triggers: [config.backup.generation, statefulContainersFingerprint(plan), images.ids.postgres, images.ids.redis],
+  dockerEnvironment,
+});
+
 const redis = new SharedRedis("redis", {
   plan: plan.redis,
   networkName: plan.redisNetwork,
@@ -53,6 +68,7 @@ const redis = new SharedRedis("redis", {
   maxmemory: config.redis.maxmemory,
   maxmemoryPolicy: config.redis.maxmemoryPolicy,
   protectData,
+  backup: backups.run,
 });
 
 const nexus = new Nexus("nexus", {
@@ -63,6 +79,7 @@ const nexus = new Nexus("nexus", {
   redis,
   protectData,
   dockerEnvironment,
+  backup: backups.run,
 });
 
 // Named by region id: reordering or removing entries leaves every other region untouched.
@@ -76,6 +93,7 @@ const regions = plan.regions.map(
       redis,
       protectData,
       dockerEnvironment,
+      backup: backups.run,
     }),
 );
 
@@ -111,6 +129,9 @@ export const containers = {
 };
 
 export const edgeConfigHash = edge.configHash;
+
+/** Where this stack's backups land, on the machine that runs `pulumi up`. */
+export const backupDir = backups.backupDir;
 
 /** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
 export const capacity = capacityCheck;

@@ -19,6 +19,8 @@ export interface NexusArgs {
   protectData: boolean;
   /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
+  /** Runs a backup before this database container is replaced or removed. */
+  backup: pulumi.Resource;
 }
 
 /** The central nexus API with its own PostgreSQL 15, data volume and private network. */
@@ -43,6 +45,7 @@ export class Nexus extends pulumi.ComponentResource {
       env: { REGION_TYPE: "nexus" },
       protectData: args.protectData,
       dockerEnvironment: args.dockerEnvironment,
+      backup: args.backup,
     });
     this.db = stack.db;
     this.apiContainerName = stack.api.name;

@@ -34,6 +34,8 @@ export interface ApiWithDatabaseArgs {
   protectData: boolean;
   /** Environment of the `docker` CLI used for in-container commands (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
+  /** Runs a backup before this database container is replaced or removed. */
+  backup: pulumi.Resource;
 }
 
 /**
@@ -95,7 +97,7 @@ export function declareApiWithDatabase(
       // SIGKILL in the middle of a checkpoint means crash recovery at best.
       stopGraceSeconds: 60,
     },
-    opts,
+    { parent, dependsOn: [args.backup] },
   );
 
   // The image sets the password only when it initialises an empty data directory. A volume that

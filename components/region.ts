@@ -19,6 +19,8 @@ export interface RegionArgs {
   protectData: boolean;
   /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
+  /** Runs a backup before this database container is replaced or removed. */
+  backup: pulumi.Resource;
 }
 
 /**
@@ -58,6 +60,7 @@ export class Region extends pulumi.ComponentResource {
       env: { REGION_ID: plan.id, REGION_NAME: plan.name, REGION_TYPE: plan.type },
       protectData: args.protectData,
       dockerEnvironment: args.dockerEnvironment,
+      backup: args.backup,
     });
     this.db = stack.db;
     this.apiContainerName = stack.api.name;

@@ -19,6 +19,8 @@ export interface SharedRedisArgs {
   maxmemoryPolicy: string;
   /** Protect the persistence volume against deletion (prod). */
   protectData: boolean;
+  /** Runs a backup before the Redis container is replaced. */
+  backup: pulumi.Resource;
 }
 
 const DATA_DIR = "/data";
@@ -64,7 +66,7 @@ export class SharedRedis extends pulumi.ComponentResource {
         // Time to finish the shutdown RDB save.
         stopGraceSeconds: 60,
       },
-      parent,
+      { ...parent, dependsOn: [args.backup] },
     );
     this.password = password.result;
     this.hostname = plan.hostname;

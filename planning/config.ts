@@ -220,6 +220,28 @@ export const rawConfigSchema = z.strictObject({
     })
     .default({ publish: false, postgresBase: 15432, redis: 16379 })
     .describe("Database ports on the host. Off by default; always bound to 127.0.0.1."),
+  backup: z
+    .strictObject({
+      dir: z
+        .string()
+        .regex(/^[A-Za-z0-9._+\/-]+$/, "must be a path of letters, digits and ._+-/")
+        .refine((dir) => !dir.split("/").includes(".."), "must not contain ..")
+        .default("/var/backups/sectorwars")
+        .describe(
+          "Where backups land, on the machine that runs `pulumi up` and the schedule: <dir>/<stack>/<UTC timestamp>/. " +
+            "A relative path is taken from the project directory.",
+        ),
+      generation: z.number().int().nonnegative().default(0).describe("Bump it to take a backup at the next `pulumi up`."),
+      parallelism: z.number().int().min(1).max(16).default(2).describe("Databases dumped at the same time."),
+      retentionDays: z.number().int().min(1).default(30).describe("Complete backups older than this are pruned; the newest is always kept."),
+      schedule: z
+        .string()
+        .regex(/^[A-Za-z0-9 *:.,/~-]+$/, 'must be "off" or a systemd calendar expression such as "daily"')
+        .default("daily")
+        .describe('systemd OnCalendar expression of the scheduled backup on the deploy machine, or "off". See docs/backups.md.'),
+    })
+    .default({ dir: "/var/backups/sectorwars", generation: 0, parallelism: 2, retentionDays: 30, schedule: "daily" })
+    .describe("Backups of every database and Redis: during `pulumi up` before a database container is replaced, and on a schedule."),
   capacity: z
     .strictObject({
       reserve: z
@@ -280,6 +302,7 @@ export interface PlatformConfig {
   paypal: { environment: "sandbox" | "live" };
   edge: { hostname: string; httpPort: number; httpsPort: number };
   debugPorts: { publish: boolean; postgresBase: number; redis: number };
+  backup: { dir: string; generation: number; parallelism: number; retentionDays: number; schedule: string };
   capacity: {
     reserve: { cpus: number; memoryMb: number };
     overcommit: { cpus: number; memory: number };
@@ -381,6 +404,7 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     paypal: raw.paypal,
     edge: raw.edge,
     debugPorts: raw.debugPorts,
+    backup: raw.backup,
     capacity: {
       reserve: { cpus: raw.capacity.reserve.cpus, memoryMb: raw.capacity.reserve.memory },
       overcommit: raw.capacity.overcommit,

@@ -9,6 +9,13 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-li
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# Backup tests: a real Docker engine, images built from Debian packages, the schedule's units
+# checked by systemd-analyze, the generated scripts by shellcheck.
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

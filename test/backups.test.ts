@@ -1,0 +1,85 @@
+/**
+ * The Backups component under mocks: the command text `pulumi up` runs (the same text the
+ * Docker-backed tests in backup.test.ts run), when it runs, and what waits for it.
+ */
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { backupCommand, scheduleRemoveCommand } from "../planning/backup";
+import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
+import { containerNamed } from "./support/graph";
+import { COMMAND, type ProgramRun, ROOT, readStackFile, runProgram } from "./support/pulumi";
+
+const triggersOf = (run: ProgramRun): unknown => run.byName("backups-run").inputs.triggers;
+
+describe("Backups", () => {
+  let dev: ProgramRun;
+  let prod: ProgramRun;
+  beforeAll(async () => {
+    dev = await runProgram({ config: readStackFile("dev"), stack: "dev" });
+    prod = await runProgram({ config: readStackFile("prod"), secrets: PROD_SECRETS, stack: "prod" });
+  });
+
+  it("runs the generated backup command for this stack into <dir>/<stack>", () => {
+    const expected = backupCommand({
+      stack: "prod",
+      backupDir: "/var/backups/sectorwars/prod",
+      parallelism: 2,
+      retentionDays: 30,
+      allowEmpty: true,
+    });
+    expect(prod.byName("backups-run").inputs.create).toBe(expected);
+    expect(prod.outputs.backupDir).toBe("/var/backups/sectorwars/prod");
+    expect(dev.outputs.backupDir).toBe(path.join(ROOT, ".backups", "dev"));
+  });
+
+  it("takes the backup before any database or Redis container is created or replaced", () => {
+    const run = prod.byName("backups-run");
+    for (const name of ["sectorwars_nexus_db", "sectorwars_region_default_db", "sectorwars_redis"]) {
+      expect(containerNamed(prod, name).dependencies, name).toContain(run.urn);
+    }
+  });
+
+  it("installs the daily schedule in prod, removable on destroy, and none in dev", () => {
+    const schedule = prod.byName("backups-schedule");
+    expect(String(schedule.inputs.create)).toContain("OnCalendar=daily");
+    expect(schedule.inputs.update).toBe(schedule.inputs.create);
+    expect(schedule.inputs.delete).toBe(scheduleRemoveCommand("prod"));
+    expect(schedule.deleteBeforeReplace).toBe(true);
+    expect(dev.ofType(COMMAND).map((c) => c.name)).not.toContain("backups-schedule");
+  });
+
+  describe("triggers", () => {
+    const five = generatedRegions(5);
+    const base = devConfigWith(five);
+    const withBackup = (extra: Record<string, unknown>) => ({
+      ...base,
+      "sectorwars:backup": { dir: ".backups", schedule: "off", ...extra },
+    });
+    let baseline: unknown;
+    beforeAll(async () => {
+      baseline = triggersOf(await runProgram({ config: base, stack: "dev" }));
+    });
+
+    const changes: [string, Record<string, unknown>][] = [
+      ["bumping the generation", withBackup({ generation: 1 })],
+      ["a new postgres image", { ...base, "sectorwars:images": { postgres: "postgres:15.8-alpine" } }],
+      ["a new redis image", { ...base, "sectorwars:images": { redis: "redis:7.4-alpine" } }],
+      ["retiring a region (its database container goes)", devConfigWith(five.map((r, i) => (i === 3 ? { ...r, state: "retired" } : r)) as typeof five)],
+      ["a region DB's CPU limit (replaces the container)", { ...base, "sectorwars:sizeProfiles": { ...(base["sectorwars:sizeProfiles"] as object), "region-db": { limits: { cpus: 0.75, memory: "512M" }, reservations: { cpus: 0.1, memory: "128M" } } } }],
+      ["publishing debug ports (replaces the databases)", { ...base, "sectorwars:debugPorts": { publish: true } }],
+    ];
+    it.each(changes)("change on %s", async (_label, config) => {
+      expect(triggersOf(await runProgram({ config, stack: "dev" }))).not.toEqual(baseline);
+    });
+
+    const noChanges: [string, Record<string, unknown>][] = [
+      ["reordering regions", devConfigWith([...five].reverse())],
+      ["a region DB's memory (updated in place)", { ...base, "sectorwars:sizeProfiles": { ...(base["sectorwars:sizeProfiles"] as object), "region-db": { limits: { cpus: 0.5, memory: "768M" }, reservations: { cpus: 0.1, memory: "128M" } } } }],
+      ["an API's image", { ...base, "sectorwars:images": { gameserver: "registry.example/gameserver:2.0.0" } }],
+      ["a region's display name", devConfigWith(five.map((r, i) => (i === 2 ? { ...r, name: "Renamed" } : r)))],
+    ];
+    it.each(noChanges)("no change on %s", async (_label, config) => {
+      expect(triggersOf(await runProgram({ config, stack: "dev" }))).toEqual(baseline);
+    });
+  });
+});
