@@ -71,8 +71,8 @@ const redis = new SharedRedis("redis", {
   backup: backups.run,
 });
 
-const nexus = new Nexus("nexus", {
-  plan: plan.nexus,
+// What the nexus and every region share.
+const apiHost = {
   gameserverImage: images.ids.gameserver,
   postgresImage: images.ids.postgres,
   frontNetwork: edge.frontNetworkName,
@@ -80,21 +80,14 @@ const nexus = new Nexus("nexus", {
   protectData,
   dockerEnvironment,
   backup: backups.run,
-});
+};
+
+const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });
 
 // Named by region id: reordering or removing entries leaves every other region untouched.
 const regions = plan.regions.map(
   (region) =>
-    new Region(`region-${region.id}`, {
-      plan: region,
-      gameserverImage: images.ids.gameserver,
-      postgresImage: images.ids.postgres,
-      frontNetwork: edge.frontNetworkName,
-      redis,
-      protectData,
-      dockerEnvironment,
-      backup: backups.run,
-    }),
+    new Region(`region-${region.id}`, { ...apiHost, plan: region }),
 );
 
 const apps = new WebApps("apps", {

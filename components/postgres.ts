@@ -11,31 +11,36 @@ import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
 import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+import type { SharedRedis } from "./sharedRedis";
 
 /** Read by the image's entrypoint (POSTGRES_PASSWORD_FILE), so the password is never in the env. */
 export const POSTGRES_PASSWORD_FILE = "/run/secrets/postgres-password";
 
-export interface ApiWithDatabaseArgs {
+/** What the nexus and every region share: images, networks, Redis, data policy, backups. */
+export interface GameApiHostArgs {
+  /** Image id of the gameserver. */
+  gameserverImage: pulumi.Input<string>;
+  /** Image id of PostgreSQL 15. */
+  postgresImage: pulumi.Input<string>;
+  /** Name of the edge proxy's front network, where the API answers. */
+  frontNetwork: pulumi.Input<string>;
+  /** The shared Redis; the nexus uses database 0, a region the index of its slot. */
+  redis: SharedRedis;
+  /** Protect the data volume against deletion (prod). */
+  protectData: boolean;
+  /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
+  dockerEnvironment: Record<string, string>;
+  /** Runs a backup before the database container is replaced or removed. */
+  backup: pulumi.Resource;
+}
+
+export interface ApiWithDatabaseArgs extends GameApiHostArgs {
   api: ContainerPlan;
   db: DatabasePlan;
-  gameserverImage: pulumi.Input<string>;
-  postgresImage: pulumi.Input<string>;
-  /** The edge proxy's network, where the API answers. */
-  frontNetwork: pulumi.Input<string>;
-  /** The shared Redis' network. */
-  redisNetwork: pulumi.Input<string>;
-  /** REDIS_URL of the API (secret). */
-  redisUrl: pulumi.Input<string>;
-  /** Redis must be healthy before the API starts. */
-  redisContainer: docker.Container;
+  /** The API's Redis database index. */
+  redisDb: number;
   /** Environment entries other than DATABASE_URL and REDIS_URL. */
   env: Record<string, string>;
-  /** protect the data volume (prod). */
-  protectData: boolean;
-  /** Environment of the `docker` CLI used for in-container commands (DOCKER_HOST of the provider). */
-  dockerEnvironment: Record<string, string>;
-  /** Runs a backup before this database container is replaced or removed. */
-  backup: pulumi.Resource;
 }
 
 /**
@@ -118,7 +123,7 @@ export function declareApiWithDatabase(
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
   const envs = pulumi.secret(
     pulumi
-      .all([databaseUrl, args.redisUrl])
+      .all([databaseUrl, args.redis.url(args.redisDb)])
       .apply(([databaseUrl, redisUrl]) => [
         ...Object.entries(args.env).map(([key, value]) => `${key}=${value}`),
         `PORT=${apiPlan.port}`,
@@ -137,11 +142,11 @@ export function declareApiWithDatabase(
       networks: [
         { name: args.frontNetwork, aliases: [apiPlan.hostname] },
         { name: network.name, aliases: [apiPlan.hostname] },
-        { name: args.redisNetwork, aliases: [apiPlan.hostname] },
+        { name: args.redis.networkName, aliases: [apiPlan.hostname] },
       ],
       healthcheck: httpHealthcheck(apiPlan.port, "/health"),
     },
-    { parent, dependsOn: [db, passwordSync, args.redisContainer] },
+    { parent, dependsOn: [db, passwordSync, args.redis.container] },
   );
 
   return { network, volume, password, db, api };
