@@ -85,10 +85,7 @@ const apiHost = {
 const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });
 
 // Named by region id: reordering or removing entries leaves every other region untouched.
-const regions = plan.regions.map(
-  (region) =>
-    new Region(`region-${region.id}`, { ...apiHost, plan: region }),
-);
+const regions = plan.regions.map((region) => new Region(`region-${region.id}`, { ...apiHost, plan: region }));
 
 const apps = new WebApps("apps", {
   plan,
@@ -117,7 +114,10 @@ export const containers = {
   player: apps.playerContainerName,
   paypal: apps.paypalContainerName,
   regions: Object.fromEntries(
-    regions.map((r) => [r.regionId, { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null }]),
+    regions.map((r) => [
+      r.regionId,
+      { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null },
+    ]),
   ),
 };
 

@@ -1,7 +1,13 @@
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { type BackupSettings, DEFAULT_BACKUP_SCHEDULE, backupCommand, scheduleInstallCommand, scheduleRemoveCommand } from "../planning/backup";
+import {
+  type BackupSettings,
+  DEFAULT_BACKUP_SCHEDULE,
+  backupCommand,
+  scheduleInstallCommand,
+  scheduleRemoveCommand,
+} from "../planning/backup";
 
 export interface BackupsArgs {
   /** Stack label to back up, where to, how many dumps at once, how long to keep them. */

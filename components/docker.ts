@@ -2,7 +2,7 @@
  * The settings every SectorWars container, network and volume shares, declared once.
  */
 import * as docker from "@pulumi/docker";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { HealthcheckPlan } from "../planning/healthchecks";
 import { hardeningFor } from "../planning/hardening";
 import { cpuSharesFor } from "../planning/sizes";

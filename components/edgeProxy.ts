@@ -109,12 +109,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
  */
 export function reloadScript(): string {
   const next = `${NGINX_CONF_PATH}.next`;
-  return [
-    `cat > ${next}`,
-    `nginx -t -q -c ${next}`,
-    `mv ${next} ${NGINX_CONF_PATH}`,
-    "nginx -s reload",
-  ].join(" && ");
+  return [`cat > ${next}`, `nginx -t -q -c ${next}`, `mv ${next} ${NGINX_CONF_PATH}`, "nginx -s reload"].join(" && ");
 }
 
 /** A dev certificate for the edge host name, kept in state so it stays the same across runs. */

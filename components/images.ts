@@ -68,7 +68,10 @@ function describe(spec: ImageSpec, namePrefix: string): { resourceName: string; 
     return { resourceName: spec.ref.replace(/[^a-zA-Z0-9]+/g, "-").replace(/^-|-$/g, ""), reference: spec.ref };
   }
   const dockerfile = spec.dockerfile ?? path.join(spec.context, "Dockerfile");
-  const slug = path.basename(path.resolve(spec.context)).toLowerCase().replace(/[^a-z0-9]+/g, "-");
+  const slug = path
+    .basename(path.resolve(spec.context))
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-");
   const where = crypto.createHash("sha256").update(`${spec.context}\0${dockerfile}`).digest("hex").slice(0, 8);
   // The tag is a hash of the build inputs: an edited context gets a new tag, so a new image id,
   // so the containers using it are replaced; an unchanged one proposes no change at all.
@@ -88,7 +91,8 @@ export function hashBuildContext(context: string, dockerfile: string): string {
       if (IGNORED.has(entry.name)) continue;
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile()) hash.update(path.relative(context, full)).update("\0").update(fs.readFileSync(full)).update("\0");
+      else if (entry.isFile())
+        hash.update(path.relative(context, full)).update("\0").update(fs.readFileSync(full)).update("\0");
     }
   };
   if (!fs.existsSync(context)) {

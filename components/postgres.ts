@@ -3,7 +3,7 @@
  * container, data volume and a private network that only those two join.
  */
 import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { httpHealthcheck, postgresHealthcheck } from "../planning/healthchecks";

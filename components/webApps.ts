@@ -29,7 +29,13 @@ export class WebApps extends pulumi.ComponentResource {
     // The seed hard-codes http://localhost/api, which only works on the server itself.
     const apiUrl = `${plan.publicUrl}/api`;
 
-    const app = (suffix: string, p: ContainerPlan, image: pulumi.Input<string>, envs: pulumi.Input<pulumi.Input<string>[]>, healthPath: string): docker.Container =>
+    const app = (
+      suffix: string,
+      p: ContainerPlan,
+      image: pulumi.Input<string>,
+      envs: pulumi.Input<pulumi.Input<string>[]>,
+      healthPath: string,
+    ): docker.Container =>
       serviceContainer(
         `${name}-${suffix}`,
         {
@@ -43,8 +49,20 @@ export class WebApps extends pulumi.ComponentResource {
       );
     const base = (p: ContainerPlan): string[] => [`PORT=${p.port}`, `SECTORWARS_ROLE=${p.role}`];
 
-    const admin = app("admin", plan.admin, args.images.adminUi, [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`], "/");
-    const player = app("player", plan.player, args.images.playerUi, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`], "/");
+    const admin = app(
+      "admin",
+      plan.admin,
+      args.images.adminUi,
+      [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`],
+      "/",
+    );
+    const player = app(
+      "player",
+      plan.player,
+      args.images.playerUi,
+      [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`],
+      "/",
+    );
 
     const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
     const credentials = args.paypalCredentials;

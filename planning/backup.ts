@@ -90,19 +90,25 @@ export function shellQuote(word: string): string {
 }
 
 function positiveInteger(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${what} must be a whole number of at least 1, got ${value}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${what} must be a whole number of at least 1, got ${value}`);
 }
 
 /** Throws on settings the script or the unit files could not carry safely. */
 export function validateBackupSettings(s: BackupSettings): void {
   if (!STACK_PATTERN.test(s.stack)) throw new Error(`stack name "${s.stack}" must match ${STACK_PATTERN}`);
   if (!DIR_PATTERN.test(s.backupDir) || s.backupDir.split("/").some((p) => p === "..")) {
-    throw new Error(`backup directory "${s.backupDir}" must be an absolute path of letters, digits and ._+-/ without ..`);
+    throw new Error(
+      `backup directory "${s.backupDir}" must be an absolute path of letters, digits and ._+-/ without ..`,
+    );
   }
   if (s.backupDir.replace(/\/+$/, "") === "") throw new Error("the backup directory cannot be /");
   positiveInteger(s.parallelism, "parallelism");
   positiveInteger(s.retentionDays, "retentionDays");
-  positiveInteger(s.redisSaveTimeoutSeconds ?? DEFAULT_BACKUP_SETTINGS.redisSaveTimeoutSeconds, "redisSaveTimeoutSeconds");
+  positiveInteger(
+    s.redisSaveTimeoutSeconds ?? DEFAULT_BACKUP_SETTINGS.redisSaveTimeoutSeconds,
+    "redisSaveTimeoutSeconds",
+  );
 }
 
 /**
@@ -461,7 +467,9 @@ export function backupArguments(s: BackupSettings): string[] {
  * inline as bash's -c argument, the settings as its arguments. It carries no secret.
  */
 export function backupCommand(s: BackupSettings): string {
-  return ["bash", "-c", shellQuote(backupScript()), "sectorwars-backup", ...backupArguments(s).map(shellQuote)].join(" ");
+  return ["bash", "-c", shellQuote(backupScript()), "sectorwars-backup", ...backupArguments(s).map(shellQuote)].join(
+    " ",
+  );
 }
 
 // --- The schedule -------------------------------------------------------------------------
@@ -493,10 +501,12 @@ function validateSchedule(schedule: BackupSchedule): void {
     throw new Error(`schedule "${schedule.onCalendar}" is not a systemd calendar expression`);
   }
   const delay = schedule.randomizedDelaySeconds ?? 0;
-  if (!Number.isInteger(delay) || delay < 0) throw new Error(`randomizedDelaySeconds must be a whole number ≥ 0, got ${delay}`);
+  if (!Number.isInteger(delay) || delay < 0)
+    throw new Error(`randomizedDelaySeconds must be a whole number ≥ 0, got ${delay}`);
   for (const [name, value] of Object.entries(schedule.environment ?? {})) {
     if (!ENV_NAME_PATTERN.test(name)) throw new Error(`environment variable name "${name}" is not valid`);
-    if (!ENV_VALUE_PATTERN.test(value)) throw new Error(`environment variable ${name} has characters a unit file would mangle`);
+    if (!ENV_VALUE_PATTERN.test(value))
+      throw new Error(`environment variable ${name} has characters a unit file would mangle`);
   }
 }
 
@@ -631,26 +641,34 @@ export function parseManifest(text: string): BackupManifest {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new Error(`manifest.json is not valid JSON: ${(error as Error).message}`);
+    throw new Error(`manifest.json is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const m = data as Partial<BackupManifest>;
   if (typeof m !== "object" || m === null || m.format !== MANIFEST_FORMAT) {
     throw new Error(`manifest.json is not a ${MANIFEST_FORMAT} manifest`);
   }
-  if (typeof m.stack !== "string" || typeof m.name !== "string" || typeof m.createdAt !== "string" || !Array.isArray(m.files)) {
+  if (
+    typeof m.stack !== "string" ||
+    typeof m.name !== "string" ||
+    typeof m.createdAt !== "string" ||
+    !Array.isArray(m.files)
+  ) {
     throw new Error("manifest.json lacks stack, name, createdAt or files");
   }
   const seen = new Set<string>();
   for (const [i, f] of m.files.entries()) {
     const where = `manifest.json files[${i}]`;
     if (typeof f !== "object" || f === null) throw new Error(`${where} is not an object`);
-    if (typeof f.file !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.file)) throw new Error(`${where}.file is not a plain file name`);
+    if (typeof f.file !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.file))
+      throw new Error(`${where}.file is not a plain file name`);
     if (seen.has(f.file)) throw new Error(`${where}: ${f.file} is listed twice`);
     seen.add(f.file);
     if (!KINDS.includes(f.kind)) throw new Error(`${where}.kind "${String(f.kind)}" is unknown`);
     if (!ROLES.includes(f.role)) throw new Error(`${where}.role "${String(f.role)}" is unknown`);
-    if (typeof f.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(f.sha256)) throw new Error(`${where}.sha256 is not a sha256`);
-    if (typeof f.size !== "number" || !Number.isInteger(f.size) || f.size < 0) throw new Error(`${where}.size is not a size`);
+    if (typeof f.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(f.sha256))
+      throw new Error(`${where}.sha256 is not a sha256`);
+    if (typeof f.size !== "number" || !Number.isInteger(f.size) || f.size < 0)
+      throw new Error(`${where}.size is not a size`);
     if (typeof f.container !== "string") throw new Error(`${where}.container is missing`);
   }
   return m as BackupManifest;
@@ -683,6 +701,12 @@ export function entryForTarget(manifest: BackupManifest, target: RestoreTarget):
 /** Targets a manifest can restore, e.g. ["nexus", "region:orion", "redis"]. */
 export function restorableTargets(manifest: BackupManifest): string[] {
   return manifest.files.flatMap((f) =>
-    f.kind === "redis_rdb" ? ["redis"] : f.kind !== "pg_dump" ? [] : f.role === "nexus-db" ? ["nexus"] : [`region:${f.regionId}`],
+    f.kind === "redis_rdb"
+      ? ["redis"]
+      : f.kind !== "pg_dump"
+        ? []
+        : f.role === "nexus-db"
+          ? ["nexus"]
+          : [`region:${f.regionId}`],
   );
 }

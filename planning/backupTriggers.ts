@@ -42,6 +42,11 @@ export function statefulContainersFingerprint(plan: StackPlan): string {
       .slice()
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((r) => ({ id: r.id, db: db(r.db) })),
-    redis: { ...(shape(plan.redis, redisHealthcheck(plan.redis.port)) as object), volume: plan.redis.volumeName, databases: plan.redis.databases, debugPort: plan.redis.debugPort },
+    redis: {
+      ...(shape(plan.redis, redisHealthcheck(plan.redis.port)) as object),
+      volume: plan.redis.volumeName,
+      databases: plan.redis.databases,
+      debugPort: plan.redis.debugPort,
+    },
   });
 }

@@ -204,7 +204,10 @@ export function capacityOf(input: CapacityInput): CapacityReport {
   const host = exact(input.host);
   const reserve = exact(input.reserve);
   const budget = sub(host, reserve);
-  const ceiling: Exact = { cpu: scaled(budget.cpu, input.overcommit.cpus), mem: scaled(budget.mem, input.overcommit.memory) };
+  const ceiling: Exact = {
+    cpu: scaled(budget.cpu, input.overcommit.cpus),
+    mem: scaled(budget.mem, input.overcommit.memory),
+  };
   const used = { reservations: exact(total.reservations), limits: exact(total.limits) };
   const allowed = { reservations: budget, limits: ceiling };
   const headroom = { reservations: sub(budget, used.reservations), limits: sub(ceiling, used.limits) };
@@ -286,8 +289,7 @@ export function regionSizeSpecs(config: PlatformConfig): Record<string, Resource
     const db = config.sizeProfiles[size.db];
     // parseConfig has already rejected unknown profiles; reaching this is a programming error.
     if (!api || !db) throw new Error(`region size "${name}" names an undefined size profile`);
-    const both = (part: "limits" | "reservations"): Amount =>
-      amount(add(exact(api[part]), exact(db[part])));
+    const both = (part: "limits" | "reservations"): Amount => amount(add(exact(api[part]), exact(db[part])));
     specs[name] = { limits: both("limits"), reservations: both("reservations") };
   }
   return specs;
@@ -435,7 +437,8 @@ export function renderCapacityTable(report: CapacityReport): string {
     if (!found) throw new Error(`no check ${d}`);
     return found;
   };
-  const headroom = (c: DimensionCheck, fmt: (v: number) => string) => (c.ok ? fmt(c.headroom) : `${fmt(c.headroom)} OVER`);
+  const headroom = (c: DimensionCheck, fmt: (v: number) => string) =>
+    c.ok ? fmt(c.headroom) : `${fmt(c.headroom)} OVER`;
   const budgetRow = (label: string, kind: CapacityKind) => {
     const cpu = check(`${kind}.cpus`);
     const mem = check(`${kind}.memory`);
@@ -464,7 +467,15 @@ export function renderCapacityTable(report: CapacityReport): string {
   const perRegion = (a: Amount) => `${cpuWord(a.cpus)} / ${formatMemory(a.memoryMb)}`;
   out.push(
     ...table(
-      ["REGION SIZE", "PER REGION LIMITS", "PER REGION RESERVED", "FIT BY RESERVATIONS", "FIT BY LIMITS", "MORE REGIONS", "BOUND BY"],
+      [
+        "REGION SIZE",
+        "PER REGION LIMITS",
+        "PER REGION RESERVED",
+        "FIT BY RESERVATIONS",
+        "FIT BY LIMITS",
+        "MORE REGIONS",
+        "BOUND BY",
+      ],
       report.regionSizes.map((f) => [
         f.size,
         perRegion(f.perRegion.limits),

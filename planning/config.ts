@@ -21,15 +21,7 @@ export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 /** Redis' own limit is far higher; this keeps host ports (base + slot) and `databases` small. */
 export const MAX_SLOT = 999;
 
-export const IMAGE_KEYS = [
-  "gameserver",
-  "adminUi",
-  "playerUi",
-  "paypal",
-  "postgres",
-  "redis",
-  "nginx",
-] as const;
+export const IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal", "postgres", "redis", "nginx"] as const;
 export type ImageKey = (typeof IMAGE_KEYS)[number];
 
 /** The game's own services: prod must name real images for these. */
@@ -78,7 +70,10 @@ const memory = z
   .transform((value, ctx) => {
     const mb = parseMemoryMb(value);
     if (mb === undefined) {
-      ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a memory size such as "8G", "512M" or 2048` });
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is not a memory size such as "8G", "512M" or 2048`,
+      });
       return z.NEVER;
     }
     return mb;
@@ -88,10 +83,14 @@ const cpus = z.number().positive().max(1024).describe("CPUs, fractions allowed (
 
 const resourceSpec = z
   .strictObject({
-    limits: z.strictObject({ cpus, memory }).describe("Hard limits: the container is throttled or OOM-killed beyond them."),
+    limits: z
+      .strictObject({ cpus, memory })
+      .describe("Hard limits: the container is throttled or OOM-killed beyond them."),
     reservations: z
       .strictObject({ cpus, memory })
-      .describe("What the container is guaranteed. CPU becomes a relative weight (cpuShares); memory a soft reservation."),
+      .describe(
+        "What the container is guaranteed. CPU becomes a relative weight (cpuShares); memory a soft reservation.",
+      ),
   })
   .transform((s, ctx): ResourceSpec => {
     if (s.reservations.cpus > s.limits.cpus) {
@@ -149,7 +148,9 @@ const region = z.strictObject({
     .min(1)
     .max(MAX_SLOT)
     .describe("Unique, never reused: the region's Redis database index and the offset of any host port it publishes."),
-  size: profileName.optional().describe(`A region size from sectorwars:regionSizes (default "${DEFAULT_REGION_SIZE}").`),
+  size: profileName
+    .optional()
+    .describe(`A region size from sectorwars:regionSizes (default "${DEFAULT_REGION_SIZE}").`),
   state: z
     .enum(["active", "retired"])
     .default("active")
@@ -174,9 +175,17 @@ export const rawConfigSchema = z.strictObject({
       memoryGb: z.number().positive().describe("Memory of the Docker host in GB."),
     })
     .describe("The Docker host's budget (prod: 64 and 64)."),
-  regions: z.array(region).min(1, "at least one region is needed").describe("The galaxy regions, one API + PostgreSQL each."),
+  regions: z
+    .array(region)
+    .min(1, "at least one region is needed")
+    .describe("The galaxy regions, one API + PostgreSQL each."),
   images: z
-    .strictObject(Object.fromEntries(IMAGE_KEYS.map((key) => [key, imageSpec.optional()])) as Record<ImageKey, z.ZodOptional<typeof imageSpec>>)
+    .strictObject(
+      Object.fromEntries(IMAGE_KEYS.map((key) => [key, imageSpec.optional()])) as Record<
+        ImageKey,
+        z.ZodOptional<typeof imageSpec>
+      >,
+    )
     .default({})
     .describe(
       "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx): an image reference or a local build " +
@@ -224,24 +233,38 @@ export const rawConfigSchema = z.strictObject({
     .strictObject({
       dir: z
         .string()
-        .regex(/^[A-Za-z0-9._+\/-]+$/, "must be a path of letters, digits and ._+-/")
+        .regex(/^[A-Za-z0-9._+/-]+$/, "must be a path of letters, digits and ._+-/")
         .refine((dir) => !dir.split("/").includes(".."), "must not contain ..")
         .default("/var/backups/sectorwars")
         .describe(
           "Where backups land, on the machine that runs `pulumi up` and the schedule: <dir>/<stack>/<UTC timestamp>/. " +
             "A relative path is taken from the project directory.",
         ),
-      generation: z.number().int().nonnegative().default(0).describe("Bump it to take a backup at the next `pulumi up`."),
+      generation: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(0)
+        .describe("Bump it to take a backup at the next `pulumi up`."),
       parallelism: z.number().int().min(1).max(16).default(2).describe("Databases dumped at the same time."),
-      retentionDays: z.number().int().min(1).default(30).describe("Complete backups older than this are pruned; the newest is always kept."),
+      retentionDays: z
+        .number()
+        .int()
+        .min(1)
+        .default(30)
+        .describe("Complete backups older than this are pruned; the newest is always kept."),
       schedule: z
         .string()
         .regex(/^[A-Za-z0-9 *:.,/~-]+$/, 'must be "off" or a systemd calendar expression such as "daily"')
         .default("daily")
-        .describe('systemd OnCalendar expression of the scheduled backup on the deploy machine, or "off". See docs/backups.md.'),
+        .describe(
+          'systemd OnCalendar expression of the scheduled backup on the deploy machine, or "off". See docs/backups.md.',
+        ),
     })
     .default({ dir: "/var/backups/sectorwars", generation: 0, parallelism: 2, retentionDays: 30, schedule: "daily" })
-    .describe("Backups of every database and Redis: during `pulumi up` before a database container is replaced, and on a schedule."),
+    .describe(
+      "Backups of every database and Redis: during `pulumi up` before a database container is replaced, and on a schedule.",
+    ),
   capacity: z
     .strictObject({
       reserve: z
@@ -253,8 +276,16 @@ export const rawConfigSchema = z.strictObject({
         .describe("What the containers may not use of sectorwars:host."),
       overcommit: z
         .strictObject({
-          cpus: z.number().min(1).default(2).describe("Sum of CPU limits may reach this multiple of the budget (throttling is safe)."),
-          memory: z.number().min(1).default(1).describe("Sum of memory limits may reach this multiple of the budget (beyond 1, the kernel OOM-kills)."),
+          cpus: z
+            .number()
+            .min(1)
+            .default(2)
+            .describe("Sum of CPU limits may reach this multiple of the budget (throttling is safe)."),
+          memory: z
+            .number()
+            .min(1)
+            .default(1)
+            .describe("Sum of memory limits may reach this multiple of the budget (beyond 1, the kernel OOM-kills)."),
         })
         .default({ cpus: 2, memory: 1 })
         .describe("How far limits may exceed the budget; reservations never may."),
@@ -277,7 +308,9 @@ export const rawConfigSchema = z.strictObject({
       }),
     )
     .default({})
-    .describe(`Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in "${DEFAULT_REGION_SIZE}".`),
+    .describe(
+      `Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in "${DEFAULT_REGION_SIZE}".`,
+    ),
 });
 
 export type RawConfig = z.input<typeof rawConfigSchema>;
@@ -387,7 +420,8 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
   const images = {} as Record<ImageKey, ImageSpec>;
   for (const key of IMAGE_KEYS) {
     const given = raw.images[key];
-    const fallback = key in DEFAULT_PUBLIC_IMAGES ? DEFAULT_PUBLIC_IMAGES[key as keyof typeof DEFAULT_PUBLIC_IMAGES] : PROBE_BUILD;
+    const fallback =
+      key in DEFAULT_PUBLIC_IMAGES ? DEFAULT_PUBLIC_IMAGES[key as keyof typeof DEFAULT_PUBLIC_IMAGES] : PROBE_BUILD;
     const chosen = given ?? fallback;
     images[key] =
       typeof chosen === "string"
@@ -419,14 +453,22 @@ function checkRegionList(regions: unknown): ConfigProblem[] {
   if (!Array.isArray(regions)) return [];
   const problems: ConfigProblem[] = [];
   const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
-  const entries = regions.map((r: unknown) => (typeof r === "object" && r !== null ? (r as Record<string, unknown>) : {}));
-  const defaults = entries.filter((r) => r.type === "default");
-  if (regions.length > 0 && defaults.length === 0) add(["regions"], 'exactly one region must have type "default"; none has');
-  defaults.slice(1).forEach((r) =>
-    add(["regions", entries.indexOf(r), "type"], `only one region can be "default"; "${String(defaults[0]?.id)}" already is`),
+  const entries = regions.map((r: unknown) =>
+    typeof r === "object" && r !== null ? (r as Record<string, unknown>) : {},
   );
+  const defaults = entries.filter((r) => r.type === "default");
+  if (regions.length > 0 && defaults.length === 0)
+    add(["regions"], 'exactly one region must have type "default"; none has');
+  defaults
+    .slice(1)
+    .forEach((r) =>
+      add(
+        ["regions", entries.indexOf(r), "type"],
+        `only one region can be "default"; "${String(defaults[0]?.id)}" already is`,
+      ),
+    );
   const seenIds = new Map<string, number>();
-  const seenSlots = new Map<number, unknown>();
+  const seenSlots = new Map<number, string>();
   entries.forEach((r, i) => {
     if (typeof r.id === "string") {
       const previous = seenIds.get(r.id);
@@ -435,8 +477,8 @@ function checkRegionList(regions: unknown): ConfigProblem[] {
     }
     if (typeof r.slot === "number") {
       const owner = seenSlots.get(r.slot);
-      if (owner !== undefined) add(["regions", i, "slot"], `${r.slot} is already used by region "${String(owner)}"`);
-      else seenSlots.set(r.slot, r.id);
+      if (owner !== undefined) add(["regions", i, "slot"], `${r.slot} is already used by region "${owner}"`);
+      else seenSlots.set(r.slot, typeof r.id === "string" ? r.id : `regions[${i}]`);
     }
   });
   return problems;
@@ -448,10 +490,16 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
 
   config.regions.forEach((r, i) => {
     if (r.type === "default" && r.state === "retired") {
-      add(["regions", i, "state"], "the default region serves legacy /api/ and cannot be retired; make another region the default first");
+      add(
+        ["regions", i, "state"],
+        "the default region serves legacy /api/ and cannot be retired; make another region the default first",
+      );
     }
     if (!(r.size in config.regionSizes)) {
-      add(["regions", i, "size"], `unknown region size "${r.size}" (known: ${Object.keys(config.regionSizes).join(", ")})`);
+      add(
+        ["regions", i, "size"],
+        `unknown region size "${r.size}" (known: ${Object.keys(config.regionSizes).join(", ")})`,
+      );
     }
   });
 

@@ -83,7 +83,8 @@ const fail = (message: string): never => {
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
 /** A DNS name: letters, digits, '-' and '_' (Docker container names), dot-separated labels. */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*$/;
 /** An absolute path without characters nginx would treat as syntax (space, ';', quotes, '$', braces, '#'). */
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -132,7 +133,9 @@ function parseResolver(value: unknown): string | null {
       return value;
     }
   }
-  return fail(`resolver ${show(value)} must be an IP address, optionally with a port ("127.0.0.11", "10.0.0.2:53", "[::1]:53")`);
+  return fail(
+    `resolver ${show(value)} must be an IP address, optionally with a port ("127.0.0.11", "10.0.0.2:53", "[::1]:53")`,
+  );
 }
 
 function checkPath(value: unknown, what: string): string {
@@ -186,7 +189,8 @@ function validate(s: NginxSettings): Valid {
     }
     if (seen.has(r.id)) fail(`duplicate region id ${show(r.id)} (${at})`);
     seen.add(r.id);
-    if (r.state !== "active" && r.state !== "retired") fail(`${at}.state ${show(r.state)} must be "active" or "retired"`);
+    if (r.state !== "active" && r.state !== "retired")
+      fail(`${at}.state ${show(r.state)} must be "active" or "retired"`);
     return { id: r.id, upstream: parseHostPort(r.upstream, `${at}.upstream (region ${r.id})`), state: r.state };
   });
   // Sorted, so reordering the stack's region list changes neither the text nor its hash.
@@ -194,7 +198,8 @@ function validate(s: NginxSettings): Valid {
 
   const defaultRegion = regions.find((r) => r.id === s.defaultRegionId);
   if (!defaultRegion) return fail(`default region ${show(s.defaultRegionId)} is not in regions`);
-  if (defaultRegion.state !== "active") fail(`default region ${show(s.defaultRegionId)} is retired: legacy /api/ needs an active region`);
+  if (defaultRegion.state !== "active")
+    fail(`default region ${show(s.defaultRegionId)} is retired: legacy /api/ needs an active region`);
 
   if (typeof s.upstreams !== "object" || s.upstreams === null) fail("upstreams must be { nexus, admin, player }");
   const nexus = parseHostPort(s.upstreams.nexus, "upstreams.nexus");
@@ -210,7 +215,9 @@ function validate(s: NginxSettings): Valid {
       ["upstreams.player", player] as const,
     ].find(([, u]) => !u.isIp);
     if (named) {
-      fail(`${named[0]} uses host name ${show(named[1].host)} but resolver is null: nginx resolves names at request time and needs a resolver`);
+      fail(
+        `${named[0]} uses host name ${show(named[1].host)} but resolver is null: nginx resolves names at request time and needs a resolver`,
+      );
     }
   }
 
@@ -227,9 +234,11 @@ function validate(s: NginxSettings): Valid {
   }
 
   if (typeof s.tls !== "object" || s.tls === null) fail("tls must be { certificate, certificateKey }");
-  if (typeof s.runtime !== "object" || s.runtime === null) fail("runtime must be { pidFile, errorLog, accessLog, tempDir, user }");
+  if (typeof s.runtime !== "object" || s.runtime === null)
+    fail("runtime must be { pidFile, errorLog, accessLog, tempDir, user }");
   const user = s.runtime.user;
-  if (user !== null && (typeof user !== "string" || !USER_NAME.test(user))) fail(`runtime.user ${show(user)} must be a user name or null`);
+  if (user !== null && (typeof user !== "string" || !USER_NAME.test(user)))
+    fail(`runtime.user ${show(user)} must be a user name or null`);
   const clientMaxBodySize = s.clientMaxBodySize ?? DEFAULT_CLIENT_MAX_BODY_SIZE;
   if (typeof clientMaxBodySize !== "string" || !SIZE.test(clientMaxBodySize)) {
     fail(`clientMaxBodySize ${show(clientMaxBodySize)} must be a positive nginx size such as "512k" or "1m"`);
@@ -309,7 +318,9 @@ function block(head: string, body: readonly string[]): string[] {
 function regionLocation(r: Region): string[] {
   const prefix = regionPrefix(r.id);
   if (r.state === "retired") {
-    return block(`location ^~ ${prefix}`, [`return 410 ${json({ error: "region_retired", region: r.id, status: 410 })};`]);
+    return block(`location ^~ ${prefix}`, [
+      `return 410 ${json({ error: "region_retired", region: r.id, status: 410 })};`,
+    ]);
   }
   return block(`location ^~ ${prefix}`, [
     `if ($request_uri !~ "^${prefix}") {`,
@@ -347,7 +358,8 @@ const MIME_TYPES = [
   "video/webm webm;",
 ];
 
-const COMPRESSIBLE = "text/css text/plain text/xml application/javascript application/json application/manifest+json application/wasm image/svg+xml";
+const COMPRESSIBLE =
+  "text/css text/plain text/xml application/javascript application/json application/manifest+json application/wasm image/svg+xml";
 
 const LOG_FORMAT = [
   "{",
@@ -440,7 +452,10 @@ export function renderNginxConf(settings: NginxSettings): string {
     ...v.regions.flatMap((r, i) => [...(i === 0 ? [] : [""]), ...regionLocation(r)]),
     "",
     `# Legacy clients: /api/... goes to the default region (${v.defaultRegion.id}), prefix stripped.`,
-    ...block(`location ^~ ${ROUTES.legacyApi}`, proxy(v.defaultRegion.upstream, { stripPrefix: "/api", regionId: v.defaultRegion.id })),
+    ...block(
+      `location ^~ ${ROUTES.legacyApi}`,
+      proxy(v.defaultRegion.upstream, { stripPrefix: "/api", regionId: v.defaultRegion.id }),
+    ),
     "",
     ...block(`location ^~ ${ROUTES.admin}`, proxy(v.admin, { stripPrefix: "/admin" })),
     "",
@@ -540,13 +555,13 @@ export function renderNginxConf(settings: NginxSettings): string {
     "proxy_hide_header Referrer-Policy;",
     "proxy_hide_header Strict-Transport-Security;",
     "",
-    ...block("map $http_upgrade $connection_upgrade", ["default upgrade;", "\"\" close;"]),
+    ...block("map $http_upgrade $connection_upgrade", ["default upgrade;", '"" close;']),
     "",
     "# A year of HTTPS-only; not includeSubDomains: sibling hosts are not ours to decide. Browsers",
     "# ignore HSTS from a certificate they do not trust, so the dev self-signed one is safe.",
     ...block("map $scheme $hsts", ['https "max-age=31536000";', 'default "";']),
     "",
-    "# Mozilla \"intermediate\": TLS 1.2+ with forward-secret AEAD ciphers only; HTTP/2 rejects",
+    '# Mozilla "intermediate": TLS 1.2+ with forward-secret AEAD ciphers only; HTTP/2 rejects',
     "# the weaker suites anyway. All listed ciphers are strong, so clients pick (ChaCha on phones).",
     "ssl_protocols TLSv1.2 TLSv1.3;",
     "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;",
@@ -566,7 +581,10 @@ export function renderNginxConf(settings: NginxSettings): string {
     "",
     ...(v.user === null
       ? []
-      : [`# Workers drop root; only the master keeps it, to bind ports 80/443 and read the TLS key.`, `user ${v.user};`]),
+      : [
+          `# Workers drop root; only the master keeps it, to bind ports 80/443 and read the TLS key.`,
+          `user ${v.user};`,
+        ]),
     "# nginx is event driven: one worker per CPU, more only adds context switches.",
     "worker_processes auto;",
     "# Every proxied request holds two descriptors (client and upstream).",
@@ -575,7 +593,10 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# warn, not error: failed name lookups and upstream trouble are what the log is for.",
     `error_log ${v.errorLog} warn;`,
     "",
-    ...block("events", ["# 4096 connections = about 2000 proxied requests in flight per worker.", "worker_connections 4096;"]),
+    ...block("events", [
+      "# 4096 connections = about 2000 proxied requests in flight per worker.",
+      "worker_connections 4096;",
+    ]),
     "",
     ...http,
     "",

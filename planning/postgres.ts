@@ -8,7 +8,8 @@
  */
 export function alterRolePasswordSql(user: string, password: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(user)) throw new Error(`refusing to quote role name "${user}"`);
-  if (!/^[A-Za-z0-9]{16,}$/.test(password)) throw new Error("the database password must be at least 16 alphanumeric characters");
+  if (!/^[A-Za-z0-9]{16,}$/.test(password))
+    throw new Error("the database password must be at least 16 alphanumeric characters");
   return `ALTER ROLE "${user}" PASSWORD '${password}';\n`;
 }
 

@@ -11,15 +11,7 @@ export interface ResourceSpec {
 }
 
 /** The containers that exist once per stack, each sized by the profile of the same name. */
-export const CORE_SERVICES = [
-  "nexus-api",
-  "nexus-db",
-  "redis",
-  "nginx",
-  "admin-ui",
-  "player-ui",
-  "paypal",
-] as const;
+export const CORE_SERVICES = ["nexus-api", "nexus-db", "redis", "nginx", "admin-ui", "player-ui", "paypal"] as const;
 export type CoreService = (typeof CORE_SERVICES)[number];
 
 /** A region size names one profile for the region's API and one for its database. */
@@ -28,12 +20,7 @@ export interface RegionSize {
   db: string;
 }
 
-const spec = (
-  cpus: number,
-  memoryMb: number,
-  reservedCpus: number,
-  reservedMemoryMb: number,
-): ResourceSpec => ({
+const spec = (cpus: number, memoryMb: number, reservedCpus: number, reservedMemoryMb: number): ResourceSpec => ({
   limits: { cpus, memoryMb },
   reservations: { cpus: reservedCpus, memoryMb: reservedMemoryMb },
 });

@@ -14,15 +14,7 @@ export const LABEL_ROLE = "com.sectorwars.role";
 export const LABEL_REGION = "com.sectorwars.region";
 
 export type Role =
-  | "nexus-api"
-  | "nexus-db"
-  | "region-api"
-  | "region-db"
-  | "redis"
-  | "nginx"
-  | "admin-ui"
-  | "player-ui"
-  | "paypal";
+  "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
 
 /** Ports inside the containers, as in the seed. */
 export const PORTS = { api: 8000, ui: 3000, paypal: 8080, postgres: 5432, redis: 6379, http: 80, https: 443 } as const;

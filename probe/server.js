@@ -47,6 +47,7 @@ function describeTarget(url, defaultPort) {
 function safeMessage(err, secrets) {
   let text = err instanceof Error ? err.message : String(err);
   if (!text) text = err instanceof Error ? err.name : "unknown error";
+  /** @type {Set<string>} */
   const all = new Set();
   for (const secret of secrets) {
     if (!secret) continue;
@@ -140,9 +141,11 @@ async function checkPostgres(raw, timeoutMs) {
         step.name = "the startup and login";
         await pg.connect();
         step.name = "SELECT 1";
+        /** @type {import("pg").QueryResult<{ one: number, version: string }>} */
         const result = await pg.query("SELECT 1 AS one, current_setting('server_version') AS version");
         const row = result.rows[0];
-        if (row?.one !== 1) return { configured: true, ok: false, target, error: `SELECT 1 returned ${JSON.stringify(row?.one)}` };
+        if (row?.one !== 1)
+          return { configured: true, ok: false, target, error: `SELECT 1 returned ${JSON.stringify(row?.one)}` };
         return { configured: true, ok: true, target, detail: `PostgreSQL ${row.version}`, ms: Date.now() - started };
       },
       () => {
@@ -150,7 +153,13 @@ async function checkPostgres(raw, timeoutMs) {
       },
     );
   } catch (err) {
-    return { configured: true, ok: false, ...(target ? { target } : {}), error: safeMessage(err, secrets), ms: Date.now() - started };
+    return {
+      configured: true,
+      ok: false,
+      ...(target ? { target } : {}),
+      error: safeMessage(err, secrets),
+      ms: Date.now() - started,
+    };
   }
 }
 
@@ -213,14 +222,21 @@ async function checkRedis(raw, timeoutMs) {
         await redis.select(db);
         step.name = "PING";
         const pong = await redis.ping();
-        if (pong !== "PONG") return { configured: true, ok: false, target, error: `PING answered ${JSON.stringify(pong)}, not PONG` };
+        if (pong !== "PONG")
+          return { configured: true, ok: false, target, error: `PING answered ${JSON.stringify(pong)}, not PONG` };
         return { configured: true, ok: true, target, ms: Date.now() - started };
       },
       () => redis.disconnect(),
     );
   } catch (err) {
     const cause = socketError && err instanceof Error && /Connection is closed/.test(err.message) ? socketError : err;
-    return { configured: true, ok: false, ...(target ? { target } : {}), error: safeMessage(cause, [password]), ms: Date.now() - started };
+    return {
+      configured: true,
+      ok: false,
+      ...(target ? { target } : {}),
+      error: safeMessage(cause, [password]),
+      ms: Date.now() - started,
+    };
   }
 }
 
@@ -248,9 +264,15 @@ function checkTimeoutMs(env) {
  */
 async function deepHealth(env) {
   const timeoutMs = checkTimeoutMs(env);
-  const [database, redis] = await Promise.all([checkPostgres(env.DATABASE_URL, timeoutMs), checkRedis(env.REDIS_URL, timeoutMs)]);
+  const [database, redis] = await Promise.all([
+    checkPostgres(env.DATABASE_URL, timeoutMs),
+    checkRedis(env.REDIS_URL, timeoutMs),
+  ]);
   const ok = database.ok && redis.ok;
-  return { status: ok ? 200 : 503, body: { status: ok ? "ok" : "degraded", ...identity(env), checks: { database, redis } } };
+  return {
+    status: ok ? 200 : 503,
+    body: { status: ok ? "ok" : "degraded", ...identity(env), checks: { database, redis } },
+  };
 }
 
 /**
@@ -260,7 +282,11 @@ async function deepHealth(env) {
  */
 function sendJson(res, status, body) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
   res.end(text);
 }
 
@@ -312,7 +338,8 @@ function createServer(env = process.env, options = {}) {
 function listen(env = process.env, options = {}) {
   const server = createServer(env, options);
   const port = env.PORT === undefined || env.PORT === "" ? DEFAULT_PORT : Number(env.PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new Error(`PORT ${JSON.stringify(env.PORT)} is not a port number`));
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return Promise.reject(new Error(`PORT ${JSON.stringify(env.PORT)} is not a port number`));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, env.HOST || DEFAULT_HOST, () => {

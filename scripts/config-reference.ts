@@ -50,7 +50,11 @@ function rows(schema: JsonSchema, key: string, required: boolean, out: Row[]): v
     key: `\`${key}\``,
     type: typeOf(schema),
     default:
-      schema.default !== undefined && !isObjectish ? `\`${JSON.stringify(schema.default)}\`` : required ? "required" : "",
+      schema.default !== undefined && !isObjectish
+        ? `\`${JSON.stringify(schema.default)}\``
+        : required
+          ? "required"
+          : "",
     description: (schema.description ?? "").replace(/\|/g, "\\|").replace(/\n/g, " "),
   });
   if (schema.properties) {
@@ -73,7 +77,11 @@ export function renderConfigReference(): string {
     rows(child, `${CONFIG_NAMESPACE}:${name}`, schema.required?.includes(name) ?? false, out);
   }
   const table = (header: string[], body: string[][]) =>
-    [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+    [
+      `| ${header.join(" | ")} |`,
+      `| ${header.map(() => "---").join(" | ")} |`,
+      ...body.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
   return [
     START,
     table(

@@ -108,10 +108,16 @@ function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boole
       maxBuffer: 64 * 1024 * 1024,
       timeout: opts.timeoutMs ?? 6 * 3600_000,
     });
-    const result = { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: (r.stderr ?? "") + (r.error ? String(r.error) : "") };
+    const result = {
+      status: r.status ?? -1,
+      stdout: r.stdout ?? "",
+      stderr: (r.stderr ?? "") + (r.error ? String(r.error) : ""),
+    };
     if (result.status !== 0 && !opts.allowFailure) {
       // args never carry a secret: passwords stay inside the containers.
-      throw new RestoreError(`docker ${args.slice(0, 3).join(" ")} … failed (${result.status}): ${result.stderr.trim()}`);
+      throw new RestoreError(
+        `docker ${args.slice(0, 3).join(" ")} … failed (${result.status}): ${result.stderr.trim()}`,
+      );
     }
     return result;
   } finally {
@@ -123,18 +129,24 @@ function findContainer(stack: string, target: RestoreTarget): string {
   const role = target.kind === "nexus" ? "nexus-db" : target.kind === "region" ? "region-db" : "redis";
   const filters = ["--filter", `label=${LABEL_STACK}=${stack}`, "--filter", `label=${LABEL_ROLE}=${role}`];
   if (target.kind === "region") filters.push("--filter", `label=${LABEL_REGION}=${target.regionId}`);
-  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"]).stdout.split("\n").filter(Boolean);
+  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"])
+    .stdout.split("\n")
+    .filter(Boolean);
   const what = describeTarget(target);
   if (names.length === 0) {
-    throw new RestoreError(`no ${role} container for ${what} in stack ${stack} (labels ${LABEL_STACK}=${stack}, ${LABEL_ROLE}=${role}); deploy it first`);
+    throw new RestoreError(
+      `no ${role} container for ${what} in stack ${stack} (labels ${LABEL_STACK}=${stack}, ${LABEL_ROLE}=${role}); deploy it first`,
+    );
   }
-  if (names.length > 1) throw new RestoreError(`more than one container for ${what} in stack ${stack}: ${names.join(", ")}`);
+  if (names.length > 1)
+    throw new RestoreError(`more than one container for ${what} in stack ${stack}: ${names.join(", ")}`);
   return names[0] as string;
 }
 
 function ensureRunning(container: string): void {
   const running = docker(["inspect", "--format", "{{.State.Running}}", container]).stdout.trim();
-  if (running !== "true") throw new RestoreError(`container ${container} is not running; start it first (docker start ${container})`);
+  if (running !== "true")
+    throw new RestoreError(`container ${container} is not running; start it first (docker start ${container})`);
 }
 
 /** One variable of the container's configured environment; nothing else is read. */
@@ -170,7 +182,9 @@ export async function verifyBackup(dir: string): Promise<BackupManifest> {
           .sort()
       : [];
     if (backups.length > 0) {
-      throw new RestoreError(`${dir} is a backup directory, not one backup; the newest are: ${backups.slice(-5).reverse().join(", ")}`);
+      throw new RestoreError(
+        `${dir} is a backup directory, not one backup; the newest are: ${backups.slice(-5).reverse().join(", ")}`,
+      );
     }
     throw new RestoreError(`${dir} is not a complete backup: it has no ${MANIFEST_FILE}`);
   }
@@ -248,7 +262,12 @@ function psql(container: string, user: string, db: string, sql: string): string 
   return docker(["exec", container, "psql", "-X", "-w", "-A", "-t", "-U", user, "-d", db, "-c", sql]).stdout.trim();
 }
 
-function restorePostgres(opts: RestoreOptions, manifest: BackupManifest, entry: ManifestEntry, log: (line: string) => void): void {
+function restorePostgres(
+  opts: RestoreOptions,
+  manifest: BackupManifest,
+  entry: ManifestEntry,
+  log: (line: string) => void,
+): void {
   const container = findContainer(opts.stack, opts.target);
   ensureRunning(container);
   const user = containerEnv(container, "POSTGRES_USER") || "postgres";
@@ -263,12 +282,28 @@ function restorePostgres(opts: RestoreOptions, manifest: BackupManifest, entry: 
   if (entry.database && entry.database !== db) {
     log(`note: the backup is of database ${entry.database}; restoring it into ${db}`);
   }
-  const r = docker(["exec", "-i", container, "sh", "-c", RESTORE_IN_CONTAINER, "restore", user, db, objects > 0 ? DROP_USER_SCHEMAS_SQL : ""], {
-    stdinFile: path.join(opts.backup, entry.file),
-    allowFailure: true,
-  });
+  const r = docker(
+    [
+      "exec",
+      "-i",
+      container,
+      "sh",
+      "-c",
+      RESTORE_IN_CONTAINER,
+      "restore",
+      user,
+      db,
+      objects > 0 ? DROP_USER_SCHEMAS_SQL : "",
+    ],
+    {
+      stdinFile: path.join(opts.backup, entry.file),
+      allowFailure: true,
+    },
+  );
   if (r.status !== 0) {
-    throw new RestoreError(`restoring ${entry.file} into database ${db} (${container}) failed; it was rolled back:\n${r.stderr.trim()}`);
+    throw new RestoreError(
+      `restoring ${entry.file} into database ${db} (${container}) failed; it was rolled back:\n${r.stderr.trim()}`,
+    );
   }
   const tables = psql(container, user, db, COUNT_TABLES_SQL);
   log(
@@ -281,7 +316,9 @@ function restorePostgres(opts: RestoreOptions, manifest: BackupManifest, entry: 
 // --- Redis --------------------------------------------------------------------------------
 
 function redisCli(container: string, args: string[], allowFailure = false): Result {
-  const r = docker(["exec", container, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, ...args], { allowFailure });
+  const r = docker(["exec", container, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, ...args], {
+    allowFailure,
+  });
   return { ...r, stdout: r.stdout.replace(/\r/g, "") };
 }
 
@@ -361,17 +398,27 @@ async function waitForRedis(container: string, timeoutMs: number): Promise<void>
   for (;;) {
     const r = redisCli(container, ["PING"], true);
     if (r.status === 0 && r.stdout.trim() === "PONG") return;
-    if (Date.now() > deadline) throw new RestoreError(`Redis in ${container} did not answer PING within ${timeoutMs / 1000} s: ${r.stdout}${r.stderr}`);
+    if (Date.now() > deadline)
+      throw new RestoreError(
+        `Redis in ${container} did not answer PING within ${timeoutMs / 1000} s: ${r.stdout}${r.stderr}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
-async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entry: ManifestEntry, log: (line: string) => void): Promise<void> {
+async function restoreRedis(
+  opts: RestoreOptions,
+  manifest: BackupManifest,
+  entry: ManifestEntry,
+  log: (line: string) => void,
+): Promise<void> {
   const container = findContainer(opts.stack, opts.target);
   ensureRunning(container);
   const keyspace = keyspaceOf(redisCli(container, ["INFO", "keyspace"]).stdout);
   if (keyspace.length > 0 && !opts.force) {
-    throw new RestoreError(`Redis in ${container} is not empty (${keyspace.join("; ")}); nothing was restored. Pass --force to replace all of its data with the backup.`);
+    throw new RestoreError(
+      `Redis in ${container} is not empty (${keyspace.join("; ")}); nothing was restored. Pass --force to replace all of its data with the backup.`,
+    );
   }
   const settings = {
     dir: redisConfig(container, "dir"),
@@ -385,7 +432,10 @@ async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entr
     if (!value) throw new RestoreError(`CONFIG GET ${name} gave no answer in ${container} (restore needs Redis 7)`);
   }
   const image = docker(["inspect", "--format", "{{.Image}}", container]).stdout.trim();
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const aside = `pre-restore-${stamp}`;
 
   log(`stopping ${container}`);
@@ -394,10 +444,32 @@ async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entr
   try {
     helper = docker(
       [
-        "run", "--rm", "-i", "--network", "none", "--volumes-from", container, "--user", "0:0",
-        "--label", `${LABEL_STACK}=${opts.stack}`, "--label", "com.sectorwars.restore-helper=true",
-        "--entrypoint", "sh", image, "-c", REDIS_RESTORE_HELPER, "restore",
-        settings.dir, settings.dbfilename, settings.appendonly, settings.appenddirname, settings.appendfilename, settings.databases, aside,
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        "--volumes-from",
+        container,
+        "--user",
+        "0:0",
+        "--label",
+        `${LABEL_STACK}=${opts.stack}`,
+        "--label",
+        "com.sectorwars.restore-helper=true",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        REDIS_RESTORE_HELPER,
+        "restore",
+        settings.dir,
+        settings.dbfilename,
+        settings.appendonly,
+        settings.appenddirname,
+        settings.appendfilename,
+        settings.databases,
+        aside,
       ],
       { stdinFile: path.join(opts.backup, entry.file), allowFailure: true },
     );
@@ -407,7 +479,9 @@ async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entr
   }
   if (helper.status !== 0) {
     await waitForRedis(container, 120_000).catch(() => undefined);
-    throw new RestoreError(`restoring ${entry.file} into ${container} failed; its previous data is back in place:\n${helper.stderr.trim()}`);
+    throw new RestoreError(
+      `restoring ${entry.file} into ${container} failed; its previous data is back in place:\n${helper.stderr.trim()}`,
+    );
   }
   await waitForRedis(container, 600_000);
   const now = keyspaceOf(redisCli(container, ["INFO", "keyspace"]).stdout);
@@ -416,14 +490,18 @@ async function restoreRedis(opts: RestoreOptions, manifest: BackupManifest, entr
       `Redis ${entry.serverVersion}, sha256 ${entry.sha256.slice(0, 12)}…); keyspace now: ${now.length > 0 ? now.join("; ") : "empty"}` +
       (settings.appendonly === "yes" ? "; AOF rewritten from it" : ""),
   );
-  log(`the previous Redis files are kept in ${settings.dir}/${aside} on the container's volume; delete them once satisfied`);
+  log(
+    `the previous Redis files are kept in ${settings.dir}/${aside} on the container's volume; delete them once satisfied`,
+  );
 }
 
 // --- Main ---------------------------------------------------------------------------------
 
 export async function restore(opts: RestoreOptions, log: (line: string) => void = console.log): Promise<void> {
   const manifest = await verifyBackup(opts.backup);
-  log(`verified ${manifest.files.length} files of backup ${manifest.name} (stack ${manifest.stack}, ${manifest.createdAt})`);
+  log(
+    `verified ${manifest.files.length} files of backup ${manifest.name} (stack ${manifest.stack}, ${manifest.createdAt})`,
+  );
   if (manifest.stack !== opts.stack && !opts.allowOtherStack) {
     throw new RestoreError(
       `the backup is of stack ${manifest.stack}, not ${opts.stack}; pass --allow-other-stack to restore it there anyway`,
@@ -450,5 +528,5 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -92,14 +92,22 @@ const settings = (backupDir: string, extra: Partial<BackupSettings> = {}): Backu
 });
 
 /** The backup exactly as the Pulumi Command runs it: its create text, through /bin/sh -c. */
-const runBackup = (s: BackupSettings, extraArgs = "") => run("/bin/sh", ["-c", backupCommand(s) + extraArgs], { timeoutMs: 180_000 });
+const runBackup = (s: BackupSettings, extraArgs = "") =>
+  run("/bin/sh", ["-c", backupCommand(s) + extraArgs], { timeoutMs: 180_000 });
 
 /** The documented restore command. */
-const runRestore = (...args: string[]) => run(TSX, [path.join(ROOT, "scripts/restore.ts"), "--stack", STACK, ...args], { timeoutMs: 180_000 });
+const runRestore = (...args: string[]) =>
+  run(TSX, [path.join(ROOT, "scripts/restore.ts"), "--stack", STACK, ...args], { timeoutMs: 180_000 });
 
 const completeBackups = (dir: string): string[] =>
-  fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => BACKUP_NAME_PATTERN.test(n)).sort() : [];
-const partials = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => PARTIAL_NAME_PATTERN.test(n)) : []);
+  fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((n) => BACKUP_NAME_PATTERN.test(n))
+        .sort()
+    : [];
+const partials = (dir: string): string[] =>
+  fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => PARTIAL_NAME_PATTERN.test(n)) : [];
 
 /** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
 function hardeningArgs(role: Role): string[] {
@@ -126,15 +134,34 @@ function upload(container: string, file: string, content: string): void {
 
 async function waitHealthy(container: string, check: string[]): Promise<void> {
   const command = check[1] as string;
-  await waitUntil(`${container} to pass its health check`, () => run("docker", ["exec", container, "sh", "-c", command], { timeoutMs: 10_000 }).status === 0, 90_000);
+  await waitUntil(
+    `${container} to pass its health check`,
+    () => run("docker", ["exec", container, "sh", "-c", command], { timeoutMs: 10_000 }).status === 0,
+    90_000,
+  );
 }
 
 async function createPostgres(d: Database): Promise<void> {
   docker(["volume", "create", ...labelArgs({}), d.volume]);
   docker([
-    "create", "--name", d.container, ...labelArgs(containerLabels(STACK, d.role, d.region)), ...hardeningArgs(d.role), "--network", "none",
-    "-e", `POSTGRES_DB=${d.db}`, "-e", `POSTGRES_USER=${d.user}`, "-e", `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`, "-e", `PGDATA=${PGDATA}`,
-    "--mount", `type=volume,source=${d.volume},target=${PGDATA}`, images.postgres,
+    "create",
+    "--name",
+    d.container,
+    ...labelArgs(containerLabels(STACK, d.role, d.region)),
+    ...hardeningArgs(d.role),
+    "--network",
+    "none",
+    "-e",
+    `POSTGRES_DB=${d.db}`,
+    "-e",
+    `POSTGRES_USER=${d.user}`,
+    "-e",
+    `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`,
+    "-e",
+    `PGDATA=${PGDATA}`,
+    "--mount",
+    `type=volume,source=${d.volume},target=${PGDATA}`,
+    images.postgres,
   ]);
   upload(d.container, PASSWORD_FILE, PG_PASSWORD);
   docker(["start", d.container]);
@@ -144,10 +171,27 @@ async function createPostgres(d: Database): Promise<void> {
 async function createRedis(): Promise<void> {
   docker(["volume", "create", ...labelArgs({}), REDIS_VOLUME]);
   docker([
-    "create", "--name", REDIS, ...labelArgs(containerLabels(STACK, "redis")), ...hardeningArgs("redis"), "--network", "none",
-    "--mount", `type=volume,source=${REDIS_VOLUME},target=/data`, images.redis, "redis-server", REDIS_CONF_PATH,
+    "create",
+    "--name",
+    REDIS,
+    ...labelArgs(containerLabels(STACK, "redis")),
+    ...hardeningArgs("redis"),
+    "--network",
+    "none",
+    "--mount",
+    `type=volume,source=${REDIS_VOLUME},target=/data`,
+    images.redis,
+    "redis-server",
+    REDIS_CONF_PATH,
   ]);
-  const conf = renderRedisConf({ password: REDIS_PASSWORD, maxmemory: "128mb", maxmemoryPolicy: "noeviction", databases: 16, port: PORTS.redis, dataDir: "/data" });
+  const conf = renderRedisConf({
+    password: REDIS_PASSWORD,
+    maxmemory: "128mb",
+    maxmemoryPolicy: "noeviction",
+    databases: 16,
+    port: PORTS.redis,
+    dataDir: "/data",
+  });
   upload(REDIS, REDIS_CONF_PATH, conf);
   docker(["start", REDIS]);
   await waitHealthy(REDIS, redisHealthcheck(PORTS.redis).tests);
@@ -161,27 +205,40 @@ async function recreatePostgres(d: Database): Promise<void> {
 }
 
 function psql(d: Database, sql: string): string {
-  return docker(["exec", "-i", d.container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", d.user, "-d", d.db], { input: sql }).trim();
+  return docker(
+    ["exec", "-i", d.container, "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", d.user, "-d", d.db],
+    { input: sql },
+  ).trim();
 }
 
 /** Redis commands, one per line, authenticated the way the platform does it. */
 function redis(commands: string, db = 0): string {
-  return docker(["exec", "-i", REDIS, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, "-n", String(db)], { input: commands }).replace(/\r/g, "");
+  return docker(["exec", "-i", REDIS, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, "-n", String(db)], {
+    input: commands,
+  }).replace(/\r/g, "");
 }
 
 /** Row count and checksum of every table, sequence positions, views, types and functions. */
 function pgSnapshot(d: Database): string[] {
-  const tables = psql(d, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;")
+  const tables = psql(
+    d,
+    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;",
+  )
     .split("\n")
     .filter(Boolean);
   const parts = [
-    ...tables.map((t) => `SELECT '${t} ' || count(*) || ' ' || coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '-') FROM ${t} x`),
+    ...tables.map(
+      (t) =>
+        `SELECT '${t} ' || count(*) || ' ' || coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '-') FROM ${t} x`,
+    ),
     "SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'null') FROM pg_sequences",
     "SELECT 'view ' || schemaname || '.' || viewname FROM pg_views WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
     "SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype = 'e'",
     "SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
   ];
-  return psql(d, `SELECT line FROM (${parts.map((p) => `(${p})`).join(" UNION ALL ")}) AS s(line) ORDER BY 1;`).split("\n");
+  return psql(d, `SELECT line FROM (${parts.map((p) => `(${p})`).join(" UNION ALL ")}) AS s(line) ORDER BY 1;`).split(
+    "\n",
+  );
 }
 
 /** Every key of every database: type, whether it expires, and its value. */
@@ -221,7 +278,10 @@ function seed(): void {
      CREATE TABLE audit.events (id serial PRIMARY KEY, payload jsonb NOT NULL);
      INSERT INTO audit.events (payload) SELECT jsonb_build_object('n', g, 'kind', 'login') FROM generate_series(1, 50) g;`,
   );
-  for (const [d, sectors] of [[alpha, 300], [beta, 120]] as const) {
+  for (const [d, sectors] of [
+    [alpha, 300],
+    [beta, 120],
+  ] as const) {
     psql(
       d,
       `CREATE TABLE sectors (id int PRIMARY KEY, name text NOT NULL, x int NOT NULL, y int NOT NULL, resources jsonb NOT NULL);
@@ -231,7 +291,14 @@ function seed(): void {
     );
   }
   redis(
-    ["SET nexus:motd welcome", "HSET nexus:player:1 name alice credits 10", "RPUSH nexus:queue a b c", "SADD nexus:online alice bob", "ZADD nexus:leaderboard 10 alice 20 bob", "SET nexus:session:abc token EX 86400"].join("\n"),
+    [
+      "SET nexus:motd welcome",
+      "HSET nexus:player:1 name alice credits 10",
+      "RPUSH nexus:queue a b c",
+      "SADD nexus:online alice bob",
+      "ZADD nexus:leaderboard 10 alice 20 bob",
+      "SET nexus:session:abc token EX 86400",
+    ].join("\n"),
     0,
   );
   redis(["SET region:alpha:tick 42", "HSET region:alpha:sector:1 owner alice"].join("\n"), 1);
@@ -247,7 +314,11 @@ describe("generated backup text", () => {
 
   it("is valid bash, as the script and inside every command line", () => {
     expect(run("bash", ["-n"], { input: backupScript() }).stderr).toBe("");
-    for (const command of [backupCommand(s), scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(s.stack)]) {
+    for (const command of [
+      backupCommand(s),
+      scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE),
+      scheduleRemoveCommand(s.stack),
+    ]) {
       expect(command.startsWith("bash -c '")).toBe(true);
       const parsed = run("/bin/sh", ["-c", command.replace(/^bash -c /, "bash -n -c ")]);
       expect(parsed.status, parsed.stderr).toBe(0);
@@ -260,7 +331,9 @@ describe("generated backup text", () => {
     expect(backupScript()).toMatch(/^set -euo pipefail$/m);
     // The scripts inside the schedule's install and remove commands, as sh reads them back.
     for (const command of [scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(s.stack)]) {
-      const script = run("/bin/sh", ["-c", command.replace(/^bash -c /, "printf '%s\\0' ")]).stdout.split("\0")[0] as string;
+      const script = run("/bin/sh", ["-c", command.replace(/^bash -c /, "printf '%s\\0' ")]).stdout.split(
+        "\0",
+      )[0] as string;
       expect(script).toMatch(/^set -euo pipefail\n/);
       // SC2016: the files it installs are single-quoted literals full of unexpanded "$".
       const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], { input: script });
@@ -275,16 +348,23 @@ describe("generated backup text", () => {
 
   it("carries the settings as arguments and no secret", () => {
     const command = backupCommand(s);
-    expect(command).toMatch(/ sectorwars-backup --stack backuptest --dir \/var\/backups\/sectorwars --parallelism 2 --retention-days 30 --allow-empty$/);
+    expect(command).toMatch(
+      / sectorwars-backup --stack backuptest --dir \/var\/backups\/sectorwars --parallelism 2 --retention-days 30 --allow-empty$/,
+    );
     // Credentials stay inside the containers: no PGPASSWORD, no redis-cli -a.
     expect(command).not.toMatch(/PGPASSWORD|POSTGRES_PASSWORD=|redis-cli[^\n]* -a /);
   });
 
   it("quotes any word so that sh reads it back unchanged", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: "binary-ascii", maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 20 })).filter((w) => !w.includes("\0")), (word) => {
-        expect(run("/bin/sh", ["-c", `printf %s ${shellQuote(word)}`]).stdout).toBe(word);
-      }),
+      fc.property(
+        fc
+          .oneof(fc.string({ unit: "binary-ascii", maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 20 }))
+          .filter((w) => !w.includes("\0")),
+        (word) => {
+          expect(run("/bin/sh", ["-c", `printf %s ${shellQuote(word)}`]).stdout).toBe(word);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -314,14 +394,18 @@ describe("generated backup text", () => {
 
   it("schedules daily by default with a service that runs the same script", () => {
     const service = backupServiceUnit(s, DEFAULT_BACKUP_SCHEDULE, "/usr/local/lib/sectorwars");
-    expect(service).toContain(`ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`);
+    expect(service).toContain(
+      `ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`,
+    );
     // A wrong stack name must fail the scheduled run, not back up nothing.
     expect(service).not.toContain("--allow-empty");
     expect(backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE)).toMatch(/^OnCalendar=daily$/m);
     const custom = backupTimerUnit(s, { onCalendar: "*-*-* 03:30:00 UTC" });
     expect(custom).toMatch(/^OnCalendar=\*-\*-\* 03:30:00 UTC$/m);
     expect(() => backupTimerUnit(s, { onCalendar: "daily\nExecStart=/bin/evil" })).toThrow(/calendar/);
-    expect(() => backupServiceUnit(s, { onCalendar: "daily", environment: { DOCKER_HOST: "a b" } }, "/x")).toThrow(/DOCKER_HOST/);
+    expect(() => backupServiceUnit(s, { onCalendar: "daily", environment: { DOCKER_HOST: "a b" } }, "/x")).toThrow(
+      /DOCKER_HOST/,
+    );
   });
 
   it("writes unit files that systemd-analyze verifies", () => {
@@ -331,7 +415,11 @@ describe("generated backup text", () => {
       const schedule = { ...DEFAULT_BACKUP_SCHEDULE, environment: { DOCKER_HOST: "ssh://ops@docker-host" } };
       fs.writeFileSync(path.join(dir, `${unit}.service`), backupServiceUnit(s, schedule, dir));
       fs.writeFileSync(path.join(dir, `${unit}.timer`), backupTimerUnit(s, schedule));
-      const verify = run("systemd-analyze", ["verify", "--man=no", path.join(dir, `${unit}.timer`), path.join(dir, `${unit}.service`)], { timeoutMs: 60_000, env: { ...process.env, SYSTEMD_LOG_LEVEL: "warning" } });
+      const verify = run(
+        "systemd-analyze",
+        ["verify", "--man=no", path.join(dir, `${unit}.timer`), path.join(dir, `${unit}.service`)],
+        { timeoutMs: 60_000, env: { ...process.env, SYSTEMD_LOG_LEVEL: "warning" } },
+      );
       const ours = (verify.stdout + verify.stderr).split("\n").filter((l) => l.includes(unit));
       expect(ours).toEqual([]);
       expect(run("systemd-analyze", ["calendar", "daily"]).status).toBe(0);
@@ -359,10 +447,29 @@ describe("generated backup text", () => {
   it("rejects manifests that are not ours", () => {
     expect(() => parseManifest("{")).toThrow(/not valid JSON/);
     expect(() => parseManifest(JSON.stringify({ format: "other" }))).toThrow(/not a sectorwars-backup/);
-    const entry = { file: "../etc/passwd", kind: "pg_dump", role: "nexus-db", container: "c", regionId: null, database: "d", user: "u", serverVersion: "15", size: 1, sha256: "a".repeat(64) };
-    const manifest = { format: "sectorwars-backup/1", stack: "s", name: "20250101T000000Z", createdAt: "x", files: [entry] };
+    const entry = {
+      file: "../etc/passwd",
+      kind: "pg_dump",
+      role: "nexus-db",
+      container: "c",
+      regionId: null,
+      database: "d",
+      user: "u",
+      serverVersion: "15",
+      size: 1,
+      sha256: "a".repeat(64),
+    };
+    const manifest = {
+      format: "sectorwars-backup/1",
+      stack: "s",
+      name: "20250101T000000Z",
+      createdAt: "x",
+      files: [entry],
+    };
     expect(() => parseManifest(JSON.stringify(manifest))).toThrow(/plain file name/);
-    expect(parseManifest(JSON.stringify({ ...manifest, files: [{ ...entry, file: "nexus.dump" }] })).files).toHaveLength(1);
+    expect(
+      parseManifest(JSON.stringify({ ...manifest, files: [{ ...entry, file: "nexus.dump" }] })).files,
+    ).toHaveLength(1);
   });
 });
 
@@ -384,7 +491,12 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
   let backup: string; // the round trip's backup, reused by later tests
 
   it("round-trips two regions, the nexus and Redis through backup, wipe and restore", async () => {
-    const before = { nexus: pgSnapshot(nexus), alpha: pgSnapshot(alpha), beta: pgSnapshot(beta), redis: redisSnapshot() };
+    const before = {
+      nexus: pgSnapshot(nexus),
+      alpha: pgSnapshot(alpha),
+      beta: pgSnapshot(beta),
+      redis: redisSnapshot(),
+    };
     expect(before.nexus.some((l) => l.startsWith("public.players 500 "))).toBe(true);
     expect(before.alpha.some((l) => l.startsWith("public.sectors 300 "))).toBe(true);
     expect(before.redis).toHaveLength(70);
@@ -401,7 +513,15 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     const manifest = parseManifest(fs.readFileSync(path.join(backup, MANIFEST_FILE), "utf8"));
     expect(manifest.stack).toBe(STACK);
     expect(manifest.files.map((f) => f.file).sort()).toEqual(
-      ["nexus.dump", "nexus.globals.sql", "redis.rdb", "region-alpha.dump", "region-alpha.globals.sql", "region-beta-2.dump", "region-beta-2.globals.sql"].sort(),
+      [
+        "nexus.dump",
+        "nexus.globals.sql",
+        "redis.rdb",
+        "region-alpha.dump",
+        "region-alpha.globals.sql",
+        "region-beta-2.dump",
+        "region-beta-2.globals.sql",
+      ].sort(),
     );
     for (const f of manifest.files) {
       const content = fs.readFileSync(path.join(backup, f.file));
@@ -412,8 +532,18 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
       expect(content.includes(PG_PASSWORD) || content.includes(REDIS_PASSWORD)).toBe(false);
     }
     const beta2 = manifest.files.find((f) => f.file === "region-beta-2.dump");
-    expect(beta2).toMatchObject({ container: beta.container, regionId: "beta-2", database: "region_beta_2", role: "region-db", kind: "pg_dump" });
-    expect(manifest.files.find((f) => f.file === "redis.rdb")).toMatchObject({ container: REDIS, regionId: null, kind: "redis_rdb" });
+    expect(beta2).toMatchObject({
+      container: beta.container,
+      regionId: "beta-2",
+      database: "region_beta_2",
+      role: "region-db",
+      kind: "pg_dump",
+    });
+    expect(manifest.files.find((f) => f.file === "redis.rdb")).toMatchObject({
+      container: REDIS,
+      regionId: null,
+      kind: "redis_rdb",
+    });
     expect(result.stdout + result.stderr).not.toContain(PG_PASSWORD);
     expect(result.stdout + result.stderr).not.toContain(REDIS_PASSWORD);
 
@@ -447,7 +577,10 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     redis("SET nexus:added-later 1");
     const changed = { beta: pgSnapshot(beta), redis: redisSnapshot() };
 
-    for (const [target, pattern] of [["region:beta-2", /database region_beta_2 .* is not empty/], ["redis", /Redis .* is not empty/]] as const) {
+    for (const [target, pattern] of [
+      ["region:beta-2", /database region_beta_2 .* is not empty/],
+      ["redis", /Redis .* is not empty/],
+    ] as const) {
       const refused = runRestore("--backup", backup, "--target", target);
       expect(refused.status).toBe(1);
       expect(refused.stderr).toMatch(pattern);
@@ -486,7 +619,10 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
 
   it("detects a corrupted backup before restoring anything", () => {
     psql(alpha, "INSERT INTO sectors VALUES (100001, 'after-backup', 1, 1, '{}');");
-    const current = { alpha: pgSnapshot(alpha), redisStarted: docker(["inspect", "--format", "{{.State.StartedAt}}", REDIS]).trim() };
+    const current = {
+      alpha: pgSnapshot(alpha),
+      redisStarted: docker(["inspect", "--format", "{{.State.StartedAt}}", REDIS]).trim(),
+    };
     const copy = (name: string): string => {
       const dir = path.join(work, "corrupt", name, path.basename(backup));
       fs.cpSync(backup, dir, { recursive: true });
@@ -539,7 +675,9 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
       docker(["unpause", beta.container]);
     }
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(`backup of database region_beta_2 (region beta-2, container ${beta.container}) failed`);
+    expect(result.stderr).toContain(
+      `backup of database region_beta_2 (region beta-2, container ${beta.container}) failed`,
+    );
     expect(result.stderr).toMatch(/paused/);
     expect(result.stderr).toMatch(/no backup was written/);
     expect(completeBackups(dir)).toEqual([]);
@@ -552,13 +690,19 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     // databases are dumped: that is when it is killed.
     redis("CONFIG SET rdb-key-save-delay 100000");
     const killHalfway = async (signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }> => {
-      const child: ChildProcess = spawn("/bin/sh", ["-c", backupCommand(settings(dir))], { detached: true, stdio: "ignore" });
+      const child: ChildProcess = spawn("/bin/sh", ["-c", backupCommand(settings(dir))], {
+        detached: true,
+        stdio: "ignore",
+      });
       const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
         child.once("exit", (code, sig) => resolve({ code, signal: sig })),
       );
       await waitUntil(
         "the databases to be dumped into the partial directory",
-        () => partials(dir).some((p) => fs.existsSync(path.join(dir, p, ".meta")) && fs.readdirSync(path.join(dir, p, ".meta")).length === 3),
+        () =>
+          partials(dir).some(
+            (p) => fs.existsSync(path.join(dir, p, ".meta")) && fs.readdirSync(path.join(dir, p, ".meta")).length === 3,
+          ),
         60_000,
       );
       expect(child.exitCode).toBeNull(); // still running: halfway
@@ -617,8 +761,14 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     );
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
     const maxConcurrent = (): number => {
-      const events = fs.readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]);
-      events.sort((a, b) => (BigInt(a[1]) < BigInt(b[1]) ? -1 : BigInt(a[1]) > BigInt(b[1]) ? 1 : a[0] === "end" ? -1 : 1));
+      const events = fs
+        .readFileSync(log, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(" ") as [string, string]);
+      events.sort((a, b) =>
+        BigInt(a[1]) < BigInt(b[1]) ? -1 : BigInt(a[1]) > BigInt(b[1]) ? 1 : a[0] === "end" ? -1 : 1,
+      );
       let now = 0;
       let max = 0;
       for (const [kind] of events) max = Math.max(max, (now += kind === "start" ? 1 : -1));
@@ -626,7 +776,11 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     };
     for (const parallelism of [1, 2]) {
       fs.rmSync(log, { force: true });
-      const r = run("/bin/sh", ["-c", backupCommand(settings(path.join(work, `parallel-${parallelism}`), { parallelism }))], { env, timeoutMs: 120_000 });
+      const r = run(
+        "/bin/sh",
+        ["-c", backupCommand(settings(path.join(work, `parallel-${parallelism}`), { parallelism }))],
+        { env, timeoutMs: 120_000 },
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(maxConcurrent()).toBeLessThanOrEqual(parallelism);
       expect(maxConcurrent()).toBeGreaterThanOrEqual(1);
@@ -635,40 +789,46 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
 
   /** The engine's socket, when it is a local one this test can relay. */
   const engineSocket = process.env.DOCKER_HOST
-    ? process.env.DOCKER_HOST.startsWith("unix://") ? process.env.DOCKER_HOST.slice("unix://".length) : undefined
+    ? process.env.DOCKER_HOST.startsWith("unix://")
+      ? process.env.DOCKER_HOST.slice("unix://".length)
+      : undefined
     : "/var/run/docker.sock";
 
-  it.skipIf(engineSocket === undefined)("moves every byte through the Docker API that DOCKER_HOST names, so a remote engine works", async () => {
-    // A relay between a socket of our own and the engine: the backup only sees DOCKER_HOST.
-    const socket = path.join(work, "relay.sock");
-    let relayed = 0;
-    // Half-open: docker closes its sending side when stdin ends and still reads the output.
-    const server = net.createServer({ allowHalfOpen: true }, (client) => {
-      const engine = net.connect({ path: engineSocket as string, allowHalfOpen: true });
-      client.pipe(engine);
-      engine.on("data", (chunk: Buffer) => (relayed += chunk.length));
-      engine.pipe(client);
-      client.on("error", () => engine.destroy());
-      engine.on("error", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
-    try {
-      const dir = path.join(work, "relayed");
-      const child = spawn("/bin/sh", ["-c", backupCommand(settings(dir))], {
-        env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
-        stdio: ["ignore", "pipe", "pipe"],
+  it.skipIf(engineSocket === undefined)(
+    "moves every byte through the Docker API that DOCKER_HOST names, so a remote engine works",
+    async () => {
+      // A relay between a socket of our own and the engine: the backup only sees DOCKER_HOST.
+      const socket = path.join(work, "relay.sock");
+      let relayed = 0;
+      // Half-open: docker closes its sending side when stdin ends and still reads the output.
+      const server = net.createServer({ allowHalfOpen: true }, (client) => {
+        const engine = net.connect({ path: engineSocket as string, allowHalfOpen: true });
+        client.pipe(engine);
+        engine.on("data", (chunk: Buffer) => (relayed += chunk.length));
+        engine.pipe(client);
+        client.on("error", () => engine.destroy());
+        engine.on("error", () => client.destroy());
       });
-      let stderr = "";
-      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      expect(code, stderr).toBe(0);
-      const [name] = completeBackups(dir);
-      const manifest = parseManifest(fs.readFileSync(path.join(dir, name as string, MANIFEST_FILE), "utf8"));
-      expect(relayed).toBeGreaterThan(manifest.files.reduce((sum, f) => sum + f.size, 0));
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
-  }, 120_000);
+      await new Promise<void>((resolve) => server.listen(socket, resolve));
+      try {
+        const dir = path.join(work, "relayed");
+        const child = spawn("/bin/sh", ["-c", backupCommand(settings(dir))], {
+          env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+        const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+        expect(code, stderr).toBe(0);
+        const [name] = completeBackups(dir);
+        const manifest = parseManifest(fs.readFileSync(path.join(dir, name as string, MANIFEST_FILE), "utf8"));
+        expect(relayed).toBeGreaterThan(manifest.files.reduce((sum, f) => sum + f.size, 0));
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+    120_000,
+  );
 
   it("prunes exactly the complete backups older than the retention, never the newest", () => {
     const dir = path.join(work, "retention");
@@ -676,7 +836,10 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     fs.mkdirSync(path.join(outside, "precious"), { recursive: true });
     fs.writeFileSync(path.join(outside, "precious", "data"), "keep");
     const name = (daysAgo: number): string =>
-      new Date(Date.now() - daysAgo * 86_400_000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+      new Date(Date.now() - daysAgo * 86_400_000)
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z");
     const fake = (n: string, complete = true): void => {
       fs.mkdirSync(path.join(dir, n), { recursive: true });
       if (complete) fs.writeFileSync(path.join(dir, n, MANIFEST_FILE), "{}");
@@ -696,7 +859,9 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     expect(result.status, result.stderr).toBe(0);
     const fresh = completeBackups(dir).filter((n) => n > d1);
     expect(fresh).toHaveLength(1);
-    expect(fs.readdirSync(dir).sort()).toEqual([".lock", d1, d29, fresh[0], noManifest, link, "keep-me", "notes.txt"].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [".lock", d1, d29, fresh[0], noManifest, link, "keep-me", "notes.txt"].sort(),
+    );
     expect(result.stdout.match(/pruned /g)).toHaveLength(3);
     expect(fs.readFileSync(path.join(outside, "precious", "data"), "utf8")).toBe("keep");
 
@@ -735,12 +900,16 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     expect(fs.readFileSync(scriptPath, "utf8")).toBe(backupScript());
     const service = fs.readFileSync(path.join(root, `etc/systemd/system/${unit}.service`), "utf8");
     expect(service).toBe(backupServiceUnit(s, DEFAULT_BACKUP_SCHEDULE, "/usr/local/lib/sectorwars"));
-    expect(fs.readFileSync(path.join(root, `etc/systemd/system/${unit}.timer`), "utf8")).toBe(backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE));
+    expect(fs.readFileSync(path.join(root, `etc/systemd/system/${unit}.timer`), "utf8")).toBe(
+      backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE),
+    );
     expect(fs.readFileSync(calls, "utf8")).toContain(`enable --now ${unit}.timer`);
 
     // What the timer starts: the service's ExecStart (its script under the install root).
     const execStart = /^ExecStart=(.*)$/m.exec(service)?.[1] as string;
-    const scheduled = run("/bin/sh", ["-c", execStart.replace("/usr/local/lib/sectorwars", path.dirname(scriptPath))], { timeoutMs: 180_000 });
+    const scheduled = run("/bin/sh", ["-c", execStart.replace("/usr/local/lib/sectorwars", path.dirname(scriptPath))], {
+      timeoutMs: 180_000,
+    });
     expect(scheduled.status, scheduled.stderr).toBe(0);
     expect(completeBackups(dir)).toHaveLength(1);
 

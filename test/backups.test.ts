@@ -64,8 +64,20 @@ describe("Backups", () => {
       ["bumping the generation", withBackup({ generation: 1 })],
       ["a new postgres image", { ...base, "sectorwars:images": { postgres: "postgres:15.8-alpine" } }],
       ["a new redis image", { ...base, "sectorwars:images": { redis: "redis:7.4-alpine" } }],
-      ["retiring a region (its database container goes)", devConfigWith(five.map((r, i) => (i === 3 ? { ...r, state: "retired" } : r)) as typeof five)],
-      ["a region DB's CPU limit (replaces the container)", { ...base, "sectorwars:sizeProfiles": { ...(base["sectorwars:sizeProfiles"] as object), "region-db": { limits: { cpus: 0.75, memory: "512M" }, reservations: { cpus: 0.1, memory: "128M" } } } }],
+      [
+        "retiring a region (its database container goes)",
+        devConfigWith(five.map((r, i) => (i === 3 ? { ...r, state: "retired" } : r))),
+      ],
+      [
+        "a region DB's CPU limit (replaces the container)",
+        {
+          ...base,
+          "sectorwars:sizeProfiles": {
+            ...(base["sectorwars:sizeProfiles"] as object),
+            "region-db": { limits: { cpus: 0.75, memory: "512M" }, reservations: { cpus: 0.1, memory: "128M" } },
+          },
+        },
+      ],
       ["publishing debug ports (replaces the databases)", { ...base, "sectorwars:debugPorts": { publish: true } }],
     ];
     it.each(changes)("change on %s", async (_label, config) => {
@@ -74,7 +86,16 @@ describe("Backups", () => {
 
     const noChanges: [string, Record<string, unknown>][] = [
       ["reordering regions", devConfigWith([...five].reverse())],
-      ["a region DB's memory (updated in place)", { ...base, "sectorwars:sizeProfiles": { ...(base["sectorwars:sizeProfiles"] as object), "region-db": { limits: { cpus: 0.5, memory: "768M" }, reservations: { cpus: 0.1, memory: "128M" } } } }],
+      [
+        "a region DB's memory (updated in place)",
+        {
+          ...base,
+          "sectorwars:sizeProfiles": {
+            ...(base["sectorwars:sizeProfiles"] as object),
+            "region-db": { limits: { cpus: 0.5, memory: "768M" }, reservations: { cpus: 0.1, memory: "128M" } },
+          },
+        },
+      ],
       ["an API's image", { ...base, "sectorwars:images": { gameserver: "registry.example/gameserver:2.0.0" } }],
       ["a region's display name", devConfigWith(five.map((r, i) => (i === 2 ? { ...r, name: "Renamed" } : r)))],
     ];

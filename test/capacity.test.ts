@@ -75,7 +75,11 @@ describe("a hand-computed example", () => {
       reservations: { cpus: 4, memoryMb: 5632 },
       cpuShares: 4 * 1024,
     });
-    expect(report.subtotals.core).toEqual({ containers: 2, limits: { cpus: 6, memoryMb: 8 * G }, reservations: { cpus: 3, memoryMb: 4 * G } });
+    expect(report.subtotals.core).toEqual({
+      containers: 2,
+      limits: { cpus: 6, memoryMb: 8 * G },
+      reservations: { cpus: 3, memoryMb: 4 * G },
+    });
     expect(report.subtotals.regions).toEqual({
       containers: 2,
       regions: 1,
@@ -106,7 +110,11 @@ describe("a hand-computed example", () => {
       bindsOn: ["limits.memory"],
     });
     // big: reservations 10 by CPU, 8 by memory; limits 20/8 = 2 by CPU, 3G/2G = 1 by memory.
-    expect(report.regionSizes[1]).toMatchObject({ byReservations: { fit: 8 }, byLimits: { cpus: 2, memory: 1, fit: 1 }, more: 1 });
+    expect(report.regionSizes[1]).toMatchObject({
+      byReservations: { fit: 8 },
+      byLimits: { cpus: 2, memory: 1, fit: 1 },
+      more: 1,
+    });
   });
 
   it("reports ties between binding dimensions", () => {
@@ -150,7 +158,10 @@ describe("a hand-computed example", () => {
           "CPU reservations add up to 4 CPUs, the budget is 3 = host 16 - 13 reserved: 1 CPU over; " +
           "largest: api (2), db (1), r1 (0.5); the 1 region takes 1 CPU together",
       },
-      expect.objectContaining({ path: "sectorwars:host.cpus", message: expect.stringMatching(/^CPU limits add up to 8 CPUs, at most 6 allowed/) }),
+      expect.objectContaining({
+        path: "sectorwars:host.cpus",
+        message: expect.stringMatching(/^CPU limits add up to 8 CPUs, at most 6 allowed/),
+      }),
     ]);
   });
 
@@ -176,7 +187,9 @@ describe("a hand-computed example", () => {
 
   it("renders a fixed-width table", () => {
     const text = renderCapacityTable(report);
-    expect(text).toContain('Capacity of stack "example": host 16 CPUs / 16G, 2 CPUs / 2G reserved for the OS and Docker');
+    expect(text).toContain(
+      'Capacity of stack "example": host 16 CPUs / 16G, 2 CPUs / 2G reserved for the OS and Docker',
+    );
     expect(text).toMatch(/^CONTAINER\s+PROFILE\s+CPU LIMIT\s+CPU RESERVED\s+MEM LIMIT\s+MEM RESERVED$/m);
     expect(text).toMatch(/^r1_db\s+r1_db\s+1\s+0\.5\s+2G\s+1G$/m);
     expect(text).toMatch(/^total \(4 containers\)\s+8\s+4\s+11G\s+5\.5G$/m);
@@ -281,7 +294,10 @@ const arbProfile: fc.Arbitrary<ResourceSpec> = fc
   })
   .map(({ cpu20, memoryMb, cpuShare, memShare }) => ({
     limits: { cpus: cpu20 / 20, memoryMb },
-    reservations: { cpus: Math.max(1, Math.floor((cpu20 * cpuShare) / 20)) / 20, memoryMb: Math.max(1, Math.floor((memoryMb * memShare) / 20)) },
+    reservations: {
+      cpus: Math.max(1, Math.floor((cpu20 * cpuShare) / 20)) / 20,
+      memoryMb: Math.max(1, Math.floor((memoryMb * memShare) / 20)),
+    },
   }));
 
 const toRaw = (s: ResourceSpec) => ({
@@ -353,8 +369,14 @@ describe("properties", () => {
         const over: Record<CapacityDimension, boolean> = {
           "reservations.cpus": s.resCpu20 > budgetCpu20,
           "reservations.memory": s.resMem > budgetMem,
-          "limits.cpus": budgetCpu20 <= 0 ? s.limitCpu20 > budgetCpu20 : s.limitCpu20 > Math.floor(budgetCpu20 * config.capacity.overcommit.cpus),
-          "limits.memory": budgetMem <= 0 ? s.limitMem > budgetMem : s.limitMem > Math.floor(budgetMem * config.capacity.overcommit.memory),
+          "limits.cpus":
+            budgetCpu20 <= 0
+              ? s.limitCpu20 > budgetCpu20
+              : s.limitCpu20 > Math.floor(budgetCpu20 * config.capacity.overcommit.cpus),
+          "limits.memory":
+            budgetMem <= 0
+              ? s.limitMem > budgetMem
+              : s.limitMem > Math.floor(budgetMem * config.capacity.overcommit.memory),
         };
         const problems = capacityProblems(report);
         expect(report.withinBudget).toBe(problems.length === 0);
@@ -372,9 +394,7 @@ describe("properties", () => {
             expect(p.path).toBe(resource === "cpus" ? "sectorwars:host.cpus" : "sectorwars:host.memoryGb");
             return `${m?.[2]}.${resource}`;
           });
-          expect(named.sort()).toEqual(
-            (Object.keys(over) as CapacityDimension[]).filter((d) => over[d]).sort(),
-          );
+          expect(named.sort()).toEqual((Object.keys(over) as CapacityDimension[]).filter((d) => over[d]).sort());
         }
       }),
       { numRuns: 300 },
@@ -391,7 +411,13 @@ describe("properties", () => {
           host: { cpus: config.host.cpus, memoryMb: config.host.memoryGb * G },
           reserve: config.capacity.reserve,
           overcommit: config.capacity.overcommit,
-          containers: allContainers(plan).map((c) => ({ name: c.containerName, role: c.role, region: null, sizeProfile: c.sizeProfile, size: c.size })),
+          containers: allContainers(plan).map((c) => ({
+            name: c.containerName,
+            role: c.role,
+            region: null,
+            sizeProfile: c.sizeProfile,
+            size: c.size,
+          })),
           regionSizes: {},
         };
         expect(capacityOf(base).totals).toEqual(report.totals);
@@ -404,7 +430,10 @@ describe("properties", () => {
               ...base,
               containers: [
                 ...base.containers,
-                ...Array.from({ length: n }, (_, i) => [container(`x${i}`, api, `x${i}`), container(`x${i}_db`, db, `x${i}`)]).flat(),
+                ...Array.from({ length: n }, (_, i) => [
+                  container(`x${i}`, api, `x${i}`),
+                  container(`x${i}_db`, db, `x${i}`),
+                ]).flat(),
               ],
             }).withinBudget;
           if (report.withinBudget) expect(withMore(f.more), f.size).toBe(true);
@@ -421,7 +450,12 @@ describe("properties", () => {
       fc.asyncProperty(arbScenario({ maxRegions: 6, hugeHost: true }), async ({ raw }) => {
         const { report } = reportFor(raw, "test");
         // Image references, not local builds: this property is about sizes, not the probe.
-        const images = { gameserver: "example/gameserver:1", adminUi: "example/admin:1", playerUi: "example/player:1", paypal: "example/paypal:1" };
+        const images = {
+          gameserver: "example/gameserver:1",
+          adminUi: "example/admin:1",
+          playerUi: "example/player:1",
+          paypal: "example/paypal:1",
+        };
         const config = Object.fromEntries(Object.entries({ ...raw, images }).map(([k, v]) => [`sectorwars:${k}`, v]));
         const run = await runProgram({ config, stack: "test" });
         const declared = containers(run);
@@ -484,7 +518,8 @@ describe("npm run capacity", () => {
     const result = runCapacity(["--stack", "dev"]);
     const { report } = reportFor(rawOf(readStackFile("dev")), "dev");
     expect(result.stdout).toBe(renderCapacityTable(report));
-    for (const c of report.containers) expect(result.stdout).toMatch(new RegExp(`^${c.name}\\s+${c.sizeProfile}\\s`, "m"));
+    for (const c of report.containers)
+      expect(result.stdout).toMatch(new RegExp(`^${c.name}\\s+${c.sizeProfile}\\s`, "m"));
     expect(result.stdout).toMatch(/^total \(11 containers\)\s+4\.75\s+0\.95\s+3G\s+768M$/m);
     const problems = capacityProblems(report);
     expect(result.status).toBe(problems.length === 0 ? 0 : 1);
@@ -510,7 +545,10 @@ describe("npm run capacity", () => {
       expect(bad.stderr).toContain("sectorwars:host.cpus");
       expect(bad.stderr).toContain("sectorwars:regions: at least one region is needed");
       expect(bad.stderr).not.toMatch(/\n\s+at /);
-      expect(runCapacity(["--stack", "missing"], dir)).toMatchObject({ status: 2, stderr: expect.stringContaining("no stack file") });
+      expect(runCapacity(["--stack", "missing"], dir)).toMatchObject({
+        status: 2,
+        stderr: expect.stringContaining("no stack file"),
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -523,7 +561,12 @@ describe("npm run capacity", () => {
     // Neither pulumi nor docker on the PATH, and no Docker daemon to reach.
     const env = { ...process.env, PATH: path.dirname(process.execPath), DOCKER_HOST: "unix:///nonexistent.sock" };
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [tsx, "scripts/capacity.ts", ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 30_000 });
+      spawnSync(process.execPath, [tsx, "scripts/capacity.ts", ...args], {
+        cwd: ROOT,
+        env,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
     const prod = cli("--stack", "prod");
     expect(prod.stderr).toBe("");
     expect(prod.status).toBe(0);

@@ -1,12 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  type ParseContext,
-  type SecretKey,
-  configPath,
-  parseConfig,
-} from "../planning/config";
+import { ConfigError, type ParseContext, type SecretKey, configPath, parseConfig } from "../planning/config";
 import { BUILT_IN_PROFILES } from "../planning/sizes";
 import { generatedRegions, rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
@@ -67,34 +61,112 @@ describe("rejected configs", () => {
     ["unknown environment", { ...dev, environment: "staging" }, "sectorwars:environment: "],
     ["unknown top-level key (typo)", { ...dev, region: [] }, "sectorwars:region: unknown key"],
     ["no regions", regions(), "sectorwars:regions: at least one region is needed"],
-    ["duplicate slot", regions(home, orion, { ...orion, id: "vega" }), 'sectorwars:regions[2].slot: 3 is already used by region "orion"'],
-    ["duplicate id", regions(home, orion, { ...orion, slot: 4 }), 'sectorwars:regions[2].id: "orion" is already used by regions[1]'],
+    [
+      "duplicate slot",
+      regions(home, orion, { ...orion, id: "vega" }),
+      'sectorwars:regions[2].slot: 3 is already used by region "orion"',
+    ],
+    [
+      "duplicate id",
+      regions(home, orion, { ...orion, slot: 4 }),
+      'sectorwars:regions[2].id: "orion" is already used by regions[1]',
+    ],
     ["no default region", regions(orion), 'sectorwars:regions: exactly one region must have type "default"'],
-    ["two default regions", regions(home, { ...orion, type: "default" }), 'sectorwars:regions[1].type: only one region can be "default"'],
-    ["id with upper case", regions(home, { ...orion, id: "Orion" }), "sectorwars:regions[1].id: must be a lowercase slug or UUID"],
+    [
+      "two default regions",
+      regions(home, { ...orion, type: "default" }),
+      'sectorwars:regions[1].type: only one region can be "default"',
+    ],
+    [
+      "id with upper case",
+      regions(home, { ...orion, id: "Orion" }),
+      "sectorwars:regions[1].id: must be a lowercase slug or UUID",
+    ],
     ["id with a slash", regions(home, { ...orion, id: "a/b" }), "sectorwars:regions[1].id: "],
     ["slot zero", regions(home, { ...orion, slot: 0 }), "sectorwars:regions[1].slot: "],
     ["fractional slot", regions(home, { ...orion, slot: 2.5 }), "sectorwars:regions[1].slot: "],
     ["slot too large", regions(home, { ...orion, slot: 5000 }), "sectorwars:regions[1].slot: "],
     ["unknown region type", regions(home, { ...orion, type: "public" }), "sectorwars:regions[1].type: "],
-    ["unknown region size", regions(home, { ...orion, size: "huge" }), 'sectorwars:regions[1].size: unknown region size "huge"'],
+    [
+      "unknown region size",
+      regions(home, { ...orion, size: "huge" }),
+      'sectorwars:regions[1].size: unknown region size "huge"',
+    ],
     ["empty region name", regions(home, { ...orion, name: " " }), "sectorwars:regions[1].name: "],
-    ["unknown field in a region", regions(home, { ...orion, colour: "red" }), "sectorwars:regions[1].colour: unknown key"],
-    ["bad image reference", { ...dev, images: { postgres: "Postgres 15!" } }, "sectorwars:images.postgres: is not a Docker image reference"],
-    ["build context missing", { ...dev, images: { gameserver: { context: "no/such/dir" } } }, 'sectorwars:images.gameserver: build context "no/such/dir" does not exist'],
+    [
+      "unknown field in a region",
+      regions(home, { ...orion, colour: "red" }),
+      "sectorwars:regions[1].colour: unknown key",
+    ],
+    [
+      "bad image reference",
+      { ...dev, images: { postgres: "Postgres 15!" } },
+      "sectorwars:images.postgres: is not a Docker image reference",
+    ],
+    [
+      "build context missing",
+      { ...dev, images: { gameserver: { context: "no/such/dir" } } },
+      'sectorwars:images.gameserver: build context "no/such/dir" does not exist',
+    ],
     ["unknown image key", { ...dev, images: { mysql: "mysql:8" } }, "sectorwars:images.mysql: unknown key"],
     ["negative host cpus", { ...dev, host: { cpus: -1, memoryGb: 8 } }, "sectorwars:host.cpus: "],
-    ["bad memory size", { ...dev, sizeProfiles: { nginx: { limits: { cpus: 1, memory: "lots" }, reservations: { cpus: 1, memory: "1G" } } } }, 'sectorwars:sizeProfiles.nginx.limits.memory: "lots" is not a memory size'],
-    ["reservation above limit", { ...dev, sizeProfiles: { nginx: { limits: { cpus: 1, memory: "1G" }, reservations: { cpus: 2, memory: "1G" } } } }, "sectorwars:sizeProfiles.nginx.reservations.cpus: 2 exceeds the limit of 1"],
-    ["region size naming an unknown profile", { ...dev, regionSizes: { big: { api: "region-api", db: "huge-db" } } }, 'sectorwars:regionSizes.big.db: unknown size profile "huge-db"'],
-    ["redis maxmemory above the container limit", { ...dev, redis: { maxmemory: "1gb" } }, "sectorwars:redis.maxmemory: 1gb leaves no headroom under the redis container's 256M limit"],
+    [
+      "bad memory size",
+      {
+        ...dev,
+        sizeProfiles: { nginx: { limits: { cpus: 1, memory: "lots" }, reservations: { cpus: 1, memory: "1G" } } },
+      },
+      'sectorwars:sizeProfiles.nginx.limits.memory: "lots" is not a memory size',
+    ],
+    [
+      "reservation above limit",
+      {
+        ...dev,
+        sizeProfiles: { nginx: { limits: { cpus: 1, memory: "1G" }, reservations: { cpus: 2, memory: "1G" } } },
+      },
+      "sectorwars:sizeProfiles.nginx.reservations.cpus: 2 exceeds the limit of 1",
+    ],
+    [
+      "region size naming an unknown profile",
+      { ...dev, regionSizes: { big: { api: "region-api", db: "huge-db" } } },
+      'sectorwars:regionSizes.big.db: unknown size profile "huge-db"',
+    ],
+    [
+      "redis maxmemory above the container limit",
+      { ...dev, redis: { maxmemory: "1gb" } },
+      "sectorwars:redis.maxmemory: 1gb leaves no headroom under the redis container's 256M limit",
+    ],
     ["unknown redis policy", { ...dev, redis: { maxmemoryPolicy: "lru" } }, "sectorwars:redis.maxmemoryPolicy: "],
-    ["name prefix with underscore", { ...dev, namePrefix: "sector_wars" }, "sectorwars:namePrefix: must start with a letter"],
-    ["edge ports equal", { ...dev, edge: { httpPort: 8443, httpsPort: 8443 } }, "sectorwars:edge.httpsPort: host port 8443 is already used by sectorwars:edge.httpPort"],
-    ["debug port collides with a region's port", { ...dev, debugPorts: { publish: true, postgresBase: 15432, redis: 15434 } }, "sectorwars:regions[1].slot: host port 15434 is already used by sectorwars:debugPorts.redis"],
-    ["prod with the probe", { ...prod, images: { ...(prod.images as object), gameserver: undefined } }, "sectorwars:images.gameserver: prod needs a real image reference"],
-    ["prod with a local build", { ...prod, images: { ...(prod.images as object), paypal: { context: "probe" } } }, "sectorwars:images.paypal: prod needs an image reference from a registry"],
-    ["prod with an untagged image", { ...prod, images: { ...(prod.images as object), adminUi: "registry.example:5000/admin" } }, 'sectorwars:images.adminUi: "registry.example:5000/admin" has no tag or digest'],
+    [
+      "name prefix with underscore",
+      { ...dev, namePrefix: "sector_wars" },
+      "sectorwars:namePrefix: must start with a letter",
+    ],
+    [
+      "edge ports equal",
+      { ...dev, edge: { httpPort: 8443, httpsPort: 8443 } },
+      "sectorwars:edge.httpsPort: host port 8443 is already used by sectorwars:edge.httpPort",
+    ],
+    [
+      "debug port collides with a region's port",
+      { ...dev, debugPorts: { publish: true, postgresBase: 15432, redis: 15434 } },
+      "sectorwars:regions[1].slot: host port 15434 is already used by sectorwars:debugPorts.redis",
+    ],
+    [
+      "prod with the probe",
+      { ...prod, images: { ...(prod.images as object), gameserver: undefined } },
+      "sectorwars:images.gameserver: prod needs a real image reference",
+    ],
+    [
+      "prod with a local build",
+      { ...prod, images: { ...(prod.images as object), paypal: { context: "probe" } } },
+      "sectorwars:images.paypal: prod needs an image reference from a registry",
+    ],
+    [
+      "prod with an untagged image",
+      { ...prod, images: { ...(prod.images as object), adminUi: "registry.example:5000/admin" } },
+      'sectorwars:images.adminUi: "registry.example:5000/admin" has no tag or digest',
+    ],
   ];
 
   it.each(cases)("rejects %s", (_label, raw, expected) => {
@@ -130,7 +202,11 @@ describe("properties", () => {
   const regionList = fc
     .uniqueArray(fc.integer({ min: 1, max: 999 }), { minLength: 1, maxLength: 60 })
     .chain((slots) =>
-      fc.tuple(fc.constant(slots), fc.nat({ max: slots.length - 1 }), fc.shuffledSubarray(slots, { minLength: slots.length, maxLength: slots.length })),
+      fc.tuple(
+        fc.constant(slots),
+        fc.nat({ max: slots.length - 1 }),
+        fc.shuffledSubarray(slots, { minLength: slots.length, maxLength: slots.length }),
+      ),
     )
     .map(([slots, defaultIndex, order]) =>
       order.map((slot) => ({
@@ -152,13 +228,19 @@ describe("properties", () => {
 
   it("names the exact entry that reuses a slot", () => {
     fc.assert(
-      fc.property(regionList.filter((l) => l.length >= 2), fc.nat(), (list, pick) => {
-        const victim = list[pick % list.length];
-        if (!victim) return;
-        const copy = { id: "copycat", name: "Copy", type: "player_owned", slot: victim.slot };
-        const problems = problemsOf(regions(...list, copy));
-        expect(problems).toContain(`sectorwars:regions[${list.length}].slot: ${victim.slot} is already used by region "${victim.id}"`);
-      }),
+      fc.property(
+        regionList.filter((l) => l.length >= 2),
+        fc.nat(),
+        (list, pick) => {
+          const victim = list[pick % list.length];
+          if (!victim) return;
+          const copy = { id: "copycat", name: "Copy", type: "player_owned", slot: victim.slot };
+          const problems = problemsOf(regions(...list, copy));
+          expect(problems).toContain(
+            `sectorwars:regions[${list.length}].slot: ${victim.slot} is already used by region "${victim.id}"`,
+          );
+        },
+      ),
     );
   });
 

@@ -9,7 +9,14 @@ import { parseConfig } from "../planning/config";
 import { planStack } from "../planning/topology";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { containerNamed, portsOf, uploadOf } from "./support/graph";
-import { COMMAND, type ProgramRun, type RegisteredResource, isSecretValue, readStackFile, runProgram } from "./support/pulumi";
+import {
+  COMMAND,
+  type ProgramRun,
+  type RegisteredResource,
+  isSecretValue,
+  readStackFile,
+  runProgram,
+} from "./support/pulumi";
 
 const NGINX = "sectorwars-dev_nginx";
 
@@ -45,7 +52,9 @@ describe("EdgeProxy", () => {
   it("serves a self-signed certificate in dev, with the key only as a secret", () => {
     const nginx = containerNamed(run, NGINX);
     expect(uploadOf(nginx, "/etc/nginx/tls/server.crt")).toMatch(/^-----BEGIN CERTIFICATE-----/);
-    const keyUpload = (nginx.rawInputs.uploads as Record<string, unknown>[]).find((u) => u.file === "/etc/nginx/tls/server.key");
+    const keyUpload = (nginx.rawInputs.uploads as Record<string, unknown>[]).find(
+      (u) => u.file === "/etc/nginx/tls/server.key",
+    );
     expect(isSecretValue(keyUpload?.content), "the private key upload is a secret").toBe(true);
     const cert = run.byName("edge-tls-cert");
     expect(cert.inputs.dnsNames).toEqual(["localhost"]);
@@ -56,13 +65,18 @@ describe("EdgeProxy", () => {
     expect(nginx.ignoreChanges).toEqual(["uploads[0]"]);
     const reload = reloadCommand(run);
     expect(reload.inputs.stdin).toBe(uploadOf(nginx, "/etc/nginx/nginx.conf"));
-    expect(String(reload.inputs.create)).toMatch(/^docker exec -i sectorwars-dev_nginx sh -ec '.*nginx -t .*nginx -s reload'$/);
+    expect(String(reload.inputs.create)).toMatch(
+      /^docker exec -i sectorwars-dev_nginx sh -ec '.*nginx -t .*nginx -s reload'$/,
+    );
     expect(reload.inputs.triggers).toEqual([run.outputs.edgeConfigHash, `${"edge"}-id`]);
     expect(reload.dependencies).toContain(nginx.urn);
   });
 
   it("points the reload command's docker CLI at the provider's Docker host", async () => {
-    const remote = await runProgram({ config: { ...readStackFile("dev"), "docker:host": "ssh://ops@game-host" }, stack: "test" });
+    const remote = await runProgram({
+      config: { ...readStackFile("dev"), "docker:host": "ssh://ops@game-host" },
+      stack: "test",
+    });
     expect(reloadCommand(remote).inputs.environment).toEqual({ DOCKER_HOST: "ssh://ops@game-host" });
     expect(reloadCommand(run).inputs.environment ?? {}).toEqual({});
   });
@@ -76,6 +90,11 @@ describe("EdgeProxy", () => {
   });
 
   it("declares exactly one reload command", () => {
-    expect(run.ofType(COMMAND).filter((c) => c.name.startsWith("edge")).map((c) => c.name)).toEqual(["edge-reload"]);
+    expect(
+      run
+        .ofType(COMMAND)
+        .filter((c) => c.name.startsWith("edge"))
+        .map((c) => c.name),
+    ).toEqual(["edge-reload"]);
   });
 });

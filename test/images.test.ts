@@ -17,7 +17,9 @@ describe("hashBuildContext", () => {
 
   it("is stable for unchanged content", () => {
     make();
-    expect(hashBuildContext(dir, path.join(dir, "Dockerfile"))).toBe(hashBuildContext(dir, path.join(dir, "Dockerfile")));
+    expect(hashBuildContext(dir, path.join(dir, "Dockerfile"))).toBe(
+      hashBuildContext(dir, path.join(dir, "Dockerfile")),
+    );
   });
 
   it("changes when a source file or the Dockerfile changes, so the image is rebuilt", () => {

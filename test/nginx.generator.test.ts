@@ -50,7 +50,7 @@ function withChange(change: Change): NginxSettings {
     listen: { ...base.listen, ...change.listen },
     upstreams: { ...base.upstreams, ...change.upstreams },
     tls: { ...base.tls, ...change.tls },
-  } as NginxSettings;
+  };
 }
 
 /** The config without comment lines and indentation, for matching directives. */
@@ -88,16 +88,53 @@ describe("renderNginxConf: examples", () => {
     ["a resolver with a port", { resolver: "10.0.0.2:5353" }, [/^\s*resolver 10\.0\.0\.2:5353 valid=10s ipv6=off;$/m]],
     ["an IPv6 resolver in brackets", { resolver: "fd00::53" }, [/^\s*resolver \[fd00::53\] valid=10s/m]],
     ["the listen ports without address", {}, [/^\s*listen 80;$/m, /^\s*listen 443 ssl http2;$/m]],
-    ["the listen address", { listen: { address: "127.0.0.1", http: 8080, https: 8443 } }, [/^\s*listen 127\.0\.0\.1:8080;$/m, /^\s*listen 127\.0\.0\.1:8443 ssl http2;$/m]],
+    [
+      "the listen address",
+      { listen: { address: "127.0.0.1", http: 8080, https: 8443 } },
+      [/^\s*listen 127\.0\.0\.1:8080;$/m, /^\s*listen 127\.0\.0\.1:8443 ssl http2;$/m],
+    ],
     ["an IPv6 listen address", { listen: { address: "::1", http: 8080, https: 8443 } }, [/^\s*listen \[::1\]:8080;$/m]],
     ["the worker user", {}, [/^user nginx;$/m]],
-    ["the runtime paths", {}, [/^pid \/var\/run\/nginx\.pid;$/m, /^error_log \/var\/log\/nginx\/error\.log warn;$/m, /^\s*access_log \/var\/log\/nginx\/access\.log edge;$/m, /^\s*proxy_temp_path \/var\/cache\/nginx\/proxy;$/m]],
+    [
+      "the runtime paths",
+      {},
+      [
+        /^pid \/var\/run\/nginx\.pid;$/m,
+        /^error_log \/var\/log\/nginx\/error\.log warn;$/m,
+        /^\s*access_log \/var\/log\/nginx\/access\.log edge;$/m,
+        /^\s*proxy_temp_path \/var\/cache\/nginx\/proxy;$/m,
+      ],
+    ],
     ["no access log", { runtime: { accessLog: null } }, [/^\s*access_log off;$/m]],
-    ["TLS files", {}, [/^\s*ssl_certificate \/etc\/nginx\/tls\/server\.crt;$/m, /^\s*ssl_certificate_key \/etc\/nginx\/tls\/server\.key;$/m]],
+    [
+      "TLS files",
+      {},
+      [
+        /^\s*ssl_certificate \/etc\/nginx\/tls\/server\.crt;$/m,
+        /^\s*ssl_certificate_key \/etc\/nginx\/tls\/server\.key;$/m,
+      ],
+    ],
     ["the default body size limit", {}, [/^\s*client_max_body_size 1m;$/m]],
     ["a custom body size limit", { clientMaxBodySize: "256k" }, [/^\s*client_max_body_size 256k;$/m]],
-    ["hardening", {}, [/^\s*server_tokens off;$/m, /^\s*ssl_protocols TLSv1\.2 TLSv1\.3;$/m, /^\s*proxy_connect_timeout 5s;$/m, /^\s*proxy_read_timeout 60s;$/m]],
-    ["HSTS on HTTPS only", {}, [/^\s*https "max-age=31536000";$/m, /^\s*default "";$/m, /^\s*add_header Strict-Transport-Security \$hsts always;$/m]],
+    [
+      "hardening",
+      {},
+      [
+        /^\s*server_tokens off;$/m,
+        /^\s*ssl_protocols TLSv1\.2 TLSv1\.3;$/m,
+        /^\s*proxy_connect_timeout 5s;$/m,
+        /^\s*proxy_read_timeout 60s;$/m,
+      ],
+    ],
+    [
+      "HSTS on HTTPS only",
+      {},
+      [
+        /^\s*https "max-age=31536000";$/m,
+        /^\s*default "";$/m,
+        /^\s*add_header Strict-Transport-Security \$hsts always;$/m,
+      ],
+    ],
   ])("renders %s", (_what, change, patterns) => {
     const text = renderNginxConf(withChange(change));
     for (const p of patterns) expect(text).toMatch(p);
@@ -154,12 +191,16 @@ describe("renderNginxConf: examples", () => {
   });
 
   it("answers 410 with JSON for a retired region and never contacts its upstream", () => {
-    expect(blockOf(conf, "location ^~ /api/regions/old/")).toEqual([`return 410 '{"error":"region_retired","region":"old","status":410}\\n';`]);
+    expect(blockOf(conf, "location ^~ /api/regions/old/")).toEqual([
+      `return 410 '{"error":"region_retired","region":"old","status":410}\\n';`,
+    ]);
     expect(conf).not.toContain("region-old-api");
   });
 
   it("answers 404 with JSON for any other region id", () => {
-    expect(blockOf(conf, "location ^~ /api/regions/")).toEqual([`return 404 '{"error":"unknown_region","status":404}\\n';`]);
+    expect(blockOf(conf, "location ^~ /api/regions/")).toEqual([
+      `return 404 '{"error":"unknown_region","status":404}\\n';`,
+    ]);
   });
 
   it("sends legacy /api/ to the default region with the prefix stripped", () => {
@@ -178,7 +219,12 @@ describe("renderNginxConf: examples", () => {
   });
 
   it("sends the seed's proxy headers on every proxied route", () => {
-    for (const header of ["Host $host", "X-Real-IP $remote_addr", "X-Forwarded-For $remote_addr", "X-Forwarded-Proto $scheme"]) {
+    for (const header of [
+      "Host $host",
+      "X-Real-IP $remote_addr",
+      "X-Forwarded-For $remote_addr",
+      "X-Forwarded-Proto $scheme",
+    ]) {
       expect(conf).toContain(`proxy_set_header ${header};`);
     }
     // proxy_set_header is inherited only by locations that set none of their own.
@@ -194,54 +240,122 @@ describe("renderNginxConf: examples", () => {
   });
 
   it("has the /healthz that the container health check polls", () => {
-    expect(blockOf(conf, "location = /healthz")).toEqual(["access_log off;", "default_type text/plain;", 'return 200 "ok\\n";']);
+    expect(blockOf(conf, "location = /healthz")).toEqual([
+      "access_log off;",
+      "default_type text/plain;",
+      'return 200 "ok\\n";',
+    ]);
   });
 });
 
 describe("renderNginxConf: refused settings", () => {
-  const region = (id: string, upstream = "127.0.0.1:9000", state: NginxRegionRoute["state"] = "active"): NginxRegionRoute => ({ id, upstream, state });
+  const region = (
+    id: string,
+    upstream = "127.0.0.1:9000",
+    state: NginxRegionRoute["state"] = "active",
+  ): NginxRegionRoute => ({ id, upstream, state });
 
   it.each<[string, Change, RegExp]>([
-    ["duplicate ids", { regions: [region("orion"), region("nova"), region("orion", "127.0.0.1:9001")] }, /duplicate region id "orion"/],
+    [
+      "duplicate ids",
+      { regions: [region("orion"), region("nova"), region("orion", "127.0.0.1:9001")] },
+      /duplicate region id "orion"/,
+    ],
     ["a missing default region", { defaultRegionId: "vega" }, /default region "vega" is not in regions/],
     ["a retired default region", { defaultRegionId: "old" }, /default region "old" is retired/],
     ["no regions at all", { regions: [] }, /default region "orion" is not in regions/],
-    ["an uppercase id", { regions: [region("Orion")], defaultRegionId: "Orion" }, /regions\[0\]\.id "Orion" must be a lowercase slug or UUID/],
+    [
+      "an uppercase id",
+      { regions: [region("Orion")], defaultRegionId: "Orion" },
+      /regions\[0\]\.id "Orion" must be a lowercase slug or UUID/,
+    ],
     ["an id with a slash", { regions: [region("orion"), region("a/b")] }, /regions\[1\]\.id "a\/b"/],
-    ["an id that would end a directive", { regions: [region("orion"), region("x;return")] }, /regions\[1\]\.id "x;return"/],
+    [
+      "an id that would end a directive",
+      { regions: [region("orion"), region("x;return")] },
+      /regions\[1\]\.id "x;return"/,
+    ],
     ["an id with a quote", { regions: [region("orion"), region('x"y')] }, /regions\[1\]\.id "x\\"y"/],
     ["an id starting with a hyphen", { regions: [region("orion"), region("-x")] }, /regions\[1\]\.id "-x"/],
     ["an id of 41 characters", { regions: [region("orion"), region("a".repeat(41))] }, /regions\[1\]\.id/],
     ["an empty id", { regions: [region("orion"), region("")] }, /regions\[1\]\.id ""/],
-    ["an unknown state", { regions: [region("orion"), { id: "x", upstream: "127.0.0.1:1", state: "paused" as "active" }] }, /regions\[1\]\.state "paused"/],
-    ["an upstream without port", { regions: [region("orion", "region-orion-api")] }, /regions\[0\]\.upstream \(region orion\) "region-orion-api" must be "host:port"/],
-    ["an upstream with a scheme", { upstreams: { nexus: "http://nexus-api:8000" } }, /upstreams\.nexus "http:\/\/nexus-api:8000" must be "host:port"/],
-    ["an upstream with a path", { upstreams: { admin: "admin-ui:3000/x" } }, /upstreams\.admin "admin-ui:3000\/x": port "3000\/x" must be 1-65535/],
+    [
+      "an unknown state",
+      { regions: [region("orion"), { id: "x", upstream: "127.0.0.1:1", state: "paused" as "active" }] },
+      /regions\[1\]\.state "paused"/,
+    ],
+    [
+      "an upstream without port",
+      { regions: [region("orion", "region-orion-api")] },
+      /regions\[0\]\.upstream \(region orion\) "region-orion-api" must be "host:port"/,
+    ],
+    [
+      "an upstream with a scheme",
+      { upstreams: { nexus: "http://nexus-api:8000" } },
+      /upstreams\.nexus "http:\/\/nexus-api:8000" must be "host:port"/,
+    ],
+    [
+      "an upstream with a path",
+      { upstreams: { admin: "admin-ui:3000/x" } },
+      /upstreams\.admin "admin-ui:3000\/x": port "3000\/x" must be 1-65535/,
+    ],
     ["port 0", { upstreams: { player: "player-ui:0" } }, /upstreams\.player "player-ui:0": port "0" must be 1-65535/],
     ["port 65536", { upstreams: { player: "player-ui:65536" } }, /port "65536" must be 1-65535/],
-    ["an upstream that would inject a directive", { upstreams: { nexus: "a;b:80" } }, /upstreams\.nexus "a;b:80": "a;b" is not a valid host name/],
+    [
+      "an upstream that would inject a directive",
+      { upstreams: { nexus: "a;b:80" } },
+      /upstreams\.nexus "a;b:80": "a;b" is not a valid host name/,
+    ],
     ["an upstream with a space", { upstreams: { nexus: "a b:80" } }, /"a b" is not a valid host name/],
     ["an upstream with a variable", { upstreams: { nexus: "$host:80" } }, /"\$host" is not a valid host name/],
     ["a bad IPv4 address", { upstreams: { nexus: "10.0.0.300:80" } }, /"10\.0\.0\.300" is not a valid IPv4 address/],
     ["a bad IPv6 address", { upstreams: { nexus: "[::g]:80" } }, /"::g" is not an IPv6 address/],
-    ["a bad retired upstream", { regions: [region("orion"), region("old", "nope", "retired")] }, /regions\[1\]\.upstream \(region old\) "nope"/],
-    ["a host name without resolver", { resolver: null }, /region nova uses host name "region-nova-api" but resolver is null/],
+    [
+      "a bad retired upstream",
+      { regions: [region("orion"), region("old", "nope", "retired")] },
+      /regions\[1\]\.upstream \(region old\) "nope"/,
+    ],
+    [
+      "a host name without resolver",
+      { resolver: null },
+      /region nova uses host name "region-nova-api" but resolver is null/,
+    ],
     ["a resolver given by name", { resolver: "dns.example" }, /resolver "dns\.example" must be an IP address/],
     ["a resolver with port 0", { resolver: "127.0.0.11:0" }, /resolver "127\.0\.0\.11:0": port "0"/],
-    ["a resolver that would inject a directive", { resolver: "127.0.0.11; include /etc/passwd" }, /resolver "127\.0\.0\.11; include \/etc\/passwd" must be an IP address/],
+    [
+      "a resolver that would inject a directive",
+      { resolver: "127.0.0.11; include /etc/passwd" },
+      /resolver "127\.0\.0\.11; include \/etc\/passwd" must be an IP address/,
+    ],
     ["equal listen ports", { listen: { http: 8080, https: 8080 } }, /listen\.http and listen\.https are both 8080/],
     ["a listen port of 0", { listen: { http: 0 } }, /listen\.http 0 must be an integer port 1-65535/],
     ["a fractional listen port", { listen: { https: 443.5 } }, /listen\.https 443\.5 must be an integer port/],
-    ["a listen address by name", { listen: { address: "localhost" } }, /listen\.address "localhost" must be an IPv4 or IPv6 address/],
+    [
+      "a listen address by name",
+      { listen: { address: "localhost" } },
+      /listen\.address "localhost" must be an IPv4 or IPv6 address/,
+    ],
     ["a relative path", { staticRoot: "www" }, /staticRoot "www" must be an absolute path/],
-    ["a path with a space", { tls: { certificate: "/etc/my certs/a.crt" } }, /tls\.certificate "\/etc\/my certs\/a\.crt" must be an absolute path/],
-    ["a path with a semicolon", { runtime: { errorLog: "/x;y" } }, /runtime\.errorLog "\/x;y" must be an absolute path/],
+    [
+      "a path with a space",
+      { tls: { certificate: "/etc/my certs/a.crt" } },
+      /tls\.certificate "\/etc\/my certs\/a\.crt" must be an absolute path/,
+    ],
+    [
+      "a path with a semicolon",
+      { runtime: { errorLog: "/x;y" } },
+      /runtime\.errorLog "\/x;y" must be an absolute path/,
+    ],
     ["a path with a variable", { runtime: { accessLog: "/var/log/$host.log" } }, /runtime\.accessLog/],
     ["a path with a brace", { runtime: { tempDir: "/tmp/}" } }, /runtime\.tempDir/],
     ["a bad user name", { runtime: { user: "nginx;" } }, /runtime\.user "nginx;" must be a user name or null/],
     ["a body size in gigabytes", { clientMaxBodySize: "1g" }, /clientMaxBodySize "1g" must be a positive nginx size/],
     ["a zero body size", { clientMaxBodySize: "0" }, /clientMaxBodySize "0"/],
-    ["a resolver lifetime of 0", { resolverValidSeconds: 0 }, /resolverValidSeconds 0 must be an integer from 1 to 3600/],
+    [
+      "a resolver lifetime of 0",
+      { resolverValidSeconds: 0 },
+      /resolverValidSeconds 0 must be an integer from 1 to 3600/,
+    ],
   ])("refuses %s", (_what, change, message) => {
     const settings = withChange(change);
     expect(() => renderNginxConf(settings)).toThrow(message);
@@ -252,7 +366,9 @@ describe("renderNginxConf: refused settings", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 45 }), (id) => {
         fc.pre(!REGION_ID_PATTERN.test(id));
-        expect(() => renderNginxConf(withChange({ regions: [region("orion"), region(id)] }))).toThrow(/regions\[1\]\.id/);
+        expect(() => renderNginxConf(withChange({ regions: [region("orion"), region(id)] }))).toThrow(
+          /regions\[1\]\.id/,
+        );
       }),
     );
   });
@@ -269,7 +385,9 @@ describe("renderNginxConf: properties", () => {
     fc.assert(
       fc.property(settingsArb, (settings) => {
         const conf = renderNginxConf(settings);
-        const regionHeads = locationHeads(conf).filter((h) => h.startsWith("location ^~ /api/regions/") && h !== "location ^~ /api/regions/ {");
+        const regionHeads = locationHeads(conf).filter(
+          (h) => h.startsWith("location ^~ /api/regions/") && h !== "location ^~ /api/regions/ {",
+        );
         expect(regionHeads).toHaveLength(settings.regions.length);
         for (const r of settings.regions) {
           expect(regionHeads.filter((h) => h === `location ^~ /api/regions/${r.id}/ {`)).toHaveLength(1);
@@ -289,7 +407,11 @@ describe("renderNginxConf: properties", () => {
   it("is deterministic and independent of the order of regions", () => {
     fc.assert(
       fc.property(
-        settingsArb.chain((s) => fc.shuffledSubarray([...s.regions], { minLength: s.regions.length }).map((shuffled) => [s, { ...s, regions: shuffled }] as const)),
+        settingsArb.chain((s) =>
+          fc
+            .shuffledSubarray([...s.regions], { minLength: s.regions.length })
+            .map((shuffled) => [s, { ...s, regions: shuffled }] as const),
+        ),
         ([settings, reordered]) => {
           expect(renderNginxConf(settings)).toBe(renderNginxConf(settings));
           expect(nginxConfHash(reordered)).toBe(nginxConfHash(settings));
@@ -304,15 +426,26 @@ describe("renderNginxConf: properties", () => {
     fc.assert(
       fc.property(settingsArb, upstreamArb, (settings, upstream) => {
         const before = nginxConfHash(settings);
-        const added = { ...settings, regions: [...settings.regions, { id: "zz-added-region", upstream, state: "active" as const }] };
+        const added = {
+          ...settings,
+          regions: [...settings.regions, { id: "zz-added-region", upstream, state: "active" as const }],
+        };
         fc.pre(!settings.regions.some((r) => r.id === "zz-added-region"));
         expect(nginxConfHash(added)).not.toBe(before);
         const first = settings.regions[0]!;
-        const moved = { ...settings, regions: settings.regions.map((r) => (r === first ? { ...r, upstream: upstream === r.upstream ? "10.9.9.9:1" : upstream } : r)) };
+        const moved = {
+          ...settings,
+          regions: settings.regions.map((r) =>
+            r === first ? { ...r, upstream: upstream === r.upstream ? "10.9.9.9:1" : upstream } : r,
+          ),
+        };
         expect(nginxConfHash(moved)).not.toBe(before);
         const other = settings.regions.find((r) => r.id !== settings.defaultRegionId && r.state === "active");
         if (other) {
-          const retired = { ...settings, regions: settings.regions.map((r) => (r === other ? { ...r, state: "retired" as const } : r)) };
+          const retired = {
+            ...settings,
+            regions: settings.regions.map((r) => (r === other ? { ...r, state: "retired" as const } : r)),
+          };
           expect(nginxConfHash(retired)).not.toBe(before);
         }
       }),

@@ -16,7 +16,11 @@ beforeAll(() => {
 afterAll(() => sandbox?.remove());
 
 /** Settings as the container gets them, with the sandbox's files in place of the image's paths. */
-function containerLike(regions: NginxRegionRoute[], defaultRegionId: string, extra: Partial<NginxSettings> = {}): NginxSettings {
+function containerLike(
+  regions: NginxRegionRoute[],
+  defaultRegionId: string,
+  extra: Partial<NginxSettings> = {},
+): NginxSettings {
   return {
     regions,
     defaultRegionId,
@@ -39,17 +43,27 @@ function expectAccepted(conf: string, allowedWarnings: RegExp[] = []): void {
   expect(ok, output).toBe(true);
   expect(output).toMatch(/test is successful/);
   const warnings = output.split("\n").filter((l) => /\[(warn|emerg|alert|crit)\]/.test(l));
-  expect(warnings.filter((w) => !allowedWarnings.some((a) => a.test(w))), output).toEqual([]);
+  expect(
+    warnings.filter((w) => !allowedWarnings.some((a) => a.test(w))),
+    output,
+  ).toEqual([]);
 }
 
 describe("nginx -t on generated configs", () => {
   it("accepts a dev-like config (default region and one more, Docker DNS)", () => {
-    expectAccepted(renderNginxConf(containerLike([docker("default"), docker("orion")], "default", { listen: { http: 80, https: 443 } })));
+    expectAccepted(
+      renderNginxConf(
+        containerLike([docker("default"), docker("orion")], "default", { listen: { http: 80, https: 443 } }),
+      ),
+    );
   });
 
   it("accepts a prod-like config (UUID regions, retired ones, own body limit, no access log)", () => {
     const ids = Array.from({ length: 12 }, () => randomUUID());
-    const regions = ids.map((id, i) => ({ ...docker(id), state: i % 5 === 4 ? ("retired" as const) : ("active" as const) }));
+    const regions = ids.map((id, i) => ({
+      ...docker(id),
+      state: i % 5 === 4 ? ("retired" as const) : ("active" as const),
+    }));
     expectAccepted(
       renderNginxConf(
         containerLike(regions, ids[0]!, {

@@ -8,7 +8,18 @@
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
-import { type Echo, type EchoBackend, type FakeDns, type HttpResult, http2Get, httpRequest, pollUntil, startEchoBackend, startFakeDns, upgradeRequest } from "./support/net";
+import {
+  type Echo,
+  type EchoBackend,
+  type FakeDns,
+  type HttpResult,
+  http2Get,
+  httpRequest,
+  pollUntil,
+  startEchoBackend,
+  startFakeDns,
+  upgradeRequest,
+} from "./support/net";
 import { type RunningNginx, type Sandbox, makeSandbox, startNginx } from "./support/nginx";
 
 const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
@@ -39,7 +50,8 @@ describe("nginx routing (IP-literal upstreams)", () => {
     };
   }
 
-  const get = (path: string, headers: Record<string, string> = {}): Promise<HttpResult> => httpRequest({ port: nginx!.http, path, headers });
+  const get = (path: string, headers: Record<string, string> = {}): Promise<HttpResult> =>
+    httpRequest({ port: nginx!.http, path, headers });
 
   beforeAll(async () => {
     sandbox = makeSandbox();
@@ -140,7 +152,11 @@ describe("nginx routing (IP-literal upstreams)", () => {
     expect(plain.headers.expires).toBeDefined();
     expect(plain.headers["x-content-type-options"]).toBe("nosniff");
 
-    const gz = await httpRequest({ port: nginx!.http, path: "/static/app.3f2a9c.js", headers: { "Accept-Encoding": "gzip" } });
+    const gz = await httpRequest({
+      port: nginx!.http,
+      path: "/static/app.3f2a9c.js",
+      headers: { "Accept-Encoding": "gzip" },
+    });
     expect(gz.headers["content-encoding"]).toBe("gzip");
     expect(gz.headers.vary).toMatch(/Accept-Encoding/);
 
@@ -150,7 +166,12 @@ describe("nginx routing (IP-literal upstreams)", () => {
   });
 
   it("answers an unknown region with a JSON 404 and a retired one with a JSON 410", async () => {
-    for (const path of ["/api/regions/andromeda/x", "/api/regions/ORION/x", "/api/regions/orion-2/", "/api/regions/x/y/z"]) {
+    for (const path of [
+      "/api/regions/andromeda/x",
+      "/api/regions/ORION/x",
+      "/api/regions/orion-2/",
+      "/api/regions/x/y/z",
+    ]) {
       const res = await get(path);
       expect(res.status, path).toBe(404);
       expect(res.headers["content-type"]).toBe("application/json");
@@ -176,10 +197,20 @@ describe("nginx routing (IP-literal upstreams)", () => {
   });
 
   it("refuses a body over the limit with JSON 413 and passes one under it", async () => {
-    const big = await httpRequest({ port: nginx!.http, path: "/api/nexus/upload", method: "POST", body: Buffer.alloc(65 * 1024) });
+    const big = await httpRequest({
+      port: nginx!.http,
+      path: "/api/nexus/upload",
+      method: "POST",
+      body: Buffer.alloc(65 * 1024),
+    });
     expect(big.status).toBe(413);
     expect(JSON.parse(big.body)).toEqual({ error: "request_too_large", status: 413 });
-    const small = await httpRequest({ port: nginx!.http, path: "/api/nexus/upload", method: "POST", body: Buffer.alloc(60 * 1024) });
+    const small = await httpRequest({
+      port: nginx!.http,
+      path: "/api/nexus/upload",
+      method: "POST",
+      body: Buffer.alloc(60 * 1024),
+    });
     expect(small.status).toBe(200);
     expect(echoOf(small).bodyBytes).toBe(60 * 1024);
   });
@@ -215,7 +246,11 @@ describe("nginx routing (IP-literal upstreams)", () => {
         }
       }
     };
-    const clients = [client("/api/regions/orion/ping", "orion"), client("/api/regions/nova/ping", "nova"), client("/api/nexus/ping", "nexus")];
+    const clients = [
+      client("/api/regions/orion/ping", "orion"),
+      client("/api/regions/nova/ping", "nova"),
+      client("/api/nexus/ping", "nexus"),
+    ];
     // A request that is still in flight while the old workers shut down.
     const slow = get("/api/regions/orion/slow?delay=300");
 
@@ -258,7 +293,9 @@ describe("nginx routing (IP-literal upstreams)", () => {
     } finally {
       await backends.nova!.start();
     }
-    await pollUntil("nova to answer again", async () => ((await get("/api/regions/nova/x")).status === 200 ? true : undefined));
+    await pollUntil("nova to answer again", async () =>
+      (await get("/api/regions/nova/x")).status === 200 ? true : undefined,
+    );
   });
 });
 
@@ -276,9 +313,20 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
       backends.push(b);
       return b.port;
     };
-    ports = { nexus: await start("nexus"), admin: await start("admin"), player: await start("player"), orion: await start("orion"), ghost: await start("ghost") };
+    ports = {
+      nexus: await start("nexus"),
+      admin: await start("admin"),
+      player: await start("player"),
+      orion: await start("orion"),
+      ghost: await start("ghost"),
+    };
     // ghost's container "does not exist": its name is not in DNS.
-    dns = await startFakeDns({ "nexus.sw.test": "127.0.0.1", "admin.sw.test": "127.0.0.1", "player.sw.test": "127.0.0.1", "orion.sw.test": "127.0.0.1" });
+    dns = await startFakeDns({
+      "nexus.sw.test": "127.0.0.1",
+      "admin.sw.test": "127.0.0.1",
+      "player.sw.test": "127.0.0.1",
+      "orion.sw.test": "127.0.0.1",
+    });
     nginx = await startNginx(sandbox, (listen) =>
       renderNginxConf({
         regions: [
@@ -286,7 +334,11 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
           { id: "ghost", upstream: `ghost.sw.test:${ports.ghost}`, state: "active" },
         ],
         defaultRegionId: "orion",
-        upstreams: { nexus: `nexus.sw.test:${ports.nexus}`, admin: `admin.sw.test:${ports.admin}`, player: `player.sw.test:${ports.player}` },
+        upstreams: {
+          nexus: `nexus.sw.test:${ports.nexus}`,
+          admin: `admin.sw.test:${ports.admin}`,
+          player: `player.sw.test:${ports.player}`,
+        },
         resolver: dns.address,
         resolverValidSeconds: 1,
         listen: { address: "127.0.0.1", ...listen },
@@ -308,7 +360,8 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
 
   it("starts while a region's name does not resolve, without resolving anything up front", () => {
     expect(nginx).toBeDefined();
-    for (const name of ["nexus", "admin", "player", "orion", "ghost"]) expect(dns.queries(`${name}.sw.test`), name).toBe(0);
+    for (const name of ["nexus", "admin", "player", "orion", "ghost"])
+      expect(dns.queries(`${name}.sw.test`), name).toBe(0);
   });
 
   it("answers 502 for the missing region only", async () => {
@@ -331,19 +384,27 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
 
   it("reaches a region once its container exists, and a recreated one at its new address, without a reload", async () => {
     dns.set("ghost.sw.test", "127.0.0.1");
-    const ghost = await pollUntil("ghost to resolve", async () => {
-      const res = await get("/api/regions/ghost/x");
-      return res.status === 200 ? res : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    const ghost = await pollUntil(
+      "ghost to resolve",
+      async () => {
+        const res = await get("/api/regions/ghost/x");
+        return res.status === 200 ? res : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
     expect(echoOf(ghost)).toMatchObject({ backend: "ghost", url: "/api/regions/ghost/x" });
 
     // "Recreated" orion: same name and port, another address.
     const moved = await startEchoBackend("orion-recreated", { host: "127.0.0.2", port: ports.orion });
     backends.push(moved);
     dns.set("orion.sw.test", "127.0.0.2");
-    await pollUntil("orion's new address to be used", async () => {
-      const res = await get("/api/regions/orion/x");
-      return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await pollUntil(
+      "orion's new address to be used",
+      async () => {
+        const res = await get("/api/regions/orion/x");
+        return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
   });
 });

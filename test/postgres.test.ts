@@ -35,7 +35,10 @@ describe("with a real PostgreSQL 15", () => {
   });
 
   const login = (user: string, password: string) =>
-    sh(`psql -X -q -t -A -h 127.0.0.1 -p ${pg.port} -U ${user} -d postgres -c 'select 1'`, { ...process.env, PGPASSWORD: password });
+    sh(`psql -X -q -t -A -h 127.0.0.1 -p ${pg.port} -U ${user} -d postgres -c 'select 1'`, {
+      ...process.env,
+      PGPASSWORD: password,
+    });
 
   it("moves a role from the password a retained volume remembers to the current secret", () => {
     const old = "OldPasswordFromLastStack1";
@@ -54,6 +57,8 @@ describe("with a real PostgreSQL 15", () => {
 
   it("the health check fails when nothing answers on TCP, as during the image's socket-only init server", async () => {
     const nothing = await freePort();
-    expect(sh(`PATH=${PG_BIN}:$PATH; ${postgresHealthcheck(pg.user, "postgres", nothing).tests[1]}`).status).not.toBe(0);
+    expect(sh(`PATH=${PG_BIN}:$PATH; ${postgresHealthcheck(pg.user, "postgres", nothing).tests[1]}`).status).not.toBe(
+      0,
+    );
   });
 });

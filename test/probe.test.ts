@@ -10,16 +10,19 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, stop, waitUntil } from "./support/process";
 import { type RealPostgres, type RealRedis, startPostgres, startRedis } from "./support/realServers";
+import type * as ProbeModule from "../probe/server";
 
 const PROBE_DIR = path.join(__dirname, "..", "probe");
 for (const dep of ["pg", "ioredis"]) {
   if (!fs.existsSync(path.join(PROBE_DIR, "node_modules", dep, "package.json"))) {
-    throw new Error(`probe/node_modules/${dep} is missing: run \`npm ci --prefix probe\` first (npm test does it for you)`);
+    throw new Error(
+      `probe/node_modules/${dep} is missing: run \`npm ci --prefix probe\` first (npm test does it for you)`,
+    );
   }
 }
 // Loaded after the check above, so a missing install reads as that, not as a module error.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const probeModule = require("../probe/server") as typeof import("../probe/server");
+const probeModule = require("../probe/server") as typeof ProbeModule;
 
 /** The timeout the in-process probes get for each dependency check. */
 const TIMEOUT_MS = 1500;
@@ -65,7 +68,12 @@ function request(port: number, urlPath: string, headers: Record<string, string> 
 }
 
 /** Starts an in-process probe with `env`, asks it one thing, closes it. Log lines are kept in `logs`. */
-async function ask(env: NodeJS.ProcessEnv, urlPath: string, headers: Record<string, string> = {}, logs: string[] = []): Promise<Answer> {
+async function ask(
+  env: NodeJS.ProcessEnv,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  logs: string[] = [],
+): Promise<Answer> {
   const { server, port } = await probeModule.listen(
     { PROBE_CHECK_TIMEOUT_MS: String(TIMEOUT_MS), ...env, PORT: "0", HOST: "127.0.0.1" },
     { log: (line) => logs.push(line) },
@@ -77,13 +85,22 @@ async function ask(env: NodeJS.ProcessEnv, urlPath: string, headers: Record<stri
   }
 }
 
-const REGION = { SECTORWARS_ROLE: "region-api", REGION_ID: "orion", REGION_NAME: "Orion Reach", REGION_TYPE: "player_owned" };
+const REGION = {
+  SECTORWARS_ROLE: "region-api",
+  REGION_ID: "orion",
+  REGION_NAME: "Orion Reach",
+  REGION_TYPE: "player_owned",
+};
 
 describe("probe without dependencies", () => {
   it("answers /health with 200, its role and its region", async () => {
     const answer = await ask(REGION, "/health");
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ status: "ok", role: "region-api", region: { id: "orion", name: "Orion Reach", type: "player_owned" } });
+    expect(answer.body).toEqual({
+      status: "ok",
+      role: "region-api",
+      region: { id: "orion", name: "Orion Reach", type: "player_owned" },
+    });
   });
 
   it("reports role and region as null when unset", async () => {
@@ -112,11 +129,20 @@ describe("probe without dependencies", () => {
 
   it("echoes absent proxy headers as null", async () => {
     const answer = await ask({ SECTORWARS_ROLE: "player-ui" }, "/", { host: "play.test" });
-    expect(answer.body.headers).toEqual({ host: "play.test", "x-region-id": null, "x-real-ip": null, "x-forwarded-for": null, "x-forwarded-proto": null });
+    expect(answer.body.headers).toEqual({
+      host: "play.test",
+      "x-region-id": null,
+      "x-real-ip": null,
+      "x-forwarded-for": null,
+      "x-forwarded-proto": null,
+    });
   });
 
   it("treats unset (and empty) DATABASE_URL / REDIS_URL as not configured and stays 200", async () => {
-    for (const env of [{ SECTORWARS_ROLE: "admin-ui" }, { SECTORWARS_ROLE: "admin-ui", DATABASE_URL: "", REDIS_URL: "" }]) {
+    for (const env of [
+      { SECTORWARS_ROLE: "admin-ui" },
+      { SECTORWARS_ROLE: "admin-ui", DATABASE_URL: "", REDIS_URL: "" },
+    ]) {
       const answer = await ask(env, "/health/deep");
       expect(answer.status, answer.text).toBe(200);
       expect(answer.body).toEqual({
@@ -129,7 +155,10 @@ describe("probe without dependencies", () => {
   });
 
   it("refuses a malformed URL without echoing it", async () => {
-    const answer = await ask({ DATABASE_URL: "mysql://u:Secr3tMalformed@db:3306/x", REDIS_URL: "redis://:Secr3tMalformed@cache:notaport/0" }, "/health/deep");
+    const answer = await ask(
+      { DATABASE_URL: "mysql://u:Secr3tMalformed@db:3306/x", REDIS_URL: "redis://:Secr3tMalformed@cache:notaport/0" },
+      "/health/deep",
+    );
     expect(answer.status).toBe(503);
     expect(answer.body.checks?.database.error).toMatch(/DATABASE_URL has scheme "mysql:"/);
     expect(answer.body.checks?.redis.error).toMatch(/REDIS_URL is not a valid URL/);
@@ -166,8 +195,12 @@ describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
 
   it("(the servers really demand a password: SCRAM-SHA-256 and requirepass)", () => {
     expect(pg.psql("SHOW password_encryption").trim()).toBe("scram-sha-256");
-    expect(pg.psql(`SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '${pg.user}'`).trim()).toBe("SCRAM-SHA-256$");
-    expect(pg.psql("SELECT DISTINCT auth_method FROM pg_hba_file_rules ORDER BY 1").trim().split("\n")).toEqual(["scram-sha-256"]);
+    expect(pg.psql(`SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '${pg.user}'`).trim()).toBe(
+      "SCRAM-SHA-256$",
+    );
+    expect(pg.psql("SELECT DISTINCT auth_method FROM pg_hba_file_rules ORDER BY 1").trim().split("\n")).toEqual([
+      "scram-sha-256",
+    ]);
     expect(redis.cli("CONFIG", "GET", "requirepass")).toContain(redis.password);
   });
 
@@ -176,8 +209,16 @@ describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
     expect(answer.status, answer.text).toBe(200);
     expect(answer.body.status).toBe("ok");
     expect(answer.body.role).toBe("region-api");
-    expect(answer.body.checks?.database).toMatchObject({ configured: true, ok: true, target: `127.0.0.1:${pg.port}/postgres` });
-    expect(answer.body.checks?.redis).toMatchObject({ configured: true, ok: true, target: `127.0.0.1:${redis.port}/3` });
+    expect(answer.body.checks?.database).toMatchObject({
+      configured: true,
+      ok: true,
+      target: `127.0.0.1:${pg.port}/postgres`,
+    });
+    expect(answer.body.checks?.redis).toMatchObject({
+      configured: true,
+      ok: true,
+      target: `127.0.0.1:${redis.port}/3`,
+    });
     expect(answer.text).not.toContain(pg.password);
     expect(answer.text).not.toContain(redis.password);
   });
@@ -238,9 +279,16 @@ describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
 
   it("is 503 when nothing listens on the PostgreSQL port", async () => {
     const closed = await freePort();
-    const answer = await ask({ DATABASE_URL: `postgresql://admin:${pg.password}@127.0.0.1:${closed}/postgres` }, "/health/deep");
+    const answer = await ask(
+      { DATABASE_URL: `postgresql://admin:${pg.password}@127.0.0.1:${closed}/postgres` },
+      "/health/deep",
+    );
     expect(answer.status, answer.text).toBe(503);
-    expect(answer.body.checks?.database).toMatchObject({ configured: true, ok: false, target: `127.0.0.1:${closed}/postgres` });
+    expect(answer.body.checks?.database).toMatchObject({
+      configured: true,
+      ok: false,
+      target: `127.0.0.1:${closed}/postgres`,
+    });
     expect(answer.body.checks?.database.error).toMatch(/ECONNREFUSED/);
     expect(answer.text).not.toContain(pg.password);
   });
@@ -257,7 +305,10 @@ describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
     );
     const elapsed = Date.now() - started;
     expect(answer.status, answer.text).toBe(503);
-    expect(silentAccepted - acceptedBefore, "both checks got a TCP connection, so a bare connect check would have passed").toBe(2);
+    expect(
+      silentAccepted - acceptedBefore,
+      "both checks got a TCP connection, so a bare connect check would have passed",
+    ).toBe(2);
     expect(answer.body.checks?.database.ok).toBe(false);
     expect(answer.body.checks?.database.error).toMatch(/timeout|no answer/i);
     expect(answer.body.checks?.redis.ok).toBe(false);
@@ -271,7 +322,10 @@ describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
 
 describe("probe as a process (node probe/server.js)", () => {
   it("serves on PORT/HOST, logs no credentials, and exits 0 on SIGTERM", async () => {
-    const [pg, redis] = await Promise.all([startPostgres({ password: "ProcPgPassw0rd" }), startRedis({ password: "ProcRedisPassw0rd" })]);
+    const [pg, redis] = await Promise.all([
+      startPostgres({ password: "ProcPgPassw0rd" }),
+      startRedis({ password: "ProcRedisPassw0rd" }),
+    ]);
     const port = await freePort();
     const child = spawn(process.execPath, [path.join(PROBE_DIR, "server.js")], {
       env: {
@@ -291,7 +345,11 @@ describe("probe as a process (node probe/server.js)", () => {
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
-      await waitUntil(`the probe process on ${port}\n${output}`, async () => (await request(port, "/health")).status === 200, 15_000);
+      await waitUntil(
+        `the probe process on ${port}\n${output}`,
+        async () => (await request(port, "/health")).status === 200,
+        15_000,
+      );
       expect((await request(port, "/health")).body).toMatchObject({ role: "nexus-api", region: { type: "nexus" } });
       const deep = await request(port, "/health/deep");
       expect(deep.status, deep.text).toBe(503);

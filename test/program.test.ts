@@ -24,7 +24,9 @@ import { PASSWORD, type ProgramRun, VOLUME, isSecretValue, readStackFile, runPro
 const CORE = ["nexus", "nexus_db", "redis", "nginx", "admin", "player", "paypal"];
 
 function expectedContainerNames(prefix: string, regionIds: string[]): string[] {
-  return [...CORE, ...regionIds.flatMap((id) => [`region_${id}`, `region_${id}_db`])].map((n) => `${prefix}_${n}`).sort();
+  return [...CORE, ...regionIds.flatMap((id) => [`region_${id}`, `region_${id}_db`])]
+    .map((n) => `${prefix}_${n}`)
+    .sort();
 }
 
 interface Scenario {
@@ -37,7 +39,13 @@ interface Scenario {
 
 const scenarios: Scenario[] = [
   { label: "dev stack file", config: readStackFile("dev"), prefix: "sectorwars-dev", regionIds: ["default", "orion"] },
-  { label: "prod stack file", config: readStackFile("prod"), secrets: PROD_SECRETS, prefix: "sectorwars", regionIds: ["default"] },
+  {
+    label: "prod stack file",
+    config: readStackFile("prod"),
+    secrets: PROD_SECRETS,
+    prefix: "sectorwars",
+    regionIds: ["default"],
+  },
   ...[1, 5, 50].map((n) => ({
     label: `${n} generated regions`,
     config: devConfigWith(generatedRegions(n)),
@@ -53,7 +61,11 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   });
 
   it("declares every service under the seed's container names", () => {
-    expect(containers(run).map((c) => String(c.inputs.name)).sort()).toEqual(expectedContainerNames(prefix, regionIds));
+    expect(
+      containers(run)
+        .map((c) => String(c.inputs.name))
+        .sort(),
+    ).toEqual(expectedContainerNames(prefix, regionIds));
   });
 
   it("gives every container limits, a reservation, restart policy and stable swap", () => {
@@ -79,17 +91,30 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       expect(c.inputs.destroyGraceSeconds, what).toBeGreaterThan(0);
       for (const key of ["interval", "timeout", "startPeriod"] as const) {
         // Go's Duration.String() form, which the provider reads back: "1m0s", never "60s".
-        expect((c.inputs.healthcheck as Record<string, string>)[key], `${what} ${key}`).toMatch(/^(?:[1-9]\d*m)?(?:[1-5]?\d)s$/);
+        expect((c.inputs.healthcheck as Record<string, string>)[key], `${what} ${key}`).toMatch(
+          /^(?:[1-9]\d*m)?(?:[1-5]?\d)s$/,
+        );
       }
     }
     const db = containerNamed(run, `${prefix}_nexus_db`);
     expect((db.inputs.healthcheck as { tests: string[] }).tests[1]).toMatch(/^pg_isready .*-h 127\.0\.0\.1/);
-    expect((containerNamed(run, `${prefix}_redis`).inputs.healthcheck as { tests: string[] }).tests[1]).toMatch(/redis-cli .*grep -qx PONG/);
-    expect((containerNamed(run, `${prefix}_nexus`).inputs.healthcheck as { tests: string[] }).tests[1]).toContain("/health");
+    expect((containerNamed(run, `${prefix}_redis`).inputs.healthcheck as { tests: string[] }).tests[1]).toMatch(
+      /redis-cli .*grep -qx PONG/,
+    );
+    expect((containerNamed(run, `${prefix}_nexus`).inputs.healthcheck as { tests: string[] }).tests[1]).toContain(
+      "/health",
+    );
   });
 
   it("hardens every container: no capabilities beyond its entrypoint's, no new privileges, read-only where nothing is uploaded", () => {
-    const allowedAdds = new Set(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"]);
+    const allowedAdds = new Set([
+      "CAP_CHOWN",
+      "CAP_DAC_OVERRIDE",
+      "CAP_FOWNER",
+      "CAP_SETGID",
+      "CAP_SETUID",
+      "CAP_NET_BIND_SERVICE",
+    ]);
     for (const c of containers(run)) {
       const what = String(c.inputs.name);
       const caps = c.inputs.capabilities as { drops: string[]; adds?: string[] };
@@ -102,14 +127,18 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       if (c.inputs.readOnly) expect(Object.keys(c.inputs.tmpfs as object), what).toEqual(["/tmp"]);
     }
     expect((containerNamed(run, `${prefix}_nexus`).inputs.capabilities as { adds?: string[] }).adds).toBeUndefined();
-    expect((containerNamed(run, `${prefix}_nginx`).inputs.capabilities as { adds: string[] }).adds).toContain("CAP_NET_BIND_SERVICE");
+    expect((containerNamed(run, `${prefix}_nginx`).inputs.capabilities as { adds: string[] }).adds).toContain(
+      "CAP_NET_BIND_SERVICE",
+    );
   });
 
   it("labels every container with stack and role, and region containers with their region", () => {
     for (const c of containers(run)) {
       const labels = labelsOf(c);
       expect(labels[LABEL_STACK], String(c.inputs.name)).toBe("test");
-      expect(labels[LABEL_ROLE], String(c.inputs.name)).toMatch(/^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal)$/);
+      expect(labels[LABEL_ROLE], String(c.inputs.name)).toMatch(
+        /^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal)$/,
+      );
     }
     for (const id of regionIds) {
       for (const name of [`${prefix}_region_${id}`, `${prefix}_region_${id}_db`]) {
@@ -123,19 +152,34 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       const db = containerNamed(run, `${prefix}_region_${id}_db`);
       const own = `${prefix}_region_${id}`;
       expect(networksOf(db)).toEqual([own]);
-      const members = containers(run).filter((c) => networksOf(c).includes(own)).map((c) => String(c.inputs.name));
+      const members = containers(run)
+        .filter((c) => networksOf(c).includes(own))
+        .map((c) => String(c.inputs.name));
       expect(members.sort()).toEqual([`${prefix}_region_${id}`, `${prefix}_region_${id}_db`]);
       expect(networkNamed(run, own).inputs.internal).toBe(true);
     }
   });
 
   it("connects the APIs and UIs to the front network and only the APIs to Redis", () => {
-    const front = containers(run).filter((c) => networksOf(c).includes(`${prefix}_front`)).map((c) => String(c.inputs.name));
+    const front = containers(run)
+      .filter((c) => networksOf(c).includes(`${prefix}_front`))
+      .map((c) => String(c.inputs.name));
     expect(front.sort()).toEqual(
-      [`${prefix}_nginx`, `${prefix}_nexus`, `${prefix}_admin`, `${prefix}_player`, `${prefix}_paypal`, ...regionIds.map((id) => `${prefix}_region_${id}`)].sort(),
+      [
+        `${prefix}_nginx`,
+        `${prefix}_nexus`,
+        `${prefix}_admin`,
+        `${prefix}_player`,
+        `${prefix}_paypal`,
+        ...regionIds.map((id) => `${prefix}_region_${id}`),
+      ].sort(),
     );
-    const redisUsers = containers(run).filter((c) => networksOf(c).includes(`${prefix}_redis`)).map((c) => String(c.inputs.name));
-    expect(redisUsers.sort()).toEqual([`${prefix}_redis`, `${prefix}_nexus`, ...regionIds.map((id) => `${prefix}_region_${id}`)].sort());
+    const redisUsers = containers(run)
+      .filter((c) => networksOf(c).includes(`${prefix}_redis`))
+      .map((c) => String(c.inputs.name));
+    expect(redisUsers.sort()).toEqual(
+      [`${prefix}_redis`, `${prefix}_nexus`, ...regionIds.map((id) => `${prefix}_region_${id}`)].sort(),
+    );
   });
 
   it("publishes no database or Redis port, and only 80/443 on nginx", () => {
@@ -151,7 +195,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
     expect(nexus.REGION_TYPE).toBe("nexus");
     expect(nexus.DATABASE_URL).toMatch(/^postgresql:\/\/nexus_user:[A-Za-z0-9]{32,}@nexus-db:5432\/nexus_db$/);
     expect(nexus.REDIS_URL).toMatch(/^redis:\/\/:[A-Za-z0-9]+@redis:6379\/0$/);
-    const regions = (config["sectorwars:regions"] as { id: string; slot: number; type: string; name: string }[]);
+    const regions = config["sectorwars:regions"] as { id: string; slot: number; type: string; name: string }[];
     for (const region of regions) {
       const env = envOf(containerNamed(run, `${prefix}_region_${region.id}`));
       expect(env).toMatchObject({ REGION_ID: region.id, REGION_NAME: region.name, REGION_TYPE: region.type });
@@ -170,7 +214,8 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       }
     }
     const outputs = JSON.stringify(run.outputs);
-    for (const secret of run.generatedSecrets) expect(outputs.includes(secret), "a stack output carries a secret").toBe(false);
+    for (const secret of run.generatedSecrets)
+      expect(outputs.includes(secret), "a stack output carries a secret").toBe(false);
   });
 
   it("sets each database role's password from the secret on every new container, via stdin", () => {
@@ -179,7 +224,9 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       const db = run.byName(`${name}-db`);
       expect(isSecretValue(sync.rawInputs.stdin), `${name} stdin is secret`).toBe(true);
       expect(String(sync.inputs.stdin)).toMatch(/^ALTER ROLE "[a-z0-9_]+" PASSWORD '[A-Za-z0-9]{32,}';\n$/);
-      expect(String(sync.inputs.create)).toBe(`docker exec -i ${String(db.inputs.name)} psql -q -v ON_ERROR_STOP=1 -U ${envOf(db).POSTGRES_USER} -d ${envOf(db).POSTGRES_DB}`);
+      expect(String(sync.inputs.create)).toBe(
+        `docker exec -i ${String(db.inputs.name)} psql -q -v ON_ERROR_STOP=1 -U ${envOf(db).POSTGRES_USER} -d ${envOf(db).POSTGRES_DB}`,
+      );
       expect(sync.inputs.triggers).toEqual([`${name}-db-id`]);
       expect(run.byName(`${name}-api`).dependencies).toEqual(expect.arrayContaining([db.urn, sync.urn]));
     }
@@ -192,11 +239,25 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   it("keeps every data volume on destroy, mounted where the data lives", () => {
     const volumes = run.ofType(VOLUME);
     expect(volumes.map((v) => v.inputs.name).sort()).toEqual(
-      [`${prefix}_nexus_db_data`, `${prefix}_redis_data`, `${prefix}_static`, ...regionIds.map((id) => `${prefix}_region_${id}_db_data`)].sort(),
+      [
+        `${prefix}_nexus_db_data`,
+        `${prefix}_redis_data`,
+        `${prefix}_static`,
+        ...regionIds.map((id) => `${prefix}_region_${id}_db_data`),
+      ].sort(),
     );
     for (const v of volumes) expect(v.retainOnDelete, String(v.inputs.name)).toBe(true);
-    const mounts = containerNamed(run, `${prefix}_region_${regionIds[0]}_db`).inputs.mounts as { source: string; target: string }[];
-    expect(mounts).toEqual([expect.objectContaining({ type: "volume", source: `${prefix}_region_${regionIds[0]}_db_data`, target: "/var/lib/postgresql/data" })]);
+    const mounts = containerNamed(run, `${prefix}_region_${regionIds[0]}_db`).inputs.mounts as {
+      source: string;
+      target: string;
+    }[];
+    expect(mounts).toEqual([
+      expect.objectContaining({
+        type: "volume",
+        source: `${prefix}_region_${regionIds[0]}_db_data`,
+        target: "/var/lib/postgresql/data",
+      }),
+    ]);
   });
 
   it("sizes Redis' databases above the highest slot", () => {
@@ -207,13 +268,22 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   });
 
   it("exports public URLs and container names per region, with nothing secret", () => {
-    const urls = run.outputs.urls as { regions: Record<string, string>; player: string; admin: string; nexusApi: string };
+    const urls = run.outputs.urls as {
+      regions: Record<string, string>;
+      player: string;
+      admin: string;
+      nexusApi: string;
+    };
     expect(Object.keys(urls.regions).sort()).toEqual([...regionIds].sort());
     for (const id of regionIds) expect(urls.regions[id]).toMatch(new RegExp(`^https://[^/]+/api/regions/${id}/$`));
     expect(urls.admin).toMatch(/\/admin\/$/);
     const names = run.outputs.containers as { regions: Record<string, { api: string; db: string }> };
     for (const id of regionIds) {
-      expect(names.regions[id]).toEqual({ state: "active", api: `${prefix}_region_${id}`, db: `${prefix}_region_${id}_db` });
+      expect(names.regions[id]).toEqual({
+        state: "active",
+        api: `${prefix}_region_${id}`,
+        db: `${prefix}_region_${id}_db`,
+      });
     }
     expect(JSON.stringify(run.outputs)).not.toContain('"secret":true');
   });
@@ -290,13 +360,20 @@ describe("dev", () => {
   });
 
   it("binds debug ports to 127.0.0.1 only, at the slot's port", async () => {
-    const config = { ...readStackFile("dev"), "sectorwars:debugPorts": { publish: true, postgresBase: 25432, redis: 26379 } };
+    const config = {
+      ...readStackFile("dev"),
+      "sectorwars:debugPorts": { publish: true, postgresBase: 25432, redis: 26379 },
+    };
     const run = await runProgram({ config, stack: "test" });
     expect(portsOf(containerNamed(run, "sectorwars-dev_region_orion_db"))).toEqual([
       expect.objectContaining({ internal: 5432, external: 25434, ip: "127.0.0.1" }),
     ]);
-    expect(portsOf(containerNamed(run, "sectorwars-dev_nexus_db"))).toEqual([expect.objectContaining({ external: 25432, ip: "127.0.0.1" })]);
-    expect(portsOf(containerNamed(run, "sectorwars-dev_redis"))).toEqual([expect.objectContaining({ external: 26379, ip: "127.0.0.1" })]);
+    expect(portsOf(containerNamed(run, "sectorwars-dev_nexus_db"))).toEqual([
+      expect.objectContaining({ external: 25432, ip: "127.0.0.1" }),
+    ]);
+    expect(portsOf(containerNamed(run, "sectorwars-dev_redis"))).toEqual([
+      expect.objectContaining({ external: 26379, ip: "127.0.0.1" }),
+    ]);
   });
 });
 
@@ -326,7 +403,7 @@ describe("retiring a region", () => {
   let run: ProgramRun;
   beforeAll(async () => {
     active = await runProgram({ config: devConfigWith(regions), stack: "test" });
-    run = await runProgram({ config: devConfigWith(retired as typeof regions), stack: "test" });
+    run = await runProgram({ config: devConfigWith(retired), stack: "test" });
   });
 
   it("removes its containers, network and password but keeps its volume exactly as it was", () => {
@@ -343,7 +420,10 @@ describe("retiring a region", () => {
       expect(childrenOf(run, `region-${id}`), id).toEqual(childrenOf(active, `region-${id}`));
     }
     const slotTaken = runProgram({
-      config: devConfigWith([...(retired as typeof regions), { id: "newcomer", name: "New", type: "player_owned", slot: 2 }]),
+      config: devConfigWith([
+        ...(retired as typeof regions),
+        { id: "newcomer", name: "New", type: "player_owned", slot: 2 },
+      ]),
       stack: "test",
     });
     return expect(slotTaken).rejects.toThrow(/sectorwars:regions\[3\]\.slot: 2 is already used by region "sector-001"/);
@@ -366,7 +446,9 @@ describe("invalid config", () => {
       { id: "orion", name: "Orion", type: "player_owned", slot: 1 },
     ]);
     const attempt = runProgram({ config: { ...config, "sectorwars:namePrefix": "Bad_Prefix" }, stack: "test" });
-    await expect(attempt).rejects.toThrow(/sectorwars:namePrefix: .*\n.*sectorwars:regions\[1\]\.slot: 1 is already used by region "default"/s);
+    await expect(attempt).rejects.toThrow(
+      /sectorwars:namePrefix: .*\n.*sectorwars:regions\[1\]\.slot: 1 is already used by region "default"/s,
+    );
     const error: unknown = await attempt.catch((e: unknown) => e);
     expect(pulumi.RunError.isInstance(error), "a RunError is printed without a stack trace").toBe(true);
   });

@@ -38,11 +38,21 @@ describe("redisDatabasesFor", () => {
 });
 
 describe("renderRedisConf", () => {
-  it.each(["short", "has space in it 123", "quote\"inside0123456789"])("refuses a password it could not quote: %s", (password) => {
-    expect(() =>
-      renderRedisConf({ password, maxmemory: "1mb", maxmemoryPolicy: "noeviction", databases: 16, port: 6379, dataDir: "/data" }),
-    ).toThrow(/alphanumeric/);
-  });
+  it.each(["short", "has space in it 123", 'quote"inside0123456789'])(
+    "refuses a password it could not quote: %s",
+    (password) => {
+      expect(() =>
+        renderRedisConf({
+          password,
+          maxmemory: "1mb",
+          maxmemoryPolicy: "noeviction",
+          databases: 16,
+          port: 6379,
+          dataDir: "/data",
+        }),
+      ).toThrow(/alphanumeric/);
+    },
+  );
 });
 
 describe("real redis-server with the generated config", () => {
@@ -56,7 +66,14 @@ describe("real redis-server with the generated config", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-redis-"));
     port = await freePort();
     confPath = path.join(dir, "redis.conf");
-    const conf = renderRedisConf({ password: PASSWORD, maxmemory: "64mb", maxmemoryPolicy: "allkeys-lru", databases: 32, port, dataDir: dir });
+    const conf = renderRedisConf({
+      password: PASSWORD,
+      maxmemory: "64mb",
+      maxmemoryPolicy: "allkeys-lru",
+      databases: 32,
+      port,
+      dataDir: dir,
+    });
     // The container listens on all its interfaces; on the test host, loopback only.
     fs.writeFileSync(confPath, conf.replace("bind 0.0.0.0", "bind 127.0.0.1"));
     server = start("redis-server", [confPath]);

@@ -40,7 +40,11 @@ describe("planStack", () => {
     fc.assert(
       fc.property(regionArb, fc.nat(), (regions, pick) => {
         const config = configWith(regions);
-        const reversed = configWith([...regions].reverse().map((r, i, all) => ({ ...r, type: i === all.length - 1 ? "default" : "player_owned" })));
+        const reversed = configWith(
+          [...regions]
+            .reverse()
+            .map((r, i, all) => ({ ...r, type: i === all.length - 1 ? "default" : "player_owned" })),
+        );
         const target = config.regions[pick % config.regions.length];
         if (!target) return;
         const other = reversed.regions.find((r) => r.id === target.id);
@@ -67,7 +71,9 @@ describe("planStack", () => {
   });
 
   it("uses the slot as the Redis database and the debug port offset", () => {
-    const config = configWith(generatedRegions(3), { debugPorts: { publish: true, postgresBase: 20000, redis: 19999 } });
+    const config = configWith(generatedRegions(3), {
+      debugPorts: { publish: true, postgresBase: 20000, redis: 19999 },
+    });
     const plan = planStack(config, "s");
     expect(plan.regions.map((r) => [r.redisDb, r.db.debugPort])).toEqual([
       [1, 20001],

@@ -55,7 +55,9 @@ export function ensureCommands(packagesByCommand: Record<string, string>): void 
     .map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`these tests need the Debian packages ${missing.join(", ")}: sudo apt-get install -y ${missing.join(" ")}`);
+    throw new Error(
+      `these tests need the Debian packages ${missing.join(", ")}: sudo apt-get install -y ${missing.join(" ")}`,
+    );
   }
   const update = run("apt-get", ["update", "-qq"], { timeoutMs: 300_000 });
   if (update.status !== 0) throw new Error(`apt-get update failed: ${update.stderr}`);
@@ -92,17 +94,23 @@ export async function ensureDockerd(timeoutMs = 90_000): Promise<void> {
     );
   } catch (error) {
     const tail = fs.readFileSync(DOCKERD_LOG, "utf8").split("\n").slice(-20).join("\n");
-    throw new Error(`${(error as Error).message}; the end of ${DOCKERD_LOG}:\n${tail}`);
+    throw new Error(`${(error as Error).message}; the end of ${DOCKERD_LOG}:\n${tail}`, { cause: error });
   }
 }
 
 /** Removes every container (with its anonymous volumes), volume and network carrying `label` (k=v). */
 export function removeLabelled(label: string): void {
-  const containers = docker(["ps", "-aq", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  const containers = docker(["ps", "-aq", "--filter", `label=${label}`])
+    .split("\n")
+    .filter(Boolean);
   if (containers.length > 0) docker(["rm", "-f", "-v", ...containers]);
-  const volumes = docker(["volume", "ls", "-q", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  const volumes = docker(["volume", "ls", "-q", "--filter", `label=${label}`])
+    .split("\n")
+    .filter(Boolean);
   if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
-  const networks = docker(["network", "ls", "-q", "--filter", `label=${label}`]).split("\n").filter(Boolean);
+  const networks = docker(["network", "ls", "-q", "--filter", `label=${label}`])
+    .split("\n")
+    .filter(Boolean);
   if (networks.length > 0) docker(["network", "rm", ...networks]);
 }
 
@@ -127,7 +135,11 @@ export interface TestRun {
 export function newTestRun(kind: string): TestRun {
   const id = randomBytes(3).toString("hex");
   const runLabel = `${RUN_LABEL}=${id}`;
-  return { id, runLabel, labels: [`${KIND_LABEL}=${kind}`, runLabel, `${OWNER_LABEL}=${os.hostname()}:${process.pid}`] };
+  return {
+    id,
+    runLabel,
+    labels: [`${KIND_LABEL}=${kind}`, runLabel, `${OWNER_LABEL}=${os.hostname()}:${process.pid}`],
+  };
 }
 
 const alive = (pid: number): boolean => {

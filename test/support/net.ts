@@ -46,7 +46,9 @@ export async function pollUntil<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -90,7 +92,9 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResult> {
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+        );
         res.on("error", reject);
       },
     );
@@ -110,8 +114,11 @@ export interface Http2Result extends Omit<HttpResult, "headers"> {
 export function http2Get(port: number, path: string, timeoutMs = 5_000): Promise<Http2Result> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: "localhost" });
-    const timer = setTimeout(() => session.destroy(new Error(`GET ${path} over HTTP/2: no answer within ${timeoutMs} ms`)), timeoutMs);
-    session.on("error", (err) => {
+    const timer = setTimeout(
+      () => session.destroy(new Error(`GET ${path} over HTTP/2: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    session.on("error", (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });
@@ -199,19 +206,32 @@ export interface EchoBackend {
  * milliseconds when asked, to keep a request in flight), and accepts WebSocket-style upgrades by
  * answering 101 and echoing the bytes it receives.
  */
-export async function startEchoBackend(name: string, { host = "127.0.0.1", port = 0 }: { host?: string; port?: number } = {}): Promise<EchoBackend> {
+export async function startEchoBackend(
+  name: string,
+  { host = "127.0.0.1", port = 0 }: { host?: string; port?: number } = {},
+): Promise<EchoBackend> {
   let answered = 0;
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     let bodyBytes = 0;
     req.on("data", (c: Buffer) => (bodyBytes += c.length));
     req.on("end", () => {
-      const echo: Echo = { backend: name, method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes };
+      const echo: Echo = {
+        backend: name,
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        bodyBytes,
+      };
       const delay = Number(/[?&]delay=(\d+)/.exec(req.url ?? "")?.[1] ?? 0);
       setTimeout(() => {
         answered++;
         // Headers the edge must hide or override.
-        res.writeHead(200, { "content-type": "application/json", "x-powered-by": "Express", "x-frame-options": "ALLOWALL" });
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "x-powered-by": "Express",
+          "x-frame-options": "ALLOWALL",
+        });
         res.end(JSON.stringify(echo));
       }, delay);
     });

@@ -38,9 +38,25 @@ export function makeSandbox(): Sandbox {
   const certificateKey = path.join(dir, "server.key");
   const openssl = spawnSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", certificateKey, "-out", certificate],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      certificateKey,
+      "-out",
+      certificate,
+    ],
     { encoding: "utf8", timeout: 30_000 },
   );
   if (openssl.status !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
@@ -90,8 +106,12 @@ export interface RunningNginx {
  * Starts nginx in the foreground with the config `confFor` renders for two free ports, and waits
  * until it answers /healthz on both. Retries with other ports if one was taken meanwhile.
  */
-export async function startNginx(sandbox: Sandbox, confFor: (ports: { http: number; https: number }) => string): Promise<RunningNginx> {
-  const readLog = () => (fs.existsSync(sandbox.runtime.errorLog) ? fs.readFileSync(sandbox.runtime.errorLog, "utf8") : "");
+export async function startNginx(
+  sandbox: Sandbox,
+  confFor: (ports: { http: number; https: number }) => string,
+): Promise<RunningNginx> {
+  const readLog = () =>
+    fs.existsSync(sandbox.runtime.errorLog) ? fs.readFileSync(sandbox.runtime.errorLog, "utf8") : "";
   for (let attempt = 1; ; attempt++) {
     const [http, https] = (await freePorts(2)) as [number, number];
     fs.writeFileSync(sandbox.confPath, confFor({ http, https }));
@@ -108,7 +128,8 @@ export async function startNginx(sandbox: Sandbox, confFor: (ports: { http: numb
         },
         { timeoutMs: 15_000 },
       );
-      if (outcome === "exited") throw new Error(`nginx exited (${child.exitCode}) before serving:\n${child.output()}${readLog()}`);
+      if (outcome === "exited")
+        throw new Error(`nginx exited (${child.exitCode}) before serving:\n${child.output()}${readLog()}`);
     } catch (err) {
       await stop(child);
       if (attempt < 3 && /Address already in use/.test(child.output() + readLog())) continue;
@@ -122,7 +143,10 @@ export async function startNginx(sandbox: Sandbox, confFor: (ports: { http: numb
         const check = nginxTest(sandbox, conf, "next.conf");
         if (!check.ok) throw new Error(`nginx -t rejected the new config:\n${check.output}`);
         fs.renameSync(path.join(sandbox.dir, "next.conf"), sandbox.confPath);
-        const signal = spawnSync(NGINX_BIN, ["-s", "reload", "-c", sandbox.confPath, "-p", sandbox.dir], { encoding: "utf8", timeout: 30_000 });
+        const signal = spawnSync(NGINX_BIN, ["-s", "reload", "-c", sandbox.confPath, "-p", sandbox.dir], {
+          encoding: "utf8",
+          timeout: 30_000,
+        });
         if (signal.status !== 0) throw new Error(`nginx -s reload failed: ${signal.stderr}`);
       },
       errorLog: readLog,
@@ -145,13 +169,22 @@ export const upstreamArb = fc
 /** 1 to `maxLength` regions with distinct ids, and an active one of them as the default. */
 export function regionListArb(maxLength = 30): fc.Arbitrary<{ regions: NginxRegionRoute[]; defaultRegionId: string }> {
   return fc
-    .uniqueArray(fc.record({ id: regionIdArb, upstream: upstreamArb, state: fc.constantFrom<NginxRegionRoute["state"]>("active", "retired") }), {
-      minLength: 1,
-      maxLength,
-      selector: (r) => r.id,
-    })
+    .uniqueArray(
+      fc.record({
+        id: regionIdArb,
+        upstream: upstreamArb,
+        state: fc.constantFrom<NginxRegionRoute["state"]>("active", "retired"),
+      }),
+      {
+        minLength: 1,
+        maxLength,
+        selector: (r) => r.id,
+      },
+    )
     .chain((drawn) => {
       const regions = drawn.map((r, i) => (i === 0 ? { ...r, state: "active" as const } : r));
-      return fc.constantFrom(...regions.filter((r) => r.state === "active").map((r) => r.id)).map((defaultRegionId) => ({ regions, defaultRegionId }));
+      return fc
+        .constantFrom(...regions.filter((r) => r.state === "active").map((r) => r.id))
+        .map((defaultRegionId) => ({ regions, defaultRegionId }));
     });
 }

@@ -7,7 +7,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { type MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { vi } from "vitest";
 import { parse as parseYaml } from "yaml";
 
@@ -56,7 +56,9 @@ export interface RunOptions {
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+  return (
+    typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+  );
 }
 
 export function unwrapSecrets(value: unknown): unknown {
@@ -68,10 +70,16 @@ export function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
-const digest = (text: string, length: number): string => crypto.createHash("sha256").update(text).digest("hex").slice(0, length);
+const digest = (text: string, length: number): string =>
+  crypto.createHash("sha256").update(text).digest("hex").slice(0, length);
 
 /** Outputs the providers would compute, deterministic per resource name. */
-function computedState(type: string, name: string, inputs: Record<string, unknown>, secrets: string[]): Record<string, unknown> {
+function computedState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  secrets: string[],
+): Record<string, unknown> {
   switch (type) {
     case "random:index/randomPassword:RandomPassword": {
       const result = `MockPw${digest(`password:${name}`, 26)}`;

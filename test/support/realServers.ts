@@ -79,7 +79,9 @@ function postgresIdentity(): { uid: number; gid: number } | undefined {
   const uid = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
   const gid = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
   if (uid.status !== 0 || gid.status !== 0) {
-    throw new Error("running as root, but there is no `postgres` OS user to run initdb/postgres as: apt-get install postgresql-15");
+    throw new Error(
+      "running as root, but there is no `postgres` OS user to run initdb/postgres as: apt-get install postgresql-15",
+    );
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
@@ -150,13 +152,28 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
   const init = spawnSync(
     `${PG_BIN}/initdb`,
-    ["-D", data, "-U", user, `--pwfile=${pwfile}`, "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+    [
+      "-D",
+      data,
+      "-U",
+      user,
+      `--pwfile=${pwfile}`,
+      "--auth-host=scram-sha-256",
+      "--auth-local=scram-sha-256",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+      "--no-instructions",
+    ],
     { encoding: "utf8", timeout: 120_000, ...(as ?? {}) },
   );
   fs.rmSync(pwfile, { force: true });
   if (init.status !== 0) {
     fs.rmSync(dir, { recursive: true, force: true });
-    throw new Error(`initdb failed (${init.status ?? init.signal}): ${init.stderr}${init.stdout}${init.error ? ` ${init.error.message}` : ""}`);
+    throw new Error(
+      `initdb failed (${init.status ?? init.signal}): ${init.stderr}${init.stdout}${init.error ? ` ${init.error.message}` : ""}`,
+    );
   }
 
   const settings: Record<string, string> = {
@@ -173,12 +190,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const settingArgs = Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
 
   const psqlAt = (port: number, sql: string, db: string, pw = password) =>
-    spawnSync(`${PG_BIN}/psql`, ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", String(port), "-U", user, "-d", db], {
-      input: sql,
-      encoding: "utf8",
-      timeout: 30_000,
-      env: { ...process.env, PGPASSWORD: pw, PGCONNECT_TIMEOUT: "5", PGSSLMODE: "disable" },
-    });
+    spawnSync(
+      `${PG_BIN}/psql`,
+      ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", String(port), "-U", user, "-d", db],
+      {
+        input: sql,
+        encoding: "utf8",
+        timeout: 30_000,
+        env: { ...process.env, PGPASSWORD: pw, PGCONNECT_TIMEOUT: "5", PGSSLMODE: "disable" },
+      },
+    );
 
   let started: { port: number; server: Started };
   try {
@@ -239,8 +260,24 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<RealR
       "Redis",
       (port) =>
         spawnServer(REDIS_SERVER, [
-          "--port", String(port), "--bind", HOST, "--requirepass", password, "--dir", dir,
-          "--save", "", "--appendonly", "no", "--daemonize", "no", "--databases", "16", "--logfile", "",
+          "--port",
+          String(port),
+          "--bind",
+          HOST,
+          "--requirepass",
+          password,
+          "--dir",
+          dir,
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--daemonize",
+          "no",
+          "--databases",
+          "16",
+          "--logfile",
+          "",
           ...(options.args ?? []),
         ]),
       // An authenticated PING: a NOAUTH answer is not "ready".
