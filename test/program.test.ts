@@ -396,6 +396,21 @@ describe("stability of other regions", () => {
   });
 });
 
+describe("removing a region from config", () => {
+  it("drops its containers and leaves its volume, which state marks retainOnDelete", async () => {
+    const three = generatedRegions(3);
+    const before = await runProgram({ config: devConfigWith(three), stack: "test" });
+    const after = await runProgram({ config: devConfigWith(three.slice(0, 2)), stack: "test" });
+    const gone = "sector-002";
+    expect(containers(after).filter((c) => String(c.inputs.name).includes(gone))).toEqual([]);
+    // Pulumi deletes what the program no longer declares, using the options recorded in state:
+    // the volume was registered with retainOnDelete, so it is dropped from state, not deleted.
+    const volume = before.byName(`region-${gone}-db-data`);
+    expect(volume.retainOnDelete).toBe(true);
+    expect(after.resources.some((r) => r.name === volume.name)).toBe(false);
+  });
+});
+
 describe("retiring a region", () => {
   const regions = generatedRegions(3);
   const retired = regions.map((r) => (r.id === "sector-001" ? { ...r, state: "retired" } : r));
