@@ -14,6 +14,7 @@
  */
 import { type PlatformConfig, type ConfigProblem, configPath } from "./config";
 import { type ResourceSpec, cpuSharesFor } from "./sizes";
+import { type Align, alignTable } from "./table";
 import { LABEL_REGION, type StackPlan, allContainers } from "./topology";
 
 /** A quantity of both resources: CPUs (fractions allowed) and whole megabytes. */
@@ -376,21 +377,8 @@ export function capacityProblems(report: CapacityReport): ConfigProblem[] {
 // ---------------------------------------------------------------------------------------------
 // The table.
 
-type Align = "left" | "right";
-
-function table(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => {
-        const width = widths[i] ?? 0;
-        return align[i] === "right" ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join("  ")
-      .trimEnd();
-  const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [line(header), rule, ...rows.map(line)];
-}
+const ruledTable = (header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]) =>
+  alignTable(header, rows, align, { rule: true });
 
 const DIMENSION_WORDS: Record<CapacityDimension, string> = {
   "reservations.cpus": "CPU reservations",
@@ -418,7 +406,7 @@ export function renderCapacityTable(report: CapacityReport): string {
   ];
   const { core, regions } = report.subtotals;
   out.push(
-    ...table(
+    ...ruledTable(
       ["CONTAINER", "PROFILE", "CPU LIMIT", "CPU RESERVED", "MEM LIMIT", "MEM RESERVED"],
       [
         ...report.containers.map((c) => row(c.name, c.sizeProfile, c)),
@@ -453,7 +441,7 @@ export function renderCapacityTable(report: CapacityReport): string {
     ];
   };
   out.push(
-    ...table(
+    ...ruledTable(
       ["SUM", "CPU USED", "CPU ALLOWED", "CPU HEADROOM", "MEM USED", "MEM ALLOWED", "MEM HEADROOM"],
       [
         budgetRow("reservations (budget = host - reserve)", "reservations"),
@@ -466,7 +454,7 @@ export function renderCapacityTable(report: CapacityReport): string {
 
   const perRegion = (a: Amount) => `${cpuWord(a.cpus)} / ${formatMemory(a.memoryMb)}`;
   out.push(
-    ...table(
+    ...ruledTable(
       [
         "REGION SIZE",
         "PER REGION LIMITS",

@@ -31,13 +31,13 @@ import {
   shellQuote,
   validateBackupSettings,
 } from "../planning/backup";
-import { hardeningFor } from "../planning/hardening";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import { PGDATA, PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
 import { REDIS_RESTORE_HELPER, RESTORE_IN_CONTAINER, parseRestoreArgs } from "../scripts/restore";
 import { docker, ensureCommands, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
+import { hardeningArgs, labelArgs as runLabelArgs, upload as uploadInto } from "./support/platformContainers";
 import { waitUntil } from "./support/process";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -109,28 +109,8 @@ const completeBackups = (dir: string): string[] =>
 const partials = (dir: string): string[] =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => PARTIAL_NAME_PATTERN.test(n)) : [];
 
-/** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
-function hardeningArgs(role: Role): string[] {
-  const h = hardeningFor(role);
-  return [
-    ...h.capabilityDrops.flatMap((c) => ["--cap-drop", c]),
-    ...h.capabilityAdds.flatMap((c) => ["--cap-add", c]),
-    ...h.securityOpts.flatMap((o) => ["--security-opt", o]),
-    ...(h.readOnlyRootfs ? ["--read-only"] : []),
-  ];
-}
-
-function labelArgs(labels: Record<string, string>): string[] {
-  return [...RUN.labels, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].flatMap((l) => ["--label", l]);
-}
-
-/** Writes a file into a created (not yet started) container, as the provider's `uploads` do. */
-function upload(container: string, file: string, content: string): void {
-  const local = path.join(work, `upload-${path.basename(file)}`);
-  fs.writeFileSync(local, content, { mode: 0o444 });
-  docker(["cp", local, `${container}:${file}`]);
-  fs.rmSync(local);
-}
+const labelArgs = (labels: Record<string, string>): string[] => runLabelArgs(RUN, labels);
+const upload = (container: string, file: string, content: string): void => uploadInto(work, container, file, content);
 
 async function waitHealthy(container: string, check: string[]): Promise<void> {
   const command = check[1] as string;

@@ -1,0 +1,697 @@
+/**
+ * The health of a deployed stack, as plain data: what `npm run status` reports. The script
+ * (scripts/status.ts) asks Docker and reads the backup directory; everything it decides is
+ * here, as functions of what it read, so that tests can feed any answer Docker might give.
+ *
+ * A stack is healthy when every container its plan declares exists, runs and (when it has a
+ * health check) reports healthy, every PostgreSQL container answers a query, and the newest
+ * complete backup is younger than the threshold. Anything else that deserves a look (a container
+ * outside the plan, memory near its limit, restarts, a backup directory without a valid
+ * manifest) is a warning: shown, but the exit status stays 0.
+ */
+import { BACKUP_NAME_PATTERN, PARTIAL_NAME_PATTERN, parseManifest } from "./backup";
+import { alignTable } from "./table";
+import { LABEL_REGION, LABEL_ROLE, type Role, type StackPlan, allContainers } from "./topology";
+
+// --- What the script reads ----------------------------------------------------------------
+
+/** CPU counters of Docker's stats JSON (cpu_stats / precpu_stats), nanoseconds since boot. */
+export interface RawCpuStats {
+  cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+}
+
+/**
+ * The part of `GET /containers/{id}/stats?stream=false` read here. Every key is optional:
+ * Docker leaves out what a cgroup version or a stopped container does not have.
+ */
+export interface RawStats {
+  cpu_stats?: RawCpuStats;
+  precpu_stats?: RawCpuStats;
+  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number | undefined> };
+}
+
+/** Limits from the container's HostConfig; 0 means unset, as Docker reports it. */
+export interface ContainerLimits {
+  nanoCpus: number;
+  cpuQuota: number;
+  cpuPeriod: number;
+  memoryBytes: number;
+}
+
+/** The outcome of counting a PostgreSQL container's client connections inside it. */
+export type PostgresProbe = { connections: number } | { error: string };
+
+/** One container carrying the stack's label, as `docker inspect` and `docker stats` saw it. */
+export interface ObservedContainer {
+  name: string;
+  labels: Record<string, string>;
+  /** State.Status: created, running, paused, restarting, removing, exited or dead. */
+  state: string;
+  exitCode: number;
+  oomKilled: boolean;
+  /** State.Health.Status (starting, healthy, unhealthy), or null without a health check. */
+  health: string | null;
+  restartCount: number;
+  limits: ContainerLimits;
+  /** Only taken of running containers. */
+  stats: RawStats | null;
+  /** Only for running PostgreSQL containers. */
+  postgres?: PostgresProbe;
+}
+
+/** One volume carrying the stack's label, from `docker system df -v` (the API's /system/df). */
+export interface ObservedVolume {
+  name: string;
+  labels: Record<string, string>;
+  /** UsageData.Size; Docker reports -1 when it did not compute it. */
+  size: number;
+  /** UsageData.RefCount: containers that mount it; -1 when unknown. */
+  refCount: number;
+}
+
+/** An entry of the backup directory; manifestText is null when there is no readable manifest. */
+export interface BackupDirEntry {
+  name: string;
+  isDirectory: boolean;
+  manifestText: string | null;
+}
+
+/** A container the plan says should exist. */
+export interface ExpectedContainer {
+  name: string;
+  role: Role;
+  region: string | null;
+}
+
+// --- Numbers ------------------------------------------------------------------------------
+
+/** CPU in use over the interval Docker sampled (about a second), against the container's limit. */
+export interface CpuUse {
+  /** CPUs busy on average, e.g. 0.25. */
+  cpus: number;
+  /** The same in percent of one CPU, as `docker stats` shows it (0 to 100 × host CPUs). */
+  percent: number;
+  limitCpus: number;
+  /** nanoCpus (`--cpus`), quota (`--cpu-quota`/`--cpu-period`), or host (no limit: all CPUs). */
+  limitSource: "nanoCpus" | "quota" | "host";
+  percentOfLimit: number;
+}
+
+/** Memory in use (without reclaimable page cache, as `docker stats` counts it) against the limit. */
+export interface MemoryUse {
+  usageBytes: number;
+  limitBytes: number;
+  /** container (`--memory`), or host (no limit: the cgroup's limit is the host's memory). */
+  limitSource: "container" | "host";
+  percentOfLimit: number;
+}
+
+const finite = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n);
+
+/**
+ * CPU use from one stats sample, computed as the docker CLI does: the container's CPU time
+ * over the host's in the same interval, times the host's CPUs. Null when the sample cannot say
+ * (no previous reading, a counter that went backwards after a restart, missing fields).
+ * Never negative, never more than the host's CPUs, and the limit never more than those either,
+ * since a `--cpus` above the host's count cannot be used.
+ */
+export function cpuUse(stats: RawStats, limits: ContainerLimits): CpuUse | null {
+  const now = stats.cpu_stats;
+  const before = stats.precpu_stats;
+  const total = now?.cpu_usage?.total_usage;
+  const totalBefore = before?.cpu_usage?.total_usage;
+  const system = now?.system_cpu_usage;
+  const systemBefore = before?.system_cpu_usage;
+  const online =
+    finite(now?.online_cpus) && now.online_cpus > 0 ? now.online_cpus : (now?.cpu_usage?.percpu_usage?.length ?? 0);
+  if (!finite(total) || !finite(totalBefore) || !finite(system) || !finite(systemBefore) || online <= 0) return null;
+  const cpuDelta = total - totalBefore;
+  const systemDelta = system - systemBefore;
+  if (systemDelta <= 0 || cpuDelta < 0) return null;
+  const cpus = Math.min(online, (cpuDelta / systemDelta) * online);
+
+  let limitCpus = online;
+  let limitSource: CpuUse["limitSource"] = "host";
+  if (limits.nanoCpus > 0) {
+    limitCpus = limits.nanoCpus / 1e9;
+    limitSource = "nanoCpus";
+  } else if (limits.cpuQuota > 0) {
+    // The kernel's default period is 100 ms; Docker reports 0 when it was not set.
+    limitCpus = limits.cpuQuota / (limits.cpuPeriod > 0 ? limits.cpuPeriod : 100_000);
+    limitSource = "quota";
+  }
+  limitCpus = Math.min(limitCpus, online);
+  return { cpus, percent: cpus * 100, limitCpus, limitSource, percentOfLimit: (cpus / limitCpus) * 100 };
+}
+
+/**
+ * Memory use from one stats sample, as the docker CLI counts it: usage minus the inactive file
+ * cache, which the kernel reclaims before it gets near the limit (total_inactive_file on cgroup
+ * v1, inactive_file on v2). Null without a usage figure or any limit.
+ */
+export function memoryUse(stats: RawStats, limits: ContainerLimits): MemoryUse | null {
+  const memory = stats.memory_stats;
+  const usage = memory?.usage;
+  if (!finite(usage) || usage < 0) return null;
+  const v1Cache = memory?.stats?.total_inactive_file;
+  const v2Cache = memory?.stats?.inactive_file;
+  const cache = finite(v1Cache) && v1Cache < usage ? v1Cache : finite(v2Cache) && v2Cache < usage ? v2Cache : 0;
+  const usageBytes = usage - Math.max(0, cache);
+  let limitBytes: number;
+  let limitSource: MemoryUse["limitSource"];
+  if (limits.memoryBytes > 0) {
+    limitBytes = limits.memoryBytes;
+    limitSource = "container";
+  } else if (finite(memory?.limit) && memory.limit > 0) {
+    limitBytes = memory.limit;
+    limitSource = "host";
+  } else return null;
+  return { usageBytes, limitBytes, limitSource, percentOfLimit: (usageBytes / limitBytes) * 100 };
+}
+
+/** Memory use at or above this share of the limit is a warning: the next spike is an OOM kill. */
+export const MEMORY_WARNING_PERCENT = 90;
+
+// --- Durations and the backup threshold ---------------------------------------------------
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** "26h", "90m", "1d12h", "45s", "2w" (or a bare number of seconds) → seconds; throws on anything else. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (!/^(\d+[smhdw])+$/.test(trimmed)) {
+    throw new Error(`"${text}" is not a duration such as 26h, 90m, 1d12h or 3600 (seconds)`);
+  }
+  let seconds = 0;
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+)([smhdw])/g)) {
+    seconds += Number(amount) * (UNIT_SECONDS[unit ?? ""] ?? Number.NaN);
+  }
+  if (!Number.isSafeInteger(seconds)) throw new Error(`"${text}" is too long a duration`);
+  return seconds;
+}
+
+/** Seconds as the two largest units, e.g. 93784 → "1d2h", 59 → "59s"; negative gets a "-". */
+export function formatDuration(totalSeconds: number): string {
+  const sign = totalSeconds < 0 ? "-" : "";
+  let rest = Math.floor(Math.abs(totalSeconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0 || (unit === "s" && parts.length === 0)) parts.push(`${n}${unit}`);
+  }
+  return sign + parts.slice(0, 2).join("");
+}
+
+const DAY_SECONDS = 86_400;
+
+/** Periods of systemd's calendar shorthands (systemd.time(7)); months and years at their longest. */
+const SCHEDULE_PERIOD_SECONDS: Record<string, number> = {
+  minutely: 60,
+  hourly: 3600,
+  daily: DAY_SECONDS,
+  weekly: 7 * 86_400,
+  monthly: 31 * 86_400,
+  quarterly: 92 * 86_400,
+  semiannually: 184 * 86_400,
+  yearly: 366 * 86_400,
+  annually: 366 * 86_400,
+};
+
+/**
+ * Added to the schedule's period: the timer's RandomizedDelaySec (15 min) plus the time a large
+ * dump takes, so that a backup running late is not yet an alarm.
+ */
+export const BACKUP_AGE_SLACK_SECONDS = 2 * 3600;
+
+/**
+ * The default of `--max-backup-age`, the one place it is decided: the schedule's period plus
+ * BACKUP_AGE_SLACK_SECONDS (daily → 26h). A custom calendar expression ("*-*-* 03:30:00 UTC")
+ * is taken as daily, the common case; a less frequent one needs the flag. With the schedule
+ * "off" (dev) nothing promises backups, so null: no threshold, the age is only shown.
+ */
+export function defaultMaxBackupAgeSeconds(schedule: string): number | null {
+  const key = schedule.trim().toLowerCase();
+  if (key === "off") return null;
+  return (SCHEDULE_PERIOD_SECONDS[key] ?? DAY_SECONDS) + BACKUP_AGE_SLACK_SECONDS;
+}
+
+/** 20261125T140000Z → its time, or null when the name is not a real UTC time in that form. */
+export function backupTime(name: string): Date | null {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(name);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls 20261301 over into the next year; a name that does not round-trip is no time.
+  const roundTrip = date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
+  return roundTrip === name ? date : null;
+}
+
+// --- The report ---------------------------------------------------------------------------
+
+/** unhealthy: exit status 1. warning: shown, exit status unchanged. */
+export type Severity = "unhealthy" | "warning";
+
+/** Something wrong or worth a look; `subject` is a container or volume name, or "backups". */
+export interface Finding {
+  severity: Severity;
+  subject: string;
+  message: string;
+}
+
+/** One row of the container table: an observed container, or a planned one that is missing. */
+export interface ContainerStatus {
+  name: string;
+  role: string | null;
+  region: string | null;
+  /** Whether the stack's plan declares this container (by role and region). */
+  planned: boolean;
+  /** Docker's State.Status, or "missing" for a planned container that does not exist. */
+  state: string;
+  health: string | null;
+  restarts: number | null;
+  cpu: CpuUse | null;
+  memory: MemoryUse | null;
+  /** Client connections of a PostgreSQL container; null for other roles or when the query failed. */
+  postgresConnections: number | null;
+  verdict: "ok" | Severity;
+}
+
+/** A volume carrying the stack's label (data volumes are labelled like their container). */
+export interface VolumeStatus {
+  name: string;
+  role: string | null;
+  region: string | null;
+  /** Null when Docker did not compute it. */
+  sizeBytes: number | null;
+  /** Containers that mount it; null when unknown. */
+  containers: number | null;
+}
+
+/** The backup directory <backup.dir>/<stack>, judged against the threshold. */
+export interface BackupReport {
+  dir: string;
+  schedule: string;
+  /** The threshold applied; null means none (schedule off and no --max-backup-age). */
+  maxAgeSeconds: number | null;
+  newest: { name: string; time: string; ageSeconds: number } | null;
+  /** Directories named like a backup with a valid manifest of this stack. */
+  complete: number;
+  /** `.partial-*` directories: a run in progress, or one that was killed. */
+  partial: number;
+  /** Directories named like a backup that are not one, and why. */
+  rejected: { name: string; reason: string }[];
+  /** False when the directory does not exist. */
+  dirExists: boolean;
+}
+
+/**
+ * What `npm run status -- --json` prints (stable: fields are only ever added). Times are ISO
+ * 8601 UTC, sizes bytes, durations seconds.
+ */
+export interface StatusReport {
+  stack: string;
+  checkedAt: string;
+  healthy: boolean;
+  /** Planned containers first, in plan order (missing ones with state "missing"), then the rest by name. */
+  containers: ContainerStatus[];
+  volumes: VolumeStatus[];
+  backup: BackupReport;
+  findings: Finding[];
+}
+
+/** Everything evaluateStatus judges: the plan's containers and what Docker and the file system said. */
+export interface StatusInput {
+  stack: string;
+  now: Date;
+  expected: readonly ExpectedContainer[];
+  containers: readonly ObservedContainer[];
+  volumes: readonly ObservedVolume[];
+  backup: {
+    dir: string;
+    schedule: string;
+    maxAgeSeconds: number | null;
+    /** null when the directory does not exist. */
+    entries: readonly BackupDirEntry[] | null;
+  };
+}
+
+/** Roles whose containers run PostgreSQL, and so get their connections counted. */
+export const isPostgresRole = (role: string | null | undefined): boolean => role === "nexus-db" || role === "region-db";
+
+/** The containers a stack's plan declares (retired regions have none). */
+export function expectedContainers(plan: StackPlan): ExpectedContainer[] {
+  return allContainers(plan).map((c) => ({
+    name: c.containerName,
+    role: c.role,
+    region: c.labels[LABEL_REGION] ?? null,
+  }));
+}
+
+/**
+ * Database and user to count connections with: the plan's for a planned database container,
+ * else what the container was created with (POSTGRES_DB/POSTGRES_USER), else the image's
+ * defaults.
+ */
+export function postgresLogin(
+  plan: StackPlan,
+  labels: Record<string, string>,
+  env: Record<string, string>,
+): { user: string; database: string } {
+  const region = labels[LABEL_REGION];
+  const role = labels[LABEL_ROLE];
+  const planned =
+    role === "nexus-db"
+      ? plan.nexus.db
+      : role === "region-db"
+        ? plan.regions.find((r) => r.id === region)?.db
+        : undefined;
+  if (planned) return { user: planned.user, database: planned.database };
+  const user = env.POSTGRES_USER ?? "postgres";
+  return { user, database: env.POSTGRES_DB ?? user };
+}
+
+const matchKey = (role: string | null, region: string | null): string => `${role ?? ""}\u0000${region ?? ""}`;
+
+function evaluateContainer(c: ObservedContainer, planned: boolean, stack: string): [ContainerStatus, Finding[]] {
+  const role = c.labels[LABEL_ROLE] ?? null;
+  const findings: Finding[] = [];
+  const add = (severity: Severity, message: string) => findings.push({ severity, subject: c.name, message });
+
+  if (!planned) add("warning", `not in the plan of stack ${stack} (a leftover, or a duplicate of its role)`);
+  const running = c.state === "running";
+  if (!running) {
+    const detail =
+      c.state === "exited" || c.state === "dead"
+        ? ` (exit code ${c.exitCode}${c.oomKilled ? ", killed for running out of memory" : ""})`
+        : "";
+    add("unhealthy", `is ${c.state}${detail}, not running`);
+  } else if (c.health !== null && c.health !== "healthy") {
+    add("unhealthy", c.health === "starting" ? "health check has not passed yet (starting)" : `health is ${c.health}`);
+  }
+  if (c.restartCount > 0)
+    add("warning", `restarted ${c.restartCount} time${c.restartCount === 1 ? "" : "s"} by Docker`);
+
+  const cpu = running && c.stats ? cpuUse(c.stats, c.limits) : null;
+  const memory = running && c.stats ? memoryUse(c.stats, c.limits) : null;
+  if (memory && memory.percentOfLimit >= MEMORY_WARNING_PERCENT) {
+    add(
+      "warning",
+      `memory at ${memory.percentOfLimit.toFixed(0)}% of its ${memory.limitSource} limit (${formatBytes(memory.limitBytes)})`,
+    );
+  }
+
+  let postgresConnections: number | null = null;
+  if (running && isPostgresRole(role) && c.postgres) {
+    if ("connections" in c.postgres) postgresConnections = c.postgres.connections;
+    else add("unhealthy", `counting PostgreSQL connections failed: ${c.postgres.error}`);
+  }
+
+  const status: ContainerStatus = {
+    name: c.name,
+    role,
+    region: c.labels[LABEL_REGION] ?? null,
+    planned,
+    state: c.state,
+    health: c.health,
+    restarts: c.restartCount,
+    cpu,
+    memory,
+    postgresConnections,
+    verdict: verdictOf(findings),
+  };
+  return [status, findings];
+}
+
+const verdictOf = (findings: readonly Finding[]): ContainerStatus["verdict"] =>
+  findings.some((f) => f.severity === "unhealthy") ? "unhealthy" : findings.length > 0 ? "warning" : "ok";
+
+/** The newest complete backup, and what else the directory holds. */
+export function evaluateBackups(input: StatusInput["backup"], stack: string, now: Date): [BackupReport, Finding[]] {
+  const findings: Finding[] = [];
+  const add = (severity: Severity, message: string) => findings.push({ severity, subject: "backups", message });
+  const complete: { name: string; time: Date }[] = [];
+  const rejected: BackupReport["rejected"] = [];
+  let partial = 0;
+  for (const entry of input.entries ?? []) {
+    if (!entry.isDirectory) continue;
+    if (PARTIAL_NAME_PATTERN.test(entry.name)) {
+      partial++;
+      continue;
+    }
+    if (!BACKUP_NAME_PATTERN.test(entry.name)) continue;
+    const time = backupTime(entry.name);
+    let reason: string | null = null;
+    if (!time) reason = "its name is not a valid UTC time";
+    else if (entry.manifestText === null) reason = "it has no readable manifest.json";
+    else {
+      try {
+        const manifest = parseManifest(entry.manifestText);
+        if (manifest.name !== entry.name) reason = `its manifest names another backup (${manifest.name})`;
+        else if (manifest.stack !== stack) reason = `its manifest belongs to stack ${manifest.stack}`;
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+    }
+    if (reason === null && time) complete.push({ name: entry.name, time });
+    else {
+      rejected.push({ name: entry.name, reason: reason ?? "unknown" });
+      add("warning", `${entry.name} is not a complete backup: ${reason ?? "unknown"}`);
+    }
+  }
+  complete.sort((a, b) => b.time.getTime() - a.time.getTime());
+  const latest = complete[0];
+  const newest = latest
+    ? {
+        name: latest.name,
+        time: latest.time.toISOString(),
+        ageSeconds: Math.floor((now.getTime() - latest.time.getTime()) / 1000),
+      }
+    : null;
+
+  const max = input.maxAgeSeconds;
+  if (newest && newest.ageSeconds < 0)
+    add("warning", `${newest.name} is in the future: is this machine's clock right?`);
+  if (max !== null) {
+    if (!newest) {
+      add(
+        "unhealthy",
+        input.entries === null ? `no backup directory ${input.dir}` : `no complete backup in ${input.dir}`,
+      );
+    } else if (newest.ageSeconds > max) {
+      add(
+        "unhealthy",
+        `the newest complete backup (${newest.name}) is ${formatDuration(newest.ageSeconds)} old, more than ${formatDuration(max)}`,
+      );
+    }
+  }
+  return [
+    {
+      dir: input.dir,
+      schedule: input.schedule,
+      maxAgeSeconds: max,
+      newest,
+      complete: complete.length,
+      partial,
+      rejected,
+      dirExists: input.entries !== null,
+    },
+    findings,
+  ];
+}
+
+/**
+ * Judges everything the script observed: each planned container is matched to an observed one
+ * by its role and region labels (not its name, which the prefix changes), planned ones missing
+ * become rows with state "missing", and observed ones outside the plan are listed with a
+ * warning.
+ */
+export function evaluateStatus(input: StatusInput): StatusReport {
+  const findings: Finding[] = [];
+  const unmatched = [...input.containers].sort((a, b) => a.name.localeCompare(b.name));
+  const rows: ContainerStatus[] = [];
+
+  for (const e of input.expected) {
+    const index = unmatched.findIndex(
+      (c) => matchKey(c.labels[LABEL_ROLE] ?? null, c.labels[LABEL_REGION] ?? null) === matchKey(e.role, e.region),
+    );
+    const observed = index >= 0 ? unmatched.splice(index, 1)[0] : undefined;
+    if (observed) {
+      const [row, found] = evaluateContainer(observed, true, input.stack);
+      rows.push(row);
+      findings.push(...found);
+    } else {
+      rows.push({
+        name: e.name,
+        role: e.role,
+        region: e.region,
+        planned: true,
+        state: "missing",
+        health: null,
+        restarts: null,
+        cpu: null,
+        memory: null,
+        postgresConnections: null,
+        verdict: "unhealthy",
+      });
+      findings.push({
+        severity: "unhealthy",
+        subject: e.name,
+        message: `the plan declares it (role ${e.role}${e.region === null ? "" : `, region ${e.region}`}) but no such container exists`,
+      });
+    }
+  }
+  for (const c of unmatched) {
+    const [row, found] = evaluateContainer(c, false, input.stack);
+    rows.push(row);
+    findings.push(...found);
+  }
+
+  const volumes = [...input.volumes]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((v): VolumeStatus => ({
+      name: v.name,
+      role: v.labels[LABEL_ROLE] ?? null,
+      region: v.labels[LABEL_REGION] ?? null,
+      sizeBytes: v.size >= 0 ? v.size : null,
+      containers: v.refCount >= 0 ? v.refCount : null,
+    }));
+
+  const [backup, backupFindings] = evaluateBackups(input.backup, input.stack, input.now);
+  findings.push(...backupFindings);
+
+  return {
+    stack: input.stack,
+    checkedAt: input.now.toISOString(),
+    healthy: !findings.some((f) => f.severity === "unhealthy"),
+    containers: rows,
+    volumes,
+    backup,
+    findings,
+  };
+}
+
+/** 0 when nothing is unhealthy (warnings allowed), 1 otherwise. */
+export function exitStatus(report: StatusReport): 0 | 1 {
+  return report.findings.some((f) => f.severity === "unhealthy") ? 1 : 0;
+}
+
+// --- The table ----------------------------------------------------------------------------
+
+/** Bytes in binary units, three significant digits: 1536 → "1.5K", 268435456 → "256M". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T", "P"];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const text = unit === 0 || Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1).replace(/\.0$/, "");
+  return `${text}${units[unit]}`;
+}
+
+const formatCpuCount = (cpus: number): string => String(Number(cpus.toFixed(2)));
+
+const VERDICT_WORDS: Record<ContainerStatus["verdict"], string> = { ok: "ok", warning: "WARN", unhealthy: "UNHEALTHY" };
+
+/** The report for people: containers, volumes, backups, then every finding and the verdict. */
+export function renderStatusTable(report: StatusReport): string {
+  const out: string[] = [`Stack "${report.stack}" at ${report.checkedAt}`, ""];
+  out.push(
+    ...alignTable(
+      [
+        "CONTAINER",
+        "ROLE",
+        "REGION",
+        "STATE",
+        "HEALTH",
+        "CPU (of limit)",
+        "MEMORY (of limit)",
+        "RESTARTS",
+        "PG CONNS",
+        "STATUS",
+      ],
+      report.containers.map((c) => [
+        c.name,
+        c.role ?? "-",
+        c.region ?? "-",
+        c.state,
+        c.health ?? "-",
+        c.cpu
+          ? `${formatCpuCount(c.cpu.cpus)}/${formatCpuCount(c.cpu.limitCpus)} (${c.cpu.percentOfLimit.toFixed(0)}%)`
+          : "-",
+        c.memory
+          ? `${formatBytes(c.memory.usageBytes)}/${formatBytes(c.memory.limitBytes)} (${c.memory.percentOfLimit.toFixed(0)}%)`
+          : "-",
+        c.restarts === null ? "-" : String(c.restarts),
+        c.postgresConnections === null ? "-" : String(c.postgresConnections),
+        VERDICT_WORDS[c.verdict],
+      ]),
+      ["left", "left", "left", "left", "left", "right", "right", "right", "right", "left"],
+    ),
+    "",
+  );
+  if (report.volumes.length === 0) out.push("No volumes carry the stack's label.", "");
+  else {
+    out.push(
+      ...alignTable(
+        ["VOLUME", "ROLE", "REGION", "SIZE", "CONTAINERS"],
+        report.volumes.map((v) => [
+          v.name,
+          v.role ?? "-",
+          v.region ?? "-",
+          v.sizeBytes === null ? "?" : formatBytes(v.sizeBytes),
+          v.containers === null ? "?" : String(v.containers),
+        ]),
+        ["left", "left", "left", "right", "right"],
+      ),
+      "",
+    );
+  }
+
+  const b = report.backup;
+  const threshold = b.maxAgeSeconds === null ? "no maximum age" : `at most ${formatDuration(b.maxAgeSeconds)} old`;
+  out.push(
+    `Backups in ${b.dir} (schedule ${b.schedule}, ${threshold}): ` +
+      (b.newest
+        ? `newest ${b.newest.name}, ${formatDuration(b.newest.ageSeconds)} old; ${b.complete} complete, ${b.partial} partial`
+        : b.dirExists
+          ? `none complete; ${b.partial} partial`
+          : "the directory does not exist"),
+    "",
+  );
+
+  if (report.findings.length > 0) {
+    out.push("Findings:");
+    for (const f of report.findings)
+      out.push(`  ${f.severity === "unhealthy" ? "UNHEALTHY" : "warning"}  ${f.subject}: ${f.message}`);
+    out.push("");
+  }
+  const unhealthy = report.findings.filter((f) => f.severity === "unhealthy").length;
+  const warnings = report.findings.length - unhealthy;
+  out.push(
+    unhealthy === 0
+      ? `Healthy${warnings > 0 ? ` (${warnings} warning${warnings === 1 ? "" : "s"})` : ""}.`
+      : `UNHEALTHY: ${unhealthy} problem${unhealthy === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}.`,
+  );
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,116 @@
+/**
+ * What the operator CLIs (capacity, status) share: their result shape, argument parsing, and
+ * reading a stack's config from its Pulumi.<stack>.yaml without the Pulumi CLI.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import {
+  CONFIG_NAMESPACE,
+  ConfigError,
+  type PlatformConfig,
+  SECRET_KEYS,
+  type SecretKey,
+  parseConfig,
+} from "../planning/config";
+
+/** The project directory, where the stack files are. */
+export const ROOT = path.resolve(__dirname, "..");
+
+/** What a CLI run produced; the entry point writes it out and exits with `status`. */
+export interface CliResult {
+  status: 0 | 1 | 2;
+  stdout: string;
+  stderr: string;
+}
+
+/** Stack names the CLIs accept: what Pulumi allows, and nothing a file name could abuse. */
+export const STACK_NAME_PATTERN = /^[\w.-]+$/;
+
+export interface ParsedArgs<O extends string, F extends string> {
+  options: Partial<Record<O, string>>;
+  flags: Record<F, boolean>;
+}
+
+/**
+ * Options that take a value (`--name value` or `--name=value`, under any of the spellings given)
+ * and boolean flags. Returns the error message instead on an unknown argument or a missing value.
+ */
+export function parseCliArgs<O extends string, F extends string>(
+  argv: readonly string[],
+  spec: { options: Record<O, readonly string[]>; flags: Record<F, readonly string[]> },
+): ParsedArgs<O, F> | string {
+  const optionNames = Object.entries(spec.options) as [O, readonly string[]][];
+  const flagNames = Object.entries(spec.flags) as [F, readonly string[]][];
+  const options: Partial<Record<O, string>> = {};
+  const flags = Object.fromEntries(flagNames.map(([key]) => [key, false])) as Record<F, boolean>;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    const flag = flagNames.find(([, spellings]) => spellings.includes(arg));
+    if (flag) {
+      flags[flag[0]] = true;
+      continue;
+    }
+    const option = optionNames.find(([, spellings]) => spellings.includes(arg));
+    if (option) {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith("-")) return `${arg} needs a value`;
+      options[option[0]] = value;
+      continue;
+    }
+    const inline = optionNames.find(([, spellings]) =>
+      spellings.some((s) => s.startsWith("--") && arg.startsWith(`${s}=`)),
+    );
+    if (inline) {
+      options[inline[0]] = arg.slice(arg.indexOf("=") + 1);
+      continue;
+    }
+    return `unknown argument ${JSON.stringify(arg)}`;
+  }
+  return { options, flags };
+}
+
+/** The `sectorwars:*` keys of a stack file, namespace stripped; secret keys left out. */
+export function rawStackConfig(stackFileText: string): Record<string, unknown> {
+  const doc = parseYaml(stackFileText) as { config?: Record<string, unknown> } | null;
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return Object.fromEntries(
+    Object.entries(doc?.config ?? {})
+      .filter(([key]) => key.startsWith(prefix) && !(key.slice(prefix.length) in SECRET_KEYS))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
+}
+
+/**
+ * The validated config of `root/Pulumi.<stack>.yaml`, or the message to exit 2 with. Secrets are
+ * taken as set (their values never reach the parser anyway), so prod's stack file parses
+ * without them: these CLIs report on a stack, they do not deploy it.
+ */
+export function readStackConfig(root: string, stack: string): PlatformConfig | { error: string } {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return { error: `no stack file ${path.relative(process.cwd(), file) || file}` };
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = rawStackConfig(text);
+  } catch (err) {
+    return { error: `${path.basename(file)} is not valid YAML: ${(err as Error).message}` };
+  }
+  try {
+    return parseConfig(raw, { presentSecrets: new Set(Object.keys(SECRET_KEYS) as SecretKey[]) });
+  } catch (err) {
+    if (err instanceof ConfigError) return { error: err.message };
+    throw err;
+  }
+}
+
+/** Writes a result out and sets the exit status: the whole of an entry point's `main`. */
+export function emit(result: CliResult): void {
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  process.exitCode = result.status;
+}

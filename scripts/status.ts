@@ -1,0 +1,343 @@
+/**
+ * The health of a deployed stack, from the Docker engine and the backup directory (it replaces
+ * the seed's monitoring script):
+ *
+ *   npm run status -- --stack prod                         readable table
+ *   npm run status -- --stack prod --json                  the StatusReport of planning/status.ts
+ *   npm run status -- --stack prod --max-backup-age 30h    another threshold ("off": none)
+ *
+ * It finds the stack's containers and volumes by the label com.sectorwars.stack=<stack> (never by
+ * name), on the engine that DOCKER_HOST points at (else the local socket), and compares them with
+ * the plan of Pulumi.<stack>.yaml. Per container: state, health, restarts, CPU and memory against
+ * its limits (one stats sample each), and for PostgreSQL the number of client connections,
+ * counted by psql inside the container over its Unix socket (trusted there, so no password).
+ * Per volume: its size, as `docker system df -v` reports it. And the age of the newest complete
+ * backup in <backup.dir>/<stack>/ (the default threshold comes from backup.schedule, see
+ * defaultMaxBackupAgeSeconds).
+ *
+ * Exit status: 0 healthy (warnings allowed), 1 something unhealthy (the findings say what),
+ * 2 usage, a bad stack config, or no Docker engine answering.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PassThrough } from "node:stream";
+import Docker from "dockerode";
+import { MANIFEST_FILE } from "../planning/backup";
+import {
+  type BackupDirEntry,
+  type ObservedContainer,
+  type ObservedVolume,
+  type PostgresProbe,
+  type RawStats,
+  defaultMaxBackupAgeSeconds,
+  evaluateStatus,
+  exitStatus,
+  expectedContainers,
+  isPostgresRole,
+  parseDuration,
+  postgresLogin,
+  renderStatusTable,
+} from "../planning/status";
+import { LABEL_ROLE, LABEL_STACK, type StackPlan, planStack } from "../planning/topology";
+import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
+
+export const USAGE = "usage: tsx scripts/status.ts --stack <name> [--json] [--max-backup-age <duration>|off]";
+
+/** What runStatus reaches outside itself; tests replace any of it. */
+export interface StatusDeps {
+  /** Where Pulumi.<stack>.yaml is, and what a relative backup.dir is taken from. */
+  root?: string;
+  /** The engine to ask; by default DOCKER_HOST's, else the local socket. */
+  docker?: Docker;
+  now?: () => Date;
+}
+
+interface Args {
+  stack: string;
+  json: boolean;
+  /** undefined: the schedule's default; null: no threshold. */
+  maxBackupAge: number | null | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args | string {
+  const parsed = parseCliArgs(argv, {
+    options: { stack: ["--stack", "-s"], maxBackupAge: ["--max-backup-age"] },
+    flags: { json: ["--json"] },
+  });
+  if (typeof parsed === "string") return parsed;
+  const { stack, maxBackupAge } = parsed.options;
+  if (!stack) return "--stack is required";
+  if (!STACK_NAME_PATTERN.test(stack)) return `${JSON.stringify(stack)} is not a stack name`;
+  let maxAge: number | null | undefined;
+  if (maxBackupAge === "off") maxAge = null;
+  else if (maxBackupAge !== undefined) {
+    try {
+      maxAge = parseDuration(maxBackupAge);
+    } catch (error) {
+      return `--max-backup-age: ${(error as Error).message}`;
+    }
+  }
+  return { stack, json: parsed.flags.json, maxBackupAge: maxAge };
+}
+
+const PING_TIMEOUT_MS = 10_000;
+const PSQL_TIMEOUT_MS = 15_000;
+/** Client connections only: pg_stat_activity also lists the server's own background workers. */
+const CONNECTIONS_SQL = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'";
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const statusCode = (error: unknown): number | undefined =>
+  typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
+    ? error.statusCode
+    : undefined;
+
+/**
+ * Runs a command in a container without a TTY; its output, split, and exit code. On timeout the
+ * attached stream is destroyed, so that a hung command cannot keep the CLI from exiting.
+ */
+async function execIn(
+  docker: Docker,
+  container: Docker.Container,
+  cmd: string[],
+  timeoutMs: number,
+): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Env: ["PGCONNECT_TIMEOUT=5"] });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on("data", (chunk: Buffer) => out.push(chunk));
+  stderr.on("data", (chunk: Buffer) => err.push(chunk));
+  docker.modem.demuxStream(stream, stdout, stderr);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        stream.destroy();
+        reject(new Error(`${cmd[0] ?? "command"} did not finish within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", reject);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  const info = await exec.inspect();
+  return {
+    exitCode: info.ExitCode,
+    stdout: Buffer.concat(out).toString("utf8"),
+    stderr: Buffer.concat(err).toString("utf8"),
+  };
+}
+
+/** Counts client connections with psql inside the container; a failure is the probe's answer, not an exception. */
+async function probePostgres(
+  docker: Docker,
+  container: Docker.Container,
+  login: { user: string; database: string },
+): Promise<PostgresProbe> {
+  try {
+    const result = await execIn(
+      docker,
+      container,
+      ["psql", "-X", "-q", "-A", "-t", "-U", login.user, "-d", login.database, "-c", CONNECTIONS_SQL],
+      PSQL_TIMEOUT_MS,
+    );
+    const text = result.stdout.trim();
+    if (result.exitCode === 0 && /^\d+$/.test(text)) return { connections: Number(text) };
+    const why = (result.stderr.trim() || text || "no output").split("\n")[0] ?? "";
+    return { error: `psql -U ${login.user} -d ${login.database} exited ${result.exitCode ?? "?"}: ${why}` };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+function envOf(list: readonly string[] | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (list ?? []).filter((e) => e.includes("=")).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+  );
+}
+
+/** One container as planning/status.ts wants it, or undefined when it vanished meanwhile. */
+async function observeContainer(docker: Docker, id: string, plan: StackPlan): Promise<ObservedContainer | undefined> {
+  const container = docker.getContainer(id);
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await container.inspect();
+  } catch (error) {
+    if (statusCode(error) === 404) return undefined;
+    throw error;
+  }
+  const labels = info.Config.Labels ?? {};
+  const running = info.State.Status === "running";
+  let stats: RawStats | null = null;
+  if (running) {
+    try {
+      // Not one-shot: Docker then waits for a second sample, so precpu_stats gives a CPU delta.
+      stats = await container.stats({ stream: false });
+    } catch {
+      stats = null; // stopped between inspect and stats: the state already says so
+    }
+  }
+  const observed: ObservedContainer = {
+    name: info.Name.replace(/^\//, ""),
+    labels,
+    state: info.State.Status,
+    exitCode: info.State.ExitCode,
+    oomKilled: info.State.OOMKilled,
+    health: info.State.Health?.Status ?? null,
+    restartCount: info.RestartCount,
+    limits: {
+      nanoCpus: info.HostConfig.NanoCpus ?? 0,
+      cpuQuota: info.HostConfig.CpuQuota ?? 0,
+      cpuPeriod: info.HostConfig.CpuPeriod ?? 0,
+      memoryBytes: info.HostConfig.Memory ?? 0,
+    },
+    stats,
+  };
+  if (running && isPostgresRole(labels[LABEL_ROLE])) {
+    observed.postgres = await probePostgres(docker, container, postgresLogin(plan, labels, envOf(info.Config.Env)));
+  }
+  return observed;
+}
+
+/** The fields of /system/df's Volumes read here; the typings leave df() untyped. */
+interface DfVolume {
+  Name?: unknown;
+  Labels?: unknown;
+  UsageData?: { Size?: unknown; RefCount?: unknown } | null;
+}
+
+async function observeVolumes(docker: Docker, stack: string): Promise<ObservedVolume[]> {
+  const df = (await docker.df()) as { Volumes?: DfVolume[] | null };
+  return (df.Volumes ?? []).flatMap((v): ObservedVolume[] => {
+    const labels =
+      typeof v.Labels === "object" && v.Labels !== null
+        ? (v.Labels as Record<string, string>)
+        : ({} as Record<string, string>);
+    if (typeof v.Name !== "string" || labels[LABEL_STACK] !== stack) return [];
+    const size = v.UsageData?.Size;
+    const refs = v.UsageData?.RefCount;
+    return [
+      {
+        name: v.Name,
+        labels,
+        size: typeof size === "number" ? size : -1,
+        refCount: typeof refs === "number" ? refs : -1,
+      },
+    ];
+  });
+}
+
+/** The backup directory's entries with their manifests; null when it does not exist. */
+function readBackupDir(dir: string): BackupDirEntry[] | null {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+  return entries.map((e) => {
+    let manifestText: string | null = null;
+    if (e.isDirectory()) {
+      try {
+        manifestText = fs.readFileSync(path.join(dir, e.name, MANIFEST_FILE), "utf8");
+      } catch {
+        manifestText = null;
+      }
+    }
+    return { name: e.name, isDirectory: e.isDirectory(), manifestText };
+  });
+}
+
+/** Everything but the process: testable without spawning. */
+export async function runStatus(argv: readonly string[], deps: StatusDeps = {}): Promise<CliResult> {
+  const args = parseArgs(argv);
+  if (typeof args === "string") return { status: 2, stdout: "", stderr: `${args}\n${USAGE}\n` };
+  const root = deps.root ?? ROOT;
+  const config = readStackConfig(root, args.stack);
+  if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
+  const plan = planStack(config, args.stack);
+  // The same directory the Backups component writes to: <backup.dir>/<stack>, relative to the project.
+  const backupDir = path.resolve(root, config.backup.dir, plan.stack);
+
+  const docker = deps.docker ?? new Docker({ timeout: 120_000 });
+  try {
+    await withTimeout(docker.ping() as Promise<unknown>, PING_TIMEOUT_MS, "ping");
+  } catch (error) {
+    const where = process.env.DOCKER_HOST ?? "the local socket";
+    return { status: 2, stdout: "", stderr: `no Docker engine answers at ${where}: ${(error as Error).message}\n` };
+  }
+
+  let containers: ObservedContainer[];
+  let volumes: ObservedVolume[];
+  try {
+    const listed = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${plan.stack}`] } });
+    const [observed, vols] = await Promise.all([
+      Promise.all(listed.map((c) => observeContainer(docker, c.Id, plan))),
+      observeVolumes(docker, plan.stack),
+    ]);
+    containers = observed.filter((c): c is ObservedContainer => c !== undefined);
+    volumes = vols;
+  } catch (error) {
+    return { status: 2, stdout: "", stderr: `asking Docker failed: ${(error as Error).message}\n` };
+  }
+
+  let entries: BackupDirEntry[] | null;
+  try {
+    entries = readBackupDir(backupDir);
+  } catch (error) {
+    return {
+      status: 2,
+      stdout: "",
+      stderr: `cannot read the backup directory ${backupDir}: ${(error as Error).message}\n`,
+    };
+  }
+
+  const report = evaluateStatus({
+    stack: plan.stack,
+    now: (deps.now ?? (() => new Date()))(),
+    expected: expectedContainers(plan),
+    containers,
+    volumes,
+    backup: {
+      dir: backupDir,
+      schedule: config.backup.schedule,
+      maxAgeSeconds:
+        args.maxBackupAge === undefined ? defaultMaxBackupAgeSeconds(config.backup.schedule) : args.maxBackupAge,
+      entries,
+    },
+  });
+  const status = exitStatus(report);
+  return {
+    status,
+    stdout: args.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report),
+    stderr:
+      status === 0 || !args.json
+        ? ""
+        : `Stack "${plan.stack}" is unhealthy:\n${report.findings
+            .filter((f) => f.severity === "unhealthy")
+            .map((f) => `  - ${f.subject}: ${f.message}`)
+            .join("\n")}\n`,
+  };
+}
+
+if (require.main === module) {
+  runStatus(process.argv.slice(2)).then(emit, (error: unknown) => {
+    emit({
+      status: 2,
+      stdout: "",
+      stderr: `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    });
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * `docker create` arguments that give a test container what the platform gives its own: the
+ * run's labels plus the platform's, the role's capabilities and security options, health checks,
+ * and files uploaded before the start (as the provider's `uploads` do).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { hardeningFor } from "../../planning/hardening";
+import type { HealthcheckPlan } from "../../planning/healthchecks";
+import type { Role } from "../../planning/topology";
+import { type TestRun, docker } from "./docker";
+
+/** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
+export function hardeningArgs(role: Role): string[] {
+  const h = hardeningFor(role);
+  return [
+    ...h.capabilityDrops.flatMap((c) => ["--cap-drop", c]),
+    ...h.capabilityAdds.flatMap((c) => ["--cap-add", c]),
+    ...h.securityOpts.flatMap((o) => ["--security-opt", o]),
+    ...(h.readOnlyRootfs ? ["--read-only"] : []),
+  ];
+}
+
+/** `--label` arguments: the run's labels (so cleanup finds it) and the given ones. */
+export function labelArgs(run: TestRun, labels: Record<string, string>): string[] {
+  return [...run.labels, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)].flatMap((l) => ["--label", l]);
+}
+
+/**
+ * Writes a file into a created (not yet started) container, as the provider's `uploads` do;
+ * `workDir` holds the local copy for the moment of the copy.
+ */
+export function upload(workDir: string, container: string, file: string, content: string): void {
+  const local = path.join(workDir, `upload-${path.basename(file)}`);
+  fs.writeFileSync(local, content, { mode: 0o444 });
+  docker(["cp", local, `${container}:${file}`]);
+  fs.rmSync(local);
+}
+
+/**
+ * The health check as `docker create` flags. `interval` replaces the plan's, so that a test sees
+ * "healthy" (or "unhealthy") within a second or two instead of the production 10 s.
+ */
+export function healthcheckArgs(check: HealthcheckPlan, interval?: string): string[] {
+  const [kind, command] = check.tests;
+  if (kind !== "CMD-SHELL" || command === undefined)
+    throw new Error(`unsupported health check ${check.tests.join(" ")}`);
+  return [
+    "--health-cmd",
+    command,
+    "--health-interval",
+    interval ?? check.interval,
+    "--health-timeout",
+    check.timeout,
+    "--health-retries",
+    String(check.retries),
+    "--health-start-period",
+    check.startPeriod,
+  ];
+}
