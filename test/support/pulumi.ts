@@ -8,7 +8,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { vi } from "vitest";
 import { parse as parseYaml } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -36,6 +35,11 @@ export interface RegisteredResource {
   dependencies: string[];
   replaceOnChanges: string[];
   ignoreChanges: string[];
+  /**
+   * What the mock provider computed: the id and the outputs that are not inputs (a password's
+   * result, an image id). A real preview knows none of them for a resource it replaces.
+   */
+  computed: Record<string, unknown>;
 }
 
 export interface ProgramRun {
@@ -106,7 +110,11 @@ function computedState(
  * Wraps the MockMonitor that setMocks installed (so the runtime keeps the feature flags setMocks
  * set, secrets among them) and records each register request before passing it on.
  */
-function recordRegistrations(monitor: MockMonitor, secretOutputs: Map<string, string[]>): RegisteredResource[] {
+function recordRegistrations(
+  monitor: MockMonitor,
+  secretOutputs: Map<string, string[]>,
+  computedOutputs: Map<string, Record<string, unknown>>,
+): RegisteredResource[] {
   const registered: RegisteredResource[] = [];
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = async (req: RegisterRequest, callback: (err: unknown, response: unknown) => void) => {
@@ -127,10 +135,12 @@ function recordRegistrations(monitor: MockMonitor, secretOutputs: Map<string, st
       dependencies: [...req.getDependenciesList()].sort(),
       replaceOnChanges: req.getReplaceonchangesList(),
       ignoreChanges: req.getIgnorechangesList(),
+      computed: {},
     };
     registered.push(record);
     return original(req, (err, response) => {
       if (response) record.urn = (response as { getUrn(): string }).getUrn();
+      record.computed = computedOutputs.get(`${record.type}::${record.name}`) ?? {};
       callback(err, response);
     });
   };
@@ -180,28 +190,37 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const generatedSecrets: string[] = [];
   const stack = options.stack ?? "test";
   const secretOutputs = new Map<string, string[]>();
+  const computedOutputs = new Map<string, Record<string, unknown>>();
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({
-        id: `${args.name}-id`,
-        state: markSecretOutputs(
-          { ...args.inputs, ...computedState(args.type, args.name, args.inputs, generatedSecrets) },
-          secretOutputs.get(`${args.type}::${args.name}`) ?? [],
-        ),
-      }),
+      newResource: (args) => {
+        const id = `${args.name}-id`;
+        const computed = computedState(args.type, args.name, args.inputs, generatedSecrets);
+        computedOutputs.set(`${args.type}::${args.name}`, { id, ...computed });
+        return {
+          id,
+          state: markSecretOutputs(
+            { ...args.inputs, ...computed },
+            secretOutputs.get(`${args.type}::${args.name}`) ?? [],
+          ),
+        };
+      },
       call: (args) => args.inputs,
     },
     "sectorwars-platform",
     stack,
     false,
   );
-  const registered = recordRegistrations(pulumi.runtime.getMonitor() as unknown as MockMonitor, secretOutputs);
+  const registered = recordRegistrations(
+    pulumi.runtime.getMonitor() as unknown as MockMonitor,
+    secretOutputs,
+    computedOutputs,
+  );
   const secrets = options.secrets ?? {};
   for (const value of Object.values(secrets)) generatedSecrets.push(value);
   pulumi.runtime.setAllConfig({ ...toConfigMap(options.config), ...secrets }, Object.keys(secrets));
 
-  vi.resetModules();
-  const program = (await import("../../index")) as Record<string, unknown>;
+  const program = await freshProgram();
   const outputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
   await settings.waitForRPCs();
@@ -218,6 +237,26 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       return found[0] as RegisteredResource;
     },
   };
+}
+
+/**
+ * Evaluates index.ts again, as `pulumi preview` would. Inside vitest that takes a reset of its
+ * module registry; outside (the bench runs this under tsx) Node's require cache, since vitest
+ * refuses to load there. Dependencies in node_modules stay loaded either way: setMocks resets
+ * the SDK's runtime state, not its modules.
+ */
+async function freshProgram(): Promise<Record<string, unknown>> {
+  if (process.env.VITEST) {
+    const { vi } = await import("vitest");
+    vi.resetModules();
+    return await import("../../index");
+  }
+  const own = ["index.ts", "components", "planning"].map((entry) => path.join(ROOT, entry));
+  for (const file of Object.keys(require.cache)) {
+    if (own.some((prefix) => file === prefix || file.startsWith(prefix + path.sep))) delete require.cache[file];
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../../index") as Record<string, unknown>;
 }
 
 /** Resolves Outputs (and objects and arrays of them) to plain values; secrets stay marked. */

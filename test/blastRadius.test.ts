@@ -1,0 +1,188 @@
+/**
+ * The blast radius of everyday config edits, counted exactly over the mocked resource graph:
+ * which resources `pulumi preview` would create, delete, update in place or replace. Every
+ * resource of the stack is accounted for, so anything that starts to depend on the region list
+ * (or stops being stable under an edit) fails here with its name.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { BASELINE_CONFIG, BLAST_SCENARIOS, EDITED_REGION } from "./support/blastScenarios";
+import { type BlastRadius, type Change, blastRadius, describeRadius, namesOf, parsePropertyPath } from "./support/diff";
+import { CONTAINER, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
+
+/** Everything one active region declares, by logical name. */
+function regionResources(id: string): string[] {
+  const r = `region-${id}`;
+  return [r, `${r}-api`, `${r}-db`, `${r}-db-data`, `${r}-db-password`, `${r}-db-password-sync`, `${r}-net`].sort();
+}
+
+interface Expected {
+  created?: string[];
+  deleted?: string[];
+  retained?: string[];
+  /** Name → the inputs that change. */
+  updated?: Record<string, string[]>;
+  /** Name → the inputs that force the replacement. */
+  replaced?: Record<string, string[]>;
+}
+
+const keyed = (changes: readonly Change[], pick: (c: Change) => string[]): Record<string, string[]> =>
+  Object.fromEntries(changes.map((c) => [c.name, pick(c)]));
+
+/** Compares all five sets at once, so a failure shows every unexpected or missing resource. */
+function expectRadius(radius: BlastRadius, expected: Expected, what: string): void {
+  const actual = {
+    created: namesOf(radius.created),
+    deleted: namesOf(radius.deleted),
+    retained: namesOf(radius.retained),
+    updated: keyed(radius.updated, (c) => c.keys),
+    replaced: keyed(radius.replaced, (c) => c.replaceKeys),
+  };
+  const wanted = {
+    created: [...(expected.created ?? [])].sort(),
+    deleted: [...(expected.deleted ?? [])].sort(),
+    retained: [...(expected.retained ?? [])].sort(),
+    updated: expected.updated ?? {},
+    replaced: expected.replaced ?? {},
+  };
+  expect(actual, `${what}: the preview would be\n${describeRadius(radius)}\n`).toEqual(wanted);
+}
+
+/** The edge reload Command re-sends nginx.conf: its trigger is the config's hash. */
+const EDGE_RELOAD = { "edge-reload": ["triggers"] };
+/**
+ * The backup that `pulumi up` runs before stateful containers change. Its trigger fingerprints
+ * the set of active region databases, so that removing or retiring one backs it up first; a
+ * fingerprint of the new config alone cannot tell an added region from a removed one, so adding
+ * one takes a backup too. Accepted: one extra backup per added region, no container touched.
+ */
+const BACKUP_RUN = { "backups-run": ["triggers"] };
+
+let baseline: ProgramRun;
+const after = new Map<string, ProgramRun>();
+
+beforeAll(async () => {
+  baseline = await runProgram({ config: BASELINE_CONFIG, stack: "test" });
+  for (const scenario of BLAST_SCENARIOS)
+    after.set(scenario.key, await runProgram({ config: scenario.config, stack: "test" }));
+});
+
+function radiusOf(key: string): BlastRadius {
+  const run = after.get(key);
+  if (!run) throw new Error(`no scenario ${key}`);
+  return blastRadius(baseline.resources, run.resources);
+}
+
+describe("blast radius of config edits", () => {
+  it("is empty between two runs of the same config (the mocks are deterministic)", async () => {
+    const again = await runProgram({ config: BASELINE_CONFIG, stack: "test" });
+    expectRadius(blastRadius(baseline.resources, again.resources), {}, "same config");
+  });
+
+  it("adding a region creates only its resources, reloads nginx and takes a backup: no container replaced", () => {
+    expectRadius(
+      radiusOf("add"),
+      { created: regionResources("sector-004"), replaced: { ...EDGE_RELOAD, ...BACKUP_RUN } },
+      "adding sector-004",
+    );
+  });
+
+  it("adding a region past Redis' 16 databases also replaces Redis (after the backup)", () => {
+    expectRadius(
+      radiusOf("addPastRedisDatabases"),
+      {
+        created: regionResources("sector-015"),
+        replaced: { ...EDGE_RELOAD, ...BACKUP_RUN, "redis-server": ["uploads"] },
+      },
+      "adding sector-015 on slot 16",
+    );
+  });
+
+  it("removing a region deletes its resources, keeps its volume, reloads nginx and backs up first", () => {
+    const region = regionResources(EDITED_REGION);
+    const volume = `region-${EDITED_REGION}-db-data`;
+    expectRadius(
+      radiusOf("remove"),
+      {
+        deleted: region.filter((n) => n !== volume),
+        retained: [volume],
+        replaced: { ...EDGE_RELOAD, ...BACKUP_RUN },
+      },
+      `removing ${EDITED_REGION}`,
+    );
+  });
+
+  it("reordering the regions changes nothing", () => {
+    expectRadius(radiusOf("reorder"), {}, "reordering");
+  });
+
+  it("bumping backup.generation only runs the backup", () => {
+    expectRadius(radiusOf("backupGeneration"), { replaced: BACKUP_RUN }, "bumping the generation");
+  });
+
+  it("resizing a region's memory and CPU reservation updates its two containers in place", () => {
+    const inPlace = ["cpuShares", "memory", "memoryReservation", "memorySwap"];
+    expectRadius(
+      radiusOf("resizeMemory"),
+      { updated: { [`region-${EDITED_REGION}-api`]: inPlace, [`region-${EDITED_REGION}-db`]: inPlace } },
+      `resizing ${EDITED_REGION} (memory)`,
+    );
+  });
+
+  it("changing a region's CPU limit replaces its two containers, after a backup, and re-syncs the password", () => {
+    const r = `region-${EDITED_REGION}`;
+    const radius = radiusOf("resizeCpus");
+    expectRadius(
+      radius,
+      {
+        replaced: {
+          [`${r}-api`]: ["cpus"],
+          [`${r}-db`]: ["cpus"],
+          [`${r}-db-password-sync`]: ["triggers"],
+          ...BACKUP_RUN,
+        },
+      },
+      `resizing ${EDITED_REGION} (CPU limit)`,
+    );
+    // The other inputs of the replaced containers change as well, but only because of `cpus`.
+    const db = radius.replaced.find((c) => c.name === `${r}-db`);
+    expect(db?.keys).toEqual(["cpuShares", "cpus", "memory", "memoryReservation", "memorySwap"]);
+    expect(radius.replaced.find((c) => c.name === `${r}-db-password-sync`)?.unknownFrom).toEqual([`${r}-db`]);
+  });
+});
+
+describe("the diff model", () => {
+  // "edge" names both the EdgeProxy component and its nginx container.
+  const edge = (): RegisteredResource =>
+    baseline.ofType(CONTAINER).find((r) => r.name === "edge") as RegisteredResource;
+  const edited = (r: RegisteredResource, inputs: Record<string, unknown>): RegisteredResource => ({
+    ...r,
+    inputs: { ...r.inputs, ...inputs },
+  });
+  const uploads = (): { file: string; content: string }[] =>
+    edge().inputs.uploads as { file: string; content: string }[];
+
+  it("reads ignoreChanges paths", () => {
+    expect(parsePropertyPath("uploads[0]")).toEqual(["uploads", 0]);
+    expect(parsePropertyPath('labels["com.x"].value')).toEqual(["labels", "com.x", "value"]);
+  });
+
+  it("honours the edge's ignoreChanges on uploads[0] (nginx.conf) but not on the other uploads", () => {
+    const [conf, cert, ...rest] = uploads();
+    expect(conf?.file).toBe("/etc/nginx/nginx.conf");
+    const newConf = edited(edge(), { uploads: [{ ...conf, content: "changed" }, cert, ...rest] });
+    expect(blastRadius([edge()], [newConf]).unchanged).toBe(1);
+    const newCert = edited(edge(), { uploads: [conf, { ...cert, content: "changed" }, ...rest] });
+    expect(namesOf(blastRadius([edge()], [newCert]).replaced)).toEqual(["edge"]);
+  });
+
+  it("replaces a container on a health check change (replaceOnChanges) and on an image change", () => {
+    const nexus = baseline.byName("nexus-api");
+    expect(nexus.type).toBe(CONTAINER);
+    const health = edited(nexus, { healthcheck: { ...(nexus.inputs.healthcheck as object), retries: 99 } });
+    expect(blastRadius([nexus], [health]).replaced.map((c) => c.replaceKeys)).toEqual([["healthcheck"]]);
+    const image = edited(nexus, { image: "sha256:other" });
+    expect(blastRadius([nexus], [image]).replaced.map((c) => c.replaceKeys)).toEqual([["image"]]);
+    const restart = edited(nexus, { restart: "always" });
+    expect(blastRadius([nexus], [restart]).updated.map((c) => c.keys)).toEqual([["restart"]]);
+  });
+});
