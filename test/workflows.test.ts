@@ -117,7 +117,7 @@ describe("the prod deployment workflow", () => {
 
   it("checks the stack's status after deploying", () => {
     const runs = (ups[0]?.def.steps ?? []).map((step) => step.run ?? "");
-    expect(runs.some((run) => /npm run -s status -- --stack prod/.test(run))).toBe(true);
+    expect(runs.some((run) => /npm run -s status -- --stack prod\b/.test(run))).toBe(true);
   });
 });
 
