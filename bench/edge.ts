@@ -1,0 +1,500 @@
+/**
+ * Part 3: what the edge proxy costs per request. wrk against a small-response backend directly,
+ * then through real nginx running the generated nginx.conf (the dev stack's routes, names
+ * resolved at request time through a stand-in for Docker's DNS), all on 127.0.0.1. Two backends:
+ * nginx returning a fixed body (costs next to nothing: the worst case for the ratio) and the
+ * repo's probe (probe/server.js, the Node process the dev stack runs as the region API).
+ * With taskset, wrk gets CPU 0 and the server side (backend, edge, this process) CPU 1.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseConfig } from "../planning/config";
+import { edgeNginxSettings } from "../planning/edge";
+import { type NginxSettings, renderNginxConf } from "../planning/nginx";
+import { type StackPlan, planStack } from "../planning/topology";
+import { rawOf } from "../test/support/configs";
+import { type RunningNginx, type Sandbox, makeSandbox, startNginx } from "../test/support/nginx";
+import { type FakeDns, freePorts, httpRequest, startFakeDns } from "../test/support/net";
+import { readStackFile } from "../test/support/pulumi";
+import { waitUntil } from "../test/support/process";
+import { ROOT, log, median, round } from "./common";
+
+/** The route measured: a region API, the game's hot path. */
+const PATH = "/api/regions/default/ping";
+const BODY = '{"ok":true}';
+const WRK_THREADS = 2;
+const WRK_CONNECTIONS = 64;
+
+export interface WrkStats {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Non-2xx answers plus socket errors: must be 0 for the numbers to count. */
+  errors: number;
+}
+
+export type EdgeBackend = "nginx static" | "probe";
+
+export interface EdgeRow {
+  /** Which backend answers; ratio and addedUs compare with the direct row of the same backend. */
+  backend: EdgeBackend;
+  variant: string;
+  description: string;
+  runs: number;
+  rps: number;
+  /** Slowest and fastest run: how much the runs of this variant disagree. */
+  rpsMin: number;
+  rpsMax: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** rps relative to the direct baseline. */
+  ratio: number;
+  /** 1/rps − 1/rps(direct), in µs: what each request costs on top of the backend. */
+  addedUs: number;
+}
+
+export interface EdgeResult {
+  date: string;
+  durationSeconds: number;
+  wrk: string;
+  nginxWorkers: string;
+  /** Where wrk and the server side ran, e.g. "wrk on CPU 0; …on CPU 1", or "none". */
+  pinning: string;
+  /** Response body size of each backend on the measured route, direct (bytes). */
+  bodyBytes: Record<EdgeBackend, number>;
+  rows: EdgeRow[];
+}
+
+/** Installs Debian's wrk when it is missing and we are root; otherwise says how. */
+export function ensureWrk(): void {
+  if (!spawnSync("wrk", ["--version"]).error) return;
+  if (process.getuid?.() !== 0) throw new Error("wrk is not installed: apt-get install -y wrk (as root)");
+  log("installing wrk (apt-get install -y wrk)");
+  let install = spawnSync("apt-get", ["install", "-y", "wrk"], { encoding: "utf8", stdio: "inherit" });
+  if (install.status !== 0) {
+    spawnSync("apt-get", ["update"], { stdio: "inherit" });
+    install = spawnSync("apt-get", ["install", "-y", "wrk"], { encoding: "utf8", stdio: "inherit" });
+  }
+  if (install.status !== 0) throw new Error("apt-get install -y wrk failed");
+}
+
+function toMs(value: string, unit: string): number {
+  const n = Number(value);
+  return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
+}
+
+export function parseWrk(output: string): WrkStats {
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)$/m.exec(output);
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(output);
+  const requests = /(\d+) requests in/.exec(output);
+  if (!rps || !p50 || !p99 || !requests) throw new Error(`unexpected wrk output:\n${output}`);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
+  return {
+    rps: Number(rps[1]),
+    p50Ms: toMs(p50[1] as string, p50[2] as string),
+    p99Ms: toMs(p99[1] as string, p99[2] as string),
+    requests: Number(requests[1]),
+    errors: non2xx + socketErrors,
+  };
+}
+
+/**
+ * CPU pinning: wrk on CLIENT_CPU, everything that serves (the backends, the edges, and this
+ * process, which answers the edges' DNS queries) on SERVER_CPU, so the load generator does not
+ * compete with what it measures. Off when taskset is missing, with fewer than 2 CPUs, or with
+ * BENCH_EDGE_PIN=0.
+ */
+const CLIENT_CPU = 0;
+const SERVER_CPU = 1;
+
+function pinningWanted(): boolean {
+  if (process.env.BENCH_EDGE_PIN === "0") return false;
+  if (os.cpus().length < 2) return false;
+  return !spawnSync("taskset", ["--version"]).error;
+}
+
+/** Pins every thread of this process to `cpus` (children inherit it); returns the previous mask. */
+function pinSelf(cpus: string): string {
+  const current = spawnSync("taskset", ["-p", String(process.pid)], { encoding: "utf8" });
+  const mask = /mask:\s*([0-9a-f]+)/i.exec(current.stdout)?.[1];
+  if (current.status !== 0 || !mask) throw new Error(`taskset -p failed: ${current.stderr}`);
+  const set = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(process.pid)], { encoding: "utf8" });
+  if (set.status !== 0) throw new Error(`taskset -a -p -c ${cpus} failed: ${set.stderr}`);
+  return mask;
+}
+
+function restoreSelf(mask: string): void {
+  spawnSync("taskset", ["-a", "-p", mask, String(process.pid)], { encoding: "utf8" });
+}
+
+/** nginx worker processes under a master: children found through /proc. */
+function childCount(pid: number): number {
+  let count = 0;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid …; comm may contain spaces, so split after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) count++;
+    } catch {
+      // the process exited meanwhile
+    }
+  }
+  return count;
+}
+
+/** Asynchronous on purpose: the fake DNS answers nginx from this process's event loop. */
+function wrk(url: string, seconds: number, pinned: boolean): Promise<WrkStats> {
+  return new Promise((resolve, reject) => {
+    const args = [`-t${WRK_THREADS}`, `-c${WRK_CONNECTIONS}`, `-d${seconds}s`, "--latency", url];
+    const child = pinned
+      ? spawn("taskset", ["-c", String(CLIENT_CPU), "wrk", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code !== 0) reject(new Error(`wrk exited ${code}:\n${output}`));
+      else {
+        try {
+          resolve(parseWrk(output));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    });
+  });
+}
+
+/** The backend: nginx answering every request with a small JSON body, one worker, no log. */
+function backendConf(sandbox: Sandbox, ports: { http: number; https: number }): string {
+  const tmp = sandbox.runtime.tempDir;
+  return `worker_processes 1;
+pid ${sandbox.runtime.pidFile};
+error_log ${sandbox.runtime.errorLog} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/client_body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:${ports.http};
+    listen 127.0.0.1:${ports.https} ssl;
+    ssl_certificate ${sandbox.tls.certificate};
+    ssl_certificate_key ${sandbox.tls.certificateKey};
+    default_type application/json;
+    location / { return 200 '${BODY}'; }
+  }
+}
+`;
+}
+
+const PROBE_SERVER = path.join(ROOT, "probe", "server.js");
+
+interface RunningProbe {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The probe as the dev stack runs it for the default region (node probe/server.js, the region
+ * API's env), without DATABASE_URL/REDIS_URL: the measured route is its echo, which touches
+ * neither. Logs nothing per request.
+ */
+async function startProbe(port: number, env: Record<string, string>): Promise<RunningProbe> {
+  for (const dep of ["pg", "ioredis"]) {
+    if (!fs.existsSync(path.join(ROOT, "probe", "node_modules", dep, "package.json"))) {
+      throw new Error(`probe/node_modules/${dep} is missing: run \`npm ci --prefix probe\` first`);
+    }
+  }
+  const child: ChildProcess = spawn(process.execPath, [PROBE_SERVER], {
+    env: { PATH: process.env.PATH, ...env, PORT: String(port), HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitUntil(
+      `the probe on ${port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`probe exited ${child.exitCode}:\n${output}`);
+        return (await httpRequest({ port, path: "/health", timeoutMs: 1_000 })).status === 200;
+      },
+      15_000,
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`probe did not start: ${err instanceof Error ? err.message : String(err)}\n${output}`, {
+      cause: err,
+    });
+  }
+  return { port, stop };
+}
+
+const withPort = (upstream: string, port: number): string => `${upstream.slice(0, upstream.lastIndexOf(":"))}:${port}`;
+
+/** The dev stack as the program plans it. */
+function devPlan(): StackPlan {
+  const config = parseConfig(rawOf(readStackFile("dev")), {
+    presentSecrets: new Set(),
+    directoryExists: (dir) => fs.existsSync(dir) && fs.statSync(dir).isDirectory(),
+  });
+  return planStack(config, "bench");
+}
+
+/** The dev stack's edge settings, with every upstream on the backend's port and the sandbox's paths. */
+function edgeSettings(
+  plan: StackPlan,
+  sandbox: Sandbox,
+  dns: FakeDns,
+  backendPort: number,
+  ports: { http: number; https: number },
+): NginxSettings {
+  const generated = edgeNginxSettings(plan);
+  return {
+    ...generated,
+    regions: generated.regions.map((r) => ({ ...r, upstream: withPort(r.upstream, backendPort) })),
+    upstreams: {
+      nexus: withPort(generated.upstreams.nexus, backendPort),
+      admin: withPort(generated.upstreams.admin, backendPort),
+      player: withPort(generated.upstreams.player, backendPort),
+    },
+    resolver: dns.address,
+    listen: { address: "127.0.0.1", http: ports.http, https: ports.https },
+    tls: sandbox.tls,
+    staticRoot: sandbox.staticRoot,
+    runtime: sandbox.runtime,
+  };
+}
+
+/**
+ * Not the generated config: the same text with the default region's route sent through an
+ * upstream{} block with a keepalive pool (and no `Connection: close` to it). It shows what
+ * upstream keepalive would buy; see the note in planning/nginx.ts on why the program does not
+ * do this with Debian's nginx 1.22.
+ */
+export function withUpstreamKeepalive(conf: string, backendPort: number): string {
+  const replaceOnce = (text: string, from: string, to: string, after = 0): string => {
+    const at = text.indexOf(from, after);
+    if (at < 0) throw new Error(`keepalive variant: "${from}" not found in the generated config`);
+    return text.slice(0, at) + to + text.slice(at + from.length);
+  };
+  let out = replaceOnce(
+    conf,
+    "    server {\n",
+    `    upstream bench_keepalive {\n        server 127.0.0.1:${backendPort};\n        keepalive 32;\n    }\n\n    server {\n`,
+  );
+  const location = out.indexOf("location ^~ /api/regions/default/ {");
+  if (location < 0) throw new Error("keepalive variant: no location for the default region");
+  out = replaceOnce(
+    out,
+    "proxy_pass http://$backend$request_uri;",
+    "proxy_pass http://bench_keepalive$request_uri;",
+    location,
+  );
+  return replaceOnce(out, '"" close;', '"" "";');
+}
+
+interface Variant {
+  backend: EdgeBackend;
+  variant: string;
+  description: string;
+  url: () => string;
+}
+
+export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeResult> {
+  ensureWrk();
+  const sandboxes: Sandbox[] = [];
+  const servers: RunningNginx[] = [];
+  let probe: RunningProbe | undefined;
+  let dns: FakeDns | undefined;
+  const pinned = pinningWanted();
+  // Before anything is started: the servers inherit the mask from this process.
+  const previousMask = pinned ? pinSelf(String(SERVER_CPU)) : undefined;
+  try {
+    const sandbox = (): Sandbox => {
+      const s = makeSandbox();
+      sandboxes.push(s);
+      return s;
+    };
+    const plan = devPlan();
+    const backendBox = sandbox();
+    const backend = await startNginx(backendBox, (ports) => backendConf(backendBox, ports));
+    servers.push(backend);
+
+    const region = plan.regions.find((r) => r.id === "default");
+    if (!region) throw new Error("the dev stack has no default region");
+    const [probePort] = (await freePorts(1)) as [number];
+    probe = await startProbe(probePort, {
+      SECTORWARS_ROLE: region.api.role,
+      REGION_ID: region.id,
+      REGION_NAME: region.name,
+      REGION_TYPE: region.type,
+    });
+
+    const fake = await startFakeDns();
+    dns = fake;
+    /** An edge running the generated config with every upstream on `backendPort`. */
+    const startEdge = async (backendPort: number, keepalive: boolean): Promise<RunningNginx> => {
+      const box = sandbox();
+      const edge = await startNginx(box, (ports) => {
+        const settings = edgeSettings(plan, box, fake, backendPort, ports);
+        for (const upstream of [...settings.regions.map((r) => r.upstream), ...Object.values(settings.upstreams)]) {
+          fake.set(upstream.slice(0, upstream.lastIndexOf(":")), "127.0.0.1");
+        }
+        const conf = renderNginxConf(settings);
+        return keepalive ? withUpstreamKeepalive(conf, backendPort) : conf;
+      });
+      servers.push(edge);
+      return edge;
+    };
+    const edge = await startEdge(backend.http, false);
+    const keepalive = await startEdge(backend.http, true);
+    const probeEdge = await startEdge(probe.port, false);
+    const probeKeepalive = await startEdge(probe.port, true);
+
+    // The route must really reach the backend through the resolver, or the numbers mean nothing.
+    for (const port of [edge.http, keepalive.http]) {
+      const answer = await httpRequest({ port, path: PATH });
+      if (answer.status !== 200 || answer.body !== BODY) {
+        throw new Error(`edge on ${port} answered ${answer.status} ${answer.body}\n${edge.errorLog()}`);
+      }
+    }
+    for (const port of [probeEdge.http, probeKeepalive.http]) {
+      const answer = await httpRequest({ port, path: PATH });
+      const echo =
+        answer.status === 200 ? (JSON.parse(answer.body) as { path?: string; headers?: Record<string, unknown> }) : {};
+      if (echo.path !== PATH || echo.headers?.["x-region-id"] !== region.id) {
+        throw new Error(
+          `edge on ${port} did not reach the probe: ${answer.status} ${answer.body}\n${probeEdge.errorLog()}`,
+        );
+      }
+    }
+    const probeDirect = await httpRequest({ port: probe.port, path: PATH });
+    if (probeDirect.status !== 200) throw new Error(`probe answered ${probeDirect.status} ${probeDirect.body}`);
+    const bodyBytes: Record<EdgeBackend, number> = {
+      "nginx static": Buffer.byteLength(BODY),
+      probe: Buffer.byteLength(probeDirect.body),
+    };
+
+    const variants: Variant[] = [
+      {
+        backend: "nginx static",
+        variant: "direct",
+        description: "wrk → backend nginx (baseline)",
+        url: () => `http://127.0.0.1:${backend.http}${PATH}`,
+      },
+      {
+        backend: "nginx static",
+        variant: "edge, HTTP",
+        description: "wrk → generated edge config → backend",
+        url: () => `http://127.0.0.1:${edge.http}${PATH}`,
+      },
+      {
+        backend: "nginx static",
+        variant: "edge, HTTPS",
+        description: "same, TLS from wrk to the edge",
+        url: () => `https://127.0.0.1:${edge.https}${PATH}`,
+      },
+      {
+        backend: "nginx static",
+        variant: "edge, HTTP, upstream keepalive (what-if)",
+        description: "generated config + upstream{} keepalive 32 for this route",
+        url: () => `http://127.0.0.1:${keepalive.http}${PATH}`,
+      },
+      {
+        backend: "probe",
+        variant: "direct",
+        description: "wrk → probe (baseline)",
+        url: () => `http://127.0.0.1:${probe?.port}${PATH}`,
+      },
+      {
+        backend: "probe",
+        variant: "edge, HTTP",
+        description: "wrk → generated edge config → probe",
+        url: () => `http://127.0.0.1:${probeEdge.http}${PATH}`,
+      },
+      {
+        backend: "probe",
+        variant: "edge, HTTP, upstream keepalive (what-if)",
+        description: "generated config + upstream{} keepalive 32 for this route",
+        url: () => `http://127.0.0.1:${probeKeepalive.http}${PATH}`,
+      },
+    ];
+    const key = (v: { backend: string; variant: string }): string => `${v.backend}: ${v.variant}`;
+    const samples = new Map<string, WrkStats[]>(variants.map((v) => [key(v), []]));
+    for (const v of variants) await wrk(v.url(), 2, pinned); // warm-up: caches, TLS sessions, DNS, JIT
+    // Rounds interleave the variants, so drift on a shared machine hits them all alike.
+    for (let round = 1; round <= runs; round++) {
+      for (const v of variants) {
+        const stats = await wrk(v.url(), seconds, pinned);
+        log(
+          `edge ${key(v)}, run ${round}/${runs}: ${Math.round(stats.rps)} req/s, p99 ${stats.p99Ms} ms, errors ${stats.errors}`,
+        );
+        samples.get(key(v))?.push(stats);
+      }
+    }
+    const rowOf = (v: Variant): Omit<EdgeRow, "ratio" | "addedUs"> => {
+      const s = samples.get(key(v)) ?? [];
+      const rps = s.map((x) => x.rps);
+      return {
+        backend: v.backend,
+        variant: v.variant,
+        description: v.description,
+        runs: s.length,
+        rps: median(rps),
+        rpsMin: Math.min(...rps),
+        rpsMax: Math.max(...rps),
+        p50Ms: median(s.map((x) => x.p50Ms)),
+        p99Ms: median(s.map((x) => x.p99Ms)),
+        errors: s.reduce((sum, x) => sum + x.errors, 0),
+      };
+    };
+    const rows = variants.map(rowOf);
+    const directOf = (b: EdgeBackend): number =>
+      rows.find((r) => r.backend === b && r.variant === "direct")?.rps ?? Number.NaN;
+    const edgeWorkers = childCount(edge.pid);
+    return {
+      date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      durationSeconds: seconds,
+      wrk: `-t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s --latency`,
+      nginxWorkers: `worker_processes auto (generated) = ${edgeWorkers} workers on this machine; backend nginx: 1 worker; probe: one Node.js process`,
+      pinning: pinned
+        ? `taskset: wrk on CPU ${CLIENT_CPU}; backend, edge and the bench process (fake DNS) on CPU ${SERVER_CPU}`
+        : "none",
+      bodyBytes,
+      rows: rows.map((r) => {
+        const direct = directOf(r.backend);
+        return { ...r, ratio: round(r.rps / direct, 3), addedUs: round(1e6 / r.rps - 1e6 / direct, 1) };
+      }),
+    };
+  } finally {
+    for (const s of servers.reverse()) await s.stop();
+    await probe?.stop();
+    await dns?.stop();
+    for (const s of sandboxes) s.remove();
+    if (previousMask) restoreSelf(previousMask);
+  }
+}
