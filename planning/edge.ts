@@ -25,6 +25,8 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
     defaultRegionId: defaultRegion.id,
     upstreams: { nexus: upstream(plan.nexus.api), admin: upstream(plan.admin), player: upstream(plan.player) },
     resolver: DOCKER_DNS,
+    // 0 unless the stack opts in: pools need nginx >= 1.27.3 in the image (see NginxSettings).
+    upstreamKeepalive: plan.edge.upstreamKeepalive,
     listen: { http: PORTS.http, https: PORTS.https },
     tls: { certificate: TLS_CERT_PATH, certificateKey: TLS_KEY_PATH },
     staticRoot: STATIC_ROOT,

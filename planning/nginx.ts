@@ -49,6 +49,17 @@ export interface NginxSettings {
   clientMaxBodySize?: string;
   /** How long nginx trusts a resolved address, in seconds. Default: RESOLVER_VALID_SECONDS. */
   resolverValidSeconds?: number;
+  /**
+   * Idle connections nginx keeps open to each backend, per worker; 0 (the default) keeps none.
+   *
+   * Above 0, every backend gets an `upstream` block (`zone`, `server host:port resolve`,
+   * `keepalive N`): names are still resolved while nginx runs (a missing container fails only
+   * its own routes, a recreated one is followed), and requests reuse connections instead of
+   * opening one each. That needs nginx >= 1.27.3 in the edge image: older open-source nginx
+   * rejects `resolve` in an upstream block, so `nginx -t` fails and the config in force stays.
+   * At 0 the config is byte for byte the one rendered before this setting existed.
+   */
+  upstreamKeepalive?: number;
 }
 
 /** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
@@ -56,6 +67,9 @@ export const DEFAULT_CLIENT_MAX_BODY_SIZE = "1m";
 
 /** How long a resolved address is trusted: a recreated container gets a new IP, a started one a name. */
 export const RESOLVER_VALID_SECONDS = 10;
+
+/** Upper bound for upstreamKeepalive: idle connections per backend and worker. */
+export const MAX_UPSTREAM_KEEPALIVE = 1024;
 
 /** The route prefixes; what each upstream receives is in the file comment. */
 export const ROUTES = {
@@ -177,6 +191,7 @@ interface Valid {
   user: string | null;
   clientMaxBodySize: string;
   resolverValidSeconds: number;
+  upstreamKeepalive: number;
 }
 
 function validate(s: NginxSettings): Valid {
@@ -249,6 +264,11 @@ function validate(s: NginxSettings): Valid {
     fail(`resolverValidSeconds ${show(resolverValidSeconds)} must be an integer from 1 to 3600`);
   }
 
+  const upstreamKeepalive = s.upstreamKeepalive ?? 0;
+  if (!Number.isInteger(upstreamKeepalive) || upstreamKeepalive < 0 || upstreamKeepalive > MAX_UPSTREAM_KEEPALIVE) {
+    fail(`upstreamKeepalive ${show(upstreamKeepalive)} must be an integer from 0 (off) to ${MAX_UPSTREAM_KEEPALIVE}`);
+  }
+
   return {
     regions,
     defaultRegion,
@@ -268,6 +288,7 @@ function validate(s: NginxSettings): Valid {
     user,
     clientMaxBodySize,
     resolverValidSeconds,
+    upstreamKeepalive,
   };
 }
 
@@ -297,25 +318,79 @@ const SECURITY_HEADERS = [
   "add_header Strict-Transport-Security $hsts always;",
 ];
 
-/** The variable-based proxy_pass for a route; see the keepalive note in the http block. */
-function proxy(upstream: HostPort, options: { stripPrefix?: string; regionId?: string; uri?: string }): string[] {
+/**
+ * Where a route's requests go: `pool` null is the variable-based proxy_pass (see the keepalive
+ * note in the http block); otherwise the name of the backend's upstream block (upstreamKeepalive).
+ */
+interface Target {
+  upstream: HostPort;
+  pool: string | null;
+}
+
+function proxy(target: Target, options: { stripPrefix?: string; regionId?: string; uri?: string }): string[] {
   const lines: string[] = [];
   // `set` must come before `rewrite ... break`, which ends the rewrite directives of the location.
   if (options.regionId !== undefined) lines.push(`set $region_id "${options.regionId}";`);
-  lines.push(`set $backend "${hostPort(upstream)}";`);
+  if (target.pool === null) lines.push(`set $backend "${hostPort(target.upstream)}";`);
   if (options.stripPrefix !== undefined) {
     // (?s): a decoded %0A in the path must not end the match early and skip the strip.
     lines.push(`rewrite "(?s)^${options.stripPrefix}(/.*)$" $1 break;`);
   }
-  lines.push(`proxy_pass http://$backend${options.uri ?? ""};`);
+  // With a pool, `http://<pool>$request_uri` still names the upstream block: nginx looks a host
+  // evaluated at request time up among the upstream blocks before it would resolve it.
+  lines.push(`proxy_pass http://${target.pool ?? "$backend"}${options.uri ?? ""};`);
   return lines;
+}
+
+/** Upstream block names for upstreamKeepalive; region ids are DNS-label-safe, so these are too. */
+const POOL = {
+  nexus: "backend_nexus",
+  admin: "backend_admin",
+  player: "backend_player",
+  region: (id: string) => `backend_region_${id}`,
+} as const;
+
+/**
+ * One upstream block per backend, for upstreamKeepalive > 0. Rendered before the server block:
+ * a static proxy_pass that came first would declare an implicit upstream of the same name.
+ */
+function upstreamBlocks(v: Valid): string[] {
+  const backends: [string, HostPort][] = [
+    [POOL.nexus, v.nexus],
+    ...v.regions.filter((r) => r.state === "active").map((r) => [POOL.region(r.id), r.upstream] as [string, HostPort]),
+    [POOL.admin, v.admin],
+    [POOL.player, v.player],
+  ];
+  return [
+    "# Keepalive pools (upstreamKeepalive): one upstream block per backend. nginx >= 1.27.3 re-resolves",
+    "# `server name:port resolve` through the resolver above while it runs, as the variable-based",
+    "# proxy_pass did per request: a name that does not resolve (a missing container) leaves its",
+    "# block without servers, so its routes answer 502 and nginx still starts and reloads; a",
+    "# recreated container's new address replaces the old one. zone: the resolved addresses live in",
+    "# memory shared by the workers, which `resolve` requires.",
+    "# max_fails=0: an address that refused a connection (a restarting container) is tried again",
+    "# on the next request, as without a pool, instead of being skipped for fail_timeout when a",
+    "# name has several addresses (with one, nginx never skips it anyway).",
+    "# keepalive: idle connections kept per worker. keepalive_timeout 4s: below the 5 s idle timeout",
+    "# of Node.js and uvicorn servers, so nginx closes an idle connection before the backend does and",
+    "# never sends a request (a POST is not retried) on a connection the backend is closing.",
+    ...backends.flatMap(([name, upstream]) =>
+      block(`upstream ${name}`, [
+        `zone ${name} 64k;`,
+        `server ${hostPort(upstream)}${upstream.isIp ? "" : " resolve"} max_fails=0;`,
+        `keepalive ${v.upstreamKeepalive};`,
+        "keepalive_timeout 4s;",
+      ]),
+    ),
+    "",
+  ];
 }
 
 function block(head: string, body: readonly string[]): string[] {
   return [`${head} {`, ...body.map((l) => (l === "" ? "" : `    ${l}`)), "}"];
 }
 
-function regionLocation(r: Region): string[] {
+function regionLocation(r: Region, pooled: boolean): string[] {
   const prefix = regionPrefix(r.id);
   if (r.state === "retired") {
     return block(`location ^~ ${prefix}`, [
@@ -326,7 +401,10 @@ function regionLocation(r: Region): string[] {
     `if ($request_uri !~ "^${prefix}") {`,
     `    return 400 ${json({ error: "bad_request", status: 400 })};`,
     "}",
-    ...proxy(r.upstream, { regionId: r.id, uri: "$request_uri" }),
+    ...proxy(
+      { upstream: r.upstream, pool: pooled ? POOL.region(r.id) : null },
+      { regionId: r.id, uri: "$request_uri" },
+    ),
   ]);
 }
 
@@ -383,6 +461,8 @@ const LOG_FORMAT = [
 
 export function renderNginxConf(settings: NginxSettings): string {
   const v = validate(settings);
+  const pooled = v.upstreamKeepalive > 0;
+  const target = (upstream: HostPort, pool: string): Target => ({ upstream, pool: pooled ? pool : null });
   const errorPage = (status: number, error: string): string[] =>
     block(`location @error_${status}`, [`return ${status} ${json({ error, status })};`]);
 
@@ -440,7 +520,7 @@ export function renderNginxConf(settings: NginxSettings): string {
       "}",
     ]),
     "",
-    ...block(`location ^~ ${ROUTES.nexus}`, proxy(v.nexus, { stripPrefix: "/api/nexus" })),
+    ...block(`location ^~ ${ROUTES.nexus}`, proxy(target(v.nexus, POOL.nexus), { stripPrefix: "/api/nexus" })),
     "",
     "# Region ids that are not in the list: a JSON 404, not a 502 or an HTML page.",
     ...block(`location ^~ ${ROUTES.regions}`, [`return 404 ${json({ error: "unknown_region", status: 404 })};`]),
@@ -449,17 +529,20 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# A region gets the full URI as the client sent it, and X-Region-ID. nginx chose the location",
     "# from the normalized URI (/api/regions/a/../b/ is region b), so a raw URI that names another",
     "# region is refused rather than sent to a region it does not belong to.",
-    ...v.regions.flatMap((r, i) => [...(i === 0 ? [] : [""]), ...regionLocation(r)]),
+    ...v.regions.flatMap((r, i) => [...(i === 0 ? [] : [""]), ...regionLocation(r, pooled)]),
     "",
     `# Legacy clients: /api/... goes to the default region (${v.defaultRegion.id}), prefix stripped.`,
     ...block(
       `location ^~ ${ROUTES.legacyApi}`,
-      proxy(v.defaultRegion.upstream, { stripPrefix: "/api", regionId: v.defaultRegion.id }),
+      proxy(target(v.defaultRegion.upstream, POOL.region(v.defaultRegion.id)), {
+        stripPrefix: "/api",
+        regionId: v.defaultRegion.id,
+      }),
     ),
     "",
-    ...block(`location ^~ ${ROUTES.admin}`, proxy(v.admin, { stripPrefix: "/admin" })),
+    ...block(`location ^~ ${ROUTES.admin}`, proxy(target(v.admin, POOL.admin), { stripPrefix: "/admin" })),
     "",
-    ...block(`location ${ROUTES.player}`, proxy(v.player, {})),
+    ...block(`location ${ROUTES.player}`, proxy(target(v.player, POOL.player), {})),
     "",
     ...errorPage(413, "request_too_large"),
     ...errorPage(502, "bad_gateway"),
@@ -521,15 +604,23 @@ export function renderNginxConf(settings: NginxSettings): string {
           "resolver_timeout 5s;",
         ]),
     "",
-    "# No keepalive pool to the upstreams, on purpose. Reusing upstream connections needs an",
-    "# upstream{} block with `keepalive`, and open-source nginx before 1.27.3 resolves the server",
-    "# names of an upstream block once, at start: one missing region container then stops nginx",
-    "# from starting or reloading, and a recreated container keeps being sent to its old IP.",
-    "# Request-time resolution (a variable in proxy_pass + resolver) cannot use such a block.",
-    "# The price is one TCP handshake per request over the local Docker bridge (no TLS), far",
-    "# below a millisecond. With nginx >= 1.27.3 everywhere (Debian's is 1.22), a zone'd upstream",
-    "# with `server name:port resolve` + `keepalive` would give both.",
-    "# HTTP/1.1 still: WebSocket upgrades (game updates, dev-server hot reload) need it.",
+    ...(pooled
+      ? [
+          ...upstreamBlocks(v),
+          "# HTTP/1.1: pooled connections and WebSocket upgrades (game updates, dev-server hot",
+          "# reload) both need it.",
+        ]
+      : [
+          "# No keepalive pool to the upstreams, on purpose. Reusing upstream connections needs an",
+          "# upstream{} block with `keepalive`, and open-source nginx before 1.27.3 resolves the server",
+          "# names of an upstream block once, at start: one missing region container then stops nginx",
+          "# from starting or reloading, and a recreated container keeps being sent to its old IP.",
+          "# Request-time resolution (a variable in proxy_pass + resolver) cannot use such a block.",
+          "# The price is one TCP handshake per request over the local Docker bridge (no TLS), far",
+          "# below a millisecond. With nginx >= 1.27.3 everywhere (Debian's is 1.22), a zone'd upstream",
+          "# with `server name:port resolve` + `keepalive` would give both.",
+          "# HTTP/1.1 still: WebSocket upgrades (game updates, dev-server hot reload) need it.",
+        ]),
     "proxy_http_version 1.1;",
     "proxy_set_header Upgrade $http_upgrade;",
     "proxy_set_header Connection $connection_upgrade;",
@@ -555,7 +646,12 @@ export function renderNginxConf(settings: NginxSettings): string {
     "proxy_hide_header Referrer-Policy;",
     "proxy_hide_header Strict-Transport-Security;",
     "",
-    ...block("map $http_upgrade $connection_upgrade", ["default upgrade;", '"" close;']),
+    // A plain request asks the backend to close (no pool) or sends no Connection header at all,
+    // which HTTP/1.1 reads as keep-alive (pool); an upgrade request always passes "upgrade" on.
+    ...(pooled
+      ? ["# Connection: upgrade for upgrades; else no Connection header, so the pooled connection stays open."]
+      : []),
+    ...block("map $http_upgrade $connection_upgrade", ["default upgrade;", pooled ? '"" "";' : '"" close;']),
     "",
     "# A year of HTTPS-only; not includeSubDomains: sibling hosts are not ours to decide. Browsers",
     "# ignore HSTS from a certificate they do not trust, so the dev self-signed one is safe.",

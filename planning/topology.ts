@@ -66,7 +66,7 @@ export interface StackPlan {
   nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0 };
   regions: RegionPlan[];
   redis: ContainerPlan & { volumeName: string; databases: number; debugPort: number | null };
-  edge: ContainerPlan & { staticVolumeName: string; httpPort: number; httpsPort: number };
+  edge: ContainerPlan & { staticVolumeName: string; httpPort: number; httpsPort: number; upstreamKeepalive: number };
   admin: ContainerPlan;
   player: ContainerPlan;
   paypal: ContainerPlan;
@@ -168,7 +168,7 @@ function core(
   };
 }
 
-export function publicUrl(edge: PlatformConfig["edge"]): string {
+export function publicUrl(edge: Pick<PlatformConfig["edge"], "hostname" | "httpsPort">): string {
   return `https://${edge.hostname}${edge.httpsPort === 443 ? "" : `:${edge.httpsPort}`}`;
 }
 
@@ -207,6 +207,7 @@ export function planStack(config: PlatformConfig, stack: string): StackPlan {
       staticVolumeName: joinName(prefix, "static"),
       httpPort: config.edge.httpPort,
       httpsPort: config.edge.httpsPort,
+      upstreamKeepalive: config.edge.upstreamKeepalive,
     },
     admin: core(config, stack, "admin-ui", "admin", "admin-ui", PORTS.ui, "adminUi"),
     player: core(config, stack, "player-ui", "player", "player-ui", PORTS.ui, "playerUi"),

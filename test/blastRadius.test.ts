@@ -148,6 +148,10 @@ describe("blast radius of config edits", () => {
     expect(db?.keys).toEqual(["cpuShares", "cpus", "memory", "memoryReservation", "memorySwap"]);
     expect(radius.replaced.find((c) => c.name === `${r}-db-password-sync`)?.unknownFrom).toEqual([`${r}-db`]);
   });
+
+  it("turning on the edge's upstream keepalive only reloads nginx", () => {
+    expectRadius(radiusOf("edgeKeepalive"), { replaced: EDGE_RELOAD }, "upstreamKeepalive 0 → 32");
+  });
 });
 
 describe("the diff model", () => {

@@ -28,6 +28,19 @@ const regions = (...entries: Record<string, unknown>[]) => ({ ...dev, regions: e
 const orion = { id: "orion", name: "Orion", type: "player_owned", slot: 3 };
 const home = { id: "home", name: "Home", type: "default", slot: 1 };
 
+describe("edge.upstreamKeepalive", () => {
+  it("is off unless set, and accepted with an nginx image that supports it", () => {
+    expect(parseConfig(dev, noSecrets).edge.upstreamKeepalive).toBe(0);
+    for (const nginx of ["nginx:alpine", "nginx:1.27.3-alpine", "nginx:1.29", "registry.example/nginx:2.0.0"]) {
+      const config = parseConfig(
+        { ...dev, edge: { upstreamKeepalive: 16 }, images: { ...(dev.images as object), nginx } },
+        noSecrets,
+      );
+      expect(config.edge.upstreamKeepalive, nginx).toBe(16);
+    }
+  });
+});
+
 describe("stack files", () => {
   it("parses the dev stack file with defaults filled in", () => {
     const config = parseConfig(dev, noSecrets);
@@ -146,6 +159,12 @@ describe("rejected configs", () => {
       "edge ports equal",
       { ...dev, edge: { httpPort: 8443, httpsPort: 8443 } },
       "sectorwars:edge.httpsPort: host port 8443 is already used by sectorwars:edge.httpPort",
+    ],
+    ["negative upstream keepalive", { ...dev, edge: { upstreamKeepalive: -1 } }, "sectorwars:edge.upstreamKeepalive: "],
+    [
+      "upstream keepalive with an nginx image older than 1.27.3",
+      { ...dev, edge: { upstreamKeepalive: 16 }, images: { ...(dev.images as object), nginx: "nginx:1.26.2-alpine" } },
+      "sectorwars:edge.upstreamKeepalive: needs nginx >= 1.27.3 (`server ... resolve` in upstream blocks), but images.nginx is nginx:1.26.2-alpine",
     ],
     [
       "debug port collides with a region's port",

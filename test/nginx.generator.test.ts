@@ -469,3 +469,139 @@ describe("renderNginxConf: properties", () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// upstreamKeepalive: pools in upstream blocks instead of a variable proxy_pass
+
+/** What each proxied location sends where: the backend's host:port, however it is named. */
+interface RouteTarget {
+  location: string;
+  backend: string;
+  /** What follows the host in proxy_pass ("" or "$request_uri"). */
+  uri: string;
+  /** Every other directive of the location (rewrite, set $region_id, the 400 guard). */
+  rest: string[];
+}
+
+function routeTargets(conf: string): RouteTarget[] {
+  const server = blockOf(conf, "server");
+  return locationHeads(server.join("\n"))
+    .map((head) => head.slice(0, -2))
+    .flatMap((location): RouteTarget[] => {
+      const body = blockOf(conf, location);
+      const pass = body.find((l) => l.startsWith("proxy_pass "));
+      if (pass === undefined) return [];
+      const [, host = "", uri = ""] =
+        /^proxy_pass http:\/\/(\$backend|backend_[a-z0-9_-]+)(\$request_uri)?;$/.exec(pass) ?? [];
+      let backend: string;
+      if (host === "$backend") {
+        backend = /^set \$backend "(.*)";$/.exec(body.find((l) => l.startsWith("set $backend ")) ?? "")?.[1] ?? "";
+      } else {
+        const servers = blockOf(conf, `upstream ${host}`).filter((l) => l.startsWith("server "));
+        expect(servers, `upstream ${host}`).toHaveLength(1);
+        backend = /^server (\S+)/.exec(servers[0]!)?.[1] ?? "";
+      }
+      expect(backend, `${location}: ${pass}`).not.toBe("");
+      return [{ location, backend, uri, rest: body.filter((l) => l !== pass && !l.startsWith("set $backend ")) }];
+    });
+}
+
+describe("renderNginxConf: upstreamKeepalive", () => {
+  const pooled = renderNginxConf({ ...base, upstreamKeepalive: 16 });
+
+  it("is off by default: 0 renders exactly the text of an unset value", () => {
+    expect(renderNginxConf({ ...base, upstreamKeepalive: 0 })).toBe(renderNginxConf(base));
+    expect(renderNginxConf(base)).not.toMatch(/^\s*(upstream|keepalive) /m);
+  });
+
+  it("gives each active backend an upstream block with a shared zone, `resolve` and the pool", () => {
+    const upstreams = directives(pooled).filter((l) => l.startsWith("upstream "));
+    expect(upstreams).toEqual([
+      "upstream backend_nexus {",
+      "upstream backend_region_nova {",
+      "upstream backend_region_orion {",
+      "upstream backend_admin {",
+      "upstream backend_player {",
+    ]);
+    expect(blockOf(pooled, "upstream backend_region_orion")).toEqual([
+      "zone backend_region_orion 64k;",
+      "server region-orion-api:8000 resolve max_fails=0;",
+      "keepalive 16;",
+      "keepalive_timeout 4s;",
+    ]);
+    // The retired region answers 410 without a backend, so it gets no pool.
+    expect(pooled).not.toContain("backend_region_old");
+    // Blocks before the server block: a static proxy_pass seen first would declare its own.
+    expect(pooled.indexOf("upstream backend_player {")).toBeLessThan(pooled.indexOf("server {"));
+  });
+
+  it("does not ask to resolve IP literals", () => {
+    const conf = renderNginxConf(
+      withChange({
+        upstreamKeepalive: 4,
+        resolver: null,
+        regions: [{ id: "orion", upstream: "10.0.0.5:8000", state: "active" }],
+        upstreams: { nexus: "10.0.0.2:8000", admin: "[::1]:3000", player: "10.0.0.4:3000" },
+      }),
+    );
+    expect(blockOf(conf, "upstream backend_admin")).toContain("server [::1]:3000 max_fails=0;");
+    expect(directives(conf).filter((l) => / resolve|^resolver /.test(l))).toEqual([]);
+  });
+
+  it("proxies to the pools over HTTP/1.1 and sends Connection only for upgrades", () => {
+    const passes = directives(pooled).filter((l) => l.startsWith("proxy_pass "));
+    expect(passes).toEqual([
+      "proxy_pass http://backend_nexus;",
+      "proxy_pass http://backend_region_nova$request_uri;",
+      "proxy_pass http://backend_region_orion$request_uri;",
+      "proxy_pass http://backend_region_orion;",
+      "proxy_pass http://backend_admin;",
+      "proxy_pass http://backend_player;",
+    ]);
+    expect(pooled).not.toContain("$backend");
+    expect(directives(pooled)).toContain("proxy_http_version 1.1;");
+    expect(directives(pooled)).toContain("proxy_set_header Connection $connection_upgrade;");
+    expect(blockOf(pooled, "map $http_upgrade $connection_upgrade")).toEqual(["default upgrade;", '"" "";']);
+    // Without pools, a plain request still asks the backend to close.
+    expect(blockOf(renderNginxConf(base), "map $http_upgrade $connection_upgrade")).toEqual([
+      "default upgrade;",
+      '"" close;',
+    ]);
+  });
+
+  it("keeps everything that is not about reaching a backend", () => {
+    const strip = (conf: string) =>
+      directives(conf).filter(
+        (l) => !/^(proxy_pass |set \$backend |upstream |zone |server \S+:\d+|keepalive|"" |\})/.test(l),
+      );
+    expect(strip(pooled)).toEqual(strip(renderNginxConf(base)).filter((l) => !l.startsWith("upstream ")));
+  });
+
+  it.each<[string, number, RegExp]>([
+    ["a negative pool", -1, /upstreamKeepalive -1 must be an integer from 0 \(off\) to 1024/],
+    ["a fraction", 1.5, /upstreamKeepalive 1.5 must be an integer/],
+    ["a pool above the limit", 1025, /upstreamKeepalive 1025 must be an integer/],
+  ])("refuses %s", (_label, upstreamKeepalive, message) => {
+    expect(() => renderNginxConf({ ...base, upstreamKeepalive })).toThrow(message);
+  });
+
+  it("still needs a resolver for host names", () => {
+    expect(() => renderNginxConf({ ...base, resolver: null, upstreamKeepalive: 8 })).toThrow(/needs a resolver/);
+  });
+
+  it("routes every location to the same backend, with the same URI and directives, as without pools", () => {
+    fc.assert(
+      fc.property(settingsArb, fc.integer({ min: 1, max: 1024 }), (settings, upstreamKeepalive) => {
+        const plain = renderNginxConf(settings);
+        const conf = renderNginxConf({ ...settings, upstreamKeepalive });
+        expect(routeTargets(conf)).toEqual(routeTargets(plain));
+        expect(locationHeads(conf)).toEqual(locationHeads(plain));
+        // One pool per active region and per core backend, none for retired regions.
+        const active = settings.regions.filter((r) => r.state === "active").length;
+        expect(directives(conf).filter((l) => l.startsWith("upstream "))).toHaveLength(active + 3);
+        expect(directives(conf).filter((l) => l === `keepalive ${upstreamKeepalive};`)).toHaveLength(active + 3);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

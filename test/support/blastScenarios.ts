@@ -73,6 +73,14 @@ export const BLAST_SCENARIOS: readonly BlastScenario[] = [
     config: blastConfig(resized("tall")),
   },
   { key: "resizeCpus", title: `resize ${EDITED_REGION}: also its CPU limit`, config: blastConfig(resized("wide")) },
+  {
+    key: "edgeKeepalive",
+    title: "turn on edge.upstreamKeepalive",
+    config: {
+      ...blastConfig(BASE_REGIONS),
+      "sectorwars:edge": { ...(readStackFile("dev")["sectorwars:edge"] as object), upstreamKeepalive: 32 },
+    },
+  },
 ];
 
 function withoutEdited(): TestRegion[] {

@@ -195,6 +195,8 @@ export interface EchoBackend {
   address: string;
   /** Requests answered so far. */
   requests(): number;
+  /** TCP connections accepted so far: fewer than requests() means a client reused connections. */
+  connections(): number;
   /** Closes the listening socket and every open connection: the port refuses connections. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -211,6 +213,7 @@ export async function startEchoBackend(
   { host = "127.0.0.1", port = 0 }: { host?: string; port?: number } = {},
 ): Promise<EchoBackend> {
   let answered = 0;
+  let accepted = 0;
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     let bodyBytes = 0;
@@ -237,6 +240,7 @@ export async function startEchoBackend(
     });
   });
   server.on("connection", (socket) => {
+    accepted++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -263,6 +267,7 @@ export async function startEchoBackend(
     port: actualPort,
     address: `${host}:${actualPort}`,
     requests: () => answered,
+    connections: () => accepted,
     stop: () =>
       new Promise<void>((resolve) => {
         if (!server.listening) return resolve();

@@ -8,10 +8,35 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { type NginxRegionRoute, type NginxSettings, REGION_ID_PATTERN } from "../../planning/nginx";
+import { ensureCommands } from "./docker";
 import { freePorts, httpRequest, pollUntil } from "./net";
 import { start, stop } from "./process";
 
 export const NGINX_BIN = process.env.NGINX_BIN ?? "/usr/sbin/nginx";
+
+const BUILD_MODERN_NGINX = path.join(__dirname, "..", "..", "scripts", "build-test-nginx.sh");
+
+/**
+ * An nginx >= 1.27.3 (Debian testing's, see scripts/build-test-nginx.sh), for configs that Debian
+ * bookworm's 1.22 cannot run: `server name:port resolve` in upstream blocks. Builds it on the
+ * first call (debootstrap, about half a minute; cached afterwards) and throws, never skips, when
+ * that fails, so a missing nginx is a failed test rather than an untested feature.
+ */
+export function modernNginx(): { bin: string; version: string } {
+  ensureCommands({ debootstrap: "debootstrap", flock: "util-linux" });
+  const build = spawnSync("bash", [BUILD_MODERN_NGINX], { encoding: "utf8", timeout: 600_000 });
+  const bin = build.stdout.trim().split("\n").pop() ?? "";
+  if (build.status !== 0 || !bin) {
+    throw new Error(
+      `could not build the nginx >= 1.27.3 that these tests need (scripts/build-test-nginx.sh needs root, ` +
+        `debootstrap and access to deb.debian.org on its first run):\n${build.stderr}${build.error ?? ""}`,
+    );
+  }
+  const probe = spawnSync(bin, ["-v"], { encoding: "utf8", timeout: 30_000 });
+  const version = /nginx\/(\d+\.\d+\.\d+)/.exec(probe.stderr)?.[1];
+  if (probe.status !== 0 || version === undefined) throw new Error(`${bin} -v failed: ${probe.stderr}`);
+  return { bin, version };
+}
 
 export interface Sandbox {
   dir: string;
@@ -83,10 +108,15 @@ export function makeSandbox(): Sandbox {
 }
 
 /** `nginx -t` on `conf`, written next to the sandbox's config. */
-export function nginxTest(sandbox: Sandbox, conf: string, name = "test.conf"): { ok: boolean; output: string } {
+export function nginxTest(
+  sandbox: Sandbox,
+  conf: string,
+  name = "test.conf",
+  bin = NGINX_BIN,
+): { ok: boolean; output: string } {
   const file = path.join(sandbox.dir, name);
   fs.writeFileSync(file, conf);
-  const result = spawnSync(NGINX_BIN, ["-t", "-c", file, "-p", sandbox.dir], { encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync(bin, ["-t", "-c", file, "-p", sandbox.dir], { encoding: "utf8", timeout: 30_000 });
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -109,13 +139,14 @@ export interface RunningNginx {
 export async function startNginx(
   sandbox: Sandbox,
   confFor: (ports: { http: number; https: number }) => string,
+  bin = NGINX_BIN,
 ): Promise<RunningNginx> {
   const readLog = () =>
     fs.existsSync(sandbox.runtime.errorLog) ? fs.readFileSync(sandbox.runtime.errorLog, "utf8") : "";
   for (let attempt = 1; ; attempt++) {
     const [http, https] = (await freePorts(2)) as [number, number];
     fs.writeFileSync(sandbox.confPath, confFor({ http, https }));
-    const child = start(NGINX_BIN, ["-c", sandbox.confPath, "-p", sandbox.dir, "-g", "daemon off;"]);
+    const child = start(bin, ["-c", sandbox.confPath, "-p", sandbox.dir, "-g", "daemon off;"]);
     try {
       const outcome = await pollUntil(
         "nginx to answer /healthz on HTTP and HTTPS",
@@ -140,10 +171,10 @@ export async function startNginx(
       https,
       pid: child.pid ?? -1,
       reload(conf) {
-        const check = nginxTest(sandbox, conf, "next.conf");
+        const check = nginxTest(sandbox, conf, "next.conf", bin);
         if (!check.ok) throw new Error(`nginx -t rejected the new config:\n${check.output}`);
         fs.renameSync(path.join(sandbox.dir, "next.conf"), sandbox.confPath);
-        const signal = spawnSync(NGINX_BIN, ["-s", "reload", "-c", sandbox.confPath, "-p", sandbox.dir], {
+        const signal = spawnSync(bin, ["-s", "reload", "-c", sandbox.confPath, "-p", sandbox.dir], {
           encoding: "utf8",
           timeout: 30_000,
         });

@@ -1,0 +1,241 @@
+/**
+ * upstreamKeepalive on a real nginx >= 1.27.3 (Debian testing's, built once by
+ * scripts/build-test-nginx.sh): the pooled config passes `nginx -t` with names that do not
+ * resolve, routes every route kind as the default config does, starts while a region's name is
+ * missing (that route answers 502, the others work), follows names that appear or move without a
+ * reload, and really reuses backend connections. Debian's 1.22 must reject it, which is why the
+ * setting is off by default.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
+import {
+  type Echo,
+  type EchoBackend,
+  type FakeDns,
+  httpRequest,
+  pollUntil,
+  startEchoBackend,
+  startFakeDns,
+  upgradeRequest,
+} from "./support/net";
+import { type RunningNginx, type Sandbox, makeSandbox, modernNginx, nginxTest, startNginx } from "./support/nginx";
+
+const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
+
+let bin: string;
+let sandbox: Sandbox;
+beforeAll(() => {
+  ({ bin } = modernNginx());
+  sandbox = makeSandbox();
+});
+afterAll(() => sandbox?.remove());
+
+it("runs on an nginx that supports `resolve` in upstream blocks (>= 1.27.3)", () => {
+  const [major = 0, minor = 0, patch = 0] = modernNginx().version.split(".").map(Number);
+  expect(major * 1_000_000 + minor * 1_000 + patch).toBeGreaterThanOrEqual(1_027_003);
+});
+
+describe("nginx -t on pooled configs", () => {
+  /** Container-like settings: Docker names that do not resolve here, Docker's DNS address. */
+  const containerLike = (regions: NginxRegionRoute[], extra: Partial<NginxSettings> = {}): NginxSettings => ({
+    regions,
+    defaultRegionId: regions[0]!.id,
+    upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
+    resolver: "127.0.0.11",
+    listen: { http: 80, https: 443 },
+    tls: sandbox.tls,
+    staticRoot: sandbox.staticRoot,
+    runtime: { ...sandbox.runtime, user: "www-data" },
+    upstreamKeepalive: 32,
+    ...extra,
+  });
+  const docker = (id: string, state: NginxRegionRoute["state"] = "active"): NginxRegionRoute => ({
+    id,
+    upstream: `region-${id}-api:8000`,
+    state,
+  });
+
+  it("accepts names that do not resolve, 50 regions with retired ones, without warnings", () => {
+    const regions = Array.from({ length: 50 }, (_, i) => docker(i % 2 ? randomUUID() : `region-${i}`));
+    const conf = renderNginxConf(containerLike(regions.map((r, i) => (i % 7 === 6 ? { ...r, state: "retired" } : r))));
+    const { ok, output } = nginxTest(sandbox, conf, "pooled.conf", bin);
+    expect(ok, output).toBe(true);
+    // The `listen ... http2` deprecation (kept for 1.22, see planning/nginx.ts) is the only warning.
+    expect(output.split("\n").filter((l) => /\[(warn|emerg|alert|crit)\]/.test(l) && !/http2/.test(l))).toEqual([]);
+  });
+
+  it("accepts IP-literal upstreams without a resolver", () => {
+    const conf = renderNginxConf(
+      containerLike([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], {
+        resolver: null,
+        upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
+      }),
+    );
+    const { ok, output } = nginxTest(sandbox, conf, "pooled-ip.conf", bin);
+    expect(ok, output).toBe(true);
+  });
+
+  it("is refused by Debian's nginx 1.22, so the default (0) must stay off until the image is newer", () => {
+    const { ok, output } = nginxTest(sandbox, renderNginxConf(containerLike([docker("orion")])), "old.conf");
+    expect(ok).toBe(false);
+    expect(output).toMatch(/invalid parameter "resolve"/);
+  });
+});
+
+describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", () => {
+  let dns: FakeDns;
+  let nginx: RunningNginx | undefined;
+  const backends: Record<string, EchoBackend> = {};
+  const extra: EchoBackend[] = [];
+
+  beforeAll(async () => {
+    for (const name of ["nexus", "admin", "player", "orion", "nova", "ghost"])
+      backends[name] = await startEchoBackend(name);
+    const at = (name: string) => `${name}.sw.test:${backends[name]!.port}`;
+    // ghost's container "does not exist" yet: its name is not in DNS.
+    dns = await startFakeDns(
+      Object.fromEntries(["nexus", "admin", "player", "orion", "nova"].map((n) => [`${n}.sw.test`, "127.0.0.1"])),
+    );
+    nginx = await startNginx(
+      sandbox,
+      (listen) =>
+        renderNginxConf({
+          regions: [
+            { id: "orion", upstream: at("orion"), state: "active" },
+            { id: "nova", upstream: at("nova"), state: "active" },
+            { id: "ghost", upstream: at("ghost"), state: "active" },
+            { id: "old", upstream: "old.sw.test:9", state: "retired" },
+          ],
+          defaultRegionId: "orion",
+          upstreams: { nexus: at("nexus"), admin: at("admin"), player: at("player") },
+          resolver: dns.address,
+          resolverValidSeconds: 1,
+          listen: { address: "127.0.0.1", ...listen },
+          tls: sandbox.tls,
+          staticRoot: sandbox.staticRoot,
+          runtime: sandbox.runtime,
+          upstreamKeepalive: 8,
+        }),
+      bin,
+    );
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    await Promise.all([...Object.values(backends), ...extra].map((b) => b.stop()));
+    await dns?.stop();
+  });
+
+  const get = (path: string, tls = false) =>
+    httpRequest({ port: tls ? nginx!.https : nginx!.http, path, ...(tls ? { tls } : {}) });
+
+  it.each<[string, string, string, string | undefined]>([
+    // path sent, backend, URI the backend receives, X-Region-ID
+    ["/api/nexus/players/7?fields=name", "nexus", "/players/7?fields=name", undefined],
+    ["/api/regions/orion/sectors/12?x=1", "orion", "/api/regions/orion/sectors/12?x=1", "orion"],
+    ["/api/regions/nova/a%2Fb?x=%20", "nova", "/api/regions/nova/a%2Fb?x=%20", "nova"],
+    ["/api/ships?mine=1", "orion", "/ships?mine=1", "orion"],
+    ["/admin/users?page=2", "admin", "/users?page=2", undefined],
+    ["/galaxy/map?zoom=3", "player", "/galaxy/map?zoom=3", undefined],
+  ])("%s reaches %s as %s, over HTTP and HTTPS", async (path, backend, uri, regionId) => {
+    for (const tls of [false, true]) {
+      const res = await get(path, tls);
+      expect(res.status, res.body).toBe(200);
+      const echo = echoOf(res);
+      expect(echo).toMatchObject({ backend, url: uri });
+      expect(echo.headers["x-region-id"]).toBe(regionId);
+      expect(echo.headers["x-forwarded-proto"]).toBe(tls ? "https" : "http");
+      expect(echo.headers.host).toBe("127.0.0.1");
+      // A pooled request carries no Connection header: HTTP/1.1 keep-alive, not "close".
+      expect(echo.headers.connection).toBeUndefined();
+      expect(res.headers["x-frame-options"]).toBe("SAMEORIGIN");
+      expect(res.headers["x-powered-by"]).toBeUndefined();
+    }
+  });
+
+  it("answers a retired region with 410 and an unknown one with 404, as without pools", async () => {
+    const retired = await get("/api/regions/old/x");
+    expect(retired.status).toBe(410);
+    expect(JSON.parse(retired.body)).toEqual({ error: "region_retired", region: "old", status: 410 });
+    expect((await get("/api/regions/nowhere/x")).status).toBe(404);
+  });
+
+  it("started while ghost's name does not resolve: ghost answers 502 (JSON), every other route works", async () => {
+    const missing = await get("/api/regions/ghost/x");
+    expect(missing.status).toBe(502);
+    expect(JSON.parse(missing.body)).toEqual({ error: "bad_gateway", status: 502 });
+    expect((await get("/api/regions/orion/x")).status).toBe(200);
+  });
+
+  it("passes WebSocket upgrades through, and plain requests still work afterwards", async () => {
+    for (const [path, backend] of [
+      ["/api/regions/nova/ws", "nova"],
+      ["/_next/webpack-hmr", "player"],
+    ] as const) {
+      const upgraded = await upgradeRequest(nginx!.http, path);
+      try {
+        expect(upgraded.status).toBe(101);
+        expect(upgraded.headers["x-echo-backend"]).toBe(backend);
+        expect(await upgraded.roundTrip("ping")).toBe("ping");
+      } finally {
+        upgraded.close();
+      }
+      expect(echoOf(await get(path)).backend).toBe(backend);
+    }
+  });
+
+  it("reuses backend connections: far fewer connections than requests", async () => {
+    const nexus = backends.nexus!;
+    const before = { requests: nexus.requests(), connections: nexus.connections() };
+    // Sequential, each on a fresh client connection, so any reuse is nginx's own pool.
+    for (let i = 0; i < 60; i++) expect((await get(`/api/nexus/n${i}`)).status).toBe(200);
+    const requests = nexus.requests() - before.requests;
+    const connections = nexus.connections() - before.connections;
+    expect(requests).toBe(60);
+    // One idle connection per worker covers sequential requests; allow a few for timing.
+    expect(connections, `${connections} connections for ${requests} requests`).toBeLessThanOrEqual(6);
+  });
+
+  it("tries a restarted backend again on the very next request, as without a pool", async () => {
+    const admin = backends.admin!;
+    await admin.stop();
+    expect((await get("/admin/x")).status).toBe(502);
+    expect((await get("/admin/x")).status).toBe(502);
+    await admin.start();
+    const res = await get("/admin/x");
+    expect(res.status, res.body).toBe(200);
+    expect(echoOf(res).backend).toBe("admin");
+  });
+
+  it("reaches ghost once its name resolves, and a recreated orion at its new address, without a reload", async () => {
+    const pid = nginx!.pid;
+    dns.set("ghost.sw.test", "127.0.0.1");
+    const ghost = await pollUntil(
+      "ghost's name to be picked up",
+      async () => {
+        const res = await get("/api/regions/ghost/x");
+        return res.status === 200 ? res : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    expect(echoOf(ghost)).toMatchObject({ backend: "ghost", url: "/api/regions/ghost/x" });
+
+    // "Recreated" orion: same name and port, another address. Pooled connections to the old
+    // address must not keep receiving its traffic.
+    const moved = await startEchoBackend("orion-recreated", { host: "127.0.0.2", port: backends.orion!.port });
+    extra.push(moved);
+    dns.set("orion.sw.test", "127.0.0.2");
+    await pollUntil(
+      "orion's new address to be used",
+      async () => {
+        const res = await get("/api/regions/orion/x");
+        return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
+    for (let i = 0; i < 10; i++) expect(echoOf(await get("/api/x")).backend).toBe("orion-recreated");
+    expect(nginx!.pid).toBe(pid);
+    expect(nginx!.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);
+  });
+});
