@@ -8,7 +8,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
+import { edgeNginxSettings } from "../planning/edge";
 import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
+import { planStack } from "../planning/topology";
+import { rawOf } from "./support/configs";
 import {
   type Echo,
   type EchoBackend,
@@ -20,6 +24,7 @@ import {
   upgradeRequest,
 } from "./support/net";
 import { type RunningNginx, type Sandbox, makeSandbox, modernNginx, nginxTest, startNginx } from "./support/nginx";
+import { readStackFile } from "./support/pulumi";
 
 const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
 
@@ -73,6 +78,23 @@ describe("nginx -t on pooled configs", () => {
       }),
     );
     const { ok, output } = nginxTest(sandbox, conf, "pooled-ip.conf", bin);
+    expect(ok, output).toBe(true);
+  });
+
+  it("passes for the prod stack as configured (pooled, its pinned nginx), paths moved into the sandbox", () => {
+    const config = parseConfig(rawOf(readStackFile("prod")), {
+      presentSecrets: new Set(Object.keys(SECRET_KEYS) as SecretKey[]),
+    });
+    expect(config.edge.upstreamKeepalive, "Pulumi.prod.yaml turns the pools on").toBeGreaterThan(0);
+    const settings = edgeNginxSettings(planStack(config, "prod"));
+    const conf = renderNginxConf({
+      ...settings,
+      tls: sandbox.tls,
+      staticRoot: sandbox.staticRoot,
+      runtime: { ...sandbox.runtime, user: "www-data" },
+    });
+    expect(conf).toContain(`keepalive ${config.edge.upstreamKeepalive};`);
+    const { ok, output } = nginxTest(sandbox, conf, "prod.conf", bin);
     expect(ok, output).toBe(true);
   });
 
