@@ -14,19 +14,27 @@ import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../p
 import { planStack } from "../planning/topology";
 import { rawOf } from "./support/configs";
 import {
-  type Echo,
   type EchoBackend,
+  echoOf,
   type FakeDns,
   httpRequest,
-  pollUntil,
   startEchoBackend,
   startFakeDns,
   upgradeRequest,
 } from "./support/net";
-import { type RunningNginx, type Sandbox, makeSandbox, modernNginx, nginxTest, startNginx } from "./support/nginx";
+import {
+  type RunningNginx,
+  type Sandbox,
+  containerLike,
+  dockerRegion,
+  followDnsChanges,
+  inSandbox,
+  makeSandbox,
+  modernNginx,
+  nginxTest,
+  startNginx,
+} from "./support/nginx";
 import { readStackFile } from "./support/pulumi";
-
-const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
 
 let bin: string;
 let sandbox: Sandbox;
@@ -42,28 +50,13 @@ it("runs on an nginx that supports `resolve` in upstream blocks (>= 1.27.3)", ()
 });
 
 describe("nginx -t on pooled configs", () => {
-  /** Container-like settings: Docker names that do not resolve here, Docker's DNS address. */
-  const containerLike = (regions: NginxRegionRoute[], extra: Partial<NginxSettings> = {}): NginxSettings => ({
-    regions,
-    defaultRegionId: regions[0]!.id,
-    upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
-    resolver: "127.0.0.11",
-    listen: { http: 80, https: 443 },
-    tls: sandbox.tls,
-    staticRoot: sandbox.staticRoot,
-    runtime: { ...sandbox.runtime, user: "www-data" },
-    upstreamKeepalive: 32,
-    ...extra,
-  });
-  const docker = (id: string, state: NginxRegionRoute["state"] = "active"): NginxRegionRoute => ({
-    id,
-    upstream: `region-${id}-api:8000`,
-    state,
-  });
+  /** Container-like settings (test/support/nginx.ts) with pools on. */
+  const pooled = (regions: NginxRegionRoute[], extra: Partial<NginxSettings> = {}): NginxSettings =>
+    containerLike(sandbox, regions, { upstreamKeepalive: 32, ...extra });
 
   it("accepts names that do not resolve, 50 regions with retired ones, without warnings", () => {
-    const regions = Array.from({ length: 50 }, (_, i) => docker(i % 2 ? randomUUID() : `region-${i}`));
-    const conf = renderNginxConf(containerLike(regions.map((r, i) => (i % 7 === 6 ? { ...r, state: "retired" } : r))));
+    const regions = Array.from({ length: 50 }, (_, i) => dockerRegion(i % 2 ? randomUUID() : `region-${i}`));
+    const conf = renderNginxConf(pooled(regions.map((r, i) => (i % 7 === 6 ? { ...r, state: "retired" } : r))));
     const { ok, output } = nginxTest(sandbox, conf, "pooled.conf", bin);
     expect(ok, output).toBe(true);
     // The `listen ... http2` deprecation (kept for 1.22, see planning/nginx.ts) is the only warning.
@@ -72,7 +65,7 @@ describe("nginx -t on pooled configs", () => {
 
   it("accepts IP-literal upstreams without a resolver", () => {
     const conf = renderNginxConf(
-      containerLike([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], {
+      pooled([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], {
         resolver: null,
         upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
       }),
@@ -89,9 +82,7 @@ describe("nginx -t on pooled configs", () => {
     const settings = edgeNginxSettings(planStack(config, "prod"));
     const conf = renderNginxConf({
       ...settings,
-      tls: sandbox.tls,
-      staticRoot: sandbox.staticRoot,
-      runtime: { ...sandbox.runtime, user: "www-data" },
+      ...inSandbox(sandbox),
     });
     expect(conf).toContain(`keepalive ${config.edge.upstreamKeepalive};`);
     const { ok, output } = nginxTest(sandbox, conf, "prod.conf", bin);
@@ -99,7 +90,7 @@ describe("nginx -t on pooled configs", () => {
   });
 
   it("is refused by Debian's nginx 1.22, so the default (0) must stay off until the image is newer", () => {
-    const { ok, output } = nginxTest(sandbox, renderNginxConf(containerLike([docker("orion")])), "old.conf");
+    const { ok, output } = nginxTest(sandbox, renderNginxConf(pooled([dockerRegion("orion")])), "old.conf");
     expect(ok).toBe(false);
     expect(output).toMatch(/invalid parameter "resolve"/);
   });
@@ -232,30 +223,10 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
 
   it("reaches ghost once its name resolves, and a recreated orion at its new address, without a reload", async () => {
     const pid = nginx!.pid;
-    dns.set("ghost.sw.test", "127.0.0.1");
-    const ghost = await pollUntil(
-      "ghost's name to be picked up",
-      async () => {
-        const res = await get("/api/regions/ghost/x");
-        return res.status === 200 ? res : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
+    // Pooled connections to orion's old address must not keep receiving its traffic.
+    const { ghost, movedOrion } = await followDnsChanges(get, dns, backends.orion!.port);
+    extra.push(movedOrion);
     expect(echoOf(ghost)).toMatchObject({ backend: "ghost", url: "/api/regions/ghost/x" });
-
-    // "Recreated" orion: same name and port, another address. Pooled connections to the old
-    // address must not keep receiving its traffic.
-    const moved = await startEchoBackend("orion-recreated", { host: "127.0.0.2", port: backends.orion!.port });
-    extra.push(moved);
-    dns.set("orion.sw.test", "127.0.0.2");
-    await pollUntil(
-      "orion's new address to be used",
-      async () => {
-        const res = await get("/api/regions/orion/x");
-        return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
     for (let i = 0; i < 10; i++) expect(echoOf(await get("/api/x")).backend).toBe("orion-recreated");
     expect(nginx!.pid).toBe(pid);
     expect(nginx!.errorLog()).not.toMatch(/\[(emerg|alert|crit)\]/);

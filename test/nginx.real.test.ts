@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
-import { type Sandbox, makeSandbox, nginxTest, regionListArb } from "./support/nginx";
+import { type Sandbox, containerLike, dockerRegion, makeSandbox, nginxTest, regionListArb } from "./support/nginx";
 
 let sandbox: Sandbox;
 beforeAll(() => {
@@ -15,27 +15,9 @@ beforeAll(() => {
 });
 afterAll(() => sandbox?.remove());
 
-/** Settings as the container gets them, with the sandbox's files in place of the image's paths. */
-function containerLike(
-  regions: NginxRegionRoute[],
-  defaultRegionId: string,
-  extra: Partial<NginxSettings> = {},
-): NginxSettings {
-  return {
-    regions,
-    defaultRegionId,
-    upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
-    resolver: "127.0.0.11",
-    listen: { http: 80, https: 443 },
-    tls: sandbox.tls,
-    staticRoot: sandbox.staticRoot,
-    // www-data exists on every Debian; the image's "nginx" user does not.
-    runtime: { ...sandbox.runtime, user: "www-data" },
-    ...extra,
-  };
-}
-
-const docker = (id: string): NginxRegionRoute => ({ id, upstream: `region-${id}-api:8000`, state: "active" });
+/** Container-like settings (test/support/nginx.ts) with the given default region. */
+const settingsFor = (regions: NginxRegionRoute[], defaultRegionId: string, extra: Partial<NginxSettings> = {}) =>
+  containerLike(sandbox, regions, { defaultRegionId, ...extra });
 
 /** nginx -t must accept the config, with no warning other than the ones listed. */
 function expectAccepted(conf: string, allowedWarnings: RegExp[] = []): void {
@@ -53,7 +35,7 @@ describe("nginx -t on generated configs", () => {
   it("accepts a dev-like config (default region and one more, Docker DNS)", () => {
     expectAccepted(
       renderNginxConf(
-        containerLike([docker("default"), docker("orion")], "default", { listen: { http: 80, https: 443 } }),
+        settingsFor([dockerRegion("default"), dockerRegion("orion")], "default", { listen: { http: 80, https: 443 } }),
       ),
     );
   });
@@ -61,12 +43,12 @@ describe("nginx -t on generated configs", () => {
   it("accepts a prod-like config (UUID regions, retired ones, own body limit, no access log)", () => {
     const ids = Array.from({ length: 12 }, () => randomUUID());
     const regions = ids.map((id, i) => ({
-      ...docker(id),
+      ...dockerRegion(id),
       state: i % 5 === 4 ? ("retired" as const) : ("active" as const),
     }));
     expectAccepted(
       renderNginxConf(
-        containerLike(regions, ids[0]!, {
+        settingsFor(regions, ids[0]!, {
           clientMaxBodySize: "512k",
           listen: { address: "0.0.0.0", http: 80, https: 443 },
           runtime: { ...sandbox.runtime, user: "www-data", accessLog: null },
@@ -76,8 +58,8 @@ describe("nginx -t on generated configs", () => {
   });
 
   it("accepts 50 regions", () => {
-    const regions = Array.from({ length: 50 }, (_, i) => docker(i % 2 ? randomUUID() : `region-${i}`));
-    const conf = renderNginxConf(containerLike(regions, "region-0"));
+    const regions = Array.from({ length: 50 }, (_, i) => dockerRegion(i % 2 ? randomUUID() : `region-${i}`));
+    const conf = renderNginxConf(settingsFor(regions, "region-0"));
     expect(conf.match(/^\s*location \^~ \/api\/regions\/[^/]+\/ \{$/gm)).toHaveLength(50);
     expectAccepted(conf);
   });
@@ -85,7 +67,7 @@ describe("nginx -t on generated configs", () => {
   it("accepts IP-literal upstreams without a resolver (the routing tests' shape)", () => {
     expectAccepted(
       renderNginxConf(
-        containerLike([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], "orion", {
+        settingsFor([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], "orion", {
           resolver: null,
           upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
           listen: { address: "127.0.0.1", http: 18080, https: 18443 },
@@ -97,7 +79,7 @@ describe("nginx -t on generated configs", () => {
   it("accepts the configs of random region lists", () => {
     fc.assert(
       fc.property(regionListArb(20), ({ regions, defaultRegionId }) => {
-        expectAccepted(renderNginxConf(containerLike(regions, defaultRegionId)));
+        expectAccepted(renderNginxConf(settingsFor(regions, defaultRegionId)));
       }),
       { numRuns: 15 },
     );
@@ -106,7 +88,7 @@ describe("nginx -t on generated configs", () => {
   it("is a real check: nginx -t rejects the seed's unresolvable static upstream", () => {
     // The seed's shape: a name resolved once at start. Without the generator's request-time
     // resolution, a missing container is fatal.
-    const conf = renderNginxConf(containerLike([docker("orion")], "orion")).replace(
+    const conf = renderNginxConf(settingsFor([dockerRegion("orion")], "orion")).replace(
       /location \^~ \/api\/nexus\/ \{[^}]*\}/,
       "location ^~ /api/nexus/ { proxy_pass http://nexus-api.invalid:8000/; }",
     );

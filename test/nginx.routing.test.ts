@@ -9,8 +9,8 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
 import {
-  type Echo,
   type EchoBackend,
+  echoOf,
   type FakeDns,
   type HttpResult,
   http2Get,
@@ -20,9 +20,7 @@ import {
   startFakeDns,
   upgradeRequest,
 } from "./support/net";
-import { type RunningNginx, type Sandbox, makeSandbox, startNginx } from "./support/nginx";
-
-const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
+import { type RunningNginx, type Sandbox, followDnsChanges, makeSandbox, startNginx } from "./support/nginx";
 
 describe("nginx routing (IP-literal upstreams)", () => {
   let sandbox: Sandbox;
@@ -383,28 +381,8 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
   });
 
   it("reaches a region once its container exists, and a recreated one at its new address, without a reload", async () => {
-    dns.set("ghost.sw.test", "127.0.0.1");
-    const ghost = await pollUntil(
-      "ghost to resolve",
-      async () => {
-        const res = await get("/api/regions/ghost/x");
-        return res.status === 200 ? res : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
+    const { ghost, movedOrion } = await followDnsChanges(get, dns, ports.orion);
+    backends.push(movedOrion);
     expect(echoOf(ghost)).toMatchObject({ backend: "ghost", url: "/api/regions/ghost/x" });
-
-    // "Recreated" orion: same name and port, another address.
-    const moved = await startEchoBackend("orion-recreated", { host: "127.0.0.2", port: ports.orion });
-    backends.push(moved);
-    dns.set("orion.sw.test", "127.0.0.2");
-    await pollUntil(
-      "orion's new address to be used",
-      async () => {
-        const res = await get("/api/regions/orion/x");
-        return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    );
   });
 });

@@ -188,6 +188,9 @@ export interface Echo {
   bodyBytes: number;
 }
 
+/** The request an echo backend saw, from its JSON answer. */
+export const echoOf = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
+
 export interface EchoBackend {
   name: string;
   port: number;

@@ -9,7 +9,16 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { type NginxRegionRoute, type NginxSettings, REGION_ID_PATTERN } from "../../planning/nginx";
 import { ensureCommands } from "./docker";
-import { freePorts, httpRequest, pollUntil } from "./net";
+import {
+  type EchoBackend,
+  type FakeDns,
+  type HttpResult,
+  echoOf,
+  freePorts,
+  httpRequest,
+  pollUntil,
+  startEchoBackend,
+} from "./net";
 import { start, stop } from "./process";
 
 export const NGINX_BIN = process.env.NGINX_BIN ?? "/usr/sbin/nginx";
@@ -218,4 +227,69 @@ export function regionListArb(maxLength = 30): fc.Arbitrary<{ regions: NginxRegi
         .constantFrom(...regions.filter((r) => r.state === "active").map((r) => r.id))
         .map((defaultRegionId) => ({ regions, defaultRegionId }));
     });
+}
+
+/** A sandbox's files and user in place of the image's paths (www-data exists on every Debian). */
+export function inSandbox(sandbox: Sandbox): Pick<NginxSettings, "tls" | "staticRoot" | "runtime"> {
+  return { tls: sandbox.tls, staticRoot: sandbox.staticRoot, runtime: { ...sandbox.runtime, user: "www-data" } };
+}
+
+/**
+ * Settings as the edge container gets them: Docker names that do not resolve here, Docker's DNS
+ * address, the container's ports, with the sandbox's files. The first region is the default.
+ */
+export function containerLike(
+  sandbox: Sandbox,
+  regions: NginxRegionRoute[],
+  extra: Partial<NginxSettings> = {},
+): NginxSettings {
+  return {
+    regions,
+    defaultRegionId: regions[0]?.id ?? "",
+    upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
+    resolver: "127.0.0.11",
+    listen: { http: 80, https: 443 },
+    ...inSandbox(sandbox),
+    ...extra,
+  };
+}
+
+/** A region route as the edge sees one: its API container's Docker name. */
+export const dockerRegion = (id: string, state: NginxRegionRoute["state"] = "active"): NginxRegionRoute => ({
+  id,
+  upstream: `region-${id}-api:8000`,
+  state,
+});
+
+/**
+ * The DNS changes a running edge must follow without a reload: "ghost" (a region whose container
+ * did not exist) gets a name, and "orion" is recreated at another address (127.0.0.2, same
+ * port). Waits until nginx routes to both; returns ghost's first answer for the caller to check,
+ * and the recreated orion for it to stop.
+ */
+export async function followDnsChanges(
+  get: (path: string) => Promise<HttpResult>,
+  dns: FakeDns,
+  orionPort: number,
+): Promise<{ ghost: HttpResult; movedOrion: EchoBackend }> {
+  dns.set("ghost.sw.test", "127.0.0.1");
+  const ghost = await pollUntil(
+    "ghost's name to be picked up",
+    async () => {
+      const res = await get("/api/regions/ghost/x");
+      return res.status === 200 ? res : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+  const movedOrion = await startEchoBackend("orion-recreated", { host: "127.0.0.2", port: orionPort });
+  dns.set("orion.sw.test", "127.0.0.2");
+  await pollUntil(
+    "orion's new address to be used",
+    async () => {
+      const res = await get("/api/regions/orion/x");
+      return res.status === 200 && echoOf(res).backend === "orion-recreated" ? true : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+  return { ghost, movedOrion };
 }
