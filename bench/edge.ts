@@ -4,6 +4,9 @@
  * resolved at request time through a stand-in for Docker's DNS), all on 127.0.0.1. Two backends:
  * nginx returning a fixed body (costs next to nothing: the worst case for the ratio) and the
  * repo's probe (probe/server.js, the Node process the dev stack runs as the region API).
+ * Edges: the default config (no pool) on Debian's nginx 1.22 and on nginx 1.30 (modernNginx(), the
+ * version prod pins), and the prod config (upstreamKeepalive 32: zone'd upstream blocks with
+ * `server name:port resolve` + keepalive) on nginx 1.30.
  * With taskset, wrk gets CPU 0 and the server side (backend, edge, this process) CPU 1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -15,8 +18,15 @@ import { edgeNginxSettings } from "../planning/edge";
 import { type NginxSettings, renderNginxConf } from "../planning/nginx";
 import { type StackPlan, planStack } from "../planning/topology";
 import { rawOf } from "../test/support/configs";
-import { type RunningNginx, type Sandbox, makeSandbox, startNginx } from "../test/support/nginx";
-import { type FakeDns, freePorts, httpRequest, startFakeDns } from "../test/support/net";
+import {
+  NGINX_BIN,
+  type RunningNginx,
+  type Sandbox,
+  makeSandbox,
+  modernNginx,
+  startNginx,
+} from "../test/support/nginx";
+import { type FakeDns, freePorts, httpRequest, pollUntil, startFakeDns } from "../test/support/net";
 import { readStackFile } from "../test/support/pulumi";
 import { waitUntil } from "../test/support/process";
 import { ROOT, log, median, round } from "./common";
@@ -26,6 +36,8 @@ const PATH = "/api/regions/default/ping";
 const BODY = '{"ok":true}';
 const WRK_THREADS = 2;
 const WRK_CONNECTIONS = 64;
+/** What Pulumi.prod.yaml sets as sectorwars:edge.upstreamKeepalive. */
+const PROD_UPSTREAM_KEEPALIVE = 32;
 
 export interface WrkStats {
   rps: number;
@@ -62,6 +74,8 @@ export interface EdgeResult {
   durationSeconds: number;
   wrk: string;
   nginxWorkers: string;
+  /** nginx versions of the edges: Debian's (default config rows) and the >= 1.27.3 one (prod config rows). */
+  edgeNginx: { debian: string; modern: string };
   /** Where wrk and the server side ran, e.g. "wrk on CPU 0; …on CPU 1", or "none". */
   pinning: string;
   /** Response body size of each backend on the measured route, direct (bytes). */
@@ -289,32 +303,11 @@ function edgeSettings(
   };
 }
 
-/**
- * Not the generated config: the same text with the default region's route sent through an
- * upstream{} block with a keepalive pool (and no `Connection: close` to it). It shows what
- * upstream keepalive would buy; see the note in planning/nginx.ts on why the program does not
- * do this with Debian's nginx 1.22.
- */
-export function withUpstreamKeepalive(conf: string, backendPort: number): string {
-  const replaceOnce = (text: string, from: string, to: string, after = 0): string => {
-    const at = text.indexOf(from, after);
-    if (at < 0) throw new Error(`keepalive variant: "${from}" not found in the generated config`);
-    return text.slice(0, at) + to + text.slice(at + from.length);
-  };
-  let out = replaceOnce(
-    conf,
-    "    server {\n",
-    `    upstream bench_keepalive {\n        server 127.0.0.1:${backendPort};\n        keepalive 32;\n    }\n\n    server {\n`,
-  );
-  const location = out.indexOf("location ^~ /api/regions/default/ {");
-  if (location < 0) throw new Error("keepalive variant: no location for the default region");
-  out = replaceOnce(
-    out,
-    "proxy_pass http://$backend$request_uri;",
-    "proxy_pass http://bench_keepalive$request_uri;",
-    location,
-  );
-  return replaceOnce(out, '"" close;', '"" "";');
+function nginxVersion(bin: string): string {
+  const out = spawnSync(bin, ["-v"], { encoding: "utf8", timeout: 30_000 });
+  const version = /nginx\/(\d+\.\d+\.\d+)/.exec(out.stderr)?.[1];
+  if (version === undefined) throw new Error(`${bin} -v failed: ${out.stderr}`);
+  return version;
 }
 
 interface Variant {
@@ -356,41 +349,70 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
 
     const fake = await startFakeDns();
     dns = fake;
-    /** An edge running the generated config with every upstream on `backendPort`. */
-    const startEdge = async (backendPort: number, keepalive: boolean): Promise<RunningNginx> => {
+    const modern = modernNginx();
+    /**
+     * An edge running the generated config with every upstream on `backendPort`, its names
+     * resolved through the fake DNS; `upstreamKeepalive` above 0 is the pooled (prod) config.
+     */
+    const startEdge = async (backendPort: number, bin: string, upstreamKeepalive = 0): Promise<RunningNginx> => {
       const box = sandbox();
-      const edge = await startNginx(box, (ports) => {
-        const settings = edgeSettings(plan, box, fake, backendPort, ports);
-        for (const upstream of [...settings.regions.map((r) => r.upstream), ...Object.values(settings.upstreams)]) {
-          fake.set(upstream.slice(0, upstream.lastIndexOf(":")), "127.0.0.1");
-        }
-        const conf = renderNginxConf(settings);
-        return keepalive ? withUpstreamKeepalive(conf, backendPort) : conf;
-      });
+      const edge = await startNginx(
+        box,
+        (ports) => {
+          const settings = edgeSettings(plan, box, fake, backendPort, ports);
+          for (const upstream of [...settings.regions.map((r) => r.upstream), ...Object.values(settings.upstreams)]) {
+            fake.set(upstream.slice(0, upstream.lastIndexOf(":")), "127.0.0.1");
+          }
+          const conf = renderNginxConf({ ...settings, upstreamKeepalive });
+          if (upstreamKeepalive > 0 && !/^\s*server \S+:\d+ resolve /m.test(conf)) {
+            throw new Error(
+              "the pooled config has no `server name:port resolve` line: the bench would not exercise it",
+            );
+          }
+          return conf;
+        },
+        bin,
+      );
       servers.push(edge);
       return edge;
     };
-    const edge = await startEdge(backend.http, false);
-    const keepalive = await startEdge(backend.http, true);
-    const probeEdge = await startEdge(probe.port, false);
-    const probeKeepalive = await startEdge(probe.port, true);
+    const edge = await startEdge(backend.http, NGINX_BIN);
+    const modernEdge = await startEdge(backend.http, modern.bin);
+    const prodEdge = await startEdge(backend.http, modern.bin, PROD_UPSTREAM_KEEPALIVE);
+    const probeEdge = await startEdge(probe.port, NGINX_BIN);
+    const probeModernEdge = await startEdge(probe.port, modern.bin);
+    const probeProdEdge = await startEdge(probe.port, modern.bin, PROD_UPSTREAM_KEEPALIVE);
 
     // The route must really reach the backend through the resolver, or the numbers mean nothing.
-    for (const port of [edge.http, keepalive.http]) {
-      const answer = await httpRequest({ port, path: PATH });
-      if (answer.status !== 200 || answer.body !== BODY) {
-        throw new Error(`edge on ${port} answered ${answer.status} ${answer.body}\n${edge.errorLog()}`);
-      }
-    }
-    for (const port of [probeEdge.http, probeKeepalive.http]) {
-      const answer = await httpRequest({ port, path: PATH });
-      const echo =
-        answer.status === 200 ? (JSON.parse(answer.body) as { path?: string; headers?: Record<string, unknown> }) : {};
-      if (echo.path !== PATH || echo.headers?.["x-region-id"] !== region.id) {
-        throw new Error(
-          `edge on ${port} did not reach the probe: ${answer.status} ${answer.body}\n${probeEdge.errorLog()}`,
+    // Polled: with `resolve`, nginx looks the upstream names up after it starts serving.
+    const reaches = async (e: RunningNginx, check: (answer: { status: number; body: string }) => boolean) => {
+      let last = { status: 0, body: "" };
+      try {
+        await pollUntil(
+          `the edge on ${e.http} to reach its backend`,
+          async () => {
+            last = await httpRequest({ port: e.http, path: PATH, timeoutMs: 1_000 });
+            return check(last) ? true : undefined;
+          },
+          { timeoutMs: 15_000, intervalMs: 100 },
         );
+      } catch (err) {
+        throw new Error(`edge on ${e.http} did not reach its backend: ${last.status} ${last.body}\n${e.errorLog()}`, {
+          cause: err,
+        });
       }
+    };
+    for (const e of [edge, modernEdge, prodEdge]) {
+      await reaches(e, (answer) => answer.status === 200 && answer.body === BODY);
+    }
+    for (const e of [probeEdge, probeModernEdge, probeProdEdge]) {
+      await reaches(e, (answer) => {
+        const echo =
+          answer.status === 200
+            ? (JSON.parse(answer.body) as { path?: string; headers?: Record<string, unknown> })
+            : {};
+        return echo.path === PATH && echo.headers?.["x-region-id"] === region.id;
+      });
     }
     const probeDirect = await httpRequest({ port: probe.port, path: PATH });
     if (probeDirect.status !== 200) throw new Error(`probe answered ${probeDirect.status} ${probeDirect.body}`);
@@ -399,6 +421,7 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
       probe: Buffer.byteLength(probeDirect.body),
     };
 
+    const modernMinor = modern.version.split(".").slice(0, 2).join(".");
     const variants: Variant[] = [
       {
         backend: "nginx static",
@@ -420,9 +443,15 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
       },
       {
         backend: "nginx static",
-        variant: "edge, HTTP, upstream keepalive (what-if)",
-        description: "generated config + upstream{} keepalive 32 for this route",
-        url: () => `http://127.0.0.1:${keepalive.http}${PATH}`,
+        variant: `edge, HTTP, default config on nginx ${modernMinor}`,
+        description: `same config (no pool), nginx ${modern.version} as the edge`,
+        url: () => `http://127.0.0.1:${modernEdge.http}${PATH}`,
+      },
+      {
+        backend: "nginx static",
+        variant: `edge, HTTP, prod config (upstreamKeepalive ${PROD_UPSTREAM_KEEPALIVE}, nginx ${modernMinor})`,
+        description: "generated config with keepalive pools (`server name:port resolve`) → backend",
+        url: () => `http://127.0.0.1:${prodEdge.http}${PATH}`,
       },
       {
         backend: "probe",
@@ -438,9 +467,15 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
       },
       {
         backend: "probe",
-        variant: "edge, HTTP, upstream keepalive (what-if)",
-        description: "generated config + upstream{} keepalive 32 for this route",
-        url: () => `http://127.0.0.1:${probeKeepalive.http}${PATH}`,
+        variant: `edge, HTTP, default config on nginx ${modernMinor}`,
+        description: `same config (no pool), nginx ${modern.version} as the edge`,
+        url: () => `http://127.0.0.1:${probeModernEdge.http}${PATH}`,
+      },
+      {
+        backend: "probe",
+        variant: `edge, HTTP, prod config (upstreamKeepalive ${PROD_UPSTREAM_KEEPALIVE}, nginx ${modernMinor})`,
+        description: "generated config with keepalive pools (`server name:port resolve`) → probe",
+        url: () => `http://127.0.0.1:${probeProdEdge.http}${PATH}`,
       },
     ];
     const key = (v: { backend: string; variant: string }): string => `${v.backend}: ${v.variant}`;
@@ -480,6 +515,7 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
       date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
       durationSeconds: seconds,
       wrk: `-t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s --latency`,
+      edgeNginx: { debian: nginxVersion(NGINX_BIN), modern: modern.version },
       nginxWorkers: `worker_processes auto (generated) = ${edgeWorkers} workers on this machine; backend nginx: 1 worker; probe: one Node.js process`,
       pinning: pinned
         ? `taskset: wrk on CPU ${CLIENT_CPU}; backend, edge and the bench process (fake DNS) on CPU ${SERVER_CPU}`
