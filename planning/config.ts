@@ -228,7 +228,7 @@ export const rawConfigSchema = z.strictObject({
         .describe(
           "Idle connections nginx keeps open to each API and UI container, per worker; 0 = none (a new " +
             "connection per request). Above 0, requests reuse connections (BENCHMARKS.md section 3: the edge " +
-            "adds about 48 µs instead of 175 µs per request in front of a Node.js API) while names are still " +
+            "adds about 45 µs instead of 175 µs per request in front of a Node.js API) while names are still " +
             "resolved at run time, so a missing region container still fails only its own routes. Needs " +
             "nginx >= 1.27.3 in the nginx image (nginx:alpine is); older nginx rejects the config.",
         ),
