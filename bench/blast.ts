@@ -5,7 +5,7 @@
 import { BASELINE_CONFIG, BLAST_SCENARIOS } from "../test/support/blastScenarios";
 import { type BlastRadius, blastRadius, describeRadius } from "../test/support/diff";
 import { runProgram } from "../test/support/pulumi";
-import { log } from "./common";
+import { log, isoNow } from "./common";
 
 export interface BlastRow {
   title: string;
@@ -48,7 +48,7 @@ export async function runBlastBench(): Promise<BlastResult> {
     });
   }
   return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    date: isoNow(),
     baselineResources: baseline.resources.length,
     rows,
   };

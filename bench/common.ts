@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { NGINX_BIN } from "../test/support/nginx";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -39,16 +40,19 @@ export function describeMachine(): Machine {
   const cpuinfo = fs.existsSync("/proc/cpuinfo") ? fs.readFileSync("/proc/cpuinfo", "utf8") : "";
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "unknown";
   return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    date: isoNow(),
     cpu: model.trim(),
     cores: os.cpus().length,
     memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    nginx: versionOf(process.env.NGINX_BIN ?? "/usr/sbin/nginx", ["-v"]).replace(/^nginx version:\s*/, ""),
+    nginx: versionOf(NGINX_BIN, ["-v"]).replace(/^nginx version:\s*/, ""),
     wrk: versionOf("wrk", ["--version"]).replace(/\s+Copyright.*$/, ""),
   };
 }
+
+/** Now, to the second, as the report's timestamps show it. */
+export const isoNow = (): string => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 export const log = (message: string): void => {
   process.stderr.write(`[bench] ${message}\n`);

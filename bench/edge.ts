@@ -25,11 +25,12 @@ import {
   makeSandbox,
   modernNginx,
   startNginx,
+  sandboxPaths,
 } from "../test/support/nginx";
 import { type FakeDns, freePorts, httpRequest, pollUntil, startFakeDns } from "../test/support/net";
 import { readStackFile } from "../test/support/pulumi";
 import { waitUntil } from "../test/support/process";
-import { ROOT, log, median, round } from "./common";
+import { ROOT, log, median, round, isoNow } from "./common";
 
 /** The route measured: a region API, the game's hot path. */
 const PATH = "/api/regions/default/ping";
@@ -297,9 +298,7 @@ function edgeSettings(
     },
     resolver: dns.address,
     listen: { address: "127.0.0.1", http: ports.http, https: ports.https },
-    tls: sandbox.tls,
-    staticRoot: sandbox.staticRoot,
-    runtime: sandbox.runtime,
+    ...sandboxPaths(sandbox),
   };
 }
 
@@ -512,7 +511,7 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
       rows.find((r) => r.backend === b && r.variant === "direct")?.rps ?? Number.NaN;
     const edgeWorkers = childCount(edge.pid);
     return {
-      date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      date: isoNow(),
       durationSeconds: seconds,
       wrk: `-t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s --latency`,
       edgeNginx: { debian: nginxVersion(NGINX_BIN), modern: modern.version },

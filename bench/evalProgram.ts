@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ROOT, log, median, round } from "./common";
+import { ROOT, log, median, round, isoNow } from "./common";
 import type { EvalSample } from "./evalChild";
 import { BENCH_HOST } from "./evalConfig";
 
@@ -137,7 +137,7 @@ export function runEvalBench(runs: number): EvalResult {
   };
   log("eval: one profiled run at 100 regions");
   return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    date: isoNow(),
     host: BENCH_HOST,
     rows,
     perRegionMs: (at(500).evalMs - at(100).evalMs) / 400,

@@ -42,6 +42,13 @@ export interface BackupSettings {
 
 /** Directory names of complete backups: UTC, ISO 8601 basic format, sorts chronologically. */
 export const BACKUP_NAME_PATTERN = /^[0-9]{8}T[0-9]{6}Z$/;
+
+/** A time in that form, to the second: 2026-11-25T14:00:00.123Z → 20261125T140000Z. */
+export const backupName = (time: Date): string =>
+  time
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 /** Directories of runs in progress or killed; never taken for a backup, removed by the next run. */
 export const PARTIAL_NAME_PATTERN = /^\.partial-[0-9]{8}T[0-9]{6}Z-[0-9]+$/;
 export const MANIFEST_FILE = "manifest.json";

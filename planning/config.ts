@@ -11,7 +11,7 @@ import {
   type RegionSize,
   type ResourceSpec,
 } from "./sizes";
-import { MAX_UPSTREAM_KEEPALIVE } from "./nginx";
+import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
 
 export const CONFIG_NAMESPACE = "sectorwars";
@@ -562,15 +562,12 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
     // a tag that names a version can be checked; nginx:alpine and nginx:stable are recent enough.
     const nginx = config.images.nginx;
     const ref = nginx.kind === "ref" ? nginx.ref : "";
-    const version = /:(\d+)\.(\d+)(?:\.(\d+))?(?:[-@]|$)/.exec(ref);
-    if (version) {
-      const [major = 0, minor = 0, patch = 0] = version.slice(1).map((part) => Number(part ?? 0));
-      if (major * 1_000_000 + minor * 1_000 + patch < 1_027_003) {
-        add(
-          ["edge", "upstreamKeepalive"],
-          `needs nginx >= 1.27.3 (\`server ... resolve\` in upstream blocks), but images.nginx is ${ref}`,
-        );
-      }
+    const version = /:(\d+\.\d+(?:\.\d+)?)(?:[-@]|$)/.exec(ref)?.[1];
+    if (version !== undefined && !supportsUpstreamResolve(version)) {
+      add(
+        ["edge", "upstreamKeepalive"],
+        `needs nginx >= ${UPSTREAM_RESOLVE_SINCE} (\`server ... resolve\` in upstream blocks), but images.nginx is ${ref}`,
+      );
     }
   }
 

@@ -71,6 +71,18 @@ export const RESOLVER_VALID_SECONDS = 10;
 /** Upper bound for upstreamKeepalive: idle connections per backend and worker. */
 export const MAX_UPSTREAM_KEEPALIVE = 1024;
 
+/** The first open-source nginx that takes `server name:port resolve` in an upstream block. */
+export const UPSTREAM_RESOLVE_SINCE = "1.27.3";
+
+/** Whether nginx `version` ("1.30.6", "1.27": patch 0) is UPSTREAM_RESOLVE_SINCE or later. */
+export function supportsUpstreamResolve(version: string): boolean {
+  const parts = (v: string) => [...v.split("."), "0", "0"].slice(0, 3).map(Number);
+  const have = parts(version);
+  const need = parts(UPSTREAM_RESOLVE_SINCE);
+  const i = have.findIndex((n, k) => n !== need[k]);
+  return i < 0 || (have[i] ?? 0) > (need[i] ?? 0);
+}
+
 /** The route prefixes; what each upstream receives is in the file comment. */
 export const ROUTES = {
   healthz: "/healthz",

@@ -9,7 +9,7 @@
  * outside the plan, memory near its limit, restarts, a backup directory without a valid
  * manifest) is a warning: shown, but the exit status stays 0.
  */
-import { BACKUP_NAME_PATTERN, PARTIAL_NAME_PATTERN, parseManifest } from "./backup";
+import { BACKUP_NAME_PATTERN, PARTIAL_NAME_PATTERN, backupName, parseManifest } from "./backup";
 import { alignTable } from "./table";
 import { LABEL_REGION, LABEL_ROLE, type Role, type StackPlan, allContainers } from "./topology";
 
@@ -258,11 +258,7 @@ export function backupTime(name: string): Date | null {
   ];
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   // Date.UTC rolls 20261301 over into the next year; a name that does not round-trip is no time.
-  const roundTrip = date
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-  return roundTrip === name ? date : null;
+  return backupName(date) === name ? date : null;
 }
 
 // --- The report ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import {
   type ManifestEntry,
   REDIS_CLI_IN_CONTAINER,
   type RestoreTarget,
+  backupName,
   entryForTarget,
   parseManifest,
   parseRestoreTarget,
@@ -432,11 +433,7 @@ async function restoreRedis(
     if (!value) throw new RestoreError(`CONFIG GET ${name} gave no answer in ${container} (restore needs Redis 7)`);
   }
   const image = docker(["inspect", "--format", "{{.Image}}", container]).stdout.trim();
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  const aside = `pre-restore-${stamp}`;
+  const aside = `pre-restore-${backupName(new Date())}`;
 
   log(`stopping ${container}`);
   docker(["stop", "--time", "60", container]);

@@ -20,6 +20,7 @@ import {
   PARTIAL_NAME_PATTERN,
   REDIS_CLI_IN_CONTAINER,
   backupCommand,
+  backupName,
   backupScript,
   backupServiceUnit,
   backupTimerUnit,
@@ -815,11 +816,7 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     const outside = path.join(work, "outside-the-backup-dir");
     fs.mkdirSync(path.join(outside, "precious"), { recursive: true });
     fs.writeFileSync(path.join(outside, "precious", "data"), "keep");
-    const name = (daysAgo: number): string =>
-      new Date(Date.now() - daysAgo * 86_400_000)
-        .toISOString()
-        .replace(/[-:]/g, "")
-        .replace(/\.\d+Z$/, "Z");
+    const name = (daysAgo: number): string => backupName(new Date(Date.now() - daysAgo * 86_400_000));
     const fake = (n: string, complete = true): void => {
       fs.mkdirSync(path.join(dir, n), { recursive: true });
       if (complete) fs.writeFileSync(path.join(dir, n, MANIFEST_FILE), "{}");

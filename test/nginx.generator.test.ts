@@ -10,6 +10,7 @@ import {
   REGION_ID_PATTERN,
   nginxConfHash,
   renderNginxConf,
+  supportsUpstreamResolve,
 } from "../planning/nginx";
 import { regionListArb, upstreamArb } from "./support/nginx";
 
@@ -603,5 +604,20 @@ describe("renderNginxConf: upstreamKeepalive", () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("supportsUpstreamResolve", () => {
+  it.each([
+    ["1.22.1", false],
+    ["1.9.15", false],
+    ["1.27", false],
+    ["1.27.2", false],
+    ["1.27.3", true],
+    ["1.28", true],
+    ["1.30.6", true],
+    ["2.0", true],
+  ])("nginx %s → %s", (version, expected) => {
+    expect(supportsUpstreamResolve(version)).toBe(expected);
   });
 });

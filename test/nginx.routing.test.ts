@@ -20,7 +20,14 @@ import {
   startFakeDns,
   upgradeRequest,
 } from "./support/net";
-import { type RunningNginx, type Sandbox, followDnsChanges, makeSandbox, startNginx } from "./support/nginx";
+import {
+  type RunningNginx,
+  type Sandbox,
+  followDnsChanges,
+  makeSandbox,
+  startNginx,
+  sandboxPaths,
+} from "./support/nginx";
 
 describe("nginx routing (IP-literal upstreams)", () => {
   let sandbox: Sandbox;
@@ -41,9 +48,7 @@ describe("nginx routing (IP-literal upstreams)", () => {
       upstreams: { nexus: b("nexus"), admin: b("admin"), player: b("player") },
       resolver: null,
       listen: { address: "127.0.0.1", ...ports },
-      tls: sandbox.tls,
-      staticRoot: sandbox.staticRoot,
-      runtime: sandbox.runtime,
+      ...sandboxPaths(sandbox),
       clientMaxBodySize: "64k",
     };
   }
@@ -340,9 +345,7 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
         resolver: dns.address,
         resolverValidSeconds: 1,
         listen: { address: "127.0.0.1", ...listen },
-        tls: sandbox.tls,
-        staticRoot: sandbox.staticRoot,
-        runtime: sandbox.runtime,
+        ...sandboxPaths(sandbox),
       }),
     );
   });

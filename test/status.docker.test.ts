@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MANIFEST_FILE, MANIFEST_FORMAT } from "../planning/backup";
+import { MANIFEST_FILE, MANIFEST_FORMAT, backupName } from "../planning/backup";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StatusReport } from "../planning/status";
@@ -42,7 +42,7 @@ const BACKUP_AGE_SECONDS = 3 * 3600;
 let work: string;
 let plan: StackPlan;
 let images: { postgres: string; redis: string };
-let backupName: string;
+let newestBackup: string;
 
 const stackFile = (backupDir: string) => `config:
   sectorwars:environment: dev
@@ -52,13 +52,6 @@ const stackFile = (backupDir: string) => `config:
   sectorwars:regions:
     - { id: alpha, name: Alpha, type: default, slot: 1 }
 `;
-
-/** 2026-11-25T11:00:00.000Z → 20261125T110000Z, the backup script's directory name. */
-const backupDirName = (date: Date): string =>
-  date
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
 
 const status = async (...args: string[]): Promise<{ status: number; report: StatusReport; stderr: string }> => {
   const result = await runStatus(["--stack", STACK, "--json", ...args], { root: work });
@@ -170,15 +163,15 @@ const FILE_HEALTH = ["--health-cmd", "test -e /tmp/ok", "--health-interval", "1s
 
 function writeBackups(dir: string): void {
   const now = Date.now();
-  backupName = backupDirName(new Date(now - BACKUP_AGE_SECONDS * 1000));
-  fs.mkdirSync(path.join(dir, backupName), { recursive: true });
-  fs.writeFileSync(path.join(dir, backupName, "nexus_db.dump"), "PGDMP");
+  newestBackup = backupName(new Date(now - BACKUP_AGE_SECONDS * 1000));
+  fs.mkdirSync(path.join(dir, newestBackup), { recursive: true });
+  fs.writeFileSync(path.join(dir, newestBackup, "nexus_db.dump"), "PGDMP");
   fs.writeFileSync(
-    path.join(dir, backupName, MANIFEST_FILE),
+    path.join(dir, newestBackup, MANIFEST_FILE),
     JSON.stringify({
       format: MANIFEST_FORMAT,
       stack: STACK,
-      name: backupName,
+      name: newestBackup,
       createdAt: new Date(now - BACKUP_AGE_SECONDS * 1000).toISOString(),
       files: [
         {
@@ -197,7 +190,7 @@ function writeBackups(dir: string): void {
     }),
   );
   // A newer run that was killed: it must not count as the newest backup.
-  fs.mkdirSync(path.join(dir, `.partial-${backupDirName(new Date(now - 60_000))}-4242`));
+  fs.mkdirSync(path.join(dir, `.partial-${backupName(new Date(now - 60_000))}-4242`));
 }
 
 describe("npm run status against a real Docker engine", () => {
@@ -305,7 +298,7 @@ describe("npm run status against a real Docker engine", () => {
   it("takes the newest complete backup's age, not the newer partial one's, against the daily default of 26h", async () => {
     const { report } = await status();
     expect(report.backup).toMatchObject({ complete: 1, partial: 1, maxAgeSeconds: 26 * 3600, rejected: [] });
-    expect(report.backup.newest?.name).toBe(backupName);
+    expect(report.backup.newest?.name).toBe(newestBackup);
     expect(report.backup.newest?.ageSeconds).toBeGreaterThanOrEqual(BACKUP_AGE_SECONDS);
     expect(report.backup.newest?.ageSeconds).toBeLessThan(BACKUP_AGE_SECONDS + 600);
   });

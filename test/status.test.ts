@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MANIFEST_FORMAT } from "../planning/backup";
+import { MANIFEST_FORMAT, backupName } from "../planning/backup";
 import { parseConfig } from "../planning/config";
 import {
   BACKUP_AGE_SLACK_SECONDS,
@@ -622,7 +622,7 @@ const backupArb: fc.Arbitrary<{ entries: BackupDirEntry[]; maxAge: number | null
     fc.oneof(
       fc
         .integer({ min: 0, max: 200 })
-        .map((hoursAgo) => backup(backupNameAt(new Date(NOW.getTime() - hoursAgo * 3600_000)))),
+        .map((hoursAgo) => backup(backupName(new Date(NOW.getTime() - hoursAgo * 3600_000)))),
       fc.constant(backup("20261125T000000Z", "{")),
       fc.constant<BackupDirEntry>({ name: ".partial-20261125T130000Z-7", isDirectory: true, manifestText: null }),
     ),
@@ -630,13 +630,6 @@ const backupArb: fc.Arbitrary<{ entries: BackupDirEntry[]; maxAge: number | null
   ),
   maxAge: fc.option(fc.integer({ min: 3600, max: 100 * 3600 })),
 });
-
-function backupNameAt(date: Date): string {
-  return date
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-}
 
 const key = (role: string | null, region: string | null) => `${role}/${region}`;
 

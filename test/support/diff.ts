@@ -16,6 +16,7 @@
  *   trigger on the container id, say). This cascades until nothing new is replaced.
  * - A deleted resource that was registered with retainOnDelete leaves the state but is kept.
  */
+import { stringsIn } from "./graph";
 import { COMMAND, CONTAINER, type RegisteredResource } from "./pulumi";
 
 /** Container inputs the docker provider changes on the running container (`docker update`). */
@@ -132,19 +133,12 @@ export function replacingKeys(resource: RegisteredResource, keys: readonly strin
   return keys.filter(replaces);
 }
 
-function strings(value: unknown): string[] {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(strings);
-  if (isContainer(value)) return Object.values(value).flatMap(strings);
-  return [];
-}
-
 /**
  * Ids are matched whole (a trigger carries one as it is); longer computed values such as a
  * password also inside a string (a DATABASE_URL). Short ones inside text would match by chance.
  */
 function carries(value: unknown, unknowns: ReadonlySet<string>, long: readonly string[]): boolean {
-  return strings(value).some((s) => unknowns.has(s) || long.some((u) => s.includes(u)));
+  return stringsIn(value).some((s) => unknowns.has(s) || long.some((u) => s.includes(u)));
 }
 
 const byUrn = (a: Change, b: Change): number => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0);
@@ -179,7 +173,7 @@ export function blastRadius(before: readonly RegisteredResource[], after: readon
     if (fresh.length === 0) break;
     for (const source of fresh) {
       seen.add(source.urn);
-      const values = strings((old.get(source.urn) as RegisteredResource).computed).filter((s) => s !== "");
+      const values = stringsIn((old.get(source.urn) as RegisteredResource).computed).filter((s) => s !== "");
       const unknowns = new Set(values);
       const long = values.filter((s) => s.length >= 16);
       for (const target of common) {

@@ -60,10 +60,15 @@ export function uploadOf(container: RegisteredResource, file: string): string {
  * plain text in the state and shown by `pulumi preview`.
  */
 export function plainStrings(value: unknown): string[] {
-  if (isSecretValue(value)) return [];
+  return stringsIn(value, isSecretValue);
+}
+
+/** Every string in a value, at any depth, except inside the parts `skip` says to leave out. */
+export function stringsIn(value: unknown, skip: (part: unknown) => boolean = () => false): string[] {
+  if (skip(value)) return [];
   if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(plainStrings);
-  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
+  if (Array.isArray(value)) return value.flatMap((v) => stringsIn(v, skip));
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap((v) => stringsIn(v, skip));
   return [];
 }
 

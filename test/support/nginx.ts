@@ -229,9 +229,14 @@ export function regionListArb(maxLength = 30): fc.Arbitrary<{ regions: NginxRegi
     });
 }
 
-/** A sandbox's files and user in place of the image's paths (www-data exists on every Debian). */
+/** A sandbox's files in place of the image's paths. */
+export function sandboxPaths(sandbox: Sandbox): Pick<NginxSettings, "tls" | "staticRoot" | "runtime"> {
+  return { tls: sandbox.tls, staticRoot: sandbox.staticRoot, runtime: sandbox.runtime };
+}
+
+/** sandboxPaths for `nginx -t` of a config that names a user: www-data exists on every Debian. */
 export function inSandbox(sandbox: Sandbox): Pick<NginxSettings, "tls" | "staticRoot" | "runtime"> {
-  return { tls: sandbox.tls, staticRoot: sandbox.staticRoot, runtime: { ...sandbox.runtime, user: "www-data" } };
+  return { ...sandboxPaths(sandbox), runtime: { ...sandbox.runtime, user: "www-data" } };
 }
 
 /**
