@@ -32,13 +32,19 @@ import {
   shellQuote,
   validateBackupSettings,
 } from "../planning/backup";
+import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
-import { PGDATA, PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
+import { PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
 import { REDIS_RESTORE_HELPER, RESTORE_IN_CONTAINER, parseRestoreArgs } from "../scripts/restore";
 import { docker, ensureCommands, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
-import { hardeningArgs, labelArgs as runLabelArgs, upload as uploadInto } from "./support/platformContainers";
+import {
+  hardeningArgs,
+  postgresArgs,
+  labelArgs as runLabelArgs,
+  upload as uploadInto,
+} from "./support/platformContainers";
 import { waitUntil } from "./support/process";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -47,7 +53,6 @@ const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 const RUN = newTestRun("backup");
 const PREFIX = `swbk${RUN.id}`;
 const STACK = `backuptest-${RUN.id}`;
-const PASSWORD_FILE = "/run/secrets/postgres-password";
 const PG_PASSWORD = "PgBackupTestPassword0123456789ab";
 const REDIS_PASSWORD = "RedisBackupTestPassword012345678";
 
@@ -132,19 +137,10 @@ async function createPostgres(d: Database): Promise<void> {
     ...hardeningArgs(d.role),
     "--network",
     "none",
-    "-e",
-    `POSTGRES_DB=${d.db}`,
-    "-e",
-    `POSTGRES_USER=${d.user}`,
-    "-e",
-    `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`,
-    "-e",
-    `PGDATA=${PGDATA}`,
-    "--mount",
-    `type=volume,source=${d.volume},target=${PGDATA}`,
+    ...postgresArgs({ database: d.db, user: d.user, volume: d.volume }),
     images.postgres,
   ]);
-  upload(d.container, PASSWORD_FILE, PG_PASSWORD);
+  upload(d.container, POSTGRES_PASSWORD_FILE, PG_PASSWORD);
   docker(["start", d.container]);
   await waitHealthy(d.container, postgresHealthcheck(d.user, d.db, PORTS.postgres).tests);
 }

@@ -12,13 +12,13 @@ import * as path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_FILE, MANIFEST_FORMAT, backupName } from "../planning/backup";
+import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StatusReport } from "../planning/status";
 import {
   type ContainerPlan,
   type DatabasePlan,
-  PGDATA,
   PORTS,
   type StackPlan,
   containerLabels,
@@ -29,14 +29,13 @@ import { runStatus } from "../scripts/status";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 import { pollUntil } from "./support/net";
-import { hardeningArgs, healthcheckArgs, labelArgs, upload } from "./support/platformContainers";
+import { hardeningArgs, healthcheckArgs, labelArgs, postgresArgs, upload } from "./support/platformContainers";
 
 const RUN = newTestRun("status");
 /** The stack label value: unique per run, so other runs' containers never show up here. */
 const STACK = `statustest-${RUN.id}`;
 const PREFIX = `swst${RUN.id}`;
 const MB = 1024 * 1024;
-const PASSWORD_FILE = "/run/secrets/postgres-password";
 const BACKUP_AGE_SECONDS = 3 * 3600;
 
 let work: string;
@@ -83,19 +82,10 @@ function startPostgres(db: DatabasePlan): void {
     "--cpus",
     "0.5",
     ...healthcheckArgs(postgresHealthcheck(db.user, db.database, PORTS.postgres), "1s"),
-    "-e",
-    `POSTGRES_DB=${db.database}`,
-    "-e",
-    `POSTGRES_USER=${db.user}`,
-    "-e",
-    `POSTGRES_PASSWORD_FILE=${PASSWORD_FILE}`,
-    "-e",
-    `PGDATA=${PGDATA}`,
-    "--mount",
-    `type=volume,source=${db.volumeName},target=${PGDATA}`,
+    ...postgresArgs({ database: db.database, user: db.user, volume: db.volumeName }),
     images.postgres,
   ]);
-  upload(work, db.containerName, PASSWORD_FILE, "StatusTestPassword0123456789abcd");
+  upload(work, db.containerName, POSTGRES_PASSWORD_FILE, "StatusTestPassword0123456789abcd");
   docker(["start", db.containerName]);
 }
 

@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { hardeningFor } from "../../planning/hardening";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
-import type { Role } from "../../planning/topology";
+import { PGDATA, type Role } from "../../planning/topology";
+import { POSTGRES_PASSWORD_FILE } from "../../components/postgres";
 import { type TestRun, docker } from "./docker";
 
 /** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
@@ -56,5 +57,18 @@ export function healthcheckArgs(check: HealthcheckPlan, interval?: string): stri
     String(check.retries),
     "--health-start-period",
     check.startPeriod,
+  ];
+}
+
+/**
+ * A PostgreSQL container's environment and data volume as components/postgres.ts creates them:
+ * the official image's variables, the password as a file (upload it to POSTGRES_PASSWORD_FILE
+ * before the start), the volume exactly at PGDATA.
+ */
+export function postgresArgs(db: { database: string; user: string; volume: string }): string[] {
+  return [
+    ...["-e", `POSTGRES_DB=${db.database}`, "-e", `POSTGRES_USER=${db.user}`],
+    ...["-e", `POSTGRES_PASSWORD_FILE=${POSTGRES_PASSWORD_FILE}`, "-e", `PGDATA=${PGDATA}`],
+    ...["--mount", `type=volume,source=${db.volume},target=${PGDATA}`],
   ];
 }
