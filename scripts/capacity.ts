@@ -8,8 +8,6 @@ import { capacityProblems, capacityReport, renderCapacityTable } from "../planni
 import { planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
 
-export { type CliResult, ROOT, rawStackConfig } from "./cli";
-
 export const USAGE = "usage: tsx scripts/capacity.ts --stack <name> [--json]";
 
 interface Args {

@@ -71,7 +71,7 @@ export function parseCliArgs<O extends string, F extends string>(
 }
 
 /** The `sectorwars:*` keys of a stack file, namespace stripped; secret keys left out. */
-export function rawStackConfig(stackFileText: string): Record<string, unknown> {
+function rawStackConfig(stackFileText: string): Record<string, unknown> {
   const doc = parseYaml(stackFileText) as { config?: Record<string, unknown> } | null;
   const prefix = `${CONFIG_NAMESPACE}:`;
   return Object.fromEntries(
