@@ -5,7 +5,10 @@
  *
  *   GET /health       200 {status, role, region}: the process serves HTTP
  *   GET /health/deep  200 or 503: DATABASE_URL and REDIS_URL accept a real login
+ *   both also under /api/regions/<REGION_ID>/, where the edge sends a region's requests
  *   anything else     200 echo of role, region, method, path and the proxy headers
+ *
+ * PROBE_START_DELAY_MS holds the listener back, as a game server loading its world would.
  *
  * Credentials never leave the process: answers and log lines name a dependency by host, port and
  * database only, and error texts have the URL's password masked.
@@ -290,6 +293,21 @@ function sendJson(res, status, body) {
   res.end(text);
 }
 
+/**
+ * The health path a request asks for, or null. The edge passes a region's requests on with their
+ * full URI (/api/regions/<id>/health), so a region answers there too, for its own id only.
+ * @param {string} path
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {"/health" | "/health/deep" | null}
+ */
+function healthPath(path, env) {
+  const prefix = env.REGION_ID ? `/api/regions/${env.REGION_ID}` : "";
+  for (const candidate of /** @type {const} */ (["/health", "/health/deep"])) {
+    if (path === candidate || (prefix && path === `${prefix}${candidate}`)) return candidate;
+  }
+  return null;
+}
+
 /** Request headers the edge proxy sets or passes on; echoed so its tests can see what arrives. */
 const ECHOED_HEADERS = ["host", "x-region-id", "x-real-ip", "x-forwarded-for", "x-forwarded-proto"];
 
@@ -302,13 +320,14 @@ const ECHOED_HEADERS = ["host", "x-region-id", "x-real-ip", "x-forwarded-for", "
 function createServer(env = process.env, options = {}) {
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   return http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
     const isGet = req.method === "GET" || req.method === "HEAD";
-    if (isGet && path === "/health") {
+    const health = isGet ? healthPath(path, env) : null;
+    if (health === "/health") {
       sendJson(res, 200, { status: "ok", ...identity(env) });
       return;
     }
-    if (isGet && path === "/health/deep") {
+    if (health === "/health/deep") {
       deepHealth(env).then(
         ({ status, body }) => {
           if (status !== 200) log(`probe: /health/deep degraded ${JSON.stringify(body.checks)}`);
@@ -350,28 +369,57 @@ function listen(env = process.env, options = {}) {
   });
 }
 
+/**
+ * PROBE_START_DELAY_MS as a number of milliseconds (0 when unset).
+ * @param {NodeJS.ProcessEnv} env
+ */
+function startDelayMs(env) {
+  const text = env.PROBE_START_DELAY_MS ?? "";
+  if (text === "") return 0;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new Error(`PROBE_START_DELAY_MS ${JSON.stringify(text)} is not a number of milliseconds`);
+  return ms;
+}
+
 /** Runs the probe as a process: logs to stdout/stderr, stops cleanly on SIGTERM and SIGINT. */
 async function main() {
   const env = process.env;
-  const { server, port } = await listen(env);
-  const who = identity(env);
-  console.log(
-    `probe: ${who.role ?? "no role"} (region ${who.region.id ?? "none"}) listening on ${env.HOST || DEFAULT_HOST}:${port}; ` +
-      `DATABASE_URL ${env.DATABASE_URL ? "set" : "unset"}, REDIS_URL ${env.REDIS_URL ? "set" : "unset"}`,
-  );
+  const delay = startDelayMs(env);
+  /** @type {http.Server | null} */
+  let server = null;
   let stopping = false;
+  // Installed first: as PID 1 in a container, node ignores a SIGTERM it has no handler for, and
+  // the stop would wait out the whole grace period.
   /** @param {NodeJS.Signals} signal */
   const shutdown = (signal) => {
     if (stopping) return;
     stopping = true;
     console.log(`probe: ${signal}, shutting down`);
+    if (server === null) process.exit(0);
+    // Stops accepting (new connections are refused, so a proxy tries another address), lets the
+    // requests in flight finish, then exits.
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     // Requests still open after a few seconds (a deep check under its timeout) are cut.
-    setTimeout(() => server.closeAllConnections(), checkTimeoutMs(env) + 1000).unref();
+    setTimeout(() => server?.closeAllConnections(), checkTimeoutMs(env) + 1000).unref();
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  if (delay > 0) {
+    // A game server loads its world before it listens: nothing answers (connections are refused)
+    // until then, which is what a deploy must wait out.
+    console.log(`probe: listening in ${delay} ms (PROBE_START_DELAY_MS)`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (stopping) return;
+  }
+  const listening = await listen(env);
+  server = listening.server;
+  const who = identity(env);
+  console.log(
+    `probe: ${who.role ?? "no role"} (region ${who.region.id ?? "none"}) listening on ${env.HOST || DEFAULT_HOST}:${listening.port}; ` +
+      `DATABASE_URL ${env.DATABASE_URL ? "set" : "unset"}, REDIS_URL ${env.REDIS_URL ? "set" : "unset"}`,
+  );
 }
 
 if (require.main === module) {

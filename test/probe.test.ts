@@ -103,6 +103,28 @@ describe("probe without dependencies", () => {
     });
   });
 
+  it("answers health under its own region prefix, where the edge sends a region's requests", async () => {
+    const health = await ask(REGION, "/api/regions/orion/health");
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: "ok", role: "region-api", region: { id: "orion" } });
+    const deep = await ask(REGION, "/api/regions/orion/health/deep?verbose=1");
+    expect(deep.body).toMatchObject({
+      status: "ok",
+      region: { id: "orion" },
+      checks: { database: { configured: false } },
+    });
+  });
+
+  it.each([
+    ["another region's prefix", REGION, "/api/regions/vega/health"],
+    ["a region prefix without REGION_ID", { SECTORWARS_ROLE: "nexus-api" }, "/api/regions/orion/health"],
+    ["a longer path", REGION, "/api/regions/orion/health/x"],
+  ])("echoes (is no health answer) for %s", async (_, env, urlPath) => {
+    const answer = await ask(env, urlPath);
+    expect(answer.body.path, "a health answer has no path field").toBe(urlPath);
+    expect(answer.body.status).toBeUndefined();
+  });
+
   it("reports role and region as null when unset", async () => {
     const answer = await ask({}, "/health");
     expect(answer.body).toEqual({ status: "ok", role: null, region: { id: null, name: null, type: null } });
@@ -365,5 +387,63 @@ describe("probe as a process (node probe/server.js)", () => {
       await stop(child);
       await Promise.all([pg.stop(), redis.stop()]);
     }
+  });
+});
+
+describe("probe start delay (PROBE_START_DELAY_MS), as a game server loading its world", () => {
+  /** The probe as a process with `env`; output collected, exit code awaited. */
+  function spawnProbe(env: Record<string, string>) {
+    const child = spawn(process.execPath, [path.join(PROBE_DIR, "server.js")], {
+      env: { PATH: process.env.PATH, HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = { text: "" };
+    child.stdout.on("data", (d: Buffer) => (out.text += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out.text += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    return { child, out, exit };
+  }
+
+  const refused = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port });
+      socket.once("connect", () => (socket.destroy(), resolve(false)));
+      socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+    });
+
+  it("refuses connections until the delay has passed, then serves", async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const probe = spawnProbe({ PORT: String(port), PROBE_START_DELAY_MS: "1500" });
+    try {
+      await waitUntil(
+        `the delay announcement\n${probe.out.text}`,
+        () => /listening in 1500 ms/.test(probe.out.text),
+        10_000,
+      );
+      expect(await refused(port), "a connection during the delay is refused").toBe(true);
+      await waitUntil(`/health after the delay\n${probe.out.text}`, async () => !(await refused(port)), 15_000);
+      expect(Date.now() - started, "listening before the delay ended").toBeGreaterThanOrEqual(1500);
+      expect((await request(port, "/health")).status).toBe(200);
+    } finally {
+      await stop(probe.child);
+    }
+  });
+
+  it("exits 0 at once on SIGTERM during the delay", async () => {
+    const probe = spawnProbe({ PORT: String(await freePort()), PROBE_START_DELAY_MS: "600000" });
+    try {
+      await waitUntil(`the delay announcement\n${probe.out.text}`, () => /listening in/.test(probe.out.text), 10_000);
+      probe.child.kill("SIGTERM");
+      expect(await probe.exit, probe.out.text).toBe(0);
+    } finally {
+      await stop(probe.child);
+    }
+  });
+
+  it.each(["soon", "-5", "1.5"])("refuses PROBE_START_DELAY_MS=%s with a message naming it", async (value) => {
+    const probe = spawnProbe({ PORT: "0", PROBE_START_DELAY_MS: value });
+    expect(await probe.exit).toBe(1);
+    expect(probe.out.text).toContain(`PROBE_START_DELAY_MS "${value}" is not a number of milliseconds`);
   });
 });
