@@ -1,6 +1,9 @@
 /**
- * SectorWars platform: the composition root. Load and validate the stack config, build the
- * components, export the stack outputs.
+ * SectorWars platform: the composition root. Load and validate the stack config, ask the Docker
+ * engine what it supports, build the components, return the stack outputs.
+ *
+ * The program is an async function (Pulumi awaits it and takes what it returns as the outputs):
+ * the engine's answer decides the plan, so it must arrive before any resource is declared.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,119 +15,142 @@ import { Region } from "./components/region";
 import { SharedRedis } from "./components/sharedRedis";
 import { loadStackConfig } from "./components/stackConfig";
 import { WebApps } from "./components/webApps";
+import { askEngineApiVersion } from "./components/dockerEngine";
 import { statefulContainersFingerprint } from "./planning/backupTriggers";
 import { capacityProblems, capacityReport } from "./planning/capacity";
-import { ConfigError } from "./planning/config";
+import { ConfigError, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
+import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
 
-const { config, secrets } = loadStackConfig();
-const plan = planStack(config, pulumi.getStack());
-const protectData = config.environment === "prod";
+async function main() {
+  const { config, secrets } = loadStackConfig();
 
-// Checked before any resource is declared, so an over-budget stack fails at preview.
-const capacityCheck = capacityReport(plan, config);
-const overBudget = capacityProblems(capacityCheck);
-if (overBudget.length > 0) {
-  throw new pulumi.RunError(
-    `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows the full table)`,
-  );
+  // Commands that run `docker exec` must reach the same engine as the provider.
+  const dockerHost = new pulumi.Config("docker").get("host");
+  const dockerEnvironment: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
+
+  // Checked before any resource is declared: an engine too old for the plan fails the preview, never an update halfway.
+  const engine = resolveEngine({
+    configured: config.engine.apiVersion,
+    reported: await askEngineApiVersion(dockerEnvironment),
+    where: dockerHost ?? process.env.DOCKER_HOST ?? "the local Docker socket",
+  });
+  if ("problem" in engine) {
+    throw new pulumi.RunError(
+      new ConfigError([{ path: configPath(["engine", "apiVersion"]), message: engine.problem }]).message,
+    );
+  }
+
+  const plan = planStack(config, pulumi.getStack(), engine.features);
+  const protectData = config.environment === "prod";
+
+  // Checked before any resource is declared, so an over-budget stack fails at preview.
+  const capacityCheck = capacityReport(plan, config);
+  const overBudget = capacityProblems(capacityCheck);
+  if (overBudget.length > 0) {
+    throw new pulumi.RunError(
+      `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows the full table)`,
+    );
+  }
+
+  const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
+
+  const edge = new EdgeProxy("edge", {
+    plan: plan.edge,
+    frontNetworkName: plan.frontNetwork,
+    image: images.ids.nginx,
+    nginx: edgeNginxSettings(plan),
+    tls:
+      secrets.tlsCertificate && secrets.tlsPrivateKey
+        ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
+        : { selfSignedFor: config.edge.hostname },
+    dockerEnvironment,
+  });
+
+  const backups = new Backups("backups", {
+    settings: {
+      stack: plan.stack,
+      backupDir: path.join(config.backup.dir, plan.stack),
+      parallelism: config.backup.parallelism,
+      retentionDays: config.backup.retentionDays,
+    },
+    schedule: config.backup.schedule,
+    triggers: [config.backup.generation, statefulContainersFingerprint(plan), images.ids.postgres, images.ids.redis],
+    dockerEnvironment,
+  });
+
+  const redis = new SharedRedis("redis", {
+    plan: plan.redis,
+    networkName: plan.redisNetwork,
+    image: images.ids.redis,
+    maxmemory: config.redis.maxmemory,
+    maxmemoryPolicy: config.redis.maxmemoryPolicy,
+    protectData,
+    backup: backups.run,
+  });
+
+  // What the nexus and every region share.
+  const apiHost = {
+    gameserverImage: images.ids.gameserver,
+    postgresImage: images.ids.postgres,
+    frontNetwork: edge.frontNetworkName,
+    redis,
+    protectData,
+    dockerEnvironment,
+    backup: backups.run,
+  };
+
+  const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });
+
+  // Named by region id: reordering or removing entries leaves every other region untouched.
+  const regions = plan.regions.map((region) => new Region(`region-${region.id}`, { ...apiHost, plan: region }));
+
+  const apps = new WebApps("apps", {
+    plan,
+    images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
+    frontNetwork: edge.frontNetworkName,
+    paypalEnvironment: config.paypal.environment,
+    paypalCredentials:
+      secrets.paypalClientId && secrets.paypalClientSecret
+        ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
+        : undefined,
+  });
+
+  const urls = {
+    player: `${plan.publicUrl}/`,
+    admin: `${plan.publicUrl}/admin/`,
+    nexusApi: `${plan.publicUrl}/api/nexus/`,
+    regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
+  };
+
+  /** Container names; per region also its state (a retired region has no containers). */
+  const containers = {
+    nginx: edge.containerName,
+    redis: redis.containerName,
+    nexus: { api: nexus.apiContainerName, db: nexus.dbContainerName },
+    admin: apps.adminContainerName,
+    player: apps.playerContainerName,
+    paypal: apps.paypalContainerName,
+    regions: Object.fromEntries(
+      regions.map((r) => [
+        r.regionId,
+        { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null },
+      ]),
+    ),
+  };
+
+  return {
+    urls,
+    containers,
+    edgeConfigHash: edge.configHash,
+    /** Where this stack's backups land, on the machine that runs `pulumi up`. */
+    backupDir: backups.backupDir,
+    /** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
+    capacity: capacityCheck,
+    /** The Docker Engine API version the plan was made for. */
+    engineApiVersion: engine.features.apiVersion,
+  };
 }
 
-// Commands that run `docker exec` must reach the same engine as the provider.
-const dockerHost = new pulumi.Config("docker").get("host");
-const dockerEnvironment: Record<string, string> = dockerHost ? { DOCKER_HOST: dockerHost } : {};
-
-const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
-
-const edge = new EdgeProxy("edge", {
-  plan: plan.edge,
-  frontNetworkName: plan.frontNetwork,
-  image: images.ids.nginx,
-  nginx: edgeNginxSettings(plan),
-  tls:
-    secrets.tlsCertificate && secrets.tlsPrivateKey
-      ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-      : { selfSignedFor: config.edge.hostname },
-  dockerEnvironment,
-});
-
-const backups = new Backups("backups", {
-  settings: {
-    stack: plan.stack,
-    backupDir: path.join(config.backup.dir, plan.stack),
-    parallelism: config.backup.parallelism,
-    retentionDays: config.backup.retentionDays,
-  },
-  schedule: config.backup.schedule,
-  triggers: [config.backup.generation, statefulContainersFingerprint(plan), images.ids.postgres, images.ids.redis],
-  dockerEnvironment,
-});
-
-const redis = new SharedRedis("redis", {
-  plan: plan.redis,
-  networkName: plan.redisNetwork,
-  image: images.ids.redis,
-  maxmemory: config.redis.maxmemory,
-  maxmemoryPolicy: config.redis.maxmemoryPolicy,
-  protectData,
-  backup: backups.run,
-});
-
-// What the nexus and every region share.
-const apiHost = {
-  gameserverImage: images.ids.gameserver,
-  postgresImage: images.ids.postgres,
-  frontNetwork: edge.frontNetworkName,
-  redis,
-  protectData,
-  dockerEnvironment,
-  backup: backups.run,
-};
-
-const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });
-
-// Named by region id: reordering or removing entries leaves every other region untouched.
-const regions = plan.regions.map((region) => new Region(`region-${region.id}`, { ...apiHost, plan: region }));
-
-const apps = new WebApps("apps", {
-  plan,
-  images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
-  frontNetwork: edge.frontNetworkName,
-  paypalEnvironment: config.paypal.environment,
-  paypalCredentials:
-    secrets.paypalClientId && secrets.paypalClientSecret
-      ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
-      : undefined,
-});
-
-export const urls = {
-  player: `${plan.publicUrl}/`,
-  admin: `${plan.publicUrl}/admin/`,
-  nexusApi: `${plan.publicUrl}/api/nexus/`,
-  regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
-};
-
-/** Container names; per region also its state (a retired region has no containers). */
-export const containers = {
-  nginx: edge.containerName,
-  redis: redis.containerName,
-  nexus: { api: nexus.apiContainerName, db: nexus.dbContainerName },
-  admin: apps.adminContainerName,
-  player: apps.playerContainerName,
-  paypal: apps.paypalContainerName,
-  regions: Object.fromEntries(
-    regions.map((r) => [
-      r.regionId,
-      { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null },
-    ]),
-  ),
-};
-
-export const edgeConfigHash = edge.configHash;
-
-/** Where this stack's backups land, on the machine that runs `pulumi up`. */
-export const backupDir = backups.backupDir;
-
-/** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
-export const capacity = capacityCheck;
+export = main;

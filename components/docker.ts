@@ -2,9 +2,9 @@
  * The settings every SectorWars container, network and volume shares, declared once.
  */
 import * as docker from "@pulumi/docker";
-import type * as pulumi from "@pulumi/pulumi";
-import type { HealthcheckPlan } from "../planning/healthchecks";
+import * as pulumi from "@pulumi/pulumi";
 import { hardeningFor } from "../planning/hardening";
+import { containerName } from "../planning/replacement";
 import { cpuSharesFor } from "../planning/sizes";
 import type { ContainerPlan } from "../planning/topology";
 
@@ -16,7 +16,7 @@ export interface NetworkAttachment {
 }
 
 export interface ServiceContainerArgs {
-  /** Name, role, labels and size of the container. */
+  /** Name, role, labels, size, health check, stop and replacement of the container. */
   plan: ContainerPlan;
   /** Image id (sha256:...), never a mutable tag. */
   image: pulumi.Input<string>;
@@ -24,30 +24,30 @@ export interface ServiceContainerArgs {
   envs?: pulumi.Input<pulumi.Input<string>[]>;
   /** Overrides the image's command. */
   command?: string[];
-  healthcheck: HealthcheckPlan;
   networks: NetworkAttachment[];
   mounts?: docker.types.input.ContainerMount[];
   /** Files written into the container before it starts (configs, password files). */
   uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
   ports?: docker.types.input.ContainerPort[];
-  /** Seconds between SIGTERM and SIGKILL on stop and on delete. */
-  stopGraceSeconds?: number;
 }
 
 /** How long `pulumi up` waits for a new container to report healthy. */
 const WAIT_TIMEOUT_SECONDS = 180;
-
-const DEFAULT_STOP_GRACE_SECONDS = 15;
 
 /**
  * Declares one service container.
  *
  * - memorySwap equals memory: Docker fills in twice the memory otherwise, and the provider would
  *   show that as a change on every `pulumi up`.
- * - deleteBeforeReplace: the fixed container name (and host ports) cannot exist twice.
+ * - replacement (planning/replacement.ts): a stateless container is replaced create-before-delete
+ *   under a name that changes with everything that replaces it; a stateful one keeps its fixed
+ *   name (and host ports) and is deleted first.
  * - replaceOnChanges healthcheck: the provider reports a new health check as an in-place update,
  *   but a running container keeps its old one.
- * - wait: dependents are only created once this container reports healthy.
+ * - wait: dependents, and the deletion of the container this one replaces, wait until it
+ *   reports healthy.
+ * - stopTimeout and destroyGraceSeconds: the grace between the stop signal and SIGKILL, on
+ *   `docker stop` and when a deploy deletes the container.
  */
 export function serviceContainer(
   name: string,
@@ -55,46 +55,51 @@ export function serviceContainer(
   opts: pulumi.CustomResourceOptions,
 ): docker.Container {
   const { plan } = args;
-  const grace = args.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS;
   const hardening = hardeningFor(plan.role);
+  const inputs = {
+    image: args.image,
+    restart: "unless-stopped",
+    memory: plan.size.limits.memoryMb,
+    memorySwap: plan.size.limits.memoryMb,
+    memoryReservation: plan.size.reservations.memoryMb,
+    cpus: String(plan.size.limits.cpus),
+    cpuShares: cpuSharesFor(plan.size),
+    labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
+    envs: args.envs,
+    command: args.command,
+    healthcheck: plan.healthcheck,
+    networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),
+    mounts: args.mounts,
+    uploads: args.uploads,
+    ports: args.ports,
+    // Bounded logs: the json-file default grows until the disk is full.
+    logDriver: "json-file",
+    logOpts: { "max-size": "10m", "max-file": "5" },
+    securityOpts: hardening.securityOpts,
+    capabilities: {
+      drops: hardening.capabilityDrops,
+      ...(hardening.capabilityAdds.length > 0 ? { adds: hardening.capabilityAdds } : {}),
+    },
+    readOnly: hardening.readOnlyRootfs,
+    ...(Object.keys(hardening.tmpfs).length > 0 ? { tmpfs: hardening.tmpfs } : {}),
+    ...(plan.stop.signal === undefined ? {} : { stopSignal: plan.stop.signal }),
+    stopTimeout: plan.stop.graceSeconds,
+    destroyGraceSeconds: plan.stop.graceSeconds,
+    mustRun: true,
+    wait: true,
+    waitTimeout: WAIT_TIMEOUT_SECONDS,
+  };
+  const createFirst = plan.replacement === "create-before-delete";
+  // The fingerprint covers secret environment values; the name derived from it is not secret.
+  const dockerName = createFirst
+    ? pulumi.unsecret(pulumi.output(inputs).apply((resolved) => containerName(plan.containerName, plan.role, resolved)))
+    : plan.containerName;
   return new docker.Container(
     name,
-    {
-      name: plan.containerName,
-      image: args.image,
-      restart: "unless-stopped",
-      memory: plan.size.limits.memoryMb,
-      memorySwap: plan.size.limits.memoryMb,
-      memoryReservation: plan.size.reservations.memoryMb,
-      cpus: String(plan.size.limits.cpus),
-      cpuShares: cpuSharesFor(plan.size),
-      labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
-      envs: args.envs,
-      command: args.command,
-      healthcheck: args.healthcheck,
-      networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),
-      mounts: args.mounts,
-      uploads: args.uploads,
-      ports: args.ports,
-      // Bounded logs: the json-file default grows until the disk is full.
-      logDriver: "json-file",
-      logOpts: { "max-size": "10m", "max-file": "5" },
-      securityOpts: hardening.securityOpts,
-      capabilities: {
-        drops: hardening.capabilityDrops,
-        ...(hardening.capabilityAdds.length > 0 ? { adds: hardening.capabilityAdds } : {}),
-      },
-      readOnly: hardening.readOnlyRootfs,
-      ...(Object.keys(hardening.tmpfs).length > 0 ? { tmpfs: hardening.tmpfs } : {}),
-      stopTimeout: grace,
-      destroyGraceSeconds: grace,
-      mustRun: true,
-      wait: true,
-      waitTimeout: WAIT_TIMEOUT_SECONDS,
-    },
+    { ...inputs, name: dockerName },
     {
       ...opts,
-      deleteBeforeReplace: true,
+      deleteBeforeReplace: !createFirst,
       replaceOnChanges: [...(opts.replaceOnChanges ?? []), "healthcheck"],
     },
   );

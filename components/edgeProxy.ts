@@ -2,8 +2,15 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { NGINX_CONF_PATH, STATIC_ROOT, TLS_CERT_PATH, TLS_KEY_PATH } from "../planning/edge";
-import { nginxHealthcheck } from "../planning/healthchecks";
+import { createHash } from "node:crypto";
+import {
+  NGINX_CONF_PATH,
+  STATIC_ROOT,
+  TLS_CERT_PATH,
+  TLS_KEY_PATH,
+  edgeReloadInput,
+  edgeReloadScript,
+} from "../planning/edge";
 import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/nginx";
 import type { StackPlan } from "../planning/topology";
 import { dataVolume, labelList, serviceContainer } from "./docker";
@@ -32,9 +39,10 @@ export interface EdgeProxyArgs {
 /**
  * nginx on the public ports, and the front network that the APIs and UIs join.
  *
- * The container is created with the current nginx.conf. Later config changes (a region added or
- * removed) do not replace it: a Command writes the new file into the running container, checks
- * it with `nginx -t` and reloads gracefully, so no request is dropped.
+ * The container is created with the current nginx.conf and TLS material. Later changes (a region
+ * added or removed, a renewed certificate) do not replace it: a Command writes the new files into
+ * the running container, checks them with `nginx -t` and reloads gracefully, so no request is
+ * dropped and the public ports never close.
  */
 export class EdgeProxy extends pulumi.ComponentResource {
   public readonly containerName: pulumi.Output<string>;
@@ -64,8 +72,9 @@ export class EdgeProxy extends pulumi.ComponentResource {
       {
         plan,
         image: args.image,
+        // Used when the container is created; ignored afterwards (ignoreChanges): the reload
+        // command below keeps all three current.
         uploads: [
-          // Index 0 is ignored after creation: the reload command below keeps it current.
           { file: NGINX_CONF_PATH, content: nginxConf },
           { file: TLS_CERT_PATH, content: material.certificate, permissions: "0444" },
           { file: TLS_KEY_PATH, content: pulumi.secret(material.privateKey), permissions: "0400" },
@@ -76,19 +85,28 @@ export class EdgeProxy extends pulumi.ComponentResource {
           { internal: args.nginx.listen.http, external: plan.httpPort, protocol: "tcp" },
           { internal: args.nginx.listen.https, external: plan.httpsPort, protocol: "tcp" },
         ],
-        healthcheck: nginxHealthcheck(args.nginx.listen.http),
       },
-      { ...parent, ignoreChanges: ["uploads[0]"] },
+      { ...parent, ignoreChanges: ["uploads"] },
     );
 
+    const files = pulumi
+      .all([pulumi.output(material.certificate), pulumi.output(material.privateKey)])
+      .apply(([certificate, certificateKey]) => ({ conf: nginxConf, certificate, certificateKey }));
     new command.local.Command(
       `${name}-reload`,
       {
-        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${reloadScript()}'`,
-        stdin: nginxConf,
+        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${edgeReloadScript()}'`,
+        stdin: pulumi.secret(files.apply(edgeReloadInput)),
         environment: args.dockerEnvironment,
-        // A new container already starts with this config; reloading it again is harmless.
-        triggers: [this.configHash, this.container.id],
+        // A new container already starts with these files; installing them again is harmless.
+        // The TLS part of the trigger is a hash of secrets, kept secret in state by Pulumi.
+        triggers: [
+          this.configHash,
+          files.apply((f) =>
+            createHash("sha256").update(f.certificate).update("\0").update(f.certificateKey).digest("hex"),
+          ),
+          this.container.id,
+        ],
       },
       { ...parent, dependsOn: [this.container] },
     );
@@ -101,15 +119,6 @@ export class EdgeProxy extends pulumi.ComponentResource {
       configHash: this.configHash,
     });
   }
-}
-
-/**
- * Runs inside the nginx container with the new config on stdin. A config nginx rejects never
- * replaces the one in force, and the command fails so `pulumi up` reports it.
- */
-export function reloadScript(): string {
-  const next = `${NGINX_CONF_PATH}.next`;
-  return [`cat > ${next}`, `nginx -t -q -c ${next}`, `mv ${next} ${NGINX_CONF_PATH}`, "nginx -s reload"].join(" && ");
 }
 
 /** A dev certificate for the edge host name, kept in state so it stays the same across runs. */

@@ -6,7 +6,6 @@ import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { httpHealthcheck, postgresHealthcheck } from "../planning/healthchecks";
 import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
@@ -98,9 +97,6 @@ export function declareApiWithDatabase(
       mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
       networks: [{ name: network.name, aliases: [dbPlan.hostname] }],
       ports: loopbackPort(dbPlan.port, dbPlan.debugPort),
-      healthcheck: postgresHealthcheck(dbPlan.user, dbPlan.database, dbPlan.port),
-      // SIGKILL in the middle of a checkpoint means crash recovery at best.
-      stopGraceSeconds: 60,
     },
     { parent, dependsOn: [args.backup] },
   );
@@ -144,7 +140,6 @@ export function declareApiWithDatabase(
         { name: network.name, aliases: [apiPlan.hostname] },
         { name: args.redis.networkName, aliases: [apiPlan.hostname] },
       ],
-      healthcheck: httpHealthcheck(apiPlan.port, "/health"),
     },
     { parent, dependsOn: [db, passwordSync, args.redis.container] },
   );

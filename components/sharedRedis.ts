@@ -1,7 +1,6 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StackPlan } from "../planning/topology";
 import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
@@ -62,9 +61,6 @@ export class SharedRedis extends pulumi.ComponentResource {
         mounts: [{ type: "volume", source: volume.name, target: DATA_DIR }],
         networks: [{ name: network.name, aliases: [plan.hostname] }],
         ports: loopbackPort(plan.port, plan.debugPort),
-        healthcheck: redisHealthcheck(plan.port),
-        // Time to finish the shutdown RDB save.
-        stopGraceSeconds: 60,
       },
       { ...parent, dependsOn: [args.backup] },
     );

@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
-import { httpHealthcheck } from "../planning/healthchecks";
 import type { ContainerPlan, StackPlan } from "../planning/topology";
 import { serviceContainer } from "./docker";
 
@@ -32,53 +31,36 @@ export class WebApps extends pulumi.ComponentResource {
     const app = (
       suffix: string,
       p: ContainerPlan,
-      image: pulumi.Input<string>,
-      envs: pulumi.Input<pulumi.Input<string>[]>,
-      healthPath: string,
+      c: { image: pulumi.Input<string>; envs: pulumi.Input<pulumi.Input<string>[]> },
     ): docker.Container =>
       serviceContainer(
         `${name}-${suffix}`,
-        {
-          plan: p,
-          image,
-          envs,
-          networks: [{ name: args.frontNetwork, aliases: [p.hostname] }],
-          healthcheck: httpHealthcheck(p.port, healthPath),
-        },
+        { plan: p, ...c, networks: [{ name: args.frontNetwork, aliases: [p.hostname] }] },
         { parent: this },
       );
     const base = (p: ContainerPlan): string[] => [`PORT=${p.port}`, `SECTORWARS_ROLE=${p.role}`];
 
-    const admin = app(
-      "admin",
-      plan.admin,
-      args.images.adminUi,
-      [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`],
-      "/",
-    );
-    const player = app(
-      "player",
-      plan.player,
-      args.images.playerUi,
-      [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`],
-      "/",
-    );
+    const admin = app("admin", plan.admin, {
+      image: args.images.adminUi,
+      envs: [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`],
+    });
+    const player = app("player", plan.player, {
+      image: args.images.playerUi,
+      envs: [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`],
+    });
 
     const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
     const credentials = args.paypalCredentials;
-    const paypal = app(
-      "paypal",
-      plan.paypal,
-      args.images.paypal,
-      credentials
+    const paypal = app("paypal", plan.paypal, {
+      image: args.images.paypal,
+      envs: credentials
         ? pulumi.secret(
             pulumi
               .all([credentials.clientId, credentials.clientSecret])
               .apply(([id, secret]) => [...paypalEnv, `PAYPAL_CLIENT_ID=${id}`, `PAYPAL_CLIENT_SECRET=${secret}`]),
           )
         : paypalEnv,
-      "/health",
-    );
+    });
 
     this.adminContainerName = admin.name;
     this.playerContainerName = player.name;

@@ -2,7 +2,6 @@
  * What must trigger a backup during `pulumi up`: anything that would replace a database or the
  * Redis container. The database containers depend on the backup command, so it runs first.
  */
-import { postgresHealthcheck, redisHealthcheck } from "./healthchecks";
 import { hardeningFor } from "./hardening";
 import type { ContainerPlan, StackPlan } from "./topology";
 import { activeRegions } from "./topology";
@@ -11,14 +10,15 @@ import { activeRegions } from "./topology";
  * The replacement-relevant shape of a stateful container. Memory limits and reservations update
  * in place, so they are left out; CPU limits replace the container, so they stay in.
  */
-function shape(container: ContainerPlan, healthcheck: unknown): unknown {
+function shape(container: ContainerPlan): unknown {
   return {
     name: container.containerName,
     hostname: container.hostname,
     labels: container.labels,
     cpus: container.size.limits.cpus,
     hardening: hardeningFor(container.role),
-    healthcheck,
+    healthcheck: container.healthcheck,
+    stop: container.stop,
   };
 }
 
@@ -29,7 +29,7 @@ function shape(container: ContainerPlan, healthcheck: unknown): unknown {
  */
 export function statefulContainersFingerprint(plan: StackPlan): string {
   const db = (d: StackPlan["nexus"]["db"]) => ({
-    ...(shape(d, postgresHealthcheck(d.user, d.database, d.port)) as object),
+    ...(shape(d) as object),
     database: d.database,
     user: d.user,
     volume: d.volumeName,
@@ -43,7 +43,7 @@ export function statefulContainersFingerprint(plan: StackPlan): string {
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((r) => ({ id: r.id, db: db(r.db) })),
     redis: {
-      ...(shape(plan.redis, redisHealthcheck(plan.redis.port)) as object),
+      ...(shape(plan.redis) as object),
       volume: plan.redis.volumeName,
       databases: plan.redis.databases,
       debugPort: plan.redis.debugPort,

@@ -13,6 +13,15 @@ import {
 } from "./sizes";
 import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
+import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "./engine";
+import {
+  DEFAULT_STOP,
+  GAME_SERVICES,
+  type GameService,
+  MAX_STOP_GRACE_SECONDS,
+  STOP_SIGNALS,
+  type ServiceStop,
+} from "./stop";
 
 export const CONFIG_NAMESPACE = "sectorwars";
 
@@ -136,6 +145,27 @@ export type ImageSpec = { kind: "ref"; ref: string } | { kind: "build"; context:
 
 const port = z.number().int().min(1).max(65535);
 
+const serviceSettings = (service: GameService) =>
+  z
+    .strictObject({
+      stopSignal: z
+        .enum(STOP_SIGNALS)
+        .default(DEFAULT_STOP[service].stopSignal)
+        .describe("Signal that asks the service to stop; the image's own STOPSIGNAL is not used."),
+      stopGraceSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_STOP_GRACE_SECONDS)
+        .default(DEFAULT_STOP[service].stopGraceSeconds)
+        .describe(
+          "Seconds between the stop signal and SIGKILL, when a deploy replaces the container or it is removed. " +
+            "A game server hands its players over in this time.",
+        ),
+    })
+    .default({ ...DEFAULT_STOP[service] })
+    .describe(`How the ${service} container stops.`);
+
 const region = z.strictObject({
   id: z
     .string()
@@ -235,6 +265,34 @@ export const rawConfigSchema = z.strictObject({
     })
     .default({ hostname: "localhost", httpPort: 80, httpsPort: 443, upstreamKeepalive: 0 })
     .describe("The nginx edge proxy's public side."),
+  engine: z
+    .strictObject({
+      apiVersion: z
+        .string()
+        .regex(API_VERSION_PATTERN, 'must be a Docker Engine API version such as "1.41" or "1.45"')
+        .optional()
+        .describe(
+          `Docker Engine API version the stack is planned for (\`docker version --format '{{.Server.APIVersion}}'\`). ` +
+            `From ${START_INTERVAL_SINCE} (Docker 25) health checks probe every ${START_INTERVAL} while a container starts. ` +
+            "Unset: the engine is asked at every preview and up. Set: an older engine fails the deploy before anything changes, " +
+            "and an engine upgrade changes nothing until this is raised.",
+        ),
+    })
+    .default({})
+    .describe("The Docker engine the stack deploys to."),
+  services: z
+    .strictObject(
+      Object.fromEntries(GAME_SERVICES.map((service) => [service, serviceSettings(service)])) as {
+        [S in GameService]: ReturnType<typeof serviceSettings>;
+      },
+    )
+    .default(
+      Object.fromEntries(GAME_SERVICES.map((s) => [s, { ...DEFAULT_STOP[s] }])) as Record<GameService, ServiceStop>,
+    )
+    .describe(
+      "Per game service (nexus-api, region-api, admin-ui, player-ui, paypal): how it stops. A deploy starts the new " +
+        "container, waits until it is healthy, then sends the old one stopSignal and waits stopGraceSeconds.",
+    ),
   debugPorts: z
     .strictObject({
       publish: z.boolean().default(false).describe("Publish PostgreSQL and Redis ports on 127.0.0.1 for debugging."),
@@ -348,6 +406,8 @@ export interface PlatformConfig {
   redis: { maxmemory: string; maxmemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number] };
   paypal: { environment: "sandbox" | "live" };
   edge: { hostname: string; httpPort: number; httpsPort: number; upstreamKeepalive: number };
+  engine: { apiVersion?: string };
+  services: Record<GameService, ServiceStop>;
   debugPorts: { publish: boolean; postgresBase: number; redis: number };
   backup: { dir: string; generation: number; parallelism: number; retentionDays: number; schedule: string };
   capacity: {
@@ -451,6 +511,8 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     redis: raw.redis,
     paypal: raw.paypal,
     edge: raw.edge,
+    engine: raw.engine,
+    services: raw.services,
     debugPorts: raw.debugPorts,
     backup: raw.backup,
     capacity: {

@@ -40,3 +40,57 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
     },
   };
 }
+
+/** Where the reload script puts each file, and the nginx it checks them with. */
+export interface EdgeFiles {
+  conf: string;
+  certificate: string;
+  certificateKey: string;
+  /** The nginx command, e.g. "nginx" in the container. */
+  nginx: string;
+}
+
+export const EDGE_FILES: EdgeFiles = {
+  conf: NGINX_CONF_PATH,
+  certificate: TLS_CERT_PATH,
+  certificateKey: TLS_KEY_PATH,
+  nginx: "nginx",
+};
+
+/**
+ * The stdin of the reload script: nginx.conf, the certificate chain and its key, each base64 on
+ * a line of its own (PEM and config text never break the framing).
+ */
+export function edgeReloadInput(files: { conf: string; certificate: string; certificateKey: string }): string {
+  const line = (text: string) => Buffer.from(text, "utf8").toString("base64");
+  return `${line(files.conf)}\n${line(files.certificate)}\n${line(files.certificateKey)}\n`;
+}
+
+/**
+ * A POSIX sh script (busybox's in nginx:alpine) run in the nginx container with
+ * edgeReloadInput on stdin. It installs all three files, checks them together with `nginx -t`
+ * (which also loads the certificate and proves the key matches it), and reloads gracefully:
+ * workers finish their requests, new ones start with the new config and certificate. If nginx
+ * rejects the set, the previous three files go back, nothing is reloaded, and the script fails
+ * so `pulumi up` reports it. No single quote inside: it travels in `sh -ec '...'`.
+ */
+export function edgeReloadScript(files: EdgeFiles = EDGE_FILES): string {
+  const { conf, certificate, certificateKey, nginx } = files;
+  const install = (from: "new" | "old") =>
+    `put "$t/${from}.conf" "${conf}" 644 && put "$t/${from}.crt" "${certificate}" 444 && put "$t/${from}.key" "${certificateKey}" 400`;
+  return [
+    "umask 077",
+    "t=$(mktemp -d)",
+    `trap "rm -rf $t" EXIT`,
+    "IFS= read -r conf; IFS= read -r crt; IFS= read -r key",
+    `printf "%s" "$conf" | base64 -d > "$t/new.conf"`,
+    `printf "%s" "$crt" | base64 -d > "$t/new.crt"`,
+    `printf "%s" "$key" | base64 -d > "$t/new.key"`,
+    `cp "${conf}" "$t/old.conf"; cp "${certificate}" "$t/old.crt"; cp "${certificateKey}" "$t/old.key"`,
+    // Written next to the target and renamed over it: nginx never reads a half-written file.
+    `put() { cp "$1" "$2.next" && chmod "$3" "$2.next" && mv -f "$2.next" "$2"; }`,
+    install("new"),
+    `if ! ${nginx} -t -q -c "${conf}"; then ${install("old")}; echo "nginx rejected the new config or certificate; the previous ones stay in force" >&2; exit 1; fi`,
+    `${nginx} -s reload -c "${conf}"`,
+  ].join("\n");
+}

@@ -5,6 +5,7 @@
  * Durations are written as Go prints them ("1m0s", not "60s"): the provider reads them back
  * from Docker in that form, and any other spelling would show as a change on every preview.
  */
+import { type EngineFeatures, START_INTERVAL } from "./engine";
 import { REDIS_CONF_PATH } from "./redis";
 
 export interface HealthcheckPlan {
@@ -13,6 +14,18 @@ export interface HealthcheckPlan {
   timeout: string;
   retries: number;
   startPeriod: string;
+  /** Probe period during startPeriod (engine API >= 1.44 only); absent: the first probe waits `interval`. */
+  startInterval?: string;
+}
+
+/**
+ * The check as `engine` runs it. Without a start interval Docker probes a starting container
+ * only after a whole `interval`, at every level of the dependency chain; with one it probes every
+ * START_INTERVAL until the first success, then falls back to `interval`. Never sent to an older
+ * engine: it refuses the create.
+ */
+export function withStartInterval(check: HealthcheckPlan, engine: EngineFeatures): HealthcheckPlan {
+  return engine.healthStartInterval ? { ...check, startInterval: START_INTERVAL } : check;
 }
 
 /**

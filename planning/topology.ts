@@ -7,7 +7,18 @@
  * config array, so reordering or removing entries changes nothing about the other regions.
  */
 import type { ImageKey, PlatformConfig, RegionConfig } from "./config";
+import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
+import {
+  type HealthcheckPlan,
+  httpHealthcheck,
+  nginxHealthcheck,
+  postgresHealthcheck,
+  redisHealthcheck,
+  withStartInterval,
+} from "./healthchecks";
+import { REPLACEMENT, type Replacement } from "./replacement";
 import type { ResourceSpec } from "./sizes";
+import { type StopPlan, stopPlan } from "./stop";
 
 export const LABEL_STACK = "com.sectorwars.stack";
 export const LABEL_ROLE = "com.sectorwars.role";
@@ -23,7 +34,10 @@ export const PGDATA = "/var/lib/postgresql/data";
 
 export interface ContainerPlan {
   role: Role;
-  /** The seed's container name, e.g. sectorwars_region_orion_db. */
+  /**
+   * The seed's container name, e.g. sectorwars_region_orion_db: the whole Docker name of a
+   * stateful container, the stable part of a stateless one's (see planning/replacement.ts).
+   */
   containerName: string;
   /** DNS name on the container's networks (the seed's compose service name). */
   hostname: string;
@@ -33,6 +47,12 @@ export interface ContainerPlan {
   size: ResourceSpec;
   /** The size profile the numbers came from, for reports. */
   sizeProfile: string;
+  /** Health check as this engine runs it (a start interval where the engine has one). */
+  healthcheck: HealthcheckPlan;
+  /** How a deploy replaces the container. */
+  replacement: Replacement;
+  /** Stop signal and grace period. */
+  stop: StopPlan;
 }
 
 export interface DatabasePlan extends ContainerPlan {
@@ -105,7 +125,39 @@ function profile(config: PlatformConfig, name: string): ResourceSpec {
   return spec;
 }
 
-export function planRegion(config: PlatformConfig, stack: string, region: RegionConfig): RegionPlan {
+/** What every container plan is made from besides its own fields. */
+interface PlanContext {
+  config: PlatformConfig;
+  stack: string;
+  engine: EngineFeatures;
+}
+
+/** The fields every container shares, from its role, profile and health check. */
+function containerBasics(
+  ctx: PlanContext,
+  role: Role,
+  sizeProfile: string,
+  healthcheck: HealthcheckPlan,
+  regionId?: string,
+): Pick<ContainerPlan, "role" | "labels" | "size" | "sizeProfile" | "healthcheck" | "replacement" | "stop"> {
+  return {
+    role,
+    labels: containerLabels(ctx.stack, role, regionId),
+    size: profile(ctx.config, sizeProfile),
+    sizeProfile,
+    healthcheck: withStartInterval(healthcheck, ctx.engine),
+    replacement: REPLACEMENT[role],
+    stop: stopPlan(role, ctx.config.services),
+  };
+}
+
+export function planRegion(
+  config: PlatformConfig,
+  stack: string,
+  region: RegionConfig,
+  engine: EngineFeatures = BASELINE_ENGINE,
+): RegionPlan {
+  const ctx = { config, stack, engine };
   const prefix = config.namePrefix;
   const size = config.regionSizes[region.size];
   if (!size) throw new Error(`region size "${region.size}" is not defined`);
@@ -120,24 +172,24 @@ export function planRegion(config: PlatformConfig, stack: string, region: Region
     size: region.size,
     redisDb: region.slot,
     api: {
-      role: "region-api",
+      ...containerBasics(ctx, "region-api", size.api, httpHealthcheck(PORTS.api, "/health"), region.id),
       containerName: base,
       hostname: `region-${region.id}-api`,
       port: PORTS.api,
       image: "gameserver",
-      labels: containerLabels(stack, "region-api", region.id),
-      size: profile(config, size.api),
-      sizeProfile: size.api,
     },
     db: {
-      role: "region-db",
+      ...containerBasics(
+        ctx,
+        "region-db",
+        size.db,
+        postgresHealthcheck(`region_${ident}_user`, `region_${ident}`, PORTS.postgres),
+        region.id,
+      ),
       containerName: joinName(base, "db"),
       hostname: `region-${region.id}-db`,
       port: PORTS.postgres,
       image: "postgres",
-      labels: containerLabels(stack, "region-db", region.id),
-      size: profile(config, size.db),
-      sizeProfile: size.db,
       database: `region_${ident}`,
       user: `region_${ident}_user`,
       volumeName: joinName(base, "db", "data"),
@@ -147,24 +199,18 @@ export function planRegion(config: PlatformConfig, stack: string, region: Region
   };
 }
 
+/** A container that exists once per stack, sized by the profile of its role's name. */
 function core(
-  config: PlatformConfig,
-  stack: string,
+  ctx: PlanContext,
   role: Role,
-  suffix: string,
-  hostname: string,
-  port: number,
-  image: ImageKey,
+  c: { suffix: string; hostname: string; port: number; image: ImageKey; healthcheck: HealthcheckPlan },
 ): ContainerPlan {
   return {
-    role,
-    containerName: joinName(config.namePrefix, suffix),
-    hostname,
-    port,
-    image,
-    labels: containerLabels(stack, role),
-    size: profile(config, role),
-    sizeProfile: role,
+    ...containerBasics(ctx, role, role, c.healthcheck),
+    containerName: joinName(ctx.config.namePrefix, c.suffix),
+    hostname: c.hostname,
+    port: c.port,
+    image: c.image,
   };
 }
 
@@ -172,11 +218,38 @@ export function publicUrl(edge: Pick<PlatformConfig["edge"], "hostname" | "https
   return `https://${edge.hostname}${edge.httpsPort === 443 ? "" : `:${edge.httpsPort}`}`;
 }
 
-export function planStack(config: PlatformConfig, stack: string): StackPlan {
+export function planStack(config: PlatformConfig, stack: string, engine: EngineFeatures = BASELINE_ENGINE): StackPlan {
+  const ctx = { config, stack, engine };
   const prefix = config.namePrefix;
-  const nexusDb = core(config, stack, "nexus-db", "nexus_db", "nexus-db", PORTS.postgres, "postgres");
-  const redis = core(config, stack, "redis", "redis", "redis", PORTS.redis, "redis");
-  const edge = core(config, stack, "nginx", "nginx", "nginx", PORTS.https, "nginx");
+  const app = (suffix: string, hostname: string, port: number, image: ImageKey, healthPath: string) => ({
+    suffix,
+    hostname,
+    port,
+    image,
+    healthcheck: httpHealthcheck(port, healthPath),
+  });
+  const nexusDb = core(ctx, "nexus-db", {
+    suffix: "nexus_db",
+    hostname: "nexus-db",
+    port: PORTS.postgres,
+    image: "postgres",
+    healthcheck: postgresHealthcheck("nexus_user", "nexus_db", PORTS.postgres),
+  });
+  const redis = core(ctx, "redis", {
+    suffix: "redis",
+    hostname: "redis",
+    port: PORTS.redis,
+    image: "redis",
+    healthcheck: redisHealthcheck(PORTS.redis),
+  });
+  // The container's own health check is plain HTTP inside it, whatever the public ports are.
+  const edge = core(ctx, "nginx", {
+    suffix: "nginx",
+    hostname: "nginx",
+    port: PORTS.https,
+    image: "nginx",
+    healthcheck: nginxHealthcheck(PORTS.http),
+  });
   return {
     stack,
     prefix,
@@ -184,7 +257,7 @@ export function planStack(config: PlatformConfig, stack: string): StackPlan {
     frontNetwork: joinName(prefix, "front"),
     redisNetwork: joinName(prefix, "redis"),
     nexus: {
-      api: core(config, stack, "nexus-api", "nexus", "nexus-api", PORTS.api, "gameserver"),
+      api: core(ctx, "nexus-api", app("nexus", "nexus-api", PORTS.api, "gameserver", "/health")),
       db: {
         ...nexusDb,
         database: "nexus_db",
@@ -195,7 +268,7 @@ export function planStack(config: PlatformConfig, stack: string): StackPlan {
       },
       redisDb: 0,
     },
-    regions: config.regions.map((r) => planRegion(config, stack, r)),
+    regions: config.regions.map((r) => planRegion(config, stack, r, engine)),
     redis: {
       ...redis,
       volumeName: joinName(prefix, "redis_data"),
@@ -209,9 +282,9 @@ export function planStack(config: PlatformConfig, stack: string): StackPlan {
       httpsPort: config.edge.httpsPort,
       upstreamKeepalive: config.edge.upstreamKeepalive,
     },
-    admin: core(config, stack, "admin-ui", "admin", "admin-ui", PORTS.ui, "adminUi"),
-    player: core(config, stack, "player-ui", "player", "player-ui", PORTS.ui, "playerUi"),
-    paypal: core(config, stack, "paypal", "paypal", "paypal-service", PORTS.paypal, "paypal"),
+    admin: core(ctx, "admin-ui", app("admin", "admin-ui", PORTS.ui, "adminUi", "/")),
+    player: core(ctx, "player-ui", app("player", "player-ui", PORTS.ui, "playerUi", "/")),
+    paypal: core(ctx, "paypal", app("paypal", "paypal-service", PORTS.paypal, "paypal", "/health")),
     publicUrl: publicUrl(config.edge),
   };
 }

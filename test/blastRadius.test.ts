@@ -119,11 +119,13 @@ describe("blast radius of config edits", () => {
     expectRadius(radiusOf("backupGeneration"), { replaced: BACKUP_RUN }, "bumping the generation");
   });
 
-  it("resizing a region's memory and CPU reservation updates its two containers in place", () => {
+  it("resizing a region's memory and CPU reservation updates its database in place and swaps its API", () => {
     const inPlace = ["cpuShares", "memory", "memoryReservation", "memorySwap"];
+    // memoryReservation is in the API's name fingerprint (planning/replacement.ts): the API is
+    // replaced create-before-delete, without downtime, rather than updated.
     expectRadius(
       radiusOf("resizeMemory"),
-      { updated: { [`region-${EDITED_REGION}-api`]: inPlace, [`region-${EDITED_REGION}-db`]: inPlace } },
+      { updated: { [`region-${EDITED_REGION}-db`]: inPlace }, replaced: { [`region-${EDITED_REGION}-api`]: ["name"] } },
       `resizing ${EDITED_REGION} (memory)`,
     );
   });
@@ -135,7 +137,7 @@ describe("blast radius of config edits", () => {
       radius,
       {
         replaced: {
-          [`${r}-api`]: ["cpus"],
+          [`${r}-api`]: ["cpus", "name"],
           [`${r}-db`]: ["cpus"],
           [`${r}-db-password-sync`]: ["triggers"],
           ...BACKUP_RUN,
@@ -170,13 +172,19 @@ describe("the diff model", () => {
     expect(parsePropertyPath('labels["com.x"].value')).toEqual(["labels", "com.x", "value"]);
   });
 
-  it("honours the edge's ignoreChanges on uploads[0] (nginx.conf) but not on the other uploads", () => {
-    const [conf, cert, ...rest] = uploads();
-    expect(conf?.file).toBe("/etc/nginx/nginx.conf");
-    const newConf = edited(edge(), { uploads: [{ ...conf, content: "changed" }, cert, ...rest] });
-    expect(blastRadius([edge()], [newConf]).unchanged).toBe(1);
-    const newCert = edited(edge(), { uploads: [conf, { ...cert, content: "changed" }, ...rest] });
-    expect(namesOf(blastRadius([edge()], [newCert]).replaced)).toEqual(["edge"]);
+  it("honours the edge's ignoreChanges on its uploads (nginx.conf, certificate, key), not on its other inputs", () => {
+    const [conf, cert, key] = uploads();
+    expect([conf?.file, cert?.file, key?.file]).toEqual([
+      "/etc/nginx/nginx.conf",
+      "/etc/nginx/tls/server.crt",
+      "/etc/nginx/tls/server.key",
+    ]);
+    for (const index of [0, 1, 2]) {
+      const changed = uploads().map((u, i) => (i === index ? { ...u, content: "changed" } : u));
+      expect(blastRadius([edge()], [edited(edge(), { uploads: changed })]).unchanged, `upload ${index}`).toBe(1);
+    }
+    const image = edited(edge(), { image: "sha256:other" });
+    expect(namesOf(blastRadius([edge()], [image]).replaced)).toEqual(["edge"]);
   });
 
   it("replaces a container on a health check change (replaceOnChanges) and on an image change", () => {

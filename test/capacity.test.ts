@@ -26,7 +26,7 @@ import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor } fro
 import { allContainers, planStack } from "../planning/topology";
 import { runCapacity } from "../scripts/capacity";
 import { rawOf } from "./support/configs";
-import { containers } from "./support/graph";
+import { containers, stableName } from "./support/graph";
 import { ROOT, readStackFile, runProgram } from "./support/pulumi";
 
 const G = 1024;
@@ -461,7 +461,7 @@ describe("properties", () => {
         const declared = containers(run);
         const sum = (f: (inputs: Record<string, unknown>) => number) => declared.reduce((a, c) => a + f(c.inputs), 0);
 
-        expect(declared.map((c) => String(c.inputs.name)).sort()).toEqual(report.containers.map((c) => c.name).sort());
+        expect(declared.map((c) => stableName(c)).sort()).toEqual(report.containers.map((c) => c.name).sort());
         expect(declared).toHaveLength(report.totals.containers);
         expect(sum((i) => i.memory as number)).toBe(report.totals.limits.memoryMb);
         expect(sum((i) => i.memoryReservation as number)).toBe(report.totals.reservations.memoryMb);
@@ -476,8 +476,8 @@ describe("properties", () => {
         );
         // And per container, not just in sum.
         for (const c of declared) {
-          const figures = report.containers.find((r) => r.name === c.inputs.name);
-          expect(figures, String(c.inputs.name)).toBeDefined();
+          const figures = report.containers.find((r) => r.name === stableName(c));
+          expect(figures, stableName(c)).toBeDefined();
           expect([c.inputs.memory, c.inputs.memoryReservation, Number(c.inputs.cpus), c.inputs.cpuShares]).toEqual([
             figures?.limits.memoryMb,
             figures?.reservations.memoryMb,

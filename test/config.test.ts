@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, type ParseContext, type SecretKey, configPath, parseConfig } from "../planning/config";
 import { BUILT_IN_PROFILES } from "../planning/sizes";
+import { DEFAULT_STOP } from "../planning/stop";
 import { generatedRegions, rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
 
@@ -38,6 +39,20 @@ describe("edge.upstreamKeepalive", () => {
       );
       expect(config.edge.upstreamKeepalive, nginx).toBe(16);
     }
+  });
+});
+
+describe("engine and services", () => {
+  it("leaves the engine's API version to the engine unless the stack pins it", () => {
+    expect(parseConfig(dev, noSecrets).engine).toEqual({});
+    expect(parseConfig({ ...dev, engine: { apiVersion: "1.45" } }, noSecrets).engine).toEqual({ apiVersion: "1.45" });
+  });
+
+  it("gives every game service its stop signal and grace, a field set alone keeping the other's default", () => {
+    expect(parseConfig(dev, noSecrets).services).toEqual(DEFAULT_STOP);
+    const tuned = parseConfig({ ...dev, services: { "region-api": { stopGraceSeconds: 120 } } }, noSecrets).services;
+    expect(tuned["region-api"]).toEqual({ stopSignal: "SIGTERM", stopGraceSeconds: 120 });
+    expect(tuned["nexus-api"]).toEqual(DEFAULT_STOP["nexus-api"]);
   });
 });
 
@@ -185,6 +200,53 @@ describe("rejected configs", () => {
       "prod with an untagged image",
       { ...prod, images: { ...(prod.images as object), adminUi: "registry.example:5000/admin" } },
       'sectorwars:images.adminUi: "registry.example:5000/admin" has no tag or digest',
+    ],
+    [
+      "engine API version without a minor",
+      { ...dev, engine: { apiVersion: "1" } },
+      "sectorwars:engine.apiVersion: must be a Docker Engine API version such as",
+    ],
+    ["engine API version as a number", { ...dev, engine: { apiVersion: 1.44 } }, "sectorwars:engine.apiVersion: "],
+    [
+      "engine API version of Docker itself",
+      { ...dev, engine: { apiVersion: "26.1" } },
+      "sectorwars:engine.apiVersion: must be a Docker Engine API version",
+    ],
+    ["unknown engine key", { ...dev, engine: { version: "1.45" } }, "sectorwars:engine.version: unknown key"],
+    [
+      "unknown service",
+      { ...dev, services: { "nexus-db": { stopGraceSeconds: 5 } } },
+      "sectorwars:services.nexus-db: unknown key",
+    ],
+    [
+      "SIGKILL as stop signal",
+      { ...dev, services: { "region-api": { stopSignal: "SIGKILL" } } },
+      "sectorwars:services.region-api.stopSignal: ",
+    ],
+    [
+      "stop signal without SIG",
+      { ...dev, services: { paypal: { stopSignal: "TERM" } } },
+      "sectorwars:services.paypal.stopSignal: ",
+    ],
+    [
+      "zero stop grace",
+      { ...dev, services: { "admin-ui": { stopGraceSeconds: 0 } } },
+      "sectorwars:services.admin-ui.stopGraceSeconds: ",
+    ],
+    [
+      "stop grace above an hour",
+      { ...dev, services: { "player-ui": { stopGraceSeconds: 3601 } } },
+      "sectorwars:services.player-ui.stopGraceSeconds: ",
+    ],
+    [
+      "fractional stop grace",
+      { ...dev, services: { "nexus-api": { stopGraceSeconds: 1.5 } } },
+      "sectorwars:services.nexus-api.stopGraceSeconds: ",
+    ],
+    [
+      "unknown service setting",
+      { ...dev, services: { "nexus-api": { stopTimeout: 5 } } },
+      "sectorwars:services.nexus-api.stopTimeout: unknown key",
     ],
   ];
 

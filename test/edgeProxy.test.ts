@@ -24,10 +24,18 @@ function reloadCommand(run: ProgramRun): RegisteredResource {
   return run.byName("edge-reload");
 }
 
-/** The nginx container's inputs as the engine compares them: uploads[0] is ignoreChanges. */
+/** The nginx container's inputs as the engine compares them: its uploads are ignoreChanges. */
 function comparedInputs(container: RegisteredResource): Record<string, unknown> {
-  const uploads = container.inputs.uploads as unknown[];
-  return { ...container.inputs, uploads: uploads.slice(1) };
+  return { ...container.inputs, uploads: undefined };
+}
+
+/** The reload command's stdin: nginx.conf, certificate and key, each base64 on its own line. */
+function reloadFiles(reload: RegisteredResource): { conf: string; certificate: string; key: string } {
+  const [conf = "", certificate = "", key = ""] = String(reload.inputs.stdin)
+    .trimEnd()
+    .split("\n")
+    .map((line) => Buffer.from(line, "base64").toString("utf8"));
+  return { conf, certificate, key };
 }
 
 describe("EdgeProxy", () => {
@@ -60,16 +68,40 @@ describe("EdgeProxy", () => {
     expect(cert.inputs.dnsNames).toEqual(["localhost"]);
   });
 
-  it("keeps later config changes off the container and hands them to the reload command", () => {
+  it("keeps later config and certificate changes off the container and hands them to the reload command", () => {
     const nginx = containerNamed(run, NGINX);
-    expect(nginx.ignoreChanges).toEqual(["uploads[0]"]);
+    expect(nginx.ignoreChanges).toEqual(["uploads"]);
     const reload = reloadCommand(run);
-    expect(reload.inputs.stdin).toBe(uploadOf(nginx, "/etc/nginx/nginx.conf"));
-    expect(String(reload.inputs.create)).toMatch(
-      /^docker exec -i sectorwars-dev_nginx sh -ec '.*nginx -t .*nginx -s reload'$/,
-    );
-    expect(reload.inputs.triggers).toEqual([run.outputs.edgeConfigHash, `${"edge"}-id`]);
+    expect(reloadFiles(reload)).toEqual({
+      conf: uploadOf(nginx, "/etc/nginx/nginx.conf"),
+      certificate: uploadOf(nginx, "/etc/nginx/tls/server.crt"),
+      key: uploadOf(nginx, "/etc/nginx/tls/server.key"),
+    });
+    expect(isSecretValue(reload.rawInputs.stdin), "the stdin carries the private key: a secret").toBe(true);
+    expect(String(reload.inputs.create)).toMatch(/^docker exec -i sectorwars-dev_nginx sh -ec '.*nginx -t .*'$/s);
+    expect(String(reload.inputs.create)).toContain("nginx -s reload");
+    const [confHash, tlsHash, containerId] = reload.inputs.triggers as string[];
+    expect([confHash, containerId]).toEqual([run.outputs.edgeConfigHash, "edge-id"]);
+    expect(tlsHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(isSecretValue((reload.rawInputs.triggers as unknown[])[1]), "the TLS hash stays secret in state").toBe(true);
     expect(reload.dependencies).toContain(nginx.urn);
+  });
+
+  it("hands a new certificate to the reload command, not to a new container", async () => {
+    const withCert = (n: number) =>
+      runProgram({
+        config: readStackFile("dev"),
+        secrets: {
+          "sectorwars:tlsCertificate": `-----BEGIN CERTIFICATE-----\nCert${n}\n-----END CERTIFICATE-----\n`,
+          "sectorwars:tlsPrivateKey": `-----BEGIN PRIVATE KEY-----\nKey${n}\n-----END PRIVATE KEY-----\n`,
+        },
+        stack: "test",
+      });
+    const [before, after] = [await withCert(1), await withCert(2)];
+    expect(comparedInputs(containerNamed(after, NGINX))).toEqual(comparedInputs(containerNamed(before, NGINX)));
+    expect(reloadFiles(reloadCommand(after)).certificate).toContain("Cert2");
+    expect(reloadFiles(reloadCommand(after)).key).toContain("Key2");
+    expect(reloadCommand(after).inputs.triggers).not.toEqual(reloadCommand(before).inputs.triggers);
   });
 
   it("points the reload command's docker CLI at the provider's Docker host", async () => {
@@ -86,7 +118,7 @@ describe("EdgeProxy", () => {
     const three = await runProgram({ config: devConfigWith(generatedRegions(3)), stack: "test" });
     expect(comparedInputs(containerNamed(three, NGINX))).toEqual(comparedInputs(containerNamed(two, NGINX)));
     expect(reloadCommand(three).inputs.triggers).not.toEqual(reloadCommand(two).inputs.triggers);
-    expect(String(reloadCommand(three).inputs.stdin)).toContain("sector-002");
+    expect(reloadFiles(reloadCommand(three)).conf).toContain("sector-002");
   });
 
   it("declares exactly one reload command", () => {

@@ -17,9 +17,18 @@ import {
   networksOf,
   plainStrings,
   portsOf,
+  stableName,
   uploadOf,
 } from "./support/graph";
-import { PASSWORD, type ProgramRun, VOLUME, isSecretValue, readStackFile, runProgram } from "./support/pulumi";
+import {
+  PASSWORD,
+  type ProgramRun,
+  VOLUME,
+  isSecretValue,
+  programFailure,
+  readStackFile,
+  runProgram,
+} from "./support/pulumi";
 
 const CORE = ["nexus", "nexus_db", "redis", "nginx", "admin", "player", "paypal"];
 
@@ -63,14 +72,14 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   it("declares every service under the seed's container names", () => {
     expect(
       containers(run)
-        .map((c) => String(c.inputs.name))
+        .map((c) => stableName(c))
         .sort(),
     ).toEqual(expectedContainerNames(prefix, regionIds));
   });
 
   it("gives every container limits, a reservation, restart policy and stable swap", () => {
     for (const c of containers(run)) {
-      const what = String(c.inputs.name);
+      const what = stableName(c);
       expect(c.inputs.restart, what).toBe("unless-stopped");
       expect(c.inputs.memory, what).toBeGreaterThan(0);
       expect(c.inputs.memorySwap, what).toBe(c.inputs.memory);
@@ -82,12 +91,11 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
 
   it("gives every container a health check and waits for it", () => {
     for (const c of containers(run)) {
-      const what = String(c.inputs.name);
+      const what = stableName(c);
       const hc = c.inputs.healthcheck as { tests: string[] };
       expect(hc.tests[0], what).toBe("CMD-SHELL");
       expect(c.inputs.wait, what).toBe(true);
       expect(c.replaceOnChanges, what).toContain("healthcheck");
-      expect(c.deleteBeforeReplace, what).toBe(true);
       expect(c.inputs.destroyGraceSeconds, what).toBeGreaterThan(0);
       for (const key of ["interval", "timeout", "startPeriod"] as const) {
         // Go's Duration.String() form, which the provider reads back: "1m0s", never "60s".
@@ -116,7 +124,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       "CAP_NET_BIND_SERVICE",
     ]);
     for (const c of containers(run)) {
-      const what = String(c.inputs.name);
+      const what = stableName(c);
       const caps = c.inputs.capabilities as { drops: string[]; adds?: string[] };
       expect(caps.drops, what).toEqual(["ALL"]);
       for (const cap of caps.adds ?? []) expect(allowedAdds.has(cap), `${what} adds ${cap}`).toBe(true);
@@ -135,8 +143,8 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   it("labels every container with stack and role, and region containers with their region", () => {
     for (const c of containers(run)) {
       const labels = labelsOf(c);
-      expect(labels[LABEL_STACK], String(c.inputs.name)).toBe("test");
-      expect(labels[LABEL_ROLE], String(c.inputs.name)).toMatch(
+      expect(labels[LABEL_STACK], stableName(c)).toBe("test");
+      expect(labels[LABEL_ROLE], stableName(c)).toMatch(
         /^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal)$/,
       );
     }
@@ -154,7 +162,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       expect(networksOf(db)).toEqual([own]);
       const members = containers(run)
         .filter((c) => networksOf(c).includes(own))
-        .map((c) => String(c.inputs.name));
+        .map((c) => stableName(c));
       expect(members.sort()).toEqual([`${prefix}_region_${id}`, `${prefix}_region_${id}_db`]);
       expect(networkNamed(run, own).inputs.internal).toBe(true);
     }
@@ -163,7 +171,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   it("connects the APIs and UIs to the front network and only the APIs to Redis", () => {
     const front = containers(run)
       .filter((c) => networksOf(c).includes(`${prefix}_front`))
-      .map((c) => String(c.inputs.name));
+      .map((c) => stableName(c));
     expect(front.sort()).toEqual(
       [
         `${prefix}_nginx`,
@@ -176,7 +184,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
     );
     const redisUsers = containers(run)
       .filter((c) => networksOf(c).includes(`${prefix}_redis`))
-      .map((c) => String(c.inputs.name));
+      .map((c) => stableName(c));
     expect(redisUsers.sort()).toEqual(
       [`${prefix}_redis`, `${prefix}_nexus`, ...regionIds.map((id) => `${prefix}_region_${id}`)].sort(),
     );
@@ -185,8 +193,8 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   it("publishes no database or Redis port, and only 80/443 on nginx", () => {
     for (const c of containers(run)) {
       const ports = portsOf(c);
-      if (c.inputs.name === `${prefix}_nginx`) expect(ports.map((p) => p.internal).sort()).toEqual([443, 80]);
-      else expect(ports, String(c.inputs.name)).toEqual([]);
+      if (stableName(c) === `${prefix}_nginx`) expect(ports.map((p) => p.internal).sort()).toEqual([443, 80]);
+      else expect(ports, stableName(c)).toEqual([]);
     }
   });
 
@@ -233,7 +241,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
   });
 
   it("never uses a literal database password", () => {
-    for (const c of containers(run)) expect(envOf(c).POSTGRES_PASSWORD, String(c.inputs.name)).toBeUndefined();
+    for (const c of containers(run)) expect(envOf(c).POSTGRES_PASSWORD, stableName(c)).toBeUndefined();
   });
 
   it("keeps every data volume on destroy, mounted where the data lives", () => {
@@ -281,7 +289,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
     for (const id of regionIds) {
       expect(names.regions[id]).toEqual({
         state: "active",
-        api: `${prefix}_region_${id}`,
+        api: expect.stringMatching(new RegExp(`^${prefix}_region_${id}-[0-9a-f]{8}$`)),
         db: `${prefix}_region_${id}_db`,
       });
     }
@@ -356,7 +364,7 @@ describe("dev", () => {
   it("builds the probe once and points every container at an image id", async () => {
     const run = await runProgram({ config: readStackFile("dev"), stack: "test" });
     expect(run.ofType("docker:index/image:Image")).toHaveLength(1);
-    for (const c of containers(run)) expect(c.inputs.image, String(c.inputs.name)).toMatch(/^sha256:[a-f0-9]{64}$/);
+    for (const c of containers(run)) expect(c.inputs.image, stableName(c)).toMatch(/^sha256:[a-f0-9]{64}$/);
   });
 
   it("binds debug ports to 127.0.0.1 only, at the slot's port", async () => {
@@ -402,7 +410,7 @@ describe("removing a region from config", () => {
     const before = await runProgram({ config: devConfigWith(three), stack: "test" });
     const after = await runProgram({ config: devConfigWith(three.slice(0, 2)), stack: "test" });
     const gone = "sector-002";
-    expect(containers(after).filter((c) => String(c.inputs.name).includes(gone))).toEqual([]);
+    expect(containers(after).filter((c) => stableName(c).includes(gone))).toEqual([]);
     // Pulumi deletes what the program no longer declares, using the options recorded in state:
     // the volume was registered with retainOnDelete, so it is dropped from state, not deleted.
     const volume = before.byName(`region-${gone}-db-data`);
@@ -422,7 +430,7 @@ describe("retiring a region", () => {
   });
 
   it("removes its containers, network and password but keeps its volume exactly as it was", () => {
-    const names = containers(run).map((c) => String(c.inputs.name));
+    const names = containers(run).map((c) => stableName(c));
     expect(names.filter((n) => n.includes("sector-001"))).toEqual([]);
     expect(Object.keys(childrenOf(run, "region-sector-001"))).toEqual(["region-sector-001-db-data"]);
     expect(childrenOf(run, "region-sector-001")["region-sector-001-db-data"]).toEqual(
@@ -464,7 +472,14 @@ describe("invalid config", () => {
     await expect(attempt).rejects.toThrow(
       /sectorwars:namePrefix: .*\n.*sectorwars:regions\[1\]\.slot: 1 is already used by region "default"/s,
     );
-    const error: unknown = await attempt.catch((e: unknown) => e);
-    expect(pulumi.RunError.isInstance(error), "a RunError is printed without a stack trace").toBe(true);
+    const failure = await programFailure({
+      config: { ...config, "sectorwars:namePrefix": "Bad_Prefix" },
+      stack: "test",
+    });
+    expect(pulumi.RunError.isInstance(failure.error), "a RunError is printed without a stack trace").toBe(true);
+    expect(
+      failure.registered.map((r) => r.name),
+      "nothing is declared before the config is valid",
+    ).toEqual([]);
   });
 });

@@ -16,19 +16,16 @@
  *   trigger on the container id, say). This cascades until nothing new is replaced.
  * - A deleted resource that was registered with retainOnDelete leaves the state but is kept.
  */
+import { IN_PLACE_INPUTS } from "../../planning/replacement";
 import { stringsIn } from "./graph";
 import { COMMAND, CONTAINER, type RegisteredResource } from "./pulumi";
 
-/** Container inputs the docker provider changes on the running container (`docker update`). */
-export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set([
-  "restart",
-  "memory",
-  "memoryReservation",
-  "memorySwap",
-  "cpuShares",
-  "cpuSet",
-  "mustRun",
-]);
+/**
+ * Container inputs the docker provider changes on the running container (`docker update`): the
+ * ones its Terraform source updates, plus memoryReservation, which @pulumi/docker 5.x's schema
+ * adds as updatable. The names of stateless containers do not rely on the latter.
+ */
+export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set([...IN_PLACE_INPUTS, "memoryReservation"]);
 
 export type ChangeKind = "create" | "delete" | "retain" | "update" | "replace";
 

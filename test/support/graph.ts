@@ -9,8 +9,17 @@ export function containers(run: ProgramRun): RegisteredResource[] {
   return run.ofType(CONTAINER);
 }
 
+/** A stateless container's Docker name ends in -<fingerprint> (planning/replacement.ts). */
+const FINGERPRINT_SUFFIX = /-[0-9a-f]{8}$/;
+
+/** The seed's name of a container: its Docker name without a stateless container's fingerprint. */
+export function stableName(container: RegisteredResource): string {
+  return String(container.inputs.name).replace(FINGERPRINT_SUFFIX, "");
+}
+
+/** The one container whose seed name (see stableName) is `containerName`. */
 export function containerNamed(run: ProgramRun, containerName: string): RegisteredResource {
-  const found = containers(run).filter((c) => c.inputs.name === containerName);
+  const found = containers(run).filter((c) => stableName(c) === containerName);
   if (found.length !== 1) {
     const names = containers(run).map((c) => String(c.inputs.name));
     throw new Error(`expected one container named ${containerName}, found ${found.length} among ${names.join(", ")}`);

@@ -44,6 +44,8 @@ export interface RegisteredResource {
 
 export interface ProgramRun {
   resources: RegisteredResource[];
+  /** Arguments of the program's `command:local:run` invokes (commands run on every preview). */
+  invokes: Record<string, unknown>[];
   outputs: Record<string, unknown>;
   /** Values the mocks generated for secrets (passwords, keys), to search plain inputs for. */
   generatedSecrets: string[];
@@ -57,6 +59,11 @@ export interface RunOptions {
   /** Secret config values (key → plain value). */
   secrets?: Record<string, string>;
   stack?: string;
+  /**
+   * What the mocked `docker version` answers: an API version ("1.41", the default: Docker 20.10,
+   * no health check start interval) or a failure's message.
+   */
+  engine?: string | { error: string };
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -182,12 +189,35 @@ function toConfigMap(config: Record<string, unknown>): Record<string, string> {
   );
 }
 
+/** The program threw: its error, and what it had registered by then. */
+export class ProgramFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly registered: readonly RegisteredResource[],
+  ) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+    this.name = "ProgramFailure";
+  }
+}
+
+/** Runs the program expecting it to fail; the failure says what was registered before it. */
+export async function programFailure(options: RunOptions): Promise<ProgramFailure> {
+  try {
+    await runProgram(options);
+  } catch (error) {
+    if (error instanceof ProgramFailure) return error;
+    throw error;
+  }
+  throw new Error("the program succeeded");
+}
+
 /**
  * Imports a fresh copy of index.ts with the given config under recording mocks, waits for every
  * registration, and returns the resource graph and the stack outputs.
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const generatedSecrets: string[] = [];
+  const invokes: Record<string, unknown>[] = [];
   const stack = options.stack ?? "test";
   const secretOutputs = new Map<string, string[]>();
   const computedOutputs = new Map<string, Record<string, unknown>>();
@@ -205,7 +235,14 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
           ),
         };
       },
-      call: (args) => args.inputs,
+      call: (args) => {
+        if (args.token !== "command:local:run") return args.inputs;
+        invokes.push(args.inputs as Record<string, unknown>);
+        const engine = options.engine ?? "1.41";
+        // As the engine reports a failed invoke: a gRPC error whose details are the message.
+        if (typeof engine !== "string") throw Object.assign(new Error(engine.error), { details: engine.error });
+        return { ...args.inputs, stdout: `${engine}\n`, stderr: "" };
+      },
     },
     "sectorwars-platform",
     stack,
@@ -222,12 +259,20 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 
   const program = await freshProgram();
   const outputs: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
+  let exported: Record<string, unknown>;
+  try {
+    exported = await program();
+  } catch (error) {
+    await settings.waitForRPCs().catch(() => undefined);
+    throw new ProgramFailure(error, registered);
+  }
+  for (const [key, value] of Object.entries(exported)) outputs[key] = await resolve(value);
   await settings.waitForRPCs();
 
   const resources = registered;
   return {
     resources,
+    invokes,
     outputs,
     generatedSecrets,
     ofType: (type) => resources.filter((r) => r.type === type),
@@ -245,18 +290,19 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
  * refuses to load there. Dependencies in node_modules stay loaded either way: setMocks resets
  * the SDK's runtime state, not its modules.
  */
-async function freshProgram(): Promise<Record<string, unknown>> {
+async function freshProgram(): Promise<() => Promise<Record<string, unknown>>> {
   if (process.env.VITEST) {
     const { vi } = await import("vitest");
     vi.resetModules();
-    return await import("../../index");
+    return ((await import("../../index")) as { default: () => Promise<Record<string, unknown>> }).default;
   }
   const own = ["index.ts", "components", "planning"].map((entry) => path.join(ROOT, entry));
   for (const file of Object.keys(require.cache)) {
     if (own.some((prefix) => file === prefix || file.startsWith(prefix + path.sep))) delete require.cache[file];
   }
+  // index.ts is `export = main`: Pulumi (and require) get the function itself.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require("../../index") as Record<string, unknown>;
+  return require("../../index") as () => Promise<Record<string, unknown>>;
 }
 
 /** Resolves Outputs (and objects and arrays of them) to plain values; secrets stay marked. */
