@@ -16,6 +16,8 @@ export interface BlastRow {
   replaced: number;
   /** Containers replaced (restarted with a new container). */
   containersReplaced: number;
+  /** Of those, the ones whose successor starts first (create-before-delete: no downtime). */
+  containersCreateFirst: number;
   unchanged: number;
   /** The changed resources, for the notes under the table. */
   detail: string;
@@ -43,6 +45,9 @@ export async function runBlastBench(): Promise<BlastResult> {
       updated: radius.updated.length,
       replaced: radius.replaced.length,
       containersReplaced: radius.replaced.filter((c) => c.type === "docker:index/container:Container").length,
+      containersCreateFirst: radius.replaced.filter(
+        (c) => c.type === "docker:index/container:Container" && !c.deleteFirst,
+      ).length,
       unchanged: radius.unchanged,
       detail: describeRadius(radius),
     });

@@ -144,7 +144,9 @@ function blastSection(b: BlastResult): string[] {
     "other than restart, memory, memoryReservation, memorySwap, cpuShares, cpuSet and mustRun replace",
     "(@pulumi/docker 5.x), as does any replaceOnChanges key; a Command replaces on `triggers`;",
     "ignoreChanges is honoured; a replaced resource's id and computed outputs count as unknown",
-    "wherever they are used. `test/blastRadius.test.ts` asserts every set below exactly.",
+    "wherever they are used. A replaced stateless container (APIs, UIs, PayPal) is create-first: its",
+    "successor runs and is healthy before it stops, so it costs no downtime; a stateful one (PostgreSQL,",
+    "Redis, nginx) is delete-first, after the backup. `test/blastRadius.test.ts` asserts every set below exactly.",
     "",
     ...table(
       [
@@ -155,6 +157,7 @@ function blastSection(b: BlastResult): string[] {
         "Updated in place",
         "Replaced",
         "of which containers",
+        "of those create-first",
         "Unchanged",
       ],
       b.rows.map((r) => [
@@ -165,6 +168,7 @@ function blastSection(b: BlastResult): string[] {
         String(r.updated),
         String(r.replaced),
         String(r.containersReplaced),
+        String(r.containersCreateFirst ?? "–"),
         String(r.unchanged),
       ]),
     ),

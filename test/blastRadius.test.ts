@@ -5,7 +5,7 @@
  * (or stops being stable under an edit) fails here with its name.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { BASELINE_CONFIG, BLAST_SCENARIOS, EDITED_REGION } from "./support/blastScenarios";
+import { BASELINE_CONFIG, BASE_REGIONS, BLAST_SCENARIOS, EDITED_REGION } from "./support/blastScenarios";
 import { type BlastRadius, type Change, blastRadius, describeRadius, namesOf, parsePropertyPath } from "./support/diff";
 import { CONTAINER, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
 
@@ -149,6 +149,39 @@ describe("blast radius of config edits", () => {
     const db = radius.replaced.find((c) => c.name === `${r}-db`);
     expect(db?.keys).toEqual(["cpuShares", "cpus", "memory", "memoryReservation", "memorySwap"]);
     expect(radius.replaced.find((c) => c.name === `${r}-db-password-sync`)?.unknownFrom).toEqual([`${r}-db`]);
+  });
+
+  it("a new gameserver image swaps exactly the nexus and region APIs, each create-first", () => {
+    const radius = radiusOf("gameserverImage");
+    const apis = ["nexus-api", ...BASE_REGIONS.map((r) => `region-${r.id}-api`)];
+    expectRadius(
+      radius,
+      {
+        created: ["images-registry-example-sectorwars-gameserver-1-4-2"],
+        replaced: Object.fromEntries(apis.map((name) => [name, ["image", "name"]])),
+      },
+      "a new gameserver image",
+    );
+    expect(
+      radius.replaced.filter((c) => c.deleteFirst).map((c) => c.name),
+      "deleted before their successor",
+    ).toEqual([]);
+  });
+
+  it("a longer stop grace for region APIs swaps them, create-first, and nothing else", () => {
+    const radius = radiusOf("stopGrace");
+    const grace = ["destroyGraceSeconds", "name", "stopTimeout"];
+    expectRadius(
+      radius,
+      { replaced: Object.fromEntries(BASE_REGIONS.map((r) => [`region-${r.id}-api`, grace])) },
+      "services.region-api.stopGraceSeconds",
+    );
+    expect(radius.replaced.filter((c) => c.deleteFirst)).toEqual([]);
+  });
+
+  it("changing a stateful container deletes it first (its fixed name, its data)", () => {
+    const db = radiusOf("resizeCpus").replaced.find((c) => c.name === `region-${EDITED_REGION}-db`);
+    expect(db?.deleteFirst).toBe(true);
   });
 
   it("turning on the edge's upstream keepalive only reloads nginx", () => {

@@ -5,6 +5,9 @@
 import { type TestRegion, devConfigWith, generatedRegions } from "./configs";
 import { readStackFile } from "./pulumi";
 
+/** The image a new game-server version comes in. */
+export const NEW_GAMESERVER = "registry.example/sectorwars/gameserver:1.4.2";
+
 /** The region the single-region edits touch. */
 export const EDITED_REGION = "sector-001";
 
@@ -73,6 +76,16 @@ export const BLAST_SCENARIOS: readonly BlastScenario[] = [
     config: blastConfig(resized("tall")),
   },
   { key: "resizeCpus", title: `resize ${EDITED_REGION}: also its CPU limit`, config: blastConfig(resized("wide")) },
+  {
+    key: "gameserverImage",
+    title: "deploy a new gameserver image",
+    config: { ...blastConfig(BASE_REGIONS), "sectorwars:images": { gameserver: NEW_GAMESERVER } },
+  },
+  {
+    key: "stopGrace",
+    title: "give region APIs 60 s to stop (services.region-api)",
+    config: { ...blastConfig(BASE_REGIONS), "sectorwars:services": { "region-api": { stopGraceSeconds: 60 } } },
+  },
   {
     key: "edgeKeepalive",
     title: "turn on edge.upstreamKeepalive",

@@ -40,6 +40,8 @@ export interface Change {
   replaceKeys: string[];
   /** Inputs that change only because a resource they come from is replaced: its name. */
   unknownFrom: string[];
+  /** Replacements only: the old resource goes before the new one comes (deleteBeforeReplace). */
+  deleteFirst: boolean;
 }
 
 export interface BlastRadius {
@@ -151,6 +153,7 @@ export function blastRadius(before: readonly RegisteredResource[], after: readon
     keys: [],
     replaceKeys: [],
     unknownFrom: [],
+    deleteFirst: false,
   });
 
   const created = after.filter((r) => !old.has(r.urn)).map((r) => change(r, "create"));
@@ -200,6 +203,7 @@ export function blastRadius(before: readonly RegisteredResource[], after: readon
       keys: changed,
       replaceKeys,
       unknownFrom: [...(unknownFrom.get(r.urn) ?? [])].sort(),
+      deleteFirst: replaceKeys.length > 0 && r.deleteBeforeReplace,
     };
     (replaceKeys.length > 0 ? replaced : updated).push(entry);
   }
@@ -228,7 +232,9 @@ export function describeRadius(radius: BlastRadius): string {
         c.kind === "update" || c.kind === "replace"
           ? ` [${(c.kind === "replace" ? c.replaceKeys : c.keys).join(", ")}]${c.unknownFrom.length > 0 ? ` (unknown after replacing ${c.unknownFrom.join(", ")})` : ""}`
           : "";
-      return `${c.kind.padEnd(7)} ${c.type} ${c.name}${detail}`;
+      const order =
+        c.kind === "replace" && c.type === CONTAINER ? (c.deleteFirst ? " delete-first" : " create-first") : "";
+      return `${c.kind.padEnd(7)} ${c.type} ${c.name}${detail}${order}`;
     })
     .join("\n");
 }

@@ -1,0 +1,149 @@
+/**
+ * A container as the program declares it (a docker.Container registered under the mocks), run on
+ * a real engine with the docker CLI, and replaced in the order its resource options say: what
+ * `pulumi up` would make the provider do, without the provider.
+ *
+ * The provider's replacement of a container, create-before-delete (deleteBeforeReplace false):
+ * create and start the new container, wait until it reports healthy (`wait: true`), then delete
+ * the old one: `docker stop` with destroyGraceSeconds (the container's stop signal, then SIGKILL)
+ * and a forced remove. Delete-before-replace: the same delete first, then the create and wait.
+ */
+import { type RegisteredResource } from "./pulumi";
+import { docker } from "./docker";
+import { waitUntil } from "./process";
+
+type KeyValue = { label: string; value: string };
+interface Healthcheck {
+  tests: string[];
+  interval: string;
+  timeout: string;
+  retries: number;
+  startPeriod: string;
+  startInterval?: string;
+}
+
+export interface RunAs {
+  /** The image to run instead of the declared image id (the mocks' ids exist nowhere). */
+  image: string;
+  /** Labels added to the declared ones, so the test's cleanup finds the container. */
+  extraLabels: string[];
+  /** Environment added to the declared one (a stand-in's own settings). */
+  extraEnv?: Record<string, string>;
+}
+
+/**
+ * `docker create` arguments for every declared input the CLI can express, and the networks to
+ * connect before the start (`docker create` joins one network only). Fails on an input it does
+ * not know, so a new input in the program cannot silently go untested.
+ */
+export function createArgs(
+  c: RegisteredResource,
+  as: RunAs,
+): { args: string[]; networks: { name: string; aliases: string[] }[] } {
+  const i = c.inputs;
+  const known = new Set([
+    "name", "image", "restart", "memory", "memorySwap", "memoryReservation", "cpus", "cpuShares", "labels", "envs",
+    "command", "healthcheck", "networksAdvanced", "mounts", "uploads", "ports", "logDriver", "logOpts",
+    "securityOpts", "capabilities", "readOnly", "tmpfs", "stopSignal", "stopTimeout", "destroyGraceSeconds",
+    "mustRun", "wait", "waitTimeout",
+  ]); // prettier-ignore
+  const unknown = Object.keys(i).filter((k) => !known.has(k) && i[k] !== undefined);
+  if (unknown.length > 0) throw new Error(`${String(i.name)}: no docker create flag for ${unknown.join(", ")}`);
+  if (((i.uploads as unknown[] | undefined) ?? []).length > 0 || ((i.ports as unknown[] | undefined) ?? []).length > 0)
+    throw new Error(`${String(i.name)}: uploads and ports are not needed by the containers these tests swap`);
+
+  const hc = i.healthcheck as Healthcheck;
+  const [kind, command] = hc.tests;
+  if (kind !== "CMD-SHELL" || command === undefined) throw new Error(`unsupported health check ${hc.tests.join(" ")}`);
+  if (hc.startInterval !== undefined) throw new Error("the docker CLI of these tests has no --health-start-interval");
+  const caps = i.capabilities as { drops: string[]; adds?: string[] };
+  const networks = (i.networksAdvanced as { name: string; aliases: string[] }[]).map((n) => ({
+    name: n.name,
+    aliases: n.aliases,
+  }));
+  const [first] = networks;
+  if (!first) throw new Error(`${String(i.name)} joins no network`);
+  const args = [
+    ...["--name", String(i.name), "--restart", String(i.restart)],
+    ...["--memory", `${Number(i.memory)}m`, "--memory-swap", `${Number(i.memorySwap)}m`],
+    ...["--memory-reservation", `${Number(i.memoryReservation)}m`],
+    ...["--cpus", String(i.cpus), "--cpu-shares", String(i.cpuShares)],
+    ...(i.labels as KeyValue[]).flatMap((l) => ["--label", `${l.label}=${l.value}`]),
+    ...as.extraLabels.flatMap((l) => ["--label", l]),
+    ...((i.envs as string[] | undefined) ?? []).flatMap((e) => ["--env", e]),
+    ...Object.entries(as.extraEnv ?? {}).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+    ...["--health-cmd", command, "--health-interval", hc.interval, "--health-timeout", hc.timeout],
+    ...["--health-retries", String(hc.retries), "--health-start-period", hc.startPeriod],
+    ...["--network", first.name, ...first.aliases.flatMap((a) => ["--network-alias", a])],
+    ...["--log-driver", String(i.logDriver)],
+    ...Object.entries(i.logOpts as Record<string, string>).flatMap(([k, v]) => ["--log-opt", `${k}=${v}`]),
+    ...(i.securityOpts as string[]).flatMap((o) => ["--security-opt", o]),
+    ...caps.drops.flatMap((d) => ["--cap-drop", d]),
+    ...(caps.adds ?? []).flatMap((a) => ["--cap-add", a]),
+    ...(i.readOnly ? ["--read-only"] : []),
+    ...Object.entries((i.tmpfs as Record<string, string> | undefined) ?? {}).flatMap(([p, o]) => [
+      "--tmpfs",
+      `${p}:${o}`,
+    ]),
+    ...(i.stopSignal === undefined ? [] : ["--stop-signal", String(i.stopSignal)]),
+    ...["--stop-timeout", String(i.stopTimeout)],
+    as.image,
+    ...((i.command as string[] | undefined) ?? []),
+  ];
+  return { args, networks: networks.slice(1) };
+}
+
+/** Creates, connects and starts the container; returns its name. */
+export function startDeclared(c: RegisteredResource, as: RunAs): string {
+  const { args, networks } = createArgs(c, as);
+  const name = String(c.inputs.name);
+  docker(["create", ...args]);
+  for (const n of networks) {
+    docker(["network", "connect", ...n.aliases.flatMap((a) => ["--alias", a]), n.name, name]);
+  }
+  docker(["start", name]);
+  return name;
+}
+
+/** Polls until the container reports healthy, as the provider's `wait` does; fails if it turns unhealthy. */
+export async function waitHealthy(name: string, timeoutMs: number): Promise<void> {
+  await waitUntil(
+    `${name} to report healthy`,
+    () => {
+      const status = docker(["inspect", "--format", "{{.State.Health.Status}}", name]).trim();
+      if (status === "unhealthy") throw new Error(`${name} reported unhealthy`);
+      return status === "healthy";
+    },
+    timeoutMs,
+  );
+}
+
+/** What the provider does to delete a container: stop with its grace (destroyGraceSeconds), then a forced remove. */
+export function deleteDeclared(c: RegisteredResource): void {
+  const name = String(c.inputs.name);
+  docker(["stop", "--time", String(c.inputs.destroyGraceSeconds ?? 0), name], { timeoutMs: 600_000 });
+  docker(["rm", "--force", name]);
+}
+
+/**
+ * Replaces `old` by `next` in the order `next`'s resource options declare (deleteBeforeReplace),
+ * waiting for health as `wait: true` does. Returns the order of the steps taken.
+ */
+export async function replaceDeclared(
+  old: RegisteredResource,
+  next: RegisteredResource,
+  as: RunAs,
+  waitTimeoutMs: number,
+): Promise<string[]> {
+  if (next.deleteBeforeReplace) {
+    deleteDeclared(old);
+    await waitHealthy(startDeclared(next, as), waitTimeoutMs);
+    return ["delete old", "create new", "new healthy"];
+  }
+  if (next.inputs.name === old.inputs.name) {
+    throw new Error(`${String(next.inputs.name)}: create-before-delete needs a new name, or the create fails`);
+  }
+  await waitHealthy(startDeclared(next, as), waitTimeoutMs);
+  deleteDeclared(old);
+  return ["create new", "new healthy", "delete old"];
+}
