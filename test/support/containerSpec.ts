@@ -85,7 +85,7 @@ export function createArgs(
       "--tmpfs",
       `${p}:${o}`,
     ]),
-    ...(i.stopSignal === undefined ? [] : ["--stop-signal", String(i.stopSignal)]),
+    ...(typeof i.stopSignal === "string" ? ["--stop-signal", i.stopSignal] : []),
     ...["--stop-timeout", String(i.stopTimeout)],
     as.image,
     ...((i.command as string[] | undefined) ?? []),
@@ -121,7 +121,7 @@ export async function waitHealthy(name: string, timeoutMs: number): Promise<void
 /** What the provider does to delete a container: stop with its grace (destroyGraceSeconds), then a forced remove. */
 export function deleteDeclared(c: RegisteredResource): void {
   const name = String(c.inputs.name);
-  docker(["stop", "--time", String(c.inputs.destroyGraceSeconds ?? 0), name], { timeoutMs: 600_000 });
+  docker(["stop", "--time", String(Number(c.inputs.destroyGraceSeconds ?? 0)), name], { timeoutMs: 600_000 });
   docker(["rm", "--force", name]);
 }
 
