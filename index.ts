@@ -16,7 +16,6 @@ import { SharedRedis } from "./components/sharedRedis";
 import { loadStackConfig } from "./components/stackConfig";
 import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
-import { statefulContainersFingerprint } from "./planning/backupTriggers";
 import { capacityProblems, capacityReport } from "./planning/capacity";
 import { ConfigError, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
@@ -76,7 +75,7 @@ async function main() {
       retentionDays: config.backup.retentionDays,
     },
     schedule: config.backup.schedule,
-    triggers: [config.backup.generation, statefulContainersFingerprint(plan), images.ids.postgres, images.ids.redis],
+    generation: config.backup.generation,
     dockerEnvironment,
   });
 
@@ -87,7 +86,7 @@ async function main() {
     maxmemory: config.redis.maxmemory,
     maxmemoryPolicy: config.redis.maxmemoryPolicy,
     protectData,
-    backup: backups.run,
+    backup: backups,
   });
 
   // What the nexus and every region share.
@@ -98,7 +97,7 @@ async function main() {
     redis,
     protectData,
     dockerEnvironment,
-    backup: backups.run,
+    backup: backups,
   };
 
   const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });

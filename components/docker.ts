@@ -4,7 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { hardeningFor } from "../planning/hardening";
-import { containerName } from "../planning/replacement";
+import { containerName, replacementFingerprint } from "../planning/replacement";
 import { cpuSharesFor } from "../planning/sizes";
 import type { ContainerPlan } from "../planning/topology";
 
@@ -13,6 +13,15 @@ export interface NetworkAttachment {
   name: pulumi.Input<string>;
   /** DNS names of the container on that network. */
   aliases: string[];
+}
+
+/**
+ * A backup that runs before a data-holding container is created or replaced, and learns
+ * everything that would replace it (Backups and its BackupGate).
+ */
+export interface BackupBefore {
+  run: pulumi.Resource;
+  gate: { watch(containerName: string, fingerprint: pulumi.Output<string>): void };
 }
 
 export interface ServiceContainerArgs {
@@ -29,6 +38,8 @@ export interface ServiceContainerArgs {
   /** Files written into the container before it starts (configs, password files). */
   uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
   ports?: docker.types.input.ContainerPort[];
+  /** For containers that hold data: the backup that must run first whenever this one changes. */
+  backupBefore?: BackupBefore;
 }
 
 /** How long `pulumi up` waits for a new container to report healthy. */
@@ -90,6 +101,8 @@ export function serviceContainer(
     waitTimeout: WAIT_TIMEOUT_SECONDS,
   };
   const createFirst = plan.replacement === "create-before-delete";
+  const backup = args.backupBefore;
+  backup?.gate.watch(plan.containerName, pulumi.output(inputs).apply(replacementFingerprint));
   // The fingerprint covers secret environment values; the name derived from it is not secret.
   const dockerName = createFirst
     ? pulumi.unsecret(pulumi.output(inputs).apply((resolved) => containerName(plan.containerName, plan.role, resolved)))
@@ -99,10 +112,17 @@ export function serviceContainer(
     { ...inputs, name: dockerName },
     {
       ...opts,
+      dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
       deleteBeforeReplace: !createFirst,
       replaceOnChanges: [...(opts.replaceOnChanges ?? []), "healthcheck"],
     },
   );
+}
+
+/** dependsOn as a list (it may be given as one resource). */
+function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (dependsOn === undefined) return [];
+  return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
 /** Docker labels of networks and volumes, as the provider wants them. */

@@ -9,7 +9,7 @@ import * as random from "@pulumi/random";
 import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
-import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
 import type { SharedRedis } from "./sharedRedis";
 
 /** Read by the image's entrypoint (POSTGRES_PASSWORD_FILE), so the password is never in the env. */
@@ -30,7 +30,7 @@ export interface GameApiHostArgs {
   /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
   /** Runs a backup before the database container is replaced or removed. */
-  backup: pulumi.Resource;
+  backup: BackupBefore;
 }
 
 export interface ApiWithDatabaseArgs extends GameApiHostArgs {
@@ -97,8 +97,9 @@ export function declareApiWithDatabase(
       mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
       networks: [{ name: network.name, aliases: [dbPlan.hostname] }],
       ports: loopbackPort(dbPlan.port, dbPlan.debugPort),
+      backupBefore: args.backup,
     },
-    { parent, dependsOn: [args.backup] },
+    { parent },
   );
 
   // The image sets the password only when it initialises an empty data directory. A volume that

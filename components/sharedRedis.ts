@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StackPlan } from "../planning/topology";
-import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
 
 export interface SharedRedisArgs {
   /** Names, size, databases and debug port of the Redis container. */
@@ -19,7 +19,7 @@ export interface SharedRedisArgs {
   /** Protect the persistence volume against deletion (prod). */
   protectData: boolean;
   /** Runs a backup before the Redis container is replaced. */
-  backup: pulumi.Resource;
+  backup: BackupBefore;
 }
 
 const DATA_DIR = "/data";
@@ -61,8 +61,9 @@ export class SharedRedis extends pulumi.ComponentResource {
         mounts: [{ type: "volume", source: volume.name, target: DATA_DIR }],
         networks: [{ name: network.name, aliases: [plan.hostname] }],
         ports: loopbackPort(plan.port, plan.debugPort),
+        backupBefore: args.backup,
       },
-      { ...parent, dependsOn: [args.backup] },
+      parent,
     );
     this.password = password.result;
     this.hostname = plan.hostname;

@@ -7,9 +7,56 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { backupCommand, scheduleRemoveCommand } from "../planning/backup";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import { containerNamed } from "./support/graph";
-import { COMMAND, type ProgramRun, ROOT, readStackFile, runProgram } from "./support/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupGate } from "../components/backups";
+import { COMMAND, type ProgramRun, ROOT, promiseOf, readStackFile, runProgram } from "./support/pulumi";
 
 const triggersOf = (run: ProgramRun): unknown => run.byName("backups-run").inputs.triggers;
+
+describe("BackupGate", () => {
+  const valueOf = (output: pulumi.Output<string>) => promiseOf(output);
+
+  it("fingerprints every watched container, whatever the order they were declared in", async () => {
+    const [a, b] = [new BackupGate(), new BackupGate()];
+    a.watch("db-1", pulumi.output("x"));
+    a.watch("db-2", pulumi.output("y"));
+    b.watch("db-2", pulumi.output("y"));
+    b.watch("db-1", pulumi.output("x"));
+    expect(await valueOf(a.fingerprint)).toBe(await valueOf(b.fingerprint));
+  });
+
+  it("changes when one container's fingerprint changes, or one comes or goes", async () => {
+    const gate = (entries: [string, string][]) => {
+      const g = new BackupGate();
+      for (const [name, fp] of entries) g.watch(name, pulumi.output(fp));
+      return valueOf(g.fingerprint);
+    };
+    const base = await gate([
+      ["db-1", "x"],
+      ["db-2", "y"],
+    ]);
+    expect(
+      await gate([
+        ["db-1", "x"],
+        ["db-2", "z"],
+      ]),
+    ).not.toBe(base);
+    expect(await gate([["db-1", "x"]])).not.toBe(base);
+    expect(
+      await gate([
+        ["db-1", "x"],
+        ["db-2", "y"],
+        ["db-3", "y"],
+      ]),
+    ).not.toBe(base);
+  });
+
+  it("refuses a container declared after its trigger was completed, rather than leave it out", async () => {
+    const gate = new BackupGate();
+    await valueOf(gate.fingerprint);
+    expect(() => gate.watch("late-db", pulumi.output("x"))).toThrow(/late-db was declared after the backup trigger/);
+  });
+});
 
 describe("Backups", () => {
   let dev: ProgramRun;
@@ -79,9 +126,19 @@ describe("Backups", () => {
         },
       ],
       ["publishing debug ports (replaces the databases)", { ...base, "sectorwars:debugPorts": { publish: true } }],
+      // The uploaded redis.conf carries maxmemory: a new one replaces Redis.
+      ["Redis' maxmemory (its uploaded config)", { ...base, "sectorwars:redis": { maxmemory: "150mb" } }],
+      [
+        "Redis' eviction policy",
+        { ...base, "sectorwars:redis": { maxmemory: "200mb", maxmemoryPolicy: "noeviction" } },
+      ],
     ];
     it.each(changes)("change on %s", async (_label, config) => {
       expect(triggersOf(await runProgram({ config, stack: "dev" }))).not.toEqual(baseline);
+    });
+
+    it("change on an engine that gives health checks a start interval (replaces every database)", async () => {
+      expect(triggersOf(await runProgram({ config: base, engine: "1.45", stack: "dev" }))).not.toEqual(baseline);
     });
 
     const noChanges: [string, Record<string, unknown>][] = [

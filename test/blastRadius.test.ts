@@ -121,11 +121,15 @@ describe("blast radius of config edits", () => {
 
   it("resizing a region's memory and CPU reservation updates its database in place and swaps its API", () => {
     const inPlace = ["cpuShares", "memory", "memoryReservation", "memorySwap"];
-    // memoryReservation is in the API's name fingerprint (planning/replacement.ts): the API is
-    // replaced create-before-delete, without downtime, rather than updated.
+    // memoryReservation is not proven to update in place (planning/replacement.ts), so it is in
+    // every fingerprint: the API is replaced create-before-delete, without downtime, rather than
+    // updated, and the database's change takes a backup first although it is updated in place.
     expectRadius(
       radiusOf("resizeMemory"),
-      { updated: { [`region-${EDITED_REGION}-db`]: inPlace }, replaced: { [`region-${EDITED_REGION}-api`]: ["name"] } },
+      {
+        updated: { [`region-${EDITED_REGION}-db`]: inPlace },
+        replaced: { [`region-${EDITED_REGION}-api`]: ["name"], ...BACKUP_RUN },
+      },
       `resizing ${EDITED_REGION} (memory)`,
     );
   });
