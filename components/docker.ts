@@ -3,7 +3,6 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hardeningFor } from "../planning/hardening";
 import { containerName, replacementFingerprint } from "../planning/replacement";
 import { cpuSharesFor } from "../planning/sizes";
 import type { ContainerPlan } from "../planning/topology";
@@ -66,7 +65,7 @@ export function serviceContainer(
   opts: pulumi.CustomResourceOptions,
 ): docker.Container {
   const { plan } = args;
-  const hardening = hardeningFor(plan.role);
+  const hardening = plan.hardening;
   const inputs = {
     image: args.image,
     restart: "unless-stopped",

@@ -122,7 +122,7 @@ export function declareApiWithDatabase(
     pulumi
       .all([databaseUrl, args.redis.url(args.redisDb)])
       .apply(([databaseUrl, redisUrl]) => [
-        ...Object.entries(args.env).map(([key, value]) => `${key}=${value}`),
+        ...Object.entries({ ...apiPlan.env, ...args.env }).map(([key, value]) => `${key}=${value}`),
         `PORT=${apiPlan.port}`,
         `SECTORWARS_ROLE=${apiPlan.role}`,
         `DATABASE_URL=${databaseUrl}`,

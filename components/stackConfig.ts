@@ -20,6 +20,10 @@ export interface LoadedConfig {
 
 const isSecretKey = (key: string): key is SecretKey => key in SECRET_KEYS;
 
+// Internal to the SDK but exported: whether a config key holds a value set with --secret.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
 /** Structured values arrive as JSON text, scalars as plain text. */
 function decode(value: string): unknown {
   try {
@@ -36,18 +40,23 @@ function decode(value: string): unknown {
 export function loadStackConfig(): LoadedConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const raw: Record<string, unknown> = {};
+  const secretValued = new Set<string>();
   const secrets: LoadedConfig["secrets"] = {};
   const prefix = `${CONFIG_NAMESPACE}:`;
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
     if (isSecretKey(key)) secrets[key] = config.requireSecret(key);
-    else raw[key] = decode(value);
+    else {
+      raw[key] = decode(value);
+      if (runtimeConfig.isConfigSecret(fullKey)) secretValued.add(key);
+    }
   }
   try {
     return {
       config: parseConfig(raw, {
         presentSecrets: new Set(Object.keys(secrets).filter(isSecretKey)),
+        secretValued,
         directoryExists: (dir) => fs.existsSync(dir) && fs.statSync(dir).isDirectory(),
       }),
       secrets,

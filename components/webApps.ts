@@ -38,15 +38,21 @@ export class WebApps extends pulumi.ComponentResource {
         { plan: p, ...c, networks: [{ name: args.frontNetwork, aliases: [p.hostname] }] },
         { parent: this },
       );
-    const base = (p: ContainerPlan): string[] => [`PORT=${p.port}`, `SECTORWARS_ROLE=${p.role}`];
+    // The stack config's extra environment first; the platform's own keys cannot be among it.
+    const base = (p: ContainerPlan): string[] => [
+      ...Object.entries(p.env).map(([key, value]) => `${key}=${value}`),
+      `PORT=${p.port}`,
+      `SECTORWARS_ROLE=${p.role}`,
+    ];
 
+    const secretIf = (p: ContainerPlan, envs: string[]) => (p.envSecret ? pulumi.secret(envs) : envs);
     const admin = app("admin", plan.admin, {
       image: args.images.adminUi,
-      envs: [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`],
+      envs: secretIf(plan.admin, [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`]),
     });
     const player = app("player", plan.player, {
       image: args.images.playerUi,
-      envs: [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`],
+      envs: secretIf(plan.player, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`]),
     });
 
     const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
@@ -59,7 +65,7 @@ export class WebApps extends pulumi.ComponentResource {
               .all([credentials.clientId, credentials.clientSecret])
               .apply(([id, secret]) => [...paypalEnv, `PAYPAL_CLIENT_ID=${id}`, `PAYPAL_CLIENT_SECRET=${secret}`]),
           )
-        : paypalEnv,
+        : secretIf(plan.paypal, paypalEnv),
     });
 
     this.adminContainerName = admin.name;

@@ -14,14 +14,7 @@ import {
 import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
 import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "./engine";
-import {
-  DEFAULT_STOP,
-  GAME_SERVICES,
-  type GameService,
-  MAX_STOP_GRACE_SECONDS,
-  STOP_SIGNALS,
-  type ServiceStop,
-} from "./stop";
+import { GAME_SERVICES, type GameService, type ServiceSettings, serviceProblems, servicesSchema } from "./services";
 
 export const CONFIG_NAMESPACE = "sectorwars";
 
@@ -145,27 +138,6 @@ export type ImageSpec = { kind: "ref"; ref: string } | { kind: "build"; context:
 
 const port = z.number().int().min(1).max(65535);
 
-const serviceSettings = (service: GameService) =>
-  z
-    .strictObject({
-      stopSignal: z
-        .enum(STOP_SIGNALS)
-        .default(DEFAULT_STOP[service].stopSignal)
-        .describe("Signal that asks the service to stop; the image's own STOPSIGNAL is not used."),
-      stopGraceSeconds: z
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_STOP_GRACE_SECONDS)
-        .default(DEFAULT_STOP[service].stopGraceSeconds)
-        .describe(
-          "Seconds between the stop signal and SIGKILL, when a deploy replaces the container or it is removed. " +
-            "A game server hands its players over in this time.",
-        ),
-    })
-    .default({ ...DEFAULT_STOP[service] })
-    .describe(`How the ${service} container stops.`);
-
 const region = z.strictObject({
   id: z
     .string()
@@ -280,19 +252,7 @@ export const rawConfigSchema = z.strictObject({
     })
     .default({})
     .describe("The Docker engine the stack deploys to."),
-  services: z
-    .strictObject(
-      Object.fromEntries(GAME_SERVICES.map((service) => [service, serviceSettings(service)])) as {
-        [S in GameService]: ReturnType<typeof serviceSettings>;
-      },
-    )
-    .default(
-      Object.fromEntries(GAME_SERVICES.map((s) => [s, { ...DEFAULT_STOP[s] }])) as Record<GameService, ServiceStop>,
-    )
-    .describe(
-      "Per game service (nexus-api, region-api, admin-ui, player-ui, paypal): how it stops. A deploy starts the new " +
-        "container, waits until it is healthy, then sends the old one stopSignal and waits stopGraceSeconds.",
-    ),
+  services: servicesSchema,
   debugPorts: z
     .strictObject({
       publish: z.boolean().default(false).describe("Publish PostgreSQL and Redis ports on 127.0.0.1 for debugging."),
@@ -407,7 +367,9 @@ export interface PlatformConfig {
   paypal: { environment: "sandbox" | "live" };
   edge: { hostname: string; httpPort: number; httpsPort: number; upstreamKeepalive: number };
   engine: { apiVersion?: string };
-  services: Record<GameService, ServiceStop>;
+  services: Record<GameService, ServiceSettings>;
+  /** sectorwars:services holds a value set with --secret: the extra environment stays secret. */
+  servicesSecret: boolean;
   debugPorts: { publish: boolean; postgresBase: number; redis: number };
   backup: { dir: string; generation: number; parallelism: number; retentionDays: number; schedule: string };
   capacity: {
@@ -447,6 +409,11 @@ export function configPath(path: readonly PropertyKey[]): string {
 export interface ParseContext {
   /** Which secret keys the stack sets; their values never reach the parser. */
   presentSecrets: ReadonlySet<SecretKey>;
+  /**
+   * Keys other than SECRET_KEYS that hold a value set with `--secret` (Pulumi then treats the
+   * whole key as secret). Only sectorwars:services may: its extra environment is kept secret.
+   */
+  secretValued?: ReadonlySet<string>;
   /** Whether a local build context exists; checked only when given. */
   directoryExists?: (path: string) => boolean;
 }
@@ -468,12 +435,14 @@ export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig
         if (valueAt(raw, issue.path) === undefined) {
           return [{ path: configPath(issue.path), message: "is required" }];
         }
-        return [{ path: configPath(issue.path), message: issue.message }];
+        // A bad record key: zod says "Invalid key in record" and keeps the key's own problem inside.
+        const inner = issue.code === "invalid_key" ? issue.issues[0]?.message : undefined;
+        return [{ path: configPath(issue.path), message: inner ?? issue.message }];
       }),
       ...regionProblems,
     ]);
   }
-  const config = resolveDefaults(result.data);
+  const config = { ...resolveDefaults(result.data), servicesSecret: context.secretValued?.has("services") ?? false };
   const problems = [...regionProblems, ...crossCheck(config, result.data, context)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -513,6 +482,7 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     edge: raw.edge,
     engine: raw.engine,
     services: raw.services,
+    servicesSecret: false,
     debugPorts: raw.debugPorts,
     backup: raw.backup,
     capacity: {
@@ -563,6 +533,15 @@ function checkRegionList(regions: unknown): ConfigProblem[] {
 function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContext): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: PropertyKey[], message: string) => problems.push({ path: configPath(path), message });
+
+  for (const key of context.secretValued ?? []) {
+    if (key !== "services") {
+      add([key], "holds a value set with --secret, but is not a secret setting: set it without --secret");
+    }
+  }
+  for (const service of GAME_SERVICES) {
+    for (const p of serviceProblems(service, config.services[service])) add(["services", ...p.path], p.message);
+  }
 
   config.regions.forEach((r, i) => {
     if (r.type === "default" && r.state === "retired") {

@@ -10,7 +10,6 @@ import type { ImageKey, PlatformConfig, RegionConfig } from "./config";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import {
   type HealthcheckPlan,
-  httpHealthcheck,
   nginxHealthcheck,
   postgresHealthcheck,
   redisHealthcheck,
@@ -18,7 +17,8 @@ import {
 } from "./healthchecks";
 import { REPLACEMENT, type Replacement } from "./replacement";
 import type { ResourceSpec } from "./sizes";
-import { type StopPlan, stopPlan } from "./stop";
+import { type HardeningPlan, hardeningFor } from "./hardening";
+import { DEFAULT_PORTS, type StopPlan, isGameService, serviceHealthcheck, stopPlan, withOverrides } from "./services";
 
 export const LABEL_STACK = "com.sectorwars.stack";
 export const LABEL_ROLE = "com.sectorwars.role";
@@ -27,8 +27,8 @@ export const LABEL_REGION = "com.sectorwars.region";
 export type Role =
   "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
 
-/** Ports inside the containers, as in the seed. */
-export const PORTS = { api: 8000, ui: 3000, paypal: 8080, postgres: 5432, redis: 6379, http: 80, https: 443 } as const;
+/** Ports inside the platform's own containers; the game's services' are in services.ts. */
+export const PORTS = { postgres: 5432, redis: 6379, http: 80, https: 443 } as const;
 
 export const PGDATA = "/var/lib/postgresql/data";
 
@@ -53,6 +53,12 @@ export interface ContainerPlan {
   replacement: Replacement;
   /** Stop signal and grace period. */
   stop: StopPlan;
+  /** Capabilities, security options, read-only root and tmpfs. */
+  hardening: HardeningPlan;
+  /** Environment from the stack config (sectorwars:services.<service>.env), besides the platform's. */
+  env: Record<string, string>;
+  /** `env` holds values set with --secret: keep the container's environment secret. */
+  envSecret: boolean;
 }
 
 export interface DatabasePlan extends ContainerPlan {
@@ -132,22 +138,50 @@ interface PlanContext {
   engine: EngineFeatures;
 }
 
-/** The fields every container shares, from its role, profile and health check. */
+/** What a container's own listener and check are, where the stack config cannot change them. */
+interface PlatformListener {
+  port: number;
+  healthcheck: HealthcheckPlan;
+}
+
+/**
+ * The fields every container shares. A game service's port, health check, hardening and extra
+ * environment come from its sectorwars:services entry (defaults when unset); a platform
+ * container's from `listener` and hardening.ts.
+ */
 function containerBasics(
   ctx: PlanContext,
   role: Role,
-  sizeProfile: string,
-  healthcheck: HealthcheckPlan,
-  regionId?: string,
-): Pick<ContainerPlan, "role" | "labels" | "size" | "sizeProfile" | "healthcheck" | "replacement" | "stop"> {
-  return {
+  c: { sizeProfile: string; regionId?: string; listener?: PlatformListener },
+): Omit<ContainerPlan, "containerName" | "hostname" | "image"> {
+  const common = {
     role,
-    labels: containerLabels(ctx.stack, role, regionId),
-    size: profile(ctx.config, sizeProfile),
-    sizeProfile,
-    healthcheck: withStartInterval(healthcheck, ctx.engine),
+    labels: containerLabels(ctx.stack, role, c.regionId),
+    size: profile(ctx.config, c.sizeProfile),
+    sizeProfile: c.sizeProfile,
     replacement: REPLACEMENT[role],
     stop: stopPlan(role, ctx.config.services),
+  };
+  if (isGameService(role)) {
+    const settings = ctx.config.services[role];
+    const port = settings.port ?? DEFAULT_PORTS[role];
+    return {
+      ...common,
+      port,
+      healthcheck: withStartInterval(serviceHealthcheck(role, settings, port), ctx.engine),
+      hardening: withOverrides(hardeningFor(role), settings),
+      env: settings.env ?? {},
+      envSecret: ctx.config.servicesSecret,
+    };
+  }
+  if (!c.listener) throw new Error(`${role}: a platform container needs its port and health check`);
+  return {
+    ...common,
+    port: c.listener.port,
+    healthcheck: withStartInterval(c.listener.healthcheck, ctx.engine),
+    hardening: hardeningFor(role),
+    env: {},
+    envSecret: false,
   };
 }
 
@@ -172,23 +206,22 @@ export function planRegion(
     size: region.size,
     redisDb: region.slot,
     api: {
-      ...containerBasics(ctx, "region-api", size.api, httpHealthcheck(PORTS.api, "/health"), region.id),
+      ...containerBasics(ctx, "region-api", { sizeProfile: size.api, regionId: region.id }),
       containerName: base,
       hostname: `region-${region.id}-api`,
-      port: PORTS.api,
       image: "gameserver",
     },
     db: {
-      ...containerBasics(
-        ctx,
-        "region-db",
-        size.db,
-        postgresHealthcheck(`region_${ident}_user`, `region_${ident}`, PORTS.postgres),
-        region.id,
-      ),
+      ...containerBasics(ctx, "region-db", {
+        sizeProfile: size.db,
+        regionId: region.id,
+        listener: {
+          port: PORTS.postgres,
+          healthcheck: postgresHealthcheck(`region_${ident}_user`, `region_${ident}`, PORTS.postgres),
+        },
+      }),
       containerName: joinName(base, "db"),
       hostname: `region-${region.id}-db`,
-      port: PORTS.postgres,
       image: "postgres",
       database: `region_${ident}`,
       user: `region_${ident}_user`,
@@ -203,13 +236,12 @@ export function planRegion(
 function core(
   ctx: PlanContext,
   role: Role,
-  c: { suffix: string; hostname: string; port: number; image: ImageKey; healthcheck: HealthcheckPlan },
+  c: { suffix: string; hostname: string; image: ImageKey; listener?: PlatformListener },
 ): ContainerPlan {
   return {
-    ...containerBasics(ctx, role, role, c.healthcheck),
+    ...containerBasics(ctx, role, { sizeProfile: role, ...(c.listener ? { listener: c.listener } : {}) }),
     containerName: joinName(ctx.config.namePrefix, c.suffix),
     hostname: c.hostname,
-    port: c.port,
     image: c.image,
   };
 }
@@ -221,34 +253,24 @@ export function publicUrl(edge: Pick<PlatformConfig["edge"], "hostname" | "https
 export function planStack(config: PlatformConfig, stack: string, engine: EngineFeatures = BASELINE_ENGINE): StackPlan {
   const ctx = { config, stack, engine };
   const prefix = config.namePrefix;
-  const app = (suffix: string, hostname: string, port: number, image: ImageKey, healthPath: string) => ({
-    suffix,
-    hostname,
-    port,
-    image,
-    healthcheck: httpHealthcheck(port, healthPath),
-  });
   const nexusDb = core(ctx, "nexus-db", {
     suffix: "nexus_db",
     hostname: "nexus-db",
-    port: PORTS.postgres,
     image: "postgres",
-    healthcheck: postgresHealthcheck("nexus_user", "nexus_db", PORTS.postgres),
+    listener: { port: PORTS.postgres, healthcheck: postgresHealthcheck("nexus_user", "nexus_db", PORTS.postgres) },
   });
   const redis = core(ctx, "redis", {
     suffix: "redis",
     hostname: "redis",
-    port: PORTS.redis,
     image: "redis",
-    healthcheck: redisHealthcheck(PORTS.redis),
+    listener: { port: PORTS.redis, healthcheck: redisHealthcheck(PORTS.redis) },
   });
   // The container's own health check is plain HTTP inside it, whatever the public ports are.
   const edge = core(ctx, "nginx", {
     suffix: "nginx",
     hostname: "nginx",
-    port: PORTS.https,
     image: "nginx",
-    healthcheck: nginxHealthcheck(PORTS.http),
+    listener: { port: PORTS.https, healthcheck: nginxHealthcheck(PORTS.http) },
   });
   return {
     stack,
@@ -257,7 +279,7 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
     frontNetwork: joinName(prefix, "front"),
     redisNetwork: joinName(prefix, "redis"),
     nexus: {
-      api: core(ctx, "nexus-api", app("nexus", "nexus-api", PORTS.api, "gameserver", "/health")),
+      api: core(ctx, "nexus-api", { suffix: "nexus", hostname: "nexus-api", image: "gameserver" }),
       db: {
         ...nexusDb,
         database: "nexus_db",
@@ -282,9 +304,9 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
       httpsPort: config.edge.httpsPort,
       upstreamKeepalive: config.edge.upstreamKeepalive,
     },
-    admin: core(ctx, "admin-ui", app("admin", "admin-ui", PORTS.ui, "adminUi", "/")),
-    player: core(ctx, "player-ui", app("player", "player-ui", PORTS.ui, "playerUi", "/")),
-    paypal: core(ctx, "paypal", app("paypal", "paypal-service", PORTS.paypal, "paypal", "/health")),
+    admin: core(ctx, "admin-ui", { suffix: "admin", hostname: "admin-ui", image: "adminUi" }),
+    player: core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" }),
+    paypal: core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" }),
     publicUrl: publicUrl(config.edge),
   };
 }

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, type ParseContext, type SecretKey, configPath, parseConfig } from "../planning/config";
 import { BUILT_IN_PROFILES } from "../planning/sizes";
-import { DEFAULT_STOP } from "../planning/stop";
+import { DEFAULT_STOP } from "../planning/services";
 import { generatedRegions, rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
 
@@ -46,6 +46,15 @@ describe("engine and services", () => {
   it("leaves the engine's API version to the engine unless the stack pins it", () => {
     expect(parseConfig(dev, noSecrets).engine).toEqual({});
     expect(parseConfig({ ...dev, engine: { apiVersion: "1.45" } }, noSecrets).engine).toEqual({ apiVersion: "1.45" });
+  });
+
+  it("refuses a --secret value anywhere but sectorwars:services, and keeps the services' environment secret", () => {
+    const secretValued = (...keys: string[]) => ({ ...noSecrets, secretValued: new Set(keys) });
+    expect(problemsOf(dev, secretValued("regions"))).toEqual([
+      "sectorwars:regions: holds a value set with --secret, but is not a secret setting: set it without --secret",
+    ]);
+    expect(parseConfig(dev, secretValued("services")).servicesSecret).toBe(true);
+    expect(parseConfig(dev, noSecrets).servicesSecret).toBe(false);
   });
 
   it("gives every game service its stop signal and grace, a field set alone keeping the other's default", () => {
@@ -247,6 +256,86 @@ describe("rejected configs", () => {
       "unknown service setting",
       { ...dev, services: { "nexus-api": { stopTimeout: 5 } } },
       "sectorwars:services.nexus-api.stopTimeout: unknown key",
+    ],
+    [
+      "privileged mode",
+      { ...dev, services: { "region-api": { privileged: true } } },
+      "sectorwars:services.region-api.privileged: refused: a privileged container can take over the host",
+    ],
+    [
+      "privileged: false is refused too (not a setting)",
+      { ...dev, services: { paypal: { privileged: false } } },
+      "sectorwars:services.paypal.privileged: refused",
+    ],
+    [
+      "host networking",
+      { ...dev, services: { "nexus-api": { networkMode: "host" } } },
+      "sectorwars:services.nexus-api.networkMode: refused: the host's network",
+    ],
+    [
+      "the Docker socket as a mount",
+      { ...dev, services: { "admin-ui": { mounts: ["/var/run/docker.sock:/var/run/docker.sock"] } } },
+      "sectorwars:services.admin-ui.mounts: refused: host paths (the Docker socket among them)",
+    ],
+    [
+      "the Docker socket as a writable path",
+      { ...dev, services: { "region-api": { writablePaths: { "/var/run/docker.sock": "1m" } } } },
+      "sectorwars:services.region-api.writablePaths./var/run/docker.sock: refused: /var/run/docker.sock belongs to the kernel or the engine",
+    ],
+    [
+      "a writable path under /proc",
+      { ...dev, services: { "region-api": { writablePaths: { "/proc/sys": "1m" } } } },
+      "sectorwars:services.region-api.writablePaths./proc/sys: refused",
+    ],
+    [
+      "a relative writable path",
+      { ...dev, services: { "region-api": { writablePaths: { cache: "64m" } } } },
+      "sectorwars:services.region-api.writablePaths.cache: must be an absolute path",
+    ],
+    [
+      "a writable path with ..",
+      { ...dev, services: { "region-api": { writablePaths: { "/app/../etc": "64m" } } } },
+      "sectorwars:services.region-api.writablePaths./app/../etc: must not contain . or ..",
+    ],
+    [
+      "a writable size without unit",
+      { ...dev, services: { "region-api": { writablePaths: { "/app/cache": "64" } } } },
+      'sectorwars:services.region-api.writablePaths./app/cache: must be a size such as "64m"',
+    ],
+    [
+      "SYS_ADMIN",
+      { ...dev, services: { "region-api": { capabilities: ["SYS_ADMIN"] } } },
+      "sectorwars:services.region-api.capabilities[0]: refused: SYS_ADMIN is not one of CHOWN",
+    ],
+    [
+      "CAP_NET_ADMIN",
+      { ...dev, services: { "player-ui": { capabilities: ["NET_BIND_SERVICE", "CAP_NET_ADMIN"] } } },
+      "sectorwars:services.player-ui.capabilities[1]: refused: NET_ADMIN",
+    ],
+    [
+      "an env key the platform sets",
+      { ...dev, services: { "region-api": { env: { DATABASE_URL: "postgres://x" } } } },
+      "sectorwars:services.region-api.env.DATABASE_URL: is set by the platform",
+    ],
+    [
+      "a lowercase env key",
+      { ...dev, services: { "region-api": { env: { log_level: "debug" } } } },
+      "sectorwars:services.region-api.env.log_level: must be an environment variable name",
+    ],
+    [
+      "health path and command together",
+      { ...dev, services: { "region-api": { healthcheck: { path: "/h", command: "true" } } } },
+      "sectorwars:services.region-api.healthcheck: give path or command, not both",
+    ],
+    [
+      "a health path that is not a path",
+      { ...dev, services: { "region-api": { healthcheck: { path: "health" } } } },
+      "sectorwars:services.region-api.healthcheck.path: must be a URL path",
+    ],
+    [
+      "a privileged port",
+      { ...dev, services: { "region-api": { port: 80 } } },
+      "sectorwars:services.region-api.port: ",
     ],
   ];
 

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GAME_SERVICES } from "../planning/stop";
+import { GAME_SERVICES } from "../planning/services";
 import {
   IN_PLACE_INPUTS,
   REPLACEMENT,
