@@ -9,7 +9,7 @@ import { hardeningFor } from "../../planning/hardening";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
 import { PGDATA, type Role } from "../../planning/topology";
 import { POSTGRES_PASSWORD_FILE } from "../../components/postgres";
-import { type TestRun, docker } from "./docker";
+import { type EngineOption, type TestRun, docker } from "./docker";
 
 /** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
 export function hardeningArgs(role: Role): string[] {
@@ -31,10 +31,16 @@ export function labelArgs(run: TestRun, labels: Record<string, string>): string[
  * Writes a file into a created (not yet started) container, as the provider's `uploads` do;
  * `workDir` holds the local copy for the moment of the copy.
  */
-export function upload(workDir: string, container: string, file: string, content: string): void {
+export function upload(
+  workDir: string,
+  container: string,
+  file: string,
+  content: string,
+  engine: EngineOption = {},
+): void {
   const local = path.join(workDir, `upload-${path.basename(file)}`);
   fs.writeFileSync(local, content, { mode: 0o444 });
-  docker(["cp", local, `${container}:${file}`]);
+  docker(["cp", local, `${container}:${file}`], engine);
   fs.rmSync(local);
 }
 
