@@ -11,7 +11,10 @@ import { PGDATA, type Role } from "../../planning/topology";
 import { POSTGRES_PASSWORD_FILE } from "../../components/postgres";
 import { type EngineOption, type TestRun, docker } from "./docker";
 
-/** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
+/**
+ * The platform's capability set, no-new-privileges, read-only root file system and its scratch
+ * tmpfs mounts for a role (planning/hardening.ts), as components/docker.ts applies them.
+ */
 export function hardeningArgs(role: Role): string[] {
   const h = hardeningFor(role);
   return [
@@ -19,6 +22,7 @@ export function hardeningArgs(role: Role): string[] {
     ...h.capabilityAdds.flatMap((c) => ["--cap-add", c]),
     ...h.securityOpts.flatMap((o) => ["--security-opt", o]),
     ...(h.readOnlyRootfs ? ["--read-only"] : []),
+    ...Object.entries(h.tmpfs).flatMap(([target, options]) => ["--tmpfs", `${target}:${options}`]),
   ];
 }
 
