@@ -8,7 +8,7 @@
 # containerd and docker CLI run on bookworm's glibc 2.36. Nothing is shared with the default
 # engine: own socket, data root, exec root (and so its own managed containerd), pid file, bridge
 # and address pool, and no iptables rules of its own (--iptables=false), so the default engine's
-# NAT and networks stay as they are. One rule is added instead (see FORWARD_RULE).
+# NAT and networks stay as they are. One FORWARD rule is added instead (see SAME_NETWORK_RULE).
 #
 # Idempotent: the .debs are fetched and unpacked once into the cache directory, keyed by this
 # file's hash; the engine is started in the background only when its socket does not answer (or
@@ -56,7 +56,7 @@ ADDRESS_POOL=10.213.128.0/17
 # FORWARD too, so containers on one network of this engine could not reach each other. This
 # accepts exactly that (frames bridged between two of its addresses), as the default engine's own
 # per-network rules do for its networks; traffic routed between its networks stays dropped.
-FORWARD_RULE=(FORWARD -s 10.213.0.0/16 -d 10.213.0.0/16 -m physdev --physdev-is-bridged
+SAME_NETWORK_RULE=(FORWARD -s 10.213.0.0/16 -d 10.213.0.0/16 -m physdev --physdev-is-bridged
   -m comment --comment "$NAME: containers on one network" -j ACCEPT)
 key=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
 root="$cache_dir/docker-$SUITE-$key"
@@ -71,8 +71,8 @@ answers() {
   [ -S "$SOCK" ] && [ -x "$cli" ] && "$cli" -H "unix://$SOCK" version --format '{{.Server.APIVersion}}' >/dev/null 2>&1
 }
 
-# Without iptables there is no firewall for the rule to get through.
-forwarding() { ! command -v iptables >/dev/null || iptables -C "${FORWARD_RULE[@]}" 2>/dev/null; }
+# Without iptables there is no firewall to get through.
+forwarding() { ! command -v iptables >/dev/null || iptables -C "${SAME_NETWORK_RULE[@]}" 2>/dev/null; }
 
 running_pid() {
   local pid
@@ -103,7 +103,7 @@ if [ "$action" = stop ]; then
   stop_engine
   rm -f "$KEYFILE"
   if command -v iptables >/dev/null; then
-    while iptables -D "${FORWARD_RULE[@]}" 2>/dev/null; do :; done
+    while iptables -D "${SAME_NETWORK_RULE[@]}" 2>/dev/null; do :; done
   fi
   exit 0
 fi
@@ -197,6 +197,11 @@ start_engine() {
   # PATH: dockerd starts the containerd (and containerd its shim, and docker-proxy) it finds on
   # PATH, so trixie's come first; runc is found in /usr/sbin, bookworm's. setsid: the engine
   # outlives the test process that started it, like the default one.
+  # --dns 127.0.0.1: without NAT, Docker's DNS would forward every name it does not know (a
+  # stopped container's, say) from the container to the host's resolver, unreachable, and the
+  # lookup would hang until it times out (4 to 16 s) where the default engine answers "not found"
+  # at once. A loopback server is asked from the host instead (Docker >= 26), and with nothing
+  # listening there the lookup fails at once, and nothing leaves the host.
   PATH="$root/usr/bin:$root/usr/sbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     setsid "$root/usr/sbin/dockerd" \
     --config-file "$root/daemon.json" \
@@ -207,6 +212,7 @@ start_engine() {
     -b "$BRIDGE" \
     --default-address-pool "base=$ADDRESS_POOL,size=24" \
     --iptables=false \
+    --dns 127.0.0.1 \
     </dev/null >>"$LOG" 2>&1 9>&- &
   local pid=$!
   echo "$key" >"$KEYFILE"
@@ -235,5 +241,5 @@ if ! current; then
   # Roots of earlier keys: their engine, if any, was stopped above.
   find "$cache_dir" -maxdepth 1 -name "docker-$SUITE-*" ! -name "docker-$SUITE-$key" -exec rm -rf {} +
 fi
-forwarding || iptables -I "${FORWARD_RULE[@]:0:1}" 1 "${FORWARD_RULE[@]:1}"
+forwarding || iptables -I "${SAME_NETWORK_RULE[0]}" 1 "${SAME_NETWORK_RULE[@]:1}"
 print_result
