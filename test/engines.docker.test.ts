@@ -8,11 +8,14 @@
  * - on each engine, the nginx images run the edge's generated nginx.conf as the platform runs it
  *   (user-defined network, Docker's DNS, uploads, hardening, health check), and the probe image
  *   runs hardened as a region API: healthy, its identity from env, PROBE_START_DELAY_MS, a clean
- *   exit on `docker stop`.
+ *   exit on `docker stop`;
+ * - on each engine, Docker's DNS keeps a stopping container's name until its process has exited:
+ *   a proxy that resolves it meanwhile still gets the address of a server that no longer listens.
  *
  * The modern engine's tests are skipped, with the reason printed, only where no second engine can
  * run at all (see test/support/modernDocker.ts).
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,6 +28,7 @@ import { PORTS, type StackPlan, planStack } from "../planning/topology";
 import { rawOf } from "./support/configs";
 import {
   type EngineOption,
+  type Run,
   docker,
   engineRequest,
   ensureDockerd,
@@ -165,6 +169,21 @@ const networkFor = (engine: EngineOption, name: string): string => {
   docker(["network", "create", ...RUN.labels.flatMap((l) => ["--label", l]), name], engine);
   return name;
 };
+
+/** `docker ...` without waiting for it, for what a test watches while it runs (a `docker stop`). */
+function dockerInBackground(args: string[], engine: EngineOption): Promise<Run> {
+  return new Promise((resolve) => {
+    const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
+    const child = spawn("docker", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
+}
+
+const logsOf = (container: string, engine: EngineOption): string => run("docker", ["logs", container], engine).stdout;
 
 /** `curl` inside a container: exit status (7 = connection refused) and body. */
 const curlIn = (container: string, url: string, engine: EngineOption) =>
@@ -379,5 +398,34 @@ describe.each(TARGETS)("the probe image on $name, hardened as a region API", ({ 
     docker(["stop", name], engine);
     expect(inspect(name, "{{.State.ExitCode}}", engine), diagnose(name, engine)).toBe("0");
     expect((Date.now() - stopping) / 1000, "seconds docker stop took (grace period: 15)").toBeLessThan(5);
+  });
+});
+
+describe.each(TARGETS)("Docker's DNS on $name", ({ engine }) => {
+  it("keeps a stopping container's name while it handles SIGTERM, and drops it once its process has exited", async () => {
+    const network = networkFor(engine, `${PREFIX}_dns`);
+    const stopping = `${PREFIX}_dns_stopping`;
+    const watcher = `${PREFIX}_dns_watcher`;
+    const labels = labelArgs(RUN, {});
+    // Shuts down only when the test says so (/tmp/release), like a server draining its requests.
+    const drain = 'trap "echo TERM; until [ -e /tmp/release ]; do sleep 0.05; done; exit 0" TERM';
+    const start = (name: string, command: string) => {
+      const flags = ["--name", name, ...labels, "--network", network, "--entrypoint", "bash"];
+      docker(["run", "-d", ...flags, TEST_IMAGES.probe, "-c", command], engine);
+    };
+    start(stopping, `${drain}; echo ready; while :; do sleep 0.05; done`);
+    start(watcher, "exec sleep 300");
+    const resolves = () => run("docker", ["exec", watcher, "getent", "hosts", stopping], engine).status === 0;
+    await pollUntil("the container to trap SIGTERM", () => (/ready/.test(logsOf(stopping, engine)) ? true : undefined));
+    expect(resolves(), "the name of a running container").toBe(true);
+
+    const stop = dockerInBackground(["stop", "--time", "30", stopping], engine);
+    await pollUntil("SIGTERM to arrive", () => (/TERM/.test(logsOf(stopping, engine)) ? true : undefined));
+    expect(resolves(), "the name while its process handles SIGTERM").toBe(true);
+    docker(["exec", stopping, "touch", "/tmp/release"], engine);
+    const stopped = await stop;
+    expect(stopped.status, stopped.stderr).toBe(0);
+    expect(inspect(stopping, "{{.State.Status}} {{.State.ExitCode}}", engine)).toBe("exited 0");
+    await pollUntil("the name to be dropped", () => (resolves() ? undefined : true), { timeoutMs: 5_000 });
   });
 });
