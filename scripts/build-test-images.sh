@@ -267,6 +267,12 @@ derive() {
 
 nginx_changes=('CMD ["nginx", "-g", "daemon off;"]' 'EXPOSE 80 443')
 built=()
+# The versions about to be replaced, newest layers first: removed at the end if nothing uses them
+# any more, or every rebuild would leave an untagged copy behind on the engine.
+replaced=()
+while read -r image; do
+  id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) && replaced=("$id" "${replaced[@]}")
+done <<<"$stale"
 
 if is_stale "$BASE_IMAGE"; then
   if [ -s "$tarball" ]; then
@@ -334,4 +340,9 @@ if is_stale "$PROBE_IMAGE"; then
   trap - EXIT
   built+=("$PROBE_IMAGE")
 fi
+for id in "${replaced[@]}"; do
+  if [ "$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
+    docker rmi "$id" >/dev/null 2>&1 || true
+  fi
+done
 echo "built ${built[*]} ($key, $forky_key, probe $probe_key)"
