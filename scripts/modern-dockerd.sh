@@ -74,10 +74,11 @@ answers() {
 # Without iptables there is no firewall to get through.
 forwarding() { ! command -v iptables >/dev/null || iptables -C "${SAME_NETWORK_RULE[@]}" 2>/dev/null; }
 
+# The engine's pid, if it runs: a pid file left by a dead engine may name another process by now.
 running_pid() {
   local pid
   pid=$(cat "$PIDFILE" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then echo "$pid"; fi
 }
 
 stop_engine() {
