@@ -1,52 +1,109 @@
 #!/usr/bin/env bash
-# Builds the stand-ins for the official postgres:15 and redis:7 images that the backup tests run,
-# from Debian bookworm's own packages, since no container registry is reachable:
+# Builds the images the Docker tests run, from Debian's own packages, since no container registry
+# is reachable: stand-ins for the official images the platform deploys, importable into any
+# engine (the docker CLI's DOCKER_HOST says which).
 #
 #   sectorwars-test/postgres:15   POSTGRES_USER / POSTGRES_DB / POSTGRES_PASSWORD_FILE / PGDATA,
 #                                 initdb on first start, listens on 0.0.0.0, trusts the local
 #                                 socket, runs as the postgres user (as the official image does)
 #   sectorwars-test/redis:7       `redis-server <conf>` as the redis user, WORKDIR /data
+#   sectorwars-test/nginx:1.22    Debian bookworm's nginx-light, shaped like nginx:alpine for what
+#                                 the edge relies on (planning/edge.ts): `nginx -g 'daemon off;'`,
+#                                 STOPSIGNAL SIGQUIT, a user nginx, /var/run/nginx.pid, the logs
+#                                 linked to stdout/stderr, /var/cache/nginx, /etc/nginx/tls/, and
+#                                 wget for the health check (GNU's, which takes busybox's flags)
+#   sectorwars-test/nginx:1.30    the same from Debian testing's nginx (>= 1.27.3), whose root
+#                                 scripts/build-test-nginx.sh debootstraps for the host tests too
+#   sectorwars-test/probe         probe/server.js with its node_modules on bookworm's Node.js, curl
+#                                 for the health check, `node /app/server.js` as the user node;
+#                                 the code is root-owned, so a read-only root file system works
 #
-# Both come from one debootstrap'd root file system (minbase + postgresql-15 + redis-server),
-# kept as a tarball in the cache directory and imported with `docker import`. Each step is skipped
-# when its result is already there: images carrying the current build key, else the cached
-# tarball, else debootstrap (about a minute). The key changes whenever this file changes.
+# The bookworm images share one debootstrap'd root file system (minbase + the packages below),
+# kept as a tarball in the cache directory and imported once per engine as
+# sectorwars-test/base:bookworm; the images are that base with their own config (a created
+# container committed with the changes: no new layer, and unlike `docker import --change` it can
+# set STOPSIGNAL on Docker 20.10). The probe adds one layer, /app. Testing's root is imported as
+# sectorwars-test/base:forky the same way.
 #
-# Usage: scripts/build-test-images.sh [--cache-dir DIR] [--mirror URL]
-# Env:   SECTORWARS_TEST_IMAGE_CACHE (default /var/cache/sectorwars-test-images)
-# Needs: root, debootstrap, a running Docker engine.
+# Every image carries a key of its inputs, and only images whose key changed are rebuilt: this
+# file (all of them; it also keys the cached tarball), scripts/build-test-nginx.sh (nginx:1.30),
+# probe/server.js, package.json and package-lock.json (the probe, in a second or two). When all
+# are current the script returns at once. The first build takes one to three minutes.
+#
+# Usage: scripts/build-test-images.sh [--cache-dir DIR] [--mirror URL] [--probe-dir DIR]
+# Env:   SECTORWARS_TEST_IMAGE_CACHE (default /var/cache/sectorwars-test-images), DOCKER_HOST
+# Needs: root, debootstrap, a running Docker engine, `npm ci --prefix probe` done.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_dir=${SECTORWARS_TEST_IMAGE_CACHE:-/var/cache/sectorwars-test-images}
 mirror=""
+probe_dir="$here/../probe"
 while [ $# -gt 0 ]; do
   case $1 in
     --cache-dir) cache_dir=$2; shift 2 ;;
     --mirror) mirror=$2; shift 2 ;;
-    *) echo "usage: $0 [--cache-dir DIR] [--mirror URL]" >&2; exit 2 ;;
+    --probe-dir) probe_dir=$2; shift 2 ;;
+    *) echo "usage: $0 [--cache-dir DIR] [--mirror URL] [--probe-dir DIR]" >&2; exit 2 ;;
   esac
 done
 
+given_mirror=$mirror
 SUITE=bookworm
-PACKAGES=postgresql-15,redis-server
+PACKAGES=postgresql-15,redis-server,nginx-light,wget,curl,nodejs
+BUILD_NGINX="$here/build-test-nginx.sh"
+BASE_IMAGE=sectorwars-test/base:bookworm
 POSTGRES_IMAGE=sectorwars-test/postgres:15
 REDIS_IMAGE=sectorwars-test/redis:7
+NGINX_IMAGE=sectorwars-test/nginx:1.22
+FORKY_BASE_IMAGE=sectorwars-test/base:forky
+MODERN_NGINX_IMAGE=sectorwars-test/nginx:1.30
+PROBE_IMAGE=sectorwars-test/probe
 KEY_LABEL=com.sectorwars.test-image-key
-key=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
+hash16() { cat "$@" | sha256sum | cut -c1-16; }
+key=$(hash16 "${BASH_SOURCE[0]}")
+forky_key=$(hash16 "${BASH_SOURCE[0]}" "$BUILD_NGINX")
+for f in server.js package.json package-lock.json node_modules/.package-lock.json; do
+  if [ ! -f "$probe_dir/$f" ]; then
+    echo "$probe_dir/$f is missing: the probe image needs the probe installed (npm ci --prefix probe)" >&2
+    exit 1
+  fi
+done
+probe_key=$(hash16 "${BASH_SOURCE[0]}" "$probe_dir/server.js" "$probe_dir/package.json" "$probe_dir/package-lock.json")
+
+# Each image with the key it must carry, bases before the images made from them.
+IMAGES=("$BASE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE" "$FORKY_BASE_IMAGE" "$MODERN_NGINX_IMAGE" "$PROBE_IMAGE")
+wanted_key() {
+  case $1 in
+    "$FORKY_BASE_IMAGE" | "$MODERN_NGINX_IMAGE") echo "$forky_key" ;;
+    "$PROBE_IMAGE") echo "$probe_key" ;;
+    *) echo "$key" ;;
+  esac
+}
 image_key() { docker image inspect --format "{{index .Config.Labels \"$KEY_LABEL\"}}" "$1" 2>/dev/null || true; }
+stale_images() {
+  local image
+  for image in "${IMAGES[@]}"; do
+    [ "$(image_key "$image")" = "$(wanted_key "$image")" ] || echo "$image"
+  done
+}
+is_stale() { grep -qxF "$1" <<<"$stale"; }
 
-if [ "$(image_key "$POSTGRES_IMAGE")" = "$key" ] && [ "$(image_key "$REDIS_IMAGE")" = "$key" ]; then
-  echo "test images are current ($key)"
+stale=$(stale_images)
+if [ -z "$stale" ]; then
+  echo "test images are current ($key, $forky_key, probe $probe_key)"
   exit 0
 fi
 
 mkdir -p "$cache_dir"
-# One build at a time per cache directory; the loser of a race finds the tarball ready.
+# One build at a time per cache directory; the loser of a race finds the images ready.
 exec 9>"$cache_dir/.lock"
 flock -w 900 9
-if [ "$(image_key "$POSTGRES_IMAGE")" = "$key" ] && [ "$(image_key "$REDIS_IMAGE")" = "$key" ]; then
-  echo "test images are current ($key), imported by a concurrent build"
+stale=$(stale_images)
+if [ -z "$stale" ]; then
+  echo "test images are current ($key, $forky_key, probe $probe_key), imported by a concurrent build"
   exit 0
 fi
 
@@ -69,6 +126,19 @@ configured_mirror() {
       /^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
       END { flush() }' "$f"
   done
+}
+
+# What the official nginx image has and the edge's config relies on (planning/edge.ts): a user
+# nginx for the workers (`user nginx;`), the logs on the container's stdout and stderr,
+# /var/cache/nginx for temp files, /etc/nginx/tls/ for the uploaded certificate. The pid file,
+# /var/run/nginx.pid, needs nothing: Debian's /var/run is /run.
+finish_nginx() {
+  local root=$1
+  chroot "$root" useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin nginx
+  mkdir -p "$root/var/cache/nginx" "$root/etc/nginx/tls" "$root/var/log/nginx"
+  ln -sf /dev/stdout "$root/var/log/nginx/access.log"
+  ln -sf /dev/stderr "$root/var/log/nginx/error.log"
 }
 
 build_rootfs() {
@@ -98,6 +168,9 @@ build_rootfs() {
   mkdir -p "$root/run/secrets" "$root/usr/local/etc/redis" "$root/data" "$root/var/lib/postgresql/data"
   chroot "$root" chown redis:redis /data
   chroot "$root" chown postgres:postgres /var/lib/postgresql/data
+  finish_nginx "$root"
+  # The probe's user, as in the official node image the probe's Dockerfile starts from.
+  chroot "$root" useradd --uid 1000 --user-group --create-home --shell /bin/sh node
   : >"$root/etc/resolv.conf"
   echo sectorwars-test >"$root/etc/hostname"
 
@@ -165,33 +238,111 @@ ENTRYPOINT
   mv "$tarball.tmp" "$tarball"
   rm -rf "$root"
   trap - EXIT
-  # Tarballs of earlier keys are never used again.
-  find "$cache_dir" -maxdepth 1 -name "rootfs-$SUITE-*.tar" ! -name "rootfs-$SUITE-$key.tar" -delete
 }
 
-if [ -s "$tarball" ]; then
-  echo "using cached root file system $tarball"
-else
-  build_rootfs
+# derive IMAGE BASE KEY [--stop-signal SIGNAL] [--app DIR] CHANGE...: IMAGE is BASE with the
+# Dockerfile-style CHANGEs (CMD, ENV, USER, ...) and the label KEY, plus DIR's content as /app.
+derive() {
+  local image=$1 base=$2 image_key=$3
+  shift 3
+  local create=() app="" changes=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --stop-signal) create+=(--stop-signal "$2"); shift 2 ;;
+      --app) app=$2; shift 2 ;;
+      *) changes+=(--change "$1"); shift ;;
+    esac
+  done
+  local helper
+  helper=$(docker create "${create[@]}" "$base" true)
+  if { [ -z "$app" ] || docker cp "$app/." "$helper:/app"; } &&
+    docker commit "${changes[@]}" --change "LABEL $KEY_LABEL=$image_key" "$helper" "$image" >/dev/null; then
+    docker rm "$helper" >/dev/null
+  else
+    docker rm -f "$helper" >/dev/null
+    echo "building $image failed" >&2
+    exit 1
+  fi
+}
+
+nginx_changes=('CMD ["nginx", "-g", "daemon off;"]' 'EXPOSE 80 443')
+built=()
+# The versions about to be replaced, newest layers first: removed at the end if nothing uses them
+# any more, or every rebuild would leave an untagged copy behind on the engine.
+replaced=()
+while read -r image; do
+  id=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null) && replaced=("$id" "${replaced[@]}")
+done <<<"$stale"
+
+if is_stale "$BASE_IMAGE"; then
+  if [ -s "$tarball" ]; then
+    echo "using cached root file system $tarball"
+  else
+    build_rootfs
+    # Tarballs of other keys are left for a day: another checkout sharing the cache may use one.
+    find "$cache_dir" -maxdepth 1 -name "rootfs-$SUITE-*.tar" ! -name "rootfs-$SUITE-$key.tar" -mmin +1440 -delete
+  fi
+  touch "$tarball"
+  docker import --change "ENV PATH=$BASE_PATH" --change 'ENV LANG=C.UTF-8' --change "LABEL $KEY_LABEL=$key" \
+    "$tarball" "$BASE_IMAGE" >/dev/null
+  built+=("$BASE_IMAGE")
+fi
+if is_stale "$POSTGRES_IMAGE"; then
+  derive "$POSTGRES_IMAGE" "$BASE_IMAGE" "$key" \
+    "ENV PATH=/usr/lib/postgresql/15/bin:$BASE_PATH" 'ENV PGDATA=/var/lib/postgresql/data' \
+    'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["postgres"]' 'EXPOSE 5432'
+  built+=("$POSTGRES_IMAGE")
+fi
+if is_stale "$REDIS_IMAGE"; then
+  derive "$REDIS_IMAGE" "$BASE_IMAGE" "$key" \
+    'WORKDIR /data' 'ENTRYPOINT ["redis-entrypoint.sh"]' 'CMD ["redis-server"]' 'EXPOSE 6379'
+  built+=("$REDIS_IMAGE")
+fi
+if is_stale "$NGINX_IMAGE"; then
+  derive "$NGINX_IMAGE" "$BASE_IMAGE" "$key" --stop-signal SIGQUIT "${nginx_changes[@]}"
+  built+=("$NGINX_IMAGE")
 fi
 
-BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-docker import \
-  --change "ENV PATH=/usr/lib/postgresql/15/bin:$BASE_PATH" \
-  --change 'ENV LANG=C.UTF-8' \
-  --change 'ENV PGDATA=/var/lib/postgresql/data' \
-  --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
-  --change 'CMD ["postgres"]' \
-  --change 'EXPOSE 5432' \
-  --change "LABEL $KEY_LABEL=$key" \
-  "$tarball" "$POSTGRES_IMAGE" >/dev/null
-docker import \
-  --change "ENV PATH=$BASE_PATH" \
-  --change 'ENV LANG=C.UTF-8' \
-  --change 'WORKDIR /data' \
-  --change 'ENTRYPOINT ["redis-entrypoint.sh"]' \
-  --change 'CMD ["redis-server"]' \
-  --change 'EXPOSE 6379' \
-  --change "LABEL $KEY_LABEL=$key" \
-  "$tarball" "$REDIS_IMAGE" >/dev/null
-echo "imported $POSTGRES_IMAGE and $REDIS_IMAGE ($key)"
+if is_stale "$FORKY_BASE_IMAGE"; then
+  # The root the host tests run Debian testing's nginx from (built there once), copied, so that
+  # the image's changes never touch it.
+  # Its own default mirror unless one was given: the one configured for bookworm may not carry testing.
+  nginx_args=(--cache-dir "$cache_dir")
+  [ -z "$given_mirror" ] || nginx_args+=(--mirror "$given_mirror")
+  wrapper=$(bash "$BUILD_NGINX" "${nginx_args[@]}" | tail -n1)
+  copy=$(mktemp -d "$cache_dir/forky-image.XXXXXX")
+  trap 'rm -rf "$copy"' EXIT
+  cp -a "$(dirname "$wrapper")/." "$copy/"
+  rm -f "$copy/nginx"
+  finish_nginx "$copy"
+  tar -C "$copy" --numeric-owner -c . |
+    docker import --change "ENV PATH=$BASE_PATH" --change 'ENV LANG=C.UTF-8' \
+      --change "LABEL $KEY_LABEL=$forky_key" - "$FORKY_BASE_IMAGE" >/dev/null
+  rm -rf "$copy"
+  trap - EXIT
+  built+=("$FORKY_BASE_IMAGE")
+fi
+if is_stale "$MODERN_NGINX_IMAGE"; then
+  derive "$MODERN_NGINX_IMAGE" "$FORKY_BASE_IMAGE" "$forky_key" --stop-signal SIGQUIT "${nginx_changes[@]}"
+  built+=("$MODERN_NGINX_IMAGE")
+fi
+
+if is_stale "$PROBE_IMAGE"; then
+  # The probe's files only: the repo's other files and the host's caches stay out of the image.
+  app=$(mktemp -d)
+  trap 'rm -rf "$app"' EXIT
+  cp -a "$probe_dir/server.js" "$probe_dir/package.json" "$probe_dir/package-lock.json" "$probe_dir/node_modules" "$app/"
+  chmod -R a+rX,go-w "$app"
+  derive "$PROBE_IMAGE" "$BASE_IMAGE" "$probe_key" --app "$app" \
+    'USER node' 'WORKDIR /app' 'ENV NODE_ENV=production' 'ENV PORT=8000' 'ENV HOST=0.0.0.0' 'EXPOSE 8000' \
+    'CMD ["node", "/app/server.js"]'
+  rm -rf "$app"
+  trap - EXIT
+  built+=("$PROBE_IMAGE")
+fi
+for id in "${replaced[@]}"; do
+  if [ "$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
+    docker rmi "$id" >/dev/null 2>&1 || true
+  fi
+done
+echo "built ${built[*]} ($key, $forky_key, probe $probe_key)"

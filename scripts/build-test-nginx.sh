@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the nginx >= 1.27.3 that the upstream-keepalive tests run (test/nginx.keepalive.test.ts):
 # `server name:port resolve` in an upstream block needs it, and Debian bookworm ships 1.22.
+# The same root is the file system of the test image sectorwars-test/nginx:1.30
+# (scripts/build-test-images.sh), hence wget, which the edge's container health check runs.
 # Debian testing's (forky) nginx package is installed into a debootstrap'd root file system (testing,
 # not sid: a package reaches testing only once it installs cleanly); its binary
 # needs that glibc, so it is started through the root's own dynamic loader and libraries
@@ -31,6 +33,7 @@ root="$cache_dir/nginx-$SUITE-$key"
 wrapper="$root/nginx"
 
 if [ -x "$wrapper" ]; then
+  touch "$root"
   echo "$wrapper"
   exit 0
 fi
@@ -47,10 +50,10 @@ fi
 build=$(mktemp -d "$cache_dir/nginx-build.XXXXXX")
 # Removes the half-built tree whatever happens; the root only appears, by rename, once complete.
 trap 'rm -rf "$build" "$build.log"' EXIT
-echo "debootstrap $SUITE from $mirror (package: nginx)" >&2
+echo "debootstrap $SUITE from $mirror (packages: nginx, wget)" >&2
 started=$SECONDS
 # bookworm's debootstrap has no script named forky; sid's is the one every newer suite uses.
-if ! debootstrap --variant=minbase --include=nginx "$SUITE" "$build" "$mirror" /usr/share/debootstrap/scripts/sid >"$build.log" 2>&1; then
+if ! debootstrap --variant=minbase --include=nginx,wget "$SUITE" "$build" "$mirror" /usr/share/debootstrap/scripts/sid >"$build.log" 2>&1; then
   tail -n 30 "$build.log" >&2
   echo "debootstrap of Debian $SUITE failed: the keepalive tests need nginx >= 1.27.3 from it" >&2
   exit 1
@@ -83,7 +86,7 @@ chmod 755 "$build/nginx"
 mv "$build" "$root"
 trap - EXIT
 rm -f "$build.log"
-# Roots of earlier keys are never used again.
-find "$cache_dir" -maxdepth 1 -name "nginx-$SUITE-*" ! -name "nginx-$SUITE-$key" -exec rm -rf {} +
+# Roots of other keys are left for a day: another checkout sharing the cache may still run one.
+find "$cache_dir" -maxdepth 1 -name "nginx-$SUITE-*" ! -name "nginx-$SUITE-$key" -mmin +1440 -exec rm -rf {} +
 "$wrapper" -v >&2
 echo "$wrapper"

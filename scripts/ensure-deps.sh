@@ -16,6 +16,9 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+# The second, modern Docker engine (scripts/modern-dockerd.sh): its bridge, and bookworm's runc.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+[ -x /usr/sbin/runc ] || missing+=(runc)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

@@ -1,12 +1,20 @@
 /**
  * A real Docker engine for tests: Debian's docker.io, with dockerd started in the background
  * when nothing answers yet, and helpers that run the docker CLI and remove what a test labelled.
+ * Every helper takes an optional `host` (a DOCKER_HOST value) for a second engine (see
+ * modernDocker.ts); without it, the engine the environment names, as the docker CLI picks it.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import { waitUntil } from "./process";
+
+/** Which engine: a DOCKER_HOST value such as "unix:///run/x.sock"; unset, the environment's. */
+export interface EngineOption {
+  host?: string;
+}
 
 export interface Run {
   status: number;
@@ -14,15 +22,16 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a program without a shell; never throws, the caller reads `status`. */
+/** Runs a program without a shell; never throws, the caller reads `status`. `host` sets DOCKER_HOST. */
 export function run(
   command: string,
   args: string[],
-  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } & EngineOption = {},
 ): Run {
+  const env = opts.env ?? process.env;
   const result = spawnSync(command, args, {
     input: opts.input,
-    env: opts.env ?? process.env,
+    env: opts.host === undefined ? env : { ...env, DOCKER_HOST: opts.host },
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 120_000,
     maxBuffer: 256 * 1024 * 1024,
@@ -34,13 +43,57 @@ export function run(
   };
 }
 
-/** `docker ...`; throws with its stderr when it fails. */
-export function docker(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): string {
+/** `docker ...` on the engine `host` names; throws with its stderr when it fails. */
+export function docker(
+  args: string[],
+  opts: { input?: string | Buffer; timeoutMs?: number } & EngineOption = {},
+): string {
   const result = run("docker", args, opts);
   if (result.status !== 0) {
-    throw new Error(`docker ${args.join(" ")} failed (${result.status}): ${result.stderr.trim()}`);
+    const on = opts.host === undefined ? "" : ` (on ${opts.host})`;
+    throw new Error(`docker ${args.join(" ")}${on} failed (${result.status}): ${result.stderr.trim()}`);
   }
   return result.stdout;
+}
+
+/** The Engine API socket of `host` (a unix:// DOCKER_HOST), else of the environment's engine. */
+function socketOf(host: string | undefined): string {
+  const value = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  if (!value.startsWith("unix://")) throw new Error(`only unix:// Docker hosts are supported here, not ${value}`);
+  return value.slice("unix://".length);
+}
+
+/**
+ * One request to the Docker Engine API over its socket, for what the docker CLI cannot say: a
+ * request at an exact API version (`/v1.44/...`), as a client library such as the Pulumi
+ * provider's sends it. Never throws for an HTTP error status; the caller reads `status`.
+ */
+export function engineRequest(
+  method: string,
+  path: string,
+  opts: { body?: unknown; timeoutMs?: number } & EngineOption = {},
+): Promise<{ status: number; body: string }> {
+  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        socketPath: socketOf(opts.host),
+        method,
+        path,
+        headers: payload === undefined ? {} : { "content-type": "application/json" },
+        timeout: opts.timeoutMs ?? 30_000,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer from the Docker engine`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
 }
 
 const has = (command: string): boolean => run("sh", ["-c", `command -v ${command}`]).status === 0;
@@ -99,19 +152,17 @@ export async function ensureDockerd(timeoutMs = 90_000): Promise<void> {
 }
 
 /** Removes every container (with its anonymous volumes), volume and network carrying `label` (k=v). */
-export function removeLabelled(label: string): void {
-  const containers = docker(["ps", "-aq", "--filter", `label=${label}`])
-    .split("\n")
-    .filter(Boolean);
-  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers]);
-  const volumes = docker(["volume", "ls", "-q", "--filter", `label=${label}`])
-    .split("\n")
-    .filter(Boolean);
-  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
-  const networks = docker(["network", "ls", "-q", "--filter", `label=${label}`])
-    .split("\n")
-    .filter(Boolean);
-  if (networks.length > 0) docker(["network", "rm", ...networks]);
+export function removeLabelled(label: string, engine: EngineOption = {}): void {
+  const list = (args: string[]) =>
+    docker([...args, "--filter", `label=${label}`], engine)
+      .split("\n")
+      .filter(Boolean);
+  const containers = list(["ps", "-aq"]);
+  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers], engine);
+  const volumes = list(["volume", "ls", "-q"]);
+  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+  const networks = list(["network", "ls", "-q"]);
+  if (networks.length > 0) docker(["network", "rm", ...networks], engine);
 }
 
 const KIND_LABEL = "com.sectorwars.test";
@@ -151,26 +202,25 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** Removes containers and volumes of `kind` whose owning process on this machine is gone. */
-export function reapDeadRuns(kind: string): void {
+/** Removes containers, volumes and networks of `kind` whose owning process on this machine is gone. */
+export function reapDeadRuns(kind: string, engine: EngineOption = {}): void {
   const dead = (owner: string): boolean => {
     const [host, pid] = owner.split(":");
     if (!host || !pid) return true; // made before runs were labelled with their owner
     return host === os.hostname() && !alive(Number(pid));
   };
   const filter = ["--filter", `label=${KIND_LABEL}=${kind}`];
-  const containers = docker(["ps", "-a", ...filter, "--format", `{{.ID}} {{.Label "${OWNER_LABEL}"}}`])
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.split(" ") as [string, string | undefined])
-    .filter(([, owner]) => dead(owner ?? ""))
-    .map(([id]) => id);
-  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers]);
-  const volumes = docker(["volume", "ls", ...filter, "--format", `{{.Name}} {{.Label "${OWNER_LABEL}"}}`])
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => l.split(" ") as [string, string | undefined])
-    .filter(([, owner]) => dead(owner ?? ""))
-    .map(([name]) => name);
-  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes]);
+  const deadOnes = (args: string[], field: string): string[] =>
+    docker([...args, ...filter, "--format", `${field} {{.Label "${OWNER_LABEL}"}}`], engine)
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ") as [string, string | undefined])
+      .filter(([, owner]) => dead(owner ?? ""))
+      .map(([id]) => id);
+  const containers = deadOnes(["ps", "-a"], "{{.ID}}");
+  if (containers.length > 0) docker(["rm", "-f", "-v", ...containers], engine);
+  const volumes = deadOnes(["volume", "ls"], "{{.Name}}");
+  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+  const networks = deadOnes(["network", "ls"], "{{.ID}}");
+  if (networks.length > 0) docker(["network", "rm", ...networks], engine);
 }

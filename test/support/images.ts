@@ -1,30 +1,43 @@
 /**
- * PostgreSQL 15 and Redis 7 images for tests that need real containers. No registry is
- * reachable, so scripts/build-test-images.sh builds stand-ins for the official images from
- * Debian's packages (debootstrap + docker import) and caches the root file system; when the
- * images are current it returns at once.
+ * Images for tests that need real containers, on any engine. No registry is reachable, so
+ * scripts/build-test-images.sh builds stand-ins for the official images from Debian's packages
+ * (debootstrap + docker import) and caches the root file systems; each image carries a key of its
+ * inputs, so only what changed is rebuilt, and when every image is current it returns at once.
  */
 import * as path from "node:path";
-import { ensureCommands, run } from "./docker";
+import { type EngineOption, ensureCommands, run } from "./docker";
 
 export const TEST_IMAGES = {
+  /** The official postgres:15's contract (POSTGRES_* env, PGDATA, initdb on first start). */
   postgres: "sectorwars-test/postgres:15",
+  /** `redis-server <conf>` as the redis user. */
   redis: "sectorwars-test/redis:7",
+  /** Debian bookworm's nginx, shaped like nginx:alpine for the edge (user nginx, logs to stdout/stderr, wget). */
+  nginx: "sectorwars-test/nginx:1.22",
+  /** The same from Debian testing: nginx >= 1.27.3, for upstream keepalive with `resolve`. */
+  modernNginx: "sectorwars-test/nginx:1.30",
+  /** The repo's probe/ as it is now (`node /app/server.js` as user node, curl for the health check). */
+  probe: "sectorwars-test/probe",
 } as const;
 
 export const IMAGE_CACHE_DIR = process.env.SECTORWARS_TEST_IMAGE_CACHE ?? "/var/cache/sectorwars-test-images";
 
 const BUILD_SCRIPT = path.resolve(__dirname, "../../scripts/build-test-images.sh");
 
-/** Builds (or finds) the test images; needs a running Docker engine (see ensureDockerd). */
-export function ensureTestImages(): typeof TEST_IMAGES {
+/**
+ * Builds or imports the test images that are missing or out of date on the engine `host` names
+ * (default: the environment's), and returns their names. Needs that engine running (see
+ * ensureDockerd, ensureModernDockerd).
+ */
+export function ensureTestImages(engine: EngineOption = {}): typeof TEST_IMAGES {
   ensureCommands({ debootstrap: "debootstrap", flock: "util-linux" });
   const started = Date.now();
-  const result = run("bash", [BUILD_SCRIPT, "--cache-dir", IMAGE_CACHE_DIR], { timeoutMs: 600_000 });
+  const result = run("bash", [BUILD_SCRIPT, "--cache-dir", IMAGE_CACHE_DIR], { timeoutMs: 600_000, ...engine });
+  const on = engine.host === undefined ? "" : ` on ${engine.host}`;
   if (result.status !== 0) {
-    throw new Error(`building the test images failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(`building the test images${on} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`${result.stdout.trim()} [${seconds} s]`);
+  console.log(`${result.stdout.trim()}${on} [${seconds} s]`);
   return TEST_IMAGES;
 }

@@ -9,9 +9,12 @@ import { hardeningFor } from "../../planning/hardening";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
 import { PGDATA, type Role } from "../../planning/topology";
 import { POSTGRES_PASSWORD_FILE } from "../../components/postgres";
-import { type TestRun, docker } from "./docker";
+import { type EngineOption, type TestRun, docker } from "./docker";
 
-/** The platform's capability set and no-new-privileges for a role (planning/hardening.ts). */
+/**
+ * The platform's capability set, no-new-privileges, read-only root file system and its scratch
+ * tmpfs mounts for a role (planning/hardening.ts), as components/docker.ts applies them.
+ */
 export function hardeningArgs(role: Role): string[] {
   const h = hardeningFor(role);
   return [
@@ -19,6 +22,7 @@ export function hardeningArgs(role: Role): string[] {
     ...h.capabilityAdds.flatMap((c) => ["--cap-add", c]),
     ...h.securityOpts.flatMap((o) => ["--security-opt", o]),
     ...(h.readOnlyRootfs ? ["--read-only"] : []),
+    ...Object.entries(h.tmpfs).flatMap(([target, options]) => ["--tmpfs", `${target}:${options}`]),
   ];
 }
 
@@ -31,10 +35,16 @@ export function labelArgs(run: TestRun, labels: Record<string, string>): string[
  * Writes a file into a created (not yet started) container, as the provider's `uploads` do;
  * `workDir` holds the local copy for the moment of the copy.
  */
-export function upload(workDir: string, container: string, file: string, content: string): void {
+export function upload(
+  workDir: string,
+  container: string,
+  file: string,
+  content: string,
+  engine: EngineOption = {},
+): void {
   const local = path.join(workDir, `upload-${path.basename(file)}`);
   fs.writeFileSync(local, content, { mode: 0o444 });
-  docker(["cp", local, `${container}:${file}`]);
+  docker(["cp", local, `${container}:${file}`], engine);
   fs.rmSync(local);
 }
 
