@@ -25,6 +25,7 @@ import { NGINX_CONF_PATH, TLS_CERT_PATH, TLS_KEY_PATH, edgeNginxSettings } from 
 import { httpHealthcheck, nginxHealthcheck } from "../planning/healthchecks";
 import { renderNginxConf } from "../planning/nginx";
 import { PORTS, type StackPlan, planStack } from "../planning/topology";
+import { DEFAULT_PORTS } from "../planning/services";
 import { rawOf } from "./support/configs";
 import {
   type EngineOption,
@@ -155,7 +156,7 @@ function startRegionApi(engine: EngineOption, network: string, name: string, env
       region.api.hostname,
       "--stop-timeout",
       "15",
-      ...healthcheckArgs(httpHealthcheck(PORTS.api, "/health"), "1s"),
+      ...healthcheckArgs(httpHealthcheck(DEFAULT_PORTS["region-api"], "/health"), "1s"),
       ...["-e", "SECTORWARS_ROLE=region-api", "-e", `REGION_ID=${region.id}`, "-e", `REGION_NAME=${region.name}`],
       ...["-e", `REGION_TYPE=${region.type}`],
       ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
@@ -192,7 +193,7 @@ const curlIn = (container: string, url: string, engine: EngineOption) =>
 // ---------------------------------------------------------------------------------------------
 
 describe("health-check start_interval needs Docker API >= 1.44", () => {
-  const check = httpHealthcheck(PORTS.api, "/health");
+  const check = httpHealthcheck(DEFAULT_PORTS["region-api"], "/health");
   const startIntervalHealthcheck = {
     Test: check.tests,
     Interval: 30 * SECOND,
@@ -355,7 +356,7 @@ describe.each(TARGETS)("the probe image on $name, hardened as a region API", ({ 
     expect(inspect(name, "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.Tmpfs}}", engine)).toBe(
       'node true {"/tmp":"rw,noexec,nosuid,size=64m"}',
     );
-    const health = curlIn(name, `http://127.0.0.1:${PORTS.api}/health`, engine);
+    const health = curlIn(name, `http://127.0.0.1:${DEFAULT_PORTS["region-api"]}/health`, engine);
     expect(health.status, health.stderr).toBe(0);
     expect(JSON.parse(health.stdout)).toEqual({
       status: "ok",
@@ -375,7 +376,7 @@ describe.each(TARGETS)("the probe image on $name, hardened as a region API", ({ 
     const delayMs = 4_000;
     const started = Date.now();
     startRegionApi(engine, network, name, { PROBE_START_DELAY_MS: String(delayMs) });
-    const early = curlIn(name, `http://127.0.0.1:${PORTS.api}/health`, engine);
+    const early = curlIn(name, `http://127.0.0.1:${DEFAULT_PORTS["region-api"]}/health`, engine);
     const earlyMs = Date.now() - started;
     expect(earlyMs, "the first request came too late to be inside the delay").toBeLessThan(delayMs);
     expect(early.status, `curl inside the delay: ${early.stdout}${early.stderr}`).toBe(7); // connection refused
