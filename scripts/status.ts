@@ -23,12 +23,12 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backup";
+import { type RawStats } from "../planning/containerStats";
 import {
   type BackupDirEntry,
   type ObservedContainer,
   type ObservedVolume,
   type PostgresProbe,
-  type RawStats,
   defaultMaxBackupAgeSeconds,
   evaluateStatus,
   exitStatus,

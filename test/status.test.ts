@@ -1,6 +1,6 @@
 /**
- * The status planner (planning/status.ts): CPU and memory from raw Docker stats, the backup
- * directory, durations, the verdict per container and the exit status, and the table. Example
+ * The status planner (planning/status.ts, planning/containerStats.ts): CPU and memory from raw
+ * Docker stats, the backup directory, durations, the verdict per container and the exit status, and the table. Example
  * tables with hand-computed numbers and bad inputs, then fast-check properties against
  * independent oracles. No Docker here: status.docker.test.ts runs the script on a real engine.
  */
@@ -9,16 +9,19 @@ import { describe, expect, it } from "vitest";
 import { MANIFEST_FORMAT, backupName } from "../planning/backup";
 import { parseConfig } from "../planning/config";
 import {
+  type ContainerLimits,
+  MEMORY_WARNING_PERCENT,
+  type RawStats,
+  cpuUse,
+  memoryUse,
+} from "../planning/containerStats";
+import {
   BACKUP_AGE_SLACK_SECONDS,
   type BackupDirEntry,
-  type ContainerLimits,
   type ExpectedContainer,
-  MEMORY_WARNING_PERCENT,
   type ObservedContainer,
-  type RawStats,
   type StatusInput,
   backupTime,
-  cpuUse,
   defaultMaxBackupAgeSeconds,
   evaluateBackups,
   evaluateStatus,
@@ -26,7 +29,6 @@ import {
   expectedContainers,
   formatBytes,
   formatDuration,
-  memoryUse,
   parseDuration,
   postgresLogin,
   renderStatusTable,
