@@ -47,3 +47,16 @@ export function formatMemoryMb(mb: number): string {
   if (mb >= 1024) return `${(mb / 1024).toFixed(1)}G`;
   return `${mb}M`;
 }
+
+/** Bytes in binary units, three significant digits: 1536 → "1.5K", 268435456 → "256M". */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "K", "M", "G", "T", "P"];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const text = unit === 0 || Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1).replace(/\.0$/, "");
+  return `${text}${units[unit]}`;
+}

@@ -23,18 +23,16 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backup";
+import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
 import { type RawStats } from "../planning/containerStats";
 import {
-  type BackupDirEntry,
   type ObservedContainer,
   type ObservedVolume,
   type PostgresProbe,
-  defaultMaxBackupAgeSeconds,
   evaluateStatus,
   exitStatus,
   expectedContainers,
   isPostgresRole,
-  parseDuration,
   postgresLogin,
   renderStatusTable,
 } from "../planning/status";

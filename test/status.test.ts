@@ -1,12 +1,22 @@
 /**
- * The status planner (planning/status.ts, planning/containerStats.ts): CPU and memory from raw
- * Docker stats, the backup directory, durations, the verdict per container and the exit status, and the table. Example
- * tables with hand-computed numbers and bad inputs, then fast-check properties against
- * independent oracles. No Docker here: status.docker.test.ts runs the script on a real engine.
+ * The status planner (planning/status.ts with containerStats.ts and backupStatus.ts): CPU and
+ * memory from raw Docker stats, the backup directory, durations, the verdict per container and
+ * the exit status, and the table. Example tables with hand-computed numbers and bad inputs, then
+ * fast-check properties against independent oracles. No Docker here: status.docker.test.ts runs
+ * the script on a real engine.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MANIFEST_FORMAT, backupName } from "../planning/backup";
+import {
+  BACKUP_AGE_SLACK_SECONDS,
+  type BackupDirEntry,
+  backupTime,
+  defaultMaxBackupAgeSeconds,
+  evaluateBackups,
+  formatDuration,
+  parseDuration,
+} from "../planning/backupStatus";
 import { parseConfig } from "../planning/config";
 import {
   type ContainerLimits,
@@ -16,24 +26,17 @@ import {
   memoryUse,
 } from "../planning/containerStats";
 import {
-  BACKUP_AGE_SLACK_SECONDS,
-  type BackupDirEntry,
   type ExpectedContainer,
   type ObservedContainer,
   type StatusInput,
-  backupTime,
-  defaultMaxBackupAgeSeconds,
-  evaluateBackups,
   evaluateStatus,
   exitStatus,
   expectedContainers,
-  formatBytes,
-  formatDuration,
-  parseDuration,
   postgresLogin,
   renderStatusTable,
 } from "../planning/status";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role, allContainers, planStack } from "../planning/topology";
+import { formatBytes } from "../planning/units";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 
 const NO_LIMITS: ContainerLimits = { nanoCpus: 0, cpuQuota: 0, cpuPeriod: 0, memoryBytes: 0 };
