@@ -6,7 +6,7 @@
 /** unhealthy: exit status 1. warning: shown, exit status unchanged. */
 export type Severity = "unhealthy" | "warning";
 
-/** Something wrong or worth a look; `subject` is a container or volume name, or "backups". */
+/** Something wrong or worth a look; `subject` is a container or volume name, "backups" or "disk". */
 export interface Finding {
   severity: Severity;
   subject: string;
