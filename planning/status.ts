@@ -5,9 +5,12 @@
  *
  * A stack is healthy when every container its plan declares exists, runs and (when it has a
  * health check) reports healthy, every PostgreSQL container answers a query, and the newest
- * complete backup is younger than the threshold. Anything else that deserves a look (a container
- * outside the plan, memory near its limit, restarts, a backup directory without a valid
- * manifest) is a warning: shown, but the exit status stays 0.
+ * complete backup is younger than the threshold, and the Docker data root and the backup directory
+ * have at least the minimum free space. Anything else that deserves a look (a container outside
+ * the plan, memory near its limit, restarts, a backup directory without a valid manifest, a disk
+ * that could not be measured) is a warning: shown, but the exit status stays 0.
+ *
+ * The parts are judged in planning/containerStats.ts, backupStatus.ts and diskStatus.ts.
  */
 import { type BackupInput, type BackupReport, evaluateBackups, formatDuration } from "./backupStatus";
 import {
@@ -19,6 +22,7 @@ import {
   cpuUse,
   memoryUse,
 } from "./containerStats";
+import { type DiskInput, type DiskReport, evaluateDisks, renderDiskTable } from "./diskStatus";
 import { type Finding, type Severity, verdictOf } from "./statusFindings";
 import { alignTable } from "./table";
 import { LABEL_REGION, LABEL_ROLE, type Role, type StackPlan, allContainers } from "./topology";
@@ -108,6 +112,8 @@ export interface StatusReport {
   volumes: VolumeStatus[];
   backup: BackupReport;
   findings: Finding[];
+  /** Free space of the Docker data root and the backup directory (added with --min-free). */
+  disk: DiskReport;
 }
 
 /** Everything evaluateStatus judges: the plan's containers and what Docker and the file system said. */
@@ -118,6 +124,7 @@ export interface StatusInput {
   containers: readonly ObservedContainer[];
   volumes: readonly ObservedVolume[];
   backup: BackupInput;
+  disk: DiskInput;
 }
 
 /** Roles whose containers run PostgreSQL, and so get their connections counted. */
@@ -266,6 +273,8 @@ export function evaluateStatus(input: StatusInput): StatusReport {
 
   const [backup, backupFindings] = evaluateBackups(input.backup, input.stack, input.now);
   findings.push(...backupFindings);
+  const [disk, diskFindings] = evaluateDisks(input.disk);
+  findings.push(...diskFindings);
 
   return {
     stack: input.stack,
@@ -275,6 +284,7 @@ export function evaluateStatus(input: StatusInput): StatusReport {
     volumes,
     backup,
     findings,
+    disk,
   };
 }
 
@@ -289,7 +299,7 @@ const formatCpuCount = (cpus: number): string => String(Number(cpus.toFixed(2)))
 
 const VERDICT_WORDS: Record<ContainerStatus["verdict"], string> = { ok: "ok", warning: "WARN", unhealthy: "UNHEALTHY" };
 
-/** The report for people: containers, volumes, backups, then every finding and the verdict. */
+/** The report for people: containers, volumes, disks, backups, then every finding and the verdict. */
 export function renderStatusTable(report: StatusReport): string {
   const out: string[] = [`Stack "${report.stack}" at ${report.checkedAt}`, ""];
   out.push(
@@ -343,6 +353,7 @@ export function renderStatusTable(report: StatusReport): string {
       "",
     );
   }
+  out.push(...renderDiskTable(report.disk));
 
   const b = report.backup;
   const threshold = b.maxAgeSeconds === null ? "no maximum age" : `at most ${formatDuration(b.maxAgeSeconds)} old`;

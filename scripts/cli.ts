@@ -1,6 +1,6 @@
 /**
- * What the operator CLIs (capacity, status) share: their result shape, argument parsing, and
- * reading a stack's config from its Pulumi.<stack>.yaml without the Pulumi CLI.
+ * What the operator CLIs (capacity, status) share: their result shape, argument parsing, reading a
+ * stack's config from its Pulumi.<stack>.yaml without the Pulumi CLI, and a timeout.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -113,4 +113,13 @@ export function emit(result: CliResult): void {
   process.stdout.write(result.stdout);
   process.stderr.write(result.stderr);
   process.exitCode = result.status;
+}
+
+/** The promise's outcome, or an error naming `what` once `ms` have passed; the timer never outlives it. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,6 +5,7 @@
  *   npm run status -- --stack prod                         readable table
  *   npm run status -- --stack prod --json                  the StatusReport of planning/status.ts
  *   npm run status -- --stack prod --max-backup-age 30h    another threshold ("off": none)
+ *   npm run status -- --stack prod --min-free 20G          another free-space minimum ("off": none)
  *
  * It finds the stack's containers and volumes by the label com.sectorwars.stack=<stack> (never by
  * name), on the engine that DOCKER_HOST points at (else the local socket), and compares them with
@@ -13,18 +14,30 @@
  * counted by psql inside the container over its Unix socket (trusted there, so no password).
  * Per volume: its size, as `docker system df -v` reports it. And the age of the newest complete
  * backup in <backup.dir>/<stack>/ (the default threshold comes from backup.schedule, see
- * defaultMaxBackupAgeSeconds).
+ * defaultMaxBackupAgeSeconds). And the free space of the engine's data root (DockerRootDir) and of
+ * that backup directory, against --min-free (default DEFAULT_MIN_FREE): the backup directory by
+ * statfs here, where backups land; the data root by statfs here only when the engine is this
+ * machine's (dataRootSite), else by `df` in a throwaway container on the engine's host
+ * (scripts/statusDisk.ts).
  *
  * Exit status: 0 healthy (warnings allowed), 1 something unhealthy (the findings say what),
  * 2 usage, a bad stack config, or no Docker engine answering.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backup";
 import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
 import { type RawStats } from "../planning/containerStats";
+import {
+  DEFAULT_MIN_FREE,
+  type MinFree,
+  type ObservedDisk,
+  diskProbeImage,
+  parseMinFree,
+} from "../planning/diskStatus";
 import {
   type ObservedContainer,
   type ObservedVolume,
@@ -37,9 +50,11 @@ import {
   renderStatusTable,
 } from "../planning/status";
 import { LABEL_ROLE, LABEL_STACK, type StackPlan, planStack } from "../planning/topology";
-import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
+import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
+import { measureDataRoot, measureHere } from "./statusDisk";
 
-export const USAGE = "usage: tsx scripts/status.ts --stack <name> [--json] [--max-backup-age <duration>|off]";
+export const USAGE =
+  "usage: tsx scripts/status.ts --stack <name> [--json] [--max-backup-age <duration>|off] [--min-free <10%|20G>|off]";
 
 /** What runStatus reaches outside itself; tests replace any of it. */
 export interface StatusDeps {
@@ -48,6 +63,11 @@ export interface StatusDeps {
   /** The engine to ask; by default DOCKER_HOST's, else the local socket. */
   docker?: Docker;
   now?: () => Date;
+  /**
+   * This machine's host name (os.hostname()), compared with the engine's to tell whether the data
+   * root is on this machine; a test passes another to have the engine's host measure it.
+   */
+  hostname?: string;
 }
 
 interface Args {
@@ -55,15 +75,17 @@ interface Args {
   json: boolean;
   /** undefined: the schedule's default; null: no threshold. */
   maxBackupAge: number | null | undefined;
+  /** null: no threshold. */
+  minFree: MinFree | null;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
   const parsed = parseCliArgs(argv, {
-    options: { stack: ["--stack", "-s"], maxBackupAge: ["--max-backup-age"] },
+    options: { stack: ["--stack", "-s"], maxBackupAge: ["--max-backup-age"], minFree: ["--min-free"] },
     flags: { json: ["--json"] },
   });
   if (typeof parsed === "string") return parsed;
-  const { stack, maxBackupAge } = parsed.options;
+  const { stack, maxBackupAge, minFree: minFreeText } = parsed.options;
   if (!stack) return "--stack is required";
   if (!STACK_NAME_PATTERN.test(stack)) return `${JSON.stringify(stack)} is not a stack name`;
   let maxAge: number | null | undefined;
@@ -75,21 +97,21 @@ function parseArgs(argv: readonly string[]): Args | string {
       return `--max-backup-age: ${(error as Error).message}`;
     }
   }
-  return { stack, json: parsed.flags.json, maxBackupAge: maxAge };
+  let minFree: MinFree | null = DEFAULT_MIN_FREE;
+  if (minFreeText !== undefined) {
+    try {
+      minFree = parseMinFree(minFreeText);
+    } catch (error) {
+      return `--min-free: ${(error as Error).message}`;
+    }
+  }
+  return { stack, json: parsed.flags.json, maxBackupAge: maxAge, minFree };
 }
 
 const PING_TIMEOUT_MS = 10_000;
 const PSQL_TIMEOUT_MS = 15_000;
 /** Client connections only: pg_stat_activity also lists the server's own background workers. */
 const CONNECTIONS_SQL = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'";
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 const statusCode = (error: unknown): number | undefined =>
   typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
@@ -279,14 +301,26 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
 
   let containers: ObservedContainer[];
   let volumes: ObservedVolume[];
+  let dataRoot: ObservedDisk;
   try {
     const listed = await docker.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${plan.stack}`] } });
-    const [observed, vols] = await Promise.all([
+    const info = (await docker.info()) as { DockerRootDir?: unknown; Name?: unknown };
+    if (typeof info.DockerRootDir !== "string") throw new Error("docker info gave no DockerRootDir");
+    const root = info.DockerRootDir;
+    const [observed, vols, rootMeasurement] = await Promise.all([
       Promise.all(listed.map((c) => observeContainer(docker, c.Id, plan))),
       observeVolumes(docker, plan.stack),
+      measureDataRoot(docker, {
+        root,
+        engineName: typeof info.Name === "string" ? info.Name : "",
+        hostname: deps.hostname ?? os.hostname(),
+        probeImage: diskProbeImage(listed.map((c) => ({ role: c.Labels?.[LABEL_ROLE] ?? null, imageId: c.ImageID }))),
+        stack: plan.stack,
+      }),
     ]);
     containers = observed.filter((c): c is ObservedContainer => c !== undefined);
     volumes = vols;
+    dataRoot = { purpose: "docker-data-root", path: root, measurement: rootMeasurement };
   } catch (error) {
     return { status: 2, stdout: "", stderr: `asking Docker failed: ${(error as Error).message}\n` };
   }
@@ -302,6 +336,13 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
     };
   }
 
+  // Where backups land: on this machine, like the directory read above.
+  const backupDisk: ObservedDisk = {
+    purpose: "backups",
+    path: backupDir,
+    measurement: await measureHere(backupDir, { parentIfMissing: true }),
+  };
+
   const report = evaluateStatus({
     stack: plan.stack,
     now: (deps.now ?? (() => new Date()))(),
@@ -315,6 +356,7 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
         args.maxBackupAge === undefined ? defaultMaxBackupAgeSeconds(config.backup.schedule) : args.maxBackupAge,
       entries,
     },
+    disk: { minFree: args.minFree, observed: [dataRoot, backupDisk] },
   });
   const status = exitStatus(report);
   return {

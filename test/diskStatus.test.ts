@@ -2,7 +2,7 @@
  * The disk planner (planning/diskStatus.ts): the --min-free threshold, figures from statfs and
  * from `df -P -k`, where the data root is measured, which image measures it on the engine's host,
  * and the verdict per path. Example tables with hand-computed numbers, then fast-check properties
- * against oracles in exact integer arithmetic.
+ * against oracles in exact integer arithmetic. status.docker.test.ts measures a real disk.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -22,6 +22,7 @@ import {
   parseMinFree,
   renderDiskTable,
 } from "../planning/diskStatus";
+import { type StatusInput, evaluateStatus, exitStatus, renderStatusTable } from "../planning/status";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -411,6 +412,16 @@ function belowOracle(s: DiskSpace, min: MinFree): boolean {
   return BigInt(s.availableBytes) * 100n < BigInt(min.percent) * BigInt(s.usedBytes + s.availableBytes);
 }
 
+const minimalStatus = (disk: StatusInput["disk"]): StatusInput => ({
+  stack: "prod",
+  now: new Date("2026-11-25T14:00:00Z"),
+  expected: [],
+  containers: [],
+  volumes: [],
+  backup: { dir: "/var/backups/sectorwars/prod", schedule: "off", maxAgeSeconds: null, entries: [] },
+  disk,
+});
+
 describe("properties of the disk verdict", () => {
   it("finds exactly the measured paths below the threshold unhealthy, each naming its path, and warns of exactly the unknown ones", () => {
     fc.assert(
@@ -459,6 +470,19 @@ describe("properties of the disk verdict", () => {
     );
   });
 
+  it("makes a whole report unhealthy exactly when its other parts do or a disk is below the threshold", () => {
+    fc.assert(
+      fc.property(observedArb, minFreeArb, (observed, minFree) => {
+        const report = evaluateStatus(minimalStatus({ minFree, observed }));
+        const anyBelow = observed.some(
+          (d) => minFree !== null && !("unknown" in d.measurement) && belowOracle(d.measurement.space, minFree),
+        );
+        expect(exitStatus(report)).toBe(anyBelow ? 1 : 0);
+        expect(report.disk.paths).toHaveLength(observed.length);
+      }),
+    );
+  });
+
   it("renders one row per path in the report's order, its status last", () => {
     fc.assert(
       fc.property(observedArb, minFreeArb, (observed, minFree) => {
@@ -485,6 +509,32 @@ describe("properties of the disk verdict", () => {
 });
 
 describe("the disk table", () => {
+  it("shows where each path was measured, its size and what is free, in the status table after the volumes", () => {
+    const engineRoot: ObservedDisk = {
+      ...ROOT_DISK,
+      measurement: {
+        measuredOn: "engine",
+        measuredPath: "/var/lib/docker",
+        space: space(100 * GiB, 85 * GiB, 10 * GiB),
+      },
+    };
+    const newBackups: ObservedDisk = {
+      ...BACKUP_DISK,
+      measurement: local(BACKUP_DISK.path, space(2 * TiB, 1 * TiB, 1 * TiB), "/var/backups"),
+    };
+    const report = evaluateStatus(minimalStatus({ minFree: { percent: 11 }, observed: [engineRoot, newBackups] }));
+    const text = renderStatusTable(report);
+    expect(text).toMatch(
+      /^DISK +PATH +MEASURED ON +SIZE +FREE \(min 11%\) +STATUS$\n^Docker data root +\/var\/lib\/docker +Docker host +100G +10G \(10\.5%\) +UNHEALTHY$\n^backups +\/var\/backups\/sectorwars\/prod +this machine, at \/var\/backups +2T +1T \(50\.0%\) +ok$/m,
+    );
+    expect(text.indexOf("DISK ")).toBeGreaterThan(text.indexOf("No volumes"));
+    expect(text.indexOf("DISK ")).toBeLessThan(text.indexOf("Backups in "));
+    expect(text).toContain(
+      "  UNHEALTHY  disk: Docker data root /var/lib/docker on the Docker engine's host has 10G free",
+    );
+    expect(text.endsWith("UNHEALTHY: 1 problem.\n")).toBe(true);
+  });
+
   it("prints ? for a path that could not be measured, and no minimum when there is none", () => {
     const [report] = evaluateDisks({ minFree: null, observed: [{ ...ROOT_DISK, measurement: { unknown: "x" } }] });
     expect(renderDiskTable(report)).toEqual([

@@ -4,7 +4,8 @@
  * health checks, limits, labelled data volumes), stand-ins for the other roles, a decoy of
  * another stack, and a backup directory with one complete and one partial backup. runStatus is
  * called in-process with a stack file of its own in a temp directory; the last tests break the
- * stack (stop, unhealthy, remove) and check that the status says so.
+ * stack (stop, unhealthy, remove) and check that the status says so. Free disk space is checked
+ * against df run by the test on the same paths.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -26,7 +27,7 @@ import {
 } from "../planning/topology";
 import { readStackConfig } from "../scripts/cli";
 import { runStatus } from "../scripts/status";
-import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled } from "./support/docker";
+import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 import { pollUntil } from "./support/net";
 import { hardeningArgs, healthcheckArgs, labelArgs, postgresArgs, upload } from "./support/platformContainers";
@@ -66,6 +67,23 @@ const row = (report: StatusReport, name: string) => {
 
 const inspect = (container: string, format: string): string =>
   docker(["inspect", "--format", format, container]).trim();
+
+/** `df -P -k` of a path on this machine, its columns read by hand: the oracle for the disk figures. */
+function dfHere(target: string): { totalBytes: number; availableBytes: number } {
+  const result = run("df", ["-P", "-k", target]);
+  if (result.status !== 0) throw new Error(`df -P -k ${target} failed: ${result.stderr}`);
+  const fields = result.stdout.trim().split("\n").at(-1)?.trim().split(/\s+/) ?? [];
+  return { totalBytes: Number(fields[1]) * 1024, availableBytes: Number(fields[3]) * 1024 };
+}
+
+/** Other tests share the disk and write to it meanwhile: free space may move this much between two looks. */
+const FREE_SPACE_DRIFT = 2 * 1024 * MB;
+
+const diskPath = (report: StatusReport, purpose: "docker-data-root" | "backups") => {
+  const found = report.disk.paths.find((p) => p.purpose === purpose);
+  if (!found) throw new Error(`no ${purpose} in the disk report: ${JSON.stringify(report.disk)}`);
+  return found;
+};
 
 function startPostgres(db: DatabasePlan): void {
   docker(["volume", "create", ...labelArgs(RUN, db.labels), db.volumeName]);
@@ -311,6 +329,143 @@ describe("npm run status against a real Docker engine", () => {
     expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(plannedNames());
     const statusColumn = lines[header]?.indexOf("STATUS") ?? -1;
     for (const l of rows) expect(l.slice(statusColumn)).toMatch(/^(ok|WARN|UNHEALTHY)$/);
+    expect(result.stdout).toMatch(/^DISK +PATH +MEASURED ON +SIZE +FREE \(min 10%\) +STATUS$/m);
+    expect(result.stdout).toMatch(/^Docker data root +\/\S+ +this machine +\S+ +\S+ \(\d+\.\d%\) +ok$/m);
+    expect(result.stdout).toMatch(/^backups +\S+ +this machine +\S+ +\S+ \(\d+\.\d%\) +ok$/m);
+  });
+
+  it("reports the free space of the engine's data root and of the backup directory, measured here, as df sees them", async () => {
+    const { status: code, report } = await status();
+    expect(code).toBe(0);
+    expect(report.disk.minFree).toEqual({ percent: 10 });
+    const root = docker(["info", "--format", "{{.DockerRootDir}}"]).trim();
+    const backups = path.join(work, "backups", STACK);
+    for (const [purpose, where] of [
+      ["docker-data-root", root],
+      ["backups", backups],
+    ] as const) {
+      const disk = diskPath(report, purpose);
+      expect(disk, purpose).toMatchObject({ path: where, measuredOn: "local", measuredPath: where, verdict: "ok" });
+      const df = dfHere(where);
+      expect(disk.totalBytes, `${purpose}: size`).toBe(df.totalBytes);
+      expect(Math.abs((disk.availableBytes ?? 0) - df.availableBytes), `${purpose}: available`).toBeLessThan(
+        FREE_SPACE_DRIFT,
+      );
+      expect(disk.freePercent, purpose).toBeGreaterThan(0);
+    }
+  });
+
+  it("measures the data root on the engine's host, in a container it removes, when the engine is not this machine's", async () => {
+    const here = diskPath((await status()).report, "docker-data-root");
+    const result = await runStatus(["--stack", STACK, "--json"], { root: work, hostname: `not-${os.hostname()}` });
+    const report = JSON.parse(result.stdout) as StatusReport;
+    const there = diskPath(report, "docker-data-root");
+    expect(there).toMatchObject({ path: here.path, measuredOn: "engine", measuredPath: here.path, unknown: null });
+    // The same file system, through df in a container instead of statfs here.
+    expect(there.totalBytes).toBe(here.totalBytes);
+    expect(Math.abs((there.availableBytes ?? 0) - (here.availableBytes ?? 0))).toBeLessThan(FREE_SPACE_DRIFT);
+    expect(diskPath(report, "backups").measuredOn).toBe("local");
+    expect(result.status).toBe(0);
+    const left = docker(["ps", "-aq", "--filter", `label=com.sectorwars.status-disk-probe=${STACK}`]).trim();
+    expect(left, "df containers left behind").toBe("");
+  });
+
+  it("exits 1 with a finding per path when free space is below --min-free, and takes amounts and off too", async () => {
+    const { status: code, report, stderr } = await status("--min-free", "100%");
+    expect(code).toBe(1);
+    const unhealthy = report.findings.filter((f) => f.severity === "unhealthy");
+    expect(unhealthy).toEqual([
+      expect.objectContaining({
+        subject: "disk",
+        message: expect.stringMatching(
+          /^Docker data root \/.* on this machine has .* free of .*, below the minimum of 100%$/,
+        ),
+      }),
+      expect.objectContaining({
+        subject: "disk",
+        message: expect.stringContaining(`backups ${path.join(work, "backups", STACK)} on this machine has `),
+      }),
+    ]);
+    expect(report.disk.paths.map((p) => p.verdict)).toEqual(["unhealthy", "unhealthy"]);
+    expect(stderr).toMatch(/is unhealthy:\n {2}- disk: Docker data root /);
+
+    const huge = await status("--min-free", "1000T");
+    expect(huge.status).toBe(1);
+    expect(huge.report.disk.minFree).toEqual({ bytes: 1000 * 1024 ** 4 });
+    const small = await status("--min-free", "1K");
+    expect(small.status).toBe(0);
+    const off = await status("--min-free", "off");
+    expect(off.status).toBe(0);
+    expect(off.report.disk.minFree).toBeNull();
+    expect(off.report.disk.paths).toHaveLength(2);
+  });
+
+  it("measures a backup directory that does not exist yet at its nearest parent, taking a relative backup.dir from the project", async () => {
+    const other = `${STACK}-fresh`;
+    fs.writeFileSync(
+      path.join(work, `Pulumi.${other}.yaml`),
+      stackFile("not-yet/backups").replace("schedule: daily", "schedule: off"),
+    );
+    const result = await runStatus(["--stack", other, "--json"], { root: work });
+    const report = JSON.parse(result.stdout) as StatusReport;
+    expect(diskPath(report, "backups")).toMatchObject({
+      path: path.join(work, "not-yet", "backups", other),
+      measuredOn: "local",
+      measuredPath: work,
+      verdict: "ok",
+    });
+  });
+
+  it("says the data root's free space is unknown, with a warning, when the engine is not this machine's and no container of the stack can measure it", async () => {
+    const other = `${STACK}-empty`;
+    fs.writeFileSync(path.join(work, `Pulumi.${other}.yaml`), stackFile(path.join(work, "backups")));
+    const result = await runStatus(["--stack", other, "--json"], { root: work, hostname: `not-${os.hostname()}` });
+    const report = JSON.parse(result.stdout) as StatusReport;
+    expect(diskPath(report, "docker-data-root")).toMatchObject({
+      measuredOn: null,
+      totalBytes: null,
+      unknown: expect.stringMatching(
+        /^the engine is not this machine's, and the stack has no redis, database or nginx container/,
+      ),
+      verdict: "warning",
+    });
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({
+        severity: "warning",
+        subject: "disk",
+        message: expect.stringMatching(/free space unknown/),
+      }),
+    );
+  });
+
+  it("says why the data root's free space is unknown when df cannot run in the stack's image on the engine's host", async () => {
+    const other = `${STACK}-nodf`;
+    const image = `sectorwars-test/nodf:${RUN.id}`;
+    fs.writeFileSync(path.join(work, `Pulumi.${other}.yaml`), stackFile(path.join(work, "backups")));
+    // An image with no files at all, so no df, as the only candidate: a created Redis of that stack.
+    docker(["import", "-", image], { input: run("tar", ["-cf", "-", "-T", "/dev/null"]).stdout });
+    try {
+      docker([
+        "create",
+        "--name",
+        `${PREFIX}_nodf_redis`,
+        ...labelArgs(RUN, containerLabels(other, "redis")),
+        image,
+        "/none",
+      ]);
+      const result = await runStatus(["--stack", other, "--json"], { root: work, hostname: `not-${os.hostname()}` });
+      const report = JSON.parse(result.stdout) as StatusReport;
+      expect(diskPath(report, "docker-data-root")).toMatchObject({
+        measuredOn: null,
+        unknown: expect.stringMatching(/^df in a container on the engine's host failed: .*df/),
+        verdict: "warning",
+      });
+      const left = docker(["ps", "-aq", "--filter", `label=com.sectorwars.status-disk-probe=${other}`]).trim();
+      expect(left, "df containers left behind").toBe("");
+    } finally {
+      docker(["rm", "-f", `${PREFIX}_nodf_redis`]);
+      docker(["rmi", image]);
+    }
   });
 
   it("exits 1 when a container's health check fails, and 0 again once it passes", async () => {
@@ -408,6 +563,10 @@ describe("npm run status without a usable engine or config", () => {
     [["--stack"], /--stack needs a value/],
     [["--stack", "dev", "--frobnicate"], /unknown argument "--frobnicate"/],
     [["--stack", "dev", "--max-backup-age", "soon"], /--max-backup-age: "soon" is not a duration/],
+    [["--stack", "dev", "--min-free", "ten"], /--min-free: "ten" is not a minimum of free space such as 10% or 20G/],
+    [["--stack", "dev", "--min-free", "20"], /--min-free: "20" needs a unit/],
+    [["--stack", "dev", "--min-free", "150%"], /--min-free: "150%" is more than 100%/],
+    [["--stack", "dev", "--min-free"], /--min-free needs a value/],
     [["--stack", "no-such-stack"], /no stack file/],
     [["--stack", "../etc"], /is not a stack name/],
   ])("exits 2 with a message for %j", async (argv, message) => {

@@ -404,6 +404,7 @@ const input = (
   containers,
   volumes: [],
   backup: backupInput(backupEntries),
+  disk: { minFree: null, observed: [] },
 });
 
 describe("the verdict on containers", () => {
