@@ -207,7 +207,10 @@ export interface DiskInput {
   observed: readonly ObservedDisk[];
 }
 
-const PURPOSE_WORDS: Record<DiskPurpose, string> = { "docker-data-root": "Docker data root", backups: "backups" };
+const PURPOSE_WORDS: Record<DiskPurpose, string> = {
+  "docker-data-root": "Docker data root",
+  backups: "backup directory",
+};
 
 /** A percentage rounded down to a tenth, so that a share below the threshold never prints as the threshold. */
 const formatPercentDown = (percent: number): string => `${(Math.floor(percent * 10) / 10).toFixed(1)}%`;

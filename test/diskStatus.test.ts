@@ -311,7 +311,7 @@ describe("the verdict on disks", () => {
       "a backup directory that does not exist yet, measured at its parent",
       { percent: 60 },
       { ...BACKUP_DISK, measurement: local(BACKUP_DISK.path, space(2 * TiB, 1 * TiB, 1 * TiB), "/var/backups") },
-      "backups /var/backups/sectorwars/prod on this machine (measured at /var/backups, as it does not exist yet) has 1T free of 2T (50.0%), below the minimum of 60%",
+      "backup directory /var/backups/sectorwars/prod on this machine (measured at /var/backups, as it does not exist yet) has 1T free of 2T (50.0%), below the minimum of 60%",
     ],
     [
       "a share that rounds to the minimum, printed rounded down",
@@ -525,7 +525,7 @@ describe("the disk table", () => {
     const report = evaluateStatus(minimalStatus({ minFree: { percent: 11 }, observed: [engineRoot, newBackups] }));
     const text = renderStatusTable(report);
     expect(text).toMatch(
-      /^DISK +PATH +MEASURED ON +SIZE +FREE \(min 11%\) +STATUS$\n^Docker data root +\/var\/lib\/docker +Docker host +100G +10G \(10\.5%\) +UNHEALTHY$\n^backups +\/var\/backups\/sectorwars\/prod +this machine, at \/var\/backups +2T +1T \(50\.0%\) +ok$/m,
+      /^DISK +PATH +MEASURED ON +SIZE +FREE \(min 11%\) +STATUS$\n^Docker data root +\/var\/lib\/docker +Docker host +100G +10G \(10\.5%\) +UNHEALTHY$\n^backup directory +\/var\/backups\/sectorwars\/prod +this machine, at \/var\/backups +2T +1T \(50\.0%\) +ok$/m,
     );
     expect(text.indexOf("DISK ")).toBeGreaterThan(text.indexOf("No volumes"));
     expect(text.indexOf("DISK ")).toBeLessThan(text.indexOf("Backups in "));

@@ -331,7 +331,7 @@ describe("npm run status against a real Docker engine", () => {
     for (const l of rows) expect(l.slice(statusColumn)).toMatch(/^(ok|WARN|UNHEALTHY)$/);
     expect(result.stdout).toMatch(/^DISK +PATH +MEASURED ON +SIZE +FREE \(min 10%\) +STATUS$/m);
     expect(result.stdout).toMatch(/^Docker data root +\/\S+ +this machine +\S+ +\S+ \(\d+\.\d%\) +ok$/m);
-    expect(result.stdout).toMatch(/^backups +\S+ +this machine +\S+ +\S+ \(\d+\.\d%\) +ok$/m);
+    expect(result.stdout).toMatch(/^backup directory +\S+ +this machine +\S+ +\S+ \(\d+\.\d%\) +ok$/m);
   });
 
   it("reports the free space of the engine's data root and of the backup directory, measured here, as df sees them", async () => {
@@ -383,7 +383,7 @@ describe("npm run status against a real Docker engine", () => {
       }),
       expect.objectContaining({
         subject: "disk",
-        message: expect.stringContaining(`backups ${path.join(work, "backups", STACK)} on this machine has `),
+        message: expect.stringContaining(`backup directory ${path.join(work, "backups", STACK)} on this machine has `),
       }),
     ]);
     expect(report.disk.paths.map((p) => p.verdict)).toEqual(["unhealthy", "unhealthy"]);
