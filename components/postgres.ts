@@ -180,7 +180,8 @@ export function declareApiWithDatabase(
         networkName: dbPlan.networkName,
         image: args.gameserverImage,
         envNames: [...Object.keys(apiEnv), "PORT", "SECTORWARS_ROLE", "DATABASE_URL", "REDIS_URL"],
-        environment: environment.apply((entries) => ({ ...args.dockerEnvironment, ...Object.fromEntries(entries) })),
+        // The docker CLI's own DOCKER_HOST wins over an API variable of that name.
+        environment: environment.apply((entries) => ({ ...Object.fromEntries(entries), ...args.dockerEnvironment })),
         dependsOn: [db, passwordSync, ...(initCheck ? [initCheck] : [])],
       })
     : undefined;
