@@ -17,7 +17,7 @@ import { loadStackConfig } from "./components/stackConfig";
 import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityProblems, capacityReport } from "./planning/capacity";
-import { ConfigError, configPath } from "./planning/config";
+import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
@@ -89,6 +89,10 @@ async function main() {
     backup: backups,
   });
 
+  // Every API waits for every database's migration, which exist only once all are declared.
+  const migrations = deferred<pulumi.Resource[]>();
+  const { initSql, migration } = config.database;
+
   // What the nexus and every region share.
   const apiHost = {
     gameserverImage: images.ids.gameserver,
@@ -98,12 +102,16 @@ async function main() {
     protectData,
     dockerEnvironment,
     backup: backups,
+    ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
   };
 
-  const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus });
+  const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus, ...sqlOf(initSql.nexus) });
 
   // Named by region id: reordering or removing entries leaves every other region untouched.
-  const regions = plan.regions.map((region) => new Region(`region-${region.id}`, { ...apiHost, plan: region }));
+  const regions = plan.regions.map(
+    (region) => new Region(`region-${region.id}`, { ...apiHost, plan: region, ...sqlOf(initSql.region) }),
+  );
+  migrations.resolve([nexus, ...regions].flatMap((owner) => (owner.migration ? [owner.migration] : [])));
 
   const apps = new WebApps("apps", {
     plan,
@@ -150,6 +158,20 @@ async function main() {
     /** The Docker Engine API version the plan was made for. */
     engineApiVersion: engine.features.apiVersion,
   };
+}
+
+/** A promise and the function that settles it. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((settle) => (resolve = settle));
+  return { promise, resolve };
+}
+
+/** The component argument of an init SQL file; loadStackConfig has read every configured one. */
+function sqlOf(file: InitSqlFile | undefined): { initSql?: string } {
+  if (file === undefined) return {};
+  if (file.sql === null) throw new Error(`init SQL ${file.path} was not read`);
+  return { initSql: file.sql };
 }
 
 export = main;

@@ -35,7 +35,15 @@ export interface ServiceContainerArgs {
   networks: NetworkAttachment[];
   mounts?: docker.types.input.ContainerMount[];
   /** Files written into the container before it starts (configs, password files). */
-  uploads?: pulumi.Input<pulumi.Input<docker.types.input.ContainerUpload>[]>;
+  uploads?: docker.types.input.ContainerUpload[];
+  /**
+   * Files that matter only while the container initialises (init SQL): written into a new
+   * container, ignored on an existing one, so that an edit never replaces it, and left out of
+   * its fingerprints (its name, what its backup learns). Pulumi cannot ignore one element of a
+   * list that grows, so with these the whole upload list is ignored once the container exists:
+   * only for containers whose other uploads are as create-only (a password file read at init).
+   */
+  createOnlyUploads?: docker.types.input.ContainerUpload[];
   ports?: docker.types.input.ContainerPort[];
   /** For containers that hold data: the backup that must run first whenever this one changes. */
   backupBefore?: BackupBefore;
@@ -100,6 +108,7 @@ export function serviceContainer(
     waitTimeout: WAIT_TIMEOUT_SECONDS,
   };
   const createFirst = plan.replacement === "create-before-delete";
+  const createOnly = args.createOnlyUploads ?? [];
   const backup = args.backupBefore;
   backup?.gate.watch(plan.containerName, pulumi.output(inputs).apply(replacementFingerprint));
   // The fingerprint covers secret environment values; the name derived from it is not secret.
@@ -108,12 +117,17 @@ export function serviceContainer(
     : plan.containerName;
   return new docker.Container(
     name,
-    { ...inputs, name: dockerName },
+    {
+      ...inputs,
+      ...(createOnly.length > 0 ? { uploads: [...(args.uploads ?? []), ...createOnly] } : {}),
+      name: dockerName,
+    },
     {
       ...opts,
       dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
       deleteBeforeReplace: !createFirst,
       replaceOnChanges: [...(opts.replaceOnChanges ?? []), "healthcheck"],
+      ...(createOnly.length > 0 ? { ignoreChanges: [...(opts.ignoreChanges ?? []), "uploads"] } : {}),
     },
   );
 }

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../planning/topology";
-import { type GameApiHostArgs, declareApiWithDatabase } from "./postgres";
+import type * as command from "@pulumi/command";
+import { type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./postgres";
 
-export interface NexusArgs extends GameApiHostArgs {
+export interface NexusArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The nexus API and database plan. */
   plan: StackPlan["nexus"];
 }
@@ -12,6 +13,8 @@ export class Nexus extends pulumi.ComponentResource {
   public readonly apiContainerName: pulumi.Output<string>;
   public readonly dbContainerName: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
+  /** The nexus database's migration, when the stack has a migration step. */
+  public readonly migration?: command.local.Command;
 
   constructor(name: string, args: NexusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Nexus", name, {}, opts);
@@ -26,6 +29,7 @@ export class Nexus extends pulumi.ComponentResource {
     this.apiContainerName = stack.api.name;
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;
+    this.migration = stack.migration;
     this.registerOutputs({
       apiContainerName: this.apiContainerName,
       dbContainerName: this.dbContainerName,

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../planning/topology";
-import { type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./postgres";
+import type * as command from "@pulumi/command";
+import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./postgres";
 
-export interface RegionArgs extends GameApiHostArgs {
+export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The region's plan: ids, names, sizes; derived from its config entry alone. */
   plan: RegionPlan;
 }
@@ -19,6 +20,8 @@ export class Region extends pulumi.ComponentResource {
   public readonly dbContainerName?: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
   public readonly networkName?: pulumi.Output<string>;
+  /** The region database's migration, when the stack has a migration step and the region is active. */
+  public readonly migration?: command.local.Command;
 
   constructor(name: string, args: RegionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Region", name, {}, opts);
@@ -41,6 +44,7 @@ export class Region extends pulumi.ComponentResource {
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;
     this.networkName = stack.network.name;
+    this.migration = stack.migration;
     this.registerOutputs({
       state: this.state,
       apiContainerName: this.apiContainerName,

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
+  type FileRead,
   type PlatformConfig,
   SECRET_KEYS,
   type SecretKey,
@@ -30,6 +31,29 @@ function decode(value: string): unknown {
     return JSON.parse(value);
   } catch {
     return value;
+  }
+}
+
+/**
+ * A file the config names, relative to the project directory (Pulumi runs the program there);
+ * its size is checked before it is read.
+ */
+export function readProjectFile(file: string, maxBytes: number): FileRead {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      problem: code === "ENOENT" ? `does not exist (relative to ${process.cwd()})` : `cannot be read (${code})`,
+    };
+  }
+  if (!stat.isFile()) return { problem: "is not a regular file" };
+  if (stat.size > maxBytes) return { problem: `is ${stat.size} bytes; at most ${maxBytes} are accepted` };
+  try {
+    return { bytes: fs.readFileSync(file) };
+  } catch (err) {
+    return { problem: `cannot be read (${(err as NodeJS.ErrnoException).code})` };
   }
 }
 
@@ -58,6 +82,7 @@ export function loadStackConfig(): LoadedConfig {
         presentSecrets: new Set(Object.keys(secrets).filter(isSecretKey)),
         secretValued,
         directoryExists: (dir) => fs.existsSync(dir) && fs.statSync(dir).isDirectory(),
+        readFile: readProjectFile,
       }),
       secrets,
     };

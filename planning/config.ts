@@ -13,10 +13,19 @@ import {
 } from "./sizes";
 import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
+import {
+  type DatabaseConfig,
+  type FileRead,
+  databaseSchema,
+  readInitSql,
+  wellFormedInitSqlPaths,
+} from "./databaseConfig";
 import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "./engine";
 import { GAME_SERVICES, type GameService, type ServiceSettings, serviceProblems, servicesSchema } from "./services";
 
 export const CONFIG_NAMESPACE = "sectorwars";
+
+export type { FileRead, InitSqlFile } from "./databaseConfig";
 
 /** Lowercase slug or UUID; both fit Docker names, DNS labels and URL paths unchanged. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -253,6 +262,7 @@ export const rawConfigSchema = z.strictObject({
     .default({})
     .describe("The Docker engine the stack deploys to."),
   services: servicesSchema,
+  database: databaseSchema,
   debugPorts: z
     .strictObject({
       publish: z.boolean().default(false).describe("Publish PostgreSQL and Redis ports on 127.0.0.1 for debugging."),
@@ -370,6 +380,7 @@ export interface PlatformConfig {
   services: Record<GameService, ServiceSettings>;
   /** sectorwars:services holds a value set with --secret: the extra environment stays secret. */
   servicesSecret: boolean;
+  database: DatabaseConfig;
   debugPorts: { publish: boolean; postgresBase: number; redis: number };
   backup: { dir: string; generation: number; parallelism: number; retentionDays: number; schedule: string };
   capacity: {
@@ -416,6 +427,11 @@ export interface ParseContext {
   secretValued?: ReadonlySet<string>;
   /** Whether a local build context exists; checked only when given. */
   directoryExists?: (path: string) => boolean;
+  /**
+   * Reads a file the config names (init SQL), relative to the project directory, refusing one
+   * larger than maxBytes without reading it. Only when given are the files checked and read.
+   */
+  readFile?: (path: string, maxBytes: number) => FileRead;
 }
 
 /**
@@ -426,6 +442,8 @@ export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig
   const result = rawConfigSchema.safeParse(raw);
   // Run on the raw list so that a typo elsewhere does not hide a reused slot.
   const regionProblems = checkRegionList(valueAt(raw, ["regions"]));
+  // Likewise the init SQL files: a missing one shows up with a typo elsewhere, not after its fix.
+  const initSql = readInitSql(wellFormedInitSqlPaths(valueAt(raw, ["database", "initSql"])), context.readFile);
   if (!result.success) {
     throw new ConfigError([
       ...result.error.issues.flatMap((issue): ConfigProblem[] => {
@@ -440,13 +458,23 @@ export function parseConfig(raw: unknown, context: ParseContext): PlatformConfig
         return [{ path: configPath(issue.path), message: inner ?? issue.message }];
       }),
       ...regionProblems,
+      ...initSql.problems.map(databaseProblem),
     ]);
   }
   const config = { ...resolveDefaults(result.data), servicesSecret: context.secretValued?.has("services") ?? false };
-  const problems = [...regionProblems, ...crossCheck(config, result.data, context)];
+  const problems = [
+    ...regionProblems,
+    ...crossCheck(config, result.data, context),
+    ...initSql.problems.map(databaseProblem),
+  ];
   if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return { ...config, database: { ...config.database, initSql: initSql.files } };
 }
+
+const databaseProblem = (p: { path: PropertyKey[]; message: string }): ConfigProblem => ({
+  path: configPath(["database", ...p.path]),
+  message: p.message,
+});
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   let current = value;
@@ -483,6 +511,10 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     engine: raw.engine,
     services: raw.services,
     servicesSecret: false,
+    database: {
+      initSql: {},
+      ...(raw.database.migration ? { migration: { command: raw.database.migration.command } } : {}),
+    },
     debugPorts: raw.debugPorts,
     backup: raw.backup,
     capacity: {

@@ -4,8 +4,10 @@
 # engine (the docker CLI's DOCKER_HOST says which).
 #
 #   sectorwars-test/postgres:15   POSTGRES_USER / POSTGRES_DB / POSTGRES_PASSWORD_FILE / PGDATA,
-#                                 initdb on first start, listens on 0.0.0.0, trusts the local
-#                                 socket, runs as the postgres user (as the official image does)
+#                                 initdb on first start, then /docker-entrypoint-initdb.d/*.sql
+#                                 (and *.sh) against a socket-only server, stopping at the first
+#                                 error; listens on 0.0.0.0, trusts the local socket, runs as the
+#                                 postgres user, prints what the official entrypoint prints
 #   sectorwars-test/redis:7       `redis-server <conf>` as the redis user, WORKDIR /data
 #   sectorwars-test/nginx:1.22    Debian bookworm's nginx-light, shaped like nginx:alpine for what
 #                                 the edge relies on (planning/edge.ts): `nginx -g 'daemon off;'`,
@@ -165,7 +167,8 @@ build_rootfs() {
   rm -rf "$root/var/lib/postgresql/15/main" "$root/etc/postgresql/15/main" \
     "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
     "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/usr/share/info/*
-  mkdir -p "$root/run/secrets" "$root/usr/local/etc/redis" "$root/data" "$root/var/lib/postgresql/data"
+  mkdir -p "$root/run/secrets" "$root/usr/local/etc/redis" "$root/data" "$root/var/lib/postgresql/data" \
+    "$root/docker-entrypoint-initdb.d"
   chroot "$root" chown redis:redis /data
   chroot "$root" chown postgres:postgres /var/lib/postgresql/data
   finish_nginx "$root"
@@ -210,12 +213,38 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   unset password
   echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  # As the official image: a server on the socket only while the database and init files are
+  # made, so nothing over TCP (the health check) sees a half-initialised cluster. A failing file
+  # ends the entrypoint here, before "init process complete".
+  pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
   if [ "$db" != postgres ]; then
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
     createdb -U "$user" -- "$db"
-    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   fi
+  shopt -s nullglob
+  for f in /docker-entrypoint-initdb.d/*; do
+    case $f in
+      *.sql)
+        echo "$0: running $f"
+        psql -v ON_ERROR_STOP=1 --username "$user" --no-password --no-psqlrc --dbname "$db" -f "$f"
+        echo
+        ;;
+      *.sh)
+        if [ -x "$f" ]; then
+          echo "$0: running $f"
+          "$f"
+        else
+          echo "$0: sourcing $f"
+          # shellcheck disable=SC1090
+          . "$f"
+        fi
+        ;;
+      *) echo "$0: ignoring $f" ;;
+    esac
+  done
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "PostgreSQL init process complete; ready for start up."
+else
+  echo "PostgreSQL Database directory appears to contain a database; Skipping initialization"
 fi
 exec "$@"
 ENTRYPOINT

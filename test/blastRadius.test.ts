@@ -5,7 +5,18 @@
  * (or stops being stable under an edit) fails here with its name.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { BASELINE_CONFIG, BASE_REGIONS, BLAST_SCENARIOS, EDITED_REGION } from "./support/blastScenarios";
+import {
+  ADDED_REGION,
+  BASELINE_CONFIG,
+  BASE_REGIONS,
+  BLAST_SCENARIOS,
+  EDITED_REGION,
+  MIGRATE_COMMAND,
+  NEW_GAMESERVER,
+  SCHEMA_FILES,
+  blastConfig,
+  withDatabase,
+} from "./support/blastScenarios";
 import { type BlastRadius, type Change, blastRadius, describeRadius, namesOf, parsePropertyPath } from "./support/diff";
 import { CONTAINER, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
 
@@ -190,6 +201,101 @@ describe("blast radius of config edits", () => {
 
   it("turning on the edge's upstream keepalive only reloads nginx", () => {
     expectRadius(radiusOf("edgeKeepalive"), { replaced: EDGE_RELOAD }, "upstreamKeepalive 0 → 32");
+  });
+});
+
+describe("blast radius of the database keys", () => {
+  /** The databases of the baseline, by component name. */
+  const OWNERS = ["nexus", ...BASE_REGIONS.map((r) => `region-${r.id}`)];
+  const each = (suffix: string, keys: string[]) => Object.fromEntries(OWNERS.map((o) => [`${o}${suffix}`, keys]));
+  const initSql = { nexus: SCHEMA_FILES.nexus, region: SCHEMA_FILES.region };
+  const migration = { command: MIGRATE_COMMAND };
+  const radius = async (before: Record<string, unknown>, after: Record<string, unknown>): Promise<BlastRadius> =>
+    blastRadius(
+      (await runProgram({ config: before, stack: "test" })).resources,
+      (await runProgram({ config: after, stack: "test" })).resources,
+    );
+
+  it("setting their defaults explicitly changes nothing", async () => {
+    for (const database of [{}, { initSql: {} }]) {
+      expectRadius(await radius(BASELINE_CONFIG, withDatabase(database)), {}, JSON.stringify(database));
+    }
+  });
+
+  it("setting init SQL on a deployed stack replaces no database: it only adds the init checks", async () => {
+    expectRadius(
+      await radius(BASELINE_CONFIG, withDatabase({ initSql })),
+      { created: OWNERS.map((o) => `${o}-db-init-check`) },
+      "setting database.initSql",
+    );
+  });
+
+  it("editing the init SQL file changes nothing deployed", async () => {
+    const edited = { nexus: SCHEMA_FILES.nexus, region: SCHEMA_FILES.regionEdited };
+    expectRadius(
+      await radius(withDatabase({ initSql }), withDatabase({ initSql: edited })),
+      {},
+      "editing the region init SQL",
+    );
+  });
+
+  it("a region added with init SQL is created with it, like any region, plus its check", async () => {
+    const added = blastConfig([...BASE_REGIONS, ADDED_REGION]);
+    expectRadius(
+      await radius(withDatabase({ initSql }), withDatabase({ initSql }, added)),
+      {
+        created: [...regionResources(ADDED_REGION.id), `region-${ADDED_REGION.id}-db-init-check`],
+        replaced: { ...EDGE_RELOAD, ...BACKUP_RUN },
+      },
+      "adding a region with init SQL",
+    );
+  });
+
+  it("turning on migrations adds one per database and takes a backup, no container touched", async () => {
+    expectRadius(
+      await radius(BASELINE_CONFIG, withDatabase({ migration })),
+      { created: OWNERS.map((o) => `${o}-migrate`), replaced: BACKUP_RUN },
+      "setting database.migration",
+    );
+  });
+
+  it("a new gameserver image with migrations: backup, every migration, then the APIs create-first", async () => {
+    const before = withDatabase({ migration });
+    const after = withDatabase(
+      { migration },
+      { ...BASELINE_CONFIG, "sectorwars:images": { gameserver: NEW_GAMESERVER } },
+    );
+    const result = await radius(before, after);
+    expectRadius(
+      result,
+      {
+        created: ["images-registry-example-sectorwars-gameserver-1-4-2"],
+        replaced: { ...BACKUP_RUN, ...each("-migrate", ["triggers"]), ...each("-api", ["image", "name"]) },
+      },
+      "a new gameserver image with migrations",
+    );
+    expect(result.replaced.filter((c) => c.deleteFirst).map((c) => c.name)).toEqual([]);
+  });
+
+  it("a new migration command reruns every migration after a backup", async () => {
+    const after = withDatabase({ migration: { command: ["alembic", "upgrade", "head"] } });
+    expectRadius(
+      await radius(withDatabase({ migration }), after),
+      { replaced: { ...BACKUP_RUN, ...each("-migrate", ["triggers"]) } },
+      "a new migration command",
+    );
+  });
+
+  it("renaming a region with migrations swaps its API and updates its migration without running it", async () => {
+    const renamed = blastConfig(BASE_REGIONS.map((r) => (r.id === EDITED_REGION ? { ...r, name: "Renamed" } : r)));
+    expectRadius(
+      await radius(withDatabase({ migration }), withDatabase({ migration }, renamed)),
+      {
+        updated: { [`region-${EDITED_REGION}-migrate`]: ["environment"] },
+        replaced: { [`region-${EDITED_REGION}-api`]: ["envs", "name"] },
+      },
+      "renaming a region",
+    );
   });
 });
 

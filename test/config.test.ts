@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConfigError, type ParseContext, type SecretKey, configPath, parseConfig } from "../planning/config";
+import {
+  ConfigError,
+  type FileRead,
+  type ParseContext,
+  type SecretKey,
+  configPath,
+  parseConfig,
+} from "../planning/config";
+import { MAX_INIT_SQL_BYTES } from "../planning/schema";
 import { BUILT_IN_PROFILES } from "../planning/sizes";
 import { DEFAULT_STOP } from "../planning/services";
 import { generatedRegions, rawOf } from "./support/configs";
@@ -39,6 +47,156 @@ describe("edge.upstreamKeepalive", () => {
       );
       expect(config.edge.upstreamKeepalive, nginx).toBe(16);
     }
+  });
+});
+
+/** Files as readProjectFile would read them: bytes, or its problem; anything else does not exist. */
+const FILES: Record<string, FileRead | number> = {
+  "database/nexus-init.sql": { bytes: Buffer.from("CREATE TABLE players (id int);\n") },
+  "database/region-init.sql": { bytes: Buffer.from("CREATE TABLE sectors (id int);\n") },
+  "database/latin1.sql": { bytes: Buffer.from([0x43, 0x52, 0xe9, 0x0a]) },
+  "database/blank.sql": { bytes: Buffer.from(" \n\t\n") },
+  "database/nul.sql": { bytes: Buffer.from("SELECT 1;\0") },
+  "database/dir.sql": { problem: "is not a regular file" },
+  "database/huge.sql": MAX_INIT_SQL_BYTES + 1,
+};
+function fakeReadFile(file: string, maxBytes: number): FileRead {
+  const entry = FILES[file];
+  if (entry === undefined) return { problem: "does not exist (relative to /project)" };
+  if (typeof entry === "number")
+    return entry > maxBytes
+      ? { problem: `is ${entry} bytes; at most ${maxBytes}` }
+      : { bytes: Buffer.alloc(entry, 0x41) };
+  return entry;
+}
+
+describe("database", () => {
+  const withFiles: ParseContext = { ...noSecrets, readFile: fakeReadFile };
+
+  it("has no init SQL and no migration step unless set, an explicit empty one included", () => {
+    for (const database of [undefined, {}, { initSql: {} }]) {
+      expect(parseConfig({ ...dev, database }, withFiles).database, JSON.stringify(database)).toEqual({ initSql: {} });
+    }
+  });
+
+  it("reads each configured init SQL file as text, and only the ones configured", () => {
+    const config = parseConfig({ ...dev, database: { initSql: { region: "database/region-init.sql" } } }, withFiles);
+    expect(config.database.initSql).toEqual({
+      region: { path: "database/region-init.sql", sql: "CREATE TABLE sectors (id int);\n" },
+    });
+  });
+
+  it("leaves the text unread for callers that read no files (the report CLIs)", () => {
+    const config = parseConfig({ ...dev, database: { initSql: { nexus: "database/nexus-init.sql" } } }, noSecrets);
+    expect(config.database.initSql).toEqual({ nexus: { path: "database/nexus-init.sql", sql: null } });
+  });
+
+  it("keeps the migration command as given", () => {
+    const command = ["alembic", "upgrade", "head"];
+    expect(parseConfig({ ...dev, database: { migration: { command } } }, withFiles).database).toEqual({
+      initSql: {},
+      migration: { command },
+    });
+  });
+
+  const initSql = (file: unknown, kind = "region") => ({ ...dev, database: { initSql: { [kind]: file } } });
+  const migration = (value: unknown) => ({ ...dev, database: { migration: value } });
+  const cases: [string, unknown, string][] = [
+    [
+      "missing init SQL file",
+      initSql("database/none.sql"),
+      'sectorwars:database.initSql.region: "database/none.sql" does not exist (relative to /project)',
+    ],
+    [
+      "init SQL that is a directory",
+      initSql("database/dir.sql", "nexus"),
+      'sectorwars:database.initSql.nexus: "database/dir.sql" is not a regular file',
+    ],
+    [
+      "init SQL over the size limit",
+      initSql("database/huge.sql"),
+      `sectorwars:database.initSql.region: "database/huge.sql" is ${MAX_INIT_SQL_BYTES + 1} bytes; at most ${MAX_INIT_SQL_BYTES}`,
+    ],
+    [
+      "init SQL not UTF-8",
+      initSql("database/latin1.sql"),
+      'sectorwars:database.initSql.region: "database/latin1.sql" is not UTF-8 text',
+    ],
+    [
+      "blank init SQL",
+      initSql("database/blank.sql"),
+      'sectorwars:database.initSql.region: "database/blank.sql" is empty',
+    ],
+    [
+      "init SQL with a NUL byte",
+      initSql("database/nul.sql"),
+      'sectorwars:database.initSql.region: "database/nul.sql" contains a NUL byte',
+    ],
+    [
+      "absolute init SQL path",
+      initSql("/etc/init.sql"),
+      "sectorwars:database.initSql.region: must be relative to the project directory",
+    ],
+    [
+      "init SQL path leaving the project",
+      initSql("../db/init.sql"),
+      "sectorwars:database.initSql.region: must not contain ..",
+    ],
+    [
+      "init SQL without .sql",
+      initSql("database/init.sh"),
+      "sectorwars:database.initSql.region: must be a path of letters, digits and ._+-/ ending in .sql",
+    ],
+    [
+      "init SQL path with a space",
+      initSql("data base/init.sql"),
+      "sectorwars:database.initSql.region: must be a path of",
+    ],
+    ["init SQL path as a number", initSql(42), "sectorwars:database.initSql.region: "],
+    [
+      "init SQL for an unknown database",
+      initSql("database/nexus-init.sql", "redis"),
+      "sectorwars:database.initSql.redis: unknown key",
+    ],
+    ["unknown database key", { ...dev, database: { schema: "x" } }, "sectorwars:database.schema: unknown key"],
+    ["migration without a command", migration({}), "sectorwars:database.migration.command: is required"],
+    [
+      "migration command as a string",
+      migration({ command: "npm run migrate" }),
+      "sectorwars:database.migration.command: ",
+    ],
+    [
+      "empty migration command",
+      migration({ command: [] }),
+      "sectorwars:database.migration.command: needs the program and its arguments",
+    ],
+    [
+      "empty word in the migration command",
+      migration({ command: ["npm", ""] }),
+      "sectorwars:database.migration.command[1]: must not be empty",
+    ],
+    [
+      "line break in the migration command",
+      migration({ command: ["sh", "-c", "a\nb"] }),
+      "sectorwars:database.migration.command[2]: must not contain NUL or line breaks",
+    ],
+    [
+      "unknown migration key",
+      migration({ command: ["x"], timeout: 5 }),
+      "sectorwars:database.migration.timeout: unknown key",
+    ],
+  ];
+  it.each(cases)("rejects %s", (_label, raw, expected) => {
+    const problems = problemsOf(raw, withFiles);
+    expect(problems, `problems were: ${JSON.stringify(problems)}`).toContainEqual(expect.stringContaining(expected));
+  });
+
+  it("reports a bad init SQL file with the other problems, not after them", () => {
+    const problems = problemsOf({ ...initSql("database/none.sql"), namePrefix: "Bad_Prefix" }, withFiles);
+    expect(problems).toEqual([
+      expect.stringMatching(/^sectorwars:namePrefix: /),
+      expect.stringMatching(/^sectorwars:database\.initSql\.region: "database\/none\.sql" does not exist/),
+    ]);
   });
 });
 

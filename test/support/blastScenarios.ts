@@ -101,3 +101,22 @@ function withoutEdited(): TestRegion[] {
 }
 
 export const BASELINE_CONFIG = blastConfig(BASE_REGIONS);
+
+/** Init SQL fixtures and a migration command for the database scenarios. */
+export const SCHEMA_FILES = {
+  nexus: "test/fixtures/schema/nexus-init.sql",
+  region: "test/fixtures/schema/region-init.sql",
+  regionEdited: "test/fixtures/schema/region-init-v2.sql",
+} as const;
+export const MIGRATE_COMMAND = ["npm", "run", "migrate"];
+
+/** The baseline (or another config) with `sectorwars:database` set. */
+export function withDatabase(
+  database: unknown,
+  config: Record<string, unknown> = BASELINE_CONFIG,
+): Record<string, unknown> {
+  return { ...config, "sectorwars:database": database };
+}
+
+/** The region the database scenarios add. */
+export const ADDED_REGION: TestRegion = { id: "sector-004", name: "Sector 4", type: "player_owned", slot: 5 };
