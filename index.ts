@@ -124,6 +124,10 @@ async function main() {
         : undefined,
   });
 
+  // After every service behind the edge, so that a swapped one is reloaded into nginx before its
+  // predecessor goes (see EdgeProxy.declareReload).
+  edge.declareReload([nexus.api, ...regions.flatMap((r) => (r.api ? [r.api] : [])), ...apps.containers]);
+
   const urls = {
     player: `${plan.publicUrl}/`,
     admin: `${plan.publicUrl}/admin/`,

@@ -37,7 +37,7 @@ const PATH = "/api/regions/default/ping";
 const BODY = '{"ok":true}';
 const WRK_THREADS = 2;
 const WRK_CONNECTIONS = 64;
-/** What Pulumi.prod.yaml sets as sectorwars:edge.upstreamKeepalive. */
+/** The pool size the pooled rows measure (what Pulumi.prod.yaml set before deploys swapped containers). */
 const PROD_UPSTREAM_KEEPALIVE = 32;
 
 export interface WrkStats {

@@ -50,6 +50,9 @@ export class EdgeProxy extends pulumi.ComponentResource {
   /** sha256 of the nginx.conf in force. */
   public readonly configHash: string;
   public readonly container: docker.Container;
+  private readonly name: string;
+  private readonly files: pulumi.Output<{ conf: string; certificate: string; certificateKey: string }>;
+  private readonly dockerEnvironment: Record<string, string>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:EdgeProxy", name, {}, opts);
@@ -89,27 +92,11 @@ export class EdgeProxy extends pulumi.ComponentResource {
       { ...parent, ignoreChanges: ["uploads"] },
     );
 
-    const files = pulumi
+    this.files = pulumi
       .all([pulumi.output(material.certificate), pulumi.output(material.privateKey)])
       .apply(([certificate, certificateKey]) => ({ conf: nginxConf, certificate, certificateKey }));
-    new command.local.Command(
-      `${name}-reload`,
-      {
-        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${edgeReloadScript()}'`,
-        stdin: pulumi.secret(files.apply(edgeReloadInput)),
-        environment: args.dockerEnvironment,
-        // A new container already starts with these files; installing them again is harmless.
-        // The TLS part of the trigger is a hash of secrets, kept secret in state by Pulumi.
-        triggers: [
-          this.configHash,
-          files.apply((f) =>
-            createHash("sha256").update(f.certificate).update("\0").update(f.certificateKey).digest("hex"),
-          ),
-          this.container.id,
-        ],
-      },
-      { ...parent, dependsOn: [this.container] },
-    );
+    this.name = name;
+    this.dockerEnvironment = args.dockerEnvironment;
 
     this.containerName = this.container.name;
     this.frontNetworkName = network.name;
@@ -118,6 +105,43 @@ export class EdgeProxy extends pulumi.ComponentResource {
       frontNetworkName: this.frontNetworkName,
       configHash: this.configHash,
     });
+  }
+
+  /**
+   * The reload: writes nginx.conf and the TLS material into the running container, checks them and
+   * reloads nginx gracefully, whenever they change or the container is new, and after every new
+   * container of a service behind the edge (`upstreams`) is up.
+   *
+   * The last is what makes a create-first swap safe: nginx keeps a resolved name for
+   * RESOLVER_VALID_SECONDS, so a swap quicker than that (a start interval makes it a few seconds)
+   * would stop the old container while nginx knows only its address. Pulumi deletes a replaced
+   * container after the resources that depend on its successor, so the reload (which depends on
+   * the new containers) comes between: fresh workers resolve every name anew and see both.
+   *
+   * Declared once, after the services behind the edge.
+   */
+  declareReload(upstreams: readonly docker.Container[]): command.local.Command {
+    const files = this.files;
+    return new command.local.Command(
+      `${this.name}-reload`,
+      {
+        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${edgeReloadScript()}'`,
+        stdin: pulumi.secret(files.apply(edgeReloadInput)),
+        environment: this.dockerEnvironment,
+        // A new container already starts with these files; installing them again is harmless.
+        // The TLS part of the trigger is a hash of secrets, kept secret in state by Pulumi.
+        triggers: [
+          this.configHash,
+          files.apply((f) =>
+            createHash("sha256").update(f.certificate).update("\0").update(f.certificateKey).digest("hex"),
+          ),
+          this.container.id,
+          // Sorted: the order the regions are listed in is no reason to reload.
+          pulumi.all(upstreams.map((c) => c.id)).apply((ids) => [...ids].sort().join(",")),
+        ],
+      },
+      { parent: this, dependsOn: [this.container, ...upstreams] },
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../planning/topology";
 import type * as command from "@pulumi/command";
+import type * as docker from "@pulumi/docker";
 import { type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./postgres";
 
 export interface NexusArgs extends GameApiHostArgs, DatabaseSchemaArgs {
@@ -10,6 +11,8 @@ export interface NexusArgs extends GameApiHostArgs, DatabaseSchemaArgs {
 
 /** The central nexus API with its own PostgreSQL 15, data volume and private network. */
 export class Nexus extends pulumi.ComponentResource {
+  /** The nexus API container: the edge reloads after a new one is up. */
+  public readonly api: docker.Container;
   public readonly apiContainerName: pulumi.Output<string>;
   public readonly dbContainerName: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
@@ -26,6 +29,7 @@ export class Nexus extends pulumi.ComponentResource {
       redisDb: plan.redisDb,
       env: { REGION_TYPE: "nexus" },
     });
+    this.api = stack.api;
     this.apiContainerName = stack.api.name;
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;

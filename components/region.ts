@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../planning/topology";
 import type * as command from "@pulumi/command";
+import type * as docker from "@pulumi/docker";
 import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./postgres";
 
 export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
@@ -15,6 +16,8 @@ export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
 export class Region extends pulumi.ComponentResource {
   public readonly regionId: string;
   public readonly state: RegionPlan["state"];
+  /** The region API container (the edge reloads after a new one is up); undefined while retired. */
+  public readonly api?: docker.Container;
   /** Container names; undefined while the region is retired. */
   public readonly apiContainerName?: pulumi.Output<string>;
   public readonly dbContainerName?: pulumi.Output<string>;
@@ -40,6 +43,7 @@ export class Region extends pulumi.ComponentResource {
       redisDb: plan.redisDb,
       env: { REGION_ID: plan.id, REGION_NAME: plan.name, REGION_TYPE: plan.type },
     });
+    this.api = stack.api;
     this.apiContainerName = stack.api.name;
     this.dbContainerName = stack.db.name;
     this.volumeName = stack.volume.name;

@@ -18,6 +18,8 @@ export interface WebAppsArgs {
 
 /** The admin UI, the player UI and the PayPal service: stateless containers behind the edge proxy. */
 export class WebApps extends pulumi.ComponentResource {
+  /** Admin UI, player UI and PayPal containers: the edge reloads after a new one is up. */
+  public readonly containers: docker.Container[];
   public readonly adminContainerName: pulumi.Output<string>;
   public readonly playerContainerName: pulumi.Output<string>;
   public readonly paypalContainerName: pulumi.Output<string>;
@@ -68,6 +70,7 @@ export class WebApps extends pulumi.ComponentResource {
         : secretIf(plan.paypal, paypalEnv),
     });
 
+    this.containers = [admin, player, paypal];
     this.adminContainerName = admin.name;
     this.playerContainerName = player.name;
     this.paypalContainerName = paypal.name;

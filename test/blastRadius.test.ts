@@ -58,7 +58,10 @@ function expectRadius(radius: BlastRadius, expected: Expected, what: string): vo
   expect(actual, `${what}: the preview would be\n${describeRadius(radius)}\n`).toEqual(wanted);
 }
 
-/** The edge reload Command re-sends nginx.conf: its trigger is the config's hash. */
+/**
+ * The edge reload Command re-sends nginx.conf (its trigger is the config's hash), and reloads
+ * nginx after any new container behind the edge, before its predecessor is removed.
+ */
 const EDGE_RELOAD = { "edge-reload": ["triggers"] };
 /**
  * The backup that `pulumi up` runs before stateful containers change. Its trigger fingerprints
@@ -139,7 +142,7 @@ describe("blast radius of config edits", () => {
       radiusOf("resizeMemory"),
       {
         updated: { [`region-${EDITED_REGION}-db`]: inPlace },
-        replaced: { [`region-${EDITED_REGION}-api`]: ["name"], ...BACKUP_RUN },
+        replaced: { [`region-${EDITED_REGION}-api`]: ["name"], ...BACKUP_RUN, ...EDGE_RELOAD },
       },
       `resizing ${EDITED_REGION} (memory)`,
     );
@@ -156,6 +159,7 @@ describe("blast radius of config edits", () => {
           [`${r}-db`]: ["cpus"],
           [`${r}-db-password-sync`]: ["triggers"],
           ...BACKUP_RUN,
+          ...EDGE_RELOAD,
         },
       },
       `resizing ${EDITED_REGION} (CPU limit)`,
@@ -173,7 +177,7 @@ describe("blast radius of config edits", () => {
       radius,
       {
         created: ["images-registry-example-sectorwars-gameserver-1-4-2"],
-        replaced: Object.fromEntries(apis.map((name) => [name, ["image", "name"]])),
+        replaced: { ...Object.fromEntries(apis.map((name) => [name, ["image", "name"]])), ...EDGE_RELOAD },
       },
       "a new gameserver image",
     );
@@ -188,7 +192,7 @@ describe("blast radius of config edits", () => {
     const grace = ["destroyGraceSeconds", "name", "stopTimeout"];
     expectRadius(
       radius,
-      { replaced: Object.fromEntries(BASE_REGIONS.map((r) => [`region-${r.id}-api`, grace])) },
+      { replaced: { ...Object.fromEntries(BASE_REGIONS.map((r) => [`region-${r.id}-api`, grace])), ...EDGE_RELOAD } },
       "services.region-api.stopGraceSeconds",
     );
     expect(radius.replaced.filter((c) => c.deleteFirst)).toEqual([]);
@@ -270,7 +274,12 @@ describe("blast radius of the database keys", () => {
       result,
       {
         created: ["images-registry-example-sectorwars-gameserver-1-4-2"],
-        replaced: { ...BACKUP_RUN, ...each("-migrate", ["triggers"]), ...each("-api", ["image", "name"]) },
+        replaced: {
+          ...BACKUP_RUN,
+          ...EDGE_RELOAD,
+          ...each("-migrate", ["triggers"]),
+          ...each("-api", ["image", "name"]),
+        },
       },
       "a new gameserver image with migrations",
     );
@@ -292,7 +301,7 @@ describe("blast radius of the database keys", () => {
       await radius(withDatabase({ migration }), withDatabase({ migration }, renamed)),
       {
         updated: { [`region-${EDITED_REGION}-migrate`]: ["environment"] },
-        replaced: { [`region-${EDITED_REGION}-api`]: ["envs", "name"] },
+        replaced: { [`region-${EDITED_REGION}-api`]: ["envs", "name"], ...EDGE_RELOAD },
       },
       "renaming a region",
     );

@@ -8,7 +8,7 @@ import { edgeNginxSettings } from "../planning/edge";
 import { parseConfig } from "../planning/config";
 import { planStack } from "../planning/topology";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
-import { containerNamed, portsOf, uploadOf } from "./support/graph";
+import { containerNamed, containers, portsOf, stableName, uploadOf } from "./support/graph";
 import {
   COMMAND,
   type ProgramRun,
@@ -102,6 +102,18 @@ describe("EdgeProxy", () => {
     expect(reloadFiles(reloadCommand(after)).certificate).toContain("Cert2");
     expect(reloadFiles(reloadCommand(after)).key).toContain("Key2");
     expect(reloadCommand(after).inputs.triggers).not.toEqual(reloadCommand(before).inputs.triggers);
+  });
+
+  it("reloads after every container behind the edge, so a swapped one is known before its predecessor goes", () => {
+    const reload = reloadCommand(run);
+    const stateless = containers(run).filter((c) => !c.deleteBeforeReplace);
+    expect(stateless.map((c) => stableName(c)).sort()).toEqual(
+      ["admin", "nexus", "paypal", "player", "region_default", "region_orion"].map((n) => `sectorwars-dev_${n}`),
+    );
+    for (const c of stateless) expect(reload.dependencies, stableName(c)).toContain(c.urn);
+    for (const c of containers(run).filter((c) => c.deleteBeforeReplace && c.name !== "edge")) {
+      expect(reload.dependencies, `${stableName(c)} (not behind the edge)`).not.toContain(c.urn);
+    }
   });
 
   it("points the reload command's docker CLI at the provider's Docker host", async () => {

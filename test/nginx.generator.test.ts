@@ -123,7 +123,7 @@ describe("renderNginxConf: examples", () => {
       [
         /^\s*server_tokens off;$/m,
         /^\s*ssl_protocols TLSv1\.2 TLSv1\.3;$/m,
-        /^\s*proxy_connect_timeout 5s;$/m,
+        /^\s*proxy_connect_timeout 2s;$/m,
         /^\s*proxy_read_timeout 60s;$/m,
       ],
     ],

@@ -128,7 +128,9 @@ describe("the program under mocks", () => {
       expect(c.inputs.stopSignal, role).toBe(REPLACEMENT[role] === "create-before-delete" ? "SIGTERM" : undefined);
     }
     const radius = blastRadius(before.resources, tuned.resources);
-    expect(radius.replaced.map((c) => c.name).sort()).toEqual(BASE_REGIONS.map((r) => `region-${r.id}-api`).sort());
+    expect(radius.replaced.map((c) => c.name).sort()).toEqual(
+      ["edge-reload", ...BASE_REGIONS.map((r) => `region-${r.id}-api`)].sort(),
+    );
   });
 
   it("replaces exactly the nexus and region APIs when the gameserver image changes, each create-before-delete", async () => {
@@ -141,8 +143,10 @@ describe("the program under mocks", () => {
     });
     const radius = blastRadius(before.resources, after.resources);
     const apis = ["nexus-api", ...BASE_REGIONS.map((r) => `region-${r.id}-api`)].sort();
-    expect(radius.replaced.map((c) => c.name).sort(), "replaced").toEqual(apis);
-    for (const change of radius.replaced) expect(change.replaceKeys, change.name).toEqual(["image", "name"]);
+    expect(radius.replaced.map((c) => c.name).sort(), "replaced").toEqual(["edge-reload", ...apis].sort());
+    for (const change of radius.replaced.filter((c) => c.name !== "edge-reload")) {
+      expect(change.replaceKeys, change.name).toEqual(["image", "name"]);
+    }
     expect(radius.created.map((c) => c.name)).toEqual(["images-registry-example-sectorwars-gameserver-1-4-2"]);
     expect(radius.deleted).toEqual([]);
     for (const name of apis) expect(after.byName(name).deleteBeforeReplace, name).toBe(false);

@@ -9,7 +9,7 @@
  * and a forced remove. Delete-before-replace: the same delete first, then the create and wait.
  */
 import { type RegisteredResource } from "./pulumi";
-import { docker } from "./docker";
+import { type EngineOption, docker } from "./docker";
 import { waitUntil } from "./process";
 
 type KeyValue = { label: string; value: string };
@@ -29,6 +29,8 @@ export interface RunAs {
   extraLabels: string[];
   /** Environment added to the declared one (a stand-in's own settings). */
   extraEnv?: Record<string, string>;
+  /** The engine to run on (DOCKER_HOST); unset, the environment's. */
+  engine?: EngineOption;
 }
 
 /**
@@ -55,7 +57,6 @@ export function createArgs(
   const hc = i.healthcheck as Healthcheck;
   const [kind, command] = hc.tests;
   if (kind !== "CMD-SHELL" || command === undefined) throw new Error(`unsupported health check ${hc.tests.join(" ")}`);
-  if (hc.startInterval !== undefined) throw new Error("the docker CLI of these tests has no --health-start-interval");
   const caps = i.capabilities as { drops: string[]; adds?: string[] };
   const networks = (i.networksAdvanced as { name: string; aliases: string[] }[]).map((n) => ({
     name: n.name,
@@ -74,6 +75,7 @@ export function createArgs(
     ...Object.entries(as.extraEnv ?? {}).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
     ...["--health-cmd", command, "--health-interval", hc.interval, "--health-timeout", hc.timeout],
     ...["--health-retries", String(hc.retries), "--health-start-period", hc.startPeriod],
+    ...(hc.startInterval === undefined ? [] : ["--health-start-interval", hc.startInterval]),
     ...["--network", first.name, ...first.aliases.flatMap((a) => ["--network-alias", a])],
     ...["--log-driver", String(i.logDriver)],
     ...Object.entries(i.logOpts as Record<string, string>).flatMap(([k, v]) => ["--log-opt", `${k}=${v}`]),
@@ -97,20 +99,21 @@ export function createArgs(
 export function startDeclared(c: RegisteredResource, as: RunAs): string {
   const { args, networks } = createArgs(c, as);
   const name = String(c.inputs.name);
-  docker(["create", ...args]);
+  const on = as.engine ?? {};
+  docker(["create", ...args], on);
   for (const n of networks) {
-    docker(["network", "connect", ...n.aliases.flatMap((a) => ["--alias", a]), n.name, name]);
+    docker(["network", "connect", ...n.aliases.flatMap((a) => ["--alias", a]), n.name, name], on);
   }
-  docker(["start", name]);
+  docker(["start", name], on);
   return name;
 }
 
 /** Polls until the container reports healthy, as the provider's `wait` does; fails if it turns unhealthy. */
-export async function waitHealthy(name: string, timeoutMs: number): Promise<void> {
+export async function waitHealthy(name: string, timeoutMs: number, engine: EngineOption = {}): Promise<void> {
   await waitUntil(
     `${name} to report healthy`,
     () => {
-      const status = docker(["inspect", "--format", "{{.State.Health.Status}}", name]).trim();
+      const status = docker(["inspect", "--format", "{{.State.Health.Status}}", name], engine).trim();
       if (status === "unhealthy") throw new Error(`${name} reported unhealthy`);
       return status === "healthy";
     },
@@ -119,31 +122,60 @@ export async function waitHealthy(name: string, timeoutMs: number): Promise<void
 }
 
 /** What the provider does to delete a container: stop with its grace (destroyGraceSeconds), then a forced remove. */
-export function deleteDeclared(c: RegisteredResource): void {
+export function deleteDeclared(c: RegisteredResource, engine: EngineOption = {}): void {
   const name = String(c.inputs.name);
-  docker(["stop", "--time", String(Number(c.inputs.destroyGraceSeconds ?? 0)), name], { timeoutMs: 600_000 });
-  docker(["rm", "--force", name]);
+  docker(["stop", "--time", String(Number(c.inputs.destroyGraceSeconds ?? 0)), name], {
+    timeoutMs: 600_000,
+    ...engine,
+  });
+  docker(["rm", "--force", name], engine);
 }
 
 /**
- * Replaces `old` by `next` in the order `next`'s resource options declare (deleteBeforeReplace),
- * waiting for health as `wait: true` does. Returns the order of the steps taken.
+ * Replaces each `[old, next]` pair as `pulumi up` would, from `next`'s resource options:
+ * delete-before-replace pairs delete the old container, then create the new one and wait for
+ * its health; create-before-delete pairs create and wait first. Then `dependents` runs (the
+ * resources that depend on the new containers, such as the edge reload), and only after it
+ * the old containers of create-first pairs are deleted: Pulumi deletes replaced resources last.
+ * Returns each step in order, as "<container>: <step>".
  */
 export async function replaceDeclared(
-  old: RegisteredResource,
-  next: RegisteredResource,
+  pairs: readonly [RegisteredResource, RegisteredResource][],
   as: RunAs,
-  waitTimeoutMs: number,
+  options: { waitTimeoutMs: number; dependents?: () => void | Promise<void>; mark?: (step: string) => void },
 ): Promise<string[]> {
-  if (next.deleteBeforeReplace) {
-    deleteDeclared(old);
-    await waitHealthy(startDeclared(next, as), waitTimeoutMs);
-    return ["delete old", "create new", "new healthy"];
+  const steps: string[] = [];
+  const step = (c: RegisteredResource, what: string) => {
+    const line = `${String(c.inputs.name)}: ${what}`;
+    steps.push(line);
+    options.mark?.(line);
+  };
+  const create = async (next: RegisteredResource) => {
+    const name = startDeclared(next, as);
+    step(next, "create new");
+    await waitHealthy(name, options.waitTimeoutMs, as.engine);
+    step(next, "new healthy");
+  };
+  const remove = (old: RegisteredResource) => {
+    deleteDeclared(old, as.engine);
+    step(old, "delete old");
+  };
+  for (const [old, next] of pairs) {
+    if (!next.deleteBeforeReplace && next.inputs.name === old.inputs.name) {
+      throw new Error(`${String(next.inputs.name)}: create-before-delete needs a new name, or the create fails`);
+    }
   }
-  if (next.inputs.name === old.inputs.name) {
-    throw new Error(`${String(next.inputs.name)}: create-before-delete needs a new name, or the create fails`);
+  await Promise.all(
+    pairs.map(async ([old, next]) => {
+      if (next.deleteBeforeReplace) remove(old);
+      await create(next);
+    }),
+  );
+  if (options.dependents) {
+    await options.dependents();
+    steps.push("dependents");
+    options.mark?.("dependents (edge reload)");
   }
-  await waitHealthy(startDeclared(next, as), waitTimeoutMs);
-  deleteDeclared(old);
-  return ["create new", "new healthy", "delete old"];
+  for (const [old, next] of pairs) if (!next.deleteBeforeReplace) remove(old);
+  return steps;
 }

@@ -1,0 +1,333 @@
+/**
+ * A new game-server version, deployed under load: requests loop through the edge (real nginx in a
+ * container, with the nginx.conf the program generates) to a region API and the nexus, while both
+ * API containers are replaced in exactly the order and with exactly the settings the program
+ * declares (test/support/containerSpec.ts), the edge reload it declares between the new
+ * containers and the removal of the old ones included. The stand-in API refuses connections for
+ * seconds before it listens, as a game server loading its world does. On both engines: the
+ * modern one's start interval makes the swap quicker than nginx's name cache.
+ *
+ * Create-before-delete must fail no request. The same swap done delete-before-create must fail
+ * some, or this test could not tell the two apart.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RESOLVER_VALID_SECONDS } from "../planning/nginx";
+import { devConfigWith } from "./support/configs";
+import { type RunAs, replaceDeclared, startDeclared, waitHealthy } from "./support/containerSpec";
+import {
+  type EngineOption,
+  type TestRun,
+  docker,
+  ensureDockerd,
+  newTestRun,
+  reapDeadRuns,
+  removeLabelled,
+  run,
+} from "./support/docker";
+import { ensureModernDockerd, modernDockerd } from "./support/modernDocker";
+import { containers, uploadOf } from "./support/graph";
+import { TEST_IMAGES, ensureTestImages } from "./support/images";
+import { labelArgs, upload } from "./support/platformContainers";
+import { sh, waitUntil } from "./support/process";
+import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
+
+const KIND = "swap";
+/** How long the stand-in API refuses connections after it starts. */
+const START_DELAY_MS = 4_000;
+const REGION = "orion";
+/** The provider's `wait` gives up after waitTimeout; the tests wait as long. */
+const WAIT_MS = 180_000;
+
+/** A self-signed certificate and key (nginx -t loads them, so the mocks' placeholders will not do). */
+function selfSigned(): { certificate: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swap-tls-"));
+  try {
+    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+    const openssl = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"].concat([
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+      ]),
+      { encoding: "utf8", timeout: 30_000 },
+    );
+    if (openssl.status !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
+    return { certificate: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Variant {
+  label: string;
+  /**
+   * The default engine (Docker 20.10, API 1.41: health checks probe every interval) or the modern
+   * one (26.1, API 1.45: the program gives them a 1 s start interval, so swaps are faster).
+   */
+  engine: "default" | "modern";
+}
+
+/** The stack as the program declares it for one game-server version. */
+function declare(prefix: string, variant: Variant, version: string, tls: ReturnType<typeof selfSigned>) {
+  return runProgram({
+    engine: variant.engine === "modern" ? "1.45" : "1.41",
+    config: {
+      ...devConfigWith([
+        { id: "default", name: "Default Galaxy", type: "default", slot: 1 },
+        { id: REGION, name: "Orion Reach", type: "player_owned", slot: 2 },
+      ]),
+      "sectorwars:namePrefix": prefix,
+      "sectorwars:images": { gameserver: `registry.example/sectorwars/gameserver:${version}` },
+    },
+    secrets: { "sectorwars:tlsCertificate": tls.certificate, "sectorwars:tlsPrivateKey": tls.key },
+    stack: "test",
+  });
+}
+
+const apisOf = (run: ProgramRun): RegisteredResource[] => [run.byName("nexus-api"), run.byName(`region-${REGION}-api`)];
+
+/** The networks the program declares, created as it declares them (plus the run's labels). */
+function createNetworks(run: ProgramRun, t: TestRun, on: EngineOption): void {
+  for (const n of run.ofType(NETWORK)) {
+    const internal = n.inputs.internal ? ["--internal"] : [];
+    docker(["network", "create", "--driver", "bridge", ...internal, ...labelArgs(t, {}), String(n.inputs.name)], on);
+  }
+}
+
+/** nginx with the program's own uploads (nginx.conf, certificate, key) on the front network; its address. */
+async function startEdge(
+  run: ProgramRun,
+  t: TestRun,
+  c: { image: string; workDir: string; prefix: string; on: EngineOption },
+): Promise<{ ip: string; name: string }> {
+  const { image, workDir, prefix, on } = c;
+  const edge = containers(run).find((c) => c.name === "edge") as RegisteredResource;
+  const front = (edge.inputs.networksAdvanced as { name: string; aliases: string[] }[])[0];
+  if (!front) throw new Error("the edge joins no network");
+  const name = `${prefix}-edge`;
+  const network = ["--network", front.name, "--network-alias", "nginx"];
+  docker(["create", "--name", name, ...labelArgs(t, {}), ...network, image], on);
+  for (const file of ["/etc/nginx/nginx.conf", "/etc/nginx/tls/server.crt", "/etc/nginx/tls/server.key"]) {
+    upload(workDir, name, file, uploadOf(edge, file), on);
+  }
+  docker(["start", name], on);
+  const address = `{{(index .NetworkSettings.Networks "${front.name}").IPAddress}}`;
+  const ip = docker(["inspect", "--format", address, name], on).trim();
+  await waitUntil(`nginx in ${name} at ${ip}`, async () => (await get(ip, "/healthz")).status === 200, 30_000);
+  return { ip, name };
+}
+
+/** The program's edge-reload command, run against the test's nginx container on `on`. */
+function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): void {
+  const reload = run.byName("edge-reload");
+  const declaredEdge = String(containers(run).find((c) => c.name === "edge")?.inputs.name);
+  const command = String(reload.inputs.create).replace(` ${declaredEdge} `, ` ${edgeName} `);
+  if (!command.includes(edgeName)) throw new Error(`the reload command names no container: ${command}`);
+  const env = on.host === undefined ? process.env : { ...process.env, DOCKER_HOST: on.host };
+  const result = sh(command, env, String(reload.inputs.stdin));
+  if (result.status !== 0) throw new Error(`the edge reload failed (${result.status}): ${result.stderr}`);
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A GET's answer, or why it failed and whether it went out on a connection used before. */
+function get(host: string, urlPath: string, agent?: http.Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port: 80, path: urlPath, agent: agent ?? false, timeout: 15_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath}: no answer within 15 s`)));
+    req.on("error", (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+  });
+}
+
+/**
+ * A GET as browsers send it: when a kept-alive connection turns out closed before any answer
+ * (the server closed it as idle, as nginx does with its old workers on every graceful reload),
+ * the request goes again on a new connection, once (RFC 9112 section 9.3.1; Node's http docs
+ * show the same pattern with `reusedSocket`). Anything else is the answer.
+ */
+async function browserGet(host: string, urlPath: string, agent: http.Agent): Promise<Answer> {
+  try {
+    return await get(host, urlPath, agent);
+  } catch (error) {
+    const { reusedSocket, code } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if (reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) return get(host, urlPath, agent);
+    throw error;
+  }
+}
+
+/** What each route must answer: the probe's echo names the role and region that served it. */
+const ROUTES: { path: string; served: (echo: { role?: string; region?: { id?: string | null } }) => boolean }[] = [
+  { path: `/api/regions/${REGION}/ships`, served: (e) => e.role === "region-api" && e.region?.id === REGION },
+  { path: "/api/nexus/galaxy", served: (e) => e.role === "nexus-api" },
+];
+
+/** Requests in a loop from a few clients (keep-alive to the edge, as browsers do) until stopped. */
+class Load {
+  ok = 0;
+  readonly failures: string[] = [];
+  private running = true;
+  private readonly workers: Promise<void>[];
+
+  constructor(host: string, clients: number) {
+    this.workers = Array.from({ length: clients }, (_, i) => this.client(host, i));
+  }
+
+  private async client(host: string, index: number): Promise<void> {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let n = index; this.running; n++) {
+      const route = ROUTES[n % ROUTES.length] as (typeof ROUTES)[number];
+      const at = new Date().toISOString();
+      try {
+        const answer = await browserGet(host, route.path, agent);
+        const echo = answer.status === 200 ? (JSON.parse(answer.body) as Parameters<typeof route.served>[0]) : {};
+        if (answer.status === 200 && route.served(echo)) this.ok++;
+        else this.failures.push(`${at} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
+      } catch (error) {
+        this.failures.push(`${at} ${route.path}: ${(error as Error).message}`);
+      }
+    }
+    agent.destroy();
+  }
+
+  /** Waits until `more` further requests have succeeded (or failed: a stalled load is a failure too). */
+  async progress(more: number, what: string): Promise<void> {
+    const target = this.ok + this.failures.length + more;
+    await waitUntil(what, () => this.ok + this.failures.length >= target, 60_000);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.workers);
+  }
+}
+
+const modern = modernDockerd();
+if (!modern.available) console.log(`swap tests on the modern engine skipped: ${modern.reason}`);
+
+// The default edge config only: with edge.upstreamKeepalive, nginx's pooled upstreams lose
+// requests during a swap (README, "Edge proxy: upstream keepalive"; BENCHMARKS.md measures it).
+const VARIANTS: Variant[] = [
+  { label: "Docker 20.10 (no start interval)", engine: "default" },
+  ...(modern.available ? ([{ label: "Docker 26.1 (1 s start interval)", engine: "modern" }] as const) : []),
+];
+
+describe.each(VARIANTS)("a game-server update under load, $label", (variant) => {
+  let t: TestRun;
+  let workDir: string;
+  let as: RunAs;
+  let tls: ReturnType<typeof selfSigned>;
+  let on: EngineOption;
+  beforeAll(async () => {
+    await ensureDockerd();
+    on = variant.engine === "modern" ? { host: (await ensureModernDockerd()).host } : {};
+    ensureTestImages(on);
+    reapDeadRuns(KIND, on);
+    t = newTestRun(KIND);
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), "swap-"));
+    tls = selfSigned();
+    as = {
+      image: TEST_IMAGES.probe,
+      extraLabels: t.labels,
+      extraEnv: { PROBE_START_DELAY_MS: String(START_DELAY_MS) },
+      engine: on,
+    };
+  }, 600_000);
+  afterAll(() => {
+    if (t) removeLabelled(t.runLabel, on);
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  /**
+   * Starts version 1.0.0 behind the edge, puts the routes under load, replaces both APIs with
+   * version 1.1.0 in the order `order` says, and keeps the load on until nginx has had to
+   * re-resolve the names (its resolver cache outlived), then stops.
+   */
+  async function deploy(
+    order: "as declared" | "delete-before-create",
+  ): Promise<{ load: Load; steps: string[]; story: string }> {
+    // Each run gets its own prefix: names, networks and aliases of two runs never meet.
+    const prefix = `sw${t.id}${order === "as declared" ? "a" : "d"}`;
+    const [v1, v2] = [await declare(prefix, variant, "1.0.0", tls), await declare(prefix, variant, "1.1.0", tls)];
+    createNetworks(v1, t, on);
+    await Promise.all(apisOf(v1).map((api) => waitHealthy(startDeclared(api, as), WAIT_MS, on)));
+    const edge = await startEdge(v1, t, { image: TEST_IMAGES.nginx, workDir, prefix, on });
+    const events: string[] = [];
+    const mark = (what: string) => events.push(`${new Date().toISOString()} ${what}`);
+
+    const load = new Load(edge.ip, 4);
+    await load.progress(40, "the load to get going");
+    const next = apisOf(v2).map((api) => (order === "as declared" ? api : { ...api, deleteBeforeReplace: true }));
+    mark("swap starts");
+    const pairs = apisOf(v1).map((old, i) => [old, next[i]] as [RegisteredResource, RegisteredResource]);
+    const steps = await replaceDeclared(pairs, as, {
+      waitTimeoutMs: WAIT_MS,
+      mark,
+      // The program's edge reload, which depends on the new containers (test/edgeProxy.test.ts).
+      dependents: () => runEdgeReload(v2, edge.name, on),
+    });
+    const replacedAt = Date.now();
+    // Past the resolver's cache: addresses of removed containers cannot be in use any more.
+    await waitUntil(
+      "nginx's resolver cache to expire under load",
+      () => Date.now() > replacedAt + (RESOLVER_VALID_SECONDS + 2) * 1000,
+      (RESOLVER_VALID_SECONDS + 10) * 1000,
+    );
+    await load.progress(40, "the load after the swap");
+    await load.stop();
+    // When each step happened, and what the edge logged besides answers that went well (upstream
+    // errors, retries), for a failure's message.
+    const logs = run("docker", ["logs", edge.name], on);
+    const log = `${logs.stdout}${logs.stderr}`
+      .split("\n")
+      .filter((line) => line !== "" && !line.includes('"status":"200"'))
+      .slice(-60)
+      .join("\n");
+    return { load, steps, story: `${events.join("\n")}\n${log}` };
+  }
+
+  it("fails no request when the program's containers are replaced as it declares them", async () => {
+    const { load, steps, story } = await deploy("as declared");
+    const kinds = steps.map((step) => step.replace(/^.*: /, ""));
+    // Both successors up before anything is stopped, the edge reloaded, then the old ones go.
+    expect([...kinds.slice(0, 4)].sort(), "the program declares the APIs create-before-delete").toEqual([
+      "create new",
+      "create new",
+      "new healthy",
+      "new healthy",
+    ]);
+    expect(kinds.slice(4)).toEqual(["dependents", "delete old", "delete old"]);
+    expect(
+      load.failures,
+      `${load.failures.length} of ${load.ok + load.failures.length} requests failed\n${story}`,
+    ).toEqual([]);
+    expect(load.ok).toBeGreaterThan(80);
+  }, 600_000);
+
+  it("fails requests when the same swap deletes first (the test can tell the difference)", async () => {
+    const { load, steps } = await deploy("delete-before-create");
+    const kinds = steps.map((step) => step.replace(/^.*: /, ""));
+    expect(kinds.lastIndexOf("delete old"), "both old containers go before a new one serves").toBeLessThan(
+      kinds.indexOf("new healthy"),
+    );
+    expect(load.failures.length, "requests failed during the outage").toBeGreaterThan(0);
+    expect(load.failures.join("\n")).toMatch(/502/);
+  }, 600_000);
+});
