@@ -20,6 +20,17 @@
  */
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
+import {
+  COMPRESSIBLE,
+  type HostPort,
+  POOL,
+  SECURITY_HEADERS,
+  type Target,
+  block,
+  hostPort,
+  json,
+  proxy,
+} from "./nginxText";
 
 /** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -115,13 +126,6 @@ const HOST_NAME =
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SIZE = /^[1-9][0-9]{0,5}[km]?$/;
-
-interface HostPort {
-  /** As nginx wants it in a URL or a listen directive: IPv6 in brackets. */
-  host: string;
-  port: number;
-  isIp: boolean;
-}
 
 function parsePort(text: string, what: string): number {
   if (!/^[1-9][0-9]{0,4}$/.test(text) || Number(text) > 65535) fail(`${what}: port ${show(text)} must be 1-65535`);
@@ -307,61 +311,6 @@ function validate(s: NginxSettings): Valid {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-const hostPort = (u: HostPort): string => `${u.host}:${u.port}`;
-
-/** A JSON body for `return`: the values are fixed strings and validated ids, never request data. */
-function json(fields: Record<string, string | number>): string {
-  return `'${JSON.stringify(fields)}\\n'`;
-}
-
-/**
- * Response headers the edge owns. add_header is inherited only by locations that set no
- * add_header of their own, so a location that adds one repeats these.
- */
-const SECURITY_HEADERS = [
-  "# Browsers must not guess a type other than the one sent (stops a JSON or image upload running as script).",
-  'add_header X-Content-Type-Options "nosniff" always;',
-  "# Clickjacking: only pages of this origin may frame ours (SAMEORIGIN keeps in-app previews possible).",
-  'add_header X-Frame-Options "SAMEORIGIN" always;',
-  "add_header Content-Security-Policy \"frame-ancestors 'self'\" always;",
-  "# Full URLs (with region ids and tokens in query strings) stay on our origin.",
-  'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
-  "# Empty on plain HTTP, where HSTS must not be sent; nginx drops empty headers.",
-  "add_header Strict-Transport-Security $hsts always;",
-];
-
-/**
- * Where a route's requests go: `pool` null is the variable-based proxy_pass (see the keepalive
- * note in the http block); otherwise the name of the backend's upstream block (upstreamKeepalive).
- */
-interface Target {
-  upstream: HostPort;
-  pool: string | null;
-}
-
-function proxy(target: Target, options: { stripPrefix?: string; regionId?: string; uri?: string }): string[] {
-  const lines: string[] = [];
-  // `set` must come before `rewrite ... break`, which ends the rewrite directives of the location.
-  if (options.regionId !== undefined) lines.push(`set $region_id "${options.regionId}";`);
-  if (target.pool === null) lines.push(`set $backend "${hostPort(target.upstream)}";`);
-  if (options.stripPrefix !== undefined) {
-    // (?s): a decoded %0A in the path must not end the match early and skip the strip.
-    lines.push(`rewrite "(?s)^${options.stripPrefix}(/.*)$" $1 break;`);
-  }
-  // With a pool, `http://<pool>$request_uri` still names the upstream block: nginx looks a host
-  // evaluated at request time up among the upstream blocks before it would resolve it.
-  lines.push(`proxy_pass http://${target.pool ?? "$backend"}${options.uri ?? ""};`);
-  return lines;
-}
-
-/** Upstream block names for upstreamKeepalive; region ids are DNS-label-safe, so these are too. */
-const POOL = {
-  nexus: "backend_nexus",
-  admin: "backend_admin",
-  player: "backend_player",
-  region: (id: string) => `backend_region_${id}`,
-} as const;
-
 /**
  * One upstream block per backend, for upstreamKeepalive > 0. Rendered before the server block:
  * a static proxy_pass that came first would declare an implicit upstream of the same name.
@@ -396,10 +345,6 @@ function upstreamBlocks(v: Valid): string[] {
     ),
     "",
   ];
-}
-
-function block(head: string, body: readonly string[]): string[] {
-  return [`${head} {`, ...body.map((l) => (l === "" ? "" : `    ${l}`)), "}"];
 }
 
 function regionLocation(r: Region, pooled: boolean): string[] {
@@ -447,9 +392,6 @@ const MIME_TYPES = [
   "video/mp4 mp4;",
   "video/webm webm;",
 ];
-
-const COMPRESSIBLE =
-  "text/css text/plain text/xml application/javascript application/json application/manifest+json application/wasm image/svg+xml";
 
 const LOG_FORMAT = [
   "{",
