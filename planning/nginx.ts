@@ -14,23 +14,15 @@
  *                                                      plus X-Region-ID: <id>)
  *   /api/x        -> default region /x                (prefix stripped, X-Region-ID: default id)
  *   /admin/x      -> admin UI /x                      (prefix stripped)
+ *   /static/x     -> the static volume's file, else player UI /static/x   (as the client sent it)
  *   /x            -> player UI /x                     (as the client sent it)
  * Query strings are always kept. Stripped URIs are the normalized ones nginx routed on (as a
  * `proxy_pass http://host/;` would send).
  */
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
-import {
-  COMPRESSIBLE,
-  type HostPort,
-  POOL,
-  SECURITY_HEADERS,
-  type Target,
-  block,
-  hostPort,
-  json,
-  proxy,
-} from "./nginxText";
+import { type HostPort, POOL, SECURITY_HEADERS, type Target, block, hostPort, json, proxy } from "./nginxText";
+import { staticLocations } from "./nginxRoutes";
 
 /** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -452,27 +444,7 @@ export function renderNginxConf(settings: NginxSettings): string {
     '    return 200 "ok\\n";',
     "}",
     "",
-    ...block(`location ^~ ${ROUTES.static}`, [
-      `root ${v.staticRoot};`,
-      "default_type application/octet-stream;",
-      "# Asset names carry a content hash: a changed file is a new URL, so browsers may keep them.",
-      "expires 1y;",
-      'add_header Cache-Control "public, immutable";',
-      ...SECURITY_HEADERS.filter((l) => !l.startsWith("#")),
-      "# The build ships .gz next to each asset: no CPU spent compressing at request time.",
-      "gzip_static on;",
-      "# Files without a .gz still get compressed (public files only: see BREACH note in http).",
-      "gzip on;",
-      `gzip_types ${COMPRESSIBLE};`,
-      "gzip_vary on;",
-      "# A missing asset is a stale page or a scanner, not a server fault: keep it out of error.log.",
-      "log_not_found off;",
-      "# Dotfiles (.gitkeep, .env left by a build) are never assets.",
-      "location ~ /\\. {",
-      "    default_type application/json;",
-      `    return 404 ${json({ error: "not_found", status: 404 })};`,
-      "}",
-    ]),
+    ...staticLocations(ROUTES.static, v.staticRoot, target(v.player, POOL.player)),
     "",
     ...block(`location ^~ ${ROUTES.nexus}`, proxy(target(v.nexus, POOL.nexus), { stripPrefix: "/api/nexus" })),
     "",

@@ -160,6 +160,7 @@ describe("renderNginxConf: examples", () => {
     expect(body).toEqual(
       expect.arrayContaining([
         "root /var/www/html;",
+        "try_files $uri @player;",
         "expires 1y;",
         'add_header Cache-Control "public, immutable";',
         "gzip_static on;",
@@ -168,6 +169,13 @@ describe("renderNginxConf: examples", () => {
         "add_header Strict-Transport-Security $hsts always;",
       ]),
     );
+  });
+
+  it("falls back from /static/ to the player UI in a named location that sets no caching headers", () => {
+    expect(blockOf(conf, "location @player")).toEqual([
+      'set $backend "player-ui:3000";',
+      "proxy_pass http://$backend;",
+    ]);
   });
 
   it("strips /api/nexus for the nexus API, as the seed's `proxy_pass http://nexus_backend/;`", () => {
@@ -552,6 +560,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
   it("proxies to the pools over HTTP/1.1 and sends Connection only for upgrades", () => {
     const passes = directives(pooled).filter((l) => l.startsWith("proxy_pass "));
     expect(passes).toEqual([
+      "proxy_pass http://backend_player;", // @player, the /static/ fallback
       "proxy_pass http://backend_nexus;",
       "proxy_pass http://backend_region_nova$request_uri;",
       "proxy_pass http://backend_region_orion$request_uri;",

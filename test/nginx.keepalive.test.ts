@@ -149,6 +149,7 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
     ["/api/ships?mine=1", "orion", "/ships?mine=1", "orion"],
     ["/admin/users?page=2", "admin", "/users?page=2", undefined],
     ["/galaxy/map?zoom=3", "player", "/galaxy/map?zoom=3", undefined],
+    ["/static/js/main.9d1e7f.js?v=2", "player", "/static/js/main.9d1e7f.js?v=2", undefined],
   ])("%s reaches %s as %s, over HTTP and HTTPS", async (path, backend, uri, regionId) => {
     for (const tls of [false, true]) {
       const res = await get(path, tls);

@@ -86,6 +86,10 @@ describe("nginx routing (IP-literal upstreams)", () => {
     ["/", "player", "/", undefined],
     ["/galaxy/map?zoom=3", "player", "/galaxy/map?zoom=3", undefined],
     ["/staticx/a.js", "player", "/staticx/a.js", undefined],
+    // Not in the static volume: the player UI's, as the client sent it.
+    ["/static/js/main.9d1e7f.js?v=2", "player", "/static/js/main.9d1e7f.js?v=2", undefined],
+    ["/static/", "player", "/static/", undefined],
+    ["/static/js/", "player", "/static/js/", undefined],
   ])("HTTP %s reaches %s as %s", async (path, backend, uri, regionId) => {
     const res = await get(path);
     expect(res.status, res.body).toBe(200);
@@ -166,6 +170,25 @@ describe("nginx routing (IP-literal upstreams)", () => {
     const dotfile = await get("/static/.env");
     expect(dotfile.status).toBe(404);
     expect(dotfile.body).not.toContain("SECRET");
+  });
+
+  it("answers a /static/ file the volume lacks with the player UI's caching headers, never immutable", async () => {
+    const own = await get("/static/media/logo.5d5d9eef.svg?cache=no-cache", { "Accept-Encoding": "gzip" });
+    expect(own.status).toBe(200);
+    expect(echoOf(own).backend).toBe("player");
+    expect(own.headers["cache-control"]).toBe("no-cache");
+    expect(own.headers.expires).toBeUndefined();
+    // No gzip of proxied answers (BREACH), though the volume's files get it.
+    expect(own.headers["content-encoding"]).toBeUndefined();
+    const none = await get("/static/media/logo.5d5d9eef.svg");
+    expect(echoOf(none).backend).toBe("player");
+    expect(none.headers["cache-control"]).toBeUndefined();
+    expect(none.headers.expires).toBeUndefined();
+    expect(none.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    // The same request for a file the volume has is the edge's, with the long cache.
+    const served = await get("/static/app.3f2a9c.js?cache=no-cache");
+    expect(served.body).toBe("console.log('plain');\n");
+    expect(served.headers["cache-control"]).toMatch(/public, immutable/);
   });
 
   it("answers an unknown region with a JSON 404 and a retired one with a JSON 410", async () => {
