@@ -19,6 +19,7 @@ import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityProblems, capacityReport } from "./planning/capacity";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
+import { PAYPAL_WEBHOOK_PATH } from "./planning/nginxRoutes";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
 
@@ -128,6 +129,8 @@ async function main() {
     player: `${plan.publicUrl}/`,
     admin: `${plan.publicUrl}/admin/`,
     nexusApi: `${plan.publicUrl}/api/nexus/`,
+    /** Register this with PayPal (developer dashboard, Webhooks); the PayPal service must answer it. */
+    paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
     regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
   };
 

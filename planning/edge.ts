@@ -23,7 +23,12 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
   return {
     regions: plan.regions.map((r) => ({ id: r.id, upstream: upstream(r.api), state: r.state })),
     defaultRegionId: defaultRegion.id,
-    upstreams: { nexus: upstream(plan.nexus.api), admin: upstream(plan.admin), player: upstream(plan.player) },
+    upstreams: {
+      nexus: upstream(plan.nexus.api),
+      admin: upstream(plan.admin),
+      player: upstream(plan.player),
+      paypal: upstream(plan.paypal),
+    },
     resolver: DOCKER_DNS,
     // 0 unless the stack opts in: pools need nginx >= 1.27.3 in the image (see NginxSettings).
     upstreamKeepalive: plan.edge.upstreamKeepalive,

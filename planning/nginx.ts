@@ -14,6 +14,7 @@
  *                                                      plus X-Region-ID: <id>)
  *   /api/x        -> default region /x                (prefix stripped, X-Region-ID: default id)
  *   /admin/x      -> admin UI /x                      (prefix stripped)
+ *   /paypal/x     -> PayPal service /paypal/x         (prefix kept: its webhook and return URLs)
  *   /static/x     -> the static volume's file, else player UI /static/x   (as the client sent it)
  *   /x            -> player UI /x                     (as the client sent it)
  * Query strings are always kept. Stripped URIs are the normalized ones nginx routed on (as a
@@ -22,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import { type HostPort, POOL, SECURITY_HEADERS, type Target, block, hostPort, json, proxy } from "./nginxText";
-import { staticLocations } from "./nginxRoutes";
+import { PAYPAL_CACHE_MAP, paypalLocation, staticLocations } from "./nginxRoutes";
 
 /** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -40,7 +41,7 @@ export interface NginxSettings {
   regions: readonly NginxRegionRoute[];
   /** id of the region that serves legacy /api/ */
   defaultRegionId: string;
-  upstreams: { nexus: string; admin: string; player: string }; // "host:port"
+  upstreams: { nexus: string; admin: string; player: string; paypal: string }; // "host:port"
   /** DNS resolver for request-time resolution, e.g. "127.0.0.11" (Docker embedded DNS); null when all upstreams are IP literals (tests) */
   resolver: string | null;
   listen: { address?: string; http: number; https: number }; // container: 80/443; tests: 127.0.0.1 + free ports
@@ -94,6 +95,7 @@ export const ROUTES = {
   regions: "/api/regions/",
   legacyApi: "/api/",
   admin: "/admin/",
+  paypal: "/paypal/",
   player: "/",
 } as const;
 
@@ -186,6 +188,7 @@ interface Valid {
   nexus: HostPort;
   admin: HostPort;
   player: HostPort;
+  paypal: HostPort;
   resolver: string | null;
   listenHttp: string;
   listenHttps: string;
@@ -224,10 +227,12 @@ function validate(s: NginxSettings): Valid {
   if (defaultRegion.state !== "active")
     fail(`default region ${show(s.defaultRegionId)} is retired: legacy /api/ needs an active region`);
 
-  if (typeof s.upstreams !== "object" || s.upstreams === null) fail("upstreams must be { nexus, admin, player }");
+  if (typeof s.upstreams !== "object" || s.upstreams === null)
+    fail("upstreams must be { nexus, admin, player, paypal }");
   const nexus = parseHostPort(s.upstreams.nexus, "upstreams.nexus");
   const admin = parseHostPort(s.upstreams.admin, "upstreams.admin");
   const player = parseHostPort(s.upstreams.player, "upstreams.player");
+  const paypal = parseHostPort(s.upstreams.paypal, "upstreams.paypal");
 
   const resolver = parseResolver(s.resolver);
   if (resolver === null) {
@@ -236,6 +241,7 @@ function validate(s: NginxSettings): Valid {
       ["upstreams.nexus", nexus] as const,
       ["upstreams.admin", admin] as const,
       ["upstreams.player", player] as const,
+      ["upstreams.paypal", paypal] as const,
     ].find(([, u]) => !u.isIp);
     if (named) {
       fail(
@@ -283,6 +289,7 @@ function validate(s: NginxSettings): Valid {
     nexus,
     admin,
     player,
+    paypal,
     resolver,
     listenHttp: `${address}${http}`,
     listenHttps: `${address}${https}`,
@@ -313,6 +320,7 @@ function upstreamBlocks(v: Valid): string[] {
     ...v.regions.filter((r) => r.state === "active").map((r) => [POOL.region(r.id), r.upstream] as [string, HostPort]),
     [POOL.admin, v.admin],
     [POOL.player, v.player],
+    [POOL.paypal, v.paypal],
   ];
   return [
     "# Keepalive pools (upstreamKeepalive): one upstream block per backend. nginx >= 1.27.3 re-resolves",
@@ -468,6 +476,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     "",
     ...block(`location ^~ ${ROUTES.admin}`, proxy(target(v.admin, POOL.admin), { stripPrefix: "/admin" })),
     "",
+    ...paypalLocation(ROUTES.paypal, target(v.paypal, POOL.paypal)),
+    "",
     ...block(`location ${ROUTES.player}`, proxy(target(v.player, POOL.player), {})),
     "",
     ...errorPage(413, "request_too_large"),
@@ -582,6 +592,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# A year of HTTPS-only; not includeSubDomains: sibling hosts are not ours to decide. Browsers",
     "# ignore HSTS from a certificate they do not trust, so the dev self-signed one is safe.",
     ...block("map $scheme $hsts", ['https "max-age=31536000";', 'default "";']),
+    "",
+    ...PAYPAL_CACHE_MAP,
     "",
     '# Mozilla "intermediate": TLS 1.2+ with forward-secret AEAD ciphers only; HTTP/2 rejects',
     "# the weaker suites anyway. All listed ciphers are strong, so clients pick (ChaCha on phones).",

@@ -1,6 +1,7 @@
 /**
  * Routes of the edge's nginx.conf that planning/nginx.ts wires in: /static/ with its fallback to
- * the player UI. Pure text from validated settings (the generator validates before it calls these).
+ * the player UI, and /paypal/. Pure text from validated settings (the generator validates before
+ * it calls these).
  */
 import { COMPRESSIBLE, SECURITY_HEADERS, type Target, block, json, proxy } from "./nginxText";
 
@@ -43,4 +44,40 @@ export function staticLocations(staticPrefix: string, staticRoot: string, player
     "# caching headers (this location sets none, so nothing here is marked immutable).",
     ...block(`location ${PLAYER_FALLBACK}`, proxy(player, {})),
   ];
+}
+
+/**
+ * Largest body the PayPal route accepts, whatever the game APIs get (clientMaxBodySize). PayPal's
+ * webhook events are JSON, typically under 64 KB and rarely larger; a refused one is retried by
+ * PayPal for a few days and then dropped, which loses a payment notification. So the limit leaves
+ * room for the rare large event rather than fitting the typical one: accepting 1 MB costs nginx a
+ * temp file at most, and the service checks the signature before it trusts any of it.
+ */
+export const PAYPAL_MAX_BODY_SIZE = "1m";
+
+/** What the PayPal service must answer (POST, as received: prefix kept); exported as urls.paypalWebhook. */
+export const PAYPAL_WEBHOOK_PATH = "/paypal/webhook";
+
+/**
+ * http-level: `no-store` for a PayPal answer that carries no Cache-Control of its own, nothing
+ * (add_header skips empty values) when the service chose one.
+ */
+export const PAYPAL_CACHE_MAP = [
+  "# PayPal answers (a buyer's return page, a capture result) are per buyer and single-use: no",
+  "# browser or shared cache may keep one unless the PayPal service says otherwise.",
+  ...block("map $upstream_http_cache_control $paypal_cache_control", ['"" "no-store";', 'default "";']),
+];
+
+/**
+ * PayPal's calls (webhooks) and the buyer's way back from PayPal (return and cancel URLs) reach
+ * the PayPal service, prefix kept: it receives /paypal/..., so its own routes match the public
+ * URLs it registers with PayPal. Client IP headers as on every route; nothing cached.
+ */
+export function paypalLocation(prefix: string, paypal: Target): string[] {
+  return block(`location ^~ ${prefix}`, [
+    `client_max_body_size ${PAYPAL_MAX_BODY_SIZE};`,
+    "add_header Cache-Control $paypal_cache_control always;",
+    ...SECURITY_HEADERS.filter((l) => !l.startsWith("#")),
+    ...proxy(paypal, {}),
+  ]);
 }

@@ -63,6 +63,7 @@ export const POOL = {
   nexus: "backend_nexus",
   admin: "backend_admin",
   player: "backend_player",
+  paypal: "backend_paypal",
   region: (id: string) => `backend_region_${id}`,
 } as const;
 

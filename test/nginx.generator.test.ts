@@ -21,7 +21,12 @@ const base: NginxSettings = {
     { id: "old", upstream: "region-old-api:8000", state: "retired" },
   ],
   defaultRegionId: "orion",
-  upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
+  upstreams: {
+    nexus: "nexus-api:8000",
+    admin: "admin-ui:3000",
+    player: "player-ui:3000",
+    paypal: "paypal-service:8080",
+  },
   resolver: "127.0.0.11",
   listen: { http: 80, https: 443 },
   tls: { certificate: "/etc/nginx/tls/server.crt", certificateKey: "/etc/nginx/tls/server.key" },
@@ -147,7 +152,12 @@ describe("renderNginxConf: examples", () => {
         resolver: null,
         runtime: { user: null },
         regions: [{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }],
-        upstreams: { nexus: "127.0.0.1:18000", admin: "127.0.0.1:18002", player: "[::1]:18003" },
+        upstreams: {
+          nexus: "127.0.0.1:18000",
+          admin: "127.0.0.1:18002",
+          player: "[::1]:18003",
+          paypal: "127.0.0.1:18004",
+        },
       }),
     );
     expect(text).not.toMatch(/^\s*resolver /m);
@@ -219,6 +229,31 @@ describe("renderNginxConf: examples", () => {
       'rewrite "(?s)^/api(/.*)$" $1 break;',
       "proxy_pass http://$backend;",
     ]);
+  });
+
+  it("sends /paypal/ to the PayPal service with the prefix kept, its own body limit and no-store by default", () => {
+    const body = blockOf(conf, "location ^~ /paypal/");
+    expect(
+      body.filter((l) => !l.startsWith("add_header X-") && !/^add_header (Content-Security|Referrer|Strict)/.test(l)),
+    ).toEqual([
+      "client_max_body_size 1m;",
+      "add_header Cache-Control $paypal_cache_control always;",
+      'set $backend "paypal-service:8080";',
+      "proxy_pass http://$backend;",
+    ]);
+    // add_header in the location replaces the server's, so the security headers are repeated.
+    expect(body).toContain('add_header X-Frame-Options "SAMEORIGIN" always;');
+    expect(blockOf(conf, "map $upstream_http_cache_control $paypal_cache_control")).toEqual([
+      '"" "no-store";',
+      'default "";',
+    ]);
+    // No proxy cache anywhere, and the route sets no proxy_set_header (the http block's apply).
+    expect(directives(conf).filter((l) => /^proxy_cache|^proxy_store/.test(l))).toEqual([]);
+    expect(body.filter((l) => l.startsWith("proxy_set_header"))).toEqual([]);
+    // Keeps its limit whatever the game APIs get.
+    expect(blockOf(renderNginxConf(withChange({ clientMaxBodySize: "64k" })), "location ^~ /paypal/")).toContain(
+      "client_max_body_size 1m;",
+    );
   });
 
   it("strips /admin for the admin UI and passes everything else to the player UI", () => {
@@ -328,6 +363,20 @@ describe("renderNginxConf: refused settings", () => {
       "a host name without resolver",
       { resolver: null },
       /region nova uses host name "region-nova-api" but resolver is null/,
+    ],
+    [
+      "a PayPal host name without resolver",
+      {
+        resolver: null,
+        regions: [region("orion")],
+        upstreams: { nexus: "127.0.0.1:1", admin: "127.0.0.1:2", player: "127.0.0.1:3" },
+      },
+      /upstreams\.paypal uses host name "paypal-service" but resolver is null/,
+    ],
+    [
+      "a PayPal upstream without port",
+      { upstreams: { paypal: "paypal-service" } },
+      /upstreams\.paypal "paypal-service" must be "host:port"/,
     ],
     ["a resolver given by name", { resolver: "dns.example" }, /resolver "dns\.example" must be an IP address/],
     ["a resolver with port 0", { resolver: "127.0.0.11:0" }, /resolver "127\.0\.0\.11:0": port "0"/],
@@ -531,6 +580,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
       "upstream backend_region_orion {",
       "upstream backend_admin {",
       "upstream backend_player {",
+      "upstream backend_paypal {",
     ]);
     expect(blockOf(pooled, "upstream backend_region_orion")).toEqual([
       "zone backend_region_orion 64k;",
@@ -541,7 +591,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
     // The retired region answers 410 without a backend, so it gets no pool.
     expect(pooled).not.toContain("backend_region_old");
     // Blocks before the server block: a static proxy_pass seen first would declare its own.
-    expect(pooled.indexOf("upstream backend_player {")).toBeLessThan(pooled.indexOf("server {"));
+    expect(pooled.indexOf("upstream backend_paypal {")).toBeLessThan(pooled.indexOf("server {"));
   });
 
   it("does not ask to resolve IP literals", () => {
@@ -550,7 +600,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
         upstreamKeepalive: 4,
         resolver: null,
         regions: [{ id: "orion", upstream: "10.0.0.5:8000", state: "active" }],
-        upstreams: { nexus: "10.0.0.2:8000", admin: "[::1]:3000", player: "10.0.0.4:3000" },
+        upstreams: { nexus: "10.0.0.2:8000", admin: "[::1]:3000", player: "10.0.0.4:3000", paypal: "10.0.0.6:8080" },
       }),
     );
     expect(blockOf(conf, "upstream backend_admin")).toContain("server [::1]:3000 max_fails=0;");
@@ -566,6 +616,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
       "proxy_pass http://backend_region_orion$request_uri;",
       "proxy_pass http://backend_region_orion;",
       "proxy_pass http://backend_admin;",
+      "proxy_pass http://backend_paypal;",
       "proxy_pass http://backend_player;",
     ]);
     expect(pooled).not.toContain("$backend");
@@ -606,10 +657,10 @@ describe("renderNginxConf: upstreamKeepalive", () => {
         const conf = renderNginxConf({ ...settings, upstreamKeepalive });
         expect(routeTargets(conf)).toEqual(routeTargets(plain));
         expect(locationHeads(conf)).toEqual(locationHeads(plain));
-        // One pool per active region and per core backend, none for retired regions.
+        // One pool per active region and per core backend (nexus, admin, player, PayPal), none for retired regions.
         const active = settings.regions.filter((r) => r.state === "active").length;
-        expect(directives(conf).filter((l) => l.startsWith("upstream "))).toHaveLength(active + 3);
-        expect(directives(conf).filter((l) => l === `keepalive ${upstreamKeepalive};`)).toHaveLength(active + 3);
+        expect(directives(conf).filter((l) => l.startsWith("upstream "))).toHaveLength(active + 4);
+        expect(directives(conf).filter((l) => l === `keepalive ${upstreamKeepalive};`)).toHaveLength(active + 4);
       }),
       { numRuns: 200 },
     );

@@ -69,7 +69,12 @@ describe("nginx -t on generated configs", () => {
       renderNginxConf(
         settingsFor([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], "orion", {
           resolver: null,
-          upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
+          upstreams: {
+            nexus: "127.0.0.1:18000",
+            admin: "[::1]:18002",
+            player: "127.0.0.1:18003",
+            paypal: "127.0.0.1:18004",
+          },
           listen: { address: "127.0.0.1", http: 18080, https: 18443 },
         }),
       ),
