@@ -18,6 +18,7 @@ import {
   echoOf,
   type FakeDns,
   httpRequest,
+  pollUntil,
   startEchoBackend,
   startFakeDns,
   upgradeRequest,
@@ -137,6 +138,13 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
         }),
       bin,
     );
+    // A pool's `resolve` asks the DNS once workers run, so the first requests after start can
+    // find no address yet (a 502 for a few milliseconds): wait for the names DNS knows.
+    await pollUntil("the pools to resolve the names DNS knows", async () => {
+      for (const path of ["/api/nexus/x", "/api/regions/orion/x", "/api/regions/nova/x", "/admin/x", "/x"])
+        if ((await get(path)).status !== 200) return undefined;
+      return true;
+    });
   });
 
   afterAll(async () => {
