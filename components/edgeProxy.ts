@@ -5,7 +5,7 @@ import * as tls from "@pulumi/tls";
 import { createHash } from "node:crypto";
 import {
   NGINX_CONF_PATH,
-  STATIC_ROOT,
+  STATIC_VOLUME_PATH,
   TLS_CERT_PATH,
   TLS_KEY_PATH,
   edgeReloadInput,
@@ -79,7 +79,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
           { file: TLS_CERT_PATH, content: material.certificate, permissions: "0444" },
           { file: TLS_KEY_PATH, content: pulumi.secret(material.privateKey), permissions: "0400" },
         ],
-        mounts: [{ type: "volume", source: staticVolume.name, target: `${STATIC_ROOT}/static`, readOnly: true }],
+        mounts: [{ type: "volume", source: staticVolume.name, target: STATIC_VOLUME_PATH, readOnly: true }],
         networks: [{ name: network.name, aliases: [plan.hostname] }],
         ports: [
           { internal: args.nginx.listen.http, external: plan.httpPort, protocol: "tcp" },

@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import { type HostPort, POOL, SECURITY_HEADERS, type Target, block, hostPort, json, proxy } from "./nginxText";
-import { PAYPAL_CACHE_MAP, paypalLocation, staticLocations } from "./nginxRoutes";
+import { PAYPAL_CACHE_MAP, healthzLocation, httpRedirectServer, paypalLocation, staticLocations } from "./nginxRoutes";
 
 /** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -64,6 +64,13 @@ export interface NginxSettings {
    * At 0 the config is byte for byte the one rendered before this setting existed.
    */
   upstreamKeepalive?: number;
+  /**
+   * Plain HTTP answers 301 to `origin` ("https://play.example.com", "https://localhost:8443") plus
+   * the request URI, except the health check and ACME HTTP-01 challenges, which it serves as files
+   * under `acmeChallengeRoot` (`<root>/.well-known/acme-challenge/<token>`). HTTPS is unchanged.
+   * Unset, plain HTTP serves every route as HTTPS does: the config before this setting existed.
+   */
+  httpsRedirect?: { origin: string; acmeChallengeRoot: string };
 }
 
 /** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
@@ -203,6 +210,17 @@ interface Valid {
   clientMaxBodySize: string;
   resolverValidSeconds: number;
   upstreamKeepalive: number;
+  httpsRedirect: { origin: string; acmeChallengeRoot: string } | null;
+}
+
+/** "https://host" or "https://host:port": no path, so `origin$request_uri` is the whole Location. */
+function checkOrigin(value: unknown, what: string): string {
+  const match = typeof value === "string" ? /^https:\/\/([^/:]+)(?::([^/]*))?$/.exec(value) : null;
+  if (!match || !HOST_NAME.test(match[1] ?? "")) {
+    return fail(`${what} ${show(value)} must be "https://<host name>" or "https://<host name>:<port>", without a path`);
+  }
+  if (match[2] !== undefined) parsePort(match[2], `${what} ${show(value)}`);
+  return value as string;
 }
 
 function validate(s: NginxSettings): Valid {
@@ -283,6 +301,17 @@ function validate(s: NginxSettings): Valid {
     fail(`upstreamKeepalive ${show(upstreamKeepalive)} must be an integer from 0 (off) to ${MAX_UPSTREAM_KEEPALIVE}`);
   }
 
+  const redirect = s.httpsRedirect;
+  if (redirect !== undefined && (typeof redirect !== "object" || redirect === null))
+    fail("httpsRedirect must be { origin, acmeChallengeRoot } or unset");
+  const httpsRedirect =
+    redirect === undefined
+      ? null
+      : {
+          origin: checkOrigin(redirect.origin, "httpsRedirect.origin"),
+          acmeChallengeRoot: checkPath(redirect.acmeChallengeRoot, "httpsRedirect.acmeChallengeRoot"),
+        };
+
   return {
     regions,
     defaultRegion,
@@ -304,6 +333,7 @@ function validate(s: NginxSettings): Valid {
     clientMaxBodySize,
     resolverValidSeconds,
     upstreamKeepalive,
+    httpsRedirect,
   };
 }
 
@@ -421,7 +451,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     block(`location @error_${status}`, [`return ${status} ${json({ error, status })};`]);
 
   const server = block("server", [
-    `listen ${v.listenHttp};`,
+    // With the redirect, plain HTTP has a server of its own (below); this one is HTTPS only.
+    ...(v.httpsRedirect === null ? [`listen ${v.listenHttp};`] : []),
     "# `listen ... ssl http2` rather than `http2 on;`: nginx 1.22 (Debian, where the tests run) has",
     "# no http2 directive, and nginx >= 1.25.1 (the nginx:alpine image) still accepts this form and",
     "# only logs a deprecation warning. One text that both accept beats two that drift apart.",
@@ -444,13 +475,7 @@ export function renderNginxConf(settings: NginxSettings): string {
     "error_page 503 @error_503;",
     "error_page 504 @error_504;",
     "",
-    "# The container health check polls this: it must not depend on any upstream, and logging it",
-    "# would only flood the access log.",
-    `location = ${ROUTES.healthz} {`,
-    "    access_log off;",
-    "    default_type text/plain;",
-    '    return 200 "ok\\n";',
-    "}",
+    ...healthzLocation(ROUTES.healthz),
     "",
     ...staticLocations(ROUTES.static, v.staticRoot, target(v.player, POOL.player)),
     "",
@@ -606,6 +631,9 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# Ticket keys never rotate while nginx runs, which would void forward secrecy.",
     "ssl_session_tickets off;",
     "",
+    ...(v.httpsRedirect === null
+      ? []
+      : [...httpRedirectServer({ listen: v.listenHttp, healthz: ROUTES.healthz, ...v.httpsRedirect }), ""]),
     ...server,
   ]);
 

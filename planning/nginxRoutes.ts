@@ -1,7 +1,7 @@
 /**
  * Routes of the edge's nginx.conf that planning/nginx.ts wires in: /static/ with its fallback to
- * the player UI, and /paypal/. Pure text from validated settings (the generator validates before
- * it calls these).
+ * the player UI, /paypal/, the health check, and the plain-HTTP server that redirects to HTTPS.
+ * Pure text from validated settings (the generator validates before it calls these).
  */
 import { COMPRESSIBLE, SECURITY_HEADERS, type Target, block, json, proxy } from "./nginxText";
 
@@ -80,4 +80,54 @@ export function paypalLocation(prefix: string, paypal: Target): string[] {
     ...SECURITY_HEADERS.filter((l) => !l.startsWith("#")),
     ...proxy(paypal, {}),
   ]);
+}
+
+/** The edge's own health: what the container health check polls, over plain HTTP inside the container. */
+export function healthzLocation(path: string): string[] {
+  return [
+    "# The container health check polls this: it must not depend on any upstream, and logging it",
+    "# would only flood the access log.",
+    `location = ${path} {`,
+    "    access_log off;",
+    "    default_type text/plain;",
+    '    return 200 "ok\\n";',
+    "}",
+  ];
+}
+
+/** Where ACME HTTP-01 validation fetches its token (RFC 8555 section 8.3): plain HTTP, port 80. */
+export const ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
+
+/**
+ * The plain-HTTP server when HTTPS is enforced: everything answers 301 to the same URI on the
+ * public HTTPS origin, except the health check (the container's own, over plain HTTP inside the
+ * container) and ACME HTTP-01 challenges (a CA validates those on port 80 and must not be sent
+ * elsewhere to renew the certificate).
+ */
+export function httpRedirectServer(s: {
+  listen: string;
+  healthz: string;
+  origin: string;
+  acmeChallengeRoot: string;
+}): string[] {
+  return [
+    "# Plain HTTP redirects to HTTPS (edge.httpsRedirect). The Location is the configured public",
+    "# origin, not $host: the certificate is for that name, and behind Docker's port mapping nginx",
+    "# cannot know the public HTTPS port (dev publishes 8443), which is also why absolute_redirect",
+    "# stays off for nginx's own redirects.",
+    ...block("server", [
+      `listen ${s.listen};`,
+      "",
+      ...healthzLocation(s.healthz),
+      "",
+      "# Tokens an ACME client (certbot --webroot) writes as files; a missing one is a plain 404.",
+      ...block(`location ^~ ${ACME_CHALLENGE_PREFIX}`, [
+        `root ${s.acmeChallengeRoot};`,
+        "default_type text/plain;",
+        "try_files $uri =404;",
+      ]),
+      "",
+      ...block("location /", [`return 301 ${s.origin}$request_uri;`]),
+    ]),
+  ];
 }

@@ -18,7 +18,8 @@ import {
   withDatabase,
 } from "./support/blastScenarios";
 import { type BlastRadius, type Change, blastRadius, describeRadius, namesOf, parsePropertyPath } from "./support/diff";
-import { CONTAINER, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
+import { PROD_SECRETS } from "./support/configs";
+import { CONTAINER, type ProgramRun, type RegisteredResource, readStackFile, runProgram } from "./support/pulumi";
 
 /** Everything one active region declares, by logical name. */
 function regionResources(id: string): string[] {
@@ -201,6 +202,24 @@ describe("blast radius of config edits", () => {
 
   it("turning on the edge's upstream keepalive only reloads nginx", () => {
     expectRadius(radiusOf("edgeKeepalive"), { replaced: EDGE_RELOAD }, "upstreamKeepalive 0 → 32");
+  });
+
+  it("setting edge.httpsRedirect to dev's default changes nothing; turning it on only reloads nginx", () => {
+    expectRadius(radiusOf("httpsRedirectDefault"), {}, "httpsRedirect: false in dev");
+    expectRadius(radiusOf("httpsRedirect"), { replaced: EDGE_RELOAD }, "httpsRedirect false → true");
+  });
+
+  it("setting edge.httpsRedirect to prod's default changes nothing in prod", async () => {
+    const prod = readStackFile("prod");
+    const [unset, set] = [
+      await runProgram({ config: prod, secrets: PROD_SECRETS, stack: "test" }),
+      await runProgram({
+        config: { ...prod, "sectorwars:edge": { ...(prod["sectorwars:edge"] as object), httpsRedirect: true } },
+        secrets: PROD_SECRETS,
+        stack: "test",
+      }),
+    ];
+    expectRadius(blastRadius(unset.resources, set.resources), {}, "httpsRedirect: true in prod");
   });
 });
 

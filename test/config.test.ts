@@ -200,6 +200,30 @@ describe("database", () => {
   });
 });
 
+describe("edge.httpsRedirect", () => {
+  it("is on in prod and off in dev unless the stack says otherwise", () => {
+    expect(parseConfig(dev, noSecrets).edge.httpsRedirect).toBe(false);
+    expect(parseConfig(prod, allSecrets).edge.httpsRedirect).toBe(true);
+    const set = (raw: Record<string, unknown>, httpsRedirect: boolean) => ({
+      ...raw,
+      edge: { ...(raw.edge as object), httpsRedirect },
+    });
+    expect(parseConfig(set(dev, true), noSecrets).edge.httpsRedirect).toBe(true);
+    expect(parseConfig(set(prod, false), allSecrets).edge.httpsRedirect).toBe(false);
+    // Set explicitly to its default, the parsed config is the same as unset.
+    expect(parseConfig(set(dev, false), noSecrets)).toEqual(parseConfig(dev, noSecrets));
+    expect(parseConfig(set(prod, true), allSecrets)).toEqual(parseConfig(prod, allSecrets));
+  });
+
+  it.each<[string, unknown, string]>([
+    ["a string", "yes", "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received string"],
+    ["a number", 1, "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received number"],
+    ["null", null, "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received null"],
+  ])("refuses %s, naming the key", (_what, httpsRedirect, problem) => {
+    expect(problemsOf({ ...dev, edge: { httpsRedirect } })).toEqual([problem]);
+  });
+});
+
 describe("engine and services", () => {
   it("leaves the engine's API version to the engine unless the stack pins it", () => {
     expect(parseConfig(dev, noSecrets).engine).toEqual({});

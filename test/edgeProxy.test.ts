@@ -7,7 +7,7 @@ import { renderNginxConf } from "../planning/nginx";
 import { edgeNginxSettings } from "../planning/edge";
 import { parseConfig } from "../planning/config";
 import { planStack } from "../planning/topology";
-import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
+import { PROD_SECRETS, devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { containerNamed, portsOf, uploadOf } from "./support/graph";
 import {
   COMMAND,
@@ -19,6 +19,8 @@ import {
 } from "./support/pulumi";
 
 const NGINX = "sectorwars-dev_nginx";
+
+const devEdge = (): Record<string, unknown> => readStackFile("dev")["sectorwars:edge"] as Record<string, unknown>;
 
 function reloadCommand(run: ProgramRun): RegisteredResource {
   return run.byName("edge-reload");
@@ -119,6 +121,20 @@ describe("EdgeProxy", () => {
     expect(comparedInputs(containerNamed(three, NGINX))).toEqual(comparedInputs(containerNamed(two, NGINX)));
     expect(reloadCommand(three).inputs.triggers).not.toEqual(reloadCommand(two).inputs.triggers);
     expect(reloadFiles(reloadCommand(three)).conf).toContain("sector-002");
+  });
+
+  it("redirects plain HTTP to the public HTTPS URL in prod by default, not in dev unless asked", async () => {
+    const confOf = (r: ProgramRun, name: string) => uploadOf(containerNamed(r, name), "/etc/nginx/nginx.conf");
+    const prod = await runProgram({ config: readStackFile("prod"), secrets: PROD_SECRETS, stack: "test" });
+    expect(confOf(prod, "sectorwars_nginx")).toContain("return 301 https://play.sectorwars.example$request_uri;");
+    expect(confOf(run, NGINX)).not.toContain("return 301");
+    const devOn = await runProgram({
+      config: { ...readStackFile("dev"), "sectorwars:edge": { ...devEdge(), httpsRedirect: true } },
+      stack: "test",
+    });
+    // dev publishes HTTPS on 8443: the Location says so.
+    expect(confOf(devOn, NGINX)).toContain("return 301 https://localhost:8443$request_uri;");
+    expect(confOf(devOn, NGINX)).toContain("root /var/www/html/static;");
   });
 
   it("declares exactly one reload command", () => {

@@ -40,7 +40,8 @@ const base: NginxSettings = {
   },
 };
 
-type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "tls">> & {
+type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "tls" | "httpsRedirect">> & {
+  httpsRedirect?: Partial<NonNullable<NginxSettings["httpsRedirect"]>>;
   runtime?: Partial<NginxSettings["runtime"]>;
   listen?: Partial<NginxSettings["listen"]>;
   upstreams?: Partial<NginxSettings["upstreams"]>;
@@ -48,7 +49,7 @@ type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "
 };
 
 /** base with a change applied one level deep. */
-function withChange(change: Change): NginxSettings {
+function withChange({ httpsRedirect, ...change }: Change): NginxSettings {
   return {
     ...base,
     ...change,
@@ -56,8 +57,12 @@ function withChange(change: Change): NginxSettings {
     listen: { ...base.listen, ...change.listen },
     upstreams: { ...base.upstreams, ...change.upstreams },
     tls: { ...base.tls, ...change.tls },
+    ...(httpsRedirect === undefined ? {} : { httpsRedirect: { ...REDIRECT, ...httpsRedirect } }),
   };
 }
+
+/** An HTTPS redirect as the edge renders it for a public HTTPS port other than 443. */
+const REDIRECT = { origin: "https://play.example.com:8443", acmeChallengeRoot: "/var/www/html/static" };
 
 /** The config without comment lines and indentation, for matching directives. */
 function directives(conf: string): string[] {
@@ -407,6 +412,36 @@ describe("renderNginxConf: refused settings", () => {
     ["a path with a variable", { runtime: { accessLog: "/var/log/$host.log" } }, /runtime\.accessLog/],
     ["a path with a brace", { runtime: { tempDir: "/tmp/}" } }, /runtime\.tempDir/],
     ["a bad user name", { runtime: { user: "nginx;" } }, /runtime\.user "nginx;" must be a user name or null/],
+    [
+      "a redirect to plain HTTP",
+      { httpsRedirect: { origin: "http://play.example.com" } },
+      /httpsRedirect\.origin "http:\/\/play\.example\.com" must be "https:\/\/<host name>"/,
+    ],
+    [
+      "a redirect origin with a path",
+      { httpsRedirect: { origin: "https://play.example.com/" } },
+      /httpsRedirect\.origin "https:\/\/play\.example\.com\/" must be .*without a path/,
+    ],
+    [
+      "a redirect origin that would inject a directive",
+      { httpsRedirect: { origin: "https://a;return 200 x" } },
+      /httpsRedirect\.origin "https:\/\/a;return 200 x" must be/,
+    ],
+    [
+      "a redirect origin with a variable",
+      { httpsRedirect: { origin: "https://$host" } },
+      /httpsRedirect\.origin "https:\/\/\$host" must be/,
+    ],
+    [
+      "a redirect origin with port 0",
+      { httpsRedirect: { origin: "https://play.example.com:0" } },
+      /httpsRedirect\.origin "https:\/\/play\.example\.com:0": port "0" must be 1-65535/,
+    ],
+    [
+      "a relative ACME challenge root",
+      { httpsRedirect: { acmeChallengeRoot: "acme" } },
+      /httpsRedirect\.acmeChallengeRoot "acme" must be an absolute path/,
+    ],
     ["a body size in gigabytes", { clientMaxBodySize: "1g" }, /clientMaxBodySize "1g" must be a positive nginx size/],
     ["a zero body size", { clientMaxBodySize: "0" }, /clientMaxBodySize "0"/],
     [
@@ -525,6 +560,61 @@ describe("renderNginxConf: properties", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// httpsRedirect: plain HTTP redirects, except the health check and ACME challenges
+
+describe("renderNginxConf: httpsRedirect", () => {
+  const redirecting = renderNginxConf(withChange({ httpsRedirect: {} }));
+
+  it("is off unless set: plain HTTP and HTTPS share one server, as before the setting existed", () => {
+    expect(directives(renderNginxConf(base)).filter((l) => l === "server {")).toHaveLength(1);
+    expect(renderNginxConf(base)).not.toContain("return 301");
+  });
+
+  it("gives plain HTTP a server that answers 301 to the configured origin, but not for /healthz and ACME", () => {
+    expect(blockOf(redirecting, "server")).toEqual([
+      "listen 80;",
+      "location = /healthz {",
+      "access_log off;",
+      "default_type text/plain;",
+      'return 200 "ok\\n";',
+      "}",
+      "location ^~ /.well-known/acme-challenge/ {",
+      "root /var/www/html/static;",
+      "default_type text/plain;",
+      "try_files $uri =404;",
+      "}",
+      "location / {",
+      "return 301 https://play.example.com:8443$request_uri;",
+      "}",
+    ]);
+  });
+
+  it("leaves the HTTPS server as it was, but for plain HTTP's listen", () => {
+    const httpsServer = (conf: string) => conf.slice(conf.lastIndexOf("\n    server {\n"));
+    expect(httpsServer(redirecting)).toBe(httpsServer(renderNginxConf(base)).replace("\n        listen 80;", ""));
+    expect(httpsServer(redirecting)).toContain("listen 443 ssl http2;");
+    expect(httpsServer(redirecting)).not.toMatch(/listen 80;|return 301/);
+    // Everything before the servers is the same text too, the redirect's comment aside.
+    const before = renderNginxConf(base).slice(0, renderNginxConf(base).indexOf("\n    server {\n"));
+    expect(redirecting.startsWith(before)).toBe(true);
+    const added = redirecting.slice(before.length, redirecting.indexOf("\n    server {\n")).split("\n").filter(Boolean);
+    expect(
+      added.every((l) => l.trim().startsWith("#")),
+      added.join("\n"),
+    ).toBe(true);
+  });
+
+  it("redirects on the listen address it is given, with or without keepalive pools", () => {
+    const local = renderNginxConf(
+      withChange({ httpsRedirect: {}, listen: { address: "127.0.0.1", http: 8080, https: 8443 } }),
+    );
+    expect(blockOf(local, "server")[0]).toBe("listen 127.0.0.1:8080;");
+    const pooled = renderNginxConf(withChange({ httpsRedirect: {}, upstreamKeepalive: 8 }));
+    expect(blockOf(pooled, "server")).toEqual(blockOf(redirecting, "server"));
   });
 });
 

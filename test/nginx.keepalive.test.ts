@@ -37,6 +37,7 @@ import {
   sandboxPaths,
 } from "./support/nginx";
 import { readStackFile } from "./support/pulumi";
+import { httpsRedirectSuite } from "./support/redirect";
 
 let bin: string;
 let sandbox: Sandbox;
@@ -101,6 +102,8 @@ describe("nginx -t on pooled configs", () => {
     expect(output).toMatch(/invalid parameter "resolve"/);
   });
 });
+
+httpsRedirectSuite({ bin: () => bin, upstreamKeepalive: 8 });
 
 describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", () => {
   let dns: FakeDns;

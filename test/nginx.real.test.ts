@@ -57,6 +57,16 @@ describe("nginx -t on generated configs", () => {
     );
   });
 
+  it("accepts the config with plain HTTP redirected to HTTPS (edge.httpsRedirect)", () => {
+    expectAccepted(
+      renderNginxConf(
+        settingsFor([dockerRegion("default"), dockerRegion("orion")], "default", {
+          httpsRedirect: { origin: "https://localhost:8443", acmeChallengeRoot: `${sandbox.staticRoot}/static` },
+        }),
+      ),
+    );
+  });
+
   it("accepts 50 regions", () => {
     const regions = Array.from({ length: 50 }, (_, i) => dockerRegion(i % 2 ? randomUUID() : `region-${i}`));
     const conf = renderNginxConf(settingsFor(regions, "region-0"));

@@ -28,6 +28,7 @@ import {
   startNginx,
   sandboxPaths,
 } from "./support/nginx";
+import { httpsRedirectSuite } from "./support/redirect";
 
 describe("nginx routing (IP-literal upstreams)", () => {
   let sandbox: Sandbox;
@@ -366,6 +367,8 @@ describe("nginx routing (IP-literal upstreams)", () => {
     );
   });
 });
+
+httpsRedirectSuite();
 
 describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", () => {
   let sandbox: Sandbox;
