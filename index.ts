@@ -66,6 +66,9 @@ async function main() {
         ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
         : { selfSignedFor: config.edge.hostname },
     dockerEnvironment,
+    ...(config.edge.staticFrom
+      ? { staticFill: { source: config.edge.staticFrom, playerUiImage: images.ids.playerUi } }
+      : {}),
   });
 
   const backups = new Backups("backups", {
@@ -123,6 +126,7 @@ async function main() {
       secrets.paypalClientId && secrets.paypalClientSecret
         ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
         : undefined,
+    playerAfter: edge.staticFill ? [edge.staticFill] : [],
   });
 
   const urls = {

@@ -93,6 +93,11 @@ export const BLAST_SCENARIOS: readonly BlastScenario[] = [
     config: withEdge({ httpsRedirect: false }),
   },
   { key: "httpsRedirect", title: "turn on edge.httpsRedirect", config: withEdge({ httpsRedirect: true }) },
+  {
+    key: "staticFromImage",
+    title: "fill /static/ from the player UI image (edge.staticFrom)",
+    config: withEdge({ staticFrom: { playerUiPath: "/app/build/static" } }),
+  },
 ];
 
 /** The baseline with the dev stack file's edge settings plus `edge`. */
