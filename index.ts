@@ -19,7 +19,7 @@ import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityProblems, capacityReport } from "./planning/capacity";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
-import { PAYPAL_WEBHOOK_PATH } from "./planning/nginxRoutes";
+import { PAYPAL_WEBHOOK_PATH } from "./planning/nginx";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
 

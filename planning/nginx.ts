@@ -106,6 +106,9 @@ export const ROUTES = {
   player: "/",
 } as const;
 
+/** What the PayPal service must answer (POST, as received: prefix kept); exported as urls.paypalWebhook. */
+export const PAYPAL_WEBHOOK_PATH = `${ROUTES.paypal}webhook`;
+
 export function regionPrefix(id: string): string {
   return `${ROUTES.regions}${id}/`;
 }

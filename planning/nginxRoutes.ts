@@ -55,9 +55,6 @@ export function staticLocations(staticPrefix: string, staticRoot: string, player
  */
 export const PAYPAL_MAX_BODY_SIZE = "1m";
 
-/** What the PayPal service must answer (POST, as received: prefix kept); exported as urls.paypalWebhook. */
-export const PAYPAL_WEBHOOK_PATH = "/paypal/webhook";
-
 /**
  * http-level: `no-store` for a PayPal answer that carries no Cache-Control of its own, nothing
  * (add_header skips empty values) when the service chose one.
