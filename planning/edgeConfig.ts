@@ -67,9 +67,9 @@ export const staticFromSchema = z
   })
   .optional()
   .describe(
-    "What fills the static volume (served at /static/) on `pulumi up`: copied in by a throwaway container, new " +
-      "files renamed into place, files of the fill before last removed after. Unset: nothing fills it, and " +
-      "/static/ requests fall back to the player UI.",
+    "What fills the static volume (served at /static/) on `pulumi up`: a throwaway container renames the new " +
+      "files into place and keeps the previous fill's (pages still open need them); older files it put there go. " +
+      "Unset: nothing fills it, and /static/ requests fall back to the player UI.",
   );
 
 /** The parsed edge.staticFrom as the program uses it; null when unset. */
