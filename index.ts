@@ -19,6 +19,7 @@ import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityProblems, capacityReport } from "./planning/capacity";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
 import { edgeNginxSettings } from "./planning/edge";
+import { PAYPAL_WEBHOOK_PATH } from "./planning/nginx";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
 
@@ -65,6 +66,9 @@ async function main() {
         ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
         : { selfSignedFor: config.edge.hostname },
     dockerEnvironment,
+    ...(config.edge.staticFrom
+      ? { staticFill: { source: config.edge.staticFrom, playerUiImage: images.ids.playerUi } }
+      : {}),
   });
 
   const backups = new Backups("backups", {
@@ -122,6 +126,7 @@ async function main() {
       secrets.paypalClientId && secrets.paypalClientSecret
         ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
         : undefined,
+    playerAfter: edge.staticFill ? [edge.staticFill] : [],
   });
 
   // After every service behind the edge, so that a swapped one is reloaded into nginx before its
@@ -132,6 +137,8 @@ async function main() {
     player: `${plan.publicUrl}/`,
     admin: `${plan.publicUrl}/admin/`,
     nexusApi: `${plan.publicUrl}/api/nexus/`,
+    /** Register this with PayPal (developer dashboard, Webhooks); the PayPal service must answer it. */
+    paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
     regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
   };
 

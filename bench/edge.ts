@@ -295,6 +295,7 @@ function edgeSettings(
       nexus: withPort(generated.upstreams.nexus, backendPort),
       admin: withPort(generated.upstreams.admin, backendPort),
       player: withPort(generated.upstreams.player, backendPort),
+      paypal: withPort(generated.upstreams.paypal, backendPort),
     },
     resolver: dns.address,
     listen: { address: "127.0.0.1", http: ports.http, https: ports.https },

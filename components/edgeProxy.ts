@@ -3,16 +3,19 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { createHash } from "node:crypto";
+import * as path from "node:path";
 import {
   NGINX_CONF_PATH,
-  STATIC_ROOT,
+  STATIC_VOLUME_PATH,
   TLS_CERT_PATH,
   TLS_KEY_PATH,
   edgeReloadInput,
   edgeReloadScript,
 } from "../planning/edge";
 import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/nginx";
+import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/staticFill";
 import type { StackPlan } from "../planning/topology";
+import { hashDirectory } from "./contentHash";
 import { dataVolume, labelList, serviceContainer } from "./docker";
 
 /** A PEM certificate chain and its key. */
@@ -34,6 +37,11 @@ export interface EdgeProxyArgs {
   tls: TlsMaterial | { selfSignedFor: string };
   /** Environment of the `docker` CLI that reloads nginx: it must reach the same Docker host as the provider. */
   dockerEnvironment: Record<string, string>;
+  /**
+   * What fills the static volume on `pulumi up` (config edge.staticFrom), and the player UI's
+   * image id, which a `playerUiImage` source copies from. Absent: nothing fills the volume.
+   */
+  staticFill?: { source: StaticSource; playerUiImage: pulumi.Input<string> };
 }
 
 /**
@@ -50,6 +58,8 @@ export class EdgeProxy extends pulumi.ComponentResource {
   /** sha256 of the nginx.conf in force. */
   public readonly configHash: string;
   public readonly container: docker.Container;
+  /** The command that fills the static volume, when the stack asks for one. */
+  public readonly staticFill?: command.local.Command;
   private readonly name: string;
   private readonly files: pulumi.Output<{ conf: string; certificate: string; certificateKey: string }>;
   private readonly dockerEnvironment: Record<string, string>;
@@ -82,7 +92,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
           { file: TLS_CERT_PATH, content: material.certificate, permissions: "0444" },
           { file: TLS_KEY_PATH, content: pulumi.secret(material.privateKey), permissions: "0400" },
         ],
-        mounts: [{ type: "volume", source: staticVolume.name, target: `${STATIC_ROOT}/static`, readOnly: true }],
+        mounts: [{ type: "volume", source: staticVolume.name, target: STATIC_VOLUME_PATH, readOnly: true }],
         networks: [{ name: network.name, aliases: [plan.hostname] }],
         ports: [
           { internal: args.nginx.listen.http, external: plan.httpPort, protocol: "tcp" },
@@ -97,6 +107,26 @@ export class EdgeProxy extends pulumi.ComponentResource {
       .apply(([certificate, certificateKey]) => ({ conf: nginxConf, certificate, certificateKey }));
     this.name = name;
     this.dockerEnvironment = args.dockerEnvironment;
+
+    if (args.staticFill) {
+      const from = fillSource(args.staticFill.source, args.staticFill.playerUiImage);
+      this.staticFill = new command.local.Command(
+        `${name}-static-fill`,
+        {
+          create: staticFillCommand(args.staticFill.source),
+          // nginx's image writes into the volume: it is on the host already, with sh and tar. Any
+          // change here (a new nginx image, say) runs the fill again as an update: harmless.
+          environment: {
+            ...args.dockerEnvironment,
+            [STATIC_FILL_ENV.volume]: staticVolume.name,
+            [STATIC_FILL_ENV.helperImage]: args.image,
+            ...from.environment,
+          },
+          triggers: [from.trigger],
+        },
+        parent,
+      );
+    }
 
     this.containerName = this.container.name;
     this.frontNetworkName = network.name;
@@ -143,6 +173,22 @@ export class EdgeProxy extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.container, ...upstreams] },
     );
   }
+}
+
+/** Where the fill's files come from, as its environment, and what changes exactly when they would differ. */
+function fillSource(
+  source: StaticSource,
+  playerUiImage: pulumi.Input<string>,
+): { environment: Record<string, pulumi.Input<string>>; trigger: pulumi.Input<string> } {
+  if (source.kind === "directory") {
+    // Absolute: the command does not necessarily run in the project directory relative paths start from.
+    const directory = path.resolve(source.directory);
+    return { environment: { [STATIC_FILL_ENV.directory]: directory }, trigger: hashDirectory(directory) };
+  }
+  return {
+    environment: { [STATIC_FILL_ENV.sourceImage]: playerUiImage, [STATIC_FILL_ENV.sourcePath]: source.path },
+    trigger: playerUiImage,
+  };
 }
 
 /** A dev certificate for the edge host name, kept in state so it stays the same across runs. */

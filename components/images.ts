@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGE_KEYS, type ImageKey, type ImageSpec } from "../planning/config";
+import { hashTree } from "./contentHash";
 
 export interface PlatformImagesArgs {
   /** What each service runs: a registry reference or a local build. */
@@ -86,19 +87,10 @@ const IGNORED = new Set(["node_modules", ".git"]);
 /** sha256 over the relative paths and contents of the build context and Dockerfile. */
 export function hashBuildContext(context: string, dockerfile: string): string {
   const hash = crypto.createHash("sha256");
-  const walk = (dir: string): void => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (IGNORED.has(entry.name)) continue;
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.isFile())
-        hash.update(path.relative(context, full)).update("\0").update(fs.readFileSync(full)).update("\0");
-    }
-  };
   if (!fs.existsSync(context)) {
     throw new Error(`image build context "${context}" does not exist (relative to ${process.cwd()})`);
   }
-  walk(context);
+  hashTree(hash, context, IGNORED);
   if (fs.existsSync(dockerfile)) hash.update("Dockerfile\0").update(fs.readFileSync(dockerfile));
   return hash.digest("hex").slice(0, 16);
 }

@@ -14,6 +14,11 @@ export interface WebAppsArgs {
   paypalEnvironment: "sandbox" | "live";
   /** PayPal credentials from secret config; absent in a dev stack that has none. */
   paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+  /**
+   * What a new player UI container waits for: the static fill, so that the bundles its pages
+   * name are in the static volume before it serves the first page.
+   */
+  playerAfter: pulumi.Resource[];
 }
 
 /** The admin UI, the player UI and the PayPal service: stateless containers behind the edge proxy. */
@@ -34,11 +39,12 @@ export class WebApps extends pulumi.ComponentResource {
       suffix: string,
       p: ContainerPlan,
       c: { image: pulumi.Input<string>; envs: pulumi.Input<pulumi.Input<string>[]> },
+      after: pulumi.Resource[] = [],
     ): docker.Container =>
       serviceContainer(
         `${name}-${suffix}`,
         { plan: p, ...c, networks: [{ name: args.frontNetwork, aliases: [p.hostname] }] },
-        { parent: this },
+        { parent: this, ...(after.length > 0 ? { dependsOn: after } : {}) },
       );
     // The stack config's extra environment first; the platform's own keys cannot be among it.
     const base = (p: ContainerPlan): string[] => [
@@ -52,10 +58,15 @@ export class WebApps extends pulumi.ComponentResource {
       image: args.images.adminUi,
       envs: secretIf(plan.admin, [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`]),
     });
-    const player = app("player", plan.player, {
-      image: args.images.playerUi,
-      envs: secretIf(plan.player, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`]),
-    });
+    const player = app(
+      "player",
+      plan.player,
+      {
+        image: args.images.playerUi,
+        envs: secretIf(plan.player, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`]),
+      },
+      args.playerAfter,
+    );
 
     const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
     const credentials = args.paypalCredentials;

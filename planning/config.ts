@@ -12,6 +12,8 @@ import {
   type ResourceSpec,
 } from "./sizes";
 import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
+import { HTTPS_REDIRECT_DESCRIPTION, httpsRedirectFor, staticFromSchema, staticSourceOf } from "./edgeConfig";
+import type { StaticSource } from "./staticFill";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
 import {
   type DatabaseConfig,
@@ -243,6 +245,9 @@ export const rawConfigSchema = z.strictObject({
             "resolved at run time, so a missing region container still fails only its own routes. Needs " +
             "nginx >= 1.27.3 in the nginx image (nginx:alpine is); older nginx rejects the config.",
         ),
+      // Its default depends on environment: resolveDefaults fills it in.
+      httpsRedirect: z.boolean().optional().describe(HTTPS_REDIRECT_DESCRIPTION),
+      staticFrom: staticFromSchema,
     })
     .default({ hostname: "localhost", httpPort: 80, httpsPort: 443, upstreamKeepalive: 0 })
     .describe("The nginx edge proxy's public side."),
@@ -375,7 +380,15 @@ export interface PlatformConfig {
   images: Record<ImageKey, ImageSpec>;
   redis: { maxmemory: string; maxmemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number] };
   paypal: { environment: "sandbox" | "live" };
-  edge: { hostname: string; httpPort: number; httpsPort: number; upstreamKeepalive: number };
+  edge: {
+    hostname: string;
+    httpPort: number;
+    httpsPort: number;
+    upstreamKeepalive: number;
+    httpsRedirect: boolean;
+    /** What fills the static volume on `pulumi up`; null: nothing does. */
+    staticFrom: StaticSource | null;
+  };
   engine: { apiVersion?: string };
   services: Record<GameService, ServiceSettings>;
   /** sectorwars:services holds a value set with --secret: the extra environment stays secret. */
@@ -507,7 +520,11 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     images,
     redis: raw.redis,
     paypal: raw.paypal,
-    edge: raw.edge,
+    edge: {
+      ...raw.edge,
+      httpsRedirect: httpsRedirectFor(raw.environment, raw.edge.httpsRedirect),
+      staticFrom: staticSourceOf(raw.edge.staticFrom),
+    },
     engine: raw.engine,
     services: raw.services,
     servicesSecret: false,
@@ -650,6 +667,13 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
       if (image.kind === "build" && !context.directoryExists(image.context)) {
         add(["images", key], `build context "${image.context}" does not exist`);
       }
+    }
+    const from = config.edge.staticFrom;
+    if (from?.kind === "directory" && !context.directoryExists(from.directory)) {
+      add(
+        ["edge", "staticFrom", "directory"],
+        `"${from.directory}" is not a directory (relative paths start at the project directory)`,
+      );
     }
   }
 

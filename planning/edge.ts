@@ -14,6 +14,8 @@ export const NGINX_CONF_PATH = "/etc/nginx/nginx.conf";
 export const TLS_CERT_PATH = "/etc/nginx/tls/server.crt";
 export const TLS_KEY_PATH = "/etc/nginx/tls/server.key";
 export const STATIC_ROOT = "/var/www/html";
+/** Where the static volume is mounted: /static/ is served from here (STATIC_ROOT + /static/). */
+export const STATIC_VOLUME_PATH = `${STATIC_ROOT}/static`;
 
 const upstream = (c: { hostname: string; port: number }): string => `${c.hostname}:${c.port}`;
 
@@ -23,11 +25,21 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
   return {
     regions: plan.regions.map((r) => ({ id: r.id, upstream: upstream(r.api), state: r.state })),
     defaultRegionId: defaultRegion.id,
-    upstreams: { nexus: upstream(plan.nexus.api), admin: upstream(plan.admin), player: upstream(plan.player) },
+    upstreams: {
+      nexus: upstream(plan.nexus.api),
+      admin: upstream(plan.admin),
+      player: upstream(plan.player),
+      paypal: upstream(plan.paypal),
+    },
     resolver: DOCKER_DNS,
     // 0 unless the stack opts in: pools need nginx >= 1.27.3 in the image (see NginxSettings).
     upstreamKeepalive: plan.edge.upstreamKeepalive,
     listen: { http: PORTS.http, https: PORTS.https },
+    // Off (unset) unless the stack enforces HTTPS: then plain HTTP only redirects to the public
+    // origin, and serves ACME HTTP-01 tokens from the static volume (see README).
+    ...(plan.edge.httpsRedirect
+      ? { httpsRedirect: { origin: plan.publicUrl, acmeChallengeRoot: STATIC_VOLUME_PATH } }
+      : {}),
     tls: { certificate: TLS_CERT_PATH, certificateKey: TLS_KEY_PATH },
     staticRoot: STATIC_ROOT,
     // The official image links these logs to the container's stdout and stderr.

@@ -14,12 +14,16 @@
  *                                                      plus X-Region-ID: <id>)
  *   /api/x        -> default region /x                (prefix stripped, X-Region-ID: default id)
  *   /admin/x      -> admin UI /x                      (prefix stripped)
+ *   /paypal/x     -> PayPal service /paypal/x         (prefix kept: its webhook and return URLs)
+ *   /static/x     -> the static volume's file, else player UI /static/x   (as the client sent it)
  *   /x            -> player UI /x                     (as the client sent it)
  * Query strings are always kept. Stripped URIs are the normalized ones nginx routed on (as a
  * `proxy_pass http://host/;` would send).
  */
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
+import { type HostPort, POOL, SECURITY_HEADERS, type Target, block, hostPort, json, proxy } from "./nginxText";
+import { PAYPAL_CACHE_MAP, healthzLocation, httpRedirectServer, paypalLocation, staticLocations } from "./nginxRoutes";
 
 /** Lowercase slug or UUID: safe inside a location, a regex, a JSON body and a DNS label. */
 export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -37,7 +41,7 @@ export interface NginxSettings {
   regions: readonly NginxRegionRoute[];
   /** id of the region that serves legacy /api/ */
   defaultRegionId: string;
-  upstreams: { nexus: string; admin: string; player: string }; // "host:port"
+  upstreams: { nexus: string; admin: string; player: string; paypal: string }; // "host:port"
   /** DNS resolver for request-time resolution, e.g. "127.0.0.11" (Docker embedded DNS); null when all upstreams are IP literals (tests) */
   resolver: string | null;
   listen: { address?: string; http: number; https: number }; // container: 80/443; tests: 127.0.0.1 + free ports
@@ -60,6 +64,13 @@ export interface NginxSettings {
    * At 0 the config is byte for byte the one rendered before this setting existed.
    */
   upstreamKeepalive?: number;
+  /**
+   * Plain HTTP answers 301 to `origin` ("https://play.example.com", "https://localhost:8443") plus
+   * the request URI, except the health check and ACME HTTP-01 challenges, which it serves as files
+   * under `acmeChallengeRoot` (`<root>/.well-known/acme-challenge/<token>`). HTTPS is unchanged.
+   * Unset, plain HTTP serves every route as HTTPS does: the config before this setting existed.
+   */
+  httpsRedirect?: { origin: string; acmeChallengeRoot: string };
 }
 
 /** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
@@ -91,8 +102,12 @@ export const ROUTES = {
   regions: "/api/regions/",
   legacyApi: "/api/",
   admin: "/admin/",
+  paypal: "/paypal/",
   player: "/",
 } as const;
+
+/** What the PayPal service must answer (POST, as received: prefix kept); exported as urls.paypalWebhook. */
+export const PAYPAL_WEBHOOK_PATH = `${ROUTES.paypal}webhook`;
 
 export function regionPrefix(id: string): string {
   return `${ROUTES.regions}${id}/`;
@@ -115,13 +130,6 @@ const HOST_NAME =
 const SAFE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 const SIZE = /^[1-9][0-9]{0,5}[km]?$/;
-
-interface HostPort {
-  /** As nginx wants it in a URL or a listen directive: IPv6 in brackets. */
-  host: string;
-  port: number;
-  isIp: boolean;
-}
 
 function parsePort(text: string, what: string): number {
   if (!/^[1-9][0-9]{0,4}$/.test(text) || Number(text) > 65535) fail(`${what}: port ${show(text)} must be 1-65535`);
@@ -190,6 +198,7 @@ interface Valid {
   nexus: HostPort;
   admin: HostPort;
   player: HostPort;
+  paypal: HostPort;
   resolver: string | null;
   listenHttp: string;
   listenHttps: string;
@@ -204,6 +213,17 @@ interface Valid {
   clientMaxBodySize: string;
   resolverValidSeconds: number;
   upstreamKeepalive: number;
+  httpsRedirect: { origin: string; acmeChallengeRoot: string } | null;
+}
+
+/** "https://host" or "https://host:port": no path, so `origin$request_uri` is the whole Location. */
+function checkOrigin(value: unknown, what: string): string {
+  const match = typeof value === "string" ? /^https:\/\/([^/:]+)(?::([^/]*))?$/.exec(value) : null;
+  if (!match || !HOST_NAME.test(match[1] ?? "")) {
+    return fail(`${what} ${show(value)} must be "https://<host name>" or "https://<host name>:<port>", without a path`);
+  }
+  if (match[2] !== undefined) parsePort(match[2], `${what} ${show(value)}`);
+  return value as string;
 }
 
 function validate(s: NginxSettings): Valid {
@@ -228,10 +248,12 @@ function validate(s: NginxSettings): Valid {
   if (defaultRegion.state !== "active")
     fail(`default region ${show(s.defaultRegionId)} is retired: legacy /api/ needs an active region`);
 
-  if (typeof s.upstreams !== "object" || s.upstreams === null) fail("upstreams must be { nexus, admin, player }");
+  if (typeof s.upstreams !== "object" || s.upstreams === null)
+    fail("upstreams must be { nexus, admin, player, paypal }");
   const nexus = parseHostPort(s.upstreams.nexus, "upstreams.nexus");
   const admin = parseHostPort(s.upstreams.admin, "upstreams.admin");
   const player = parseHostPort(s.upstreams.player, "upstreams.player");
+  const paypal = parseHostPort(s.upstreams.paypal, "upstreams.paypal");
 
   const resolver = parseResolver(s.resolver);
   if (resolver === null) {
@@ -240,6 +262,7 @@ function validate(s: NginxSettings): Valid {
       ["upstreams.nexus", nexus] as const,
       ["upstreams.admin", admin] as const,
       ["upstreams.player", player] as const,
+      ["upstreams.paypal", paypal] as const,
     ].find(([, u]) => !u.isIp);
     if (named) {
       fail(
@@ -281,12 +304,24 @@ function validate(s: NginxSettings): Valid {
     fail(`upstreamKeepalive ${show(upstreamKeepalive)} must be an integer from 0 (off) to ${MAX_UPSTREAM_KEEPALIVE}`);
   }
 
+  const redirect = s.httpsRedirect;
+  if (redirect !== undefined && (typeof redirect !== "object" || redirect === null))
+    fail("httpsRedirect must be { origin, acmeChallengeRoot } or unset");
+  const httpsRedirect =
+    redirect === undefined
+      ? null
+      : {
+          origin: checkOrigin(redirect.origin, "httpsRedirect.origin"),
+          acmeChallengeRoot: checkPath(redirect.acmeChallengeRoot, "httpsRedirect.acmeChallengeRoot"),
+        };
+
   return {
     regions,
     defaultRegion,
     nexus,
     admin,
     player,
+    paypal,
     resolver,
     listenHttp: `${address}${http}`,
     listenHttps: `${address}${https}`,
@@ -301,66 +336,12 @@ function validate(s: NginxSettings): Valid {
     clientMaxBodySize,
     resolverValidSeconds,
     upstreamKeepalive,
+    httpsRedirect,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
-
-const hostPort = (u: HostPort): string => `${u.host}:${u.port}`;
-
-/** A JSON body for `return`: the values are fixed strings and validated ids, never request data. */
-function json(fields: Record<string, string | number>): string {
-  return `'${JSON.stringify(fields)}\\n'`;
-}
-
-/**
- * Response headers the edge owns. add_header is inherited only by locations that set no
- * add_header of their own, so a location that adds one repeats these.
- */
-const SECURITY_HEADERS = [
-  "# Browsers must not guess a type other than the one sent (stops a JSON or image upload running as script).",
-  'add_header X-Content-Type-Options "nosniff" always;',
-  "# Clickjacking: only pages of this origin may frame ours (SAMEORIGIN keeps in-app previews possible).",
-  'add_header X-Frame-Options "SAMEORIGIN" always;',
-  "add_header Content-Security-Policy \"frame-ancestors 'self'\" always;",
-  "# Full URLs (with region ids and tokens in query strings) stay on our origin.",
-  'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
-  "# Empty on plain HTTP, where HSTS must not be sent; nginx drops empty headers.",
-  "add_header Strict-Transport-Security $hsts always;",
-];
-
-/**
- * Where a route's requests go: `pool` null is the variable-based proxy_pass (see the keepalive
- * note in the http block); otherwise the name of the backend's upstream block (upstreamKeepalive).
- */
-interface Target {
-  upstream: HostPort;
-  pool: string | null;
-}
-
-function proxy(target: Target, options: { stripPrefix?: string; regionId?: string; uri?: string }): string[] {
-  const lines: string[] = [];
-  // `set` must come before `rewrite ... break`, which ends the rewrite directives of the location.
-  if (options.regionId !== undefined) lines.push(`set $region_id "${options.regionId}";`);
-  if (target.pool === null) lines.push(`set $backend "${hostPort(target.upstream)}";`);
-  if (options.stripPrefix !== undefined) {
-    // (?s): a decoded %0A in the path must not end the match early and skip the strip.
-    lines.push(`rewrite "(?s)^${options.stripPrefix}(/.*)$" $1 break;`);
-  }
-  // With a pool, `http://<pool>$request_uri` still names the upstream block: nginx looks a host
-  // evaluated at request time up among the upstream blocks before it would resolve it.
-  lines.push(`proxy_pass http://${target.pool ?? "$backend"}${options.uri ?? ""};`);
-  return lines;
-}
-
-/** Upstream block names for upstreamKeepalive; region ids are DNS-label-safe, so these are too. */
-const POOL = {
-  nexus: "backend_nexus",
-  admin: "backend_admin",
-  player: "backend_player",
-  region: (id: string) => `backend_region_${id}`,
-} as const;
 
 /**
  * One upstream block per backend, for upstreamKeepalive > 0. Rendered before the server block:
@@ -372,6 +353,7 @@ function upstreamBlocks(v: Valid): string[] {
     ...v.regions.filter((r) => r.state === "active").map((r) => [POOL.region(r.id), r.upstream] as [string, HostPort]),
     [POOL.admin, v.admin],
     [POOL.player, v.player],
+    [POOL.paypal, v.paypal],
   ];
   return [
     "# Keepalive pools (upstreamKeepalive): one upstream block per backend. nginx >= 1.27.3 re-resolves",
@@ -396,10 +378,6 @@ function upstreamBlocks(v: Valid): string[] {
     ),
     "",
   ];
-}
-
-function block(head: string, body: readonly string[]): string[] {
-  return [`${head} {`, ...body.map((l) => (l === "" ? "" : `    ${l}`)), "}"];
 }
 
 function regionLocation(r: Region, pooled: boolean): string[] {
@@ -448,9 +426,6 @@ const MIME_TYPES = [
   "video/webm webm;",
 ];
 
-const COMPRESSIBLE =
-  "text/css text/plain text/xml application/javascript application/json application/manifest+json application/wasm image/svg+xml";
-
 const LOG_FORMAT = [
   "{",
   '"time":"$time_iso8601",',
@@ -479,7 +454,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     block(`location @error_${status}`, [`return ${status} ${json({ error, status })};`]);
 
   const server = block("server", [
-    `listen ${v.listenHttp};`,
+    // With the redirect, plain HTTP has a server of its own (below); this one is HTTPS only.
+    ...(v.httpsRedirect === null ? [`listen ${v.listenHttp};`] : []),
     "# `listen ... ssl http2` rather than `http2 on;`: nginx 1.22 (Debian, where the tests run) has",
     "# no http2 directive, and nginx >= 1.25.1 (the nginx:alpine image) still accepts this form and",
     "# only logs a deprecation warning. One text that both accept beats two that drift apart.",
@@ -502,35 +478,9 @@ export function renderNginxConf(settings: NginxSettings): string {
     "error_page 503 @error_503;",
     "error_page 504 @error_504;",
     "",
-    "# The container health check polls this: it must not depend on any upstream, and logging it",
-    "# would only flood the access log.",
-    `location = ${ROUTES.healthz} {`,
-    "    access_log off;",
-    "    default_type text/plain;",
-    '    return 200 "ok\\n";',
-    "}",
+    ...healthzLocation(ROUTES.healthz),
     "",
-    ...block(`location ^~ ${ROUTES.static}`, [
-      `root ${v.staticRoot};`,
-      "default_type application/octet-stream;",
-      "# Asset names carry a content hash: a changed file is a new URL, so browsers may keep them.",
-      "expires 1y;",
-      'add_header Cache-Control "public, immutable";',
-      ...SECURITY_HEADERS.filter((l) => !l.startsWith("#")),
-      "# The build ships .gz next to each asset: no CPU spent compressing at request time.",
-      "gzip_static on;",
-      "# Files without a .gz still get compressed (public files only: see BREACH note in http).",
-      "gzip on;",
-      `gzip_types ${COMPRESSIBLE};`,
-      "gzip_vary on;",
-      "# A missing asset is a stale page or a scanner, not a server fault: keep it out of error.log.",
-      "log_not_found off;",
-      "# Dotfiles (.gitkeep, .env left by a build) are never assets.",
-      "location ~ /\\. {",
-      "    default_type application/json;",
-      `    return 404 ${json({ error: "not_found", status: 404 })};`,
-      "}",
-    ]),
+    ...staticLocations(ROUTES.static, v.staticRoot, target(v.player, POOL.player)),
     "",
     ...block(`location ^~ ${ROUTES.nexus}`, proxy(target(v.nexus, POOL.nexus), { stripPrefix: "/api/nexus" })),
     "",
@@ -553,6 +503,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     ),
     "",
     ...block(`location ^~ ${ROUTES.admin}`, proxy(target(v.admin, POOL.admin), { stripPrefix: "/admin" })),
+    "",
+    ...paypalLocation(ROUTES.paypal, target(v.paypal, POOL.paypal)),
     "",
     ...block(`location ${ROUTES.player}`, proxy(target(v.player, POOL.player), {})),
     "",
@@ -672,6 +624,8 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# ignore HSTS from a certificate they do not trust, so the dev self-signed one is safe.",
     ...block("map $scheme $hsts", ['https "max-age=31536000";', 'default "";']),
     "",
+    ...PAYPAL_CACHE_MAP,
+    "",
     '# Mozilla "intermediate": TLS 1.2+ with forward-secret AEAD ciphers only; HTTP/2 rejects',
     "# the weaker suites anyway. All listed ciphers are strong, so clients pick (ChaCha on phones).",
     "ssl_protocols TLSv1.2 TLSv1.3;",
@@ -683,6 +637,9 @@ export function renderNginxConf(settings: NginxSettings): string {
     "# Ticket keys never rotate while nginx runs, which would void forward secrecy.",
     "ssl_session_tickets off;",
     "",
+    ...(v.httpsRedirect === null
+      ? []
+      : [...httpRedirectServer({ listen: v.listenHttp, healthz: ROUTES.healthz, ...v.httpsRedirect }), ""]),
     ...server,
   ]);
 

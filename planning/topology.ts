@@ -92,7 +92,14 @@ export interface StackPlan {
   nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0 };
   regions: RegionPlan[];
   redis: ContainerPlan & { volumeName: string; databases: number; debugPort: number | null };
-  edge: ContainerPlan & { staticVolumeName: string; httpPort: number; httpsPort: number; upstreamKeepalive: number };
+  edge: ContainerPlan & {
+    staticVolumeName: string;
+    httpPort: number;
+    httpsPort: number;
+    upstreamKeepalive: number;
+    /** Plain HTTP redirects to publicUrl (config edge.httpsRedirect, resolved). */
+    httpsRedirect: boolean;
+  };
   admin: ContainerPlan;
   player: ContainerPlan;
   paypal: ContainerPlan;
@@ -303,6 +310,7 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
       httpPort: config.edge.httpPort,
       httpsPort: config.edge.httpsPort,
       upstreamKeepalive: config.edge.upstreamKeepalive,
+      httpsRedirect: config.edge.httpsRedirect,
     },
     admin: core(ctx, "admin-ui", { suffix: "admin", hostname: "admin-ui", image: "adminUi" }),
     player: core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" }),

@@ -19,6 +19,8 @@ command -v flock >/dev/null 2>&1 || missing+=(util-linux)
 # The second, modern Docker engine (scripts/modern-dockerd.sh): its bridge, and bookworm's runc.
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 [ -x /usr/sbin/runc ] || missing+=(runc)
+# The static fill's script runs on busybox in nginx:alpine: the tests run it on busybox's applets too.
+command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

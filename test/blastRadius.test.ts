@@ -4,6 +4,9 @@
  * resource of the stack is accounted for, so anything that starts to depend on the region list
  * (or stops being stable under an edit) fails here with its name.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ADDED_REGION,
@@ -18,7 +21,8 @@ import {
   withDatabase,
 } from "./support/blastScenarios";
 import { type BlastRadius, type Change, blastRadius, describeRadius, namesOf, parsePropertyPath } from "./support/diff";
-import { CONTAINER, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
+import { PROD_SECRETS } from "./support/configs";
+import { CONTAINER, type ProgramRun, type RegisteredResource, readStackFile, runProgram } from "./support/pulumi";
 
 /** Everything one active region declares, by logical name. */
 function regionResources(id: string): string[] {
@@ -205,6 +209,48 @@ describe("blast radius of config edits", () => {
 
   it("turning on the edge's upstream keepalive only reloads nginx", () => {
     expectRadius(radiusOf("edgeKeepalive"), { replaced: EDGE_RELOAD }, "upstreamKeepalive 0 → 32");
+  });
+
+  it("setting edge.httpsRedirect to dev's default changes nothing; turning it on only reloads nginx", () => {
+    expectRadius(radiusOf("httpsRedirectDefault"), {}, "httpsRedirect: false in dev");
+    expectRadius(radiusOf("httpsRedirect"), { replaced: EDGE_RELOAD }, "httpsRedirect false → true");
+  });
+
+  it("filling /static/ only adds the fill command: nginx, its volume and the player UI stay", () => {
+    expectRadius(radiusOf("staticFromImage"), { created: ["edge-static-fill"] }, "edge.staticFrom.playerUiPath");
+  });
+
+  it("a rebuilt static directory re-runs only the fill", async () => {
+    const build = fs.mkdtempSync(path.join(os.tmpdir(), "sw-static-build-"));
+    try {
+      const run = async (content: string) => {
+        fs.writeFileSync(path.join(build, "main.js"), content);
+        const edge = { ...(BASELINE_CONFIG["sectorwars:edge"] as object), staticFrom: { directory: build } };
+        return runProgram({ config: { ...BASELINE_CONFIG, "sectorwars:edge": edge }, stack: "test" });
+      };
+      const [before, after] = [await run("1"), await run("2")];
+      expectRadius(blastRadius(baseline.resources, before.resources), { created: ["edge-static-fill"] }, "a directory");
+      expectRadius(
+        blastRadius(before.resources, after.resources),
+        { replaced: { "edge-static-fill": ["triggers"] } },
+        "a rebuilt directory",
+      );
+    } finally {
+      fs.rmSync(build, { recursive: true, force: true });
+    }
+  });
+
+  it("setting edge.httpsRedirect to prod's default changes nothing in prod", async () => {
+    const prod = readStackFile("prod");
+    const [unset, set] = [
+      await runProgram({ config: prod, secrets: PROD_SECRETS, stack: "test" }),
+      await runProgram({
+        config: { ...prod, "sectorwars:edge": { ...(prod["sectorwars:edge"] as object), httpsRedirect: true } },
+        secrets: PROD_SECRETS,
+        stack: "test",
+      }),
+    ];
+    expectRadius(blastRadius(unset.resources, set.resources), {}, "httpsRedirect: true in prod");
   });
 });
 

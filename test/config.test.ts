@@ -200,6 +200,103 @@ describe("database", () => {
   });
 });
 
+describe("edge.httpsRedirect", () => {
+  it("is on in prod and off in dev unless the stack says otherwise", () => {
+    expect(parseConfig(dev, noSecrets).edge.httpsRedirect).toBe(false);
+    expect(parseConfig(prod, allSecrets).edge.httpsRedirect).toBe(true);
+    const set = (raw: Record<string, unknown>, httpsRedirect: boolean) => ({
+      ...raw,
+      edge: { ...(raw.edge as object), httpsRedirect },
+    });
+    expect(parseConfig(set(dev, true), noSecrets).edge.httpsRedirect).toBe(true);
+    expect(parseConfig(set(prod, false), allSecrets).edge.httpsRedirect).toBe(false);
+    // Set explicitly to its default, the parsed config is the same as unset.
+    expect(parseConfig(set(dev, false), noSecrets)).toEqual(parseConfig(dev, noSecrets));
+    expect(parseConfig(set(prod, true), allSecrets)).toEqual(parseConfig(prod, allSecrets));
+  });
+
+  it.each<[string, unknown, string]>([
+    ["a string", "yes", "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received string"],
+    ["a number", 1, "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received number"],
+    ["null", null, "sectorwars:edge.httpsRedirect: Invalid input: expected boolean, received null"],
+  ])("refuses %s, naming the key", (_what, httpsRedirect, problem) => {
+    expect(problemsOf({ ...dev, edge: { httpsRedirect } })).toEqual([problem]);
+  });
+});
+
+describe("edge.staticFrom", () => {
+  const withStatic = (staticFrom: unknown) => ({ ...dev, edge: { ...(dev.edge as object), staticFrom } });
+  const context = { ...noSecrets, directoryExists: (dir: string) => ["probe", "../player/build/static"].includes(dir) };
+
+  it("fills nothing unless set, and takes a directory or a path in the player UI image", () => {
+    expect(parseConfig(dev, context).edge.staticFrom).toBeNull();
+    expect(parseConfig(withStatic({ directory: "../player/build/static" }), context).edge.staticFrom).toEqual({
+      kind: "directory",
+      directory: "../player/build/static",
+    });
+    expect(parseConfig(withStatic({ playerUiPath: "/app/build/static" }), context).edge.staticFrom).toEqual({
+      kind: "playerUiImage",
+      path: "/app/build/static",
+    });
+  });
+
+  it.each<[string, unknown, string]>([
+    [
+      "neither key",
+      {},
+      "sectorwars:edge.staticFrom: set directory (on the machine that runs pulumi up) or playerUiPath (inside the player UI image)",
+    ],
+    [
+      "both keys",
+      { directory: "../player/build/static", playerUiPath: "/app/build/static" },
+      "sectorwars:edge.staticFrom: set directory or playerUiPath, not both",
+    ],
+    [
+      "a string instead of an object",
+      "/app/build/static",
+      "sectorwars:edge.staticFrom: Invalid input: expected object, received string",
+    ],
+    [
+      "a directory that does not exist",
+      { directory: "build/static" },
+      'sectorwars:edge.staticFrom.directory: "build/static" is not a directory (relative paths start at the project directory)',
+    ],
+    [
+      "a directory with a space",
+      { directory: "my build" },
+      "sectorwars:edge.staticFrom.directory: must be a path of letters, digits and ._+-/",
+    ],
+    [
+      "a directory that would end a shell word",
+      { directory: "x;rm -rf /" },
+      "sectorwars:edge.staticFrom.directory: must be a path of letters, digits and ._+-/",
+    ],
+    ...[
+      "app/build/static",
+      "/",
+      "/app/build/static/",
+      "/app/../etc",
+      "/app/./build",
+      "/app//build",
+      "/app/$HOME",
+      "/app/a b",
+    ].map((playerUiPath): [string, unknown, string] => [
+      `the image path ${JSON.stringify(playerUiPath)}`,
+      { playerUiPath },
+      "sectorwars:edge.staticFrom.playerUiPath: must be an absolute directory path inside the image, such as /app/build/static",
+    ]),
+  ])("refuses %s, naming the key", (_what, staticFrom, problem) => {
+    expect(problemsOf(withStatic(staticFrom), context)).toEqual([problem]);
+  });
+
+  it("names an unknown key, and that neither source is set", () => {
+    expect(problemsOf(withStatic({ image: "playerUi" }), context)).toEqual([
+      "sectorwars:edge.staticFrom.image: unknown key",
+      "sectorwars:edge.staticFrom: set directory (on the machine that runs pulumi up) or playerUiPath (inside the player UI image)",
+    ]);
+  });
+});
+
 describe("engine and services", () => {
   it("leaves the engine's API version to the engine unless the stack pins it", () => {
     expect(parseConfig(dev, noSecrets).engine).toEqual({});

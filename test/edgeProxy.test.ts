@@ -2,12 +2,17 @@
  * The EdgeProxy component under mocks: ports, TLS material, and the reload path that keeps the
  * nginx container in place when regions change.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashDirectory } from "../components/contentHash";
 import { renderNginxConf } from "../planning/nginx";
 import { edgeNginxSettings } from "../planning/edge";
 import { parseConfig } from "../planning/config";
+import { staticFillCommand } from "../planning/staticFill";
 import { planStack } from "../planning/topology";
-import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
+import { PROD_SECRETS, devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { containerNamed, containers, portsOf, stableName, uploadOf } from "./support/graph";
 import {
   COMMAND,
@@ -19,6 +24,8 @@ import {
 } from "./support/pulumi";
 
 const NGINX = "sectorwars-dev_nginx";
+
+const devEdge = (): Record<string, unknown> => readStackFile("dev")["sectorwars:edge"] as Record<string, unknown>;
 
 function reloadCommand(run: ProgramRun): RegisteredResource {
   return run.byName("edge-reload");
@@ -133,6 +140,20 @@ describe("EdgeProxy", () => {
     expect(reloadFiles(reloadCommand(three)).conf).toContain("sector-002");
   });
 
+  it("redirects plain HTTP to the public HTTPS URL in prod by default, not in dev unless asked", async () => {
+    const confOf = (r: ProgramRun, name: string) => uploadOf(containerNamed(r, name), "/etc/nginx/nginx.conf");
+    const prod = await runProgram({ config: readStackFile("prod"), secrets: PROD_SECRETS, stack: "test" });
+    expect(confOf(prod, "sectorwars_nginx")).toContain("return 301 https://play.sectorwars.example$request_uri;");
+    expect(confOf(run, NGINX)).not.toContain("return 301");
+    const devOn = await runProgram({
+      config: { ...readStackFile("dev"), "sectorwars:edge": { ...devEdge(), httpsRedirect: true } },
+      stack: "test",
+    });
+    // dev publishes HTTPS on 8443: the Location says so.
+    expect(confOf(devOn, NGINX)).toContain("return 301 https://localhost:8443$request_uri;");
+    expect(confOf(devOn, NGINX)).toContain("root /var/www/html/static;");
+  });
+
   it("declares exactly one reload command", () => {
     expect(
       run
@@ -140,5 +161,70 @@ describe("EdgeProxy", () => {
         .filter((c) => c.name.startsWith("edge"))
         .map((c) => c.name),
     ).toEqual(["edge-reload"]);
+  });
+});
+
+describe("EdgeProxy: filling the static volume (edge.staticFrom)", () => {
+  const PLAYER = "sectorwars-dev_player";
+  const withStatic = (staticFrom: unknown, extra: Record<string, unknown> = {}) =>
+    runProgram({
+      config: { ...readStackFile("dev"), "sectorwars:edge": { ...devEdge(), staticFrom }, ...extra },
+      stack: "test",
+    });
+  const fillOf = (r: ProgramRun) => r.byName("edge-static-fill");
+  let build: string;
+  beforeAll(() => {
+    build = fs.mkdtempSync(path.join(os.tmpdir(), "sw-static-build-"));
+    fs.mkdirSync(path.join(build, "js"));
+    fs.writeFileSync(path.join(build, "js", "main.1a2b3c.js"), "console.log(1)\n");
+  });
+  afterAll(() => fs.rmSync(build, { recursive: true, force: true }));
+
+  it("declares no fill unless the stack asks for one", async () => {
+    const run = await runProgram({ config: readStackFile("dev"), stack: "test" });
+    expect(run.ofType(COMMAND).map((c) => c.name)).not.toContain("edge-static-fill");
+    expect(containerNamed(run, PLAYER).dependencies.filter((d) => d.includes("Command"))).toEqual([]);
+  });
+
+  it("copies a directory of the player UI image into the volume, again whenever the image changes", async () => {
+    const run = await withStatic({ playerUiPath: "/app/build/static" }, { "docker:host": "ssh://ops@game-host" });
+    const fill = fillOf(run);
+    expect(fill.inputs.create).toBe(staticFillCommand({ kind: "playerUiImage", path: "/app/build/static" }));
+    const playerImage = containerNamed(run, PLAYER).inputs.image;
+    expect(fill.inputs.environment).toEqual({
+      DOCKER_HOST: "ssh://ops@game-host",
+      STATIC_VOLUME: "sectorwars-dev_static",
+      // nginx's image writes: the container that mounts the volume read-only runs it.
+      STATIC_HELPER_IMAGE: containerNamed(run, NGINX).inputs.image,
+      STATIC_SOURCE_IMAGE: playerImage,
+      STATIC_SOURCE_PATH: "/app/build/static",
+    });
+    expect(fill.inputs.triggers).toEqual([playerImage]);
+    // A new player UI container starts once its bundles are in the volume.
+    expect(containerNamed(run, PLAYER).dependencies).toContain(fill.urn);
+  });
+
+  it("copies a local directory, again exactly when one of its files changes", async () => {
+    const before = await withStatic({ directory: build });
+    const fill = fillOf(before);
+    expect(fill.inputs.create).toBe(staticFillCommand({ kind: "directory", directory: build }));
+    expect(fill.inputs.environment).toMatchObject({ STATIC_VOLUME: "sectorwars-dev_static", STATIC_SOURCE_DIR: build });
+    expect(fill.inputs.triggers).toEqual([hashDirectory(build)]);
+    expect((await withStatic({ directory: build })).byName("edge-static-fill").inputs).toEqual(fill.inputs);
+    fs.writeFileSync(path.join(build, "js", "main.4d5e6f.js"), "console.log(2)\n");
+    const after = fillOf(await withStatic({ directory: build }));
+    expect(after.inputs.triggers).not.toEqual(fill.inputs.triggers);
+    expect({ ...after.inputs, triggers: [] }).toEqual({ ...fill.inputs, triggers: [] });
+  });
+
+  it("takes a relative directory from the project directory", async () => {
+    const run = await withStatic({ directory: "probe" });
+    expect(fillOf(run).inputs.environment).toMatchObject({ STATIC_SOURCE_DIR: path.resolve("probe") });
+  });
+
+  it("refuses a directory that is not there before declaring anything", async () => {
+    await expect(withStatic({ directory: "no/such/build" })).rejects.toThrow(
+      'sectorwars:edge.staticFrom.directory: "no/such/build" is not a directory (relative paths start at the project directory)',
+    );
   });
 });

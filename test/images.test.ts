@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { hashDirectory } from "../components/contentHash";
 import { hashBuildContext } from "../components/images";
 
 describe("hashBuildContext", () => {
@@ -40,5 +41,37 @@ describe("hashBuildContext", () => {
     fs.mkdirSync(path.join(dir, "node_modules"));
     fs.writeFileSync(path.join(dir, "node_modules", "x.js"), "1");
     expect(hashBuildContext(dir, dockerfile)).toBe(before);
+  });
+});
+
+describe("hashDirectory (the static fill's trigger)", () => {
+  let dir: string;
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("changes with any file's content or name, at any depth, and not otherwise", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-static-"));
+    fs.mkdirSync(path.join(dir, "js", "node_modules"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "js", "main.1a2b.js"), "1");
+    fs.writeFileSync(path.join(dir, "js", "node_modules", "x.js"), "x");
+    const before = hashDirectory(dir);
+    expect(before).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashDirectory(dir)).toBe(before);
+    const edits: [string, () => void][] = [
+      ["content", () => fs.writeFileSync(path.join(dir, "js", "main.1a2b.js"), "2")],
+      ["name", () => fs.renameSync(path.join(dir, "js", "main.1a2b.js"), path.join(dir, "js", "main.3c4d.js"))],
+      // Nothing is skipped: a static bundle has no node_modules to ignore, whatever its names.
+      ["node_modules", () => fs.writeFileSync(path.join(dir, "js", "node_modules", "x.js"), "y")],
+    ];
+    let last = before;
+    for (const [what, edit] of edits) {
+      edit();
+      expect(hashDirectory(dir), what).not.toBe(last);
+      last = hashDirectory(dir);
+    }
+  });
+
+  it("refuses a path that is not a directory", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-static-"));
+    expect(() => hashDirectory(path.join(dir, "missing"))).toThrow(/missing" is not a directory/);
   });
 });

@@ -21,7 +21,12 @@ const base: NginxSettings = {
     { id: "old", upstream: "region-old-api:8000", state: "retired" },
   ],
   defaultRegionId: "orion",
-  upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
+  upstreams: {
+    nexus: "nexus-api:8000",
+    admin: "admin-ui:3000",
+    player: "player-ui:3000",
+    paypal: "paypal-service:8080",
+  },
   resolver: "127.0.0.11",
   listen: { http: 80, https: 443 },
   tls: { certificate: "/etc/nginx/tls/server.crt", certificateKey: "/etc/nginx/tls/server.key" },
@@ -35,7 +40,8 @@ const base: NginxSettings = {
   },
 };
 
-type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "tls">> & {
+type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "tls" | "httpsRedirect">> & {
+  httpsRedirect?: Partial<NonNullable<NginxSettings["httpsRedirect"]>>;
   runtime?: Partial<NginxSettings["runtime"]>;
   listen?: Partial<NginxSettings["listen"]>;
   upstreams?: Partial<NginxSettings["upstreams"]>;
@@ -43,7 +49,7 @@ type Change = Partial<Omit<NginxSettings, "runtime" | "listen" | "upstreams" | "
 };
 
 /** base with a change applied one level deep. */
-function withChange(change: Change): NginxSettings {
+function withChange({ httpsRedirect, ...change }: Change): NginxSettings {
   return {
     ...base,
     ...change,
@@ -51,8 +57,12 @@ function withChange(change: Change): NginxSettings {
     listen: { ...base.listen, ...change.listen },
     upstreams: { ...base.upstreams, ...change.upstreams },
     tls: { ...base.tls, ...change.tls },
+    ...(httpsRedirect === undefined ? {} : { httpsRedirect: { ...REDIRECT, ...httpsRedirect } }),
   };
 }
+
+/** An HTTPS redirect as the edge renders it for a public HTTPS port other than 443. */
+const REDIRECT = { origin: "https://play.example.com:8443", acmeChallengeRoot: "/var/www/html/static" };
 
 /** The config without comment lines and indentation, for matching directives. */
 function directives(conf: string): string[] {
@@ -147,7 +157,12 @@ describe("renderNginxConf: examples", () => {
         resolver: null,
         runtime: { user: null },
         regions: [{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }],
-        upstreams: { nexus: "127.0.0.1:18000", admin: "127.0.0.1:18002", player: "[::1]:18003" },
+        upstreams: {
+          nexus: "127.0.0.1:18000",
+          admin: "127.0.0.1:18002",
+          player: "[::1]:18003",
+          paypal: "127.0.0.1:18004",
+        },
       }),
     );
     expect(text).not.toMatch(/^\s*resolver /m);
@@ -160,6 +175,7 @@ describe("renderNginxConf: examples", () => {
     expect(body).toEqual(
       expect.arrayContaining([
         "root /var/www/html;",
+        "try_files $uri @player;",
         "expires 1y;",
         'add_header Cache-Control "public, immutable";',
         "gzip_static on;",
@@ -168,6 +184,13 @@ describe("renderNginxConf: examples", () => {
         "add_header Strict-Transport-Security $hsts always;",
       ]),
     );
+  });
+
+  it("falls back from /static/ to the player UI in a named location that sets no caching headers", () => {
+    expect(blockOf(conf, "location @player")).toEqual([
+      'set $backend "player-ui:3000";',
+      "proxy_pass http://$backend;",
+    ]);
   });
 
   it("strips /api/nexus for the nexus API, as the seed's `proxy_pass http://nexus_backend/;`", () => {
@@ -211,6 +234,31 @@ describe("renderNginxConf: examples", () => {
       'rewrite "(?s)^/api(/.*)$" $1 break;',
       "proxy_pass http://$backend;",
     ]);
+  });
+
+  it("sends /paypal/ to the PayPal service with the prefix kept, its own body limit and no-store by default", () => {
+    const body = blockOf(conf, "location ^~ /paypal/");
+    expect(
+      body.filter((l) => !l.startsWith("add_header X-") && !/^add_header (Content-Security|Referrer|Strict)/.test(l)),
+    ).toEqual([
+      "client_max_body_size 1m;",
+      "add_header Cache-Control $paypal_cache_control always;",
+      'set $backend "paypal-service:8080";',
+      "proxy_pass http://$backend;",
+    ]);
+    // add_header in the location replaces the server's, so the security headers are repeated.
+    expect(body).toContain('add_header X-Frame-Options "SAMEORIGIN" always;');
+    expect(blockOf(conf, "map $upstream_http_cache_control $paypal_cache_control")).toEqual([
+      '"" "no-store";',
+      'default "";',
+    ]);
+    // No proxy cache anywhere, and the route sets no proxy_set_header (the http block's apply).
+    expect(directives(conf).filter((l) => /^proxy_cache|^proxy_store/.test(l))).toEqual([]);
+    expect(body.filter((l) => l.startsWith("proxy_set_header"))).toEqual([]);
+    // Keeps its limit whatever the game APIs get.
+    expect(blockOf(renderNginxConf(withChange({ clientMaxBodySize: "64k" })), "location ^~ /paypal/")).toContain(
+      "client_max_body_size 1m;",
+    );
   });
 
   it("strips /admin for the admin UI and passes everything else to the player UI", () => {
@@ -321,6 +369,20 @@ describe("renderNginxConf: refused settings", () => {
       { resolver: null },
       /region nova uses host name "region-nova-api" but resolver is null/,
     ],
+    [
+      "a PayPal host name without resolver",
+      {
+        resolver: null,
+        regions: [region("orion")],
+        upstreams: { nexus: "127.0.0.1:1", admin: "127.0.0.1:2", player: "127.0.0.1:3" },
+      },
+      /upstreams\.paypal uses host name "paypal-service" but resolver is null/,
+    ],
+    [
+      "a PayPal upstream without port",
+      { upstreams: { paypal: "paypal-service" } },
+      /upstreams\.paypal "paypal-service" must be "host:port"/,
+    ],
     ["a resolver given by name", { resolver: "dns.example" }, /resolver "dns\.example" must be an IP address/],
     ["a resolver with port 0", { resolver: "127.0.0.11:0" }, /resolver "127\.0\.0\.11:0": port "0"/],
     [
@@ -350,6 +412,36 @@ describe("renderNginxConf: refused settings", () => {
     ["a path with a variable", { runtime: { accessLog: "/var/log/$host.log" } }, /runtime\.accessLog/],
     ["a path with a brace", { runtime: { tempDir: "/tmp/}" } }, /runtime\.tempDir/],
     ["a bad user name", { runtime: { user: "nginx;" } }, /runtime\.user "nginx;" must be a user name or null/],
+    [
+      "a redirect to plain HTTP",
+      { httpsRedirect: { origin: "http://play.example.com" } },
+      /httpsRedirect\.origin "http:\/\/play\.example\.com" must be "https:\/\/<host name>"/,
+    ],
+    [
+      "a redirect origin with a path",
+      { httpsRedirect: { origin: "https://play.example.com/" } },
+      /httpsRedirect\.origin "https:\/\/play\.example\.com\/" must be .*without a path/,
+    ],
+    [
+      "a redirect origin that would inject a directive",
+      { httpsRedirect: { origin: "https://a;return 200 x" } },
+      /httpsRedirect\.origin "https:\/\/a;return 200 x" must be/,
+    ],
+    [
+      "a redirect origin with a variable",
+      { httpsRedirect: { origin: "https://$host" } },
+      /httpsRedirect\.origin "https:\/\/\$host" must be/,
+    ],
+    [
+      "a redirect origin with port 0",
+      { httpsRedirect: { origin: "https://play.example.com:0" } },
+      /httpsRedirect\.origin "https:\/\/play\.example\.com:0": port "0" must be 1-65535/,
+    ],
+    [
+      "a relative ACME challenge root",
+      { httpsRedirect: { acmeChallengeRoot: "acme" } },
+      /httpsRedirect\.acmeChallengeRoot "acme" must be an absolute path/,
+    ],
     ["a body size in gigabytes", { clientMaxBodySize: "1g" }, /clientMaxBodySize "1g" must be a positive nginx size/],
     ["a zero body size", { clientMaxBodySize: "0" }, /clientMaxBodySize "0"/],
     [
@@ -472,6 +564,61 @@ describe("renderNginxConf: properties", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// httpsRedirect: plain HTTP redirects, except the health check and ACME challenges
+
+describe("renderNginxConf: httpsRedirect", () => {
+  const redirecting = renderNginxConf(withChange({ httpsRedirect: {} }));
+
+  it("is off unless set: plain HTTP and HTTPS share one server, as before the setting existed", () => {
+    expect(directives(renderNginxConf(base)).filter((l) => l === "server {")).toHaveLength(1);
+    expect(renderNginxConf(base)).not.toContain("return 301");
+  });
+
+  it("gives plain HTTP a server that answers 301 to the configured origin, but not for /healthz and ACME", () => {
+    expect(blockOf(redirecting, "server")).toEqual([
+      "listen 80;",
+      "location = /healthz {",
+      "access_log off;",
+      "default_type text/plain;",
+      'return 200 "ok\\n";',
+      "}",
+      "location ^~ /.well-known/acme-challenge/ {",
+      "root /var/www/html/static;",
+      "default_type text/plain;",
+      "try_files $uri =404;",
+      "}",
+      "location / {",
+      "return 301 https://play.example.com:8443$request_uri;",
+      "}",
+    ]);
+  });
+
+  it("leaves the HTTPS server as it was, but for plain HTTP's listen", () => {
+    const httpsServer = (conf: string) => conf.slice(conf.lastIndexOf("\n    server {\n"));
+    expect(httpsServer(redirecting)).toBe(httpsServer(renderNginxConf(base)).replace("\n        listen 80;", ""));
+    expect(httpsServer(redirecting)).toContain("listen 443 ssl http2;");
+    expect(httpsServer(redirecting)).not.toMatch(/listen 80;|return 301/);
+    // Everything before the servers is the same text too, the redirect's comment aside.
+    const before = renderNginxConf(base).slice(0, renderNginxConf(base).indexOf("\n    server {\n"));
+    expect(redirecting.startsWith(before)).toBe(true);
+    const added = redirecting.slice(before.length, redirecting.indexOf("\n    server {\n")).split("\n").filter(Boolean);
+    expect(
+      added.every((l) => l.trim().startsWith("#")),
+      added.join("\n"),
+    ).toBe(true);
+  });
+
+  it("redirects on the listen address it is given, with or without keepalive pools", () => {
+    const local = renderNginxConf(
+      withChange({ httpsRedirect: {}, listen: { address: "127.0.0.1", http: 8080, https: 8443 } }),
+    );
+    expect(blockOf(local, "server")[0]).toBe("listen 127.0.0.1:8080;");
+    const pooled = renderNginxConf(withChange({ httpsRedirect: {}, upstreamKeepalive: 8 }));
+    expect(blockOf(pooled, "server")).toEqual(blockOf(redirecting, "server"));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // upstreamKeepalive: pools in upstream blocks instead of a variable proxy_pass
 
 /** What each proxied location sends where: the backend's host:port, however it is named. */
@@ -523,6 +670,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
       "upstream backend_region_orion {",
       "upstream backend_admin {",
       "upstream backend_player {",
+      "upstream backend_paypal {",
     ]);
     expect(blockOf(pooled, "upstream backend_region_orion")).toEqual([
       "zone backend_region_orion 64k;",
@@ -533,7 +681,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
     // The retired region answers 410 without a backend, so it gets no pool.
     expect(pooled).not.toContain("backend_region_old");
     // Blocks before the server block: a static proxy_pass seen first would declare its own.
-    expect(pooled.indexOf("upstream backend_player {")).toBeLessThan(pooled.indexOf("server {"));
+    expect(pooled.indexOf("upstream backend_paypal {")).toBeLessThan(pooled.indexOf("server {"));
   });
 
   it("does not ask to resolve IP literals", () => {
@@ -542,7 +690,7 @@ describe("renderNginxConf: upstreamKeepalive", () => {
         upstreamKeepalive: 4,
         resolver: null,
         regions: [{ id: "orion", upstream: "10.0.0.5:8000", state: "active" }],
-        upstreams: { nexus: "10.0.0.2:8000", admin: "[::1]:3000", player: "10.0.0.4:3000" },
+        upstreams: { nexus: "10.0.0.2:8000", admin: "[::1]:3000", player: "10.0.0.4:3000", paypal: "10.0.0.6:8080" },
       }),
     );
     expect(blockOf(conf, "upstream backend_admin")).toContain("server [::1]:3000 max_fails=0;");
@@ -552,11 +700,13 @@ describe("renderNginxConf: upstreamKeepalive", () => {
   it("proxies to the pools over HTTP/1.1 and sends Connection only for upgrades", () => {
     const passes = directives(pooled).filter((l) => l.startsWith("proxy_pass "));
     expect(passes).toEqual([
+      "proxy_pass http://backend_player;", // @player, the /static/ fallback
       "proxy_pass http://backend_nexus;",
       "proxy_pass http://backend_region_nova$request_uri;",
       "proxy_pass http://backend_region_orion$request_uri;",
       "proxy_pass http://backend_region_orion;",
       "proxy_pass http://backend_admin;",
+      "proxy_pass http://backend_paypal;",
       "proxy_pass http://backend_player;",
     ]);
     expect(pooled).not.toContain("$backend");
@@ -597,10 +747,10 @@ describe("renderNginxConf: upstreamKeepalive", () => {
         const conf = renderNginxConf({ ...settings, upstreamKeepalive });
         expect(routeTargets(conf)).toEqual(routeTargets(plain));
         expect(locationHeads(conf)).toEqual(locationHeads(plain));
-        // One pool per active region and per core backend, none for retired regions.
+        // One pool per active region and per core backend (nexus, admin, player, PayPal), none for retired regions.
         const active = settings.regions.filter((r) => r.state === "active").length;
-        expect(directives(conf).filter((l) => l.startsWith("upstream "))).toHaveLength(active + 3);
-        expect(directives(conf).filter((l) => l === `keepalive ${upstreamKeepalive};`)).toHaveLength(active + 3);
+        expect(directives(conf).filter((l) => l.startsWith("upstream "))).toHaveLength(active + 4);
+        expect(directives(conf).filter((l) => l === `keepalive ${upstreamKeepalive};`)).toHaveLength(active + 4);
       }),
       { numRuns: 200 },
     );

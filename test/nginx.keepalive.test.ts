@@ -18,6 +18,7 @@ import {
   echoOf,
   type FakeDns,
   httpRequest,
+  pollUntil,
   startEchoBackend,
   startFakeDns,
   upgradeRequest,
@@ -36,6 +37,7 @@ import {
   sandboxPaths,
 } from "./support/nginx";
 import { readStackFile } from "./support/pulumi";
+import { httpsRedirectSuite } from "./support/redirect";
 
 let bin: string;
 let sandbox: Sandbox;
@@ -67,7 +69,12 @@ describe("nginx -t on pooled configs", () => {
     const conf = renderNginxConf(
       pooled([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], {
         resolver: null,
-        upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
+        upstreams: {
+          nexus: "127.0.0.1:18000",
+          admin: "[::1]:18002",
+          player: "127.0.0.1:18003",
+          paypal: "127.0.0.1:18004",
+        },
       }),
     );
     const { ok, output } = nginxTest(sandbox, conf, "pooled-ip.conf", bin);
@@ -97,6 +104,8 @@ describe("nginx -t on pooled configs", () => {
   });
 });
 
+httpsRedirectSuite({ bin: () => bin, upstreamKeepalive: 8 });
+
 describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", () => {
   let dns: FakeDns;
   let nginx: RunningNginx | undefined;
@@ -104,12 +113,14 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
   const extra: EchoBackend[] = [];
 
   beforeAll(async () => {
-    for (const name of ["nexus", "admin", "player", "orion", "nova", "ghost"])
+    for (const name of ["nexus", "admin", "player", "paypal", "orion", "nova", "ghost"])
       backends[name] = await startEchoBackend(name);
     const at = (name: string) => `${name}.sw.test:${backends[name]!.port}`;
     // ghost's container "does not exist" yet: its name is not in DNS.
     dns = await startFakeDns(
-      Object.fromEntries(["nexus", "admin", "player", "orion", "nova"].map((n) => [`${n}.sw.test`, "127.0.0.1"])),
+      Object.fromEntries(
+        ["nexus", "admin", "player", "paypal", "orion", "nova"].map((n) => [`${n}.sw.test`, "127.0.0.1"]),
+      ),
     );
     nginx = await startNginx(
       sandbox,
@@ -122,7 +133,7 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
             { id: "old", upstream: "old.sw.test:9", state: "retired" },
           ],
           defaultRegionId: "orion",
-          upstreams: { nexus: at("nexus"), admin: at("admin"), player: at("player") },
+          upstreams: { nexus: at("nexus"), admin: at("admin"), player: at("player"), paypal: at("paypal") },
           resolver: dns.address,
           resolverValidSeconds: 1,
           listen: { address: "127.0.0.1", ...listen },
@@ -131,6 +142,13 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
         }),
       bin,
     );
+    // A pool's `resolve` asks the DNS once workers run, so the first requests after start can
+    // find no address yet (a 502 for a few milliseconds): wait for the names DNS knows.
+    await pollUntil("the pools to resolve the names DNS knows", async () => {
+      for (const path of ["/api/nexus/x", "/api/regions/orion/x", "/api/regions/nova/x", "/admin/x", "/x"])
+        if ((await get(path)).status !== 200) return undefined;
+      return true;
+    });
   });
 
   afterAll(async () => {
@@ -149,7 +167,9 @@ describe("pooled routing on a running nginx, with a stand-in for Docker's DNS", 
     ["/api/regions/nova/a%2Fb?x=%20", "nova", "/api/regions/nova/a%2Fb?x=%20", "nova"],
     ["/api/ships?mine=1", "orion", "/ships?mine=1", "orion"],
     ["/admin/users?page=2", "admin", "/users?page=2", undefined],
+    ["/paypal/webhook?x=1", "paypal", "/paypal/webhook?x=1", undefined],
     ["/galaxy/map?zoom=3", "player", "/galaxy/map?zoom=3", undefined],
+    ["/static/js/main.9d1e7f.js?v=2", "player", "/static/js/main.9d1e7f.js?v=2", undefined],
   ])("%s reaches %s as %s, over HTTP and HTTPS", async (path, backend, uri, regionId) => {
     for (const tls of [false, true]) {
       const res = await get(path, tls);

@@ -57,6 +57,16 @@ describe("nginx -t on generated configs", () => {
     );
   });
 
+  it("accepts the config with plain HTTP redirected to HTTPS (edge.httpsRedirect)", () => {
+    expectAccepted(
+      renderNginxConf(
+        settingsFor([dockerRegion("default"), dockerRegion("orion")], "default", {
+          httpsRedirect: { origin: "https://localhost:8443", acmeChallengeRoot: `${sandbox.staticRoot}/static` },
+        }),
+      ),
+    );
+  });
+
   it("accepts 50 regions", () => {
     const regions = Array.from({ length: 50 }, (_, i) => dockerRegion(i % 2 ? randomUUID() : `region-${i}`));
     const conf = renderNginxConf(settingsFor(regions, "region-0"));
@@ -69,7 +79,12 @@ describe("nginx -t on generated configs", () => {
       renderNginxConf(
         settingsFor([{ id: "orion", upstream: "127.0.0.1:18001", state: "active" }], "orion", {
           resolver: null,
-          upstreams: { nexus: "127.0.0.1:18000", admin: "[::1]:18002", player: "127.0.0.1:18003" },
+          upstreams: {
+            nexus: "127.0.0.1:18000",
+            admin: "[::1]:18002",
+            player: "127.0.0.1:18003",
+            paypal: "127.0.0.1:18004",
+          },
           listen: { address: "127.0.0.1", http: 18080, https: 18443 },
         }),
       ),

@@ -28,12 +28,13 @@ import {
   startNginx,
   sandboxPaths,
 } from "./support/nginx";
+import { httpsRedirectSuite } from "./support/redirect";
 
 describe("nginx routing (IP-literal upstreams)", () => {
   let sandbox: Sandbox;
   let nginx: RunningNginx | undefined;
   const backends: Record<string, EchoBackend> = {};
-  const names = ["nexus", "admin", "player", "orion", "nova", "vega"] as const;
+  const names = ["nexus", "admin", "player", "paypal", "orion", "nova", "vega"] as const;
 
   function settings(ports: { http: number; https: number }, extra: NginxRegionRoute[] = []): NginxSettings {
     const b = (name: (typeof names)[number]) => backends[name]!.address;
@@ -45,7 +46,7 @@ describe("nginx routing (IP-literal upstreams)", () => {
         ...extra,
       ],
       defaultRegionId: "orion",
-      upstreams: { nexus: b("nexus"), admin: b("admin"), player: b("player") },
+      upstreams: { nexus: b("nexus"), admin: b("admin"), player: b("player"), paypal: b("paypal") },
       resolver: null,
       listen: { address: "127.0.0.1", ...ports },
       ...sandboxPaths(sandbox),
@@ -83,9 +84,16 @@ describe("nginx routing (IP-literal upstreams)", () => {
     ["/api/regions", "orion", "/regions", "orion"],
     ["/admin/users?page=2", "admin", "/users?page=2", undefined],
     ["/admin/", "admin", "/", undefined],
+    // PayPal's webhook and the buyer's return: prefix kept.
+    ["/paypal/webhook", "paypal", "/paypal/webhook", undefined],
+    ["/paypal/return?token=EC-7Y6&PayerID=QX2", "paypal", "/paypal/return?token=EC-7Y6&PayerID=QX2", undefined],
     ["/", "player", "/", undefined],
     ["/galaxy/map?zoom=3", "player", "/galaxy/map?zoom=3", undefined],
     ["/staticx/a.js", "player", "/staticx/a.js", undefined],
+    // Not in the static volume: the player UI's, as the client sent it.
+    ["/static/js/main.9d1e7f.js?v=2", "player", "/static/js/main.9d1e7f.js?v=2", undefined],
+    ["/static/", "player", "/static/", undefined],
+    ["/static/js/", "player", "/static/js/", undefined],
   ])("HTTP %s reaches %s as %s", async (path, backend, uri, regionId) => {
     const res = await get(path);
     expect(res.status, res.body).toBe(200);
@@ -168,6 +176,25 @@ describe("nginx routing (IP-literal upstreams)", () => {
     expect(dotfile.body).not.toContain("SECRET");
   });
 
+  it("answers a /static/ file the volume lacks with the player UI's caching headers, never immutable", async () => {
+    const own = await get("/static/media/logo.5d5d9eef.svg?cache=no-cache", { "Accept-Encoding": "gzip" });
+    expect(own.status).toBe(200);
+    expect(echoOf(own).backend).toBe("player");
+    expect(own.headers["cache-control"]).toBe("no-cache");
+    expect(own.headers.expires).toBeUndefined();
+    // No gzip of proxied answers (BREACH), though the volume's files get it.
+    expect(own.headers["content-encoding"]).toBeUndefined();
+    const none = await get("/static/media/logo.5d5d9eef.svg");
+    expect(echoOf(none).backend).toBe("player");
+    expect(none.headers["cache-control"]).toBeUndefined();
+    expect(none.headers.expires).toBeUndefined();
+    expect(none.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    // The same request for a file the volume has is the edge's, with the long cache.
+    const served = await get("/static/app.3f2a9c.js?cache=no-cache");
+    expect(served.body).toBe("console.log('plain');\n");
+    expect(served.headers["cache-control"]).toMatch(/public, immutable/);
+  });
+
   it("answers an unknown region with a JSON 404 and a retired one with a JSON 410", async () => {
     for (const path of [
       "/api/regions/andromeda/x",
@@ -197,6 +224,45 @@ describe("nginx routing (IP-literal upstreams)", () => {
     const res = await get("/admin");
     expect(res.status).toBe(301);
     expect(res.headers.location).toBe("/admin/");
+  });
+
+  it("takes PayPal webhook bodies up to its own 1m limit (JSON 413 above), while the APIs keep theirs", async () => {
+    const post = (path: string, bytes: number) =>
+      httpRequest({
+        port: nginx!.http,
+        path,
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9" },
+        body: Buffer.alloc(bytes, "a"),
+      });
+    const webhook = await post("/paypal/webhook", 900 * 1024);
+    expect(webhook.status, webhook.body).toBe(200);
+    expect(echoOf(webhook)).toMatchObject({ backend: "paypal", method: "POST", url: "/paypal/webhook" });
+    expect(echoOf(webhook).bodyBytes).toBe(900 * 1024);
+    expect(echoOf(webhook).headers["x-forwarded-for"]).toBe("127.0.0.1");
+    const tooBig = await post("/paypal/webhook", 1024 * 1024 + 1);
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(tooBig.body)).toEqual({ error: "request_too_large", status: 413 });
+    // The same body on an API route meets the 64k of this config.
+    expect((await post("/api/nexus/upload", 900 * 1024)).status).toBe(413);
+  });
+
+  it("caches no PayPal answer: every request reaches the service, no-store unless it sets its own", async () => {
+    const paypal = backends.paypal!;
+    const before = paypal.requests();
+    for (const port of [nginx!.http, nginx!.http, nginx!.https]) {
+      const res = await httpRequest({ port, path: "/paypal/return?token=EC-1", tls: port === nginx!.https });
+      expect(res.status).toBe(200);
+      expect(res.headers["cache-control"]).toBe("no-store");
+      expect(res.headers.expires).toBeUndefined();
+      expect(res.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    }
+    expect(paypal.requests() - before, "requests that reached the PayPal service").toBe(3);
+    const own = await get(`/paypal/logo.svg?cache=${encodeURIComponent("public, max-age=600")}`);
+    expect(own.headers["cache-control"]).toBe("public, max-age=600");
+    // Only PayPal's route adds no-store.
+    expect((await get("/api/nexus/x")).headers["cache-control"]).toBeUndefined();
   });
 
   it("refuses a body over the limit with JSON 413 and passes one under it", async () => {
@@ -302,12 +368,14 @@ describe("nginx routing (IP-literal upstreams)", () => {
   });
 });
 
+httpsRedirectSuite();
+
 describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", () => {
   let sandbox: Sandbox;
   let dns: FakeDns;
   let nginx: RunningNginx | undefined;
   const backends: EchoBackend[] = [];
-  let ports: Record<"nexus" | "admin" | "player" | "orion" | "ghost", number>;
+  let ports: Record<"nexus" | "admin" | "player" | "paypal" | "orion" | "ghost", number>;
 
   beforeAll(async () => {
     sandbox = makeSandbox();
@@ -320,6 +388,7 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
       nexus: await start("nexus"),
       admin: await start("admin"),
       player: await start("player"),
+      paypal: await start("paypal"),
       orion: await start("orion"),
       ghost: await start("ghost"),
     };
@@ -328,6 +397,7 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
       "nexus.sw.test": "127.0.0.1",
       "admin.sw.test": "127.0.0.1",
       "player.sw.test": "127.0.0.1",
+      "paypal.sw.test": "127.0.0.1",
       "orion.sw.test": "127.0.0.1",
     });
     nginx = await startNginx(sandbox, (listen) =>
@@ -341,6 +411,7 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
           nexus: `nexus.sw.test:${ports.nexus}`,
           admin: `admin.sw.test:${ports.admin}`,
           player: `player.sw.test:${ports.player}`,
+          paypal: `paypal.sw.test:${ports.paypal}`,
         },
         resolver: dns.address,
         resolverValidSeconds: 1,
@@ -361,7 +432,7 @@ describe("nginx with request-time DNS (a stand-in for Docker's embedded DNS)", (
 
   it("starts while a region's name does not resolve, without resolving anything up front", () => {
     expect(nginx).toBeDefined();
-    for (const name of ["nexus", "admin", "player", "orion", "ghost"])
+    for (const name of ["nexus", "admin", "player", "paypal", "orion", "ghost"])
       expect(dns.queries(`${name}.sw.test`), name).toBe(0);
   });
 

@@ -281,10 +281,14 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       player: string;
       admin: string;
       nexusApi: string;
+      paypalWebhook: string;
     };
     expect(Object.keys(urls.regions).sort()).toEqual([...regionIds].sort());
     for (const id of regionIds) expect(urls.regions[id]).toMatch(new RegExp(`^https://[^/]+/api/regions/${id}/$`));
     expect(urls.admin).toMatch(/\/admin\/$/);
+    // The route the edge sends to the PayPal service, on the public HTTPS origin.
+    expect(urls.paypalWebhook).toBe(`${urls.player.replace(/\/$/, "")}/paypal/webhook`);
+    expect(urls.paypalWebhook).toMatch(/^https:\/\/[^/]+\/paypal\/webhook$/);
     const names = run.outputs.containers as { regions: Record<string, { api: string; db: string }> };
     for (const id of regionIds) {
       expect(names.regions[id]).toEqual({
@@ -301,6 +305,12 @@ describe("prod", () => {
   let run: ProgramRun;
   beforeAll(async () => {
     run = await runProgram({ config: readStackFile("prod"), secrets: PROD_SECRETS, stack: "test" });
+  });
+
+  it("exports the PayPal webhook URL to register with PayPal, on the public host", () => {
+    expect((run.outputs.urls as { paypalWebhook: string }).paypalWebhook).toBe(
+      "https://play.sectorwars.example/paypal/webhook",
+    );
   });
 
   it("uses the seed's resource numbers", () => {

@@ -86,15 +86,27 @@ export const BLAST_SCENARIOS: readonly BlastScenario[] = [
     title: "give region APIs 60 s to stop (services.region-api)",
     config: { ...blastConfig(BASE_REGIONS), "sectorwars:services": { "region-api": { stopGraceSeconds: 60 } } },
   },
+  { key: "edgeKeepalive", title: "turn on edge.upstreamKeepalive", config: withEdge({ upstreamKeepalive: 32 }) },
   {
-    key: "edgeKeepalive",
-    title: "turn on edge.upstreamKeepalive",
-    config: {
-      ...blastConfig(BASE_REGIONS),
-      "sectorwars:edge": { ...(readStackFile("dev")["sectorwars:edge"] as object), upstreamKeepalive: 32 },
-    },
+    key: "httpsRedirectDefault",
+    title: "set edge.httpsRedirect to its dev default (false)",
+    config: withEdge({ httpsRedirect: false }),
+  },
+  { key: "httpsRedirect", title: "turn on edge.httpsRedirect", config: withEdge({ httpsRedirect: true }) },
+  {
+    key: "staticFromImage",
+    title: "fill /static/ from the player UI image (edge.staticFrom)",
+    config: withEdge({ staticFrom: { playerUiPath: "/app/build/static" } }),
   },
 ];
+
+/** The baseline with the dev stack file's edge settings plus `edge`. */
+function withEdge(edge: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...blastConfig(BASE_REGIONS),
+    "sectorwars:edge": { ...(readStackFile("dev")["sectorwars:edge"] as object), ...edge },
+  };
+}
 
 function withoutEdited(): TestRegion[] {
   return BASE_REGIONS.filter((r) => r.id !== EDITED_REGION);

@@ -208,8 +208,9 @@ export interface EchoBackend {
 
 /**
  * An HTTP server (on 127.0.0.1 unless told) that answers every request with an Echo as JSON (after `?delay=<ms>`
- * milliseconds when asked, to keep a request in flight), and accepts WebSocket-style upgrades by
- * answering 101 and echoing the bytes it receives.
+ * milliseconds when asked, to keep a request in flight; with `?cache=<Cache-Control value>` as its
+ * own Cache-Control when asked, to tell its caching headers from the edge's), and accepts
+ * WebSocket-style upgrades by answering 101 and echoing the bytes it receives.
  */
 export async function startEchoBackend(
   name: string,
@@ -230,6 +231,7 @@ export async function startEchoBackend(
         bodyBytes,
       };
       const delay = Number(/[?&]delay=(\d+)/.exec(req.url ?? "")?.[1] ?? 0);
+      const cache = /[?&]cache=([^&]*)/.exec(req.url ?? "")?.[1];
       setTimeout(() => {
         answered++;
         // Headers the edge must hide or override.
@@ -237,6 +239,7 @@ export async function startEchoBackend(
           "content-type": "application/json",
           "x-powered-by": "Express",
           "x-frame-options": "ALLOWALL",
+          ...(cache === undefined ? {} : { "cache-control": decodeURIComponent(cache) }),
         });
         res.end(JSON.stringify(echo));
       }, delay);

@@ -251,7 +251,12 @@ export function containerLike(
   return {
     regions,
     defaultRegionId: regions[0]?.id ?? "",
-    upstreams: { nexus: "nexus-api:8000", admin: "admin-ui:3000", player: "player-ui:3000" },
+    upstreams: {
+      nexus: "nexus-api:8000",
+      admin: "admin-ui:3000",
+      player: "player-ui:3000",
+      paypal: "paypal-service:8080",
+    },
     resolver: "127.0.0.11",
     listen: { http: 80, https: 443 },
     ...inSandbox(sandbox),
