@@ -10,7 +10,6 @@
  * Create-before-delete must fail no request. The same swap done delete-before-create must fail
  * some, or this test could not tell the two apart.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -34,6 +33,7 @@ import { containers, uploadOf } from "./support/graph";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { labelArgs, upload } from "./support/platformContainers";
 import { sh, waitUntil } from "./support/process";
+import { selfSignedPem } from "./support/tls";
 import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
 
 const KIND = "swap";
@@ -42,30 +42,6 @@ const START_DELAY_MS = 4_000;
 const REGION = "orion";
 /** The provider's `wait` gives up after waitTimeout; the tests wait as long. */
 const WAIT_MS = 180_000;
-
-/** A self-signed certificate and key (nginx -t loads them, so the mocks' placeholders will not do). */
-function selfSigned(): { certificate: string; key: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swap-tls-"));
-  try {
-    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-    const openssl = spawnSync(
-      "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"].concat([
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-      ]),
-      { encoding: "utf8", timeout: 30_000 },
-    );
-    if (openssl.status !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
-    return { certificate: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 interface Variant {
   label: string;
@@ -77,7 +53,7 @@ interface Variant {
 }
 
 /** The stack as the program declares it for one game-server version. */
-function declare(prefix: string, variant: Variant, version: string, tls: ReturnType<typeof selfSigned>) {
+function declare(prefix: string, variant: Variant, version: string, tls: ReturnType<typeof selfSignedPem>) {
   return runProgram({
     engine: variant.engine === "modern" ? "1.45" : "1.41",
     config: {
@@ -233,7 +209,7 @@ describe.each(VARIANTS)("a game-server update under load, $label", (variant) => 
   let t: TestRun;
   let workDir: string;
   let as: RunAs;
-  let tls: ReturnType<typeof selfSigned>;
+  let tls: ReturnType<typeof selfSignedPem>;
   let on: EngineOption;
   beforeAll(async () => {
     await ensureDockerd();
@@ -242,7 +218,7 @@ describe.each(VARIANTS)("a game-server update under load, $label", (variant) => 
     reapDeadRuns(KIND, on);
     t = newTestRun(KIND);
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), "swap-"));
-    tls = selfSigned();
+    tls = selfSignedPem("localhost");
     as = {
       image: TEST_IMAGES.probe,
       extraLabels: t.labels,

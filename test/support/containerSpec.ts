@@ -8,19 +8,12 @@
  * the old one: `docker stop` with destroyGraceSeconds (the container's stop signal, then SIGKILL)
  * and a forced remove. Delete-before-replace: the same delete first, then the create and wait.
  */
+import type { HealthcheckPlan } from "../../planning/healthchecks";
 import { type RegisteredResource } from "./pulumi";
 import { type EngineOption, docker } from "./docker";
 import { waitUntil } from "./process";
 
 type KeyValue = { label: string; value: string };
-interface Healthcheck {
-  tests: string[];
-  interval: string;
-  timeout: string;
-  retries: number;
-  startPeriod: string;
-  startInterval?: string;
-}
 
 export interface RunAs {
   /** The image to run instead of the declared image id (the mocks' ids exist nowhere). */
@@ -54,7 +47,7 @@ export function createArgs(
   if (((i.uploads as unknown[] | undefined) ?? []).length > 0 || ((i.ports as unknown[] | undefined) ?? []).length > 0)
     throw new Error(`${String(i.name)}: uploads and ports are not needed by the containers these tests swap`);
 
-  const hc = i.healthcheck as Healthcheck;
+  const hc = i.healthcheck as HealthcheckPlan;
   const [kind, command] = hc.tests;
   if (kind !== "CMD-SHELL" || command === undefined) throw new Error(`unsupported health check ${hc.tests.join(" ")}`);
   const caps = i.capabilities as { drops: string[]; adds?: string[] };

@@ -2,6 +2,7 @@
  * Runs the real nginx binary on generated configs: a sandbox directory with a throwaway
  * certificate and writable runtime paths, `nginx -t`, and a foreground nginx on free ports.
  */
+import { writeSelfSigned } from "./tls";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -70,30 +71,7 @@ export function makeSandbox(): Sandbox {
   for (const sub of ["logs", "tmp", "html/static"]) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o755 });
   const certificate = path.join(dir, "server.crt");
   const certificateKey = path.join(dir, "server.key");
-  const openssl = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      certificateKey,
-      "-out",
-      certificate,
-    ],
-    { encoding: "utf8", timeout: 30_000 },
-  );
-  if (openssl.status !== 0) throw new Error(`openssl req failed: ${openssl.stderr}`);
+  writeSelfSigned({ certificate, certificateKey }, "localhost", "DNS:localhost,IP:127.0.0.1");
   const staticRoot = path.join(dir, "html");
   return {
     dir,
