@@ -8,6 +8,9 @@
  * the old one: `docker stop` with destroyGraceSeconds (the container's stop signal, then SIGKILL)
  * and a forced remove. Delete-before-replace: the same delete first, then the create and wait.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
 import { type RegisteredResource } from "./pulumi";
 import { type EngineOption, docker } from "./docker";
@@ -24,17 +27,42 @@ export interface RunAs {
   extraEnv?: Record<string, string>;
   /** The engine to run on (DOCKER_HOST); unset, the environment's. */
   engine?: EngineOption;
+  /**
+   * Declared host ports, published on a free host port of the same address instead (the declared
+   * ones may be taken on a test machine). Unset, a container that declares ports is refused.
+   */
+  publish?: "ephemeral";
+}
+
+interface Upload {
+  file: string;
+  content: string;
+  permissions?: string;
+}
+
+interface Mount {
+  type: string;
+  source: string;
+  target: string;
+  readOnly?: boolean;
+}
+
+interface Port {
+  internal: number;
+  ip?: string;
+  protocol?: string;
 }
 
 /**
- * `docker create` arguments for every declared input the CLI can express, and the networks to
- * connect before the start (`docker create` joins one network only). Fails on an input it does
- * not know, so a new input in the program cannot silently go untested.
+ * `docker create` arguments for every declared input the CLI can express, the networks to
+ * connect before the start (`docker create` joins one network only) and the files to upload
+ * before it. Fails on an input it does not know, so a new input in the program cannot silently
+ * go untested.
  */
 export function createArgs(
   c: RegisteredResource,
   as: RunAs,
-): { args: string[]; networks: { name: string; aliases: string[] }[] } {
+): { args: string[]; networks: { name: string; aliases: string[] }[]; uploads: Upload[] } {
   const i = c.inputs;
   const known = new Set([
     "name", "image", "restart", "memory", "memorySwap", "memoryReservation", "cpus", "cpuShares", "labels", "envs",
@@ -44,8 +72,12 @@ export function createArgs(
   ]); // prettier-ignore
   const unknown = Object.keys(i).filter((k) => !known.has(k) && i[k] !== undefined);
   if (unknown.length > 0) throw new Error(`${String(i.name)}: no docker create flag for ${unknown.join(", ")}`);
-  if (((i.uploads as unknown[] | undefined) ?? []).length > 0 || ((i.ports as unknown[] | undefined) ?? []).length > 0)
-    throw new Error(`${String(i.name)}: uploads and ports are not needed by the containers these tests swap`);
+  const ports = (i.ports as Port[] | undefined) ?? [];
+  if (ports.length > 0 && as.publish !== "ephemeral")
+    throw new Error(`${String(i.name)} publishes host ports: run it with \`publish: "ephemeral"\``);
+  const mounts = (i.mounts as Mount[] | undefined) ?? [];
+  const notVolumes = mounts.filter((m) => m.type !== "volume");
+  if (notVolumes.length > 0) throw new Error(`${String(i.name)}: only volume mounts, not ${notVolumes[0]?.type}`);
 
   const hc = i.healthcheck as HealthcheckPlan;
   const [kind, command] = hc.tests;
@@ -70,6 +102,12 @@ export function createArgs(
     ...["--health-retries", String(hc.retries), "--health-start-period", hc.startPeriod],
     ...(hc.startInterval === undefined ? [] : ["--health-start-interval", hc.startInterval]),
     ...["--network", first.name, ...first.aliases.flatMap((a) => ["--network-alias", a])],
+    ...mounts.flatMap((m) => [
+      "--mount",
+      `type=volume,source=${m.source},target=${m.target}${m.readOnly ? ",readonly" : ""}`,
+    ]),
+    // ip::port publishes on a free host port of that address.
+    ...ports.flatMap((p) => ["--publish", `${p.ip ? `${p.ip}::` : ""}${p.internal}/${p.protocol ?? "tcp"}`]),
     ...["--log-driver", String(i.logDriver)],
     ...Object.entries(i.logOpts as Record<string, string>).flatMap(([k, v]) => ["--log-opt", `${k}=${v}`]),
     ...(i.securityOpts as string[]).flatMap((o) => ["--security-opt", o]),
@@ -85,15 +123,32 @@ export function createArgs(
     as.image,
     ...((i.command as string[] | undefined) ?? []),
   ];
-  return { args, networks: networks.slice(1) };
+  return { args, networks: networks.slice(1), uploads: (i.uploads as Upload[] | undefined) ?? [] };
 }
 
-/** Creates, connects and starts the container; returns its name. */
+/** Writes the declared files into a created container, as the provider's `uploads` do before the start. */
+function uploadDeclared(name: string, uploads: readonly Upload[], on: EngineOption): void {
+  if (uploads.length === 0) return;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "container-upload-"));
+  try {
+    uploads.forEach((u, n) => {
+      // docker cp keeps the local file's mode: the declared permissions, else the provider's 0644.
+      const local = path.join(dir, `${n}-${path.basename(u.file)}`);
+      fs.writeFileSync(local, u.content, { mode: Number.parseInt(u.permissions ?? "0644", 8) });
+      docker(["cp", local, `${name}:${u.file}`], on);
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Creates the container, writes its uploads, connects its other networks and starts it; returns its name. */
 export function startDeclared(c: RegisteredResource, as: RunAs): string {
-  const { args, networks } = createArgs(c, as);
+  const { args, networks, uploads } = createArgs(c, as);
   const name = String(c.inputs.name);
   const on = as.engine ?? {};
   docker(["create", ...args], on);
+  uploadDeclared(name, uploads, on);
   for (const n of networks) {
     docker(["network", "connect", ...n.aliases.flatMap((a) => ["--alias", a]), n.name, name], on);
   }
