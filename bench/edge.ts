@@ -72,6 +72,10 @@ export interface EdgeRow {
 
 export interface EdgeResult {
   date: string;
+  /** CPUs of the machine it ran on (absent in results older than the field: the machine header's). */
+  cores?: number;
+  /** The pool size of the pooled rows (absent in older results: read from their variant names). */
+  upstreamKeepalive?: number;
   durationSeconds: number;
   wrk: string;
   nginxWorkers: string;
@@ -513,6 +517,8 @@ export async function runEdgeBench(runs: number, seconds: number): Promise<EdgeR
     const edgeWorkers = childCount(edge.pid);
     return {
       date: isoNow(),
+      cores: os.cpus().length,
+      upstreamKeepalive: PROD_UPSTREAM_KEEPALIVE,
       durationSeconds: seconds,
       wrk: `-t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${seconds}s --latency`,
       edgeNginx: { debian: nginxVersion(NGINX_BIN), modern: modern.version },

@@ -6,7 +6,8 @@ import type { Machine } from "./common";
 import type { EdgeResult } from "./edge";
 import type { EvalResult } from "./evalProgram";
 import { blastSection } from "./reportBlast";
-import { edgeSection } from "./reportEdge";
+import { type EdgeContext, edgeSection } from "./reportEdge";
+import { readStackFile } from "../test/support/pulumi";
 import { evalSection } from "./reportEval";
 
 export interface Results {
@@ -30,6 +31,27 @@ function machineSection(m: Machine): string[] {
   ];
 }
 
+/** What Pulumi.prod.yaml says now: the report states it, so it reads it rather than remembering it. */
+function prodFacts(): EdgeContext["prod"] {
+  const prod = readStackFile("prod");
+  const edge = (prod["sectorwars:edge"] ?? {}) as { upstreamKeepalive?: number };
+  const images = (prod["sectorwars:images"] ?? {}) as { nginx?: string };
+  const host = (prod["sectorwars:host"] ?? {}) as { cpus?: number };
+  return {
+    upstreamKeepalive: edge.upstreamKeepalive ?? 0,
+    nginxImage: images.nginx ?? "nginx (unpinned)",
+    cpus: host.cpus ?? Number.NaN,
+  };
+}
+
+/** Containers an added region brings, from the blast part's edit that creates a Region component. */
+function containersPerRegion(b: BlastResult | undefined): number | undefined {
+  const lines = b?.rows
+    .map((r) => r.detail.split("\n"))
+    .find((l) => l.some((x) => /^create\s+sectorwars:platform:Region /.test(x)));
+  return lines?.filter((l) => /^create\s+docker:index\/container:Container /.test(l)).length;
+}
+
 export function renderReport(r: Results): string {
   const pending = (title: string): string[] => [title, "", "Not measured yet: `npm run bench -- --only <part>`."];
   return [
@@ -40,11 +62,13 @@ export function renderReport(r: Results): string {
     "",
     ...machineSection(r.machine),
     "",
-    ...(r.eval ? evalSection(r.eval) : pending("## 1. Program evaluation under mocks")),
+    ...(r.eval ? evalSection(r.eval, containersPerRegion(r.blast)) : pending("## 1. Program evaluation under mocks")),
     "",
     ...(r.blast ? blastSection(r.blast) : pending("## 2. Blast radius of config edits")),
     "",
-    ...(r.edge ? edgeSection(r.edge) : pending("## 3. Edge proxy overhead")),
+    ...(r.edge
+      ? edgeSection(r.edge, { cores: r.edge.cores ?? r.machine.cores, prod: prodFacts() })
+      : pending("## 3. Edge proxy overhead")),
     "",
   ].join("\n");
 }
