@@ -18,8 +18,14 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The parts of `npm run bench`, in the order BENCHMARKS.md shows them. */
+export const PARTS = ["eval", "blast", "edge", "bringup"] as const;
+export type Part = (typeof PARTS)[number];
+
 export interface Machine {
   date: string;
+  /** The parts measured in the run this describes (absent in older results). */
+  parts?: Part[];
   cpu: string;
   cores: number;
   memoryGb: number;

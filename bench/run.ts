@@ -3,7 +3,7 @@
  * bench/results.json, so `--only` re-measures one part and BENCHMARKS.md is still rendered whole.
  *
  *   npm run bench                      # everything (about 10 minutes on 2 cores)
- *   npm run bench -- --only eval       # eval | blast | edge, comma-separated
+ *   npm run bench -- --only eval       # eval | blast | edge | bringup, comma-separated
  *   npm run bench -- --runs 5 --duration 10
  */
 import { spawnSync } from "node:child_process";
@@ -11,13 +11,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { runBlastBench } from "./blast";
-import { ROOT, describeMachine, log } from "./common";
+import { runBringupBench } from "./bringup";
+import { PARTS, type Part, ROOT, describeMachine, log } from "./common";
 import { runEdgeBench } from "./edge";
 import { runEvalBench } from "./evalProgram";
 import { type Results, renderReport } from "./report";
-
-const PARTS = ["eval", "blast", "edge"] as const;
-type Part = (typeof PARTS)[number];
 
 const RESULTS = path.join(__dirname, "results.json");
 const REPORT = path.join(ROOT, "BENCHMARKS.md");
@@ -51,13 +49,20 @@ async function main(): Promise<void> {
     : {};
   // The machine block describes where the parts last measured ran: re-rendering keeps it.
   const results: Results =
-    values.render && previous.machine ? (previous as Results) : { ...previous, machine: describeMachine() };
+    values.render && previous.machine
+      ? (previous as Results)
+      : { ...previous, machine: { ...describeMachine(), parts: PARTS.filter((p) => wanted.has(p)) } };
   const save = (): void => {
     fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(REPORT, renderReport(results));
   };
 
-  // The edge part first: it is the one most disturbed by a machine still busy with the others.
+  // The real-engine parts first: they are the ones most disturbed by a machine still busy with the others.
+  if (wanted.has("bringup")) {
+    log(`bringup: ${runs} rounds (3 without a start interval), then the commands and compose`);
+    results.bringup = await runBringupBench(runs);
+    save();
+  }
   if (wanted.has("edge")) {
     log(`edge: ${Math.max(1, Math.min(runs, 5))} runs of ${duration} s per variant`);
     results.edge = await runEdgeBench(Math.max(1, Math.min(runs, 5)), duration);
