@@ -24,8 +24,6 @@ export type Part = (typeof PARTS)[number];
 
 export interface Machine {
   date: string;
-  /** The parts measured in the run this describes (absent in older results). */
-  parts?: Part[];
   cpu: string;
   cores: number;
   memoryGb: number;

@@ -183,6 +183,13 @@ export function bringupSection(b: BringupResult, prodApi: string | undefined): s
       ],
     ),
     "",
+    ...(Math.max(b.load.before, b.load.after) > b.cores
+      ? [
+          `The machine was busy while this part ran (load average above its ${b.cores} cores): the medians carry that, ` +
+            "compose's figures (all containers at once) more than the per-kind ones, and the verdicts below can turn on a quieter machine.",
+          "",
+        ]
+      : []),
     ...comparison(b, prodApi),
     "",
     "What these figures are not. `pulumi up` itself cannot run here (no Pulumi CLI on this machine): the issue's targets are",

@@ -47,11 +47,20 @@ async function main(): Promise<void> {
   const previous: Partial<Results> = fs.existsSync(RESULTS)
     ? (JSON.parse(fs.readFileSync(RESULTS, "utf8")) as Partial<Results>)
     : {};
-  // The machine block describes where the parts last measured ran: re-rendering keeps it.
+  // The machine block describes where a run of every part ran; a run of some parts records its
+  // machine for those parts only, so the block never claims a machine the other parts did not run on.
+  const machine = describeMachine();
+  const measured = PARTS.filter((p) => wanted.has(p));
   const results: Results =
     values.render && previous.machine
       ? (previous as Results)
-      : { ...previous, machine: { ...describeMachine(), parts: PARTS.filter((p) => wanted.has(p)) } };
+      : measured.length === PARTS.length || !previous.machine
+        ? { ...previous, machine, machines: {} }
+        : {
+            ...previous,
+            machine: previous.machine,
+            machines: { ...previous.machines, ...Object.fromEntries(measured.map((p) => [p, machine])) },
+          };
   const save = (): void => {
     fs.writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
     fs.writeFileSync(REPORT, renderReport(results));
