@@ -23,8 +23,8 @@ import {
 } from "../test/support/docker";
 import { TEST_IMAGES, ensureTestImages } from "../test/support/images";
 import { engineVersion, ensureModernDockerd } from "../test/support/modernDocker";
-import { makeSandbox } from "../test/support/nginx";
 import { type ProgramRun, readStackFile, runProgram } from "../test/support/pulumi";
+import { selfSignedPem } from "../test/support/tls";
 import { type Durations, type PathResult, bringupPath, declared, weightedNodes } from "./bringupGraph";
 import { POLL_MS, type Sample, startUntilHealthy, timeCommand, timeDocker } from "./bringupMeasure";
 import { isoNow, log, median } from "./common";
@@ -146,12 +146,8 @@ export async function runBringupBench(runs: number): Promise<BringupResult> {
     otherContainers[engine] = docker(["ps", "-q"], engines[engine]).split("\n").filter(Boolean).length;
   }
   const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-backups-"));
-  const sandbox = makeSandbox();
-  const secrets = {
-    "sectorwars:tlsCertificate": fs.readFileSync(sandbox.tls.certificate, "utf8"),
-    "sectorwars:tlsPrivateKey": fs.readFileSync(sandbox.tls.certificateKey, "utf8"),
-  };
-  sandbox.remove();
+  const tls = selfSignedPem("localhost");
+  const secrets = { "sectorwars:tlsCertificate": tls.certificate, "sectorwars:tlsPrivateKey": tls.key };
   const declare = (declaredFor: DeclaredFor, extraRegion = false) =>
     runProgram({ engine: declaredFor, config: benchConfig(t, backupDir, extraRegion), secrets, stack: `bench${t.id}` });
   const programs: Record<DeclaredFor, ProgramRun> = { "1.45": await declare("1.45"), "1.41": await declare("1.41") };
