@@ -2,13 +2,8 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  type BackupSettings,
-  DEFAULT_BACKUP_SCHEDULE,
-  backupCommand,
-  scheduleInstallCommand,
-  scheduleRemoveCommand,
-} from "../planning/backup";
+import { type BackupSettings, backupCommand } from "../planning/backupRun";
+import { DEFAULT_BACKUP_SCHEDULE, scheduleInstallCommand, scheduleRemoveCommand } from "../planning/backupSchedule";
 
 export interface BackupsArgs {
   /** Stack label to back up, where to, how many dumps at once, how long to keep them. */
@@ -65,7 +60,7 @@ export class BackupGate {
 }
 
 /**
- * Backups of every database and Redis, by the same generated script (planning/backup.ts):
+ * Backups of every database and Redis, by the same script (planning/backupRun.ts):
  * during `pulumi up` whenever the generation or a data-holding container changes (see
  * BackupGate), and on a systemd timer of the deploy machine.
  */

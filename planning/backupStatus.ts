@@ -3,7 +3,7 @@
  * backup (one with a valid manifest of this stack) against a maximum age, which defaults to the
  * schedule's period plus some slack. Also the durations the `--max-backup-age` flag is written in.
  */
-import { BACKUP_NAME_PATTERN, PARTIAL_NAME_PATTERN, backupName, parseManifest } from "./backup";
+import { BACKUP_NAME_PATTERN, PARTIAL_NAME_PATTERN, backupName, parseManifest } from "./backupManifest";
 import { type Finding, type Severity } from "./statusFindings";
 
 /** An entry of the backup directory; manifestText is null when there is no readable manifest. */

@@ -10,7 +10,7 @@
  *   network, with the API's environment taken from the docker CLI's own (`-e NAME`), so that no
  *   value, the database password least of all, is on a command line.
  */
-import { shellQuote } from "./backup";
+import { shellQuote } from "./shell";
 import type { HardeningPlan } from "./hardening";
 import type { ResourceSpec } from "./sizes";
 import { LABEL_ROLE } from "./topology";

@@ -1,5 +1,5 @@
 /**
- * Restores one part of a stack from a backup made by the backup script (planning/backup.ts):
+ * Restores one part of a stack from a backup made by the backup script (planning/backupRun.ts):
  *
  *   npx tsx scripts/restore.ts --backup DIR --target nexus|region:<id>|redis --stack STACK [--force]
  *
@@ -26,14 +26,11 @@ import {
   type BackupManifest,
   MANIFEST_FILE,
   type ManifestEntry,
-  REDIS_CLI_IN_CONTAINER,
-  type RestoreTarget,
   backupName,
-  entryForTarget,
   parseManifest,
-  parseRestoreTarget,
-  restorableTargets,
-} from "../planning/backup";
+} from "../planning/backupManifest";
+import { REDIS_CLI_IN_CONTAINER } from "../planning/backupRun";
+import { type RestoreTarget, entryForTarget, parseRestoreTarget, restorableTargets } from "../planning/restorePlan";
 import { REDIS_CONF_PATH } from "../planning/redis";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/topology";
 

@@ -28,7 +28,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
-import { MANIFEST_FILE } from "../planning/backup";
+import { MANIFEST_FILE } from "../planning/backupManifest";
 import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
 import { type RawStats } from "../planning/containerStats";
 import {

@@ -1,6 +1,6 @@
 /**
  * Backups and restores: the generated text, then the exact command the Pulumi Command runs
- * (taken from planning/backup.ts) against a real Docker engine with PostgreSQL 15 and Redis 7
+ * (taken from planning/backupRun.ts) against a real Docker engine with PostgreSQL 15 and Redis 7
  * containers named, labelled and configured as the platform deploys them (two regions, the
  * nexus, Redis), and the documented restore command (scripts/restore.ts).
  */
@@ -14,24 +14,28 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BACKUP_NAME_PATTERN,
-  type BackupSettings,
-  DEFAULT_BACKUP_SCHEDULE,
   MANIFEST_FILE,
   PARTIAL_NAME_PATTERN,
+  backupName,
+  parseManifest,
+} from "../planning/backupManifest";
+import {
+  type BackupSettings,
   REDIS_CLI_IN_CONTAINER,
   backupCommand,
-  backupName,
   backupScript,
+  validateBackupSettings,
+} from "../planning/backupRun";
+import {
+  DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
   backupTimerUnit,
-  parseManifest,
-  parseRestoreTarget,
   scheduleInstallCommand,
   scheduleRemoveCommand,
   scheduleUnitName,
-  shellQuote,
-  validateBackupSettings,
-} from "../planning/backup";
+} from "../planning/backupSchedule";
+import { parseRestoreTarget } from "../planning/restorePlan";
+import { shellQuote } from "../planning/shell";
 import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";

@@ -4,7 +4,8 @@
  */
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { backupCommand, scheduleRemoveCommand } from "../planning/backup";
+import { backupCommand } from "../planning/backupRun";
+import { scheduleRemoveCommand } from "../planning/backupSchedule";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import { containerNamed } from "./support/graph";
 import * as pulumi from "@pulumi/pulumi";

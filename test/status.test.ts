@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MANIFEST_FORMAT, backupName } from "../planning/backup";
+import { MANIFEST_FORMAT, backupName } from "../planning/backupManifest";
 import {
   BACKUP_AGE_SLACK_SECONDS,
   type BackupDirEntry,
