@@ -452,6 +452,57 @@ describe("generated backup text", () => {
       parseManifest(JSON.stringify({ ...manifest, files: [{ ...entry, file: "nexus.dump" }] })).files,
     ).toHaveLength(1);
   });
+
+  const good = {
+    file: "nexus.dump",
+    kind: "pg_dump",
+    role: "nexus-db",
+    container: "c",
+    regionId: null,
+    database: "d",
+    user: "u",
+    serverVersion: "15",
+    size: 1,
+    sha256: "a".repeat(64),
+  };
+  const withFiles = (...files: unknown[]) =>
+    JSON.stringify({ format: "sectorwars-backup/1", stack: "s", name: "n", createdAt: "x", files });
+  it.each([
+    ["a manifest that is not an object", "[]", "manifest.json is not a sectorwars-backup/1 manifest"],
+    [
+      "no files",
+      JSON.stringify({ format: "sectorwars-backup/1", stack: "s", name: "n", createdAt: "x" }),
+      "manifest.json lacks stack, name, createdAt or files",
+    ],
+    ["a file that is not an object", withFiles(good, null), "manifest.json files[1] is not an object"],
+    [
+      "a file listed twice",
+      withFiles(good, { ...good, kind: "bogus" }),
+      "manifest.json files[1]: nexus.dump is listed twice",
+    ],
+    ["an unknown kind", withFiles({ ...good, kind: "tar" }), 'manifest.json files[0].kind "tar" is unknown'],
+    ["an unknown role", withFiles({ ...good, role: "nginx" }), 'manifest.json files[0].role "nginx" is unknown'],
+    [
+      "a digest that is not one",
+      withFiles({ ...good, sha256: "A".repeat(64) }),
+      "manifest.json files[0].sha256 is not a sha256",
+    ],
+    ["a negative size", withFiles({ ...good, size: -1 }), "manifest.json files[0].size is not a size"],
+    ["no container", withFiles({ ...good, container: 7 }), "manifest.json files[0].container is missing"],
+    // The first problem in field order, the earlier file first: the later file's kind is not it.
+    [
+      "two problems",
+      withFiles({ ...good, sha256: "x", role: "x" }, { ...good, kind: "x" }),
+      'manifest.json files[0].role "x" is unknown',
+    ],
+  ])("rejects %s, saying what is wrong", (_what, text, message) => {
+    expect(() => parseManifest(text)).toThrow(message);
+  });
+
+  it("keeps what it does not check, as the script wrote it", () => {
+    const manifest = parseManifest(withFiles({ ...good, regionId: "orion", note: "kept" }));
+    expect(manifest.files[0]).toEqual({ ...good, regionId: "orion", note: "kept" });
+  });
 });
 
 describe("backup and restore against real PostgreSQL 15 and Redis 7 containers", () => {
