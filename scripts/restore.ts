@@ -1,5 +1,5 @@
 /**
- * Restores one part of a stack from a backup made by the backup script (planning/backupRun.ts):
+ * Restores one part of a stack from a backup made by the backup script (assets/backup.sh):
  *
  *   npx tsx scripts/restore.ts --backup DIR --target nexus|region:<id>|redis --stack STACK [--force]
  *
@@ -29,8 +29,8 @@ import {
   backupName,
   parseManifest,
 } from "../planning/backupManifest";
-import { REDIS_CLI_IN_CONTAINER } from "../planning/backupRun";
 import { type RestoreTarget, entryForTarget, parseRestoreTarget, restorableTargets } from "../planning/restorePlan";
+import { REDIS_CLI_IN_CONTAINER } from "../assets";
 import { REDIS_CONF_PATH } from "../planning/redis";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/topology";
 

@@ -19,13 +19,8 @@ import {
   backupName,
   parseManifest,
 } from "../planning/backupManifest";
-import {
-  type BackupSettings,
-  REDIS_CLI_IN_CONTAINER,
-  backupCommand,
-  backupScript,
-  validateBackupSettings,
-} from "../planning/backupRun";
+import { REDIS_CLI_IN_CONTAINER } from "../assets";
+import { type BackupSettings, backupCommand, backupScript, validateBackupSettings } from "../planning/backupRun";
 import {
   DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
