@@ -18,3 +18,15 @@ export const BACKUP_SH = read("backup.sh");
  * docker exec C sh -c REDIS_CLI_IN_CONTAINER sh CONF_PATH [redis-cli arguments...]
  */
 export const REDIS_CLI_IN_CONTAINER = read("redis-cli.sh");
+
+/**
+ * Replays a pg_dump archive (stdin) in one transaction inside a PostgreSQL container, after an
+ * optional wipe (POSIX sh), for scripts/restore.ts.
+ */
+export const RESTORE_POSTGRES_IN_CONTAINER = read("restore-postgres.sh");
+
+/**
+ * Puts an RDB (stdin) in place of a stopped Redis' data and rewrites its AOF from it, in a
+ * throw-away container of the Redis image (POSIX sh), for scripts/restore.ts.
+ */
+export const REDIS_RESTORE_HELPER = read("restore-redis.sh");

@@ -29,10 +29,22 @@ import {
   backupName,
   parseManifest,
 } from "../planning/backupManifest";
-import { type RestoreTarget, entryForTarget, parseRestoreTarget, restorableTargets } from "../planning/restorePlan";
-import { REDIS_CLI_IN_CONTAINER } from "../assets";
+import {
+  COUNT_OBJECTS_SQL,
+  COUNT_TABLES_SQL,
+  DROP_USER_SCHEMAS_SQL,
+  type RestoreTarget,
+  describeTarget,
+  entryForTarget,
+  keyspaceOf,
+  parseRestoreTarget,
+  restorableTargets,
+  targetFilters,
+  targetRole,
+} from "../planning/restorePlan";
+import { REDIS_CLI_IN_CONTAINER, REDIS_RESTORE_HELPER, RESTORE_POSTGRES_IN_CONTAINER } from "../assets";
 import { REDIS_CONF_PATH } from "../planning/redis";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/topology";
+import { LABEL_ROLE, LABEL_STACK } from "../planning/topology";
 
 export interface RestoreOptions {
   backup: string;
@@ -124,10 +136,8 @@ function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boole
 }
 
 function findContainer(stack: string, target: RestoreTarget): string {
-  const role = target.kind === "nexus" ? "nexus-db" : target.kind === "region" ? "region-db" : "redis";
-  const filters = ["--filter", `label=${LABEL_STACK}=${stack}`, "--filter", `label=${LABEL_ROLE}=${role}`];
-  if (target.kind === "region") filters.push("--filter", `label=${LABEL_REGION}=${target.regionId}`);
-  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"])
+  const role = targetRole(target);
+  const names = docker(["ps", "-a", ...targetFilters(stack, target), "--format", "{{.Names}}"])
     .stdout.split("\n")
     .filter(Boolean);
   const what = describeTarget(target);
@@ -153,9 +163,6 @@ function containerEnv(container: string, name: string): string | undefined {
   const line = env.split("\n").find((l) => l.startsWith(`${name}=`));
   return line?.slice(name.length + 1);
 }
-
-const describeTarget = (t: RestoreTarget): string =>
-  t.kind === "region" ? `region ${t.regionId}` : t.kind === "nexus" ? "the nexus" : "Redis";
 
 // --- Verification ---------------------------------------------------------------------------
 
@@ -207,70 +214,32 @@ export async function verifyBackup(dir: string): Promise<BackupManifest> {
 
 // --- PostgreSQL ---------------------------------------------------------------------------
 
-const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+/** A database inside its container, as psql reaches it. */
+interface Database {
+  container: string;
+  user: string;
+  db: string;
+}
 
-/** How many user objects a database holds: relations, routines, types, schemas besides public, extensions. */
-const COUNT_OBJECTS_SQL = `SELECT
-  (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
-+ (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS})
-+ (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE ${USER_SCHEMAS} AND t.typtype IN ('e', 'd', 'r', 'm'))
-+ (SELECT count(*) FROM pg_namespace n WHERE ${USER_SCHEMAS} AND n.nspname <> 'public')
-+ (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')`;
+/** What one restore works with: the options, the verified backup, the target's file in it. */
+interface RestoreJob {
+  opts: RestoreOptions;
+  manifest: BackupManifest;
+  entry: ManifestEntry;
+  log: (line: string) => void;
+}
 
-const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS} AND c.relkind IN ('r', 'p')`;
-
-/** Empties a database: every user schema goes, public comes back as PostgreSQL 15 creates it. */
-const DROP_USER_SCHEMAS_SQL = `SET LOCAL client_min_messages = warning;
-DO $$
-DECLARE s name;
-BEGIN
-  FOR s IN SELECT n.nspname FROM pg_namespace n WHERE ${USER_SCHEMAS} LOOP
-    EXECUTE format('DROP SCHEMA %I CASCADE', s);
-  END LOOP;
-END $$;
-CREATE SCHEMA public AUTHORIZATION pg_database_owner;
-GRANT USAGE ON SCHEMA public TO PUBLIC;
-COMMENT ON SCHEMA public IS 'standard public schema';`;
-
-/**
- * Runs inside the container (POSIX sh: the alpine images have no bash) with the archive on
- * stdin. pg_restore --single-transaction turns it into SQL wrapped in one BEGIN … COMMIT; the
- * wipe (with --force) goes in right after that BEGIN, so dropping the old contents and loading
- * the backup commit together or not at all. psql stops at the first error; a pg_restore that
- * cannot read the whole archive never writes the COMMIT, so nothing is committed, and each
- * stage's failure is recorded so that none goes unnoticed.
- */
-export const RESTORE_IN_CONTAINER = `set -u
-user=$1 db=$2
-WIPE=$3
-export WIPE
-st=$(mktemp -d)
-{ pg_restore --no-owner --single-transaction -f - || echo pg_restore >>"$st/failed"; } |
-  { awk '!done && $0 == "BEGIN;" { print; print ENVIRON["WIPE"]; done = 1; next } { print }
-      END { if (!done) exit 3 }' || echo "awk (no BEGIN in the archive's SQL)" >>"$st/failed"; } |
-  { psql -X -q -w -v ON_ERROR_STOP=1 -U "$user" -d "$db" -f - || echo psql >>"$st/failed"; }
-if [ -s "$st/failed" ]; then
-  echo "failed: $(tr '\\n' ' ' <"$st/failed")" >&2
-  rm -rf "$st"
-  exit 1
-fi
-rm -rf "$st"`;
-
-function psql(container: string, user: string, db: string, sql: string): string {
+function psql({ container, user, db }: Database, sql: string): string {
   return docker(["exec", container, "psql", "-X", "-w", "-A", "-t", "-U", user, "-d", db, "-c", sql]).stdout.trim();
 }
 
-function restorePostgres(
-  opts: RestoreOptions,
-  manifest: BackupManifest,
-  entry: ManifestEntry,
-  log: (line: string) => void,
-): void {
+function restorePostgres({ opts, manifest, entry, log }: RestoreJob): void {
   const container = findContainer(opts.stack, opts.target);
   ensureRunning(container);
   const user = containerEnv(container, "POSTGRES_USER") || "postgres";
   const db = containerEnv(container, "POSTGRES_DB") || user;
-  const objects = Number(psql(container, user, db, COUNT_OBJECTS_SQL));
+  const database = { container, user, db };
+  const objects = Number(psql(database, COUNT_OBJECTS_SQL));
   if (objects > 0 && !opts.force) {
     throw new RestoreError(
       `database ${db} in ${container} is not empty (${objects} objects); nothing was restored. ` +
@@ -287,7 +256,7 @@ function restorePostgres(
       container,
       "sh",
       "-c",
-      RESTORE_IN_CONTAINER,
+      RESTORE_POSTGRES_IN_CONTAINER,
       "restore",
       user,
       db,
@@ -303,7 +272,7 @@ function restorePostgres(
       `restoring ${entry.file} into database ${db} (${container}) failed; it was rolled back:\n${r.stderr.trim()}`,
     );
   }
-  const tables = psql(container, user, db, COUNT_TABLES_SQL);
+  const tables = psql(database, COUNT_TABLES_SQL);
   log(
     `restored ${describeTarget(opts.target)}: database ${db} in container ${container} from ${entry.file} ` +
       `of backup ${manifest.name} (stack ${manifest.stack}, PostgreSQL ${entry.serverVersion}, sha256 ${entry.sha256.slice(0, 12)}…)` +
@@ -313,7 +282,7 @@ function restorePostgres(
 
 // --- Redis --------------------------------------------------------------------------------
 
-function redisCli(container: string, args: string[], allowFailure = false): Result {
+function redisCli(container: string, args: string[], { allowFailure = false } = {}): Result {
   const r = docker(["exec", container, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, ...args], {
     allowFailure,
   });
@@ -325,76 +294,10 @@ function redisConfig(container: string, name: string): string {
   return lines[1] ?? "";
 }
 
-/** "db0:keys=3,expires=0,avg_ttl=0" lines of INFO keyspace. */
-const keyspaceOf = (info: string): string[] => info.split("\n").filter((l) => /^db[0-9]+:keys=/.test(l));
-
-/**
- * Runs as root in a throw-away container of the Redis image, with the stopped Redis' volumes and
- * the RDB on stdin. Puts the RDB in place, moves the previous RDB and AOF aside, and has a
- * temporary redis-server (no network, a socket in /tmp) load it; with AOF on, that server
- * rewrites the AOF from the loaded data (CONFIG SET appendonly yes), as the real one would
- * otherwise load the old AOF, or an empty one, and ignore dump.rdb. On failure the previous files
- * go back. Prints the loaded keyspace.
- */
-export const REDIS_RESTORE_HELPER = `set -eu
-dir=$1 rdb=$2 aof=$3 aofdir=$4 aofname=$5 databases=$6 aside=$7
-cd "$dir"
-owner=$(stat -c %u:%g .)
-sock=/tmp/restore.sock
-mkdir "$aside"
-undo() {
-  rc=$?
-  if [ "$rc" -ne 0 ]; then
-    rm -rf "$rdb.restoring" "$rdb"
-    if [ -e "$aside/$rdb" ]; then mv "$aside/$rdb" "$rdb"; fi
-    if [ -e "$aside/$aofdir" ]; then rm -rf "$aofdir"; mv "$aside/$aofdir" "$aofdir"; fi
-    rmdir "$aside" 2>/dev/null || true
-    echo "restore failed; the previous files are back in place" >&2
-    cat /tmp/redis-restore.log >&2 2>/dev/null || true
-  fi
-  exit "$rc"
-}
-trap undo EXIT
-cat >"$rdb.restoring"
-if [ -e "$rdb" ]; then mv "$rdb" "$aside/"; fi
-if [ -e "$aofdir" ]; then mv "$aofdir" "$aside/"; fi
-mv "$rdb.restoring" "$rdb"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" --dbfilename "$rdb" \\
-  --appendonly no --appenddirname "$aofdir" --appendfilename "$aofname" --databases "$databases" \\
-  --save "" --daemonize no --logfile /tmp/redis-restore.log &
-pid=$!
-tries=0
-until [ "$(redis-cli -s "$sock" PING 2>/dev/null)" = PONG ]; do
-  kill -0 "$pid" 2>/dev/null || { echo "redis-server could not load $rdb" >&2; exit 1; }
-  tries=$((tries + 1))
-  [ "$tries" -lt 3000 ] || { echo "redis-server did not load $rdb within 10 minutes" >&2; exit 1; }
-  sleep 0.2
-done
-field() { redis-cli -s "$sock" INFO persistence | tr -d '\\r' | sed -n "s/^$1://p"; }
-if [ "$aof" = yes ]; then
-  [ "$(redis-cli -s "$sock" CONFIG SET appendonly yes)" = OK ] || { echo "CONFIG SET appendonly yes failed" >&2; exit 1; }
-  tries=0
-  while :; do
-    if [ "$(field aof_rewrite_in_progress)" = 0 ] && [ "$(field aof_rewrite_scheduled)" = 0 ]; then
-      [ "$(field aof_last_bgrewrite_status)" = ok ] || { echo "the AOF rewrite failed" >&2; exit 1; }
-      if [ -f "$aofdir/$aofname.manifest" ]; then break; fi
-    fi
-    tries=$((tries + 1))
-    [ "$tries" -lt 18000 ] || { echo "the AOF rewrite did not finish within an hour" >&2; exit 1; }
-    sleep 0.2
-  done
-fi
-redis-cli -s "$sock" INFO keyspace | tr -d '\\r' | grep '^db' || true
-redis-cli -s "$sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-wait "$pid" || true
-chown -R "$owner" "$rdb"
-if [ -e "$aofdir" ]; then chown -R "$owner" "$aofdir"; fi
-trap - EXIT`;
-
 async function waitForRedis(container: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = redisCli(container, ["PING"], true);
+    const r = redisCli(container, ["PING"], { allowFailure: true });
     if (r.status === 0 && r.stdout.trim() === "PONG") return;
     if (Date.now() > deadline)
       throw new RestoreError(
@@ -404,12 +307,7 @@ async function waitForRedis(container: string, timeoutMs: number): Promise<void>
   }
 }
 
-async function restoreRedis(
-  opts: RestoreOptions,
-  manifest: BackupManifest,
-  entry: ManifestEntry,
-  log: (line: string) => void,
-): Promise<void> {
+async function restoreRedis({ opts, manifest, entry, log }: RestoreJob): Promise<void> {
   const container = findContainer(opts.stack, opts.target);
   ensureRunning(container);
   const keyspace = keyspaceOf(redisCli(container, ["INFO", "keyspace"]).stdout);
@@ -507,8 +405,9 @@ export async function restore(opts: RestoreOptions, log: (line: string) => void 
       `backup ${manifest.name} holds no data for ${describeTarget(opts.target)}; it can restore: ${restorableTargets(manifest).join(", ") || "nothing"}`,
     );
   }
-  if (entry.kind === "redis_rdb") await restoreRedis(opts, manifest, entry, log);
-  else restorePostgres(opts, manifest, entry, log);
+  const job = { opts, manifest, entry, log };
+  if (entry.kind === "redis_rdb") await restoreRedis(job);
+  else restorePostgres(job);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

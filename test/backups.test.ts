@@ -1,6 +1,6 @@
 /**
  * The Backups component under mocks: the command text `pulumi up` runs (the same text the
- * Docker-backed tests in backup.test.ts run), when it runs, and what waits for it.
+ * Docker-backed tests in backupRestore.test.ts run), when it runs, and what waits for it.
  */
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
