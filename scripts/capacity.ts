@@ -4,7 +4,8 @@
  *   npm run capacity -- --stack prod --json   the report the program exports as `capacity`
  * Exit status: 0 within budget, 1 over budget (the problems on stderr), 2 on a bad config or usage.
  */
-import { capacityProblems, capacityReport, renderCapacityTable } from "../planning/capacity";
+import { capacityReport } from "../planning/capacity";
+import { capacityProblems, renderCapacityTable } from "../planning/capacityText";
 import { planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
 

@@ -15,12 +15,9 @@ import {
   type CapacityInput,
   type CapacityReport,
   capacityOf,
-  capacityProblems,
   capacityReport,
-  formatCpus,
-  formatMemory,
-  renderCapacityTable,
 } from "../planning/capacity";
+import { capacityProblems, formatCpus, formatMemory, renderCapacityTable } from "../planning/capacityText";
 import { type PlatformConfig, type SecretKey, parseConfig } from "../planning/config";
 import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor } from "../planning/sizes";
 import { allContainers, planStack } from "../planning/topology";
