@@ -16,7 +16,7 @@ import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/
 import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/staticFill";
 import type { StackPlan } from "../planning/topology";
 import { hashDirectory } from "./contentHash";
-import { dataVolume, labelList, serviceContainer } from "./docker";
+import { dataVolume, labelList, serviceContainer } from "./dockerResources";
 
 /** A PEM certificate chain and its key. */
 export interface TlsMaterial {

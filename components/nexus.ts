@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../planning/topology";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
-import { type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./postgres";
+import { type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./gameApi";
 
 export interface NexusArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The nexus API and database plan. */

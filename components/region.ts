@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../planning/topology";
 import type * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
-import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./postgres";
+import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./gameApi";
 
 export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The region's plan: ids, names, sizes; derived from its config entry alone. */

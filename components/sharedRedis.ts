@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StackPlan } from "../planning/topology";
-import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
 
 export interface SharedRedisArgs {
   /** Names, size, databases and debug port of the Redis container. */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
 import type { ContainerPlan, StackPlan } from "../planning/topology";
-import { serviceContainer } from "./docker";
+import { serviceContainer } from "./dockerResources";
 
 export interface WebAppsArgs {
   /** Admin UI, player UI and PayPal service plans. */

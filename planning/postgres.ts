@@ -1,6 +1,9 @@
 /**
- * Commands run inside the PostgreSQL containers, as text.
+ * The PostgreSQL containers' contract, and commands run inside them, as text.
  */
+
+/** Read by the image's entrypoint (POSTGRES_PASSWORD_FILE), so the password is never in the env. */
+export const POSTGRES_PASSWORD_FILE = "/run/secrets/postgres-password";
 
 /**
  * The statement that makes a role's password match the generated secret. Generated passwords are

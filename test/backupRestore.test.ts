@@ -28,7 +28,7 @@ import {
   scheduleRemoveCommand,
   scheduleUnitName,
 } from "../planning/backupSchedule";
-import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import { PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";

@@ -1,7 +1,7 @@
 /**
  * The database schema on a real Docker engine, with the PostgreSQL 15 test image (built from
  * Debian's packages, with the official image's entrypoint contract, /docker-entrypoint-initdb.d
- * included): init SQL as components/postgres.ts uploads it, the init check, and the migration
+ * included): init SQL as components/gameApi.ts uploads it, the init check, and the migration
  * step exactly as its Pulumi Command runs it (`/bin/sh -c <create>` with its environment).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { hardeningFor } from "../planning/hardening";
 import { postgresHealthcheck } from "../planning/healthchecks";
 import { INIT_SQL_PATH, initCheckCommand, migrationLabels, migrationRunCommand } from "../planning/schema";

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_FILE, MANIFEST_FORMAT, backupName } from "../planning/backupManifest";
-import { POSTGRES_PASSWORD_FILE } from "../components/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StatusReport } from "../planning/status";

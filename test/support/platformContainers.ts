@@ -8,12 +8,12 @@ import * as path from "node:path";
 import { hardeningFor } from "../../planning/hardening";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
 import { PGDATA, type Role } from "../../planning/topology";
-import { POSTGRES_PASSWORD_FILE } from "../../components/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../../planning/postgres";
 import { type EngineOption, type TestRun, docker } from "./docker";
 
 /**
  * The platform's capability set, no-new-privileges, read-only root file system and its scratch
- * tmpfs mounts for a role (planning/hardening.ts), as components/docker.ts applies them.
+ * tmpfs mounts for a role (planning/hardening.ts), as components/dockerResources.ts applies them.
  */
 export function hardeningArgs(role: Role): string[] {
   const h = hardeningFor(role);
@@ -71,7 +71,7 @@ export function healthcheckArgs(check: HealthcheckPlan, interval?: string): stri
 }
 
 /**
- * A PostgreSQL container's environment and data volume as components/postgres.ts creates them:
+ * A PostgreSQL container's environment and data volume as components/gameApi.ts creates them:
  * the official image's variables, the password as a file (upload it to POSTGRES_PASSWORD_FILE
  * before the start), the volume exactly at PGDATA.
  */

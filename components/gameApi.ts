@@ -1,20 +1,19 @@
 /**
- * The PostgreSQL 15 pair that the nexus and every region own: API container, database
- * container, data volume and a private network that only those two join.
+ * The body of Nexus and Region: a game API with its own PostgreSQL 15 (API container, database
+ * container, data volume, a private network that only those two join, the password, the init
+ * check and the migration). Not a component itself: each of the two declares it under its own
+ * name, so the resources' names and parents are theirs.
  */
 import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
+import { POSTGRES_PASSWORD_FILE, alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
 import { INIT_SQL_PATH, initCheckCommand, migrationLabels, migrationRunCommand } from "../planning/schema";
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
-import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./docker";
+import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
 import type { SharedRedis } from "./sharedRedis";
-
-/** Read by the image's entrypoint (POSTGRES_PASSWORD_FILE), so the password is never in the env. */
-export const POSTGRES_PASSWORD_FILE = "/run/secrets/postgres-password";
 
 /** What the nexus and every region share: images, networks, Redis, data policy, backups. */
 export interface GameApiHostArgs {

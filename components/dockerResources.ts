@@ -1,5 +1,6 @@
 /**
- * The settings every SectorWars container, network and volume shares, declared once.
+ * The settings every SectorWars container, network and volume shares, declared once: the
+ * building blocks the components declare their Docker resources with. Not a component itself.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
