@@ -1,6 +1,6 @@
 /**
  * CPU and memory use of one container from one Docker stats sample, against its limits: what the
- * status report shows per container (planning/status.ts judges it). Pure, like the rest of
+ * status report shows per container (planning/statusEvaluation.ts judges it). Pure, like the rest of
  * planning/: the script hands in Docker's JSON as it came.
  */
 

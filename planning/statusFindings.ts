@@ -1,6 +1,6 @@
 /**
  * What the status report's parts (containers, backups, disk) find, and the verdict that follows:
- * shared by planning/status.ts and the planners of its parts, so that none imports the other.
+ * shared by planning/statusEvaluation.ts and the planners of its parts, so that none imports the other.
  */
 
 /** unhealthy: exit status 1. warning: shown, exit status unchanged. */

@@ -3,7 +3,7 @@
  * the seed's monitoring script):
  *
  *   npm run status -- --stack prod                         readable table
- *   npm run status -- --stack prod --json                  the StatusReport of planning/status.ts
+ *   npm run status -- --stack prod --json                  the StatusReport of planning/statusEvaluation.ts
  *   npm run status -- --stack prod --max-backup-age 30h    another threshold ("off": none)
  *   npm run status -- --stack prod --min-free 20G          another free-space minimum ("off": none)
  *
@@ -48,7 +48,7 @@ import {
   isPostgresRole,
   postgresLogin,
   renderStatusTable,
-} from "../planning/status";
+} from "../planning/statusEvaluation";
 import { LABEL_ROLE, LABEL_STACK, type StackPlan, planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
 import { measureDataRoot, measureHere } from "./statusDisk";
@@ -187,7 +187,7 @@ function envOf(list: readonly string[] | undefined): Record<string, string> {
   );
 }
 
-/** One container as planning/status.ts wants it, or undefined when it vanished meanwhile. */
+/** One container as planning/statusEvaluation.ts wants it, or undefined when it vanished meanwhile. */
 async function observeContainer(docker: Docker, id: string, plan: StackPlan): Promise<ObservedContainer | undefined> {
   const container = docker.getContainer(id);
   let info: Docker.ContainerInspectInfo;

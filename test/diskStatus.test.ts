@@ -22,7 +22,7 @@ import {
   parseMinFree,
   renderDiskTable,
 } from "../planning/diskStatus";
-import { type StatusInput, evaluateStatus, exitStatus, renderStatusTable } from "../planning/status";
+import { type StatusInput, evaluateStatus, exitStatus, renderStatusTable } from "../planning/statusEvaluation";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -16,7 +16,7 @@ import { MANIFEST_FILE, MANIFEST_FORMAT, backupName } from "../planning/backupMa
 import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
-import type { StatusReport } from "../planning/status";
+import type { StatusReport } from "../planning/statusEvaluation";
 import {
   type ContainerPlan,
   type DatabasePlan,

@@ -1,5 +1,5 @@
 /**
- * The status planner (planning/status.ts with containerStats.ts and backupStatus.ts): CPU and
+ * The status planner (planning/statusEvaluation.ts with containerStats.ts and backupStatus.ts): CPU and
  * memory from raw Docker stats, the backup directory, durations, the verdict per container and
  * the exit status, and the table. Example tables with hand-computed numbers and bad inputs, then
  * fast-check properties against independent oracles. No Docker here: status.docker.test.ts runs
@@ -34,7 +34,7 @@ import {
   expectedContainers,
   postgresLogin,
   renderStatusTable,
-} from "../planning/status";
+} from "../planning/statusEvaluation";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role, allContainers, planStack } from "../planning/topology";
 import { formatBytes } from "../planning/units";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
