@@ -144,40 +144,48 @@ export function labelList(labels: Record<string, string>): docker.types.input.Vo
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
 
-/**
- * A private bridge network. `internal` networks have no route out of the host, which is all a
- * database or Redis needs; Docker cannot publish ports of a container that only has those.
- */
+export interface PrivateNetworkArgs {
+  /** Docker network name. */
+  networkName: string;
+  labels: Record<string, string>;
+  /**
+   * No route out of the host, which is all a database or Redis needs; Docker cannot publish ports
+   * of a container that only has such networks.
+   */
+  internal: boolean;
+}
+
+/** A private bridge network. */
 export function privateNetwork(
   name: string,
-  networkName: string,
-  labels: Record<string, string>,
-  internal: boolean,
+  args: PrivateNetworkArgs,
   opts: pulumi.CustomResourceOptions,
 ): docker.Network {
   return new docker.Network(
     name,
-    { name: networkName, driver: "bridge", internal, labels: labelList(labels) },
+    { name: args.networkName, driver: "bridge", internal: args.internal, labels: labelList(args.labels) },
     { ...opts, deleteBeforeReplace: true },
   );
 }
 
+export interface DataVolumeArgs {
+  /** Docker volume name. */
+  volumeName: string;
+  /** Never changed after creation: a changed label replaces the volume and loses its data. */
+  labels: Record<string, string>;
+  /** Any plan that would delete the volume fails (prod). */
+  protect: boolean;
+}
+
 /**
  * A named data volume. It outlives `pulumi destroy` and the removal of its owner from config
- * (retainOnDelete), and in prod any plan that would delete it fails (protect). Its labels never
- * change after creation: a changed label replaces the volume and loses its data.
+ * (retainOnDelete), and with `protect` any plan that would delete it fails.
  */
-export function dataVolume(
-  name: string,
-  volumeName: string,
-  labels: Record<string, string>,
-  protect: boolean,
-  opts: pulumi.CustomResourceOptions,
-): docker.Volume {
+export function dataVolume(name: string, args: DataVolumeArgs, opts: pulumi.CustomResourceOptions): docker.Volume {
   return new docker.Volume(
     name,
-    { name: volumeName, driver: "local", labels: labelList(labels) },
-    { ...opts, retainOnDelete: true, protect },
+    { name: args.volumeName, driver: "local", labels: labelList(args.labels) },
+    { ...opts, retainOnDelete: true, protect: args.protect },
   );
 }
 

@@ -74,7 +74,11 @@ export class EdgeProxy extends pulumi.ComponentResource {
       { name: args.frontNetworkName, driver: "bridge", labels: labelList(plan.labels) },
       { ...parent, deleteBeforeReplace: true },
     );
-    const staticVolume = dataVolume(`${name}-static`, plan.staticVolumeName, plan.labels, false, parent);
+    const staticVolume = dataVolume(
+      `${name}-static`,
+      { volumeName: plan.staticVolumeName, labels: plan.labels, protect: false },
+      parent,
+    );
 
     const material = "selfSignedFor" in args.tls ? selfSigned(name, args.tls.selfSignedFor, this) : args.tls;
     const nginxConf = renderNginxConf(args.nginx);

@@ -68,12 +68,15 @@ export interface ApiWithDatabaseArgs extends GameApiHostArgs, DatabaseSchemaArgs
  * running: retiring a region and bringing it back never touches it.
  */
 export function databaseVolume(
-  parent: pulumi.ComponentResource,
   name: string,
-  dbPlan: DatabasePlan,
-  protect: boolean,
+  args: { db: DatabasePlan; protect: boolean },
+  opts: { parent: pulumi.ComponentResource },
 ): docker.Volume {
-  return dataVolume(`${name}-db-data`, dbPlan.volumeName, dbPlan.labels, protect, { parent });
+  return dataVolume(
+    `${name}-db-data`,
+    { volumeName: args.db.volumeName, labels: args.db.labels, protect: args.protect },
+    opts,
+  );
 }
 
 export interface ApiWithDatabase {
@@ -95,13 +98,11 @@ export function declareApiWithDatabase(
   const opts = { parent };
   const network = privateNetwork(
     `${name}-net`,
-    dbPlan.networkName,
-    dbPlan.labels,
     // A published debug port needs a network with a route to the host.
-    dbPlan.debugPort === null,
+    { networkName: dbPlan.networkName, labels: dbPlan.labels, internal: dbPlan.debugPort === null },
     opts,
   );
-  const volume = databaseVolume(parent, name, dbPlan, args.protectData);
+  const volume = databaseVolume(name, { db: dbPlan, protect: args.protectData }, opts);
   const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
 
   const db = serviceContainer(

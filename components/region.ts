@@ -32,7 +32,7 @@ export class Region extends pulumi.ComponentResource {
     this.regionId = plan.id;
     this.state = plan.state;
     if (plan.state === "retired") {
-      this.volumeName = databaseVolume(this, name, plan.db, args.protectData).name;
+      this.volumeName = databaseVolume(name, { db: plan.db, protect: args.protectData }, { parent: this }).name;
       this.registerOutputs({ state: this.state, volumeName: this.volumeName });
       return;
     }

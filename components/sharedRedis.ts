@@ -38,8 +38,17 @@ export class SharedRedis extends pulumi.ComponentResource {
     super("sectorwars:platform:SharedRedis", name, {}, opts);
     const { plan } = args;
     const parent = { parent: this };
-    const network = privateNetwork(`${name}-net`, args.networkName, plan.labels, plan.debugPort === null, parent);
-    const volume = dataVolume(`${name}-data`, plan.volumeName, plan.labels, args.protectData, parent);
+    const network = privateNetwork(
+      `${name}-net`,
+      // A published debug port needs a network with a route to the host.
+      { networkName: args.networkName, labels: plan.labels, internal: plan.debugPort === null },
+      parent,
+    );
+    const volume = dataVolume(
+      `${name}-data`,
+      { volumeName: plan.volumeName, labels: plan.labels, protect: args.protectData },
+      parent,
+    );
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, parent);
     const conf = password.result.apply((pw) =>
       renderRedisConf({

@@ -35,16 +35,25 @@ export class WebApps extends pulumi.ComponentResource {
     // The seed hard-codes http://localhost/api, which only works on the server itself.
     const apiUrl = `${plan.publicUrl}/api`;
 
+    /** One app's container on the front network; `after`: what a new one waits for. */
     const app = (
       suffix: string,
-      p: ContainerPlan,
-      c: { image: pulumi.Input<string>; envs: pulumi.Input<pulumi.Input<string>[]> },
-      after: pulumi.Resource[] = [],
+      a: {
+        plan: ContainerPlan;
+        image: pulumi.Input<string>;
+        envs: pulumi.Input<pulumi.Input<string>[]>;
+        after?: pulumi.Resource[];
+      },
     ): docker.Container =>
       serviceContainer(
         `${name}-${suffix}`,
-        { plan: p, ...c, networks: [{ name: args.frontNetwork, aliases: [p.hostname] }] },
-        { parent: this, ...(after.length > 0 ? { dependsOn: after } : {}) },
+        {
+          plan: a.plan,
+          image: a.image,
+          envs: a.envs,
+          networks: [{ name: args.frontNetwork, aliases: [a.plan.hostname] }],
+        },
+        { parent: this, ...(a.after && a.after.length > 0 ? { dependsOn: a.after } : {}) },
       );
     // The stack config's extra environment first; the platform's own keys cannot be among it.
     const base = (p: ContainerPlan): string[] => [
@@ -54,23 +63,22 @@ export class WebApps extends pulumi.ComponentResource {
     ];
 
     const secretIf = (p: ContainerPlan, envs: string[]) => (p.envSecret ? pulumi.secret(envs) : envs);
-    const admin = app("admin", plan.admin, {
+    const admin = app("admin", {
+      plan: plan.admin,
       image: args.images.adminUi,
       envs: secretIf(plan.admin, [...base(plan.admin), `REACT_APP_API_URL=${apiUrl}`]),
     });
-    const player = app(
-      "player",
-      plan.player,
-      {
-        image: args.images.playerUi,
-        envs: secretIf(plan.player, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`]),
-      },
-      args.playerAfter,
-    );
+    const player = app("player", {
+      plan: plan.player,
+      image: args.images.playerUi,
+      envs: secretIf(plan.player, [...base(plan.player), `REACT_APP_API_URL=${apiUrl}`]),
+      after: args.playerAfter,
+    });
 
     const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
     const credentials = args.paypalCredentials;
-    const paypal = app("paypal", plan.paypal, {
+    const paypal = app("paypal", {
+      plan: plan.paypal,
       image: args.images.paypal,
       envs: credentials
         ? pulumi.secret(

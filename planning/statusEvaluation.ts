@@ -164,7 +164,10 @@ export function postgresLogin(
 
 const matchKey = (role: string | null, region: string | null): string => `${role ?? ""}\u0000${region ?? ""}`;
 
-function evaluateContainer(c: ObservedContainer, planned: boolean, stack: string): [ContainerStatus, Finding[]] {
+function evaluateContainer(
+  c: ObservedContainer,
+  { planned, stack }: { planned: boolean; stack: string },
+): [ContainerStatus, Finding[]] {
   const role = c.labels[LABEL_ROLE] ?? null;
   const findings: Finding[] = [];
   const add = (severity: Severity, message: string) => findings.push({ severity, subject: c.name, message });
@@ -231,7 +234,7 @@ export function evaluateStatus(input: StatusInput): StatusReport {
     );
     const observed = index >= 0 ? unmatched.splice(index, 1)[0] : undefined;
     if (observed) {
-      const [row, found] = evaluateContainer(observed, true, input.stack);
+      const [row, found] = evaluateContainer(observed, { planned: true, stack: input.stack });
       rows.push(row);
       findings.push(...found);
     } else {
@@ -256,7 +259,7 @@ export function evaluateStatus(input: StatusInput): StatusReport {
     }
   }
   for (const c of unmatched) {
-    const [row, found] = evaluateContainer(c, false, input.stack);
+    const [row, found] = evaluateContainer(c, { planned: false, stack: input.stack });
     rows.push(row);
     findings.push(...found);
   }

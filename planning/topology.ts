@@ -193,10 +193,8 @@ function containerBasics(
 }
 
 export function planRegion(
-  config: PlatformConfig,
-  stack: string,
   region: RegionConfig,
-  engine: EngineFeatures = BASELINE_ENGINE,
+  { config, stack, engine = BASELINE_ENGINE }: { config: PlatformConfig; stack: string; engine?: EngineFeatures },
 ): RegionPlan {
   const ctx = { config, stack, engine };
   const prefix = config.namePrefix;
@@ -297,7 +295,7 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
       },
       redisDb: 0,
     },
-    regions: config.regions.map((r) => planRegion(config, stack, r, engine)),
+    regions: config.regions.map((r) => planRegion(r, ctx)),
     redis: {
       ...redis,
       volumeName: joinName(prefix, "redis_data"),

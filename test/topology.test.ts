@@ -49,7 +49,7 @@ describe("planStack", () => {
         if (!target) return;
         const other = reversed.regions.find((r) => r.id === target.id);
         if (!other || other.type !== target.type) return;
-        expect(planRegion(reversed, "s", other)).toEqual(planRegion(config, "s", target));
+        expect(planRegion(other, { config: reversed, stack: "s" })).toEqual(planRegion(target, { config, stack: "s" }));
       }),
     );
   });
