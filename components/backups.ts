@@ -60,7 +60,8 @@ export class BackupGate {
 }
 
 /**
- * Backups of every database and Redis, by the same script (planning/backupRun.ts):
+ * Backups of every database and Redis, by the same script (assets/backup.sh, as
+ * planning/backupRun.ts completes it):
  * during `pulumi up` whenever the generation or a data-holding container changes (see
  * BackupGate), and on a systemd timer of the deploy machine.
  */

@@ -1,6 +1,6 @@
 /**
  * What a backup is on disk: the directory names of complete and interrupted runs, and the
- * manifest.json the backup script writes last (planning/backupRun.ts). Read by restore
+ * manifest.json the backup script writes last (assets/backup.sh). Read by restore
  * (scripts/restore.ts) and status (planning/backupStatus.ts).
  */
 import { z } from "zod";
