@@ -5,7 +5,6 @@
  * The program is an async function (Pulumi awaits it and takes what it returns as the outputs):
  * the engine's answer decides the plan, so it must arrive before any resource is declared.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "./components/backups";
 import { EdgeProxy } from "./components/edgeProxy";
@@ -14,8 +13,10 @@ import { Nexus } from "./components/nexus";
 import { Region } from "./components/region";
 import { SharedRedis } from "./components/sharedRedis";
 import { loadStackConfig } from "./components/stackConfig";
+import { PROJECT_DIR } from "./components/stackFile";
 import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
+import { stackBackupDir } from "./planning/backupConfig";
 import { capacityReport } from "./planning/capacity";
 import { capacityProblems } from "./planning/capacityText";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
@@ -75,7 +76,7 @@ async function main() {
   const backups = new Backups("backups", {
     settings: {
       stack: plan.stack,
-      backupDir: path.join(config.backup.dir, plan.stack),
+      backupDir: stackBackupDir({ dir: config.backup.dir, stack: plan.stack, projectDir: PROJECT_DIR }),
       parallelism: config.backup.parallelism,
       retentionDays: config.backup.retentionDays,
     },

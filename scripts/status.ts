@@ -29,6 +29,7 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backupManifest";
+import { stackBackupDir } from "../planning/backupConfig";
 import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
 import { type RawStats } from "../planning/containerStats";
 import {
@@ -288,8 +289,8 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
   const plan = planStack(config, args.stack);
-  // The same directory the Backups component writes to: <backup.dir>/<stack>, relative to the project.
-  const backupDir = path.resolve(root, config.backup.dir, plan.stack);
+  // The same directory the Backups component writes to.
+  const backupDir = stackBackupDir({ dir: config.backup.dir, stack: plan.stack, projectDir: root });
 
   const docker = deps.docker ?? new Docker({ timeout: 120_000 });
   try {
