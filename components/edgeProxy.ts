@@ -12,7 +12,8 @@ import {
   edgeReloadInput,
   edgeReloadScript,
 } from "../planning/edge";
-import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/nginx";
+import { nginxConfHash, renderNginxConf } from "../planning/nginx";
+import type { NginxSettings } from "../planning/nginxSettings";
 import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/staticFill";
 import type { StackPlan } from "../planning/topology";
 import { hashDirectory } from "./contentHash";

@@ -11,7 +11,13 @@ import {
   type RegionSize,
   type ResourceSpec,
 } from "./sizes";
-import { MAX_UPSTREAM_KEEPALIVE, UPSTREAM_RESOLVE_SINCE, supportsUpstreamResolve } from "./nginx";
+import {
+  MAX_UPSTREAM_KEEPALIVE,
+  UPSTREAM_RESOLVE_SINCE,
+  nginxVersionOfImage,
+  supportsUpstreamResolve,
+} from "./nginxCapabilities";
+import { MAX_SLOT, REGION_ID_PATTERN } from "./regionsConfig";
 import { HTTPS_REDIRECT_DESCRIPTION, httpsRedirectFor, staticFromSchema, staticSourceOf } from "./edgeConfig";
 import type { StaticSource } from "./staticFill";
 import { parseMemoryMb, parseRedisMemoryMb, formatMemoryMb } from "./units";
@@ -28,12 +34,6 @@ import { GAME_SERVICES, type GameService, type ServiceSettings, serviceProblems,
 export const CONFIG_NAMESPACE = "sectorwars";
 
 export type { FileRead, InitSqlFile } from "./databaseConfig";
-
-/** Lowercase slug or UUID; both fit Docker names, DNS labels and URL paths unchanged. */
-export const REGION_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-
-/** Redis' own limit is far higher; this keeps host ports (base + slot) and `databases` small. */
-export const MAX_SLOT = 999;
 
 export const IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal", "postgres", "redis", "nginx"] as const;
 export type ImageKey = (typeof IMAGE_KEYS)[number];
@@ -652,7 +652,7 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
     // a tag that names a version can be checked; nginx:alpine and nginx:stable are recent enough.
     const nginx = config.images.nginx;
     const ref = nginx.kind === "ref" ? nginx.ref : "";
-    const version = /:(\d+\.\d+(?:\.\d+)?)(?:[-@]|$)/.exec(ref)?.[1];
+    const version = nginxVersionOfImage(ref);
     if (version !== undefined && !supportsUpstreamResolve(version)) {
       add(
         ["edge", "upstreamKeepalive"],

@@ -3,7 +3,7 @@
  * resolved at request time through Docker's embedded DNS, so nginx starts and serves every
  * other route while a region's container is missing.
  */
-import type { NginxSettings } from "./nginx";
+import type { NginxSettings } from "./nginxSettings";
 import type { StackPlan } from "./topology";
 import { PORTS } from "./topology";
 
