@@ -13,10 +13,8 @@ import { Nexus } from "./components/nexus";
 import { Region } from "./components/region";
 import { SharedRedis } from "./components/sharedRedis";
 import { loadStackConfig } from "./components/stackConfig";
-import { PROJECT_DIR } from "./components/stackFile";
 import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
-import { stackBackupDir } from "./planning/backupConfig";
 import { capacityReport } from "./planning/capacity";
 import { capacityProblems } from "./planning/capacityText";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
@@ -44,8 +42,8 @@ async function main() {
     );
   }
 
-  const plan = planStack(config, pulumi.getStack(), engine.features);
-  const protectData = config.environment === "prod";
+  // From here on only the plan: each component gets its slice of it.
+  const plan = planStack(config, pulumi.getStack(), { engine: engine.features });
 
   // Checked before any resource is declared, so an over-budget stack fails at preview.
   const capacityCheck = capacityReport(plan, config);
@@ -56,7 +54,7 @@ async function main() {
     );
   }
 
-  const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
+  const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
 
   const edge = new EdgeProxy("edge", {
     plan: plan.edge,
@@ -66,46 +64,34 @@ async function main() {
     tls:
       secrets.tlsCertificate && secrets.tlsPrivateKey
         ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-        : { selfSignedFor: config.edge.hostname },
+        : { selfSignedFor: plan.edge.publicHostname },
     dockerEnvironment,
-    ...(config.edge.staticFrom
-      ? { staticFill: { source: config.edge.staticFrom, playerUiImage: images.ids.playerUi } }
+    ...(plan.edge.staticFrom
+      ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
       : {}),
   });
 
-  const backups = new Backups("backups", {
-    settings: {
-      stack: plan.stack,
-      backupDir: stackBackupDir({ dir: config.backup.dir, stack: plan.stack, projectDir: PROJECT_DIR }),
-      parallelism: config.backup.parallelism,
-      retentionDays: config.backup.retentionDays,
-    },
-    schedule: config.backup.schedule,
-    generation: config.backup.generation,
-    dockerEnvironment,
-  });
+  const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
 
   const redis = new SharedRedis("redis", {
     plan: plan.redis,
     networkName: plan.redisNetwork,
     image: images.ids.redis,
-    maxmemory: config.redis.maxmemory,
-    maxmemoryPolicy: config.redis.maxmemoryPolicy,
-    protectData,
+    protectData: plan.protectData,
     backup: backups,
   });
 
   // Every API waits for every database's migration, which exist only once all are declared.
   const migrations = deferred<pulumi.Resource[]>();
-  const { initSql, migration } = config.database;
+  const { initSql, migration } = plan.database;
 
   // What the nexus and every region share.
   const apiHost = {
     gameserverImage: images.ids.gameserver,
     postgresImage: images.ids.postgres,
     frontNetwork: edge.frontNetworkName,
-    redis,
-    protectData,
+    redis: redis.access,
+    protectData: plan.protectData,
     dockerEnvironment,
     backup: backups,
     ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
@@ -123,7 +109,6 @@ async function main() {
     plan,
     images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
     frontNetwork: edge.frontNetworkName,
-    paypalEnvironment: config.paypal.environment,
     paypalCredentials:
       secrets.paypalClientId && secrets.paypalClientSecret
         ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }

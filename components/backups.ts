@@ -1,19 +1,12 @@
 import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { type BackupSettings, backupCommand } from "../planning/backupRun";
+import type { BackupPlan } from "../planning/topology";
+import { backupCommand } from "../planning/backupRun";
 import { DEFAULT_BACKUP_SCHEDULE, scheduleInstallCommand, scheduleRemoveCommand } from "../planning/backupSchedule";
 
-export interface BackupsArgs {
-  /**
-   * Stack label to back up, where to (absolute: stackBackupDir resolves it), how many dumps at
-   * once, how long to keep them.
-   */
-  settings: Omit<BackupSettings, "allowEmpty">;
-  /** systemd OnCalendar expression of the scheduled backup, or "off". */
-  schedule: string;
-  /** Bump it to take a backup at the next `pulumi up` (sectorwars:backup.generation). */
-  generation: number;
+/** The plan's backup slice (the settings with the absolute directory, schedule, generation), and: */
+export interface BackupsArgs extends BackupPlan {
   /** Environment of the docker CLI (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
 }

@@ -9,13 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_NAMESPACE, SECRET_KEYS, type SecretKey } from "../planning/config";
+import { PROJECT_DIR } from "../planning/project";
 
-/**
- * The project directory: where Pulumi.yaml and the stack files are, and what every relative path
- * in the stack config starts from (Pulumi runs the program there; the CLIs and tests may not run
- * from it).
- */
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+export { PROJECT_DIR };
 
 export const stackFileName = (stack: string): string => `Pulumi.${stack}.yaml`;
 

@@ -1,10 +1,7 @@
 /**
- * The `sectorwars:backup` part of the stack config, and where a stack's backups land. The
- * program, `npm run status` and the tests all take the directory from stackBackupDir, so a
- * relative `backup.dir` means the same directory to each of them whatever directory they were
- * started from.
+ * The `sectorwars:backup` part of the stack config. Where a stack's backups land is
+ * stackBackupDir's (planning/project.ts), which resolves `backup.dir`.
  */
-import * as path from "node:path";
 import { z } from "zod";
 import { DEFAULTS } from "./configDefaults";
 
@@ -52,12 +49,3 @@ export const backupSchema = z
   .describe(
     "Backups of every database and Redis: during `pulumi up` before a database container is replaced, and on a schedule.",
   );
-
-/**
- * `<backup.dir>/<stack>`, absolute. A relative backup.dir starts at the project directory (where
- * Pulumi.yaml is), never at the working directory: `pulumi up` runs the program there, but the
- * CLIs and the scheduled backup may be started anywhere.
- */
-export function stackBackupDir(options: { dir: string; stack: string; projectDir: string }): string {
-  return path.resolve(options.projectDir, options.dir, options.stack);
-}

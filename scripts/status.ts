@@ -29,7 +29,6 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backupManifest";
-import { stackBackupDir } from "../planning/backupConfig";
 import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
 import { type RawStats } from "../planning/containerStats";
 import {
@@ -288,9 +287,10 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
   const root = deps.root ?? ROOT;
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
-  const plan = planStack(config, args.stack);
+  // A relative backup.dir starts at `root`, as the program's starts at the project directory.
+  const plan = planStack(config, args.stack, { projectDir: root });
   // The same directory the Backups component writes to.
-  const backupDir = stackBackupDir({ dir: config.backup.dir, stack: plan.stack, projectDir: root });
+  const backupDir = plan.backup.settings.backupDir;
 
   const docker = deps.docker ?? new Docker({ timeout: 120_000 });
   try {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { backupCommand } from "../planning/backupRun";
 import { scheduleRemoveCommand } from "../planning/backupSchedule";
-import { stackBackupDir } from "../planning/backupConfig";
+import { stackBackupDir } from "../planning/project";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import { containerNamed } from "./support/graph";
 import * as pulumi from "@pulumi/pulumi";
