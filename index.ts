@@ -23,6 +23,7 @@ import { edgeNginxSettings } from "./planning/edge";
 import { PAYPAL_WEBHOOK_PATH } from "./planning/nginx";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
+import { swarmStack } from "./components/swarm/stack";
 
 async function main() {
   const { config, secrets } = loadStackConfig();
@@ -42,6 +43,9 @@ async function main() {
       new ConfigError([{ path: configPath(["engine", "apiVersion"]), message: engine.problem }]).message,
     );
   }
+
+  if (config.orchestrator === "swarm")
+    return swarmStack({ config, secrets, engine: engine.features, dockerEnvironment });
 
   const plan = planStack(config, pulumi.getStack(), engine.features);
   const protectData = config.environment === "prod";

@@ -24,6 +24,7 @@ import {
 } from "./databaseConfig";
 import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "./engine";
 import { GAME_SERVICES, type GameService, type ServiceSettings, serviceProblems, servicesSchema } from "./services";
+import { type Orchestrator, type SwarmSettings, orchestratorSchema, swarmProblems, swarmSchema } from "./swarm/config";
 
 export const CONFIG_NAMESPACE = "sectorwars";
 
@@ -189,6 +190,8 @@ export const rawConfigSchema = z.strictObject({
       memoryGb: z.number().positive().describe("Memory of the Docker host in GB."),
     })
     .describe("The Docker host's budget (prod: 64 and 64)."),
+  orchestrator: orchestratorSchema,
+  swarm: swarmSchema,
   regions: z
     .array(region)
     .min(1, "at least one region is needed")
@@ -376,6 +379,9 @@ export interface PlatformConfig {
   environment: "dev" | "prod";
   namePrefix: string;
   host: { cpus: number; memoryGb: number };
+  orchestrator: Orchestrator;
+  /** The cluster (sectorwars:swarm); null when unset. */
+  swarm: SwarmSettings | null;
   regions: RegionConfig[];
   images: Record<ImageKey, ImageSpec>;
   redis: { maxmemory: string; maxmemoryPolicy: (typeof REDIS_EVICTION_POLICIES)[number] };
@@ -516,6 +522,8 @@ function resolveDefaults(raw: ParsedRaw): PlatformConfig {
     environment: raw.environment,
     namePrefix: raw.namePrefix,
     host: raw.host,
+    orchestrator: raw.orchestrator,
+    swarm: raw.swarm ?? null,
     regions: raw.regions.map((r) => ({ ...r, size: r.size ?? DEFAULT_REGION_SIZE })),
     images,
     redis: raw.redis,
@@ -591,6 +599,8 @@ function crossCheck(config: PlatformConfig, raw: ParsedRaw, context: ParseContex
   for (const service of GAME_SERVICES) {
     for (const p of serviceProblems(service, config.services[service])) add(["services", ...p.path], p.message);
   }
+
+  swarmProblems(config, add);
 
   config.regions.forEach((r, i) => {
     if (r.type === "default" && r.state === "retired") {
