@@ -4,7 +4,11 @@
  * retired or reordered), per-node capacity (no node over budget in an accepted plan), and the
  * service plans' update policies.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
+import { stringify as stringifyYaml } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ConfigError, type ParseContext, type PlatformConfig, parseConfig } from "../planning/config";
 import { DEFAULT_REPLICAS, type SwarmSettings } from "../planning/swarm/config";
@@ -12,6 +16,7 @@ import { swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity
 import { type Placement, placeUnits } from "../planning/swarm/placement";
 import { allSwarmServices, planSwarmServices } from "../planning/swarm/services";
 import { planStack } from "../planning/topology";
+import { runCapacity } from "../scripts/capacity";
 import { rawOf } from "./support/configs";
 import { REGISTRY_IMAGES, THREE_NODES, swarmDevConfig } from "./support/swarmConfigs";
 
@@ -279,5 +284,37 @@ describe("service plans", () => {
       expect(s.endpointMode).toBe("dnsrr");
       expect(s.container.healthcheck.startInterval, s.serviceName).toBeUndefined();
     }
+  });
+});
+
+describe("npm run capacity for a swarm stack", () => {
+  /** A stack file written as `pulumi config set` would, run through the CLI's entry point. */
+  function capacityOfStackFile(config: Record<string, unknown>): ReturnType<typeof runCapacity> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-capacity-"));
+    try {
+      fs.writeFileSync(path.join(dir, "Pulumi.swarm.yaml"), stringifyYaml({ config }));
+      return runCapacity(["--stack", "swarm"], dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("prints one table per node and exits 0 when every node fits", () => {
+    const result = capacityOfStackFile(swarmDevConfig());
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    for (const node of ["node-1", "node-2", "node-3"]) {
+      expect(result.stdout).toContain(`Capacity of stack "swarm, node ${node}": host 8 CPUs / 16G`);
+    }
+    expect(result.stdout).toContain("sectorwars-dev_region_orion_db");
+    expect(result.stdout).toMatch(/Every node within budget \(3 nodes\)\.\n$/);
+  });
+
+  it("exits 1 naming the node that does not fit", () => {
+    const nodes = THREE_NODES.map((n) => (n.name === "node-2" ? { ...n, cpus: 0.6 } : n));
+    const result = capacityOfStackFile(swarmDevConfig(nodes));
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain("sectorwars:swarm.nodes[1].cpus: node node-2: CPU limits add up to");
+    expect(result.stderr).toBe('Stack "swarm" does not fit on its nodes (1 problem, listed above).\n');
   });
 });
