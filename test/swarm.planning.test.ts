@@ -16,8 +16,12 @@ import { swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity
 import { type Placement, placeUnits } from "../planning/swarm/placement";
 import { allSwarmServices, planSwarmServices } from "../planning/swarm/services";
 import { planStack } from "../planning/topology";
+import { backupCommand } from "../planning/backupRun";
+import { acrossNodes } from "../planning/swarm/nodeDocker";
+import { backupCommandFor } from "../scripts/backup";
 import { runCapacity } from "../scripts/capacity";
 import { rawOf } from "./support/configs";
+import { readStackFile } from "./support/pulumi";
 import { REGISTRY_IMAGES, THREE_NODES, swarmDevConfig } from "./support/swarmConfigs";
 
 const noSecrets: ParseContext = { presentSecrets: new Set() };
@@ -37,7 +41,7 @@ function problemsOf(config: unknown, context: ParseContext = noSecrets): string[
 const withSwarm = (swarm: Record<string, unknown>) => ({ ...raw, swarm: { ...swarmOf(raw), ...swarm } });
 const twoNodes = [
   { name: "node-1", cpus: 8, memoryGb: 16, edge: true },
-  { name: "node-2", cpus: 8, memoryGb: 16 },
+  { name: "node-2", cpus: 8, memoryGb: 16, dockerHost: "ssh://ops@node-2" },
 ];
 
 describe("sectorwars:orchestrator and sectorwars:swarm", () => {
@@ -70,6 +74,8 @@ describe("sectorwars:orchestrator and sectorwars:swarm", () => {
     ["a placement for no region", withSwarm({ placement: { regions: { default: "node-2", orion: "node-3", vega: "node-3" } } }), "sectorwars:swarm.placement.regions.vega: is not a region of sectorwars:regions"],
     ["two nodes, unplaced units, no home node", withSwarm({ nodes: twoNodes, homeNode: undefined, placement: { regions: { orion: "node-2" } } }), "sectorwars:swarm.homeNode: required with 2 nodes: nexus, redis, region default have no swarm.placement entry. Name the node their data volumes are on (while the cluster had one node, that node): a plan made from the config alone cannot tell which node was there first, and a wrong guess starts a database on an empty volume"],
     ["no task of a service", withSwarm({ replicas: { "region-api": 0 } }), "sectorwars:swarm.replicas.region-api: Too small: expected number to be >=1"],
+    ["a second node without its own engine's address", withSwarm({ nodes: THREE_NODES.map(({ dockerHost, ...n }) => (n.name === "node-2" ? n : { ...n, dockerHost })) }), 'sectorwars:swarm.nodes[1].dockerHost: required with more than one node: only one (the provider\'s, "node-1") may go without; backups, restore and status reach a node\'s containers through its own engine'],
+    ["a backup schedule", { ...raw, backup: { schedule: "daily" } }, 'sectorwars:backup.schedule: the scheduled backup does not reach a swarm\'s nodes yet; set "off" and schedule `npm run backup` (README, Backups, restore, status)'],
     ["debug ports", { ...raw, debugPorts: { publish: true } }, "sectorwars:debugPorts.publish: a swarm service cannot publish on 127.0.0.1 only; reach a database with docker exec on its node instead"],
     ["a local build on a cluster", { ...raw, images: { ...REGISTRY_IMAGES, gameserver: { context: "probe" } } }, "sectorwars:images.gameserver: a local build exists on the manager only; with more than one node, name an image in a registry every node can pull"],
     ["a migration step", { ...raw, database: { migration: { command: ["migrate"] } } }, "sectorwars:database.migration: is not supported with sectorwars:orchestrator swarm yet"],
@@ -316,5 +322,33 @@ describe("npm run capacity for a swarm stack", () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toContain("sectorwars:swarm.nodes[1].cpus: node node-2: CPU limits add up to");
     expect(result.stderr).toBe('Stack "swarm" does not fit on its nodes (1 problem, listed above).\n');
+  });
+});
+
+describe("npm run backup", () => {
+  it("runs the program's backup across a swarm stack's nodes, and as it is against one host", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-backup-"));
+    try {
+      fs.writeFileSync(path.join(dir, "Pulumi.swarm.yaml"), stringifyYaml({ config: swarmDevConfig() }));
+      fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stringifyYaml({ config: readStackFile("dev") }));
+      const swarmCommand = backupCommandFor(["--stack", "swarm"], dir);
+      expect(swarmCommand).toEqual(
+        acrossNodes(
+          backupCommand({
+            stack: "swarm",
+            backupDir: path.join(dir, ".backups/swarm"),
+            parallelism: 2,
+            retentionDays: 30,
+          }),
+          ["default", "ssh://ops@node-2", "ssh://ops@node-3"],
+        ),
+      );
+      expect(backupCommandFor(["--stack", "dev"], dir)).toEqual(
+        backupCommand({ stack: "dev", backupDir: path.join(dir, ".backups/dev"), parallelism: 2, retentionDays: 30 }),
+      );
+      expect(backupCommandFor([], dir)).toEqual({ error: "--stack NAME is required" });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

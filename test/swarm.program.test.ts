@@ -132,6 +132,12 @@ describe("swarm mode, dev regions on three nodes", () => {
     }
   });
 
+  it("backs up across the nodes: each database found on the node that runs it", () => {
+    const create = String(run.byName("backups-run").inputs.create);
+    expect(create).toContain(`SECTORWARS_SWARM_NODES='default ssh://ops@node-2 ssh://ops@node-3'`);
+    expect(create).toMatch(/PATH="\$w:\$PATH" bash -c /);
+  });
+
   it("waits for the backup before any database or Redis service changes", () => {
     const backup = run.byName("backups-run").urn;
     for (const name of ["nexus-db", "region-default-db", "region-orion-db", "redis-server"]) {
@@ -209,10 +215,13 @@ async function radiusOf(config: Record<string, unknown>): Promise<BlastRadius> {
 }
 
 describe("swarm mode, blast radius", () => {
-  it("adding a node declares its label command and changes nothing else", async () => {
-    const radius = await radiusOf(swarmDevConfig([...THREE_NODES, { name: "node-4", cpus: 8, memoryGb: 16 }]));
+  it("adding a node declares its label command, tells the backup command, and changes nothing else", async () => {
+    const node4 = { name: "node-4", cpus: 8, memoryGb: 16, dockerHost: "ssh://ops@node-4" };
+    const radius = await radiusOf(swarmDevConfig([...THREE_NODES, node4]));
     expect(namesOf(radius.created), describeRadius(radius)).toEqual(["edge-node-node-4"]);
-    expect([...radius.deleted, ...radius.updated, ...radius.replaced], describeRadius(radius)).toEqual([]);
+    // The backup command learns the new node's engine; an update of it runs nothing.
+    expect(radius.updated.map((c) => `${c.name}: ${c.keys.join(",")}`)).toEqual(["backups-run: create"]);
+    expect([...radius.deleted, ...radius.replaced], describeRadius(radius)).toEqual([]);
   });
 
   it("adding a region creates its own resources, re-renders the edge and backs up first; no database moves", async () => {

@@ -11,6 +11,7 @@ import { edgeNginxSettings } from "../../planning/edge";
 import type { EngineFeatures } from "../../planning/engine";
 import { PAYPAL_WEBHOOK_PATH } from "../../planning/nginx";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
+import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
 import { placeUnits } from "../../planning/swarm/placement";
 import { SWARM_RESOLVER_VALID_SECONDS, planSwarmServices } from "../../planning/swarm/services";
 import { planStack } from "../../planning/topology";
@@ -79,6 +80,8 @@ export function swarmStack(args: SwarmStackArgs) {
     schedule: config.backup.schedule,
     generation: config.backup.generation,
     dockerEnvironment,
+    // Finds each database and Redis on the node that runs it (planning/swarm/nodeDocker.ts).
+    runVia: (command) => acrossNodes(command, nodeHosts(swarm.nodes)),
   });
 
   const redis = new SwarmRedis("redis", {

@@ -156,6 +156,12 @@ export function swarmProblems(config: PlatformConfig, add: Add): void {
         "give the service a Docker secret of its own instead",
     );
   }
+  if (config.backup.schedule !== "off") {
+    add(
+      ["backup", "schedule"],
+      'the scheduled backup does not reach a swarm\'s nodes yet; set "off" and schedule `npm run backup` (README, Backups, restore, status)',
+    );
+  }
   if (config.edge.staticFrom !== null) {
     add(
       ["edge", "staticFrom"],
@@ -166,6 +172,15 @@ export function swarmProblems(config: PlatformConfig, add: Add): void {
     add(["database", "migration"], "is not supported with sectorwars:orchestrator swarm yet");
   }
   if (swarm.nodes.length > 1) {
+    // Backups, restore and status reach each node's containers through that node's own engine.
+    const unreachable = swarm.nodes.filter((n) => n.dockerHost === undefined);
+    unreachable.slice(1).forEach((n) => {
+      add(
+        ["swarm", "nodes", swarm.nodes.indexOf(n), "dockerHost"],
+        `required with more than one node: only one (the provider's, "${unreachable[0]?.name}") may go without; ` +
+          "backups, restore and status reach a node's containers through its own engine",
+      );
+    });
     for (const [key, image] of Object.entries(config.images)) {
       if (image.kind === "build") {
         add(

@@ -12,11 +12,14 @@ export type TestNode = {
   dockerHost?: string;
 };
 
-/** Three nodes: the first runs the edge; the dev regions' databases on the other two. */
+/**
+ * Three nodes: the first (the provider's engine, so no dockerHost) runs the edge; the dev
+ * regions' databases go on the other two, reached over ssh.
+ */
 export const THREE_NODES: TestNode[] = [
   { name: "node-1", cpus: 8, memoryGb: 16, edge: true, labels: { zone: "a" } },
-  { name: "node-2", cpus: 8, memoryGb: 16, labels: { zone: "b" } },
-  { name: "node-3", cpus: 8, memoryGb: 16, labels: { zone: "c" } },
+  { name: "node-2", cpus: 8, memoryGb: 16, labels: { zone: "b" }, dockerHost: "ssh://ops@node-2" },
+  { name: "node-3", cpus: 8, memoryGb: 16, labels: { zone: "c" }, dockerHost: "ssh://ops@node-3" },
 ];
 
 /** Registry images: a local build exists on the manager only, which a cluster refuses. */
