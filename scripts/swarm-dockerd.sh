@@ -3,41 +3,50 @@
 # engine and from the modern one: each node is Debian trixie's dockerd 26 (the root that
 # scripts/modern-dockerd.sh unpacks; it is asked for it, and so also starts the modern engine)
 # in its own network namespace and UTS namespace (its own host name, which placement constraints
-# name), with its own socket, data root, exec root and pid file, --iptables=false and
-# --dns 127.0.0.1 (see scripts/modern-dockerd.sh for both). The namespaces hang off one host
-# bridge, $BRIDGE (10.214.0.1/24); node k has 10.214.0.(10+k). Node 1 initialises the swarm and
-# is its manager; the others join as workers. Overlay networks come from 10.215.0.0/16.
+# name), entered with nsenter (`ip netns exec` mounts a fresh /sys without the cgroup mounts
+# dockerd needs), with its own socket, data root, exec root and pid file, --iptables=false and
+# --dns 127.0.0.1 (see scripts/modern-dockerd.sh for both). A cluster's namespaces hang off one
+# host bridge (veth pairs); node k has address .(10+k) on it. Node 1 initialises the swarm and is
+# its manager; the others join as workers, and overlay traffic (vxlan) crosses that bridge.
 #
 # Idempotent: nodes that answer and are in the swarm are left as they are; the cluster is
 # rebuilt only when it is not whole. Engines are left running, as the other test engines are.
 #
-# Usage: scripts/swarm-dockerd.sh [--nodes N] [--cache-dir DIR] [--stop]
+# Several clusters can run side by side (--cluster C, 1 to 9): each has its own bridge
+# swswarm<C>, subnet 10.214.<C>.0/24, overlay pool 10.215.<C*16>.0/20 and names; node k of
+# cluster C is host name sw<C>-node-<k>. Tests that need different node counts use different
+# clusters, so that one never rebuilds another's.
+#
+# Usage: scripts/swarm-dockerd.sh [--cluster C] [--nodes N] [--cache-dir DIR] [--stop]
 #   prints one line per node: "<host name> <DOCKER_HOST> <address>"
-# Logs:  /var/log/sectorwars-test-swarm-<k>.log
+# Logs:  /var/log/sectorwars-test-swarm-<C>-<k>.log
 # Exit:  0 ready; 3 this machine cannot run them (the reason on stderr); 1 error.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_dir=${SECTORWARS_TEST_IMAGE_CACHE:-/var/cache/sectorwars-test-images}
 nodes=1
+cluster=1
 action=start
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) nodes=$2; shift 2 ;;
+    --cluster) cluster=$2; shift 2 ;;
     --cache-dir) cache_dir=$2; shift 2 ;;
     --stop) action=stop; shift ;;
-    *) echo "usage: $0 [--nodes N] [--cache-dir DIR] [--stop]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--cluster C] [--nodes N] [--cache-dir DIR] [--stop]" >&2; exit 2 ;;
   esac
 done
 [[ $nodes =~ ^[1-9]$ ]] || { echo "--nodes must be 1 to 9" >&2; exit 2; }
+[[ $cluster =~ ^[1-9]$ ]] || { echo "--cluster must be 1 to 9" >&2; exit 2; }
 
-BRIDGE=swswarm0
-NET=10.214.0
-POOL=10.215.0.0/16
+BRIDGE=swswarm$cluster
+NET=10.214.$cluster
+POOL=10.215.$((cluster * 16)).0/20
 # Frames bridged between two nodes (the swarm's control traffic, vxlan) pass the host's FORWARD
 # chain, whose policy the default engine sets to DROP.
 RULE=(FORWARD -s "$NET.0/24" -d "$NET.0/24" -m physdev --physdev-is-bridged
-  -m comment --comment "sectorwars-swarm: nodes on one bridge" -j ACCEPT)
+  -m comment --comment "sectorwars-swarm-$cluster: nodes on one bridge" -j ACCEPT)
 
 unavailable() {
   echo "swarm-dockerd: this machine cannot run a test swarm: $*" >&2
@@ -45,13 +54,13 @@ unavailable() {
 }
 [ "$(id -u)" = 0 ] || unavailable "it needs root (network namespaces, dockerd)"
 
-name_of() { echo "sw-node-$1"; }
-ns_of() { echo "sectorwars-swarm-$1"; }
-sock_of() { echo "/run/sectorwars-swarm-$1.sock"; }
+name_of() { echo "sw$cluster-node-$1"; }
+ns_of() { echo "sectorwars-swarm-$cluster-$1"; }
+sock_of() { echo "/run/sectorwars-swarm-$cluster-$1.sock"; }
 addr_of() { echo "$NET.$((10 + $1))"; }
 pid_of() {
   local pid
-  pid=$(cat "/run/sectorwars-swarm-$1.pid" 2>/dev/null || true)
+  pid=$(cat "/run/$(ns_of "$1").pid" 2>/dev/null || true)
   if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then echo "$pid"; fi
 }
 
@@ -79,7 +88,7 @@ root=$(dirname "$(dirname "$(dirname "$cli")")")
 dk() { local k=$1; shift; "$cli" -H "unix://$(sock_of "$k")" "$@"; }
 
 mkdir -p "$cache_dir"
-exec 9>"$cache_dir/.swarm-docker-lock"
+exec 9>"$cache_dir/.swarm-docker-$cluster-lock"
 flock -w 600 9
 
 ensure_bridge() {
@@ -96,8 +105,8 @@ start_node() {
   local k=$1 ns host veth log
   ns=$(ns_of "$k")
   host=$(name_of "$k")
-  veth=swsw$k
-  log=/var/log/sectorwars-test-swarm-$k.log
+  veth=swsw$cluster$k
+  log=/var/log/sectorwars-test-swarm-$cluster-$k.log
   stop_node "$k"
   ip netns add "$ns" || unavailable "cannot create the network namespace $ns"
   ip link add "$veth" type veth peer name eth0 netns "$ns"

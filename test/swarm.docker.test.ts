@@ -15,41 +15,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
-import { sh, waitUntil } from "./support/process";
-import { COMMAND, type ProgramRun, ROOT, SERVICE, runProgram } from "./support/pulumi";
-import {
-  type ServiceRunAs,
-  createService,
-  createSwarmObjects,
-  healthyTasks,
-  serviceNamed,
-} from "./support/serviceSpec";
+import { waitUntil } from "./support/process";
+import { type ProgramRun, ROOT, SERVICE, runProgram } from "./support/pulumi";
+import { type ServiceRunAs, healthyTasks, serviceNamed } from "./support/serviceSpec";
+import { deploySwarmStack, runDeclaredCommand } from "./support/swarmDeploy";
 import { type SwarmNodeEngine, removeSwarmLabelled, testSwarm } from "./support/swarm";
 import { REGISTRY_IMAGES, swarmDevConfig } from "./support/swarmConfigs";
+import { selfSignedPem } from "./support/tls";
 
-const swarm = testSwarm(1);
+const swarm = testSwarm(1, 1);
 if (!swarm.available) console.log(`swarm tests skipped: ${swarm.reason}`);
 
 const V1 = REGISTRY_IMAGES.gameserver;
 const V2 = "registry.example/sectorwars/gameserver:1.1.0";
 /** How long the stand-in API refuses connections after it starts, as a game server loading its world. */
 const START_DELAY_MS = 3_000;
-
-/** A self-signed certificate and key (nginx loads them, so the mocks' placeholders will not do). */
-function selfSigned(): { certificate: string; key: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-tls-"));
-  try {
-    const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
-    const r = spawnSync("openssl", [...args, "-subj", "/CN=localhost", "-keyout", key, "-out", cert], {
-      encoding: "utf8",
-    });
-    if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
-    return { certificate: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 interface Answer {
   status: number;
@@ -86,7 +66,7 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
     for (const tag of ["v1", "v2"]) docker(["tag", TEST_IMAGES.probe, `${TEST_IMAGES.probe}:${tag}`], on);
     t = newTestRun("swarm");
     backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-backups-"));
-    const tls = selfSigned();
+    const tls = selfSignedPem("localhost");
     const declare = (gameserver: string) =>
       runProgram({
         engine: "1.45",
@@ -131,15 +111,7 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
     if (backupDir) fs.rmSync(backupDir, { recursive: true, force: true });
   }, 300_000);
 
-  /** Runs a declared command as `pulumi up` would (its create, stdin and environment), on the node. */
-  function runCommand(run: ProgramRun, name: string): string {
-    const c = run.ofType(COMMAND).find((r) => r.name === name);
-    if (!c) throw new Error(`no command ${name} declared`);
-    const env = { ...process.env, ...(c.inputs.environment as Record<string, string>), DOCKER_HOST: node.host };
-    const r = sh(String(c.inputs.create), env, typeof c.inputs.stdin === "string" ? c.inputs.stdin : undefined);
-    if (r.status !== 0) throw new Error(`${name} failed (${r.status}): ${r.stderr}`);
-    return r.stdout;
-  }
+  const runCommand = (run: ProgramRun, name: string) => runDeclaredCommand(run, name, node.host);
 
   /**
    * Requests in a loop through the edge to a region (three clients, keep-alive as browsers) while
@@ -204,34 +176,8 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
     return { ok, failures };
   }
 
-  const waitConverged = (run: ProgramRun, names: string[]) =>
-    Promise.all(
-      names.map((name) => {
-        const s = serviceNamed(run, name);
-        const mode = s.inputs.mode as { replicated?: { replicas: number } };
-        const want = mode.replicated?.replicas ?? 1;
-        return waitUntil(
-          `${String(s.inputs.name)} to run ${want} healthy task(s)`,
-          () => healthyTasks(String(s.inputs.name), on).length === want,
-          180_000,
-        );
-      }),
-    );
-
   it("creates what the program declares and every service comes up healthy, read-only roots included", async () => {
-    createSwarmObjects(v1, as);
-    runCommand(v1, `edge-node-${node.name}`);
-    // All at once, as `pulumi up` would start whatever does not wait for another: the APIs'
-    // plain health check needs no database, and the password sync runs once the databases are up.
-    const data = ["nexus-db", "region-default-db", "region-orion-db", "redis-server"];
-    const names = v1.ofType(SERVICE).map((s) => s.name);
-    for (const name of names) createService(v1, name, as);
-    await waitConverged(v1, data);
-    for (const name of ["nexus", "region-default", "region-orion"]) runCommand(v1, `${name}-db-password-sync`);
-    await waitConverged(
-      v1,
-      names.filter((n) => n !== "edge" && !data.includes(n)),
-    );
+    await deploySwarmStack(v1, as, { manager: node.host, engines: [on], nodeNames: [node.name] });
     await waitUntil(
       "the edge to answer on the node's address",
       async () => (await get(node.address, port, "/healthz")).status === 200,

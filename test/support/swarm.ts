@@ -23,13 +23,14 @@ export interface SwarmNodeEngine {
 export type TestSwarm = { available: true; nodes: SwarmNodeEngine[] } | { available: false; reason: string };
 
 /**
- * Starts (or finds) a swarm of `nodes` engines, synchronously, so that a test file can decide
+ * Starts (or finds) test cluster `cluster` (1 to 9, see the script) of `nodes` engines, synchronously, so that a test file can decide
  * while it is collected what runs. Unavailable only when the machine cannot run it at all (exit
  * 3, with the reason); any other failure throws.
  */
-export function testSwarm(nodes: number): TestSwarm {
+export function testSwarm(cluster: number, nodes: number): TestSwarm {
   ensureCommands({ flock: "util-linux", ip: "iproute2", unshare: "util-linux", nsenter: "util-linux" });
-  const started = run("bash", [SWARM_DOCKERD_SCRIPT, "--nodes", String(nodes), "--cache-dir", IMAGE_CACHE_DIR], {
+  const args = ["--cluster", String(cluster), "--nodes", String(nodes), "--cache-dir", IMAGE_CACHE_DIR];
+  const started = run("bash", [SWARM_DOCKERD_SCRIPT, ...args], {
     timeoutMs: 600_000,
   });
   if (started.status === 3) return { available: false, reason: started.stderr.trim().split("\n").pop() ?? "" };
