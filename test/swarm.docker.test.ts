@@ -3,7 +3,8 @@
  * namespace): the services, secrets, configs and overlay networks the program declares, created
  * with its own settings (test/support/serviceSpec.ts), come up healthy with read-only roots; the
  * edge it generates routes to the nexus and to each region by request-time DNS of task
- * addresses (dnsrr); a start-first update of a region API under a request loop fails no request;
+ * addresses (dnsrr); a start-first update of a region API under a request loop fails no request,
+ * and a failing one rolls back by itself;
  * a backup and a restore go through the database's task.
  */
 import { spawnSync } from "node:child_process";
@@ -120,7 +121,7 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
   async function underLoad(
     update: () => void,
     service: string,
-    until: "completed" | "a failure" = "completed",
+    until: "completed" | "rollback_completed" | "a failure" = "completed",
   ): Promise<{ ok: number; failures: string[] }> {
     let running = true;
     let ok = 0;
@@ -160,10 +161,10 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
         return { ok, failures };
       }
       await waitUntil(
-        `${service}'s update to complete`,
+        `${service}'s update to reach ${until}`,
         () => {
           const now = status();
-          return now !== before && now.endsWith(" completed");
+          return now !== before && now.endsWith(` ${until}`);
         },
         300_000,
       );
@@ -249,6 +250,26 @@ describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => 
     ).toContain(":v2");
     expect(load.failures, `${load.failures.length} of ${load.ok + load.failures.length} requests failed`).toEqual([]);
     expect(load.ok).toBeGreaterThan(60);
+  }, 600_000);
+
+  it("rolls a failing update back by itself, failing no request meanwhile", async () => {
+    const name = String(serviceNamed(v2, "region-orion-api").inputs.name);
+    // A release whose image no node has: its first task fails to start, and Swarm, told to
+    // roll back on failure, goes back to the previous spec.
+    const load = await underLoad(
+      () =>
+        docker(
+          ["service", "update", "--detach", "--no-resolve-image", "--image", "sectorwars-test/probe:missing", name],
+          on,
+        ),
+      name,
+      "rollback_completed",
+    );
+    expect(
+      docker(["service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", name], on),
+    ).toContain(":v2");
+    expect(healthyTasks(name, on)).toHaveLength(2);
+    expect(load.failures, `${load.failures.length} of ${load.ok + load.failures.length} requests failed`).toEqual([]);
   }, 600_000);
 
   it("fails requests when the same service runs one task and updates stop-first (the loop can tell)", async () => {
