@@ -55,9 +55,7 @@ export class SwarmApps extends pulumi.ComponentResource {
           {
             object: secretFile(
               `${name}-paypal-client-id`,
-              `${services.paypal.serviceName}_client_id`,
-              credentials.clientId,
-              labels,
+              { stableName: `${services.paypal.serviceName}_client_id`, content: credentials.clientId, labels },
               parent,
             ),
             file: PAYPAL_CLIENT_ID_FILE,
@@ -65,9 +63,11 @@ export class SwarmApps extends pulumi.ComponentResource {
           {
             object: secretFile(
               `${name}-paypal-client-secret`,
-              `${services.paypal.serviceName}_client_secret`,
-              credentials.clientSecret,
-              labels,
+              {
+                stableName: `${services.paypal.serviceName}_client_secret`,
+                content: credentials.clientSecret,
+                labels,
+              },
               parent,
             ),
             file: PAYPAL_CLIENT_SECRET_FILE,

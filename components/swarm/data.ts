@@ -48,9 +48,7 @@ export class SwarmRedis extends pulumi.ComponentResource {
     const parent = { parent: this };
     this.network = overlayNetwork(
       `${name}-net`,
-      args.networkName,
-      plan.labels,
-      { internal: true, attachable: false },
+      { networkName: args.networkName, labels: plan.labels, internal: true, attachable: false },
       parent,
     );
     const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, parent);
@@ -64,7 +62,11 @@ export class SwarmRedis extends pulumi.ComponentResource {
         dataDir: REDIS_DATA_DIR,
       }),
     );
-    const confSecret = secretFile(`${name}-conf`, `${plan.containerName}_conf`, conf, plan.labels, parent);
+    const confSecret = secretFile(
+      `${name}-conf`,
+      { stableName: `${plan.containerName}_conf`, content: conf, labels: plan.labels },
+      parent,
+    );
     this.service = swarmService(
       `${name}-server`,
       {
@@ -122,13 +124,15 @@ function declarePair(parent: pulumi.ComponentResource, name: string, args: PairA
   const labels = dbPlan.labels;
   // Internal always (swarm mode publishes no debug port); attachable, so that the operator's
   // one-off containers (psql, a restore helper) can join it.
-  const network = overlayNetwork(`${name}-net`, dbPlan.networkName, labels, { internal: true, attachable: true }, opts);
+  const network = overlayNetwork(
+    `${name}-net`,
+    { networkName: dbPlan.networkName, labels, internal: true, attachable: true },
+    opts,
+  );
   const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
   const passwordSecret = secretFile(
     `${name}-db-password-secret`,
-    `${dbPlan.containerName}_password`,
-    password.result,
-    labels,
+    { stableName: `${dbPlan.containerName}_password`, content: password.result, labels },
     opts,
   );
   const initSql =
@@ -136,7 +140,11 @@ function declarePair(parent: pulumi.ComponentResource, name: string, args: PairA
       ? []
       : [
           {
-            object: configFile(`${name}-db-init`, `${dbPlan.containerName}_init`, args.initSql, labels, opts),
+            object: configFile(
+              `${name}-db-init`,
+              { stableName: `${dbPlan.containerName}_init`, content: args.initSql, labels },
+              opts,
+            ),
             file: INIT_SQL_PATH,
           },
         ];
@@ -178,16 +186,12 @@ function declarePair(parent: pulumi.ComponentResource, name: string, args: PairA
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${args.dbPlan.port}/${dbPlan.database}`;
   const urlSecret = secretFile(
     `${name}-database-url`,
-    `${args.api.serviceName}_database_url`,
-    databaseUrl,
-    labels,
+    { stableName: `${args.api.serviceName}_database_url`, content: databaseUrl, labels },
     opts,
   );
   const redisSecret = secretFile(
     `${name}-redis-url`,
-    `${args.api.serviceName}_redis_url`,
-    args.redis.url(args.redisDb),
-    labels,
+    { stableName: `${args.api.serviceName}_redis_url`, content: args.redis.url(args.redisDb), labels },
     opts,
   );
   const apiPlan = args.api.container;

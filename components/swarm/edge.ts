@@ -47,9 +47,7 @@ export class SwarmEdge extends pulumi.ComponentResource {
     // Attachable: tests and the operator's curl containers can reach the services behind the edge.
     this.frontNetwork = overlayNetwork(
       `${name}-front`,
-      args.frontNetworkName,
-      plan.labels,
-      { internal: false, attachable: true },
+      { networkName: args.frontNetworkName, labels: plan.labels, internal: false, attachable: true },
       parent,
     );
     this.nodeLabels = args.nodes.map((node) => {
@@ -65,7 +63,11 @@ export class SwarmEdge extends pulumi.ComponentResource {
     const material = "selfSignedFor" in args.tls ? selfSigned(name, args.tls.selfSignedFor, this) : args.tls;
     const nginxConf = renderNginxConf(args.nginx);
     this.configHash = nginxConfHash(args.nginx);
-    const conf = configFile(`${name}-conf`, `${plan.containerName}_conf`, nginxConf, plan.labels, parent);
+    const conf = configFile(
+      `${name}-conf`,
+      { stableName: `${plan.containerName}_conf`, content: nginxConf, labels: plan.labels },
+      parent,
+    );
     const certificate = new docker.ServiceConfig(
       `${name}-certificate`,
       {
@@ -77,7 +79,11 @@ export class SwarmEdge extends pulumi.ComponentResource {
       },
       parent,
     );
-    const key = secretFile(`${name}-key`, `${plan.containerName}_key`, material.privateKey, plan.labels, parent);
+    const key = secretFile(
+      `${name}-key`,
+      { stableName: `${plan.containerName}_key`, content: material.privateKey, labels: plan.labels },
+      parent,
+    );
 
     swarmService(
       name,

@@ -185,25 +185,31 @@ function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pul
   return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
+/** What a secret or config is made of: the stable part of its name, its content, its labels. */
+export interface TaskFileArgs<C> {
+  /** The Docker name without its digest, e.g. sectorwars_region_orion_db_password. */
+  stableName: string;
+  content: C;
+  labels: Record<string, string>;
+}
+
 /**
  * A Docker secret under a content-addressed name. Replaced, never edited: created before the old
  * one is deleted, and the old one only goes once the services that read it have moved on.
  */
 export function secretFile(
   name: string,
-  stableName: string,
-  content: pulumi.Input<string>,
-  labels: Record<string, string>,
+  args: TaskFileArgs<pulumi.Input<string>>,
   opts: pulumi.CustomResourceOptions,
 ): docker.Secret {
-  const text = pulumi.output(content);
+  const text = pulumi.output(args.content);
   return new docker.Secret(
     name,
     {
       // The digest of a secret is no secret (see contentAddressedName); the name stays readable.
-      name: pulumi.unsecret(text.apply((t) => contentAddressedName(stableName, t))),
+      name: pulumi.unsecret(text.apply((t) => contentAddressedName(args.stableName, t))),
       data: pulumi.secret(text.apply(base64)),
-      labels: labelList(labels),
+      labels: labelList(args.labels),
     },
     opts,
   );
@@ -212,14 +218,16 @@ export function secretFile(
 /** A Docker config (nothing secret in it) under a content-addressed name. */
 export function configFile(
   name: string,
-  stableName: string,
-  content: string,
-  labels: Record<string, string>,
+  args: TaskFileArgs<string>,
   opts: pulumi.CustomResourceOptions,
 ): docker.ServiceConfig {
   return new docker.ServiceConfig(
     name,
-    { name: contentAddressedName(stableName, content), data: base64(content), labels: labelList(labels) },
+    {
+      name: contentAddressedName(args.stableName, args.content),
+      data: base64(args.content),
+      labels: labelList(args.labels),
+    },
     opts,
   );
 }
@@ -228,16 +236,27 @@ export function configFile(
  * An overlay network. `internal`: no route out of the cluster, as the bridge networks of
  * container mode. `attachable`: plain containers (the operator's commands, tests) may join.
  */
+export interface OverlayNetworkArgs {
+  networkName: string;
+  labels: Record<string, string>;
+  internal: boolean;
+  attachable: boolean;
+}
+
 export function overlayNetwork(
   name: string,
-  networkName: string,
-  labels: Record<string, string>,
-  o: { internal: boolean; attachable: boolean },
+  args: OverlayNetworkArgs,
   opts: pulumi.CustomResourceOptions,
 ): docker.Network {
   return new docker.Network(
     name,
-    { name: networkName, driver: "overlay", internal: o.internal, attachable: o.attachable, labels: labelList(labels) },
+    {
+      name: args.networkName,
+      driver: "overlay",
+      internal: args.internal,
+      attachable: args.attachable,
+      labels: labelList(args.labels),
+    },
     { ...opts, deleteBeforeReplace: true },
   );
 }

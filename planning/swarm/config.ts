@@ -99,7 +99,10 @@ export const orchestratorSchema = z
 export type SwarmNode = z.output<typeof node>;
 export type SwarmSettings = NonNullable<z.output<typeof swarmSchema>>;
 
-/** The nodes the program sets labels on, and what it sets: the configured ones and the edge marker. */
+/**
+ * The node label that marks a stack's edge nodes (set by the program on `edge: true` nodes): one
+ * per name prefix, so that two stacks on one cluster each choose their own edge nodes.
+ */
 export const edgeLabelKey = (namePrefix: string): string => `com.sectorwars.${namePrefix}.edge`;
 
 type Add = (path: PropertyKey[], message: string) => void;
