@@ -5,7 +5,8 @@
  * come up healthy; every database runs on the node its placement names, and its volume is there;
  * an API reaches its database and Redis on other nodes over the overlay (vxlan); the edge on the
  * edge node routes to both regions; the backup finds each database on the node that runs it
- * (one manifest), and `npm run across-nodes` restores a region on its node.
+ * (one manifest), `npm run across-nodes` restores a region on its node, and `npm run status`
+ * finds every task on the node that runs it.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,11 +14,13 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify as stringifyYaml } from "yaml";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { waitUntil } from "./support/process";
 import { type ProgramRun, ROOT, runProgram } from "./support/pulumi";
+import { runStatus } from "../scripts/status";
 import { type ServiceRunAs, healthyTasks, serviceNamed } from "./support/serviceSpec";
 import { removeSwarmLabelled, testSwarm } from "./support/swarm";
 import { REGISTRY_IMAGES, swarmDevConfig } from "./support/swarmConfigs";
@@ -48,32 +51,34 @@ describe.runIf(swarm.available)("swarm mode on three real nodes", () => {
   let t: TestRun;
   let run: ProgramRun;
   let backupDir: string;
+  let stackConfig: Record<string, unknown>;
 
   beforeAll(async () => {
     for (const on of engines) ensureTestImages(on);
     t = newTestRun("swarm-nodes");
     backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-nodes-backups-"));
     const tls = selfSignedPem("localhost");
+    stackConfig = swarmDevConfig(
+      [
+        { name: n1.name, cpus: 4, memoryGb: 8, edge: true },
+        { name: n2.name, cpus: 4, memoryGb: 8, dockerHost: n2.host, labels: { disk: "ssd" } },
+        { name: n3.name, cpus: 4, memoryGb: 8, dockerHost: n3.host },
+      ],
+      {
+        homeNode: n1.name,
+        placement: { regions: { default: n2.name, orion: n3.name } },
+        // One task each: this test is about where things run, not about updates.
+        replicas: { "nexus-api": 1, "region-api": 1, "admin-ui": 1, "player-ui": 1, paypal: 1 },
+      },
+      {
+        "sectorwars:namePrefix": `sn${t.id}`,
+        "sectorwars:backup": { dir: backupDir, schedule: "off" },
+      },
+    );
     run = await runProgram({
       engine: "1.45",
       stack: "test",
-      config: swarmDevConfig(
-        [
-          { name: n1.name, cpus: 4, memoryGb: 8, edge: true },
-          { name: n2.name, cpus: 4, memoryGb: 8, dockerHost: n2.host, labels: { disk: "ssd" } },
-          { name: n3.name, cpus: 4, memoryGb: 8, dockerHost: n3.host },
-        ],
-        {
-          homeNode: n1.name,
-          placement: { regions: { default: n2.name, orion: n3.name } },
-          // One task each: this test is about where things run, not about updates.
-          replicas: { "nexus-api": 1, "region-api": 1, "admin-ui": 1, "player-ui": 1, paypal: 1 },
-        },
-        {
-          "sectorwars:namePrefix": `sn${t.id}`,
-          "sectorwars:backup": { dir: backupDir, schedule: "off" },
-        },
-      ),
+      config: stackConfig,
       secrets: { "sectorwars:tlsCertificate": tls.certificate, "sectorwars:tlsPrivateKey": tls.key },
     });
     const as: ServiceRunAs = {
@@ -178,5 +183,30 @@ describe.runIf(swarm.available)("swarm mode on three real nodes", () => {
     );
     expect(restore.status, `${restore.stdout}${restore.stderr}`).toBe(0);
     expect(psql("SELECT name FROM ships")).toBe("before-backup");
+  }, 300_000);
+
+  it("npm run status asks every node's engine and finds one running task per planned task", async () => {
+    // The CLI reads the stack file; the test's config is the one the program ran with.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-status-"));
+    const saved = process.env.DOCKER_HOST;
+    try {
+      fs.writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringifyYaml({ config: stackConfig }));
+      // The node without a dockerHost is the engine DOCKER_HOST names, as for `pulumi up`.
+      process.env.DOCKER_HOST = n1.host;
+      const result = await runStatus(["--stack", "test", "--json"], { root: dir });
+      const report = JSON.parse(result.stdout) as { containers: { name: string; role: string; state: string }[] };
+      expect(result.stderr, result.stdout.slice(0, 2000)).toBe("");
+      expect(result.status).toBe(0);
+      expect(report.containers.map((c) => `${c.role} ${c.state}`).sort()).toEqual(
+        ["admin-ui", "nexus-api", "nexus-db", "nginx", "paypal", "player-ui", "redis"]
+          .concat(["region-api", "region-api", "region-db", "region-db"])
+          .map((role) => `${role} running`)
+          .sort(),
+      );
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 });
