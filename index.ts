@@ -5,7 +5,6 @@
  * The program is an async function (Pulumi awaits it and takes what it returns as the outputs):
  * the engine's answer decides the plan, so it must arrive before any resource is declared.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "./components/backups";
 import { EdgeProxy } from "./components/edgeProxy";
@@ -47,8 +46,8 @@ async function main() {
   if (config.orchestrator === "swarm")
     return swarmStack({ config, secrets, engine: engine.features, dockerEnvironment });
 
-  const plan = planStack(config, pulumi.getStack(), engine.features);
-  const protectData = config.environment === "prod";
+  // From here on only the plan: each component gets its slice of it.
+  const plan = planStack(config, pulumi.getStack(), { engine: engine.features });
 
   // Checked before any resource is declared, so an over-budget stack fails at preview.
   const capacityCheck = capacityReport(plan, config);
@@ -59,7 +58,7 @@ async function main() {
     );
   }
 
-  const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
+  const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
 
   const edge = new EdgeProxy("edge", {
     plan: plan.edge,
@@ -69,46 +68,34 @@ async function main() {
     tls:
       secrets.tlsCertificate && secrets.tlsPrivateKey
         ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-        : { selfSignedFor: config.edge.hostname },
+        : { selfSignedFor: plan.edge.publicHostname },
     dockerEnvironment,
-    ...(config.edge.staticFrom
-      ? { staticFill: { source: config.edge.staticFrom, playerUiImage: images.ids.playerUi } }
+    ...(plan.edge.staticFrom
+      ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
       : {}),
   });
 
-  const backups = new Backups("backups", {
-    settings: {
-      stack: plan.stack,
-      backupDir: path.join(config.backup.dir, plan.stack),
-      parallelism: config.backup.parallelism,
-      retentionDays: config.backup.retentionDays,
-    },
-    schedule: config.backup.schedule,
-    generation: config.backup.generation,
-    dockerEnvironment,
-  });
+  const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
 
   const redis = new SharedRedis("redis", {
     plan: plan.redis,
     networkName: plan.redisNetwork,
     image: images.ids.redis,
-    maxmemory: config.redis.maxmemory,
-    maxmemoryPolicy: config.redis.maxmemoryPolicy,
-    protectData,
+    protectData: plan.protectData,
     backup: backups,
   });
 
   // Every API waits for every database's migration, which exist only once all are declared.
   const migrations = deferred<pulumi.Resource[]>();
-  const { initSql, migration } = config.database;
+  const { initSql, migration } = plan.database;
 
   // What the nexus and every region share.
   const apiHost = {
     gameserverImage: images.ids.gameserver,
     postgresImage: images.ids.postgres,
     frontNetwork: edge.frontNetworkName,
-    redis,
-    protectData,
+    redis: redis.access,
+    protectData: plan.protectData,
     dockerEnvironment,
     backup: backups,
     ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
@@ -126,7 +113,6 @@ async function main() {
     plan,
     images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
     frontNetwork: edge.frontNetworkName,
-    paypalEnvironment: config.paypal.environment,
     paypalCredentials:
       secrets.paypalClientId && secrets.paypalClientSecret
         ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }

@@ -15,7 +15,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseConfig } from "../planning/config";
 import { edgeNginxSettings } from "../planning/edge";
-import { type NginxSettings, renderNginxConf } from "../planning/nginx";
+import { renderNginxConf } from "../planning/nginx";
+import type { NginxSettings } from "../planning/nginxSettings";
 import { type StackPlan, planStack } from "../planning/topology";
 import { rawOf } from "../test/support/configs";
 import {

@@ -1,17 +1,12 @@
 import { createHash } from "node:crypto";
-import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { type BackupSettings, backupCommand } from "../planning/backupRun";
+import type { BackupPlan } from "../planning/topology";
+import { backupCommand } from "../planning/backupRun";
 import { DEFAULT_BACKUP_SCHEDULE, scheduleInstallCommand, scheduleRemoveCommand } from "../planning/backupSchedule";
 
-export interface BackupsArgs {
-  /** Stack label to back up, where to, how many dumps at once, how long to keep them. */
-  settings: Omit<BackupSettings, "allowEmpty">;
-  /** systemd OnCalendar expression of the scheduled backup, or "off". */
-  schedule: string;
-  /** Bump it to take a backup at the next `pulumi up` (sectorwars:backup.generation). */
-  generation: number;
+/** The plan's backup slice (the settings with the absolute directory, schedule, generation), and: */
+export interface BackupsArgs extends BackupPlan {
   /** Environment of the docker CLI (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
   /** Wraps the backup command (swarm mode: runs it across the nodes, planning/swarm/nodeDocker.ts). */
@@ -76,8 +71,8 @@ export class Backups extends pulumi.ComponentResource {
 
   constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Backups", name, {}, opts);
-    this.backupDir = path.resolve(args.settings.backupDir);
-    const settings = { ...args.settings, backupDir: this.backupDir };
+    this.backupDir = args.settings.backupDir;
+    const settings = args.settings;
     this.gate = new BackupGate();
     this.run = new command.local.Command(
       `${name}-run`,

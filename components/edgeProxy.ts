@@ -12,7 +12,8 @@ import {
   edgeReloadInput,
   edgeReloadScript,
 } from "../planning/edge";
-import { type NginxSettings, nginxConfHash, renderNginxConf } from "../planning/nginx";
+import { nginxConfHash, renderNginxConf } from "../planning/nginx";
+import type { NginxSettings } from "../planning/nginxSettings";
 import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/staticFill";
 import type { StackPlan } from "../planning/topology";
 import { hashDirectory } from "./contentHash";
@@ -25,7 +26,10 @@ export interface TlsMaterial {
 }
 
 export interface EdgeProxyArgs {
-  /** Names, ports and size of the nginx container. */
+  /**
+   * Names, ports (in the container and on the host: the one view of them, which nginx.conf's
+   * listen directives are rendered from too) and size of the nginx container.
+   */
   plan: StackPlan["edge"];
   /** Name of the front network that the APIs and UIs join. */
   frontNetworkName: string;
@@ -98,10 +102,11 @@ export class EdgeProxy extends pulumi.ComponentResource {
         ],
         mounts: [{ type: "volume", source: staticVolume.name, target: STATIC_VOLUME_PATH, readOnly: true }],
         networks: [{ name: network.name, aliases: [plan.hostname] }],
-        ports: [
-          { internal: args.nginx.listen.http, external: plan.httpPort, protocol: "tcp" },
-          { internal: args.nginx.listen.https, external: plan.httpsPort, protocol: "tcp" },
-        ],
+        ports: [plan.ports.http, plan.ports.https].map(({ internal, external }) => ({
+          internal,
+          external,
+          protocol: "tcp",
+        })),
       },
       { ...parent, ignoreChanges: ["uploads"] },
     );

@@ -13,7 +13,7 @@ import { INIT_SQL_PATH, initCheckCommand, migrationLabels, migrationRunCommand }
 import type { ContainerPlan, DatabasePlan } from "../planning/topology";
 import { PGDATA } from "../planning/topology";
 import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
-import type { SharedRedis } from "./sharedRedis";
+import type { RedisAccess } from "./sharedRedis";
 
 /** What the nexus and every region share: images, networks, Redis, data policy, backups. */
 export interface GameApiHostArgs {
@@ -23,8 +23,8 @@ export interface GameApiHostArgs {
   postgresImage: pulumi.Input<string>;
   /** Name of the edge proxy's front network, where the API answers. */
   frontNetwork: pulumi.Input<string>;
-  /** The shared Redis; the nexus uses database 0, a region the index of its slot. */
-  redis: SharedRedis;
+  /** The shared Redis, as the APIs reach it; the nexus uses database 0, a region the index of its slot. */
+  redis: RedisAccess;
   /** Protect the data volume against deletion (prod). */
   protectData: boolean;
   /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */

@@ -6,16 +6,12 @@ import type { StackPlan } from "../planning/topology";
 import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
 
 export interface SharedRedisArgs {
-  /** Names, size, databases and debug port of the Redis container. */
+  /** Names, size, databases, maxmemory and its policy, and debug port of the Redis container. */
   plan: StackPlan["redis"];
   /** Name of the network the APIs join to reach Redis. */
   networkName: string;
   /** Image id of Redis 7. */
   image: pulumi.Input<string>;
-  /** Redis maxmemory, e.g. "6gb". */
-  maxmemory: string;
-  /** Redis eviction policy. */
-  maxmemoryPolicy: string;
   /** Protect the persistence volume against deletion (prod). */
   protectData: boolean;
   /** Runs a backup before the Redis container is replaced. */
@@ -23,6 +19,17 @@ export interface SharedRedisArgs {
 }
 
 const DATA_DIR = "/data";
+
+/**
+ * What an API needs of the shared Redis, and all that the nexus and the regions are given of it:
+ * its URL per database, the network to reach it on, and the container to start after.
+ */
+export interface RedisAccess {
+  /** REDIS_URL for one database index; a secret, since it carries the password. */
+  url(db: number): pulumi.Output<string>;
+  networkName: pulumi.Output<string>;
+  container: docker.Container;
+}
 
 /** Redis 7 shared by the nexus (db 0) and the regions (db = slot), with a generated password. */
 export class SharedRedis extends pulumi.ComponentResource {
@@ -53,8 +60,8 @@ export class SharedRedis extends pulumi.ComponentResource {
     const conf = password.result.apply((pw) =>
       renderRedisConf({
         password: pw,
-        maxmemory: args.maxmemory,
-        maxmemoryPolicy: args.maxmemoryPolicy,
+        maxmemory: plan.maxmemory,
+        maxmemoryPolicy: plan.maxmemoryPolicy,
         databases: plan.databases,
         port: plan.port,
         dataDir: DATA_DIR,
@@ -90,5 +97,10 @@ export class SharedRedis extends pulumi.ComponentResource {
   /** REDIS_URL for one database index; a secret, since it carries the password. */
   url(db: number): pulumi.Output<string> {
     return pulumi.secret(pulumi.interpolate`redis://:${this.password}@${this.hostname}:${this.port}/${db}`);
+  }
+
+  /** What the APIs are given: see RedisAccess. */
+  get access(): RedisAccess {
+    return { url: (db) => this.url(db), networkName: this.networkName, container: this.container };
   }
 }

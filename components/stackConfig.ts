@@ -9,17 +9,15 @@ import {
   ConfigError,
   type FileRead,
   type PlatformConfig,
-  SECRET_KEYS,
   type SecretKey,
   parseConfig,
 } from "../planning/config";
+import { platformEntries } from "./stackFile";
 
 export interface LoadedConfig {
   config: PlatformConfig;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
 }
-
-const isSecretKey = (key: string): key is SecretKey => key in SECRET_KEYS;
 
 // Internal to the SDK but exported: whether a config key holds a value set with --secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -63,23 +61,19 @@ export function readProjectFile(file: string, maxBytes: number): FileRead {
  */
 export function loadStackConfig(): LoadedConfig {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
-  const raw: Record<string, unknown> = {};
-  const secretValued = new Set<string>();
-  const secrets: LoadedConfig["secrets"] = {};
-  const prefix = `${CONFIG_NAMESPACE}:`;
-  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!fullKey.startsWith(prefix)) continue;
-    const key = fullKey.slice(prefix.length);
-    if (isSecretKey(key)) secrets[key] = config.requireSecret(key);
-    else {
-      raw[key] = decode(value);
-      if (runtimeConfig.isConfigSecret(fullKey)) secretValued.add(key);
-    }
-  }
+  const { raw: text, secretKeys } = platformEntries(pulumi.runtime.allConfig());
+  const raw = Object.fromEntries(Object.entries(text).map(([key, value]) => [key, decode(value as string)]));
+  // Secret keys are read only as Pulumi secrets; the parser learns that they are set.
+  const secrets: LoadedConfig["secrets"] = Object.fromEntries(
+    secretKeys.map((key) => [key, config.requireSecret(key)]),
+  );
+  const secretValued = new Set(
+    Object.keys(raw).filter((key) => runtimeConfig.isConfigSecret(`${CONFIG_NAMESPACE}:${key}`)),
+  );
   try {
     return {
       config: parseConfig(raw, {
-        presentSecrets: new Set(Object.keys(secrets).filter(isSecretKey)),
+        presentSecrets: new Set(secretKeys),
         secretValued,
         directoryExists: (dir) => fs.existsSync(dir) && fs.statSync(dir).isDirectory(),
         readFile: readProjectFile,

@@ -4,14 +4,12 @@ import type { ContainerPlan, StackPlan } from "../planning/topology";
 import { serviceContainer } from "./dockerResources";
 
 export interface WebAppsArgs {
-  /** Admin UI, player UI and PayPal service plans. */
+  /** Admin UI, player UI and PayPal service plans (the PayPal one with its PAYPAL_ENVIRONMENT). */
   plan: Pick<StackPlan, "admin" | "player" | "paypal" | "publicUrl">;
   /** Image ids of the three services. */
   images: { adminUi: pulumi.Input<string>; playerUi: pulumi.Input<string>; paypal: pulumi.Input<string> };
   /** Name of the edge proxy's front network. */
   frontNetwork: pulumi.Input<string>;
-  /** PAYPAL_ENVIRONMENT. */
-  paypalEnvironment: "sandbox" | "live";
   /** PayPal credentials from secret config; absent in a dev stack that has none. */
   paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
   /**
@@ -75,7 +73,7 @@ export class WebApps extends pulumi.ComponentResource {
       after: args.playerAfter,
     });
 
-    const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${args.paypalEnvironment}`];
+    const paypalEnv = [...base(plan.paypal), `PAYPAL_ENVIRONMENT=${plan.paypal.environment}`];
     const credentials = args.paypalCredentials;
     const paypal = app("paypal", {
       plan: plan.paypal,

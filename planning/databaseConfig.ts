@@ -1,5 +1,5 @@
 /**
- * The `sectorwars:database` part of the stack config (planning/config.ts holds the rest): the
+ * The `sectorwars:database` part of the stack config (planning/configSchema.ts assembles it): the
  * init SQL files, read and checked when the caller can read files, and the migration command.
  * Problems carry their path below `database`; config.ts gives them the full config path.
  */
@@ -52,7 +52,7 @@ export const databaseSchema = z
           [K in InitSqlKind]: ReturnType<typeof initSqlFile>;
         },
       )
-      .default({})
+      .prefault({})
       .describe("Init SQL files, by database: unset, databases start empty (the default)."),
     migration: z
       .strictObject({
@@ -74,7 +74,7 @@ export const databaseSchema = z
           "command changes, for a new or reactivated region, and when first set. Unset: no migration step.",
       ),
   })
-  .default({ initSql: {} })
+  .prefault({})
   .describe("The game's database schema: init SQL for new databases, and migrations on new gameserver versions.");
 
 /** The raw `initSql` paths that pass their own rules (the schema reports the others). */

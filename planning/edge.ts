@@ -3,9 +3,8 @@
  * resolved at request time through Docker's embedded DNS, so nginx starts and serves every
  * other route while a region's container is missing.
  */
-import type { NginxSettings } from "./nginx";
+import type { NginxSettings } from "./nginxSettings";
 import type { StackPlan } from "./topology";
-import { PORTS } from "./topology";
 
 /** Docker's embedded DNS server on user-defined networks. */
 export const DOCKER_DNS = "127.0.0.11";
@@ -34,7 +33,8 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
     resolver: DOCKER_DNS,
     // 0 unless the stack opts in: pools need nginx >= 1.27.3 in the image (see NginxSettings).
     upstreamKeepalive: plan.edge.upstreamKeepalive,
-    listen: { http: PORTS.http, https: PORTS.https },
+    // The container's side of the ports the edge publishes.
+    listen: { http: plan.edge.ports.http.internal, https: plan.edge.ports.https.internal },
     // Off (unset) unless the stack enforces HTTPS: then plain HTTP only redirects to the public
     // origin, and serves ACME HTTP-01 tokens from the static volume (see README).
     ...(plan.edge.httpsRedirect

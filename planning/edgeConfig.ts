@@ -1,9 +1,10 @@
 /**
- * The edge's stack settings that are more than a number: what each one defaults to, how it is
- * checked, and how it is described in the config reference. Kept apart from planning/config.ts,
- * which wires them in.
+ * The `sectorwars:edge` part of the stack config: the nginx edge's public side, what each setting
+ * defaults to, how it is checked, and how it is described in the config reference.
  */
 import { z } from "zod";
+import { DEFAULTS } from "./configDefaults";
+import { MAX_UPSTREAM_KEEPALIVE } from "./nginxCapabilities";
 import type { StaticSource } from "./staticFill";
 
 type Environment = "dev" | "prod";
@@ -78,3 +79,36 @@ export function staticSourceOf(from: z.output<typeof staticFromSchema>): StaticS
   if (from?.playerUiPath !== undefined) return { kind: "playerUiImage", path: from.playerUiPath };
   return null;
 }
+
+/** A host port. */
+export const portSchema = z.number().int().min(1).max(65535);
+
+export const edgeSchema = z
+  .strictObject({
+    hostname: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/i, "must be a host name")
+      .default(DEFAULTS.edge.hostname)
+      .describe("Public host name, used in the URLs the stack exports."),
+    httpPort: portSchema.default(DEFAULTS.edge.httpPort).describe("Host port for HTTP."),
+    httpsPort: portSchema.default(DEFAULTS.edge.httpsPort).describe("Host port for HTTPS."),
+    upstreamKeepalive: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_UPSTREAM_KEEPALIVE)
+      .default(DEFAULTS.edge.upstreamKeepalive)
+      .describe(
+        "Idle connections nginx keeps open to each API and UI container, per worker; 0 = none (a new " +
+          "connection per request). Above 0, requests reuse connections (BENCHMARKS.md section 3: the edge " +
+          "adds about 45 µs instead of 175 µs per request in front of a Node.js API) while names are still " +
+          "resolved at run time, so a missing region container still fails only its own routes. Needs " +
+          "nginx >= 1.27.3 in the nginx image (nginx:alpine is); older nginx rejects the config.",
+      ),
+    // Its default depends on environment: resolveConfig fills it in (httpsRedirectFor).
+    httpsRedirect: z.boolean().optional().describe(HTTPS_REDIRECT_DESCRIPTION),
+    // As the program uses it: a StaticSource, or null when unset.
+    staticFrom: staticFromSchema.transform(staticSourceOf),
+  })
+  .prefault({})
+  .describe("The nginx edge proxy's public side.");

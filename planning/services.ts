@@ -2,7 +2,7 @@
  * The game's own services (nexus and region APIs, admin and player UIs, PayPal): how they stop,
  * and what a real image may need that the secure defaults do not give it (another port or health
  * check, extra environment, a writable directory, one capability). Everything here is validated
- * in planning/config.ts; what is refused outright (privileged mode, the host's network, the
+ * by the config check (this schema, and configChecks.ts); what is refused outright (privileged mode, the host's network, the
  * Docker socket, capabilities outside a short list) is refused there with the key's path.
  *
  * A deploy replaces these services create-before-delete (see replacement.ts): once the new
@@ -259,7 +259,8 @@ const serviceSchema = (service: GameService) =>
         .describe(`Capabilities to add, from: ${ALLOWED_CAPABILITIES.join(", ")}.`),
       ...Object.fromEntries(Object.entries(REFUSED_SETTINGS).map(([key, message]) => [key, refused(message)])),
     })
-    .default({ ...DEFAULT_STOP[service] })
+    // Unset: every field's default (the stop settings of DEFAULT_STOP).
+    .prefault({})
     .describe(`The ${service} container.`);
 
 export const servicesSchema = z
@@ -268,9 +269,7 @@ export const servicesSchema = z
       [S in GameService]: ReturnType<typeof serviceSchema>;
     },
   )
-  .default(
-    Object.fromEntries(GAME_SERVICES.map((s) => [s, { ...DEFAULT_STOP[s] }])) as Record<GameService, ServiceStop>,
-  )
+  .prefault({})
   .describe(
     "Per game service (nexus-api, region-api, admin-ui, player-ui, paypal): how it stops (a deploy starts the new " +
       "container, waits until it is healthy, then sends the old one stopSignal and waits stopGraceSeconds), and what " +

@@ -6,7 +6,9 @@
  * Everything about a region derives from its id and slot, never from its position in the
  * config array, so reordering or removing entries changes nothing about the other regions.
  */
-import type { ImageKey, PlatformConfig, RegionConfig } from "./config";
+import type { BackupSettings } from "./backupRun";
+import { stackBackupDir } from "./project";
+import type { ImageKey, ImageSpec, PlatformConfig, RegionConfig } from "./config";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import {
   type HealthcheckPlan,
@@ -19,6 +21,7 @@ import { REPLACEMENT, type Replacement } from "./replacement";
 import type { ResourceSpec } from "./sizes";
 import { type HardeningPlan, hardeningFor } from "./hardening";
 import { DEFAULT_PORTS, type StopPlan, isGameService, serviceHealthcheck, stopPlan, withOverrides } from "./services";
+import type { StaticSource } from "./staticFill";
 
 export const LABEL_STACK = "com.sectorwars.stack";
 export const LABEL_ROLE = "com.sectorwars.role";
@@ -83,27 +86,64 @@ export interface RegionPlan {
   db: DatabasePlan;
 }
 
+/** A port of a container and the host port it is published on. */
+export interface PublishedPort {
+  internal: number;
+  external: number;
+}
+
+/** What the Backups component declares: the backup `pulumi up` runs and its schedule. */
+export interface BackupPlan {
+  /** Stack label to back up, the absolute directory (see stackBackupDir), parallelism, retention. */
+  settings: Omit<BackupSettings, "allowEmpty">;
+  /** systemd OnCalendar expression of the scheduled backup, or "off". */
+  schedule: string;
+  /** Bumped to take a backup at the next `pulumi up`. */
+  generation: number;
+}
+
+/**
+ * Everything the components are declared from: index.ts hands each one its slice and reads no
+ * stack config of its own (only the engine check and the capacity check take the config).
+ */
 export interface StackPlan {
   stack: string;
   prefix: string;
   environment: PlatformConfig["environment"];
+  /** Prod protects data volumes against deletion (and `pulumi destroy`). */
+  protectData: boolean;
+  /** What each service runs: a registry reference or a local build. */
+  images: Record<ImageKey, ImageSpec>;
   frontNetwork: string;
   redisNetwork: string;
   nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0 };
   regions: RegionPlan[];
-  redis: ContainerPlan & { volumeName: string; databases: number; debugPort: number | null };
+  redis: ContainerPlan & {
+    volumeName: string;
+    databases: number;
+    debugPort: number | null;
+    maxmemory: string;
+    maxmemoryPolicy: PlatformConfig["redis"]["maxmemoryPolicy"];
+  };
   edge: ContainerPlan & {
     staticVolumeName: string;
-    httpPort: number;
-    httpsPort: number;
+    /** nginx's HTTP and HTTPS ports in the container, and the host ports they are published on. */
+    ports: { http: PublishedPort; https: PublishedPort };
     upstreamKeepalive: number;
     /** Plain HTTP redirects to publicUrl (config edge.httpsRedirect, resolved). */
     httpsRedirect: boolean;
+    /** The public host name: a stack without a TLS certificate gets a self-signed one for it. */
+    publicHostname: string;
+    /** What fills the static volume on `pulumi up`; null: nothing does. */
+    staticFrom: StaticSource | null;
   };
   admin: ContainerPlan;
   player: ContainerPlan;
-  paypal: ContainerPlan;
+  paypal: ContainerPlan & { environment: PlatformConfig["paypal"]["environment"] };
   publicUrl: string;
+  backup: BackupPlan;
+  /** Init SQL (read by loadStackConfig; null text where the caller read no files) and the migration step. */
+  database: PlatformConfig["database"];
 }
 
 /** Docker names only allow [a-zA-Z0-9_.-]; ids and prefixes are already restricted to that. */
@@ -255,7 +295,15 @@ export function publicUrl(edge: Pick<PlatformConfig["edge"], "hostname" | "https
   return `https://${edge.hostname}${edge.httpsPort === 443 ? "" : `:${edge.httpsPort}`}`;
 }
 
-export function planStack(config: PlatformConfig, stack: string, engine: EngineFeatures = BASELINE_ENGINE): StackPlan {
+export interface PlanOptions {
+  /** What the Docker engine supports; the baseline (Docker 20.10) unless the engine was asked. */
+  engine?: EngineFeatures;
+  /** Where relative paths of the config start (backup.dir); the project directory unless given. */
+  projectDir?: string;
+}
+
+export function planStack(config: PlatformConfig, stack: string, options: PlanOptions = {}): StackPlan {
+  const engine = options.engine ?? BASELINE_ENGINE;
   const ctx = { config, stack, engine };
   const prefix = config.namePrefix;
   const nexusDb = core(ctx, "nexus-db", {
@@ -281,6 +329,8 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
     stack,
     prefix,
     environment: config.environment,
+    protectData: config.environment === "prod",
+    images: config.images,
     frontNetwork: joinName(prefix, "front"),
     redisNetwork: joinName(prefix, "redis"),
     nexus: {
@@ -301,19 +351,43 @@ export function planStack(config: PlatformConfig, stack: string, engine: EngineF
       volumeName: joinName(prefix, "redis_data"),
       databases: redisDatabasesFor(config.regions.map((r) => r.slot)),
       debugPort: config.debugPorts.publish ? config.debugPorts.redis : null,
+      maxmemory: config.redis.maxmemory,
+      maxmemoryPolicy: config.redis.maxmemoryPolicy,
     },
     edge: {
       ...edge,
       staticVolumeName: joinName(prefix, "static"),
-      httpPort: config.edge.httpPort,
-      httpsPort: config.edge.httpsPort,
+      ports: {
+        http: { internal: PORTS.http, external: config.edge.httpPort },
+        https: { internal: PORTS.https, external: config.edge.httpsPort },
+      },
       upstreamKeepalive: config.edge.upstreamKeepalive,
       httpsRedirect: config.edge.httpsRedirect,
+      publicHostname: config.edge.hostname,
+      staticFrom: config.edge.staticFrom,
     },
     admin: core(ctx, "admin-ui", { suffix: "admin", hostname: "admin-ui", image: "adminUi" }),
     player: core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" }),
-    paypal: core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" }),
+    paypal: {
+      ...core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" }),
+      environment: config.paypal.environment,
+    },
     publicUrl: publicUrl(config.edge),
+    backup: {
+      settings: {
+        stack,
+        backupDir: stackBackupDir({
+          dir: config.backup.dir,
+          stack,
+          ...(options.projectDir === undefined ? {} : { projectDir: options.projectDir }),
+        }),
+        parallelism: config.backup.parallelism,
+        retentionDays: config.backup.retentionDays,
+      },
+      schedule: config.backup.schedule,
+      generation: config.backup.generation,
+    },
+    database: config.database,
   };
 }
 

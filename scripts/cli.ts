@@ -2,20 +2,18 @@
  * What the operator CLIs (capacity, status) share: their result shape, argument parsing, reading a
  * stack's config from its Pulumi.<stack>.yaml without the Pulumi CLI, and a timeout.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { ConfigError, type PlatformConfig, SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
 import {
-  CONFIG_NAMESPACE,
-  ConfigError,
-  type PlatformConfig,
-  SECRET_KEYS,
-  type SecretKey,
-  parseConfig,
-} from "../planning/config";
+  PROJECT_DIR,
+  parseStackFile,
+  platformEntries,
+  readStackFileText,
+  stackFileName,
+} from "../components/stackFile";
 
 /** The project directory, where the stack files are. */
-export const ROOT = path.resolve(__dirname, "..");
+export const ROOT = PROJECT_DIR;
 
 /** What a CLI run produced; the entry point writes it out and exits with `status`. */
 export interface CliResult {
@@ -70,33 +68,23 @@ export function parseCliArgs<O extends string, F extends string>(
   return { options, flags };
 }
 
-/** The `sectorwars:*` keys of a stack file, namespace stripped; secret keys left out. */
-function rawStackConfig(stackFileText: string): Record<string, unknown> {
-  const doc = parseYaml(stackFileText) as { config?: Record<string, unknown> } | null;
-  const prefix = `${CONFIG_NAMESPACE}:`;
-  return Object.fromEntries(
-    Object.entries(doc?.config ?? {})
-      .filter(([key]) => key.startsWith(prefix) && !(key.slice(prefix.length) in SECRET_KEYS))
-      .map(([key, value]) => [key.slice(prefix.length), value]),
-  );
-}
-
 /**
  * The validated config of `root/Pulumi.<stack>.yaml`, or the message to exit 2 with. Secrets are
  * taken as set (their values never reach the parser anyway), so prod's stack file parses
  * without them: these CLIs report on a stack, they do not deploy it.
  */
 export function readStackConfig(root: string, stack: string): PlatformConfig | { error: string } {
-  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  const file = path.join(root, stackFileName(stack));
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readStackFileText(stack, { dir: root });
   } catch {
     return { error: `no stack file ${path.relative(process.cwd(), file) || file}` };
   }
   let raw: Record<string, unknown>;
   try {
-    raw = rawStackConfig(text);
+    // Secret keys are left out: their values never reach the parser.
+    raw = platformEntries(parseStackFile(text)).raw;
   } catch (err) {
     return { error: `${path.basename(file)} is not valid YAML: ${(err as Error).message}` };
   }

@@ -288,9 +288,10 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
   const root = deps.root ?? ROOT;
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
-  const plan = planStack(config, args.stack);
-  // The same directory the Backups component writes to: <backup.dir>/<stack>, relative to the project.
-  const backupDir = path.resolve(root, config.backup.dir, plan.stack);
+  // A relative backup.dir starts at `root`, as the program's starts at the project directory.
+  const plan = planStack(config, args.stack, { projectDir: root });
+  // The same directory the Backups component writes to.
+  const backupDir = plan.backup.settings.backupDir;
 
   // A swarm stack: every node's engine (scripts/swarmStatus.ts); the first is the provider's.
   const swarm = swarmScope(config, plan);

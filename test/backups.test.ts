@@ -2,10 +2,13 @@
  * The Backups component under mocks: the command text `pulumi up` runs (the same text the
  * Docker-backed tests in backupRestore.test.ts run), when it runs, and what waits for it.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { backupCommand } from "../planning/backupRun";
 import { scheduleRemoveCommand } from "../planning/backupSchedule";
+import { stackBackupDir } from "../planning/project";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import { containerNamed } from "./support/graph";
 import * as pulumi from "@pulumi/pulumi";
@@ -78,6 +81,36 @@ describe("Backups", () => {
     expect(prod.byName("backups-run").inputs.create).toBe(expected);
     expect(prod.outputs.backupDir).toBe("/var/backups/sectorwars/prod");
     expect(dev.outputs.backupDir).toBe(path.join(ROOT, ".backups", "dev"));
+  });
+
+  it("takes a relative backup.dir from the project directory, not the working directory", async () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "sectorwars-cwd-"));
+    const cwd = process.cwd();
+    process.chdir(elsewhere);
+    try {
+      const run = await runProgram({
+        config: { ...readStackFile("prod"), "sectorwars:backup": { dir: "var/backups" } },
+        secrets: PROD_SECRETS,
+        stack: "prod",
+      });
+      expect(run.outputs.backupDir).toBe(path.join(ROOT, "var", "backups", "prod"));
+      expect(String(run.byName("backups-run").inputs.create)).toContain(path.join(ROOT, "var", "backups", "prod"));
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("resolves the backup directory in one place: <dir>/<stack>, relative paths from the project", () => {
+    expect(stackBackupDir({ dir: ".backups", stack: "dev", projectDir: "/srv/platform" })).toBe(
+      "/srv/platform/.backups/dev",
+    );
+    expect(stackBackupDir({ dir: "../shared/backups", stack: "dev", projectDir: "/srv/platform" })).toBe(
+      "/srv/shared/backups/dev",
+    );
+    expect(stackBackupDir({ dir: "/var/backups/sectorwars", stack: "prod", projectDir: "/srv/platform" })).toBe(
+      "/var/backups/sectorwars/prod",
+    );
   });
 
   it("takes the backup before any database or Redis container is created or replaced", () => {

@@ -9,6 +9,10 @@ import {
   parseConfig,
 } from "../planning/config";
 import { MAX_INIT_SQL_BYTES } from "../planning/schema";
+import { DEFAULT_BACKUP_SETTINGS } from "../planning/backupRun";
+import { DEFAULT_BACKUP_SCHEDULE } from "../planning/backupSchedule";
+import { DEFAULTS } from "../planning/configDefaults";
+import { DEFAULT_UPSTREAM_KEEPALIVE } from "../planning/nginxCapabilities";
 import { BUILT_IN_PROFILES } from "../planning/sizes";
 import { DEFAULT_STOP } from "../planning/services";
 import { generatedRegions, rawOf } from "./support/configs";
@@ -344,6 +348,42 @@ describe("stack files", () => {
       expect.stringMatching(/^sectorwars:tlsCertificate: /),
       expect.stringMatching(/^sectorwars:tlsPrivateKey: /),
     ]);
+  });
+});
+
+describe("defaults", () => {
+  const minimal = { environment: "dev", host: { cpus: 8, memoryGb: 16 }, regions: [home] };
+
+  it("fills every unset object with its fields' defaults, which are DEFAULTS", () => {
+    const config = parseConfig(minimal, noSecrets);
+    expect(config.namePrefix).toBe(DEFAULTS.namePrefix);
+    expect(config.regions[0]).toMatchObject(DEFAULTS.region);
+    expect(config.redis).toEqual(DEFAULTS.redis);
+    expect(config.paypal).toEqual(DEFAULTS.paypal);
+    expect(config.edge).toEqual({ ...DEFAULTS.edge, httpsRedirect: false, staticFrom: null });
+    expect(config.services).toEqual(DEFAULTS.services);
+    expect(config.debugPorts).toEqual(DEFAULTS.debugPorts);
+    expect(config.backup).toEqual(DEFAULTS.backup);
+    const { reserve, overcommit } = DEFAULTS.capacity;
+    expect(config.capacity).toEqual({ reserve: { cpus: reserve.cpus, memoryMb: reserve.memory }, overcommit });
+  });
+
+  it("keeps an object's other defaults when one of its fields is set", () => {
+    const config = parseConfig(
+      { ...minimal, backup: { retentionDays: 7 }, capacity: { reserve: { cpus: 1 } } },
+      noSecrets,
+    );
+    expect(config.backup).toEqual({ ...DEFAULTS.backup, retentionDays: 7 });
+    expect(config.capacity.reserve).toEqual({ cpus: 1, memoryMb: DEFAULTS.capacity.reserve.memory });
+  });
+
+  it("are the backup script's own defaults and the nginx generator's", () => {
+    expect(DEFAULTS.backup).toMatchObject({
+      parallelism: DEFAULT_BACKUP_SETTINGS.parallelism,
+      retentionDays: DEFAULT_BACKUP_SETTINGS.retentionDays,
+      schedule: DEFAULT_BACKUP_SCHEDULE.onCalendar,
+    });
+    expect(DEFAULTS.edge.upstreamKeepalive).toBe(DEFAULT_UPSTREAM_KEEPALIVE);
   });
 });
 

@@ -4,14 +4,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type NginxRegionRoute,
-  type NginxSettings,
-  REGION_ID_PATTERN,
-  nginxConfHash,
-  renderNginxConf,
-  supportsUpstreamResolve,
-} from "../planning/nginx";
+import { nginxConfHash, renderNginxConf } from "../planning/nginx";
+import { supportsUpstreamResolve } from "../planning/nginxCapabilities";
+import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
+import { REGION_ID_PATTERN } from "../planning/regionsConfig";
 import { regionListArb, upstreamArb } from "./support/nginx";
 
 const base: NginxSettings = {

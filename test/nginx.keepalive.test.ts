@@ -10,7 +10,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
 import { edgeNginxSettings } from "../planning/edge";
-import { type NginxRegionRoute, type NginxSettings, renderNginxConf, supportsUpstreamResolve } from "../planning/nginx";
+import { renderNginxConf } from "../planning/nginx";
+import { supportsUpstreamResolve } from "../planning/nginxCapabilities";
+import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
 import { planStack } from "../planning/topology";
 import { rawOf } from "./support/configs";
 import {

@@ -7,7 +7,8 @@
  */
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NginxRegionRoute, type NginxSettings, renderNginxConf } from "../planning/nginx";
+import { renderNginxConf } from "../planning/nginx";
+import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
 import {
   type EchoBackend,
   echoOf,

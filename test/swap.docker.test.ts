@@ -15,7 +15,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RESOLVER_VALID_SECONDS } from "../planning/nginx";
+import { RESOLVER_VALID_SECONDS } from "../planning/nginxSettings";
 import { devConfigWith } from "./support/configs";
 import { type RunAs, replaceDeclared, startDeclared, waitHealthy } from "./support/containerSpec";
 import {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type PlatformConfig, parseConfig } from "../planning/config";
+import { type PlatformConfig, SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
 import { allContainers, joinName, planRegion, planStack, publicUrl, sqlIdentifier } from "../planning/topology";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 
@@ -34,6 +34,47 @@ describe("planStack", () => {
       "sectorwars-dev_player",
       "sectorwars-dev_paypal",
     ]);
+  });
+
+  it("carries everything the components are declared from, so index.ts reads no config of its own", () => {
+    const app = (name: string) => `registry.example/${name}:1.0`;
+    const config = parseConfig(
+      {
+        ...rawOf(devConfigWith(generatedRegions(2))),
+        environment: "prod",
+        edge: {
+          hostname: "play.example",
+          httpPort: 8080,
+          httpsPort: 8443,
+          staticFrom: { playerUiPath: "/app/static" },
+        },
+        redis: { maxmemory: "128mb", maxmemoryPolicy: "volatile-lru" },
+        paypal: { environment: "live" },
+        backup: { dir: "backups", schedule: "off", generation: 3, parallelism: 4, retentionDays: 7 },
+        database: { migration: { command: ["migrate"] } },
+        images: { gameserver: app("game"), adminUi: app("admin"), playerUi: app("player"), paypal: app("paypal") },
+      },
+      { presentSecrets: new Set(Object.keys(SECRET_KEYS) as SecretKey[]) },
+    );
+    const plan = planStack(config, "prod", { projectDir: "/srv/platform" });
+    expect(plan.protectData).toBe(true);
+    expect(plan.images.gameserver).toEqual({ kind: "ref", ref: app("game") });
+    expect(plan.images.nginx).toEqual({ kind: "ref", ref: "nginx:alpine" });
+    expect(plan.edge.ports).toEqual({
+      http: { internal: 80, external: 8080 },
+      https: { internal: 443, external: 8443 },
+    });
+    expect(plan.edge.publicHostname).toBe("play.example");
+    expect(plan.edge.staticFrom).toEqual({ kind: "playerUiImage", path: "/app/static" });
+    expect([plan.redis.maxmemory, plan.redis.maxmemoryPolicy]).toEqual(["128mb", "volatile-lru"]);
+    expect(plan.paypal.environment).toBe("live");
+    expect(plan.backup).toEqual({
+      settings: { stack: "prod", backupDir: "/srv/platform/backups/prod", parallelism: 4, retentionDays: 7 },
+      schedule: "off",
+      generation: 3,
+    });
+    expect(plan.database).toEqual({ initSql: {}, migration: { command: ["migrate"] } });
+    expect(planStack(configWith(generatedRegions(1)), "dev").protectData).toBe(false);
   });
 
   it("plans a region from its own entry only, wherever it sits in the list", () => {

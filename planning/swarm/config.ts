@@ -88,14 +88,6 @@ export const swarmSchema = z
   .optional()
   .describe("The Docker Swarm cluster, with sectorwars:orchestrator swarm.");
 
-export const orchestratorSchema = z
-  .enum(ORCHESTRATORS)
-  .default("docker")
-  .describe(
-    "docker: containers on one Docker host (the default). swarm: the same stack as Docker Swarm services on the " +
-      "nodes of sectorwars:swarm.",
-  );
-
 export type SwarmNode = z.output<typeof node>;
 export type SwarmSettings = NonNullable<z.output<typeof swarmSchema>>;
 

@@ -1,6 +1,7 @@
 /**
  * Stack configs for tests: the real stack files, and generated ones with N regions.
  */
+import { platformEntries } from "../../components/stackFile";
 import { readStackFile } from "./pulumi";
 
 export const PROD_SECRETS = {
@@ -33,11 +34,7 @@ export function devConfigWith(regions: readonly TestRegion[]): Record<string, un
   return { ...readStackFile("dev"), "sectorwars:host": { cpus: 64, memoryGb: 64 }, "sectorwars:regions": regions };
 }
 
-/** Strips the namespace: the raw object parseConfig takes. */
+/** Strips the namespace: the raw object parseConfig takes, as the program and the CLIs make it. */
 export function rawOf(stackConfig: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(stackConfig)
-      .filter(([key]) => key.startsWith("sectorwars:"))
-      .map(([key, value]) => [key.slice("sectorwars:".length), value]),
-  );
+  return platformEntries(stackConfig).raw;
 }

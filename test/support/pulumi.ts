@@ -4,13 +4,12 @@
  * dependsOn, deleteBeforeReplace, replaceOnChanges, ignoreChanges).
  */
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { parse as parseYaml } from "yaml";
+import { PROJECT_DIR, parseStackFile, readStackFileText } from "../../components/stackFile";
 
-export const ROOT = path.resolve(__dirname, "../..");
+export const ROOT = PROJECT_DIR;
 
 // Internal to the SDK but exported: drains the queue of outstanding resource registrations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -178,9 +177,7 @@ function markSecretOutputs(state: Record<string, unknown>, keys: readonly string
 
 /** Stack file config (`config:` of Pulumi.<stack>.yaml) as plain values. */
 export function readStackFile(stack: string): Record<string, unknown> {
-  const text = fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
-  const doc = parseYaml(text) as { config?: Record<string, unknown> };
-  return doc.config ?? {};
+  return parseStackFile(readStackFileText(stack, { dir: ROOT }));
 }
 
 function toConfigMap(config: Record<string, unknown>): Record<string, string> {

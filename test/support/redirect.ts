@@ -4,7 +4,8 @@
  * with the exact Location, except the health check and ACME challenges; HTTPS serves as before.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NginxSettings, renderNginxConf } from "../../planning/nginx";
+import { renderNginxConf } from "../../planning/nginx";
+import type { NginxSettings } from "../../planning/nginxSettings";
 import { type EchoBackend, type HttpResult, echoOf, httpRequest, startEchoBackend } from "./net";
 import { NGINX_BIN, type RunningNginx, type Sandbox, makeSandbox, sandboxPaths, startNginx } from "./nginx";
 
