@@ -65,13 +65,23 @@ pid_of() {
 }
 
 stop_node() {
-  local k=$1 pid
+  local k=$1 pid ns leftovers
+  ns=$(ns_of "$k")
   pid=$(pid_of "$k")
   if [ -n "$pid" ]; then
     kill "$pid"
     for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  ip netns del "$(ns_of "$k")" 2>/dev/null || true
+  # A node whose dockerd died without its children (a killed session) leaves its containerd and
+  # shims in the namespace; they keep it, and the veth named for the node, alive after `ip netns
+  # del`, and the next start fails with "RTNETLINK answers: File exists".
+  leftovers=$(ip netns pids "$ns" 2>/dev/null || true)
+  if [ -n "$leftovers" ]; then
+    # shellcheck disable=SC2086 # one pid per word
+    kill -9 $leftovers 2>/dev/null || true
+  fi
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "swsw$cluster$k" 2>/dev/null || true
 }
 
 if [ "$action" = stop ]; then
@@ -105,7 +115,7 @@ start_node() {
   local k=$1 ns host veth log
   ns=$(ns_of "$k")
   host=$(name_of "$k")
-  veth=swsw$cluster$k
+  veth=swsw$cluster$k # stop_node deletes it by this name too
   log=/var/log/sectorwars-test-swarm-$cluster-$k.log
   stop_node "$k"
   ip netns add "$ns" || unavailable "cannot create the network namespace $ns"

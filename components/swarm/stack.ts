@@ -4,7 +4,6 @@
  * Docker secrets and nginx.conf as a Docker config. index.ts hands over here once the config is
  * loaded and the engine checked; nothing of container mode runs.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type PlatformConfig, type SecretKey } from "../../planning/config";
 import { edgeNginxSettings } from "../../planning/edge";
@@ -37,7 +36,7 @@ export function swarmStack(args: SwarmStackArgs) {
   const placed = placeUnits(config, swarm);
   if ("problem" in placed) throw new Error(`placement: ${placed.problem.message}`);
   const { placement } = placed;
-  const plan = planStack(config, pulumi.getStack(), args.engine);
+  const plan = planStack(config, pulumi.getStack(), { engine: args.engine });
 
   // Checked before any resource is declared, so an over-budget node fails at preview.
   const capacity = swarmCapacity(plan, config, swarm, placement);
@@ -54,7 +53,7 @@ export function swarmStack(args: SwarmStackArgs) {
     return host ? { DOCKER_HOST: host } : dockerEnvironment;
   };
 
-  const images = new PlatformImages("images", { images: config.images, namePrefix: config.namePrefix });
+  const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
   const edge = new SwarmEdge("edge", {
     plan: plan.edge,
     service: services.edge,
@@ -64,21 +63,14 @@ export function swarmStack(args: SwarmStackArgs) {
     tls:
       secrets.tlsCertificate && secrets.tlsPrivateKey
         ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-        : { selfSignedFor: config.edge.hostname },
+        : { selfSignedFor: plan.edge.publicHostname },
     nodes: swarm.nodes,
     namePrefix: config.namePrefix,
     dockerEnvironment,
   });
 
   const backups = new Backups("backups", {
-    settings: {
-      stack: plan.stack,
-      backupDir: path.join(config.backup.dir, plan.stack),
-      parallelism: config.backup.parallelism,
-      retentionDays: config.backup.retentionDays,
-    },
-    schedule: config.backup.schedule,
-    generation: config.backup.generation,
+    ...plan.backup,
     dockerEnvironment,
     // Finds each database and Redis on the node that runs it (planning/swarm/nodeDocker.ts).
     runVia: (command) => acrossNodes(command, nodeHosts(swarm.nodes)),
@@ -89,12 +81,12 @@ export function swarmStack(args: SwarmStackArgs) {
     service: services.redis,
     networkName: plan.redisNetwork,
     image: images.refs.redis,
-    maxmemory: config.redis.maxmemory,
-    maxmemoryPolicy: config.redis.maxmemoryPolicy,
+    maxmemory: plan.redis.maxmemory,
+    maxmemoryPolicy: plan.redis.maxmemoryPolicy,
     backup: backups,
   });
 
-  const { initSql } = config.database;
+  const { initSql } = plan.database;
   const sql = (file: (typeof initSql)["nexus"]): { initSql?: string } => {
     if (file === undefined) return {};
     if (file.sql === null) throw new Error(`init SQL ${file.path} was not read`);

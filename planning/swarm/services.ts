@@ -8,7 +8,7 @@
  * grace, sizes) is kept; what swarm mode decides differently is here, each with its reason.
  */
 import { swarmHardening } from "./hardening";
-import { PORTS, type ContainerPlan, type StackPlan, activeRegions } from "../topology";
+import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
 import type { SwarmSettings } from "./config";
 import { edgeLabelKey } from "./config";
 import { type Placement, pinConstraint } from "./placement";
@@ -139,8 +139,8 @@ export function planSwarmServices(
       mode: { kind: "global" },
       constraints: [`node.labels.${edgeLabelKey(namePrefix)} == true`],
       ports: [
-        { target: PORTS.http, published: plan.edge.httpPort },
-        { target: PORTS.https, published: plan.edge.httpsPort },
+        { target: plan.edge.ports.http.internal, published: plan.edge.ports.http.external },
+        { target: plan.edge.ports.https.internal, published: plan.edge.ports.https.external },
       ],
     }),
     redis: pinned(plan.redis, placement.redis),
