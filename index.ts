@@ -22,6 +22,7 @@ import { edgeNginxSettings } from "./planning/edge";
 import { PAYPAL_WEBHOOK_PATH } from "./planning/nginx";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
+import { swarmStack } from "./components/swarm/stack";
 
 async function main() {
   const { config, secrets } = loadStackConfig();
@@ -41,6 +42,9 @@ async function main() {
       new ConfigError([{ path: configPath(["engine", "apiVersion"]), message: engine.problem }]).message,
     );
   }
+
+  if (config.orchestrator === "swarm")
+    return swarmStack({ config, secrets, engine: engine.features, dockerEnvironment });
 
   // From here on only the plan: each component gets its slice of it.
   const plan = planStack(config, pulumi.getStack(), { engine: engine.features });

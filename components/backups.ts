@@ -9,6 +9,8 @@ import { DEFAULT_BACKUP_SCHEDULE, scheduleInstallCommand, scheduleRemoveCommand 
 export interface BackupsArgs extends BackupPlan {
   /** Environment of the docker CLI (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
+  /** Wraps the backup command (swarm mode: runs it across the nodes, planning/swarm/nodeDocker.ts). */
+  runVia?: (command: string) => string;
 }
 
 /**
@@ -76,7 +78,7 @@ export class Backups extends pulumi.ComponentResource {
       `${name}-run`,
       {
         // The first deploy runs this before any database exists: nothing to back up is fine here.
-        create: backupCommand({ ...settings, allowEmpty: true }),
+        create: (args.runVia ?? ((c: string) => c))(backupCommand({ ...settings, allowEmpty: true })),
         environment: args.dockerEnvironment,
         triggers: [args.generation, this.gate.fingerprint],
         // The output lists files, sizes and checksums; no secret passes through it.

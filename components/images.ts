@@ -22,11 +22,18 @@ export interface PlatformImagesArgs {
  */
 export class PlatformImages extends pulumi.ComponentResource {
   public readonly ids: Record<ImageKey, pulumi.Output<string>>;
+  /**
+   * What swarm services name instead (every node resolves it on its own): the registry digest
+   * (repo@sha256:...) where there is one, else the reference, such as a local build's tag.
+   */
+  public readonly refs: Record<ImageKey, pulumi.Output<string>>;
 
   constructor(name: string, args: PlatformImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Images", name, {}, opts);
     const byKey = new Map<string, pulumi.Output<string>>();
     const ids = {} as Record<ImageKey, pulumi.Output<string>>;
+    const refs = {} as Record<ImageKey, pulumi.Output<string>>;
+    const refByKey = new Map<string, pulumi.Output<string>>();
     for (const key of IMAGE_KEYS) {
       const spec = args.images[key];
       const { resourceName, reference } = describe(spec, args.namePrefix);
@@ -55,10 +62,16 @@ export class PlatformImages extends pulumi.ComponentResource {
         );
         id = remote.imageId;
         byKey.set(resourceName, id);
+        refByKey.set(
+          resourceName,
+          pulumi.all([remote.repoDigest, remote.name]).apply(([digest, ref]) => digest || ref),
+        );
       }
       ids[key] = id;
+      refs[key] = refByKey.get(resourceName) as pulumi.Output<string>;
     }
     this.ids = ids;
+    this.refs = refs;
     this.registerOutputs({ ids });
   }
 }

@@ -68,6 +68,8 @@ function resolveConfig(
   const { migration } = parsed.database;
   return {
     ...parsed,
+    /** The cluster (sectorwars:swarm); null when unset. */
+    swarm: parsed.swarm ?? null,
     images: resolveImages(parsed.images),
     edge: { ...parsed.edge, httpsRedirect: httpsRedirectFor(parsed.environment, parsed.edge.httpsRedirect) },
     /** sectorwars:services holds a value set with --secret: the extra environment stays secret. */

@@ -11,6 +11,7 @@ import { type ParsedConfig, REDIS_MAXMEMORY_SHARE } from "./configSchema";
 import { UPSTREAM_RESOLVE_SINCE, nginxVersionOfImage, supportsUpstreamResolve } from "./nginxCapabilities";
 import { GAME_SERVICES, serviceProblems } from "./services";
 import { CORE_SERVICES } from "./sizes";
+import { swarmProblems } from "./swarm/config";
 import { formatMemoryMb, parseRedisMemoryMb } from "./units";
 
 export function crossCheck(
@@ -29,6 +30,7 @@ export function crossCheck(
   for (const service of GAME_SERVICES) {
     for (const p of serviceProblems(service, config.services[service])) add(["services", ...p.path], p.message);
   }
+  swarmProblems(config, add);
 
   config.regions.forEach((r, i) => {
     if (r.type === "default" && r.state === "retired") {

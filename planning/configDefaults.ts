@@ -15,6 +15,8 @@ import { DEFAULT_REGION_SIZE } from "./sizes";
 
 export const DEFAULTS = {
   namePrefix: "sectorwars",
+  /** Containers on one Docker host; swarm's own defaults (replicas) are in planning/swarm/config.ts. */
+  orchestrator: "docker",
   /** Per entry of sectorwars:regions. */
   region: { size: DEFAULT_REGION_SIZE, state: "active" },
   redis: { maxmemory: "6gb", maxmemoryPolicy: "allkeys-lru" },

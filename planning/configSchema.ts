@@ -13,6 +13,7 @@ import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "./eng
 import { imagesSchema } from "./imagesConfig";
 import { regionsSchema } from "./regionsConfig";
 import { servicesSchema } from "./services";
+import { ORCHESTRATORS, swarmSchema } from "./swarm/config";
 
 /** Secret config keys: read with getSecret, never parsed as plain values. */
 export const SECRET_KEYS = {
@@ -48,6 +49,14 @@ export const rawConfigSchema = z.strictObject({
     .default(DEFAULTS.namePrefix)
     .describe("Prefix of every container, network and volume name; give each stack on a host its own."),
   host: hostSchema,
+  orchestrator: z
+    .enum(ORCHESTRATORS)
+    .default(DEFAULTS.orchestrator)
+    .describe(
+      "docker: containers on one Docker host (the default). swarm: the same stack as Docker Swarm services on the " +
+        "nodes of sectorwars:swarm.",
+    ),
+  swarm: swarmSchema,
   regions: regionsSchema,
   images: imagesSchema,
   redis: z

@@ -15,6 +15,7 @@
  */
 "use strict";
 
+const fs = require("node:fs");
 const http = require("node:http");
 const { Client } = require("pg");
 const { Redis } = require("ioredis");
@@ -261,6 +262,20 @@ function checkTimeoutMs(env) {
 }
 
 /**
+ * A connection URL from the environment, or from the file its `_FILE` variable names (swarm mode
+ * hands URLs over as Docker secret files: a URL carries a password, and a service's environment
+ * is plain text in its spec). The variable itself wins, as with the official images.
+ * @param {NodeJS.ProcessEnv} env
+ * @param {"DATABASE_URL" | "REDIS_URL"} name
+ * @returns {string | undefined}
+ */
+function urlFrom(env, name) {
+  if (env[name]) return env[name];
+  const file = env[`${name}_FILE`];
+  return file ? fs.readFileSync(file, "utf8").trim() : undefined;
+}
+
+/**
  * The deep check's answer: 200 when every configured dependency accepted a real login.
  * @param {NodeJS.ProcessEnv} env
  * @returns {Promise<{ status: number, body: Identity & { status: "ok" | "degraded", checks: { database: CheckResult, redis: CheckResult } } }>}
@@ -268,8 +283,8 @@ function checkTimeoutMs(env) {
 async function deepHealth(env) {
   const timeoutMs = checkTimeoutMs(env);
   const [database, redis] = await Promise.all([
-    checkPostgres(env.DATABASE_URL, timeoutMs),
-    checkRedis(env.REDIS_URL, timeoutMs),
+    checkPostgres(urlFrom(env, "DATABASE_URL"), timeoutMs),
+    checkRedis(urlFrom(env, "REDIS_URL"), timeoutMs),
   ]);
   const ok = database.ok && redis.ok;
   return {
@@ -334,7 +349,8 @@ function createServer(env = process.env, options = {}) {
           sendJson(res, status, body);
         },
         (err) => {
-          const message = safeMessage(err, [passwordOf(env.DATABASE_URL ?? ""), passwordOf(env.REDIS_URL ?? "")]);
+          const urls = [urlFrom(env, "DATABASE_URL") ?? "", urlFrom(env, "REDIS_URL") ?? ""];
+          const message = safeMessage(err, urls.map(passwordOf));
           log(`probe: /health/deep failed: ${message}`);
           sendJson(res, 500, { status: "error", ...identity(env), error: message });
         },
@@ -418,7 +434,7 @@ async function main() {
   const who = identity(env);
   console.log(
     `probe: ${who.role ?? "no role"} (region ${who.region.id ?? "none"}) listening on ${env.HOST || DEFAULT_HOST}:${listening.port}; ` +
-      `DATABASE_URL ${env.DATABASE_URL ? "set" : "unset"}, REDIS_URL ${env.REDIS_URL ? "set" : "unset"}`,
+      `DATABASE_URL ${urlFrom(env, "DATABASE_URL") ? "set" : "unset"}, REDIS_URL ${urlFrom(env, "REDIS_URL") ? "set" : "unset"}`,
   );
 }
 

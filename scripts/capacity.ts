@@ -8,6 +8,7 @@ import { capacityReport } from "../planning/capacity";
 import { capacityProblems, renderCapacityTable } from "../planning/capacityText";
 import { planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
+import { runSwarmCapacity } from "./swarmCapacity";
 
 export const USAGE = "usage: tsx scripts/capacity.ts --stack <name> [--json]";
 
@@ -32,6 +33,7 @@ export function runCapacity(argv: readonly string[], root: string = ROOT): CliRe
 
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
+  if (config.orchestrator === "swarm") return runSwarmCapacity(config, args);
   const report = capacityReport(planStack(config, args.stack), config);
 
   const problems = capacityProblems(report);

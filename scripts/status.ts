@@ -52,6 +52,7 @@ import {
 import { LABEL_ROLE, LABEL_STACK, type StackPlan, planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
 import { measureDataRoot, measureHere } from "./statusDisk";
+import { engineFor, isCurrent, swarmScope } from "./swarmStatus";
 
 export const USAGE =
   "usage: tsx scripts/status.ts --stack <name> [--json] [--max-backup-age <duration>|off] [--min-free <10%|20G>|off]";
@@ -292,12 +293,19 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
   // The same directory the Backups component writes to.
   const backupDir = plan.backup.settings.backupDir;
 
-  const docker = deps.docker ?? new Docker({ timeout: 120_000 });
-  try {
-    await withTimeout(docker.ping() as Promise<unknown>, PING_TIMEOUT_MS, "ping");
-  } catch (error) {
-    const where = process.env.DOCKER_HOST ?? "the local socket";
-    return { status: 2, stdout: "", stderr: `no Docker engine answers at ${where}: ${(error as Error).message}\n` };
+  // A swarm stack: every node's engine (scripts/swarmStatus.ts); the first is the provider's.
+  const swarm = swarmScope(config, plan);
+  const engines = swarm
+    ? swarm.hosts.map((host) => ({ host, docker: engineFor(host, 120_000) }))
+    : [{ host: "default", docker: deps.docker ?? new Docker({ timeout: 120_000 }) }];
+  const docker = (engines[0] as (typeof engines)[number]).docker;
+  for (const engine of engines) {
+    try {
+      await withTimeout(engine.docker.ping() as Promise<unknown>, PING_TIMEOUT_MS, "ping");
+    } catch (error) {
+      const where = engine.host === "default" ? (process.env.DOCKER_HOST ?? "the local socket") : engine.host;
+      return { status: 2, stdout: "", stderr: `no Docker engine answers at ${where}: ${(error as Error).message}\n` };
+    }
   }
 
   let containers: ObservedContainer[];
@@ -308,7 +316,8 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
     const info = (await docker.info()) as { DockerRootDir?: unknown; Name?: unknown };
     if (typeof info.DockerRootDir !== "string") throw new Error("docker info gave no DockerRootDir");
     const root = info.DockerRootDir;
-    const [observed, vols, rootMeasurement] = await Promise.all([
+    const others = engines.slice(1);
+    const [observed, vols, rootMeasurement, elsewhere] = await Promise.all([
       Promise.all(listed.map((c) => observeContainer(docker, c.Id, plan))),
       observeVolumes(docker, plan.stack),
       measureDataRoot(docker, {
@@ -318,9 +327,18 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
         probeImage: diskProbeImage(listed.map((c) => ({ role: c.Labels?.[LABEL_ROLE] ?? null, imageId: c.ImageID }))),
         stack: plan.stack,
       }),
+      Promise.all(
+        others.map(async ({ docker: other }) => {
+          const found = await other.listContainers({ all: true, filters: { label: [`${LABEL_STACK}=${plan.stack}`] } });
+          const seen = await Promise.all(found.map((c) => observeContainer(other, c.Id, plan)));
+          return { containers: seen, volumes: await observeVolumes(other, plan.stack) };
+        }),
+      ),
     ]);
-    containers = observed.filter((c): c is ObservedContainer => c !== undefined);
-    volumes = vols;
+    containers = [...observed, ...elsewhere.flatMap((e) => e.containers)]
+      .filter((c): c is ObservedContainer => c !== undefined)
+      .filter(isCurrent);
+    volumes = [...vols, ...elsewhere.flatMap((e) => e.volumes)];
     dataRoot = { purpose: "docker-data-root", path: root, measurement: rootMeasurement };
   } catch (error) {
     return { status: 2, stdout: "", stderr: `asking Docker failed: ${(error as Error).message}\n` };
@@ -347,7 +365,7 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
   const report = evaluateStatus({
     stack: plan.stack,
     now: (deps.now ?? (() => new Date()))(),
-    expected: expectedContainers(plan),
+    expected: swarm ? swarm.expected : expectedContainers(plan),
     containers,
     volumes,
     backup: {

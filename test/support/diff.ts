@@ -18,7 +18,13 @@
  */
 import { IN_PLACE_INPUTS } from "../../planning/replacement";
 import { stringsIn } from "./graph";
-import { COMMAND, CONTAINER, type RegisteredResource } from "./pulumi";
+import { COMMAND, CONTAINER, type RegisteredResource, SERVICE } from "./pulumi";
+
+/**
+ * docker.Service inputs that replace the service (@pulumi/docker 5.x, from its Terraform
+ * provider's schema: ForceNew on the name); any other change is a rolling update of its tasks.
+ */
+export const SERVICE_REPLACING: ReadonlySet<string> = new Set(["name"]);
 
 /**
  * Container inputs the docker provider changes on the running container (`docker update`): the
@@ -127,6 +133,7 @@ export function replacingKeys(resource: RegisteredResource, keys: readonly strin
     if (forced.has("*") || forced.has(key)) return true;
     if (resource.type === CONTAINER) return !CONTAINER_IN_PLACE.has(key);
     if (resource.type === COMMAND) return key === "triggers";
+    if (resource.type === SERVICE) return SERVICE_REPLACING.has(key);
     return true;
   };
   return keys.filter(replaces);

@@ -326,3 +326,6 @@ export const NETWORK = "docker:index/network:Network";
 export const VOLUME = "docker:index/volume:Volume";
 export const PASSWORD = "random:index/randomPassword:RandomPassword";
 export const COMMAND = "command:local:Command";
+export const SERVICE = "docker:index/service:Service";
+export const SECRET = "docker:index/secret:Secret";
+export const SERVICE_CONFIG = "docker:index/serviceConfig:ServiceConfig";

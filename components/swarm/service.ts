@@ -1,0 +1,262 @@
+/**
+ * The settings every SectorWars swarm service, secret, config and network shares, declared once:
+ * the swarm counterpart of components/docker.ts.
+ */
+import { createHash } from "node:crypto";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { base64, contentAddressedName } from "../../planning/swarm/secrets";
+import { type SwarmServicePlan, type UpdatePolicy, goSeconds } from "../../planning/swarm/services";
+import type { BackupBefore } from "../dockerResources";
+import { labelList } from "../dockerResources";
+
+/** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
+export interface TaskFile {
+  /** The secret or config resource. */
+  object: docker.Secret | docker.ServiceConfig;
+  /** Absolute path in the container. */
+  file: string;
+  /** Octal mode as a number (0o444 when unset, Docker's default). */
+  mode?: number;
+}
+
+export interface SwarmServiceArgs {
+  plan: SwarmServicePlan;
+  /** Image reference every node resolves (see PlatformImages.refs). */
+  image: pulumi.Input<string>;
+  /** Plain environment: nothing secret goes here (a service's spec is readable in plain text). */
+  env?: Record<string, string>;
+  /** Overrides the image's command (CMD, which the entrypoint gets as arguments). */
+  args?: string[];
+  /** Overlay networks by id, with the task's DNS aliases on each. */
+  networks: { id: pulumi.Input<string>; aliases: string[] }[];
+  secrets?: TaskFile[];
+  configs?: TaskFile[];
+  /**
+   * Named volumes. The engine of the node a task lands on creates one on first use, with these
+   * labels (status and backups find it by them); none is declared through the provider, which
+   * reaches the manager only and would create it there, off the node that uses it. Removing the
+   * service never removes a named volume.
+   */
+  volumes?: { source: string; target: string; readOnly?: boolean; labels: Record<string, string> }[];
+  /** Data-holding services: the backup runs first whenever this service's spec changes. */
+  backupBefore?: BackupBefore;
+}
+
+/** How long `pulumi up` waits for a replicated service to converge (all tasks healthy). */
+const CONVERGE_TIMEOUT = "5m";
+
+/** "rw,noexec,nosuid,size=64m" → the tmpfs mount's size in bytes (the only option a service mount takes). */
+function tmpfsBytes(options: string): number {
+  const size = /(?:^|,)size=(\d+)([kmg])(?:,|$)/.exec(options);
+  if (!size) return 64 * 1024 * 1024;
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[size[2] as "k" | "m" | "g"];
+  return Number(size[1]) * unit;
+}
+
+const policy = (p: UpdatePolicy) => ({
+  parallelism: p.parallelism,
+  order: p.order,
+  delay: p.delay,
+  monitor: p.monitor,
+  failureAction: p.failureAction,
+  maxFailureRatio: p.maxFailureRatio,
+});
+
+/**
+ * Declares one service.
+ *
+ * - The Docker name is fixed: swarm updates a service in place, task by task, in the order and
+ *   with the rollback its update policy says (planning/swarm/services.ts).
+ * - Labels go on the service and on its tasks' containers: backups, restore and status find
+ *   the containers by those on the node that runs them.
+ * - Secrets and configs are content-addressed objects (see secretFile): new content, new name,
+ *   a rolling update of the services that read it.
+ * - tmpfs mounts give a read-only root filesystem its scratch space.
+ * - No cpuShares or memorySwap: a service spec has neither; the reservation is what the
+ *   scheduler places by, and no swap is the swarm default when only a memory limit is set.
+ */
+export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.CustomResourceOptions): docker.Service {
+  const { plan } = args;
+  const c = plan.container;
+  const h = c.hardening;
+  const labels = labelList(c.labels);
+  const inputs = {
+    name: plan.serviceName,
+    labels,
+    mode: plan.mode.kind === "global" ? { global: true } : { replicated: { replicas: plan.mode.replicas } },
+    taskSpec: {
+      containerSpec: {
+        image: args.image,
+        labels,
+        ...(args.args ? { args: args.args } : {}),
+        ...(args.env && Object.keys(args.env).length > 0 ? { env: args.env } : {}),
+        healthcheck: {
+          tests: c.healthcheck.tests,
+          interval: c.healthcheck.interval,
+          timeout: c.healthcheck.timeout,
+          retries: c.healthcheck.retries,
+          startPeriod: c.healthcheck.startPeriod,
+        },
+        capDrops: h.capabilityDrops,
+        ...(h.capabilityAdds.length > 0 ? { capAdds: h.capabilityAdds } : {}),
+        readOnly: h.readOnlyRootfs,
+        mounts: [
+          ...(args.volumes ?? []).map((v) => ({
+            type: "volume",
+            source: v.source,
+            target: v.target,
+            ...(v.readOnly ? { readOnly: true } : {}),
+            volumeOptions: { labels: labelList(v.labels) },
+          })),
+          ...Object.entries(h.tmpfs).map(([target, options]) => ({
+            type: "tmpfs",
+            target,
+            tmpfsOptions: { sizeBytes: tmpfsBytes(options) },
+          })),
+        ],
+        secrets: (args.secrets ?? []).map((s) => ({
+          secretId: s.object.id,
+          secretName: s.object.name,
+          fileName: s.file,
+          fileMode: s.mode ?? 0o444,
+          fileUid: "0",
+          fileGid: "0",
+        })),
+        configs: (args.configs ?? []).map((s) => ({
+          configId: s.object.id,
+          configName: s.object.name,
+          fileName: s.file,
+          fileMode: s.mode ?? 0o444,
+          fileUid: "0",
+          fileGid: "0",
+        })),
+        ...(c.stop.signal === undefined ? {} : { stopSignal: c.stop.signal }),
+        stopGracePeriod: goSeconds(c.stop.graceSeconds),
+      },
+      resources: {
+        limits: { nanoCpus: Math.round(c.size.limits.cpus * 1e9), memoryBytes: c.size.limits.memoryMb * 1024 ** 2 },
+        reservation: {
+          nanoCpus: Math.round(c.size.reservations.cpus * 1e9),
+          memoryBytes: c.size.reservations.memoryMb * 1024 ** 2,
+        },
+      },
+      restartPolicy: { condition: "any", delay: "5s" },
+      placement: {
+        constraints: plan.constraints,
+        ...(plan.spread ? { prefs: ["spread=node.id"] } : {}),
+      },
+      networksAdvanceds: args.networks.map((n) => ({ id: n.id, aliases: n.aliases })),
+      // Bounded logs on every node: the json-file default grows until the disk is full.
+      logDriver: { name: "json-file", options: { "max-size": "10m", "max-file": "5" } },
+    },
+    endpointSpec: {
+      mode: plan.endpointMode,
+      ...(plan.ports.length > 0
+        ? {
+            ports: plan.ports.map((p) => ({
+              targetPort: p.target,
+              publishedPort: p.published,
+              publishMode: "host",
+              protocol: "tcp",
+            })),
+          }
+        : {}),
+    },
+    updateConfig: policy(plan.update),
+    rollbackConfig: policy(plan.rollback),
+    ...(plan.converge ? { convergeConfig: { delay: "2s", timeout: CONVERGE_TIMEOUT } } : {}),
+  };
+  const backup = args.backupBefore;
+  backup?.gate.watch(
+    plan.serviceName,
+    pulumi
+      .output(inputs)
+      .apply((resolved) => createHash("sha256").update(JSON.stringify(resolved)).digest("hex").slice(0, 16)),
+  );
+  return new docker.Service(name, inputs, {
+    ...opts,
+    dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
+  });
+}
+
+function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (dependsOn === undefined) return [];
+  return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
+}
+
+/** What a secret or config is made of: the stable part of its name, its content, its labels. */
+export interface TaskFileArgs<C> {
+  /** The Docker name without its digest, e.g. sectorwars_region_orion_db_password. */
+  stableName: string;
+  content: C;
+  labels: Record<string, string>;
+}
+
+/**
+ * A Docker secret under a content-addressed name. Replaced, never edited: created before the old
+ * one is deleted, and the old one only goes once the services that read it have moved on.
+ */
+export function secretFile(
+  name: string,
+  args: TaskFileArgs<pulumi.Input<string>>,
+  opts: pulumi.CustomResourceOptions,
+): docker.Secret {
+  const text = pulumi.output(args.content);
+  return new docker.Secret(
+    name,
+    {
+      // The digest of a secret is no secret (see contentAddressedName); the name stays readable.
+      name: pulumi.unsecret(text.apply((t) => contentAddressedName(args.stableName, t))),
+      data: pulumi.secret(text.apply(base64)),
+      labels: labelList(args.labels),
+    },
+    opts,
+  );
+}
+
+/** A Docker config (nothing secret in it) under a content-addressed name. */
+export function configFile(
+  name: string,
+  args: TaskFileArgs<string>,
+  opts: pulumi.CustomResourceOptions,
+): docker.ServiceConfig {
+  return new docker.ServiceConfig(
+    name,
+    {
+      name: contentAddressedName(args.stableName, args.content),
+      data: base64(args.content),
+      labels: labelList(args.labels),
+    },
+    opts,
+  );
+}
+
+/**
+ * An overlay network. `internal`: no route out of the cluster, as the bridge networks of
+ * container mode. `attachable`: plain containers (the operator's commands, tests) may join.
+ */
+export interface OverlayNetworkArgs {
+  networkName: string;
+  labels: Record<string, string>;
+  internal: boolean;
+  attachable: boolean;
+}
+
+export function overlayNetwork(
+  name: string,
+  args: OverlayNetworkArgs,
+  opts: pulumi.CustomResourceOptions,
+): docker.Network {
+  return new docker.Network(
+    name,
+    {
+      name: args.networkName,
+      driver: "overlay",
+      internal: args.internal,
+      attachable: args.attachable,
+      labels: labelList(args.labels),
+    },
+    { ...opts, deleteBeforeReplace: true },
+  );
+}

@@ -1,0 +1,39 @@
+/**
+ * Shell text for commands that run inside a swarm task's container: the task's container is found
+ * by its service's name on the node that runs it (the node's DOCKER_HOST), since swarm names
+ * containers `<service>.<slot>.<task id>` and replaces them on every update.
+ */
+import { shellQuote } from "../shell";
+
+/** Swarm's own label on every task container. */
+export const SWARM_SERVICE_LABEL = "com.docker.swarm.service.name";
+
+/**
+ * A POSIX sh snippet that sets $c to the running task container of `service` on this engine, or
+ * fails with a message naming the service (a stopped task, or the wrong node's DOCKER_HOST).
+ */
+export function taskContainerSnippet(service: string): string {
+  const filter = shellQuote(`label=${SWARM_SERVICE_LABEL}=${service}`);
+  return (
+    `c=$(docker ps -q --filter ${filter} --filter status=running | head -n 1); ` +
+    `[ -n "$c" ] || { echo "no running task of ${service} on \${DOCKER_HOST:-the local engine}" >&2; exit 1; }`
+  );
+}
+
+/** `command` (which names the container "$c") run against the running task of `service`. */
+export function onTask(service: string, command: string): string {
+  return `${taskContainerSnippet(service)}; ${command}`;
+}
+
+/** The docker CLI commands that set a node's labels, and remove them again. */
+export function nodeLabelCommands(node: string, labels: Record<string, string>): { create: string; delete: string } {
+  const keys = Object.keys(labels).sort();
+  if (keys.length === 0) return { create: "true", delete: "true" };
+  const add = keys.map((k) => `--label-add ${shellQuote(`${k}=${labels[k] ?? ""}`)}`).join(" ");
+  const rm = keys.map((k) => `--label-rm ${shellQuote(k)}`).join(" ");
+  return {
+    create: `docker node update ${add} ${shellQuote(node)} >/dev/null`,
+    // The node may have left the cluster already; then there is nothing to remove.
+    delete: `docker node inspect ${shellQuote(node)} >/dev/null 2>&1 || exit 0; docker node update ${rm} ${shellQuote(node)} >/dev/null`,
+  };
+}

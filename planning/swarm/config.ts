@@ -1,0 +1,188 @@
+/**
+ * The orchestrator switch (`sectorwars:orchestrator`) and the cluster's description
+ * (`sectorwars:swarm`): its nodes, where each stateful service lives, and how many tasks each
+ * stateless service runs. Schema and the checks that need the rest of the config; the main
+ * schema in ../config.ts only hooks these in, so that an unset orchestrator leaves every other
+ * key, default and resource exactly as it was.
+ */
+import { z } from "zod";
+import type { PlatformConfig } from "../config";
+import { GAME_SERVICES, type GameService } from "../services";
+import { placeUnits } from "./placement";
+
+export const ORCHESTRATORS = ["docker", "swarm"] as const;
+export type Orchestrator = (typeof ORCHESTRATORS)[number];
+
+/** The stateless services a cluster can run several tasks of; the edge runs one per edge node. */
+export const SCALABLE_SERVICES = GAME_SERVICES;
+
+/**
+ * Two tasks by default: an update replaces one task at a time while the other serves, which is
+ * what keeps a start-first update from losing a request through the edge's DNS cache (see
+ * swarm/services.ts, SWARM_UPDATE_DELAY). One is allowed, and loses requests for up to the
+ * resolver's validity during an update.
+ */
+export const DEFAULT_REPLICAS = 2;
+export const MAX_REPLICAS = 64;
+
+/** node.hostname as Docker reports it: a DNS host name. */
+const NODE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,62}[a-z0-9])?$/i;
+/** Node label keys as Docker accepts them and a placement constraint can name them unquoted. */
+const LABEL_KEY_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$/;
+/** Where a node's own engine is: what the docker CLI takes as DOCKER_HOST. */
+const DOCKER_HOST_PATTERN = /^(?:unix:\/\/\/[\w./-]+|ssh:\/\/[\w.@:-]+|tcp:\/\/[\w.:-]+)$/;
+
+const nodeName = z.string().regex(NODE_NAME_PATTERN, "must be a node's host name (docker node ls, HOSTNAME)");
+
+const node = z.strictObject({
+  name: nodeName.describe("The node's host name (`docker node ls`): placement constraints name it."),
+  cpus: z.number().positive().describe("vCPUs of the node."),
+  memoryGb: z.number().positive().describe("Memory of the node in GB."),
+  labels: z
+    .record(z.string().regex(LABEL_KEY_PATTERN, "must be a node label key such as zone or disk.ssd"), z.string())
+    .default({})
+    .describe("Node labels the program sets on the node (`docker node update --label-add`)."),
+  edge: z
+    .boolean()
+    .default(false)
+    .describe("Runs an edge (nginx) task that publishes the public ports on this node's own address (host mode)."),
+  dockerHost: z
+    .string()
+    .regex(DOCKER_HOST_PATTERN, "must be a DOCKER_HOST value such as ssh://ops@node-2 or unix:///var/run/docker.sock")
+    .optional()
+    .describe(
+      "DOCKER_HOST of this node's own engine, for what runs inside its containers (password sync, backups, " +
+        "restore, status). Unset: the engine the provider deploys to (right for the manager itself).",
+    ),
+});
+
+const replicas = z.number().int().min(1).max(MAX_REPLICAS);
+
+export const swarmSchema = z
+  .strictObject({
+    nodes: z.array(node).min(1, "at least one node is needed").describe("The cluster's nodes."),
+    homeNode: nodeName
+      .optional()
+      .describe(
+        "Node of every database and of Redis that has no swarm.placement entry. Implied when the cluster has one " +
+          "node; required with more (see README, Swarm placement).",
+      ),
+    placement: z
+      .strictObject({
+        nexus: nodeName.optional().describe("Node of the nexus database."),
+        redis: nodeName.optional().describe("Node of the shared Redis."),
+        regions: z.record(z.string(), nodeName).default({}).describe("Node of each region's database, by region id."),
+      })
+      .default({ regions: {} })
+      .describe("Where each database and Redis lives: their data volumes are local to that node."),
+    replicas: z
+      .strictObject(
+        Object.fromEntries(GAME_SERVICES.map((s) => [s, replicas.default(DEFAULT_REPLICAS)])) as Record<
+          GameService,
+          z.ZodDefault<typeof replicas>
+        >,
+      )
+      .default(Object.fromEntries(GAME_SERVICES.map((s) => [s, DEFAULT_REPLICAS])) as Record<GameService, number>)
+      .describe(`Tasks of each stateless service (default ${DEFAULT_REPLICAS}); each region's API runs this many.`),
+  })
+  .optional()
+  .describe("The Docker Swarm cluster, with sectorwars:orchestrator swarm.");
+
+export type SwarmNode = z.output<typeof node>;
+export type SwarmSettings = NonNullable<z.output<typeof swarmSchema>>;
+
+/**
+ * The node label that marks a stack's edge nodes (set by the program on `edge: true` nodes): one
+ * per name prefix, so that two stacks on one cluster each choose their own edge nodes.
+ */
+export const edgeLabelKey = (namePrefix: string): string => `com.sectorwars.${namePrefix}.edge`;
+
+type Add = (path: PropertyKey[], message: string) => void;
+
+/**
+ * Problems of the orchestrator and swarm keys that need the rest of the config, each with its
+ * path; nothing when the orchestrator is docker and swarm is unset.
+ */
+export function swarmProblems(config: PlatformConfig, add: Add): void {
+  const { swarm } = config;
+  if (config.orchestrator === "docker") {
+    if (swarm !== null) add(["swarm"], "is read only with sectorwars:orchestrator swarm; set that, or remove this");
+    return;
+  }
+  if (swarm === null) {
+    add(["swarm"], "is required with sectorwars:orchestrator swarm: at least its nodes");
+    return;
+  }
+  const names = new Map<string, number>();
+  swarm.nodes.forEach((n, i) => {
+    const previous = names.get(n.name);
+    if (previous !== undefined) add(["swarm", "nodes", i, "name"], `"${n.name}" is already swarm.nodes[${previous}]`);
+    else names.set(n.name, i);
+  });
+  if (!swarm.nodes.some((n) => n.edge)) {
+    add(["swarm", "nodes"], "no node has edge: true; the public ports would be published nowhere");
+  }
+  const known = (path: PropertyKey[], name: string | undefined) => {
+    if (name !== undefined && !names.has(name))
+      add(path, `"${name}" is not in swarm.nodes (${[...names.keys()].join(", ")})`);
+  };
+  known(["swarm", "homeNode"], swarm.homeNode);
+  known(["swarm", "placement", "nexus"], swarm.placement.nexus);
+  known(["swarm", "placement", "redis"], swarm.placement.redis);
+  const regionIds = new Set(config.regions.map((r) => r.id));
+  for (const [id, name] of Object.entries(swarm.placement.regions)) {
+    if (!regionIds.has(id)) add(["swarm", "placement", "regions", id], "is not a region of sectorwars:regions");
+    else known(["swarm", "placement", "regions", id], name);
+  }
+
+  const placed = placeUnits(config, swarm);
+  if ("problem" in placed) add(placed.problem.path, placed.problem.message);
+
+  if (config.debugPorts.publish) {
+    add(
+      ["debugPorts", "publish"],
+      "a swarm service cannot publish on 127.0.0.1 only; reach a database with docker exec on its node instead",
+    );
+  }
+  if (config.servicesSecret) {
+    add(
+      ["services"],
+      "holds a value set with --secret, which a swarm service would carry in its spec in plain text; " +
+        "give the service a Docker secret of its own instead",
+    );
+  }
+  if (config.backup.schedule !== "off") {
+    add(
+      ["backup", "schedule"],
+      'the scheduled backup does not reach a swarm\'s nodes yet; set "off" and schedule `npm run backup` (README, Backups, restore, status)',
+    );
+  }
+  if (config.edge.staticFrom !== null) {
+    add(
+      ["edge", "staticFrom"],
+      "is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)",
+    );
+  }
+  if (config.database.migration) {
+    add(["database", "migration"], "is not supported with sectorwars:orchestrator swarm yet");
+  }
+  if (swarm.nodes.length > 1) {
+    // Backups, restore and status reach each node's containers through that node's own engine.
+    const unreachable = swarm.nodes.filter((n) => n.dockerHost === undefined);
+    unreachable.slice(1).forEach((n) => {
+      add(
+        ["swarm", "nodes", swarm.nodes.indexOf(n), "dockerHost"],
+        `required with more than one node: only one (the provider's, "${unreachable[0]?.name}") may go without; ` +
+          "backups, restore and status reach a node's containers through its own engine",
+      );
+    });
+    for (const [key, image] of Object.entries(config.images)) {
+      if (image.kind === "build") {
+        add(
+          ["images", key],
+          "a local build exists on the manager only; with more than one node, name an image in a registry every node can pull",
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The stack's containers as Docker Swarm services, as plain data: mode and replicas, placement,
+ * update and rollback policy, endpoint mode, published ports, resources in the units the Engine
+ * API takes. Components turn these into docker.Service resources; the real-swarm test turns the
+ * same resources into `docker service create` flags.
+ *
+ * Everything a container plan says (image key, labels, health check, hardening, stop signal and
+ * grace, sizes) is kept; what swarm mode decides differently is here, each with its reason.
+ */
+import { swarmHardening } from "./hardening";
+import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
+import type { SwarmSettings } from "./config";
+import { edgeLabelKey } from "./config";
+import { type Placement, pinConstraint } from "./placement";
+
+/**
+ * How long the edge trusts a resolved task address in swarm mode. A rolling update stops one old
+ * task right after its successor is healthy; an address cached longer than the pause between two
+ * such steps could be the only one nginx knows when its task goes. Short validity costs a DNS
+ * query per name and worker every couple of seconds, on a resolver inside the node.
+ */
+export const SWARM_RESOLVER_VALID_SECONDS = 2;
+
+/**
+ * Pause between two tasks' updates: longer than the edge's resolver validity, so that before an
+ * old task stops, every nginx worker has resolved the name again since the previous step and
+ * knows a task that keeps running (with two or more replicas). That is what lets a start-first
+ * update lose no request, where container mode reloads nginx between the swap's two halves.
+ */
+export const SWARM_UPDATE_DELAY = `${2 * SWARM_RESOLVER_VALID_SECONDS + 1}s`;
+
+/** Failures of an updated task within this time after it became healthy fail the update. */
+export const SWARM_UPDATE_MONITOR = "15s";
+
+export type UpdateOrder = "start-first" | "stop-first";
+
+export interface UpdatePolicy {
+  parallelism: number;
+  order: UpdateOrder;
+  delay: string;
+  monitor: string;
+  /** On the update: roll back to the previous spec. On a rollback that fails: stop and wait for a person. */
+  failureAction: "rollback" | "pause";
+  maxFailureRatio: string;
+}
+
+export interface SwarmServicePlan {
+  /** The container plan it comes from: name, labels, sizes, health check, hardening, stop. */
+  container: ContainerPlan;
+  /** Docker service name: the seed's container name, stable; swarm updates a service in place. */
+  serviceName: string;
+  mode: { kind: "replicated"; replicas: number } | { kind: "global" };
+  constraints: string[];
+  /** Spread the tasks of a replicated service over the nodes. */
+  spread: boolean;
+  update: UpdatePolicy;
+  rollback: UpdatePolicy;
+  /**
+   * dnsrr: the service name and its aliases resolve to the running tasks' own addresses. A
+   * virtual IP (vip) would need IPVS in the kernel of every node to route; task addresses need
+   * nothing but the overlay, and the edge resolves them at request time anyway.
+   */
+  endpointMode: "dnsrr";
+  /** Host-mode ports (the edge only): published on the address of the node that runs the task. */
+  ports: { target: number; published: number }[];
+  /** Wait for the service to converge (replicated services; the provider refuses it for global ones). */
+  converge: boolean;
+}
+
+const rolling = (order: UpdateOrder, failureAction: UpdatePolicy["failureAction"]): UpdatePolicy => ({
+  parallelism: 1,
+  order,
+  delay: SWARM_UPDATE_DELAY,
+  monitor: SWARM_UPDATE_MONITOR,
+  failureAction,
+  maxFailureRatio: "0",
+});
+
+/**
+ * Stateless services start the new task first and stop the old one once it is healthy; a task
+ * that fails its health check (or dies within the monitor time) rolls the whole service back.
+ */
+const STATELESS = { update: rolling("start-first", "rollback"), rollback: rolling("start-first", "pause") };
+
+/**
+ * Databases and Redis stop first: two tasks must never open one data volume. The backup runs
+ * before (the service waits for the backup command, whose trigger covers the service's spec).
+ * The edge too: two tasks cannot bind one host port on the same node.
+ */
+const STOP_FIRST = { update: rolling("stop-first", "rollback"), rollback: rolling("stop-first", "pause") };
+
+function service(
+  plan: ContainerPlan,
+  c: Pick<SwarmServicePlan, "mode" | "constraints"> & Partial<SwarmServicePlan>,
+): SwarmServicePlan {
+  const stateless = plan.replacement === "create-before-delete";
+  // No start interval: @pulumi/docker 5.2's service health check has no such field.
+  const { startInterval: _unused, ...healthcheck } = plan.healthcheck;
+  const container = { ...plan, healthcheck, hardening: swarmHardening(plan.role, plan.hardening) };
+  return {
+    container,
+    serviceName: container.containerName,
+    spread: c.mode.kind === "replicated" && c.mode.replicas > 1,
+    ...(stateless ? STATELESS : STOP_FIRST),
+    endpointMode: "dnsrr",
+    ports: [],
+    converge: c.mode.kind === "replicated",
+    ...c,
+  };
+}
+
+const pinned = (container: ContainerPlan, node: string): SwarmServicePlan =>
+  service(container, { mode: { kind: "replicated", replicas: 1 }, constraints: [pinConstraint(node)] });
+
+const floating = (container: ContainerPlan, replicas: number): SwarmServicePlan =>
+  service(container, { mode: { kind: "replicated", replicas }, constraints: [] });
+
+export interface SwarmStackServices {
+  edge: SwarmServicePlan;
+  redis: SwarmServicePlan;
+  nexus: { api: SwarmServicePlan; db: SwarmServicePlan };
+  /** Active regions only; a retired region keeps its volume on its node and runs nothing. */
+  regions: Record<string, { api: SwarmServicePlan; db: SwarmServicePlan }>;
+  admin: SwarmServicePlan;
+  player: SwarmServicePlan;
+  paypal: SwarmServicePlan;
+}
+
+/** The service of every container of the plan. */
+export function planSwarmServices(
+  plan: StackPlan,
+  swarm: SwarmSettings,
+  placement: Placement,
+  namePrefix: string,
+): SwarmStackServices {
+  const r = swarm.replicas;
+  return {
+    edge: service(plan.edge, {
+      mode: { kind: "global" },
+      constraints: [`node.labels.${edgeLabelKey(namePrefix)} == true`],
+      ports: [
+        { target: plan.edge.ports.http.internal, published: plan.edge.ports.http.external },
+        { target: plan.edge.ports.https.internal, published: plan.edge.ports.https.external },
+      ],
+    }),
+    redis: pinned(plan.redis, placement.redis),
+    nexus: { api: floating(plan.nexus.api, r["nexus-api"]), db: pinned(plan.nexus.db, placement.nexus) },
+    regions: Object.fromEntries(
+      activeRegions(plan).map((region) => [
+        region.id,
+        {
+          api: floating(region.api, r["region-api"]),
+          db: pinned(region.db, placement.regions[region.id] as string),
+        },
+      ]),
+    ),
+    admin: floating(plan.admin, r["admin-ui"]),
+    player: floating(plan.player, r["player-ui"]),
+    paypal: floating(plan.paypal, r.paypal),
+  };
+}
+
+/** Every service of the stack, for checks and tests. */
+export function allSwarmServices(s: SwarmStackServices): SwarmServicePlan[] {
+  return [
+    s.edge,
+    s.redis,
+    s.nexus.api,
+    s.nexus.db,
+    s.admin,
+    s.player,
+    s.paypal,
+    ...Object.values(s.regions).flatMap((r) => [r.api, r.db]),
+  ];
+}
+
+/** Duration as Go prints it for a whole number of seconds ("1m0s", "15s"), as the provider reads it back. */
+export function goSeconds(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  const h = Math.floor(m / 60);
+  if (h > 0) return `${h}h${m % 60}m${s}s`;
+  return m > 0 ? `${m}m${s}s` : `${s}s`;
+}

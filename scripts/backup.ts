@@ -1,0 +1,41 @@
+/**
+ * One backup of a stack now, by the very script `pulumi up` runs (planning/backup.ts), from the
+ * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), so that
+ * cron or a timer of your own can schedule what sectorwars:backup.schedule cannot reach yet.
+ *   npm run backup -- --stack prod
+ * Exit status: the backup script's (0 done, non-zero failed, its messages on stderr); 2 on bad usage.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { backupCommand } from "../planning/backupRun";
+import { acrossNodes, nodeHosts } from "../planning/swarm/nodeDocker";
+import { ROOT, STACK_NAME_PATTERN, parseCliArgs, readStackConfig } from "./cli";
+
+export const USAGE = "usage: backup --stack NAME";
+
+/** The command line to run, or the message to exit 2 with. */
+export function backupCommandFor(argv: readonly string[], root: string = ROOT): string | { error: string } {
+  const parsed = parseCliArgs(argv, { options: { stack: ["--stack", "-s"] }, flags: {} });
+  if (typeof parsed === "string") return { error: parsed };
+  const stack = parsed.options.stack;
+  if (!stack || !STACK_NAME_PATTERN.test(stack)) return { error: "--stack NAME is required" };
+  const config = readStackConfig(root, stack);
+  if ("error" in config) return { error: config.error };
+  const command = backupCommand({
+    stack,
+    // As the program resolves it: relative to the project directory.
+    backupDir: path.resolve(root, config.backup.dir, stack),
+    parallelism: config.backup.parallelism,
+    retentionDays: config.backup.retentionDays,
+  });
+  return config.swarm === null ? command : acrossNodes(command, nodeHosts(config.swarm.nodes));
+}
+
+if (require.main === module) {
+  const command = backupCommandFor(process.argv.slice(2));
+  if (typeof command !== "string") {
+    console.error(`${command.error}\n${USAGE}`);
+    process.exit(2);
+  }
+  process.exit(spawnSync("bash", ["-c", command], { stdio: "inherit" }).status ?? 1);
+}
