@@ -1,7 +1,6 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import {
@@ -18,12 +17,7 @@ import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planni
 import type { StackPlan } from "../planning/topology";
 import { hashDirectory } from "./contentHash";
 import { dataVolume, labelList, serviceContainer } from "./dockerResources";
-
-/** A PEM certificate chain and its key. */
-export interface TlsMaterial {
-  certificate: pulumi.Input<string>;
-  privateKey: pulumi.Input<string>;
-}
+import { type TlsSource, tlsMaterial } from "./tlsMaterial";
 
 export interface EdgeProxyArgs {
   /**
@@ -38,7 +32,7 @@ export interface EdgeProxyArgs {
   /** What nginx.conf is rendered from. */
   nginx: NginxSettings;
   /** The certificate served on HTTPS, or a host name to generate a self-signed one for (dev). */
-  tls: TlsMaterial | { selfSignedFor: string };
+  tls: TlsSource;
   /** Environment of the `docker` CLI that reloads nginx: it must reach the same Docker host as the provider. */
   dockerEnvironment: Record<string, string>;
   /**
@@ -84,7 +78,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
       parent,
     );
 
-    const material = "selfSignedFor" in args.tls ? selfSigned(name, args.tls.selfSignedFor, this) : args.tls;
+    const material = tlsMaterial(name, args.tls, this);
     const nginxConf = renderNginxConf(args.nginx);
     this.configHash = nginxConfHash(args.nginx);
 
@@ -198,23 +192,4 @@ function fillSource(
     environment: { [STATIC_FILL_ENV.sourceImage]: playerUiImage, [STATIC_FILL_ENV.sourcePath]: source.path },
     trigger: playerUiImage,
   };
-}
-
-/** A dev certificate for the edge host name, kept in state so it stays the same across runs. */
-function selfSigned(name: string, hostname: string, parent: pulumi.Resource): TlsMaterial {
-  const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
-  const cert = new tls.SelfSignedCert(
-    `${name}-tls-cert`,
-    {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName: hostname, organization: "SectorWars dev" },
-      dnsNames: [...new Set([hostname, "localhost"])],
-      ipAddresses: ["127.0.0.1"],
-      validityPeriodHours: 24 * 365,
-      earlyRenewalHours: 24 * 30,
-      allowedUses: ["key_encipherment", "digital_signature", "server_auth"],
-    },
-    { parent },
-  );
-  return { certificate: cert.certPem, privateKey: key.privateKeyPem };
 }

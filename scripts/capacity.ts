@@ -8,7 +8,8 @@ import { capacityReport } from "../planning/capacity";
 import { capacityProblems, renderCapacityTable } from "../planning/capacityText";
 import { planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
-import { runSwarmCapacity } from "./swarmCapacity";
+import { swarmCapacityView } from "./swarmCapacity";
+import type { ConfigProblem, PlatformConfig } from "../planning/config";
 
 export const USAGE = "usage: tsx scripts/capacity.ts --stack <name> [--json]";
 
@@ -33,14 +34,15 @@ export function runCapacity(argv: readonly string[], root: string = ROOT): CliRe
 
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
-  if (config.orchestrator === "swarm") return runSwarmCapacity(config, args);
-  const report = capacityReport(planStack(config, args.stack), config);
+  const view: CapacityView | { error: string } =
+    config.orchestrator === "swarm" ? swarmCapacityView(config, args.stack) : hostCapacityView(config, args.stack);
+  if ("error" in view) return { status: 2, stdout: "", stderr: `${view.error}\n` };
 
-  const problems = capacityProblems(report);
-  const verdict = `Stack "${args.stack}" does not fit on its host`;
+  const { problems } = view;
+  const verdict = `Stack "${args.stack}" does not fit on ${view.budget}`;
   return {
     status: problems.length === 0 ? 0 : 1,
-    stdout: args.json ? `${JSON.stringify(report, null, 2)}\n` : renderCapacityTable(report),
+    stdout: args.json ? `${JSON.stringify(view.report, null, 2)}\n` : view.table,
     // The table already ends with the problems; JSON readers get them here.
     stderr:
       problems.length === 0
@@ -49,6 +51,21 @@ export function runCapacity(argv: readonly string[], root: string = ROOT): CliRe
           ? `${verdict}:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}\n`
           : `${verdict} (${problems.length} problem${problems.length === 1 ? "" : "s"}, listed above).\n`,
   };
+}
+
+/** What `npm run capacity` prints, for one host or (scripts/swarmCapacity.ts) a swarm's nodes. */
+export interface CapacityView {
+  /** The --json output. */
+  report: unknown;
+  table: string;
+  problems: readonly ConfigProblem[];
+  /** What the stack must fit on, for the verdict: "its host", "its nodes". */
+  budget: string;
+}
+
+function hostCapacityView(config: PlatformConfig, stack: string): CapacityView {
+  const report = capacityReport(planStack(config, stack), config);
+  return { report, table: renderCapacityTable(report), problems: capacityProblems(report), budget: "its host" };
 }
 
 if (require.main === module) {

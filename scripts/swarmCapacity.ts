@@ -1,30 +1,25 @@
 /**
  * `npm run capacity` for a swarm stack: one table per node, as for a single host, with the
- * floating tasks in the example packing, and every node's problems. Same exit statuses.
+ * floating tasks in the example packing, and every node's problems; scripts/capacity.ts prints it.
  */
 import type { PlatformConfig } from "../planning/config";
 import { renderSwarmCapacity, swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity";
 import { placeUnits } from "../planning/swarm/placement";
 import { planStack } from "../planning/topology";
-import type { CliResult } from "./cli";
+import type { CapacityView } from "./capacity";
 
-export function runSwarmCapacity(config: PlatformConfig, args: { stack: string; json: boolean }): CliResult {
+/** The report, its text and its problems, or why there is none (a usage error, exit 2). */
+export function swarmCapacityView(config: PlatformConfig, stack: string): CapacityView | { error: string } {
   const swarm = config.swarm;
   // parseConfig has refused a swarm stack without a cluster or with units it cannot place.
-  if (swarm === null) return { status: 2, stdout: "", stderr: "sectorwars:swarm is missing\n" };
+  if (swarm === null) return { error: "sectorwars:swarm is missing" };
   const placed = placeUnits(config, swarm);
-  if ("problem" in placed) return { status: 2, stdout: "", stderr: `${placed.problem.message}\n` };
-  const report = swarmCapacity(planStack(config, args.stack), config, swarm, placed.placement);
-  const problems = swarmCapacityProblems(report, swarm);
-  const verdict = `Stack "${args.stack}" does not fit on its nodes`;
+  if ("problem" in placed) return { error: placed.problem.message };
+  const report = swarmCapacity(planStack(config, stack), config, swarm, placed.placement);
   return {
-    status: problems.length === 0 ? 0 : 1,
-    stdout: args.json ? `${JSON.stringify(report, null, 2)}\n` : renderSwarmCapacity(report, swarm),
-    stderr:
-      problems.length === 0
-        ? ""
-        : args.json
-          ? `${verdict}:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n")}\n`
-          : `${verdict} (${problems.length} problem${problems.length === 1 ? "" : "s"}, listed above).\n`,
+    report,
+    table: renderSwarmCapacity(report, swarm),
+    problems: swarmCapacityProblems(report, swarm),
+    budget: "its nodes",
   };
 }

@@ -7,7 +7,6 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import { NGINX_CONF_PATH, STATIC_VOLUME_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../planning/edge";
 import { nginxConfHash, renderNginxConf } from "../../planning/nginx";
 import type { NginxSettings } from "../../planning/nginxSettings";
@@ -17,7 +16,7 @@ import { base64, contentAddressedName } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
 import type { StackPlan } from "../../planning/topology";
 import { labelList } from "../dockerResources";
-import type { TlsMaterial } from "../edgeProxy";
+import { type TlsSource, tlsMaterial } from "../tlsMaterial";
 import { configFile, overlayNetwork, secretFile, swarmService } from "./service";
 
 export interface SwarmEdgeArgs {
@@ -26,7 +25,7 @@ export interface SwarmEdgeArgs {
   frontNetworkName: string;
   image: pulumi.Input<string>;
   nginx: NginxSettings;
-  tls: TlsMaterial | { selfSignedFor: string };
+  tls: TlsSource;
   /** The nodes whose labels the program sets (edge marker and configured labels). */
   nodes: SwarmNode[];
   namePrefix: string;
@@ -61,7 +60,7 @@ export class SwarmEdge extends pulumi.ComponentResource {
       );
     });
 
-    const material = "selfSignedFor" in args.tls ? selfSigned(name, args.tls.selfSignedFor, this) : args.tls;
+    const material = tlsMaterial(name, args.tls, this);
     const nginxConf = renderNginxConf(args.nginx);
     this.configHash = nginxConfHash(args.nginx);
     const conf = configFile(
@@ -105,23 +104,4 @@ export class SwarmEdge extends pulumi.ComponentResource {
     this.serviceName = args.service.serviceName;
     this.registerOutputs({ serviceName: this.serviceName, configHash: this.configHash });
   }
-}
-
-/** A dev certificate for the edge host name, kept in state (as container mode's EdgeProxy does). */
-function selfSigned(name: string, hostname: string, parent: pulumi.Resource): TlsMaterial {
-  const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
-  const cert = new tls.SelfSignedCert(
-    `${name}-tls-cert`,
-    {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName: hostname, organization: "SectorWars dev" },
-      dnsNames: [...new Set([hostname, "localhost"])],
-      ipAddresses: ["127.0.0.1"],
-      validityPeriodHours: 24 * 365,
-      earlyRenewalHours: 24 * 30,
-      allowedUses: ["key_encipherment", "digital_signature", "server_auth"],
-    },
-    { parent },
-  );
-  return { certificate: cert.certPem, privateKey: key.privateKeyPem };
 }
