@@ -20,6 +20,9 @@ export interface TaskFile {
   mode?: number;
 }
 
+/** Where a secret or config appears in the task: owned by root, 0444 unless the file says. */
+const fileOf = (f: TaskFile) => ({ fileName: f.file, fileMode: f.mode ?? 0o444, fileUid: "0", fileGid: "0" });
+
 export interface SwarmServiceArgs {
   plan: SwarmServicePlan;
   /** Image reference every node resolves (see PlatformImages.refs). */
@@ -118,18 +121,12 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
         secrets: (args.secrets ?? []).map((s) => ({
           secretId: s.object.id,
           secretName: s.object.name,
-          fileName: s.file,
-          fileMode: s.mode ?? 0o444,
-          fileUid: "0",
-          fileGid: "0",
+          ...fileOf(s),
         })),
         configs: (args.configs ?? []).map((s) => ({
           configId: s.object.id,
           configName: s.object.name,
-          fileName: s.file,
-          fileMode: s.mode ?? 0o444,
-          fileUid: "0",
-          fileGid: "0",
+          ...fileOf(s),
         })),
         ...(c.stop.signal === undefined ? {} : { stopSignal: c.stop.signal }),
         stopGracePeriod: goSeconds(c.stop.graceSeconds),
