@@ -18,8 +18,7 @@ import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityReport } from "./planning/capacity";
 import { capacityProblems } from "./planning/capacityText";
 import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
-import { edgeNginxSettings } from "./planning/edge";
-import { PAYPAL_WEBHOOK_PATH } from "./planning/nginx";
+import { edgeNginxSettings, publicUrls } from "./planning/edge";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
 import { swarmStack } from "./components/swarm/stack";
@@ -124,15 +123,6 @@ async function main() {
   // predecessor goes (see EdgeProxy.declareReload).
   edge.declareReload([nexus.api, ...regions.flatMap((r) => (r.api ? [r.api] : [])), ...apps.containers]);
 
-  const urls = {
-    player: `${plan.publicUrl}/`,
-    admin: `${plan.publicUrl}/admin/`,
-    nexusApi: `${plan.publicUrl}/api/nexus/`,
-    /** Register this with PayPal (developer dashboard, Webhooks); the PayPal service must answer it. */
-    paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
-    regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
-  };
-
   /** Container names; per region also its state (a retired region has no containers). */
   const containers = {
     nginx: edge.containerName,
@@ -150,7 +140,7 @@ async function main() {
   };
 
   return {
-    urls,
+    urls: publicUrls(plan),
     containers,
     edgeConfigHash: edge.configHash,
     /** Where this stack's backups land, on the machine that runs `pulumi up`. */

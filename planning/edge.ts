@@ -3,6 +3,7 @@
  * resolved at request time through Docker's embedded DNS, so nginx starts and serves every
  * other route while a region's container is missing.
  */
+import { PAYPAL_WEBHOOK_PATH } from "./nginx";
 import type { NginxSettings } from "./nginxSettings";
 import type { StackPlan } from "./topology";
 
@@ -105,4 +106,16 @@ export function edgeReloadScript(files: EdgeFiles = EDGE_FILES): string {
     `if ! ${nginx} -t -q -c "${conf}"; then ${install("old")}; echo "nginx rejected the new config or certificate; the previous ones stay in force" >&2; exit 1; fi`,
     `${nginx} -s reload -c "${conf}"`,
   ].join("\n");
+}
+
+/** The stack's public URLs (the `urls` output), the same in both orchestrators. */
+export function publicUrls(plan: StackPlan) {
+  return {
+    player: `${plan.publicUrl}/`,
+    admin: `${plan.publicUrl}/admin/`,
+    nexusApi: `${plan.publicUrl}/api/nexus/`,
+    /** Register this with PayPal (developer dashboard, Webhooks); the PayPal service must answer it. */
+    paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
+    regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
+  };
 }

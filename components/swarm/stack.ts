@@ -6,9 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type PlatformConfig, type SecretKey } from "../../planning/config";
-import { edgeNginxSettings } from "../../planning/edge";
+import { edgeNginxSettings, publicUrls } from "../../planning/edge";
 import type { EngineFeatures } from "../../planning/engine";
-import { PAYPAL_WEBHOOK_PATH } from "../../planning/nginx";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
 import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
 import { placeUnits } from "../../planning/swarm/placement";
@@ -131,13 +130,7 @@ export function swarmStack(args: SwarmStackArgs) {
   });
 
   return {
-    urls: {
-      player: `${plan.publicUrl}/`,
-      admin: `${plan.publicUrl}/admin/`,
-      nexusApi: `${plan.publicUrl}/api/nexus/`,
-      paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
-      regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
-    },
+    urls: publicUrls(plan),
     /** Service names in swarm mode (tasks' containers are `<service>.<n>.<task id>`); per region its state. */
     containers: {
       nginx: edge.serviceName,
