@@ -26,7 +26,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PassThrough } from "node:stream";
+import { collectOutput } from "./dockerStream";
 import Docker from "dockerode";
 import { MANIFEST_FILE } from "../planning/backupManifest";
 import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
@@ -131,32 +131,26 @@ async function execIn(
 ): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Env: ["PGCONNECT_TIMEOUT=5"] });
   const stream = await exec.start({ hijack: true, stdin: false });
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on("data", (chunk: Buffer) => out.push(chunk));
-  stderr.on("data", (chunk: Buffer) => err.push(chunk));
-  docker.modem.demuxStream(stream, stdout, stderr);
+  const output = collectOutput(docker, stream);
   let timer: NodeJS.Timeout | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => {
-        stream.destroy();
-        reject(new Error(`${cmd[0] ?? "command"} did not finish within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", reject);
-    });
+    await Promise.race([
+      output.ended,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          stream.destroy();
+          reject(new Error(`${cmd[0] ?? "command"} did not finish within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }
   const info = await exec.inspect();
   return {
     exitCode: info.ExitCode,
-    stdout: Buffer.concat(out).toString("utf8"),
-    stderr: Buffer.concat(err).toString("utf8"),
+    stdout: output.stdout(),
+    stderr: output.stderr(),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PassThrough } from "node:stream";
+import { collectOutput } from "./dockerStream";
 import type Docker from "dockerode";
 import { type DiskMeasurement, dataRootSite, diskSpaceFromStatfs, parseDfOutput } from "../planning/diskStatus";
 import { withTimeout } from "./cli";
@@ -79,18 +79,8 @@ async function measureOnEngine(
       },
     });
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    docker.modem.demuxStream(stream, stdout, stderr);
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", reject);
-    });
+    const output = collectOutput(docker, stream);
+    const { ended } = output;
     // Asked before the start, so that a df that exits at once cannot be missed.
     const exited = container.wait({ condition: "next-exit" }) as Promise<{ StatusCode?: number }>;
     // Both are awaited below; when start() throws first, these keep their later end from being an
@@ -100,9 +90,9 @@ async function measureOnEngine(
     await container.start();
     const { StatusCode } = await withTimeout(exited, DF_TIMEOUT_MS, "df in a container");
     await withTimeout(ended, DF_TIMEOUT_MS, "reading df's output");
-    const text = Buffer.concat(out).toString("utf8");
+    const text = output.stdout();
     if (StatusCode !== 0) {
-      const why = (Buffer.concat(err).toString("utf8").trim() || text.trim() || "no output").split("\n")[0] ?? "";
+      const why = (output.stderr().trim() || text.trim() || "no output").split("\n")[0] ?? "";
       throw new Error(`df exited ${StatusCode ?? "?"}: ${why}`);
     }
     return { measuredOn: "engine", measuredPath: options.root, space: parseDfOutput(text) };
