@@ -170,21 +170,23 @@ describe("generated backup text", () => {
     expect(() => parseRestoreArgs(["--backup", "--target", "redis", "--stack", "s"])).toThrow(/needs a value/);
   });
 
+  const good = {
+    file: "nexus.dump",
+    kind: "pg_dump",
+    role: "nexus-db",
+    container: "c",
+    regionId: null,
+    database: "d",
+    user: "u",
+    serverVersion: "15",
+    size: 1,
+    sha256: "a".repeat(64),
+  };
+
   it("rejects manifests that are not ours", () => {
     expect(() => parseManifest("{")).toThrow(/not valid JSON/);
     expect(() => parseManifest(JSON.stringify({ format: "other" }))).toThrow(/not a sectorwars-backup/);
-    const entry = {
-      file: "../etc/passwd",
-      kind: "pg_dump",
-      role: "nexus-db",
-      container: "c",
-      regionId: null,
-      database: "d",
-      user: "u",
-      serverVersion: "15",
-      size: 1,
-      sha256: "a".repeat(64),
-    };
+    const entry = { ...good, file: "../etc/passwd" };
     const manifest = {
       format: "sectorwars-backup/1",
       stack: "s",
@@ -198,18 +200,6 @@ describe("generated backup text", () => {
     ).toHaveLength(1);
   });
 
-  const good = {
-    file: "nexus.dump",
-    kind: "pg_dump",
-    role: "nexus-db",
-    container: "c",
-    regionId: null,
-    database: "d",
-    user: "u",
-    serverVersion: "15",
-    size: 1,
-    sha256: "a".repeat(64),
-  };
   const withFiles = (...files: unknown[]) =>
     JSON.stringify({ format: "sectorwars-backup/1", stack: "s", name: "n", createdAt: "x", files });
   it.each([
