@@ -279,8 +279,6 @@ describe("health-check start_interval needs Docker API >= 1.44", () => {
       expect(seconds, "seconds from start to healthy").toBeLessThan(10);
     });
   });
-
-  if (!modern.available) it.skip(`on the modern engine: skipped, ${modern.reason}`, () => {});
 });
 
 describe.each(TARGETS)("the nginx images on $name", ({ engine }) => {
