@@ -32,6 +32,7 @@ import { ensureModernDockerd, modernDockerd } from "./support/modernDocker";
 import { containers, uploadOf } from "./support/graph";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { labelArgs, upload } from "./support/platformContainers";
+import { type Answer, type ProbeEcho, getAt, probeEchoOf } from "./support/net";
 import { sh, waitUntil } from "./support/process";
 import { selfSignedPem } from "./support/tls";
 import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
@@ -113,25 +114,9 @@ function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): voi
   if (result.status !== 0) throw new Error(`the edge reload failed (${result.status}): ${result.stderr}`);
 }
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** A GET's answer, or why it failed and whether it went out on a connection used before. */
-function get(host: string, urlPath: string, agent?: http.Agent): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port: 80, path: urlPath, agent: agent ?? false, timeout: 15_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath}: no answer within 15 s`)));
-    req.on("error", (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
-  });
-}
+/** A GET to the edge's port 80. */
+const get = (host: string, urlPath: string, agent?: http.Agent): Promise<Answer> =>
+  getAt(host, 80, urlPath, agent ?? false);
 
 /**
  * A GET as browsers send it: when a kept-alive connection turns out closed before any answer
@@ -150,7 +135,7 @@ async function browserGet(host: string, urlPath: string, agent: http.Agent): Pro
 }
 
 /** What each route must answer: the probe's echo names the role and region that served it. */
-const ROUTES: { path: string; served: (echo: { role?: string; region?: { id?: string | null } }) => boolean }[] = [
+const ROUTES: { path: string; served: (echo: ProbeEcho) => boolean }[] = [
   { path: `/api/regions/${REGION}/ships`, served: (e) => e.role === "region-api" && e.region?.id === REGION },
   { path: "/api/nexus/galaxy", served: (e) => e.role === "nexus-api" },
 ];
@@ -173,7 +158,7 @@ class Load {
       const at = new Date().toISOString();
       try {
         const answer = await browserGet(host, route.path, agent);
-        const echo = answer.status === 200 ? (JSON.parse(answer.body) as Parameters<typeof route.served>[0]) : {};
+        const echo = answer.status === 200 ? probeEchoOf(answer) : {};
         if (answer.status === 200 && route.served(echo)) this.ok++;
         else this.failures.push(`${at} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
       } catch (error) {

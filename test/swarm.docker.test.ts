@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
+import { getAt, probeEchoOf } from "./support/net";
 import { waitUntil } from "./support/process";
 import { type ProgramRun, ROOT, SERVICE, runProgram } from "./support/pulumi";
 import { type ServiceRunAs, healthyTasks, serviceNamed } from "./support/serviceSpec";
@@ -32,24 +33,8 @@ const V2 = "registry.example/sectorwars/gameserver:1.1.0";
 /** How long the stand-in API refuses connections after it starts, as a game server loading its world. */
 const START_DELAY_MS = 3_000;
 
-interface Answer {
-  status: number;
-  body: string;
-}
-function get(host: string, port: number, urlPath: string, agent: http.Agent | false = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: urlPath, agent, timeout: 15_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath}: no answer within 15 s`)));
-    req.on("error", reject);
-  });
-}
-const echoOf = (a: Answer) => JSON.parse(a.body) as { role?: string; region?: { id?: string | null } };
+const get = getAt;
+const echoOf = probeEchoOf;
 
 describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => {
   const node = (swarm.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;

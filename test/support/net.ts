@@ -344,3 +344,35 @@ export async function startFakeDns(records: Record<string, string> = {}): Promis
     stop: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }
+
+/** An answer's status and body. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/**
+ * A GET to a container's address, on `agent`'s kept-alive connections when one is given (else a
+ * new connection). A failure carries `reusedSocket`: whether the request went out on a connection
+ * used before, which a browser-like client retries once (test/swap.docker.test.ts).
+ */
+export function getAt(host: string, port: number, urlPath: string, agent: http.Agent | false = false): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: urlPath, agent, timeout: 15_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${urlPath}: no answer within 15 s`)));
+    req.on("error", (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+  });
+}
+
+/** What the probe (probe/server.js) answers on an API route: its role and region, from its env. */
+export interface ProbeEcho {
+  role?: string;
+  region?: { id?: string | null };
+}
+export const probeEchoOf = (a: Answer): ProbeEcho => JSON.parse(a.body) as ProbeEcho;
