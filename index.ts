@@ -17,7 +17,8 @@ import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityReport } from "./planning/capacity";
 import { capacityProblems } from "./planning/capacityText";
-import { ConfigError, type InitSqlFile, configPath } from "./planning/config";
+import { ConfigError, configPath } from "./planning/config";
+import { initSqlArg } from "./planning/databaseConfig";
 import { edgeNginxSettings, publicUrls } from "./planning/edge";
 import { resolveEngine } from "./planning/engine";
 import { planStack } from "./planning/topology";
@@ -100,11 +101,11 @@ async function main() {
     ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
   };
 
-  const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus, ...sqlOf(initSql.nexus) });
+  const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus, ...initSqlArg(initSql.nexus) });
 
   // Named by region id: reordering or removing entries leaves every other region untouched.
   const regions = plan.regions.map(
-    (region) => new Region(`region-${region.id}`, { ...apiHost, plan: region, ...sqlOf(initSql.region) }),
+    (region) => new Region(`region-${region.id}`, { ...apiHost, plan: region, ...initSqlArg(initSql.region) }),
   );
   migrations.resolve([nexus, ...regions].flatMap((owner) => (owner.migration ? [owner.migration] : [])));
 
@@ -157,13 +158,6 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve: (value: T) => void = () => undefined;
   const promise = new Promise<T>((settle) => (resolve = settle));
   return { promise, resolve };
-}
-
-/** The component argument of an init SQL file; loadStackConfig has read every configured one. */
-function sqlOf(file: InitSqlFile | undefined): { initSql?: string } {
-  if (file === undefined) return {};
-  if (file.sql === null) throw new Error(`init SQL ${file.path} was not read`);
-  return { initSql: file.sql };
 }
 
 export = main;

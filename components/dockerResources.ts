@@ -134,7 +134,7 @@ export function serviceContainer(
 }
 
 /** dependsOn as a list (it may be given as one resource). */
-function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+export function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
   if (dependsOn === undefined) return [];
   return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }

@@ -13,6 +13,16 @@ export interface InitSqlFile {
   sql: string | null;
 }
 
+/**
+ * A database component's init SQL argument, from a configured file: loadStackConfig reads every
+ * one before a resource is declared, so a file without its text here is a program error.
+ */
+export function initSqlArg(file: InitSqlFile | undefined): { initSql?: string } {
+  if (file === undefined) return {};
+  if (file.sql === null) throw new Error(`init SQL ${file.path} was not read`);
+  return { initSql: file.sql };
+}
+
 export interface DatabaseConfig {
   /** Init SQL by database kind; only the kinds the stack sets. */
   initSql: Partial<Record<InitSqlKind, InitSqlFile>>;

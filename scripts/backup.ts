@@ -1,14 +1,14 @@
 /**
- * One backup of a stack now, by the very script `pulumi up` runs (planning/backup.ts), from the
+ * One backup of a stack now, by the very script `pulumi up` runs (planning/backupRun.ts), from the
  * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), so that
  * cron or a timer of your own can schedule what sectorwars:backup.schedule cannot reach yet.
  *   npm run backup -- --stack prod
  * Exit status: the backup script's (0 done, non-zero failed, its messages on stderr); 2 on bad usage.
  */
 import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { backupCommand } from "../planning/backupRun";
 import { acrossNodes, nodeHosts } from "../planning/swarm/nodeDocker";
+import { planStack } from "../planning/topology";
 import { ROOT, STACK_NAME_PATTERN, parseCliArgs, readStackConfig } from "./cli";
 
 export const USAGE = "usage: backup --stack NAME";
@@ -21,13 +21,8 @@ export function backupCommandFor(argv: readonly string[], root: string = ROOT): 
   if (!stack || !STACK_NAME_PATTERN.test(stack)) return { error: "--stack NAME is required" };
   const config = readStackConfig(root, stack);
   if ("error" in config) return { error: config.error };
-  const command = backupCommand({
-    stack,
-    // As the program resolves it: relative to the project directory.
-    backupDir: path.resolve(root, config.backup.dir, stack),
-    parallelism: config.backup.parallelism,
-    retentionDays: config.backup.retentionDays,
-  });
+  // The settings the program's Backups component runs with (a relative backup.dir starts at root).
+  const command = backupCommand(planStack(config, stack, { projectDir: root }).backup.settings);
   return config.swarm === null ? command : acrossNodes(command, nodeHosts(config.swarm.nodes));
 }
 

@@ -15,7 +15,6 @@ export interface SwarmAppsArgs {
   services: { admin: SwarmServicePlan; player: SwarmServicePlan; paypal: SwarmServicePlan };
   images: { adminUi: pulumi.Input<string>; playerUi: pulumi.Input<string>; paypal: pulumi.Input<string> };
   frontNetwork: docker.Network;
-  paypalEnvironment: "sandbox" | "live";
   paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
   /** Node label commands: services wait until the nodes carry their labels. */
   after: pulumi.Resource[];
@@ -82,7 +81,7 @@ export class SwarmApps extends pulumi.ComponentResource {
         services.paypal,
         args.images.paypal,
         {
-          PAYPAL_ENVIRONMENT: args.paypalEnvironment,
+          PAYPAL_ENVIRONMENT: args.plan.paypal.environment,
           ...(credentials ? { PAYPAL_CLIENT_ID_FILE, PAYPAL_CLIENT_SECRET_FILE } : {}),
         },
         paypalSecrets,

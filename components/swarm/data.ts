@@ -1,7 +1,7 @@
 /**
  * The stateful services in swarm mode: the shared Redis, and the API + PostgreSQL 15 pair that
  * the nexus and every region own. The counterparts of components/sharedRedis.ts and
- * components/postgres.ts; the component types (and so the tree `pulumi stack` shows) are the same.
+ * components/gameApi.ts; the component types (and so the tree `pulumi stack` shows) are the same.
  */
 import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
@@ -24,8 +24,6 @@ export interface SwarmRedisArgs {
   service: SwarmServicePlan;
   networkName: string;
   image: pulumi.Input<string>;
-  maxmemory: string;
-  maxmemoryPolicy: string;
   backup: BackupBefore;
 }
 
@@ -55,8 +53,8 @@ export class SwarmRedis extends pulumi.ComponentResource {
     const conf = password.result.apply((pw) =>
       renderRedisConf({
         password: pw,
-        maxmemory: args.maxmemory,
-        maxmemoryPolicy: args.maxmemoryPolicy,
+        maxmemory: plan.maxmemory,
+        maxmemoryPolicy: plan.maxmemoryPolicy,
         databases: plan.databases,
         port: plan.port,
         dataDir: REDIS_DATA_DIR,

@@ -1,14 +1,13 @@
 /**
  * The settings every SectorWars swarm service, secret, config and network shares, declared once:
- * the swarm counterpart of components/docker.ts.
+ * the swarm counterpart of components/dockerResources.ts.
  */
 import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { base64, contentAddressedName } from "../../planning/swarm/secrets";
 import { type SwarmServicePlan, type UpdatePolicy, goSeconds } from "../../planning/swarm/services";
-import type { BackupBefore } from "../dockerResources";
-import { labelList } from "../dockerResources";
+import { type BackupBefore, dependencies, labelList } from "../dockerResources";
 
 /** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
 export interface TaskFile {
@@ -78,6 +77,8 @@ const policy = (p: UpdatePolicy) => ({
  * - tmpfs mounts give a read-only root filesystem its scratch space.
  * - No cpuShares or memorySwap: a service spec has neither; the reservation is what the
  *   scheduler places by, and no swap is the swarm default when only a memory limit is set.
+ * - No no-new-privileges: the provider's container spec has no field for it (the container
+ *   plan's securityOpts are not sent); the dropped capabilities and read-only roots are.
  */
 export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.CustomResourceOptions): docker.Service {
   const { plan } = args;
@@ -175,11 +176,6 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
     ...opts,
     dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
   });
-}
-
-function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
-  if (dependsOn === undefined) return [];
-  return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
 }
 
 /** What a secret or config is made of: the stable part of its name, its content, its labels. */

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type PlatformConfig, type SecretKey } from "../../planning/config";
+import { initSqlArg } from "../../planning/databaseConfig";
 import { edgeNginxSettings, publicUrls } from "../../planning/edge";
 import type { EngineFeatures } from "../../planning/engine";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
@@ -80,17 +81,10 @@ export function swarmStack(args: SwarmStackArgs) {
     service: services.redis,
     networkName: plan.redisNetwork,
     image: images.refs.redis,
-    maxmemory: plan.redis.maxmemory,
-    maxmemoryPolicy: plan.redis.maxmemoryPolicy,
     backup: backups,
   });
 
   const { initSql } = plan.database;
-  const sql = (file: (typeof initSql)["nexus"]): { initSql?: string } => {
-    if (file === undefined) return {};
-    if (file.sql === null) throw new Error(`init SQL ${file.path} was not read`);
-    return { initSql: file.sql };
-  };
   const host = {
     gameserverImage: images.refs.gameserver,
     postgresImage: images.refs.postgres,
@@ -103,7 +97,7 @@ export function swarmStack(args: SwarmStackArgs) {
     plan: plan.nexus,
     services: services.nexus,
     dbNodeEnvironment: nodeEnvironment(placement.nexus),
-    ...sql(initSql.nexus),
+    ...initSqlArg(initSql.nexus),
   });
   // Named by region id: reordering or removing entries leaves every other region untouched.
   const regions = plan.regions.map(
@@ -113,7 +107,7 @@ export function swarmStack(args: SwarmStackArgs) {
         plan: region,
         ...(services.regions[region.id] ? { services: services.regions[region.id] } : {}),
         dbNodeEnvironment: nodeEnvironment(placement.regions[region.id] as string),
-        ...sql(initSql.region),
+        ...initSqlArg(initSql.region),
       }),
   );
   const apps = new SwarmApps("apps", {
@@ -121,7 +115,6 @@ export function swarmStack(args: SwarmStackArgs) {
     services: { admin: services.admin, player: services.player, paypal: services.paypal },
     images: { adminUi: images.refs.adminUi, playerUi: images.refs.playerUi, paypal: images.refs.paypal },
     frontNetwork: edge.frontNetwork,
-    paypalEnvironment: config.paypal.environment,
     paypalCredentials:
       secrets.paypalClientId && secrets.paypalClientSecret
         ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }

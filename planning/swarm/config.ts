@@ -11,10 +11,6 @@ import { GAME_SERVICES, type GameService } from "../services";
 import { placeUnits } from "./placement";
 
 export const ORCHESTRATORS = ["docker", "swarm"] as const;
-export type Orchestrator = (typeof ORCHESTRATORS)[number];
-
-/** The stateless services a cluster can run several tasks of; the edge runs one per edge node. */
-export const SCALABLE_SERVICES = GAME_SERVICES;
 
 /**
  * Two tasks by default: an update replaces one task at a time while the other serves, which is

@@ -16,7 +16,7 @@
  * which regions or nodes existed at the last deploy; so a region added with a lower slot than
  * existing ones, a resize, a retirement or a new node would move databases off their volumes,
  * and nothing could tell. Once a second node exists, the config must say where unpinned units
- * live (homeNode); spreading is done by pinning (`suggestNode` proposes a node for a new region).
+ * live (homeNode); spreading is done by pinning each new region where `npm run capacity` shows room.
  */
 import type { PlatformConfig } from "../config";
 import type { SwarmSettings } from "./config";

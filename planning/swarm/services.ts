@@ -5,7 +5,8 @@
  * same resources into `docker service create` flags.
  *
  * Everything a container plan says (image key, labels, health check, hardening, stop signal and
- * grace, sizes) is kept; what swarm mode decides differently is here, each with its reason.
+ * grace, sizes) is kept, but for no-new-privileges (see swarmService); what swarm mode decides
+ * differently is here, each with its reason.
  */
 import { swarmHardening } from "./hardening";
 import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
