@@ -28,7 +28,7 @@ import { selfSignedPem } from "../test/support/tls";
 import { type Durations, type PathResult, bringupPath, declared, weightedNodes } from "./bringupGraph";
 import { POLL_MS, type Sample, startUntilHealthy, timeCommand, timeDocker } from "./bringupMeasure";
 import { isoNow, log, median } from "./common";
-import { type ComposeResult, type Spread, runComposeBench } from "./compose";
+import { type ComposeResult, type Spread, runComposeBench, spread } from "./compose";
 
 const KIND = "bench-bringup";
 /** "A game server loading its world": the probe holds its listener back this long. */
@@ -113,12 +113,6 @@ export interface BringupResult {
   paths: PathRow[];
   compose: ComposeResult;
 }
-
-const spread = (values: number[]): Spread => ({
-  medianMs: median(values),
-  minMs: Math.min(...values),
-  maxMs: Math.max(...values),
-});
 
 /** The dev stack under the bench's own names, stack label and backup directory. */
 function benchConfig(t: TestRun, backupDir: string, extraRegion: boolean): Record<string, unknown> {

@@ -62,7 +62,8 @@ export interface ComposeResult {
   allHealthy: Spread;
 }
 
-const spread = (values: number[]): Spread => ({
+/** Median and range of a set of timings. */
+export const spread = (values: number[]): Spread => ({
   medianMs: median(values),
   minMs: Math.min(...values),
   maxMs: Math.max(...values),

@@ -103,11 +103,17 @@ export function emit(result: CliResult): void {
   process.exitCode = result.status;
 }
 
-/** The promise's outcome, or an error naming `what` once `ms` have passed; the timer never outlives it. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * The promise's outcome, or an error naming `what` once `ms` have passed (after `onTimeout`, which
+ * may abort what the promise waits for); the timer never outlives it.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(`${what} timed out after ${ms / 1000} s`));
+    }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -132,20 +132,8 @@ async function execIn(
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Env: ["PGCONNECT_TIMEOUT=5"] });
   const stream = await exec.start({ hijack: true, stdin: false });
   const output = collectOutput(docker, stream);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      output.ended,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          stream.destroy();
-          reject(new Error(`${cmd[0] ?? "command"} did not finish within ${timeoutMs / 1000} s`));
-        }, timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // A hung command must not keep the CLI from exiting: its stream goes with the timeout.
+  await withTimeout(output.ended, timeoutMs, cmd[0] ?? "command", () => stream.destroy());
   const info = await exec.inspect();
   return {
     exitCode: info.ExitCode,
