@@ -46,7 +46,7 @@ async function main() {
   if (config.orchestrator === "swarm")
     return swarmStack({ config, secrets, engine: engine.features, dockerEnvironment });
 
-  // From here on only the plan: each component gets its slice of it.
+  // From here on only the plan (the capacity check still takes config): each component gets its slice.
   const plan = planStack(config, pulumi.getStack(), { engine: engine.features });
 
   // Checked before any resource is declared, so an over-budget stack fails at preview.

@@ -32,7 +32,7 @@ import { type ComposeResult, type Spread, runComposeBench, spread } from "./comp
 
 const KIND = "bench-bringup";
 /** "A game server loading its world": the probe holds its listener back this long. */
-export const LOADING_DELAY_MS = 8_000;
+const LOADING_DELAY_MS = 8_000;
 
 type Engine = "modern" | "default";
 type DeclaredFor = "1.45" | "1.41";
@@ -47,7 +47,7 @@ const VARIANTS: Variant[] = [
 ];
 
 /** What is measured per variant: the declaration it comes from, the image, extra environment. */
-export const MEASURED_KINDS = ["postgres", "redis", "edge", "probe", "probe, loading its world"] as const;
+const MEASURED_KINDS = ["postgres", "redis", "edge", "probe", "probe, loading its world"] as const;
 export type MeasuredKind = (typeof MEASURED_KINDS)[number];
 const SUBJECTS: Record<MeasuredKind, { resource: string; image: string; env?: Record<string, string> }> = {
   postgres: { resource: "region-default-db", image: TEST_IMAGES.postgres },

@@ -55,7 +55,7 @@ export interface Duration {
 export type Durations = Record<StepKind, Duration>;
 
 /** Which figure a registered resource takes; throws for a kind the bench has none for. */
-export function stepKindOf(r: RegisteredResource): StepKind {
+function stepKindOf(r: RegisteredResource): StepKind {
   switch (r.type) {
     case CONTAINER: {
       const role = labelsOf(r)[LABEL_ROLE] ?? "";

@@ -70,7 +70,7 @@ export const spread = (values: number[]): Spread => ({
 });
 
 /** Installs Debian's docker-compose when it is missing and we are root; otherwise says how. */
-export function ensureCompose(): string {
+function ensureCompose(): string {
   const version = () => spawnSync("docker-compose", ["version", "--short"], { encoding: "utf8" });
   let found = version();
   if (found.error || found.status !== 0) {

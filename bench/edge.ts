@@ -5,8 +5,8 @@
  * nginx returning a fixed body (costs next to nothing: the worst case for the ratio) and the
  * repo's probe (probe/server.js, the Node process the dev stack runs as the region API).
  * Edges: the default config (no pool) on Debian's nginx 1.22 and on nginx 1.30 (modernNginx(), the
- * version prod pins), and the prod config (upstreamKeepalive 32: zone'd upstream blocks with
- * `server name:port resolve` + keepalive) on nginx 1.30.
+ * version prod pins), and the pooled config (upstreamKeepalive 32: zone'd upstream blocks with
+ * `server name:port resolve` + keepalive; what prod ran before deploys swapped containers) on nginx 1.30.
  * With taskset, wrk gets CPU 0 and the server side (backend, edge, this process) CPU 1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -45,8 +45,6 @@ import {
   restoreSelf,
   wrk,
 } from "./wrk";
-
-export type { WrkStats } from "./wrk";
 
 /** The route measured: a region API, the game's hot path. */
 const PATH = "/api/regions/default/ping";

@@ -8,7 +8,7 @@ import type { Spread } from "./compose";
 import { fixed, table } from "./reportFormat";
 
 /** The issue's targets ("Deploy without downtime"). */
-export const BRINGUP_TARGETS = { composeRatio: 1.5, addRegionSeconds: 10 } as const;
+const BRINGUP_TARGETS = { composeRatio: 1.5, addRegionSeconds: 10 } as const;
 
 const s = (ms: number, digits = 1): string => fixed(ms / 1000, digits);
 const range = (x: Spread): string => `${s(x.minMs)}–${s(x.maxMs)}`;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the three benchmarks, kept out of `npm test`. Results are kept in
+ * `npm run bench`: the benchmarks (one part each), kept out of `npm test`. Results are kept in
  * bench/results.json, so `--only` re-measures one part and BENCHMARKS.md is still rendered whole.
  *
  *   npm run bench                      # everything (about 10 minutes on 2 cores)

@@ -38,7 +38,7 @@ function toMs(value: string, unit: string): number {
   return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : n;
 }
 
-export function parseWrk(output: string): WrkStats {
+function parseWrk(output: string): WrkStats {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s)$/m.exec(output);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s)$/m.exec(output);

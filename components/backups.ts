@@ -17,7 +17,8 @@ export interface BackupsArgs extends BackupPlan {
  * What every data-holding container (PostgreSQL, Redis) passes through: it waits for the backup
  * command, and its fingerprint (everything that would replace it: image, environment, uploaded password and
  * config files, mounts, networks, health check...) is part of what triggers `run`. So any change
- * that replaces one of them, added or removed ones included, takes a backup first.
+ * that replaces one of them, added or removed ones included, takes a backup first. Each
+ * migration registers too (its image and command), so a migration runs after a backup.
  *
  * The backup command is declared before the containers that wait for it, so its trigger is
  * completed later: every container declared in the same turn of the event loop as the Backups

@@ -21,8 +21,6 @@ export const MANIFEST_FORMAT = "sectorwars-backup/1";
 
 const BACKUP_FILE_KINDS = ["pg_dump", "pg_globals", "redis_rdb"] as const;
 const SOURCE_ROLES = ["nexus-db", "region-db", "redis"] as const;
-export type BackupFileKind = (typeof BACKUP_FILE_KINDS)[number];
-
 /**
  * Fields the script always writes but that were never checked on reading, and are not now: a
  * manifest that status and restore accepted before is still accepted. Restore only prints them

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DEFAULTS } from "./configDefaults";
-import { BUILT_IN_PROFILES, DEFAULT_REGION_SIZE, type ResourceSpec } from "./sizes";
+import { BUILT_IN_PROFILES, BUILT_IN_REGION_SIZES, type ResourceSpec } from "./sizes";
 import { formatMemoryMb, parseMemoryMb } from "./units";
 
 const memory = z
@@ -119,5 +119,5 @@ export const regionSizesSchema = z
   )
   .default({})
   .describe(
-    `Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in "${DEFAULT_REGION_SIZE}".`,
+    `Region sizes \`{ api: <profile>, db: <profile> }\` by name, merged over the built-in ones (${Object.keys(BUILT_IN_REGION_SIZES).join(", ")}).`,
   );

@@ -8,7 +8,8 @@
  *   npm run status -- --stack prod --min-free 20G          another free-space minimum ("off": none)
  *
  * It finds the stack's containers and volumes by the label com.sectorwars.stack=<stack> (never by
- * name), on the engine that DOCKER_HOST points at (else the local socket), and compares them with
+ * name), on the engine that DOCKER_HOST points at (else the local socket; a swarm stack: on every
+ * node's engine, scripts/swarmStatus.ts), and compares them with
  * the plan of Pulumi.<stack>.yaml. Per container: state, health, restarts, CPU and memory against
  * its limits (one stats sample each), and for PostgreSQL the number of client connections,
  * counted by psql inside the container over its Unix socket (trusted there, so no password).
@@ -61,7 +62,7 @@ export const USAGE =
 export interface StatusDeps {
   /** Where Pulumi.<stack>.yaml is, and what a relative backup.dir is taken from. */
   root?: string;
-  /** The engine to ask; by default DOCKER_HOST's, else the local socket. */
+  /** The engine to ask; by default DOCKER_HOST's, else the local socket. Swarm stacks ask their nodes'. */
   docker?: Docker;
   now?: () => Date;
   /**

@@ -59,7 +59,7 @@ interface Port {
  * before it. Fails on an input it does not know, so a new input in the program cannot silently
  * go untested.
  */
-export function createArgs(
+function createArgs(
   c: RegisteredResource,
   as: RunAs,
 ): { args: string[]; networks: { name: string; aliases: string[] }[]; uploads: Upload[] } {
@@ -170,7 +170,7 @@ export async function waitHealthy(name: string, timeoutMs: number, engine: Engin
 }
 
 /** What the provider does to delete a container: stop with its grace (destroyGraceSeconds), then a forced remove. */
-export function deleteDeclared(c: RegisteredResource, engine: EngineOption = {}): void {
+function deleteDeclared(c: RegisteredResource, engine: EngineOption = {}): void {
   const name = String(c.inputs.name);
   docker(["stop", "--time", String(Number(c.inputs.destroyGraceSeconds ?? 0)), name], {
     timeoutMs: 600_000,

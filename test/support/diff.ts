@@ -24,7 +24,7 @@ import { COMMAND, CONTAINER, type RegisteredResource, SERVICE } from "./pulumi";
  * docker.Service inputs that replace the service (@pulumi/docker 5.x, from its Terraform
  * provider's schema: ForceNew on the name); any other change is a rolling update of its tasks.
  */
-export const SERVICE_REPLACING: ReadonlySet<string> = new Set(["name"]);
+const SERVICE_REPLACING: ReadonlySet<string> = new Set(["name"]);
 
 /**
  * Container inputs the docker provider changes on the running container (`docker update`): the

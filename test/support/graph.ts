@@ -40,13 +40,6 @@ export function networksOf(container: RegisteredResource): string[] {
   return ((container.inputs.networksAdvanced as { name: string }[] | undefined) ?? []).map((n) => n.name);
 }
 
-export function aliasesOn(container: RegisteredResource, network: string): string[] {
-  const entry = ((container.inputs.networksAdvanced as { name: string; aliases?: string[] }[] | undefined) ?? []).find(
-    (n) => n.name === network,
-  );
-  return entry?.aliases ?? [];
-}
-
 export function portsOf(container: RegisteredResource): { internal: number; external?: number; ip?: string }[] {
   return (container.inputs.ports as { internal: number; external?: number; ip?: string }[] | undefined) ?? [];
 }

@@ -13,8 +13,8 @@ import * as path from "node:path";
 import { type EngineOption, engineRequest, ensureCommands, run } from "./docker";
 import { IMAGE_CACHE_DIR } from "./images";
 
-export const MODERN_DOCKERD_SCRIPT = path.resolve(__dirname, "../../scripts/modern-dockerd.sh");
-export const MODERN_DOCKERD_LOG = "/var/log/sectorwars-test-modern-dockerd.log";
+const MODERN_DOCKERD_SCRIPT = path.resolve(__dirname, "../../scripts/modern-dockerd.sh");
+const MODERN_DOCKERD_LOG = "/var/log/sectorwars-test-modern-dockerd.log";
 
 /** The first Engine API version that takes a health check's start_interval. */
 export const START_INTERVAL_API = "1.44";

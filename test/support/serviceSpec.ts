@@ -43,7 +43,7 @@ function nameOfId(run: ProgramRun, id: string): string {
 }
 
 /** `docker service create` arguments for one declared docker.Service. */
-export function serviceCreateArgs(run: ProgramRun, s: RegisteredResource, as: ServiceRunAs): string[] {
+function serviceCreateArgs(run: ProgramRun, s: RegisteredResource, as: ServiceRunAs): string[] {
   const where = `service ${String(s.inputs.name)}`;
   const i = only(s.inputs, ["name", "labels", "mode", "taskSpec", "endpointSpec", "updateConfig", "rollbackConfig", "convergeConfig"], where); // prettier-ignore
   const task = only(i.taskSpec, ["containerSpec", "resources", "restartPolicy", "placement", "networksAdvanceds", "logDriver"], `${where} taskSpec`); // prettier-ignore

@@ -9,7 +9,7 @@ import { type EngineOption, docker, ensureCommands, run } from "./docker";
 import { IMAGE_CACHE_DIR } from "./images";
 import { waitUntil } from "./process";
 
-export const SWARM_DOCKERD_SCRIPT = path.resolve(__dirname, "../../scripts/swarm-dockerd.sh");
+const SWARM_DOCKERD_SCRIPT = path.resolve(__dirname, "../../scripts/swarm-dockerd.sh");
 
 export interface SwarmNodeEngine {
   /** The node's host name: what `node.hostname` constraints name. */

@@ -8,7 +8,7 @@ import { sh, waitUntil } from "./process";
 import { COMMAND, type ProgramRun, SERVICE } from "./pulumi";
 import { type ServiceRunAs, createService, createSwarmObjects, healthyTasks, serviceNamed } from "./serviceSpec";
 
-export const DATA_SERVICES = ["nexus-db", "region-default-db", "region-orion-db", "redis-server"];
+const DATA_SERVICES = ["nexus-db", "region-default-db", "region-orion-db", "redis-server"];
 
 /**
  * Runs a declared command as `pulumi up` would (its create, stdin, environment), where the
@@ -26,7 +26,7 @@ export function runDeclaredCommand(run: ProgramRun, name: string, host: string):
 }
 
 /** Waits until each named service runs as many healthy tasks as it declares (one per edge node for the edge). */
-export function waitConverged(
+function waitConverged(
   run: ProgramRun,
   names: readonly string[],
   engines: readonly EngineOption[],
