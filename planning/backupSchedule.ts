@@ -4,9 +4,8 @@
  * backup script. docs/backups.md says why a timer there and nothing in a container.
  */
 import { type BackupSettings, STACK_PATTERN, backupArguments, backupScript, validateBackupSettings } from "./backupRun";
-import { shellQuote } from "./shell";
+import { ENV_NAME_PATTERN, shellQuote } from "./shell";
 
-const ENV_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
 const ENV_VALUE_PATTERN = /^[^\s"'\\$%`]*$/;
 
 export interface BackupSchedule {

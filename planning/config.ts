@@ -21,23 +21,9 @@ import { checkRegionList } from "./regionsConfig";
 import { crossCheck } from "./configChecks";
 
 export { CONFIG_NAMESPACE, type ConfigProblem, ConfigError, configPath } from "./configErrors";
-export {
-  REDIS_EVICTION_POLICIES,
-  REDIS_MAXMEMORY_SHARE,
-  type RawConfig,
-  SECRET_KEYS,
-  type SecretKey,
-  rawConfigSchema,
-} from "./configSchema";
-export {
-  APP_IMAGE_KEYS,
-  DEFAULT_PUBLIC_IMAGES,
-  IMAGE_KEYS,
-  type ImageKey,
-  type ImageSpec,
-  PROBE_BUILD,
-} from "./imagesConfig";
-export type { FileRead, InitSqlFile } from "./databaseConfig";
+export { SECRET_KEYS, type SecretKey, rawConfigSchema } from "./configSchema";
+export { IMAGE_KEYS, type ImageKey, type ImageSpec } from "./imagesConfig";
+export type { FileRead } from "./databaseConfig";
 
 export interface ParseContext {
   /** Which secret keys the stack sets; their values never reach the parser. */

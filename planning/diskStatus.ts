@@ -10,7 +10,7 @@
  * Available, so the blocks a file system keeps for root count as neither, and the percentage here
  * is 100 minus df's Use% (unrounded).
  */
-import { type Finding, type Severity, type Verdict, verdictOf } from "./statusFindings";
+import { type Finding, type Severity, VERDICT_WORDS, type Verdict, verdictOf } from "./statusFindings";
 import { alignTable } from "./table";
 import { formatBytes } from "./units";
 
@@ -278,8 +278,6 @@ export function evaluateDisks(input: DiskInput): [DiskReport, Finding[]] {
 }
 
 // --- The table ----------------------------------------------------------------------------
-
-const VERDICT_WORDS: Record<Verdict, string> = { ok: "ok", warning: "WARN", unhealthy: "UNHEALTHY" };
 
 function measuredWords(d: DiskStatus): string {
   if (d.measuredOn === null) return "unknown";

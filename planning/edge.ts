@@ -3,7 +3,7 @@
  * resolved at request time through Docker's embedded DNS, so nginx starts and serves every
  * other route while a region's container is missing.
  */
-import { PAYPAL_WEBHOOK_PATH } from "./nginx";
+import { PAYPAL_WEBHOOK_PATH, ROUTES, regionPrefix } from "./nginx";
 import type { NginxSettings } from "./nginxSettings";
 import type { StackPlan } from "./topology";
 
@@ -111,11 +111,11 @@ export function edgeReloadScript(files: EdgeFiles = EDGE_FILES): string {
 /** The stack's public URLs (the `urls` output), the same in both orchestrators. */
 export function publicUrls(plan: StackPlan) {
   return {
-    player: `${plan.publicUrl}/`,
-    admin: `${plan.publicUrl}/admin/`,
-    nexusApi: `${plan.publicUrl}/api/nexus/`,
+    player: `${plan.publicUrl}${ROUTES.player}`,
+    admin: `${plan.publicUrl}${ROUTES.admin}`,
+    nexusApi: `${plan.publicUrl}${ROUTES.nexus}`,
     /** Register this with PayPal (developer dashboard, Webhooks); the PayPal service must answer it. */
     paypalWebhook: `${plan.publicUrl}${PAYPAL_WEBHOOK_PATH}`,
-    regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}/api/regions/${r.id}/`])),
+    regions: Object.fromEntries(plan.regions.map((r) => [r.id, `${plan.publicUrl}${regionPrefix(r.id)}`])),
   };
 }

@@ -5,7 +5,7 @@
  * inside containers are assets/restore-postgres.sh and assets/restore-redis.sh.
  */
 import type { BackupManifest, ManifestEntry } from "./backupManifest";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role } from "./topology";
+import { type Role, containerLabels } from "./topology";
 
 /** What restore can target: the nexus, one region, or Redis. */
 export type RestoreTarget = { kind: "nexus" } | { kind: "region"; regionId: string } | { kind: "redis" };
@@ -54,14 +54,8 @@ export const targetRole = (t: RestoreTarget): Role =>
 
 /** `docker ps` filters that match a target's container in a stack by its labels, and nothing else. */
 export function targetFilters(stack: string, target: RestoreTarget): string[] {
-  const filters = [
-    "--filter",
-    `label=${LABEL_STACK}=${stack}`,
-    "--filter",
-    `label=${LABEL_ROLE}=${targetRole(target)}`,
-  ];
-  if (target.kind === "region") filters.push("--filter", `label=${LABEL_REGION}=${target.regionId}`);
-  return filters;
+  const labels = containerLabels(stack, targetRole(target), target.kind === "region" ? target.regionId : undefined);
+  return Object.entries(labels).flatMap(([key, value]) => ["--filter", `label=${key}=${value}`]);
 }
 
 // --- PostgreSQL -----------------------------------------------------------------------------

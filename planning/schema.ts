@@ -10,7 +10,7 @@
  *   network, with the API's environment taken from the docker CLI's own (`-e NAME`), so that no
  *   value, the database password least of all, is on a command line.
  */
-import { shellQuote } from "./shell";
+import { ENV_NAME_PATTERN, shellQuote } from "./shell";
 import type { HardeningPlan } from "./hardening";
 import type { ResourceSpec } from "./sizes";
 import { LABEL_ROLE } from "./topology";
@@ -88,7 +88,7 @@ export interface MigrationRun {
 /** `docker run --rm ...`: attached, so its output is the Command's and its exit status the migration's. */
 export function migrationRunCommand(run: MigrationRun): string {
   for (const name of run.envNames) {
-    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`refusing environment variable name "${name}"`);
+    if (!ENV_NAME_PATTERN.test(name)) throw new Error(`refusing environment variable name "${name}"`);
   }
   const h = run.hardening;
   const words = [

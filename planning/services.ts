@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import type { HardeningPlan } from "./hardening";
+import { ENV_NAME_PATTERN } from "./shell";
 import { type HealthcheckPlan, httpHealthcheck } from "./healthchecks";
 import type { Role } from "./topology";
 
@@ -240,7 +241,7 @@ const serviceSchema = (service: GameService) =>
         .describe("Another health check."),
       env: z
         .record(
-          z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as LOG_LEVEL"),
+          z.string().regex(ENV_NAME_PATTERN, "must be an environment variable name such as LOG_LEVEL"),
           z.string(),
         )
         .optional()

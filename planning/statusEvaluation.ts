@@ -23,7 +23,7 @@ import {
   memoryUse,
 } from "./containerStats";
 import { type DiskInput, type DiskReport, evaluateDisks, renderDiskTable } from "./diskStatus";
-import { type Finding, type Severity, verdictOf } from "./statusFindings";
+import { type Finding, type Severity, VERDICT_WORDS, type Verdict, verdictOf } from "./statusFindings";
 import { alignTable } from "./table";
 import { LABEL_REGION, LABEL_ROLE, type Role, type StackPlan, allContainers } from "./topology";
 import { formatBytes } from "./units";
@@ -85,7 +85,7 @@ export interface ContainerStatus {
   memory: MemoryUse | null;
   /** Client connections of a PostgreSQL container; null for other roles or when the query failed. */
   postgresConnections: number | null;
-  verdict: "ok" | Severity;
+  verdict: Verdict;
 }
 
 /** A volume carrying the stack's label (data volumes are labelled like their container). */
@@ -299,8 +299,6 @@ export function exitStatus(report: StatusReport): 0 | 1 {
 // --- The table ----------------------------------------------------------------------------
 
 const formatCpuCount = (cpus: number): string => String(Number(cpus.toFixed(2)));
-
-const VERDICT_WORDS: Record<ContainerStatus["verdict"], string> = { ok: "ok", warning: "WARN", unhealthy: "UNHEALTHY" };
 
 /** The report for people: containers, volumes, disks, backups, then every finding and the verdict. */
 export function renderStatusTable(report: StatusReport): string {

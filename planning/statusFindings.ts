@@ -16,5 +16,8 @@ export interface Finding {
 /** A row's verdict: the worst of its findings. */
 export type Verdict = "ok" | Severity;
 
+/** How the status tables print a verdict. */
+export const VERDICT_WORDS: Readonly<Record<Verdict, string>> = { ok: "ok", warning: "WARN", unhealthy: "UNHEALTHY" };
+
 export const verdictOf = (findings: readonly Finding[]): Verdict =>
   findings.some((f) => f.severity === "unhealthy") ? "unhealthy" : findings.length > 0 ? "warning" : "ok";
