@@ -94,7 +94,8 @@ async function main() {
     gameserverImage: images.ids.gameserver,
     postgresImage: images.ids.postgres,
     frontNetwork: edge.frontNetworkName,
-    redis: redis.access,
+    // Typed as RedisAccess: the APIs see its URLs, network and container, nothing else.
+    redis,
     protectData: plan.protectData,
     dockerEnvironment,
     backup: backups,

@@ -98,9 +98,4 @@ export class SharedRedis extends pulumi.ComponentResource {
   url(db: number): pulumi.Output<string> {
     return pulumi.secret(pulumi.interpolate`redis://:${this.password}@${this.hostname}:${this.port}/${db}`);
   }
-
-  /** What the APIs are given: see RedisAccess. */
-  get access(): RedisAccess {
-    return { url: (db) => this.url(db), networkName: this.networkName, container: this.container };
-  }
 }
