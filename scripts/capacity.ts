@@ -34,9 +34,8 @@ export function runCapacity(argv: readonly string[], root: string = ROOT): CliRe
 
   const config = readStackConfig(root, args.stack);
   if ("error" in config) return { status: 2, stdout: "", stderr: `${config.error}\n` };
-  const view: CapacityView | { error: string } =
+  const view =
     config.orchestrator === "swarm" ? swarmCapacityView(config, args.stack) : hostCapacityView(config, args.stack);
-  if ("error" in view) return { status: 2, stdout: "", stderr: `${view.error}\n` };
 
   const { problems } = view;
   const verdict = `Stack "${args.stack}" does not fit on ${view.budget}`;

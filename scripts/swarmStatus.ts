@@ -9,7 +9,7 @@ import type { PlatformConfig } from "../planning/config";
 import type { ExpectedContainer, ObservedContainer } from "../planning/statusEvaluation";
 import { swarmTasks } from "../planning/swarm/capacity";
 import { nodeHosts } from "../planning/swarm/nodeDocker";
-import { placeUnits } from "../planning/swarm/placement";
+import { acceptedPlacement } from "../planning/swarm/placement";
 import type { StackPlan } from "../planning/topology";
 
 /** Swarm's own label on a task's container. */
@@ -40,13 +40,11 @@ export interface SwarmScope {
 
 /** The engines to ask and the tasks to expect; null for a stack in container mode. */
 export function swarmScope(config: PlatformConfig, plan: StackPlan): SwarmScope | null {
-  if (config.orchestrator !== "swarm" || config.swarm === null) return null;
-  const placed = placeUnits(config, config.swarm);
-  // parseConfig refuses a swarm stack whose units it cannot place.
-  if ("problem" in placed) throw new Error(placed.problem.message);
+  if (config.orchestrator !== "swarm") return null;
+  const { swarm, placement } = acceptedPlacement(config);
   return {
-    hosts: nodeHosts(config.swarm.nodes),
-    expected: swarmTasks(plan, config.swarm, placed.placement).map((t) => ({
+    hosts: nodeHosts(swarm.nodes),
+    expected: swarmTasks(plan, swarm, placement).map((t) => ({
       name: t.name,
       role: t.role as ExpectedContainer["role"],
       region: t.region,

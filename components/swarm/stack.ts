@@ -11,7 +11,7 @@ import { edgeNginxSettings, publicUrls } from "../../planning/edge";
 import type { EngineFeatures } from "../../planning/engine";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
 import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
-import { placeUnits } from "../../planning/swarm/placement";
+import { acceptedPlacement } from "../../planning/swarm/placement";
 import { SWARM_RESOLVER_VALID_SECONDS, planSwarmServices } from "../../planning/swarm/services";
 import { planStack } from "../../planning/topology";
 import { Backups } from "../backups";
@@ -31,11 +31,7 @@ export interface SwarmStackArgs {
 /** Declares the stack as swarm services and returns the stack outputs. */
 export function swarmStack(args: SwarmStackArgs) {
   const { config, secrets, dockerEnvironment } = args;
-  const swarm = config.swarm;
-  if (swarm === null) throw new Error("swarm mode without sectorwars:swarm: parseConfig lets none through");
-  const placed = placeUnits(config, swarm);
-  if ("problem" in placed) throw new Error(`placement: ${placed.problem.message}`);
-  const { placement } = placed;
+  const { swarm, placement } = acceptedPlacement(config);
   const plan = planStack(config, pulumi.getStack(), { engine: args.engine });
 
   // Checked before any resource is declared, so an over-budget node fails at preview.

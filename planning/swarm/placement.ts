@@ -83,3 +83,18 @@ export function placeUnits(
 
 /** Placement constraint that pins a task to a node by its host name. */
 export const pinConstraint = (node: string): string => `node.hostname == ${node}`;
+
+/**
+ * The cluster and its placement, for a config parseConfig has accepted: it refuses a swarm stack
+ * without sectorwars:swarm or with a unit it cannot place, so either here is a program error.
+ */
+export function acceptedPlacement(config: Pick<PlatformConfig, "regions" | "swarm">): {
+  swarm: SwarmSettings;
+  placement: Placement;
+} {
+  const { swarm } = config;
+  if (swarm === null) throw new Error("swarm mode without sectorwars:swarm: parseConfig lets none through");
+  const placed = placeUnits(config, swarm);
+  if ("problem" in placed) throw new Error(`placement: ${placed.problem.message}`);
+  return { swarm, placement: placed.placement };
+}
