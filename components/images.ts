@@ -64,7 +64,7 @@ export class PlatformImages extends pulumi.ComponentResource {
         byKey.set(resourceName, id);
         refByKey.set(
           resourceName,
-          pulumi.all([remote.repoDigest, remote.name]).apply(([digest, ref]) => digest || ref),
+          pulumi.all([remote.repoDigest, remote.name]).apply(([digest, ref]) => digest || withTag(ref)),
         );
       }
       ids[key] = id;
@@ -74,6 +74,15 @@ export class PlatformImages extends pulumi.ComponentResource {
     this.refs = refs;
     this.registerOutputs({ ids });
   }
+}
+
+/**
+ * A reference without tag or digest names `:latest`, and that is how a swarm service reads it
+ * back: declared without it, the service would show a diff on every preview.
+ */
+export function withTag(ref: string): string {
+  const lastSegment = ref.slice(ref.lastIndexOf("/") + 1);
+  return ref.includes("@") || lastSegment.includes(":") ? ref : `${ref}:latest`;
 }
 
 /** A stable resource name and the reference to resolve, for one image spec. */

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hashDirectory } from "../components/contentHash";
-import { hashBuildContext } from "../components/images";
+import { hashBuildContext, withTag } from "../components/images";
 
 describe("hashBuildContext", () => {
   let dir: string;
@@ -73,5 +73,17 @@ describe("hashDirectory (the static fill's trigger)", () => {
   it("refuses a path that is not a directory", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-static-"));
     expect(() => hashDirectory(path.join(dir, "missing"))).toThrow(/missing" is not a directory/);
+  });
+});
+
+describe("withTag: a swarm service's image as the provider reads it back", () => {
+  it.each([
+    ["kit/postgres", "kit/postgres:latest"],
+    ["kit/postgres:15", "kit/postgres:15"],
+    ["registry:5000/kit/postgres", "registry:5000/kit/postgres:latest"],
+    ["registry:5000/kit/postgres:15", "registry:5000/kit/postgres:15"],
+    [`kit/postgres@sha256:${"a".repeat(64)}`, `kit/postgres@sha256:${"a".repeat(64)}`],
+  ])("%s is %s", (ref, expected) => {
+    expect(withTag(ref)).toBe(expected);
   });
 });

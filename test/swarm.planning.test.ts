@@ -14,7 +14,7 @@ import { ConfigError, type ParseContext, type PlatformConfig, parseConfig } from
 import { DEFAULT_REPLICAS, type SwarmSettings } from "../planning/swarm/config";
 import { swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity";
 import { type Placement, placeUnits } from "../planning/swarm/placement";
-import { allSwarmServices, planSwarmServices } from "../planning/swarm/services";
+import { allSwarmServices, goDurationMs, planSwarmServices, serviceDuration } from "../planning/swarm/services";
 import { planStack } from "../planning/topology";
 import { backupCommand } from "../planning/backupRun";
 import { acrossNodes } from "../planning/swarm/nodeDocker";
@@ -290,6 +290,51 @@ describe("service plans", () => {
       expect(s.endpointMode).toBe("dnsrr");
       expect(s.container.healthcheck.startInterval, s.serviceName).toBeUndefined();
     }
+  });
+});
+
+describe("durations as the docker provider reads a service back (Go's Duration.String, shortened)", () => {
+  it.each([
+    [0, "0s"],
+    [500, "500ms"],
+    [1_000, "1s"],
+    [1_500, "1.5s"],
+    [15_000, "15s"],
+    [60_000, "1m"],
+    [90_000, "1m30s"],
+    [3_600_000, "1h"],
+    [3_660_000, "1h1m"],
+    [3_601_000, "1h0m1s"],
+  ])("%i ms is %s", (ms, text) => {
+    expect(serviceDuration(ms)).toBe(text);
+    expect(goDurationMs(text)).toBe(ms);
+  });
+
+  it.each(["", "1", "1m0", "m", "1x", "1m 0s", "-1s"])("refuses %j, which is no Go duration", (text) => {
+    expect(() => goDurationMs(text)).toThrow("is not a Go duration");
+  });
+
+  it("round-trips every whole number of milliseconds", () => {
+    fc.assert(fc.property(fc.nat(10 * 3_600_000), (ms) => goDurationMs(serviceDuration(ms)) === ms));
+  });
+
+  it("is how every planned service states its durations: nothing for a preview to see as changed", () => {
+    const { plan, placement } = capacityFor(base);
+    const services = allSwarmServices(planSwarmServices(plan, base.swarm as SwarmSettings, placement, base.namePrefix));
+    const durations = services.flatMap((s) => [
+      s.container.healthcheck.interval,
+      s.container.healthcheck.timeout,
+      s.container.healthcheck.startPeriod,
+      s.stopGracePeriod,
+      s.restart.delay,
+      s.restart.window,
+      s.update.delay,
+      s.update.monitor,
+      s.rollback.delay,
+      s.rollback.monitor,
+    ]);
+    expect(durations.filter((d) => serviceDuration(goDurationMs(d)) !== d)).toEqual([]);
+    expect(durations).toContain("1m");
   });
 });
 

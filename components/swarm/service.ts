@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { base64, contentAddressedName } from "../../planning/swarm/secrets";
-import { type SwarmServicePlan, type UpdatePolicy, goSeconds } from "../../planning/swarm/services";
+import type { SwarmServicePlan, UpdatePolicy } from "../../planning/swarm/services";
 import { type BackupBefore, dependencies, labelList } from "../dockerResources";
 
 /** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
@@ -130,7 +130,7 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
           ...fileOf(s),
         })),
         ...(c.stop.signal === undefined ? {} : { stopSignal: c.stop.signal }),
-        stopGracePeriod: goSeconds(c.stop.graceSeconds),
+        stopGracePeriod: plan.stopGracePeriod,
       },
       resources: {
         limits: { nanoCpus: Math.round(c.size.limits.cpus * 1e9), memoryBytes: c.size.limits.memoryMb * 1024 ** 2 },
@@ -139,7 +139,7 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
           memoryBytes: c.size.reservations.memoryMb * 1024 ** 2,
         },
       },
-      restartPolicy: { condition: "any", delay: "5s" },
+      restartPolicy: plan.restart,
       placement: {
         constraints: plan.constraints,
         ...(plan.spread ? { prefs: ["spread=node.id"] } : {}),

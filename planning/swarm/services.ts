@@ -66,7 +66,14 @@ export interface SwarmServicePlan {
   ports: { target: number; published: number }[];
   /** Wait for the service to converge (replicated services; the provider refuses it for global ones). */
   converge: boolean;
+  /** The stop grace period, as the provider reads it back (serviceDuration). */
+  stopGracePeriod: string;
+  /** Restart a task that exits, whatever its exit code; `window` as the engine fills it in. */
+  restart: { condition: "any"; delay: string; window: string };
 }
+
+/** What swarm fills in when a restart policy names no window; declared, so that no diff shows. */
+const RESTART = { condition: "any", delay: "5s", window: "0s" } as const;
 
 const rolling = (order: UpdateOrder, failureAction: UpdatePolicy["failureAction"]): UpdatePolicy => ({
   parallelism: 1,
@@ -96,7 +103,13 @@ function service(
 ): SwarmServicePlan {
   const stateless = plan.replacement === "create-before-delete";
   // No start interval: @pulumi/docker 5.2's service health check has no such field.
-  const { startInterval: _unused, ...healthcheck } = plan.healthcheck;
+  const { startInterval: _unused, ...check } = plan.healthcheck;
+  const healthcheck = {
+    ...check,
+    interval: serviceDuration(goDurationMs(check.interval)),
+    timeout: serviceDuration(goDurationMs(check.timeout)),
+    startPeriod: serviceDuration(goDurationMs(check.startPeriod)),
+  };
   const container = { ...plan, healthcheck, hardening: swarmHardening(plan.role, plan.hardening) };
   return {
     container,
@@ -106,6 +119,8 @@ function service(
     endpointMode: "dnsrr",
     ports: [],
     converge: c.mode.kind === "replicated",
+    stopGracePeriod: serviceDuration(plan.stop.graceSeconds * 1000),
+    restart: RESTART,
     ...c,
   };
 }
@@ -175,11 +190,26 @@ export function allSwarmServices(s: SwarmStackServices): SwarmServicePlan[] {
   ];
 }
 
-/** Duration as Go prints it for a whole number of seconds ("1m0s", "15s"), as the provider reads it back. */
-export function goSeconds(seconds: number): string {
-  const m = Math.floor(seconds / 60);
-  const s = seconds % 60;
-  const h = Math.floor(m / 60);
-  if (h > 0) return `${h}h${m % 60}m${s}s`;
-  return m > 0 ? `${m}m${s}s` : `${s}s`;
+const GO_UNITS_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/** A Go duration ("1m0s", "15s", "500ms") in milliseconds; throws on anything else (a planner's own constant). */
+export function goDurationMs(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`"${text}" is not a Go duration`);
+  return parts.reduce((ms, [, n, unit]) => ms + Number(n) * (GO_UNITS_MS[unit as string] as number), 0);
+}
+
+/**
+ * A duration as the docker provider reads a service's back from the engine: Go's
+ * time.Duration.String() without a trailing "0s" after minutes or "0m" after hours ("1m",
+ * "1h", "1m30s", "15s", "0s"; its shortDur). Declared in any other spelling ("1m0s"), the
+ * service shows a diff on every preview and every `pulumi up` updates, so restarts, it.
+ */
+export function serviceDuration(ms: number): string {
+  if (ms < 1000) return `${ms}${ms === 0 ? "s" : "ms"}`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  const text = h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+  return text.replace(/m0s$/, "m").replace(/h0m$/, "h");
 }

@@ -55,7 +55,7 @@ function serviceCreateArgs(run: ProgramRun, s: RegisteredResource, as: ServiceRu
   const resources = only(task.resources, ["limits", "reservation"], `${where} resources`);
   const limits = only(resources.limits, ["nanoCpus", "memoryBytes"], `${where} limits`);
   const reservation = only(resources.reservation, ["nanoCpus", "memoryBytes"], `${where} reservation`);
-  const restart = only(task.restartPolicy, ["condition", "delay"], `${where} restartPolicy`);
+  const restart = only(task.restartPolicy, ["condition", "delay", "window"], `${where} restartPolicy`);
   const placement = only(task.placement, ["constraints", "prefs"], `${where} placement`);
   const log = only(task.logDriver, ["name", "options"], `${where} logDriver`);
   const endpoint = only(i.endpointSpec, ["mode", "ports"], `${where} endpointSpec`);
@@ -125,7 +125,14 @@ function serviceCreateArgs(run: ProgramRun, s: RegisteredResource, as: ServiceRu
       "--reserve-memory",
       String(reservation.memoryBytes),
     ],
-    ...["--restart-condition", String(restart.condition), "--restart-delay", String(restart.delay)],
+    ...[
+      "--restart-condition",
+      String(restart.condition),
+      "--restart-delay",
+      String(restart.delay),
+      "--restart-window",
+      String(restart.window),
+    ],
     ...((placement.constraints as string[] | undefined) ?? []).flatMap((x) => ["--constraint", x]),
     ...((placement.prefs as string[] | undefined) ?? []).flatMap((x) => ["--placement-pref", x]),
     ...((task.networksAdvanceds as unknown[] | undefined) ?? []).flatMap((n) => ["--network", network(n)]),
