@@ -12,8 +12,8 @@
  * - on each engine, Docker's DNS keeps a stopping container's name until its process has exited:
  *   a proxy that resolves it meanwhile still gets the address of a server that no longer listens.
  *
- * The modern engine's tests are skipped, with the reason printed, only where no second engine can
- * run at all (see test/support/modernDocker.ts).
+ * The modern engine's tests are reported as skipped, with the reason, only where no second engine
+ * can run at all (see test/support/modernDocker.ts and engineSuites.ts).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -50,23 +50,28 @@ import { pollUntil } from "./support/net";
 import { makeSandbox } from "./support/nginx";
 import { hardeningArgs, healthcheckArgs, labelArgs, upload } from "./support/platformContainers";
 import { readStackFile } from "./support/pulumi";
+import { type SuiteTarget, describeEach, describeOn, runnable } from "./support/engineSuites";
 
 const RUN = newTestRun("engines");
 const PREFIX = `sweng${RUN.id}`;
 const SECOND = 1_000_000_000; // the Engine API's durations are nanoseconds
 
 const modern = modernDockerd();
-if (!modern.available)
-  console.warn(`test/engines.docker.test.ts: the modern engine's tests are skipped: ${modern.reason}`);
 
-interface Target {
-  name: string;
+interface Target extends SuiteTarget {
   engine: EngineOption;
 }
 const TARGETS: Target[] = [
   { name: "the default engine", engine: {} },
-  ...(modern.available ? [{ name: "the modern engine", engine: { host: modern.host } }] : []),
+  {
+    name: "the modern engine",
+    engine: { host: modern.available ? modern.host : "" },
+    suite: "modern",
+    availability: modern,
+  },
 ];
+/** The targets this machine runs: the modern engine's tests are reported as skipped where it cannot. */
+const RUNNABLE = TARGETS.filter(runnable);
 
 /** A small stack: one region, its API container named and aliased as the plan says. */
 const plan: StackPlan = planStack(
@@ -87,7 +92,7 @@ let tls: { certificate: string; key: string };
 
 beforeAll(async () => {
   await ensureDockerd();
-  for (const { engine } of TARGETS) {
+  for (const { engine } of RUNNABLE) {
     reapDeadRuns("engines", engine); // leftovers of earlier runs that were killed
     ensureTestImages(engine);
   }
@@ -101,7 +106,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const { engine } of TARGETS) removeLabelled(RUN.runLabel, engine);
+  for (const { engine } of RUNNABLE) removeLabelled(RUN.runLabel, engine);
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -231,7 +236,7 @@ describe("health-check start_interval needs Docker API >= 1.44", () => {
     });
   });
 
-  describe.runIf(modern.available)("on the modern engine", () => {
+  describeOn("modern", modern, "on the modern engine", () => {
     const host = modern.available ? modern.host : "";
     const cli = modern.available ? modern.cli : "";
     const flags = (name: string) => [
@@ -281,7 +286,7 @@ describe("health-check start_interval needs Docker API >= 1.44", () => {
   });
 });
 
-describe.each(TARGETS)("the nginx images on $name", ({ engine }) => {
+describeEach(TARGETS, "the nginx images on $name", ({ engine }) => {
   const variants = [
     { label: "nginx 1.22", image: TEST_IMAGES.nginx, keepalive: 0 },
     { label: "nginx 1.30", image: TEST_IMAGES.modernNginx, keepalive: 0 },
@@ -341,7 +346,7 @@ describe.each(TARGETS)("the nginx images on $name", ({ engine }) => {
   );
 });
 
-describe.each(TARGETS)("the probe image on $name, hardened as a region API", ({ engine }) => {
+describeEach(TARGETS, "the probe image on $name, hardened as a region API", ({ engine }) => {
   let network: string;
   beforeAll(() => {
     network = networkFor(engine, `${PREFIX}_probe`);
@@ -400,7 +405,7 @@ describe.each(TARGETS)("the probe image on $name, hardened as a region API", ({ 
   });
 });
 
-describe.each(TARGETS)("Docker's DNS on $name", ({ engine }) => {
+describeEach(TARGETS, "Docker's DNS on $name", ({ engine }) => {
   it("keeps a stopping container's name while it handles SIGTERM, and drops it once its process has exited", async () => {
     const network = networkFor(engine, `${PREFIX}_dns`);
     const stopping = `${PREFIX}_dns_stopping`;

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { RESOLVER_VALID_SECONDS } from "../planning/nginxSettings";
 import { devConfigWith } from "./support/configs";
 import { type RunAs, replaceDeclared, startDeclared, waitHealthy } from "./support/containerSpec";
@@ -32,7 +32,8 @@ import { ensureModernDockerd, modernDockerd } from "./support/modernDocker";
 import { containers, uploadOf } from "./support/graph";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { labelArgs, upload } from "./support/platformContainers";
-import { type Answer, type ProbeEcho, getAt, probeEchoOf } from "./support/net";
+import { type Answer, type ProbeEcho, browserGetAt, getAt, probeEchoOf } from "./support/net";
+import { type SuiteTarget, describeEach } from "./support/engineSuites";
 import { sh, waitUntil } from "./support/process";
 import { selfSignedPem } from "./support/tls";
 import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
@@ -44,8 +45,7 @@ const REGION = "orion";
 /** The provider's `wait` gives up after waitTimeout; the tests wait as long. */
 const WAIT_MS = 180_000;
 
-interface Variant {
-  label: string;
+interface Variant extends SuiteTarget {
   /**
    * The default engine (Docker 20.10, API 1.41: health checks probe every interval) or the modern
    * one (26.1, API 1.45: the program gives them a 1 s start interval, so swaps are faster).
@@ -118,22 +118,6 @@ function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): voi
 const get = (host: string, urlPath: string, agent?: http.Agent): Promise<Answer> =>
   getAt(host, 80, urlPath, agent ?? false);
 
-/**
- * A GET as browsers send it: when a kept-alive connection turns out closed before any answer
- * (the server closed it as idle, as nginx does with its old workers on every graceful reload),
- * the request goes again on a new connection, once (RFC 9112 section 9.3.1; Node's http docs
- * show the same pattern with `reusedSocket`). Anything else is the answer.
- */
-async function browserGet(host: string, urlPath: string, agent: http.Agent): Promise<Answer> {
-  try {
-    return await get(host, urlPath, agent);
-  } catch (error) {
-    const { reusedSocket, code } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
-    if (reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) return get(host, urlPath, agent);
-    throw error;
-  }
-}
-
 /** What each route must answer: the probe's echo names the role and region that served it. */
 const ROUTES: { path: string; served: (echo: ProbeEcho) => boolean }[] = [
   { path: `/api/regions/${REGION}/ships`, served: (e) => e.role === "region-api" && e.region?.id === REGION },
@@ -157,7 +141,7 @@ class Load {
       const route = ROUTES[n % ROUTES.length] as (typeof ROUTES)[number];
       const at = new Date().toISOString();
       try {
-        const answer = await browserGet(host, route.path, agent);
+        const answer = await browserGetAt(host, 80, route.path, agent);
         const echo = answer.status === 200 ? probeEchoOf(answer) : {};
         if (answer.status === 200 && route.served(echo)) this.ok++;
         else this.failures.push(`${at} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
@@ -181,16 +165,15 @@ class Load {
 }
 
 const modern = modernDockerd();
-if (!modern.available) console.log(`swap tests on the modern engine skipped: ${modern.reason}`);
 
 // The default edge config only: with edge.upstreamKeepalive, nginx's pooled upstreams lose
 // requests during a swap (README, "Edge proxy: upstream keepalive"; BENCHMARKS.md measures it).
 const VARIANTS: Variant[] = [
-  { label: "Docker 20.10 (no start interval)", engine: "default" },
-  ...(modern.available ? ([{ label: "Docker 26.1 (1 s start interval)", engine: "modern" }] as const) : []),
+  { name: "Docker 20.10 (no start interval)", engine: "default" },
+  { name: "Docker 26.1 (1 s start interval)", engine: "modern", suite: "modern", availability: modern },
 ];
 
-describe.each(VARIANTS)("a game-server update under load, $label", (variant) => {
+describeEach(VARIANTS, "a game-server update under load, $name", (variant) => {
   let t: TestRun;
   let workDir: string;
   let as: RunAs;

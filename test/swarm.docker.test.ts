@@ -12,7 +12,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeOn } from "./support/engineSuites";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
@@ -26,7 +27,6 @@ import { REGISTRY_IMAGES, swarmDevConfig } from "./support/swarmConfigs";
 import { selfSignedPem } from "./support/tls";
 
 const swarm = testSwarm(1, 1);
-if (!swarm.available) console.log(`swarm tests skipped: ${swarm.reason}`);
 
 const V1 = REGISTRY_IMAGES.gameserver;
 const V2 = "registry.example/sectorwars/gameserver:1.1.0";
@@ -36,7 +36,7 @@ const START_DELAY_MS = 3_000;
 const get = getAt;
 const echoOf = probeEchoOf;
 
-describe.runIf(swarm.available)("swarm mode on a real single-node swarm", () => {
+describeOn("swarm1", swarm, "swarm mode on a real single-node swarm", () => {
   const node = (swarm.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;
   const on = { host: node?.host };
   let t: TestRun;

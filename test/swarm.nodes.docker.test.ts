@@ -13,7 +13,8 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeOn } from "./support/engineSuites";
 import { stringify as stringifyYaml } from "yaml";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
@@ -28,7 +29,6 @@ import { deploySwarmStack, runDeclaredCommand } from "./support/swarmDeploy";
 import { selfSignedPem } from "./support/tls";
 
 const swarm = testSwarm(3, 3);
-if (!swarm.available) console.log(`three-node swarm tests skipped: ${swarm.reason}`);
 
 function get(host: string, port: number, urlPath: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -43,7 +43,7 @@ function get(host: string, port: number, urlPath: string): Promise<{ status: num
   });
 }
 
-describe.runIf(swarm.available)("swarm mode on three real nodes", () => {
+describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
   const nodes = swarm.available ? swarm.nodes : [];
   const [n1, n2, n3] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
   const engines = nodes.map((n) => ({ host: n.host }));

@@ -370,6 +370,22 @@ export function getAt(host: string, port: number, urlPath: string, agent: http.A
   });
 }
 
+/**
+ * A GET as browsers send it: when a kept-alive connection turns out closed before any answer
+ * (the server closed it as idle, as nginx does with its old workers on every graceful reload),
+ * the request goes again on a new connection, once (RFC 9112 section 9.3.1; Node's http docs
+ * show the same pattern with `reusedSocket`). Anything else is the answer.
+ */
+export async function browserGetAt(host: string, port: number, urlPath: string, agent: http.Agent): Promise<Answer> {
+  try {
+    return await getAt(host, port, urlPath, agent);
+  } catch (error) {
+    const { reusedSocket, code } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if (reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) return getAt(host, port, urlPath, agent);
+    throw error;
+  }
+}
+
 /** What the probe (probe/server.js) answers on an API route: its role and region, from its env. */
 export interface ProbeEcho {
   role?: string;

@@ -1,0 +1,125 @@
+/**
+ * The prod stack file through the real Pulumi engine on Docker 20.10 (API 1.41, what prod pins),
+ * with the test images and small sizes: TLS certificate and PayPal credentials set as secrets,
+ * plain HTTP redirecting to HTTPS, data volumes protected.
+ *
+ * - first up: every container healthy, each region answering over HTTPS with its own id,
+ *   databases accepting a login; secrets nowhere in plain text in the state;
+ * - a preview right after shows no change, and refresh finds no drift;
+ * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
+ *   volumes stay, on the engine and in the state.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { LABEL_STACK } from "../../planning/topology";
+import { docker, ensureDockerd, newTestRun } from "../support/docker";
+import {
+  DEV_REGIONS,
+  type StackPlace,
+  engineStackName,
+  newStackPlace,
+  reapDeadStacks,
+  servingProblems,
+  stackConfig,
+  stackContainers,
+  tagReleases,
+} from "../support/engineStacks";
+import { describeOn } from "../support/engineSuites";
+import { ensureTestImages } from "../support/images";
+import { httpRequest } from "../support/net";
+import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
+import { readStackFile } from "../support/pulumi";
+import { selfSignedPem } from "../support/tls";
+
+const pulumiEngine = findPulumiEngine();
+
+describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi engine, on Docker 20.10", () => {
+  const engine = {};
+  const run = newTestRun("real-engine");
+  const stackName = engineStackName(run.id, "prod");
+  const tls = selfSignedPem("localhost");
+  const secrets = {
+    "sectorwars:tlsCertificate": tls.certificate,
+    "sectorwars:tlsPrivateKey": tls.key,
+    "sectorwars:paypalClientId": "engine-test-paypal-client-id",
+    "sectorwars:paypalClientSecret": "engine-test-paypal-client-secret",
+  };
+  let place: StackPlace;
+  let stack: EngineStack;
+  let destroyed = false;
+
+  const https = async (urlPath: string) => {
+    const answer = await httpRequest({ port: place.httpsPort, path: urlPath, tls: true, timeoutMs: 15_000 });
+    return { status: answer.status, body: answer.body };
+  };
+
+  beforeAll(async () => {
+    if (!pulumiEngine.available) return;
+    await ensureDockerd();
+    reapDeadStacks(engine);
+    ensureTestImages(engine);
+    const { v1 } = tagReleases(engine);
+    const dev = readStackFile("dev");
+    place = await newStackPlace(run.id);
+    stack = await EngineStack.create({
+      engine: pulumiEngine,
+      stackName,
+      dockerHost: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+      // Prod's own file (engine.apiVersion 1.41, httpsRedirect, protected volumes), with the dev
+      // file's small sizes (prod's CPU limits exceed what this machine has) and Redis to fit them.
+      config: stackConfig("prod", place, {
+        gameserver: v1,
+        regions: DEV_REGIONS,
+        "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
+        "sectorwars:redis": dev["sectorwars:redis"],
+      }),
+      secrets,
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!stack) return;
+    if (!destroyed) await stack.destroy({ excludeProtected: true }).catch((error: unknown) => console.error(error));
+    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
+      .split("\n")
+      .filter(Boolean);
+    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+    stack.dispose();
+  }, 600_000);
+
+  it("brings the stack up over HTTPS, plain HTTP redirecting, with no secret in plain text in the state", async () => {
+    const up = await stack.up();
+    expect(up.result.outputs.engineApiVersion?.value).toBe("1.41");
+    const regions = DEV_REGIONS.map((r) => r.id);
+    expect(await servingProblems({ stack: stackName, get: https, engines: [engine], regions })).toEqual([]);
+    const plain = await httpRequest({ port: place.httpPort, path: "/api/regions/orion/ping" });
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe(`https://localhost:${place.httpsPort}/api/regions/orion/ping`);
+    for (const [key, value] of Object.entries(secrets)) {
+      const firstLine = value.split("\n").find((line) => line.length > 20 && !line.startsWith("-----")) ?? value;
+      expect(await stack.plainTextPaths(firstLine), `${key} in plain text in the state`).toEqual([]);
+    }
+  }, 600_000);
+
+  it("previews no change right after the first up, and a refresh finds no drift", async () => {
+    expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
+    const refresh = await stack.refresh();
+    expect(changesOf(refresh.result.summary.resourceChanges as Record<string, number>), "drift").toEqual({});
+    expect(await stack.previewChanges(), "preview after a refresh").toEqual([]);
+  }, 600_000);
+
+  it("destroys with --exclude-protected: every container goes, the protected data volumes stay", async () => {
+    await stack.destroy({ excludeProtected: true });
+    destroyed = true;
+    expect(stackContainers(stackName, engine)).toEqual([]);
+    const volumes = docker(
+      ["volume", "ls", "--filter", `label=${LABEL_STACK}=${stackName}`, "--format", "{{.Name}}"],
+      engine,
+    );
+    const prefix = place.namePrefix;
+    for (const name of ["nexus_db_data", "redis_data", "region_default_db_data", "region_orion_db_data"]) {
+      expect(volumes, `${prefix}_${name}`).toContain(`${prefix}_${name}`);
+    }
+    const kept = Object.keys(await stack.resources()).filter((urn) => urn.includes("docker:index/volume:Volume"));
+    expect(kept.length, "protected volumes still in the state").toBeGreaterThanOrEqual(4);
+  }, 600_000);
+});

@@ -1,0 +1,215 @@
+/**
+ * Swarm mode through the real Pulumi engine on a one-node test swarm (Docker 26 in its own
+ * network namespace), from an empty backend:
+ *
+ * - first up: every task healthy, each region answering through the edge with its own id,
+ *   databases accepting a login; a preview right after shows no change and refresh no drift
+ *   (the provider reads durations, images and the restart policy back in its own spelling);
+ * - a no-change up changes nothing: no task restarts, no backup runs;
+ * - a new game-server image under a request loop: no request fails, no database or Redis task
+ *   restarts;
+ * - a change that restarts the databases (a bigger size) takes a backup first;
+ * - destroy: every service goes, the data volumes stay on the node.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { MANIFEST_FILE } from "../../planning/backupManifest";
+import { LABEL_STACK } from "../../planning/topology";
+import { docker, newTestRun } from "../support/docker";
+import {
+  DEV_REGIONS,
+  type Releases,
+  type StackPlace,
+  dataIdentities,
+  engineStackName,
+  newStackPlace,
+  reapDeadStacks,
+  requestLoop,
+  servingProblems,
+  stackConfig,
+  stackContainers,
+  tagReleases,
+} from "../support/engineStacks";
+import { describeOn } from "../support/engineSuites";
+import { ensureTestImages } from "../support/images";
+import { getAt, probeEchoOf } from "../support/net";
+import { waitUntil } from "../support/process";
+import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
+import { type SwarmNodeEngine, testSwarm } from "../support/swarm";
+
+const pulumiEngine = findPulumiEngine();
+const swarm = pulumiEngine.available ? testSwarm(1, 1) : undefined;
+const availability = !pulumiEngine.available
+  ? pulumiEngine
+  : swarm?.available
+    ? ({ available: true } as const)
+    : {
+        available: false as const,
+        reason: `the one-node test swarm: ${swarm?.available === false ? swarm.reason : ""}`,
+      };
+
+describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, on one node", () => {
+  const node = (swarm?.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;
+  const engine = { host: node?.host };
+  const run = newTestRun("real-engine");
+  const stackName = engineStackName(run.id, "swarm");
+  let place: StackPlace;
+  let releases: Releases;
+  let stack: EngineStack;
+  let destroyed = false;
+
+  const configWith = (gameserver: string, extra: Record<string, unknown> = {}) =>
+    stackConfig("dev", place, {
+      gameserver,
+      regions: DEV_REGIONS,
+      "sectorwars:orchestrator": "swarm",
+      "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
+      ...extra,
+    });
+  const edge = () => ({ host: node.address, port: place.httpPort });
+  const expectNoChange = async (after: string) =>
+    expect(await stack.previewChanges(), `preview after ${after}`).toEqual([]);
+  /** Every task's container of the stack as id@startedAt: a restarted or replaced task shows. */
+  const tasks = () =>
+    Object.fromEntries(stackContainers(stackName, engine).map((c) => [c.id.slice(0, 12), c.startedAt]));
+  const backups = () =>
+    fs.existsSync(path.join(place.backupDir, stackName))
+      ? fs.readdirSync(path.join(place.backupDir, stackName)).filter((d) => /^\d{8}T\d{6}Z$/.test(d))
+      : [];
+
+  beforeAll(async () => {
+    if (!pulumiEngine.available) return;
+    reapDeadStacks(engine, true);
+    ensureTestImages(engine);
+    releases = tagReleases(engine);
+    place = await newStackPlace(run.id);
+    stack = await EngineStack.create({
+      engine: pulumiEngine,
+      stackName,
+      dockerHost: node.host,
+      config: configWith(releases.v1),
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!stack) return;
+    if (!destroyed) await stack.destroy().catch((error: unknown) => console.error(error));
+    reapStack();
+    stack.dispose();
+    fs.rmSync(place.backupDir, { recursive: true, force: true });
+  }, 600_000);
+
+  /** Volumes stay after destroy by design: the test removes its own. */
+  function reapStack(): void {
+    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
+      .split("\n")
+      .filter(Boolean);
+    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+  }
+
+  it("brings the stack up from empty: every task healthy, each region answers with its id, databases log in", async () => {
+    await stack.up();
+    // The edge, Redis and three databases; two tasks of each stateless service.
+    expect(stackContainers(stackName, engine)).toHaveLength(5 + 2 * 6);
+    const regions = DEV_REGIONS.map((r) => r.id);
+    const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
+    expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);
+  }, 600_000);
+
+  it("previews no change right after the first up, and a refresh finds no drift", async () => {
+    await expectNoChange("the first up");
+    const refresh = await stack.refresh();
+    expect(changesOf(refresh.result.summary.resourceChanges as Record<string, number>), "drift").toEqual({});
+    await expectNoChange("a refresh");
+  }, 600_000);
+
+  it("changes nothing on an up with nothing changed: no task restarts, no backup runs", async () => {
+    const before = { tasks: tasks(), backups: backups() };
+    const up = await stack.up();
+    expect(changesOf(up.result.summary.resourceChanges as Record<string, number>), "what the up did").toEqual({});
+    expect({ tasks: tasks(), backups: backups() }).toEqual(before);
+  }, 600_000);
+
+  it("rolls a new game-server image out under a request loop: no request fails, no database or Redis task restarts", async () => {
+    const data = dataIdentities(stackName, [engine]);
+    const paths = ["/api/nexus/galaxy", ...DEV_REGIONS.map((r) => `/api/regions/${r.id}/ping`)];
+    const loop = requestLoop(edge(), paths, (urlPath, answer) => {
+      if (answer.status !== 200) return false;
+      const echo = probeEchoOf(answer);
+      return urlPath.startsWith("/api/nexus/") ? echo.role === "nexus-api" : urlPath.includes(`/${echo.region?.id}/`);
+    });
+    let updated: string[] | undefined;
+    try {
+      await waitUntil("the request loop to get going", () => loop.ok() > 30, 30_000);
+      stack.writeConfig(configWith(releases.v2));
+      const up = await stack.up();
+      updated = up.steps.filter((s) => s.op === "update").map((s) => s.urn.split("::").pop() ?? "");
+      const settled = loop.ok();
+      await waitUntil("requests after the update", () => loop.ok() > settled + 30, 30_000);
+    } finally {
+      const { ok, failures } = await loop.stop();
+      expect(failures, `${failures.length} of ${ok + failures.length} requests failed`).toEqual([]);
+    }
+    expect(updated?.sort(), "services updated").toEqual(["nexus-api", "region-default-api", "region-orion-api"]);
+    expect(dataIdentities(stackName, [engine]), "databases and Redis: id@startedAt").toEqual(data);
+    await expectNoChange("the image update");
+  }, 900_000);
+
+  it("takes a backup before an update restarts the databases, and the data survives it", async () => {
+    const regionDb = () =>
+      stackContainers(stackName, engine).find((c) => c.role === "region-db" && c.region === "orion");
+    const psql = (sql: string) =>
+      docker(
+        ["exec", regionDb()?.id ?? "", "psql", "-U", "region_orion_user", "-d", "region_orion", "-XAtqc", sql],
+        engine,
+      ).trim();
+    psql("CREATE TABLE ships (name text); INSERT INTO ships VALUES ('before-resize')");
+    const before = backups();
+    const profiles = stackConfig("dev", place, { gameserver: releases.v2 })["sectorwars:sizeProfiles"] as Record<
+      string,
+      { limits: object }
+    >;
+    const bigger = { ...profiles, "region-db": { ...profiles["region-db"], limits: { cpus: 0.5, memory: "640M" } } };
+    stack.writeConfig(configWith(releases.v2, { "sectorwars:sizeProfiles": bigger }));
+    await stack.up();
+    const taken = backups().filter((b) => !before.includes(b));
+    expect(taken, "backups taken by the up").toHaveLength(1);
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(place.backupDir, stackName, taken[0] as string, MANIFEST_FILE), "utf8"),
+    ) as { createdAt: string; files: { regionId: string | null }[] };
+    expect(
+      manifest.files.some((f) => f.regionId === "orion"),
+      "orion in the backup",
+    ).toBe(true);
+    const restarted = regionDb();
+    expect(Date.parse(restarted?.startedAt ?? ""), "the new task started after the backup").toBeGreaterThan(
+      Date.parse(manifest.createdAt),
+    );
+    expect(psql("SELECT name FROM ships")).toBe("before-resize");
+    await expectNoChange("the resize");
+  }, 900_000);
+
+  it("destroys every service and keeps the data volumes on the node", async () => {
+    await stack.destroy();
+    destroyed = true;
+    await waitUntil("the tasks' containers to go", () => stackContainers(stackName, engine).length === 0, 120_000);
+    const volumes = docker(
+      ["volume", "ls", "--filter", `label=${LABEL_STACK}=${stackName}`, "--format", "{{.Name}}"],
+      engine,
+    )
+      .split("\n")
+      .filter(Boolean)
+      .sort();
+    const prefix = place.namePrefix;
+    expect(volumes).toEqual(
+      [
+        `${prefix}_nexus_db_data`,
+        `${prefix}_redis_data`,
+        `${prefix}_region_default_db_data`,
+        `${prefix}_region_orion_db_data`,
+        `${prefix}_static`,
+      ].sort(),
+    );
+  }, 600_000);
+});
