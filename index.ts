@@ -12,7 +12,7 @@ import { PlatformImages } from "./components/images";
 import { Nexus } from "./components/nexus";
 import { Region } from "./components/region";
 import { SharedRedis } from "./components/sharedRedis";
-import { loadStackConfig } from "./components/stackConfig";
+import { configFailure, loadStackConfig } from "./components/stackConfig";
 import { WebApps } from "./components/webApps";
 import { askEngineApiVersion } from "./components/dockerEngine";
 import { capacityReport } from "./planning/capacity";
@@ -38,7 +38,7 @@ async function main() {
     where: dockerHost ?? process.env.DOCKER_HOST ?? "the local Docker socket",
   });
   if ("problem" in engine) {
-    throw new pulumi.RunError(
+    throw configFailure(
       new ConfigError([{ path: configPath(["engine", "apiVersion"]), message: engine.problem }]).message,
     );
   }
@@ -53,7 +53,7 @@ async function main() {
   const capacityCheck = capacityReport(plan, config);
   const overBudget = capacityProblems(capacityCheck);
   if (overBudget.length > 0) {
-    throw new pulumi.RunError(
+    throw configFailure(
       `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows the full table)`,
     );
   }

@@ -56,6 +56,18 @@ export function readProjectFile(file: string, maxBytes: number): FileRead {
 }
 
 /**
+ * The error that fails a preview before any resource is declared: Pulumi prints its message
+ * alone. Its stack is set to the message up front because Pulumi's runtime still reads
+ * `error.stack`, and formatting a stack through ts-node's source maps took 16 s of CPU on every
+ * failing preview (measured on the real engine: 18.7 s to fail, 2.7 s with this).
+ */
+export function configFailure(message: string): pulumi.RunError {
+  const error = new pulumi.RunError(message);
+  error.stack = message;
+  return error;
+}
+
+/**
  * Loads and validates the stack config. An invalid config fails here, before any resource is
  * declared, with every problem and its config path, and without a stack trace.
  */
@@ -81,7 +93,7 @@ export function loadStackConfig(): LoadedConfig {
       secrets,
     };
   } catch (err) {
-    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    if (err instanceof ConfigError) throw configFailure(err.message);
     throw err;
   }
 }
