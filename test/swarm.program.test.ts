@@ -239,10 +239,12 @@ describe("swarm mode, blast radius", () => {
         .sort(),
     );
     expect(namesOf(radius.deleted)).toEqual([]);
-    // The new nginx.conf is a new config object; the edge service rolls onto it.
+    // The new nginx.conf is a new config object; the edge service rolls onto it, and the up
+    // waits for its tasks (the provider does not for a global service).
     expect(radius.replaced.map((c) => `${c.name}: ${c.replaceKeys.join(",")}`).sort()).toEqual([
       "backups-run: triggers",
       "edge-conf: data,name",
+      "edge-converged: triggers",
     ]);
     expect(radius.updated.map((c) => c.name)).toEqual(["edge"]);
   });

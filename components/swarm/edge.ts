@@ -5,17 +5,15 @@
  * secret: a change is a new object and a rolling restart of the edge tasks, one node at a time.
  */
 import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { NGINX_CONF_PATH, STATIC_VOLUME_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../planning/edge";
 import { nginxConfHash, renderNginxConf } from "../../planning/nginx";
 import type { NginxSettings } from "../../planning/nginxSettings";
 import { nodeLabelCommands } from "../../planning/swarm/commands";
 import { type SwarmNode, edgeLabelKey } from "../../planning/swarm/config";
-import { base64, contentAddressedName } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
 import type { StackPlan } from "../../planning/topology";
-import { labelList } from "../dockerResources";
 import { type TlsSource, tlsMaterial } from "../tlsMaterial";
 import { configFile, overlayNetwork, secretFile, swarmService } from "./service";
 
@@ -35,6 +33,7 @@ export interface SwarmEdgeArgs {
 
 export class SwarmEdge extends pulumi.ComponentResource {
   public readonly serviceName: string;
+  public readonly service: docker.Service;
   public readonly frontNetwork: docker.Network;
   public readonly configHash: string;
   /** The node label commands; services with constraints wait for them. */
@@ -68,24 +67,26 @@ export class SwarmEdge extends pulumi.ComponentResource {
       { stableName: `${plan.containerName}_conf`, content: nginxConf, labels: plan.labels },
       parent,
     );
-    const certificate = new docker.ServiceConfig(
+    const certificate = configFile(
       `${name}-certificate`,
       {
-        name: pulumi
-          .output(material.certificate)
-          .apply((pem) => contentAddressedName(`${plan.containerName}_crt`, pem)),
-        data: pulumi.output(material.certificate).apply(base64),
-        labels: labelList(plan.labels),
+        stableName: `${plan.containerName}_crt`,
+        content: material.certificate,
+        labels: plan.labels,
       },
       parent,
     );
     const key = secretFile(
       `${name}-key`,
-      { stableName: `${plan.containerName}_key`, content: material.privateKey, labels: plan.labels },
+      {
+        stableName: `${plan.containerName}_key`,
+        content: material.privateKey,
+        labels: plan.labels,
+      },
       parent,
     );
 
-    swarmService(
+    this.service = swarmService(
       name,
       {
         plan: args.service,
@@ -98,6 +99,7 @@ export class SwarmEdge extends pulumi.ComponentResource {
         // Read by the master, which runs as root, before it drops to the nginx user.
         secrets: [{ object: key, file: TLS_KEY_PATH, mode: 0o400 }],
         volumes: [{ source: plan.staticVolumeName, target: STATIC_VOLUME_PATH, readOnly: true, labels: plan.labels }],
+        dockerEnvironment: args.dockerEnvironment,
       },
       { ...parent, dependsOn: this.nodeLabels },
     );

@@ -3,10 +3,12 @@
  * the swarm counterpart of components/dockerResources.ts.
  */
 import { createHash } from "node:crypto";
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { base64, contentAddressedName } from "../../planning/swarm/secrets";
-import type { SwarmServicePlan, UpdatePolicy } from "../../planning/swarm/services";
+import { waitForTasksCommand } from "../../planning/swarm/commands";
+import { type SwarmServicePlan, type UpdatePolicy, serviceDuration } from "../../planning/swarm/services";
 import { type BackupBefore, dependencies, labelList } from "../dockerResources";
 
 /** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
@@ -43,10 +45,12 @@ export interface SwarmServiceArgs {
   volumes?: { source: string; target: string; readOnly?: boolean; labels: Record<string, string> }[];
   /** Data-holding services: the backup runs first whenever this service's spec changes. */
   backupBefore?: BackupBefore;
+  /** DOCKER_HOST of a manager, for a global service: where its convergence is waited for (plan.converge). */
+  dockerEnvironment?: Record<string, string>;
 }
 
-/** How long `pulumi up` waits for a replicated service to converge (all tasks healthy). */
-const CONVERGE_TIMEOUT = "5m";
+/** How long `pulumi up` waits for a service to converge (all tasks healthy). */
+const CONVERGE_SECONDS = 300;
 
 /** "rw,noexec,nosuid,size=64m" → the tmpfs mount's size in bytes (the only option a service mount takes). */
 function tmpfsBytes(options: string): number {
@@ -163,38 +167,66 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
     },
     updateConfig: policy(plan.update),
     rollbackConfig: policy(plan.rollback),
-    ...(plan.converge ? { convergeConfig: { delay: "2s", timeout: CONVERGE_TIMEOUT } } : {}),
+    ...(plan.converge === "provider"
+      ? { convergeConfig: { delay: "2s", timeout: serviceDuration(CONVERGE_SECONDS * 1000) } }
+      : {}),
   };
+  // Of what is declared, never of what the provider reads back: stable across a refresh.
+  const fingerprint = pulumi
+    .output(inputs)
+    .apply((resolved) => createHash("sha256").update(JSON.stringify(resolved)).digest("hex").slice(0, 16));
   const backup = args.backupBefore;
-  backup?.gate.watch(
-    plan.serviceName,
-    pulumi
-      .output(inputs)
-      .apply((resolved) => createHash("sha256").update(JSON.stringify(resolved)).digest("hex").slice(0, 16)),
-  );
-  return new docker.Service(name, inputs, {
+  backup?.gate.watch(plan.serviceName, fingerprint);
+  const service = new docker.Service(name, inputs, {
     ...opts,
     dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
   });
+  if (plan.converge === "command" && plan.mode.kind === "global") {
+    if (!args.dockerEnvironment)
+      throw new Error(`${name}: a global service needs dockerEnvironment to wait for its tasks`);
+    const tasks = plan.mode.nodes;
+    const files = [...(args.secrets ?? []), ...(args.configs ?? [])].map((f) => f.object.name);
+    new command.local.Command(
+      `${name}-converged`,
+      {
+        // Until every task runs the declared image, configs and secrets: then the replaced ones,
+        // which Pulumi deletes at the end of the deploy, are no longer in use.
+        create: pulumi
+          .all([pulumi.output(args.image), pulumi.all(files)])
+          .apply(([image, names]) =>
+            waitForTasksCommand({ service: plan.serviceName, tasks, image, files: names }, CONVERGE_SECONDS),
+          ),
+        environment: args.dockerEnvironment,
+        triggers: [fingerprint],
+      },
+      { parent: opts.parent, dependsOn: [service] },
+    );
+  }
+  return service;
 }
 
 /** What a secret or config is made of: the stable part of its name, its content, its labels. */
-export interface TaskFileArgs<C> {
+export interface TaskFileArgs {
   /** The Docker name without its digest, e.g. sectorwars_region_orion_db_password. */
   stableName: string;
-  content: C;
+  content: pulumi.Input<string>;
   labels: Record<string, string>;
 }
 
 /**
- * A Docker secret under a content-addressed name. Replaced, never edited: created before the old
- * one is deleted, and the old one only goes once the services that read it have moved on.
+ * A secret's or config's replacement is created first and the old one deleted at the end of the
+ * deploy, once the services that read it have moved on (a global service's move is waited for:
+ * see swarmService). Said explicitly: the provider would delete first, as it does whenever a
+ * program names a resource itself (a replacement could collide on the name), and swarm refuses to
+ * delete an object a service uses. The names here are content-addressed: they cannot collide.
  */
-export function secretFile(
-  name: string,
-  args: TaskFileArgs<pulumi.Input<string>>,
-  opts: pulumi.CustomResourceOptions,
-): docker.Secret {
+const createFirst = (opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({
+  ...opts,
+  deleteBeforeReplace: false,
+});
+
+/** A Docker secret under a content-addressed name. */
+export function secretFile(name: string, args: TaskFileArgs, opts: pulumi.CustomResourceOptions): docker.Secret {
   const text = pulumi.output(args.content);
   return new docker.Secret(
     name,
@@ -204,24 +236,21 @@ export function secretFile(
       data: pulumi.secret(text.apply(base64)),
       labels: labelList(args.labels),
     },
-    opts,
+    createFirst(opts),
   );
 }
 
-/** A Docker config (nothing secret in it) under a content-addressed name. */
-export function configFile(
-  name: string,
-  args: TaskFileArgs<string>,
-  opts: pulumi.CustomResourceOptions,
-): docker.ServiceConfig {
+/** A Docker config (nothing secret in it: `docker config inspect` shows it) under a content-addressed name. */
+export function configFile(name: string, args: TaskFileArgs, opts: pulumi.CustomResourceOptions): docker.ServiceConfig {
+  const text = pulumi.output(args.content);
   return new docker.ServiceConfig(
     name,
     {
-      name: contentAddressedName(args.stableName, args.content),
-      data: base64(args.content),
+      name: text.apply((t) => contentAddressedName(args.stableName, t)),
+      data: text.apply(base64),
       labels: labelList(args.labels),
     },
-    opts,
+    createFirst(opts),
   );
 }
 

@@ -12,6 +12,7 @@ import type { EngineFeatures } from "../../planning/engine";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
 import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../../planning/swarm/placement";
+import { configFailure } from "../stackConfig";
 import { SWARM_RESOLVER_VALID_SECONDS, planSwarmServices } from "../../planning/swarm/services";
 import { planStack } from "../../planning/topology";
 import { Backups } from "../backups";
@@ -38,7 +39,7 @@ export function swarmStack(args: SwarmStackArgs) {
   const capacity = swarmCapacity(plan, config, swarm, placement);
   const overBudget = swarmCapacityProblems(capacity, swarm);
   if (overBudget.length > 0) {
-    throw new pulumi.RunError(
+    throw configFailure(
       `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows every node's table)`,
     );
   }

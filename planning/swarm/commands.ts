@@ -37,3 +37,45 @@ export function nodeLabelCommands(node: string, labels: Record<string, string>):
     delete: `docker node inspect ${shellQuote(node)} >/dev/null 2>&1 || exit 0; docker node update ${rm} ${shellQuote(node)} >/dev/null`,
   };
 }
+
+/** What every running task of a service must run once its update is through. */
+export interface TaskTarget {
+  service: string;
+  /** Tasks to wait for (one per selected node, for a global service). */
+  tasks: number;
+  /** The image reference the service names. */
+  image: string;
+  /** The Docker configs and secrets it reads, by name. */
+  files: string[];
+}
+
+/**
+ * Waits until `target.tasks` tasks of the service run (swarm counts a task with a health check as
+ * running once it is healthy) and every task meant to run uses the declared image, configs and
+ * secrets: then no task uses a replaced config or secret any more, which swarm refuses to
+ * delete. Fails after `timeoutSeconds`, naming what it saw. For a global service, whose
+ * convergence the provider does not wait for.
+ */
+export function waitForTasksCommand(target: TaskTarget, timeoutSeconds: number): string {
+  const service = shellQuote(target.service);
+  const want = shellQuote(`running ${target.image} ${[...target.files].sort().join(" ")}`.trim());
+  const format =
+    "{{.Status.State}} {{.Spec.ContainerSpec.Image}}" +
+    "{{range .Spec.ContainerSpec.Configs}} {{.ConfigName}}{{end}}{{range .Spec.ContainerSpec.Secrets}} {{.SecretName}}{{end}}";
+  return [
+    `want=${want}`,
+    `deadline=$(($(date +%s) + ${timeoutSeconds}))`,
+    `while :; do`,
+    `  done=0 seen=""`,
+    `  for t in $(docker service ps -q --filter desired-state=running ${service}); do`,
+    // One line per task: its state, image and object names, the names sorted as in $want.
+    `    got=$(docker inspect --format ${shellQuote(format)} "$t" | { read -r state image names; printf '%s %s %s' "$state" "$image" "$(printf '%s' "$names" | tr ' ' '\\n' | sort | tr '\\n' ' ')"; } | sed 's/ *$//')`,
+    `    seen="$seen; $got"`,
+    `    [ "$got" = "$want" ] && done=$((done + 1))`,
+    `  done`,
+    `  [ "$done" -ge ${target.tasks} ] && exit 0`,
+    `  [ "$(date +%s)" -lt "$deadline" ] || { echo "${target.service}: not $done of ${target.tasks} task(s) at the declared spec after ${timeoutSeconds} s; want $want; tasks$seen" >&2; exit 1; }`,
+    `  sleep 1`,
+    `done`,
+  ].join("\n");
+}

@@ -50,7 +50,8 @@ export interface SwarmServicePlan {
   container: ContainerPlan;
   /** Docker service name: the seed's container name, stable; swarm updates a service in place. */
   serviceName: string;
-  mode: { kind: "replicated"; replicas: number } | { kind: "global" };
+  /** Replicated, or one task on each of the `nodes` nodes its constraints select (the edge). */
+  mode: { kind: "replicated"; replicas: number } | { kind: "global"; nodes: number };
   constraints: string[];
   /** Spread the tasks of a replicated service over the nodes. */
   spread: boolean;
@@ -64,8 +65,12 @@ export interface SwarmServicePlan {
   endpointMode: "dnsrr";
   /** Host-mode ports (the edge only): published on the address of the node that runs the task. */
   ports: { target: number; published: number }[];
-  /** Wait for the service to converge (replicated services; the provider refuses it for global ones). */
-  converge: boolean;
+  /**
+   * How `pulumi up` waits until the service runs its tasks: the provider's convergeConfig for a
+   * replicated service; a command of the program's for a global one, which the provider refuses
+   * to wait for (without it, `up` would end while the edge still restarts onto a new nginx.conf).
+   */
+  converge: "provider" | "command";
   /** The stop grace period, as the provider reads it back (serviceDuration). */
   stopGracePeriod: string;
   /** Restart a task that exits, whatever its exit code; `window` as the engine fills it in. */
@@ -118,7 +123,7 @@ function service(
     ...(stateless ? STATELESS : STOP_FIRST),
     endpointMode: "dnsrr",
     ports: [],
-    converge: c.mode.kind === "replicated",
+    converge: c.mode.kind === "replicated" ? "provider" : "command",
     stopGracePeriod: serviceDuration(plan.stop.graceSeconds * 1000),
     restart: RESTART,
     ...c,
@@ -152,7 +157,7 @@ export function planSwarmServices(
   const r = swarm.replicas;
   return {
     edge: service(plan.edge, {
-      mode: { kind: "global" },
+      mode: { kind: "global", nodes: swarm.nodes.filter((n) => n.edge).length },
       constraints: [`node.labels.${edgeLabelKey(namePrefix)} == true`],
       ports: [
         { target: plan.edge.ports.http.internal, published: plan.edge.ports.http.external },

@@ -190,10 +190,50 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     await expectNoChange("the resize");
   }, 900_000);
 
-  it("destroys every service and keeps the data volumes on the node", async () => {
+  it("retires a region (410, its database's volume kept on the node) and brings it back on the same data", async () => {
+    const retired = DEV_REGIONS.map((r) => (r.id === "orion" ? { ...r, state: "retired" as const } : r));
+    const sizes = stack.currentConfig["sectorwars:sizeProfiles"];
+    stack.writeConfig(configWith(releases.v2, { "sectorwars:regions": retired, "sectorwars:sizeProfiles": sizes }));
+    await stack.up();
+    const gone = await getAt(node.address, place.httpPort, "/api/regions/orion/ping");
+    expect(gone.status, gone.body).toBe(410);
+    expect(stackContainers(stackName, engine).filter((c) => c.region === "orion")).toEqual([]);
+    await expectNoChange("retiring a region");
+
+    stack.writeConfig(configWith(releases.v2, { "sectorwars:sizeProfiles": sizes }));
+    await stack.up();
+    const back = await getAt(node.address, place.httpPort, "/api/regions/orion/ping");
+    expect(probeEchoOf(back).region?.id, back.body).toBe("orion");
+    const db = stackContainers(stackName, engine).find((c) => c.role === "region-db" && c.region === "orion");
+    const ships = docker(
+      [
+        "exec",
+        db?.id ?? "",
+        "psql",
+        "-U",
+        "region_orion_user",
+        "-d",
+        "region_orion",
+        "-XAtqc",
+        "SELECT name FROM ships",
+      ],
+      engine,
+    );
+    expect(ships.trim()).toBe("before-resize");
+    await expectNoChange("re-activating a region");
+  }, 900_000);
+
+  it("destroys every service, secret and config and keeps the data volumes on the node", async () => {
     await stack.destroy();
     destroyed = true;
     await waitUntil("the tasks' containers to go", () => stackContainers(stackName, engine).length === 0, 120_000);
+    for (const kind of ["secret", "config"]) {
+      const left = docker(
+        [kind, "ls", "--filter", `label=${LABEL_STACK}=${stackName}`, "--format", "{{.Name}}"],
+        engine,
+      );
+      expect(left.trim(), `${kind}s left`).toBe("");
+    }
     const volumes = docker(
       ["volume", "ls", "--filter", `label=${LABEL_STACK}=${stackName}`, "--format", "{{.Name}}"],
       engine,
