@@ -6,9 +6,9 @@
  * published ports). What each container runs comes from the program's own declarations, so both
  * sides start the same processes with the same health checks: the probe in the app roles with
  * their environment, the generated nginx.conf and TLS files, the generated redis.conf, the
- * PostgreSQL database and user. Compose 1.29 has no start_interval: its checks are the program's
- * as planned for API 1.41. Like the seed, no resource limits (compose ignores `deploy` outside
- * swarm).
+ * PostgreSQL database and user. Compose 1.29 has no start_interval: where the program's check
+ * has one (planned for API >= 1.44), compose's checks run at that pace instead, its nearest
+ * equivalent. Like the seed, no resource limits (compose ignores `deploy` outside swarm).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -20,8 +20,16 @@ import { type EngineOption, type TestRun, engineRequest, run } from "../test/sup
 import { TEST_IMAGES } from "../test/support/images";
 import { type ProgramRun, type RegisteredResource } from "../test/support/pulumi";
 import { log, median } from "./common";
-import { declared } from "./bringupGraph";
-import { POLL_MS } from "./bringupMeasure";
+
+/** How often the bring-up is polled. */
+const POLL_MS = 50;
+
+/** The custom resource the program declared under `name`. */
+function declared(program: ProgramRun, name: string): RegisteredResource {
+  const found = program.resources.filter((r) => r.custom && r.name === name);
+  if (found.length !== 1) throw new Error(`expected one custom resource named "${name}", found ${found.length}`);
+  return found[0] as RegisteredResource;
+}
 
 /** The seed's services, each run as the program's container of the same role. */
 const SEED_SERVICES: { service: string; resource: string; dependsOn: string[] }[] = [
@@ -53,6 +61,8 @@ export interface ComposeResult {
   fallbackReason?: string;
   services: number;
   healthChecked: number;
+  /** The health checks' intervals, as compose ran them (sorted, distinct). */
+  checkIntervals: string[];
   runs: number;
   /** Until `up -d` returned. */
   upReturned: Spread;
@@ -102,24 +112,32 @@ function escapeDollars(value: unknown): unknown {
   return value;
 }
 
-/** The compose file and the files it mounts, in `dir`. */
-function writeProject(program: ProgramRun, dir: string, t: TestRun): number {
+/** The compose file and the files it mounts, in `dir`; how many services have a check, at which intervals. */
+function writeProject(program: ProgramRun, dir: string, t: TestRun): { healthChecked: number; intervals: string[] } {
   const labels = Object.fromEntries(t.labels.map((l) => l.split("=") as [string, string]));
   const services: Record<string, unknown> = {};
   const volumes: Record<string, unknown> = {};
   let healthChecked = 0;
+  const intervals = new Set<string>();
   for (const s of SEED_SERVICES) {
     const c = declared(program, s.resource);
     const role = labelsOf(c)["com.sectorwars.role"] ?? "";
-    const hc = c.inputs.healthcheck as { tests: string[]; interval: string; timeout: string; retries: number };
-    const startPeriod = (c.inputs.healthcheck as { startPeriod: string }).startPeriod;
+    const hc = c.inputs.healthcheck as {
+      tests: string[];
+      interval: string;
+      timeout: string;
+      retries: number;
+      startPeriod: string;
+      startInterval?: string;
+    };
     if (hc) healthChecked++;
+    intervals.add(hc.startInterval ?? hc.interval);
     const env = envOf(c);
     const service: Record<string, unknown> = {
       restart: "unless-stopped",
       labels,
       depends_on: s.dependsOn,
-      healthcheck: { test: hc.tests, interval: hc.interval, timeout: hc.timeout, retries: hc.retries, start_period: startPeriod },
+      healthcheck: { test: hc.tests, interval: hc.startInterval ?? hc.interval, timeout: hc.timeout, retries: hc.retries, start_period: hc.startPeriod },
     }; // prettier-ignore
     const mountFile = (file: string) => {
       const upload = uploadOf(c, file);
@@ -161,7 +179,7 @@ function writeProject(program: ProgramRun, dir: string, t: TestRun): number {
   }
   const file = { version: "3.8", services, volumes, networks: { default: { labels } } };
   fs.writeFileSync(path.join(dir, "docker-compose.yml"), stringify(escapeDollars(file)));
-  return healthChecked;
+  return { healthChecked, intervals: [...intervals].sort() };
 }
 
 interface Listed {
@@ -236,7 +254,7 @@ export async function runComposeBench(
   fs.chmodSync(dir, 0o755);
   const project = `swc${t.id}`;
   try {
-    const healthChecked = writeProject(program, dir, t);
+    const { healthChecked, intervals } = writeProject(program, dir, t);
     // A file compose rejects is a bug here, not a reason to change engines.
     const valid = compose(["config", "--quiet"], dir, project, engines.default);
     if (valid.status !== 0) throw new Error(`docker-compose rejects the generated file: ${valid.stderr}`);
@@ -266,6 +284,7 @@ export async function runComposeBench(
       ...(fallbackReason === undefined ? {} : { fallbackReason }),
       services: SEED_SERVICES.length,
       healthChecked,
+      checkIntervals: intervals,
       runs: samples.length,
       upReturned: spread(samples.map((s) => s.upReturnedMs)),
       allRunning: spread(samples.map((s) => s.allRunningMs)),

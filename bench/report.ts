@@ -2,9 +2,9 @@
  * BENCHMARKS.md, rendered wholesale from the stored results of the parts (one file per section).
  */
 import type { BlastResult } from "./blast";
-import type { BringupResult } from "./bringup";
+import type { DeployResult } from "./deploy";
 import { type Machine, PARTS, type Part } from "./common";
-import { bringupSection } from "./reportBringup";
+import { deploySection } from "./reportDeploy";
 import type { EdgeResult } from "./edge";
 import type { EvalResult } from "./evalProgram";
 import { blastSection } from "./reportBlast";
@@ -17,7 +17,7 @@ export interface Results {
   machine: Machine;
   /** Where a part measured on its own since then ran. */
   machines?: Partial<Record<Part, Machine>>;
-  bringup?: BringupResult;
+  deploy?: DeployResult;
   eval?: EvalResult;
   blast?: BlastResult;
   edge?: EdgeResult;
@@ -59,12 +59,6 @@ function prodFacts(): EdgeContext["prod"] {
   };
 }
 
-/** The Engine API version Pulumi.prod.yaml plans for, if it pins one. */
-function prodEngineApi(): string | undefined {
-  const engine = (readStackFile("prod")["sectorwars:engine"] ?? {}) as { apiVersion?: string };
-  return engine.apiVersion;
-}
-
 /** Containers an added region brings, from the blast part's edit that creates a Region component. */
 function containersPerRegion(b: BlastResult | undefined): number | undefined {
   const lines = b?.rows
@@ -93,7 +87,7 @@ export function renderReport(r: Results): string {
       ? edgeSection(r.edge, { cores: r.edge.cores ?? r.machine.cores, prod: prodFacts() })
       : pending("## 3. Edge proxy overhead")),
     "",
-    ...(r.bringup ? bringupSection(r.bringup, prodEngineApi()) : pending("## 4. Bring-up on real engines")),
+    ...(r.deploy ? deploySection(r.deploy) : pending("## 4. Deploys through the real Pulumi engine")),
     "",
   ].join("\n");
 }

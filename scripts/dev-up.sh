@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The CLI on PATH, else an engine built from source where the real-engine tests look for it (DEVELOPERS.md).
+engine_dir=${SECTORWARS_PULUMI_ENGINE:-/var/cache/pulumi-engine/bin}
+if ! command -v pulumi >/dev/null && [ -x "$engine_dir/pulumi" ]; then export PATH="$engine_dir:$PATH"; fi
 command -v pulumi >/dev/null || { echo "Install the Pulumi CLI first: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 docker info >/dev/null 2>&1 || { echo "Docker is not reachable: start it, or set DOCKER_HOST" >&2; exit 1; }
 [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error
