@@ -4,6 +4,7 @@ import js from "@eslint/js";
 import prettier from "eslint-config-prettier";
 import globals from "globals";
 import tseslint from "typescript-eslint";
+import { noImportCycle } from "./scripts/eslint-no-import-cycle.mjs";
 
 export default tseslint.config(
   { ignores: ["node_modules/", "probe/node_modules/", ".pulumi-state/", ".backups/", "bin/"] },
@@ -19,6 +20,12 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
+  },
+  {
+    // Modules form a tree: no import circle, type imports included.
+    files: ["**/*.ts"],
+    plugins: { local: { rules: { "no-import-cycle": noImportCycle } } },
+    rules: { "local/no-import-cycle": "error" },
   },
   {
     // Tests reach into loosely typed protobuf and JSON payloads on purpose.

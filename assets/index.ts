@@ -1,32 +1,43 @@
 /**
  * The shell the platform runs outside Node, as text. Each script is a file beside this one, so
- * that shellcheck (test/assets.test.ts) and editors see it as what it is; this module reads each
- * once, when it is loaded, so that everywhere else they are string constants like any other and
- * planning/ does no I/O of its own. They take the platform's names as variables or arguments,
- * never written into them.
+ * that shellcheck (test/assets.test.ts) and editors see it as what it is. Each is read when first
+ * asked for, never when a module is imported: parsing the stack config (which plans the backup
+ * command) must not depend on files beside the program. They take the platform's names as
+ * variables or arguments, never written into them.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-const read = (file: string): string => fs.readFileSync(path.join(__dirname, file), "utf8");
+const texts = new Map<string, string>();
+
+function asset(file: string): () => string {
+  return () => {
+    let text = texts.get(file);
+    if (text === undefined) {
+      text = fs.readFileSync(path.join(__dirname, file), "utf8");
+      texts.set(file, text);
+    }
+    return text;
+  };
+}
 
 /** One backup run (bash, on the machine that runs it); planning/backupRun.ts sets its inputs. */
-export const BACKUP_SH = read("backup.sh");
+export const backupSh = asset("backup.sh");
 
 /**
  * redis-cli inside the Redis container, authenticated from its redis.conf (POSIX sh):
  * docker exec C sh -c REDIS_CLI_IN_CONTAINER sh CONF_PATH [redis-cli arguments...]
  */
-export const REDIS_CLI_IN_CONTAINER = read("redis-cli.sh");
+export const redisCliInContainer = asset("redis-cli.sh");
 
 /**
  * Replays a pg_dump archive (stdin) in one transaction inside a PostgreSQL container, after an
  * optional wipe (POSIX sh), for scripts/restore.ts.
  */
-export const RESTORE_POSTGRES_IN_CONTAINER = read("restore-postgres.sh");
+export const restorePostgresInContainer = asset("restore-postgres.sh");
 
 /**
  * Puts an RDB (stdin) in place of a stopped Redis' data and rewrites its AOF from it, in a
  * throw-away container of the Redis image (POSIX sh), for scripts/restore.ts.
  */
-export const REDIS_RESTORE_HELPER = read("restore-redis.sh");
+export const redisRestoreHelper = asset("restore-redis.sh");

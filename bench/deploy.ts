@@ -25,7 +25,7 @@ import { engineVersion, ensureModernDockerd } from "../test/support/modernDocker
 import { EngineStack, findPulumiEngine } from "../test/support/pulumiEngine";
 import { readStackFile, runProgram } from "../test/support/pulumi";
 import { testSwarm } from "../test/support/swarm";
-import { LABEL_STACK } from "../planning/topology";
+import { LABEL_STACK } from "../planning/roles";
 import { isoNow, log } from "./common";
 import { type ComposeResult, type Spread, runComposeBench, spread } from "./compose";
 

@@ -20,10 +20,10 @@
  * container into REDISCLI_AUTH.
  */
 import { REDIS_CONF_PATH } from "./redis";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "./topology";
+import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "./roles";
 import { MANIFEST_FORMAT } from "./backupManifest";
 import { shellQuote } from "./shell";
-import { BACKUP_SH, REDIS_CLI_IN_CONTAINER } from "../assets";
+import { backupSh, redisCliInContainer } from "../assets";
 
 export interface BackupSettings {
   /** Value of the com.sectorwars.stack label, i.e. the Pulumi stack name. */
@@ -90,7 +90,7 @@ export function backupScriptInputs(): Record<string, string> {
     DEFAULT_PARALLELISM: String(DEFAULT_BACKUP_SETTINGS.parallelism),
     DEFAULT_RETENTION_DAYS: String(DEFAULT_BACKUP_SETTINGS.retentionDays),
     DEFAULT_REDIS_SAVE_TIMEOUT: String(DEFAULT_BACKUP_SETTINGS.redisSaveTimeoutSeconds),
-    REDIS_CLI: REDIS_CLI_IN_CONTAINER,
+    REDIS_CLI: redisCliInContainer(),
   };
 }
 
@@ -104,7 +104,7 @@ export function backupScriptInputs(): Record<string, string> {
  *   [--redis-save-timeout SECONDS] [--prune-only]
  */
 export function backupScript(): string {
-  const [shebang, ...rest] = BACKUP_SH.split("\n");
+  const [shebang, ...rest] = backupSh().split("\n");
   const inputs = Object.entries(backupScriptInputs()).flatMap(([name, value]) => [
     // REDIS_CLI is sh for the container, single-quoted here: its "$" are not this script's.
     ...(name === "REDIS_CLI" ? ["# shellcheck disable=SC2016 # expanded by sh inside the container"] : []),

@@ -15,7 +15,8 @@
  */
 import type { PlatformConfig } from "./config";
 import { type ResourceSpec, cpuSharesFor } from "./sizes";
-import { LABEL_REGION, type StackPlan, allContainers } from "./topology";
+import { type StackPlan, allContainers } from "./topology";
+import { LABEL_REGION } from "./roles";
 
 /** A quantity of both resources: CPUs (fractions allowed) and whole megabytes. */
 export interface Amount {

@@ -34,9 +34,16 @@ const LARGEST_SHOWN = 3;
 /**
  * One problem per check that fails, on `sectorwars:host.cpus` or `sectorwars:host.memoryGb`:
  * what the sum is, what is allowed and how that follows from the config, by how much it is over,
- * and the largest consumers. Empty when the stack fits.
+ * and the largest consumers. Empty when the stack fits. A swarm node's report puts them on the
+ * node's own keys (`at`) and names the node (`prefix`).
  */
-export function capacityProblems(report: CapacityReport): ConfigProblem[] {
+export function capacityProblems(
+  report: CapacityReport,
+  {
+    at = (field) => ["host", field],
+    prefix = "",
+  }: { at?: (field: "cpus" | "memoryGb") => PropertyKey[]; prefix?: string } = {},
+): ConfigProblem[] {
   return report.checks
     .filter((check) => !check.ok)
     .map((check) => {
@@ -64,8 +71,8 @@ export function capacityProblems(report: CapacityReport): ConfigProblem[] {
           ? `; the ${regions.regions} region${regions.regions === 1 ? " takes" : "s take"} ${fmt(of(regions[kind]))} together`
           : "";
       return {
-        path: configPath(["host", isCpu ? "cpus" : "memoryGb"]),
-        message: `${what} add up to ${fmt(check.used)}, ${allowedText}: ${fmt(-check.headroom)} over; largest: ${largest}${regionText}`,
+        path: configPath(at(isCpu ? "cpus" : "memoryGb")),
+        message: `${prefix}${what} add up to ${fmt(check.used)}, ${allowedText}: ${fmt(-check.headroom)} over; largest: ${largest}${regionText}`,
       };
     });
 }

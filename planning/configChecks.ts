@@ -6,12 +6,12 @@
  */
 import { APP_IMAGE_KEYS, IMAGE_KEYS } from "./imagesConfig";
 import { CONFIG_NAMESPACE, type ConfigProblem, configPath, problemAt } from "./configErrors";
-import type { ParseContext, PlatformConfig } from "./config";
+import type { ParseContext, PlatformConfig } from "./configResolve";
 import { type ParsedConfig, REDIS_MAXMEMORY_SHARE } from "./configSchema";
 import { UPSTREAM_RESOLVE_SINCE, nginxVersionOfImage, supportsUpstreamResolve } from "./nginxCapabilities";
 import { GAME_SERVICES, serviceProblems } from "./services";
 import { CORE_SERVICES } from "./sizes";
-import { swarmProblems } from "./swarm/config";
+import { swarmProblems } from "./swarm/checks";
 import { formatMemoryMb, parseRedisMemoryMb } from "./units";
 
 export function crossCheck(
@@ -28,9 +28,9 @@ export function crossCheck(
     }
   }
   for (const service of GAME_SERVICES) {
-    for (const p of serviceProblems(service, config.services[service])) add(["services", ...p.path], p.message);
+    problems.push(...serviceProblems(service, config.services[service]));
   }
-  swarmProblems(config, add);
+  problems.push(...swarmProblems(config));
 
   config.regions.forEach((r, i) => {
     if (r.type === "default" && r.state === "retired") {

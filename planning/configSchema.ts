@@ -125,9 +125,7 @@ export type RawConfig = z.input<typeof rawConfigSchema>;
 export type ParsedConfig = z.output<typeof rawConfigSchema>;
 
 /**
- * Every default is a value its field accepts. Checked here, where the whole schema's type is
- * known (configDefaults.ts cannot import the schema it feeds); `region` is per list entry.
+ * Every default is a value its field accepts (`region` is per list entry). Checked here, where
+ * the whole schema's type is known: configDefaults.ts feeds the schema and imports nothing of it.
  */
-type DefaultsFit = Partial<Omit<RawConfig, "regions">> & { region: Partial<RawConfig["regions"][number]> };
-type Fits<T extends DefaultsFit> = T;
-export type CheckedDefaults = Fits<typeof DEFAULTS>;
+DEFAULTS satisfies Partial<Omit<RawConfig, "regions">> & { region: Partial<RawConfig["regions"][number]> };

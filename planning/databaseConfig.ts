@@ -1,9 +1,10 @@
 /**
  * The `sectorwars:database` part of the stack config (planning/configSchema.ts assembles it): the
  * init SQL files, read and checked when the caller can read files, and the migration command.
- * Problems carry their path below `database`; config.ts gives them the full config path.
+ * Problems carry their full config path, as every check's do.
  */
 import { z } from "zod";
+import { type ConfigProblem, problemAt } from "./configErrors";
 import { INIT_SQL_DIR, INIT_SQL_KINDS, type InitSqlKind, MAX_INIT_SQL_BYTES, initSqlText } from "./schema";
 
 export interface InitSqlFile {
@@ -102,9 +103,9 @@ export function wellFormedInitSqlPaths(raw: unknown): Partial<Record<InitSqlKind
 export function readInitSql(
   paths: Partial<Record<InitSqlKind, string>>,
   readFile: ((path: string, maxBytes: number) => FileRead) | undefined,
-): { files: DatabaseConfig["initSql"]; problems: { path: PropertyKey[]; message: string }[] } {
+): { files: DatabaseConfig["initSql"]; problems: ConfigProblem[] } {
   const files: DatabaseConfig["initSql"] = {};
-  const problems: { path: PropertyKey[]; message: string }[] = [];
+  const problems: ConfigProblem[] = [];
   for (const kind of INIT_SQL_KINDS) {
     const file = paths[kind];
     if (file === undefined) continue;
@@ -114,7 +115,7 @@ export function readInitSql(
     }
     const read = readFile(file, MAX_INIT_SQL_BYTES);
     const text = "problem" in read ? read : initSqlText(read.bytes);
-    if ("problem" in text) problems.push({ path: ["initSql", kind], message: `"${file}" ${text.problem}` });
+    if ("problem" in text) problems.push(problemAt(["database", "initSql", kind], `"${file}" ${text.problem}`));
     else files[kind] = { path: file, sql: text.sql };
   }
   return { files, problems };

@@ -10,28 +10,14 @@
  *
  * Stateful services (PostgreSQL, Redis, nginx) keep the seed's fixed names and are replaced
  * delete-before-create, after a backup: two copies must never write one data volume, and nginx
- * owns the host ports.
+ * owns the host ports. Which role is which is in the role catalog (roles.ts).
  */
 import { createHash } from "node:crypto";
-import type { Role } from "./topology";
-
-export type Replacement = "create-before-delete" | "delete-before-replace";
-
-export const REPLACEMENT: Readonly<Record<Role, Replacement>> = {
-  "nexus-api": "create-before-delete",
-  "region-api": "create-before-delete",
-  "admin-ui": "create-before-delete",
-  "player-ui": "create-before-delete",
-  paypal: "create-before-delete",
-  "nexus-db": "delete-before-replace",
-  "region-db": "delete-before-replace",
-  redis: "delete-before-replace",
-  nginx: "delete-before-replace",
-};
+import { ALL_ROLES, ROLES, type Role } from "./roles";
 
 /** The roles whose containers are replaced create-before-delete. */
-export const STATELESS_ROLES: readonly Role[] = (Object.keys(REPLACEMENT) as Role[]).filter(
-  (role) => REPLACEMENT[role] === "create-before-delete",
+export const STATELESS_ROLES: readonly Role[] = ALL_ROLES.filter(
+  (role) => ROLES[role].replacement === "create-before-delete",
 );
 
 /**
@@ -81,5 +67,7 @@ export function replacementFingerprint(inputs: Readonly<Record<string, unknown>>
  * their labels, never by these names.
  */
 export function containerName(stableName: string, role: Role, inputs: Readonly<Record<string, unknown>>): string {
-  return REPLACEMENT[role] === "create-before-delete" ? `${stableName}-${replacementFingerprint(inputs)}` : stableName;
+  return ROLES[role].replacement === "create-before-delete"
+    ? `${stableName}-${replacementFingerprint(inputs)}`
+    : stableName;
 }

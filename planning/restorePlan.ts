@@ -5,7 +5,7 @@
  * inside containers are assets/restore-postgres.sh and assets/restore-redis.sh.
  */
 import type { BackupManifest, ManifestEntry } from "./backupManifest";
-import { type Role, containerLabels } from "./topology";
+import { type Role, containerLabels } from "./roles";
 
 /** What restore can target: the nexus, one region, or Redis. */
 export type RestoreTarget = { kind: "nexus" } | { kind: "region"; regionId: string } | { kind: "redis" };

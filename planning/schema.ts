@@ -13,7 +13,7 @@
 import { ENV_NAME_PATTERN, shellQuote } from "./shell";
 import type { HardeningPlan } from "./hardening";
 import type { ResourceSpec } from "./sizes";
-import { LABEL_ROLE } from "./topology";
+import { LABEL_ROLE } from "./roles";
 
 /** Databases the stack config may give init SQL for: the nexus, and every region alike. */
 export const INIT_SQL_KINDS = ["nexus", "region"] as const;

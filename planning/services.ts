@@ -10,10 +10,11 @@
  * is doing (requests in flight, a game server handing its players over) before Docker kills it.
  */
 import { z } from "zod";
+import { type ConfigProblem, problemAt } from "./configErrors";
 import type { HardeningPlan } from "./hardening";
 import { ENV_NAME_PATTERN } from "./shell";
 import { type HealthcheckPlan, httpHealthcheck } from "./healthchecks";
-import type { Role } from "./topology";
+import { ROLES, type Role } from "./roles";
 
 /** The game's services: the only containers the stack config may tune. */
 export const GAME_SERVICES = ["nexus-api", "region-api", "admin-ui", "player-ui", "paypal"] as const;
@@ -32,35 +33,27 @@ export interface ServiceStop {
   stopGraceSeconds: number;
 }
 
-/**
- * The APIs hold WebSocket players and the PayPal service calls PayPal mid-request, so they get
- * half a minute; the UIs serve static bundles and finish in moments.
- */
-export const DEFAULT_STOP: Readonly<Record<GameService, ServiceStop>> = {
-  "nexus-api": { stopSignal: "SIGTERM", stopGraceSeconds: 30 },
-  "region-api": { stopSignal: "SIGTERM", stopGraceSeconds: 30 },
-  "admin-ui": { stopSignal: "SIGTERM", stopGraceSeconds: 10 },
-  "player-ui": { stopSignal: "SIGTERM", stopGraceSeconds: 10 },
-  paypal: { stopSignal: "SIGTERM", stopGraceSeconds: 30 },
-};
+/** A game service's default of one field, from its record in the role catalog (roles.ts). */
+const gameDefault = <T>(
+  pick: (game: NonNullable<(typeof ROLES)[Role]["game"]>) => T,
+): Readonly<Record<GameService, T>> =>
+  Object.fromEntries(
+    GAME_SERVICES.map((service) => {
+      const game = ROLES[service].game;
+      if (!game) throw new Error(`${service}: a game service without its defaults in roles.ts`);
+      return [service, pick(game)];
+    }),
+  ) as Record<GameService, T>;
+
+export const DEFAULT_STOP: Readonly<Record<GameService, ServiceStop>> = gameDefault((g) => ({
+  stopSignal: "SIGTERM" as const,
+  stopGraceSeconds: g.stopGraceSeconds,
+}));
 
 /** Ports inside the containers, as in the seed. */
-export const DEFAULT_PORTS: Readonly<Record<GameService, number>> = {
-  "nexus-api": 8000,
-  "region-api": 8000,
-  "admin-ui": 3000,
-  "player-ui": 3000,
-  paypal: 8080,
-};
+export const DEFAULT_PORTS: Readonly<Record<GameService, number>> = gameDefault((g) => g.port);
 
-/** What the default health check asks: the seed's /health for the APIs and PayPal, the page for the UIs. */
-export const DEFAULT_HEALTH_PATHS: Readonly<Record<GameService, string>> = {
-  "nexus-api": "/health",
-  "region-api": "/health",
-  "admin-ui": "/",
-  "player-ui": "/",
-  paypal: "/health",
-};
+export const DEFAULT_HEALTH_PATHS: Readonly<Record<GameService, string>> = gameDefault((g) => g.healthPath);
 
 /** What a service's image may need beyond the defaults; every field optional. */
 export interface ServiceOverrides {
@@ -124,18 +117,6 @@ export function platformEnvKeys(service: GameService): string[] {
   }
 }
 
-/**
- * The platform's own services keep their image's stop signal (PostgreSQL's SIGINT, nginx's
- * SIGQUIT: each its graceful one) and a fixed grace: a database checkpoint or Redis' final save
- * must not be cut short.
- */
-const PLATFORM_GRACE_SECONDS: Readonly<Record<Exclude<Role, GameService>, number>> = {
-  "nexus-db": 60,
-  "region-db": 60,
-  redis: 60,
-  nginx: 15,
-};
-
 /** How one container stops; `signal` undefined keeps the image's STOPSIGNAL. */
 export interface StopPlan {
   signal?: string;
@@ -147,7 +128,8 @@ export function stopPlan(role: Role, services: Readonly<Record<GameService, Serv
     const { stopSignal, stopGraceSeconds } = services[role];
     return { signal: stopSignal, graceSeconds: stopGraceSeconds };
   }
-  return { graceSeconds: PLATFORM_GRACE_SECONDS[role] };
+  // The platform's own keep their image's stop signal (see roles.ts).
+  return { graceSeconds: ROLES[role].stopGraceSeconds };
 }
 
 /**
@@ -277,16 +259,13 @@ export const servicesSchema = z
       "a real image needs beyond the secure defaults.",
   );
 
-/** Problems of one service's settings the schema alone cannot see, each with its path under `services`. */
-export function serviceProblems(
-  service: GameService,
-  settings: ServiceSettings,
-): { path: PropertyKey[]; message: string }[] {
-  const problems: { path: PropertyKey[]; message: string }[] = [];
+/** Problems of one service's settings the schema alone cannot see, each on its config path. */
+export function serviceProblems(service: GameService, settings: ServiceSettings): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   const at =
     (...path: PropertyKey[]) =>
     (message: string) =>
-      problems.push({ path: [service, ...path], message });
+      problems.push(problemAt(["services", service, ...path], message));
   for (const key of Object.keys(settings.env ?? {})) {
     if (platformEnvKeys(service).includes(key)) at("env", key)("is set by the platform");
   }

@@ -25,7 +25,8 @@ import {
 import { type DiskInput, type DiskReport, evaluateDisks, renderDiskTable } from "./diskStatus";
 import { type Finding, type Severity, VERDICT_WORDS, type Verdict, verdictOf } from "./statusFindings";
 import { alignTable } from "./table";
-import { LABEL_REGION, LABEL_ROLE, type Role, type StackPlan, allContainers } from "./topology";
+import { type StackPlan, allContainers } from "./topology";
+import { LABEL_REGION, LABEL_ROLE, type Role } from "./roles";
 import { formatBytes } from "./units";
 
 // --- What the script reads ----------------------------------------------------------------

@@ -17,18 +17,11 @@ import {
   redisHealthcheck,
   withStartInterval,
 } from "./healthchecks";
-import { REPLACEMENT, type Replacement } from "./replacement";
+import { ROLES, type Replacement, type Role, containerLabels } from "./roles";
 import type { ResourceSpec } from "./sizes";
 import { type HardeningPlan, hardeningFor } from "./hardening";
 import { DEFAULT_PORTS, type StopPlan, isGameService, serviceHealthcheck, stopPlan, withOverrides } from "./services";
 import type { StaticSource } from "./staticFill";
-
-export const LABEL_STACK = "com.sectorwars.stack";
-export const LABEL_ROLE = "com.sectorwars.role";
-export const LABEL_REGION = "com.sectorwars.region";
-
-export type Role =
-  "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
 
 /** Ports inside the platform's own containers; the game's services' are in services.ts. */
 export const PORTS = { postgres: 5432, redis: 6379, http: 80, https: 443 } as const;
@@ -163,14 +156,6 @@ export function redisDatabasesFor(slots: readonly number[]): number {
   return databases;
 }
 
-export function containerLabels(stack: string, role: Role, regionId?: string): Record<string, string> {
-  return {
-    [LABEL_STACK]: stack,
-    [LABEL_ROLE]: role,
-    ...(regionId === undefined ? {} : { [LABEL_REGION]: regionId }),
-  };
-}
-
 function profile(config: PlatformConfig, name: string): ResourceSpec {
   const spec = config.sizeProfiles[name];
   // parseConfig has already rejected unknown profiles; reaching this is a programming error.
@@ -206,7 +191,7 @@ function containerBasics(
     labels: containerLabels(ctx.stack, role, c.regionId),
     size: profile(ctx.config, c.sizeProfile),
     sizeProfile: c.sizeProfile,
-    replacement: REPLACEMENT[role],
+    replacement: ROLES[role].replacement,
     stop: stopPlan(role, ctx.config.services),
   };
   if (isGameService(role)) {

@@ -8,7 +8,8 @@ import { capacityReport } from "../planning/capacity";
 import { capacityProblems, renderCapacityTable } from "../planning/capacityText";
 import { planStack } from "../planning/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
-import { swarmCapacityView } from "./swarmCapacity";
+import { renderSwarmCapacity, swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity";
+import { acceptedPlacement } from "../planning/swarm/placement";
 import type { ConfigProblem, PlatformConfig } from "../planning/config";
 
 export const USAGE = "usage: tsx scripts/capacity.ts --stack <name> [--json]";
@@ -69,4 +70,16 @@ function hostCapacityView(config: PlatformConfig, stack: string): CapacityView {
 
 if (require.main === module) {
   emit(runCapacity(process.argv.slice(2)));
+}
+
+/** A swarm stack: one table per node, with the floating tasks in the example packing, and every node's problems. */
+function swarmCapacityView(config: PlatformConfig, stack: string): CapacityView {
+  const { swarm, placement } = acceptedPlacement(config);
+  const report = swarmCapacity(planStack(config, stack), config, swarm, placement);
+  return {
+    report,
+    table: renderSwarmCapacity(report, swarm),
+    problems: swarmCapacityProblems(report, swarm),
+    budget: "its nodes",
+  };
 }

@@ -42,9 +42,9 @@ import {
   targetFilters,
   targetRole,
 } from "../planning/restorePlan";
-import { REDIS_CLI_IN_CONTAINER, REDIS_RESTORE_HELPER, RESTORE_POSTGRES_IN_CONTAINER } from "../assets";
+import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
 import { REDIS_CONF_PATH } from "../planning/redis";
-import { LABEL_ROLE, LABEL_STACK } from "../planning/topology";
+import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 
 export interface RestoreOptions {
   backup: string;
@@ -256,7 +256,7 @@ function restorePostgres({ opts, manifest, entry, log }: RestoreJob): void {
       container,
       "sh",
       "-c",
-      RESTORE_POSTGRES_IN_CONTAINER,
+      restorePostgresInContainer(),
       "restore",
       user,
       db,
@@ -283,7 +283,7 @@ function restorePostgres({ opts, manifest, entry, log }: RestoreJob): void {
 // --- Redis --------------------------------------------------------------------------------
 
 function redisCli(container: string, args: string[], { allowFailure = false } = {}): Result {
-  const r = docker(["exec", container, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, ...args], {
+  const r = docker(["exec", container, "sh", "-c", redisCliInContainer(), "sh", REDIS_CONF_PATH, ...args], {
     allowFailure,
   });
   return { ...r, stdout: r.stdout.replace(/\r/g, "") };
@@ -353,7 +353,7 @@ async function restoreRedis({ opts, manifest, entry, log }: RestoreJob): Promise
         "sh",
         image,
         "-c",
-        REDIS_RESTORE_HELPER,
+        redisRestoreHelper(),
         "restore",
         settings.dir,
         settings.dbfilename,

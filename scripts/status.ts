@@ -50,7 +50,8 @@ import {
   postgresLogin,
   renderStatusTable,
 } from "../planning/statusEvaluation";
-import { LABEL_ROLE, LABEL_STACK, type StackPlan, planStack } from "../planning/topology";
+import { type StackPlan, planStack } from "../planning/topology";
+import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
 import { measureDataRoot, measureHere } from "./statusDisk";
 import { engineFor, isCurrent, swarmScope } from "./swarmStatus";

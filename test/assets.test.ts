@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BACKUP_SH } from "../assets";
+import { backupSh } from "../assets";
 import { backupScript, backupScriptInputs } from "../planning/backupRun";
 import { ensureCommands, run } from "./support/docker";
 
@@ -29,16 +29,16 @@ describe("assets/*.sh", () => {
 
 describe("assets/backup.sh", () => {
   /** The variables the file checks for at its top: what whoever runs it must set. */
-  const required = [...BACKUP_SH.matchAll(/"\$\{([A-Z_]+):\?\}"/g)].map((m) => m[1]);
+  const required = [...backupSh().matchAll(/"\$\{([A-Z_]+):\?\}"/g)].map((m) => m[1]);
 
   it("takes exactly the inputs the program sets, and sets none of them itself", () => {
     expect([...required].sort()).toEqual(Object.keys(backupScriptInputs()).sort());
-    for (const name of required) expect(BACKUP_SH, name).not.toMatch(new RegExp(`^${name}=`, "m"));
+    for (const name of required) expect(backupSh(), name).not.toMatch(new RegExp(`^${name}=`, "m"));
   });
 
   it("runs as the program runs it: the file after its first line, the inputs set ahead of it", () => {
     const text = backupScript();
-    const [shebang, ...rest] = BACKUP_SH.split("\n");
+    const [shebang, ...rest] = backupSh().split("\n");
     expect(text.startsWith(`${shebang}\n`)).toBe(true);
     expect(text.endsWith(rest.join("\n"))).toBe(true);
     for (const [name, value] of Object.entries(backupScriptInputs())) {

@@ -11,7 +11,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_CLI_IN_CONTAINER } from "../assets";
+import { redisCliInContainer } from "../assets";
 import {
   BACKUP_NAME_PATTERN,
   MANIFEST_FILE,
@@ -31,7 +31,8 @@ import {
 import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
-import { PORTS, type Role, containerLabels, joinName, sqlIdentifier } from "../planning/topology";
+import { PORTS, joinName, sqlIdentifier } from "../planning/topology";
+import { type Role, containerLabels } from "../planning/roles";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 import {
@@ -185,7 +186,7 @@ function psql(d: Database, sql: string): string {
 
 /** Redis commands, one per line, authenticated the way the platform does it. */
 function redis(commands: string, db = 0): string {
-  return docker(["exec", "-i", REDIS, "sh", "-c", REDIS_CLI_IN_CONTAINER, "sh", REDIS_CONF_PATH, "-n", String(db)], {
+  return docker(["exec", "-i", REDIS, "sh", "-c", redisCliInContainer(), "sh", REDIS_CONF_PATH, "-n", String(db)], {
     input: commands,
   }).replace(/\r/g, "");
 }

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { REDIS_CLI_IN_CONTAINER, REDIS_RESTORE_HELPER, RESTORE_POSTGRES_IN_CONTAINER } from "../assets";
+import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
 import { parseManifest } from "../planning/backupManifest";
 import { type BackupSettings, backupCommand, backupScript, validateBackupSettings } from "../planning/backupRun";
 import {
@@ -66,7 +66,7 @@ describe("generated backup text", () => {
       expect(checked.stdout + checked.stderr).toBe("");
     }
     // What restore runs inside the containers: POSIX sh, as the alpine images have no bash.
-    for (const script of [RESTORE_POSTGRES_IN_CONTAINER, REDIS_RESTORE_HELPER, REDIS_CLI_IN_CONTAINER]) {
+    for (const script of [restorePostgresInContainer(), redisRestoreHelper(), redisCliInContainer()]) {
       const checked = run("shellcheck", ["-s", "sh", "-"], { input: script });
       expect(checked.stdout + checked.stderr).toBe("");
     }

@@ -7,14 +7,8 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GAME_SERVICES } from "../planning/services";
-import {
-  IN_PLACE_INPUTS,
-  REPLACEMENT,
-  STATELESS_ROLES,
-  containerName,
-  replacementFingerprint,
-} from "../planning/replacement";
-import { LABEL_ROLE, type Role } from "../planning/topology";
+import { IN_PLACE_INPUTS, STATELESS_ROLES, containerName, replacementFingerprint } from "../planning/replacement";
+import { ALL_ROLES, LABEL_ROLE, ROLES, type Role } from "../planning/roles";
 import { blastConfig, BASE_REGIONS } from "./support/blastScenarios";
 import { blastRadius } from "./support/diff";
 import { containers, labelsOf, stableName } from "./support/graph";
@@ -86,8 +80,8 @@ describe("containerName", () => {
 
   it("replaces exactly the game's services create-before-delete", () => {
     expect([...STATELESS_ROLES].sort()).toEqual([...GAME_SERVICES].sort());
-    for (const role of Object.keys(REPLACEMENT) as Role[]) {
-      expect(REPLACEMENT[role], role).toBe(
+    for (const role of ALL_ROLES) {
+      expect(ROLES[role].replacement, role).toBe(
         (GAME_SERVICES as readonly string[]).includes(role) ? "create-before-delete" : "delete-before-replace",
       );
     }
@@ -104,7 +98,7 @@ describe("the program under mocks", () => {
     for (const c of containers(before)) {
       const role = labelsOf(c)[LABEL_ROLE] as Role;
       const name = String(c.inputs.name);
-      if (REPLACEMENT[role] === "create-before-delete") {
+      if (ROLES[role].replacement === "create-before-delete") {
         expect(c.deleteBeforeReplace, name).toBe(false);
         expect(name, role).toBe(`${stableName(c)}-${replacementFingerprint(c.inputs)}`);
       } else {
@@ -125,7 +119,9 @@ describe("the program under mocks", () => {
       const grace = role === "region-api" ? 90 : role === "admin-ui" || role === "player-ui" ? 10 : undefined;
       if (grace !== undefined)
         expect([c.inputs.stopTimeout, c.inputs.destroyGraceSeconds], role).toEqual([grace, grace]);
-      expect(c.inputs.stopSignal, role).toBe(REPLACEMENT[role] === "create-before-delete" ? "SIGTERM" : undefined);
+      expect(c.inputs.stopSignal, role).toBe(
+        ROLES[role].replacement === "create-before-delete" ? "SIGTERM" : undefined,
+      );
     }
     const radius = blastRadius(before.resources, tuned.resources);
     expect(radius.replaced.map((c) => c.name).sort()).toEqual(

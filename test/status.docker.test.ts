@@ -17,14 +17,8 @@ import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
 import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
 import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
 import type { StatusReport } from "../planning/statusEvaluation";
-import {
-  type ContainerPlan,
-  type DatabasePlan,
-  PORTS,
-  type StackPlan,
-  containerLabels,
-  planStack,
-} from "../planning/topology";
+import { type ContainerPlan, type DatabasePlan, PORTS, type StackPlan, planStack } from "../planning/topology";
+import { containerLabels } from "../planning/roles";
 import { readStackConfig } from "../scripts/cli";
 import { runStatus } from "../scripts/status";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";

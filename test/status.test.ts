@@ -35,7 +35,8 @@ import {
   postgresLogin,
   renderStatusTable,
 } from "../planning/statusEvaluation";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role, allContainers, planStack } from "../planning/topology";
+import { allContainers, planStack } from "../planning/topology";
+import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role } from "../planning/roles";
 import { formatBytes } from "../planning/units";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 

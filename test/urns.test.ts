@@ -24,7 +24,7 @@ const STACKS: { name: string; run: () => ReturnType<typeof runProgram> }[] = [
 ];
 
 describe("URNs stay what deployed stacks have", () => {
-  it.each(STACKS)("$name: every URN as committed in test/fixtures/urns/$name.txt", async ({ name, run }) => {
+  it.each(STACKS)("$name: every URN as committed in its list under test/fixtures/urns/", async ({ name, run }) => {
     const urns = (await run()).resources.map((r) => r.urn).sort();
     const file = path.join(FIXTURES, `${name}.txt`);
     if (process.env.UPDATE_URNS === "1") {

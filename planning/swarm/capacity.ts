@@ -16,9 +16,10 @@
  */
 import { type CapacityReport, capacityOf, regionSizeSpecs } from "../capacity";
 import { capacityProblems, renderCapacityTable } from "../capacityText";
-import { type ConfigProblem, type PlatformConfig, configPath } from "../config";
+import { type ConfigProblem, type PlatformConfig, problemAt } from "../config";
 import type { ResourceSpec } from "../sizes";
-import { type ContainerPlan, LABEL_REGION, type StackPlan, activeRegions } from "../topology";
+import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
+import { LABEL_REGION } from "../roles";
 import type { SwarmSettings } from "./config";
 import type { Placement } from "./placement";
 
@@ -184,20 +185,20 @@ export function swarmCapacityProblems(report: SwarmCapacityReport, swarm: SwarmS
   const problems: ConfigProblem[] = [];
   report.nodes.forEach((n) => {
     const index = swarm.nodes.findIndex((node) => node.name === n.node);
-    for (const p of capacityProblems(n.report)) {
-      const field = p.path.endsWith("cpus") ? "cpus" : "memoryGb";
-      problems.push({ path: configPath(["swarm", "nodes", index, field]), message: `node ${n.node}: ${p.message}` });
-    }
+    problems.push(
+      ...capacityProblems(n.report, { at: (field) => ["swarm", "nodes", index, field], prefix: `node ${n.node}: ` }),
+    );
   });
   for (const t of report.unplaced) {
     const service = t.role as keyof SwarmSettings["replicas"];
-    problems.push({
-      path: configPath(["swarm", "replicas", service]),
-      message:
+    problems.push(
+      problemAt(
+        ["swarm", "replicas", service],
         `no node has room for task ${t.name} (reserves ${t.size.reservations.cpus} CPUs / ${t.size.reservations.memoryMb}M, ` +
-        `limits ${t.size.limits.cpus} / ${t.size.limits.memoryMb}M) next to the databases and the other tasks: ` +
-        "add a node, or run fewer tasks",
-    });
+          `limits ${t.size.limits.cpus} / ${t.size.limits.memoryMb}M) next to the databases and the other tasks: ` +
+          "add a node, or run fewer tasks",
+      ),
+    );
   }
   return problems;
 }

@@ -1,14 +1,12 @@
 /**
  * The orchestrator switch (`sectorwars:orchestrator`) and the cluster's description
  * (`sectorwars:swarm`): its nodes, where each stateful service lives, and how many tasks each
- * stateless service runs. Schema and the checks that need the rest of the config; the main
- * schema in ../config.ts only hooks these in, so that an unset orchestrator leaves every other
+ * stateless service runs. The schema; the checks that need the rest of the config are in
+ * checks.ts. The main schema (../configSchema.ts) only hooks this in, so that an unset orchestrator leaves every other
  * key, default and resource exactly as it was.
  */
 import { z } from "zod";
-import type { PlatformConfig } from "../config";
 import { GAME_SERVICES, type GameService } from "../services";
-import { placeUnits } from "./placement";
 
 export const ORCHESTRATORS = ["docker", "swarm"] as const;
 
@@ -92,93 +90,3 @@ export type SwarmSettings = NonNullable<z.output<typeof swarmSchema>>;
  * per name prefix, so that two stacks on one cluster each choose their own edge nodes.
  */
 export const edgeLabelKey = (namePrefix: string): string => `com.sectorwars.${namePrefix}.edge`;
-
-type Add = (path: PropertyKey[], message: string) => void;
-
-/**
- * Problems of the orchestrator and swarm keys that need the rest of the config, each with its
- * path; nothing when the orchestrator is docker and swarm is unset.
- */
-export function swarmProblems(config: PlatformConfig, add: Add): void {
-  const { swarm } = config;
-  if (config.orchestrator === "docker") {
-    if (swarm !== null) add(["swarm"], "is read only with sectorwars:orchestrator swarm; set that, or remove this");
-    return;
-  }
-  if (swarm === null) {
-    add(["swarm"], "is required with sectorwars:orchestrator swarm: at least its nodes");
-    return;
-  }
-  const names = new Map<string, number>();
-  swarm.nodes.forEach((n, i) => {
-    const previous = names.get(n.name);
-    if (previous !== undefined) add(["swarm", "nodes", i, "name"], `"${n.name}" is already swarm.nodes[${previous}]`);
-    else names.set(n.name, i);
-  });
-  if (!swarm.nodes.some((n) => n.edge)) {
-    add(["swarm", "nodes"], "no node has edge: true; the public ports would be published nowhere");
-  }
-  const known = (path: PropertyKey[], name: string | undefined) => {
-    if (name !== undefined && !names.has(name))
-      add(path, `"${name}" is not in swarm.nodes (${[...names.keys()].join(", ")})`);
-  };
-  known(["swarm", "homeNode"], swarm.homeNode);
-  known(["swarm", "placement", "nexus"], swarm.placement.nexus);
-  known(["swarm", "placement", "redis"], swarm.placement.redis);
-  const regionIds = new Set(config.regions.map((r) => r.id));
-  for (const [id, name] of Object.entries(swarm.placement.regions)) {
-    if (!regionIds.has(id)) add(["swarm", "placement", "regions", id], "is not a region of sectorwars:regions");
-    else known(["swarm", "placement", "regions", id], name);
-  }
-
-  const placed = placeUnits(config, swarm);
-  if ("problem" in placed) add(placed.problem.path, placed.problem.message);
-
-  if (config.debugPorts.publish) {
-    add(
-      ["debugPorts", "publish"],
-      "a swarm service cannot publish on 127.0.0.1 only; reach a database with docker exec on its node instead",
-    );
-  }
-  if (config.servicesSecret) {
-    add(
-      ["services"],
-      "holds a value set with --secret, which a swarm service would carry in its spec in plain text; " +
-        "give the service a Docker secret of its own instead",
-    );
-  }
-  if (config.backup.schedule !== "off") {
-    add(
-      ["backup", "schedule"],
-      'the scheduled backup does not reach a swarm\'s nodes yet; set "off" and schedule `npm run backup` (README, Backups, restore, status)',
-    );
-  }
-  if (config.edge.staticFrom !== null) {
-    add(
-      ["edge", "staticFrom"],
-      "is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)",
-    );
-  }
-  if (config.database.migration) {
-    add(["database", "migration"], "is not supported with sectorwars:orchestrator swarm yet");
-  }
-  if (swarm.nodes.length > 1) {
-    // Backups, restore and status reach each node's containers through that node's own engine.
-    const unreachable = swarm.nodes.filter((n) => n.dockerHost === undefined);
-    unreachable.slice(1).forEach((n) => {
-      add(
-        ["swarm", "nodes", swarm.nodes.indexOf(n), "dockerHost"],
-        `required with more than one node: only one (the provider's, "${unreachable[0]?.name}") may go without; ` +
-          "backups, restore and status reach a node's containers through its own engine",
-      );
-    });
-    for (const [key, image] of Object.entries(config.images)) {
-      if (image.kind === "build") {
-        add(
-          ["images", key],
-          "a local build exists on the manager only; with more than one node, name an image in a registry every node can pull",
-        );
-      }
-    }
-  }
-}

@@ -12,7 +12,7 @@
  * - destroy: every container goes, the data volumes stay.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LABEL_STACK } from "../../planning/topology";
+import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,

@@ -10,7 +10,7 @@
  *   volumes stay, on the engine and in the state.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LABEL_STACK } from "../../planning/topology";
+import { LABEL_STACK } from "../../planning/roles";
 import { docker, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,

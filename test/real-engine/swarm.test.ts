@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MANIFEST_FILE } from "../../planning/backupManifest";
-import { LABEL_STACK } from "../../planning/topology";
+import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,

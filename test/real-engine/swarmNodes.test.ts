@@ -5,7 +5,7 @@
  * restarts no task on any node, and destroy keeps every volume on its node.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LABEL_STACK } from "../../planning/topology";
+import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,

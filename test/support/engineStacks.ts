@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/topology";
+import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/roles";
 import { type EngineOption, docker } from "./docker";
 import { TEST_IMAGES } from "./images";
 import { type Answer, browserGetAt, freePorts, probeEchoOf } from "./net";

@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { hardeningFor } from "../../planning/hardening";
 import type { HealthcheckPlan } from "../../planning/healthchecks";
-import { PGDATA, type Role } from "../../planning/topology";
+import { PGDATA } from "../../planning/topology";
+import { type Role } from "../../planning/roles";
 import { POSTGRES_PASSWORD_FILE } from "../../planning/postgres";
 import { type EngineOption, type TestRun, docker } from "./docker";
 

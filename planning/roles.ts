@@ -1,0 +1,124 @@
+/**
+ * The role catalog: one record per kind of container, with what the program knows about it
+ * wherever the fact does not depend on the stack config. The planners read their facts from
+ * here (replacement.ts, hardening.ts, swarm/hardening.ts, services.ts), so adding a role, or
+ * changing how one stops or what it may write, is an edit of one record.
+ *
+ * This module imports nothing of the project: every planner may import it.
+ */
+
+/** Labels every container and service carries; tools find them by these, never by name. */
+export const LABEL_STACK = "com.sectorwars.stack";
+export const LABEL_ROLE = "com.sectorwars.role";
+export const LABEL_REGION = "com.sectorwars.region";
+
+export type Role =
+  "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
+
+/** How a deploy replaces a container of the role; planning/replacement.ts says why each is what it is. */
+export type Replacement = "create-before-delete" | "delete-before-replace";
+
+/** What the stack config may tune of a game service; these are the values when it does not. */
+export interface GameDefaults {
+  /** Port inside the container, as in the seed. */
+  port: number;
+  /** What the default health check asks: the seed's /health for the APIs and PayPal, the page for the UIs. */
+  healthPath: string;
+  stopGraceSeconds: number;
+}
+
+export interface RoleFacts {
+  replacement: Replacement;
+  /** Linux capabilities added back after dropping all of them: what the image's entrypoint needs. */
+  capabilityAdds: readonly string[];
+  /**
+   * The program uploads files into the container (configs, password files), so in container mode
+   * its root filesystem stays writable: Docker refuses to copy into a read-only one.
+   */
+  receivesUploads: boolean;
+  /**
+   * Where the image writes outside its data volume; in swarm mode, where the files arrive as
+   * secrets and configs and every root is read-only, each gets a tmpfs.
+   */
+  writes: readonly string[];
+  /**
+   * A platform container's grace period: it keeps its image's stop signal (PostgreSQL's SIGINT,
+   * nginx's SIGQUIT, each its graceful one), and a database checkpoint or Redis' final save must
+   * not be cut short. A game service's comes from the stack config (`game`).
+   */
+  stopGraceSeconds: number;
+  /** A game service (the stack config may tune it, within limits); null for the platform's own. */
+  game: GameDefaults | null;
+}
+
+/** The official entrypoints chown the data directory, then switch to the service user. */
+const DROP_TO_SERVICE_USER = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"];
+
+/** The server's socket and postmaster pid, and the entrypoint's temporary files. */
+const POSTGRES_WRITES = ["/var/run/postgresql", "/tmp"];
+
+/**
+ * The game's services listen on unprivileged ports and need no capability. The APIs hold
+ * WebSocket players and the PayPal service calls PayPal mid-request, so they get half a minute to
+ * stop; the UIs serve static bundles and finish in moments.
+ */
+const gameService = (game: GameDefaults): RoleFacts => ({
+  replacement: "create-before-delete",
+  capabilityAdds: [],
+  receivesUploads: false,
+  writes: [],
+  stopGraceSeconds: game.stopGraceSeconds,
+  game,
+});
+
+export const ROLES: Readonly<Record<Role, RoleFacts>> = {
+  "nexus-api": gameService({ port: 8000, healthPath: "/health", stopGraceSeconds: 30 }),
+  "region-api": gameService({ port: 8000, healthPath: "/health", stopGraceSeconds: 30 }),
+  "admin-ui": gameService({ port: 3000, healthPath: "/", stopGraceSeconds: 10 }),
+  "player-ui": gameService({ port: 3000, healthPath: "/", stopGraceSeconds: 10 }),
+  paypal: gameService({ port: 8080, healthPath: "/health", stopGraceSeconds: 30 }),
+  "nexus-db": {
+    replacement: "delete-before-replace",
+    capabilityAdds: DROP_TO_SERVICE_USER,
+    receivesUploads: true,
+    writes: POSTGRES_WRITES,
+    stopGraceSeconds: 60,
+    game: null,
+  },
+  "region-db": {
+    replacement: "delete-before-replace",
+    capabilityAdds: DROP_TO_SERVICE_USER,
+    receivesUploads: true,
+    writes: POSTGRES_WRITES,
+    stopGraceSeconds: 60,
+    game: null,
+  },
+  redis: {
+    replacement: "delete-before-replace",
+    capabilityAdds: DROP_TO_SERVICE_USER,
+    receivesUploads: true,
+    writes: ["/tmp"],
+    stopGraceSeconds: 60,
+    game: null,
+  },
+  nginx: {
+    replacement: "delete-before-replace",
+    // The master binds 80/443 as root and starts workers as the nginx user.
+    capabilityAdds: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE"],
+    receivesUploads: true,
+    // Proxy buffers and temp files, the master's pid file.
+    writes: ["/var/cache/nginx", "/var/run", "/tmp"],
+    stopGraceSeconds: 15,
+    game: null,
+  },
+};
+
+export const ALL_ROLES = Object.keys(ROLES) as Role[];
+
+export function containerLabels(stack: string, role: Role, regionId?: string): Record<string, string> {
+  return {
+    [LABEL_STACK]: stack,
+    [LABEL_ROLE]: role,
+    ...(regionId === undefined ? {} : { [LABEL_REGION]: regionId }),
+  };
+}

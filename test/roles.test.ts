@@ -1,0 +1,44 @@
+/**
+ * The role catalog (planning/roles.ts): the facts the planners derive from it agree with each
+ * other, so that a new role or a changed record cannot leave a planner half-informed.
+ */
+import { describe, expect, it } from "vitest";
+import { hardeningFor } from "../planning/hardening";
+import { ALL_ROLES, ROLES, containerLabels } from "../planning/roles";
+import { DEFAULT_STOP, GAME_SERVICES, stopPlan } from "../planning/services";
+import { swarmHardening } from "../planning/swarm/hardening";
+
+describe("the role catalog", () => {
+  it("has game defaults exactly for the game's services, which are the ones replaced create-before-delete", () => {
+    const game = ALL_ROLES.filter((r) => ROLES[r].game !== null).sort();
+    expect(game).toEqual([...GAME_SERVICES].sort());
+    for (const role of ALL_ROLES) {
+      expect(ROLES[role].replacement, role).toBe(ROLES[role].game ? "create-before-delete" : "delete-before-replace");
+    }
+  });
+
+  it("gives every role that keeps a writable root in container mode the directories it writes in swarm mode", () => {
+    for (const role of ALL_ROLES) {
+      const { receivesUploads, writes } = ROLES[role];
+      expect(hardeningFor(role).readOnlyRootfs, role).toBe(!receivesUploads);
+      const swarm = swarmHardening(role, hardeningFor(role));
+      expect(swarm.readOnlyRootfs, role).toBe(true);
+      if (receivesUploads) expect(Object.keys(swarm.tmpfs).sort(), role).toEqual([...writes].sort());
+    }
+  });
+
+  it("stops a game service by the config's defaults and a platform container by its record", () => {
+    for (const role of ALL_ROLES) {
+      expect(stopPlan(role, DEFAULT_STOP).graceSeconds, role).toBe(ROLES[role].stopGraceSeconds);
+    }
+  });
+
+  it("labels a region's containers with the region and the others without", () => {
+    expect(containerLabels("dev", "region-db", "orion")).toEqual({
+      "com.sectorwars.stack": "dev",
+      "com.sectorwars.role": "region-db",
+      "com.sectorwars.region": "orion",
+    });
+    expect(Object.keys(containerLabels("dev", "redis"))).not.toContain("com.sectorwars.region");
+  });
+});
