@@ -143,7 +143,15 @@ export interface EngineStackOptions {
   secrets?: Record<string, string>;
   /** DOCKER_HOST of the engine the stack deploys to (`docker:host`). */
   dockerHost: string;
+  /** The program's directory: this checkout unless given (an older release's, for an upgrade). */
+  programDir?: string;
 }
+
+const projectSettings = (main: string) => ({
+  name: "sectorwars-platform",
+  runtime: { name: "nodejs" as const, options: { typescript: true } },
+  main,
+});
 
 /**
  * A stack of this repository's program on a fresh local backend. The workspace is a temporary
@@ -184,11 +192,7 @@ export class EngineStack {
       workDir: dir,
       pulumiCommand,
       envVars,
-      projectSettings: {
-        name: "sectorwars-platform",
-        runtime: { name: "nodejs", options: { typescript: true } },
-        main: PROJECT_DIR,
-      },
+      projectSettings: projectSettings(options.programDir ?? PROJECT_DIR),
     });
     const engineStack = new EngineStack(await Stack.create(options.stackName, workspace), options, dir);
     engineStack.writeConfig(options.config);
@@ -196,6 +200,11 @@ export class EngineStack {
       await engineStack.stack.setConfig(key, { value, secret: true });
     }
     return engineStack;
+  }
+
+  /** Runs the program in `dir` from now on, as an operator who checks out another release. */
+  async useProgram(dir: string): Promise<void> {
+    await this.stack.workspace.saveProjectSettings(projectSettings(dir));
   }
 
   /** The stack file's config now. */

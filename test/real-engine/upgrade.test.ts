@@ -1,0 +1,181 @@
+/**
+ * An upgrade changes nothing that the new release does not mean to change: stacks deployed with
+ * `pulumi up` by an earlier commit of this repository (SECTORWARS_UPGRADE_FROM, e.g. the release
+ * running in prod) preview no change under this checkout. It proves a reshaping of the code
+ * (files moved, components merged) renames no resource and replaces no container or volume,
+ * which the URN lists (test/urns.test.ts) see only for names, not for inputs.
+ *
+ * The dev stack on Docker 26, the prod stack file on Docker 20.10 (TLS secrets, API 1.41 pin,
+ * protected volumes) and swarm mode on a one-node test swarm. Unset, every test is reported
+ * skipped with the reason: each target costs a full deploy.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { PROJECT_DIR } from "../../components/stackFile";
+import { LABEL_STACK } from "../../planning/roles";
+import { type EngineOption, docker, ensureDockerd, newTestRun } from "../support/docker";
+import {
+  DEV_REGIONS,
+  type StackPlace,
+  engineStackName,
+  newStackPlace,
+  reapDeadStacks,
+  stackConfig,
+  tagReleases,
+} from "../support/engineStacks";
+import { type Availability, describeEach } from "../support/engineSuites";
+import { ensureTestImages } from "../support/images";
+import { modernDockerd } from "../support/modernDocker";
+import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
+import { readStackFile } from "../support/pulumi";
+import { testSwarm } from "../support/swarm";
+import { selfSignedPem } from "../support/tls";
+
+const UPGRADE_FROM_VARIABLE = "SECTORWARS_UPGRADE_FROM";
+
+const git = (args: string[], cwd = PROJECT_DIR): string =>
+  execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+
+/** The earlier commit, when it is set, exists, and needs the dependencies this checkout has installed. */
+function earlierRelease(): { available: true; commit: string } | { available: false; reason: string } {
+  const from = process.env[UPGRADE_FROM_VARIABLE];
+  if (!from) return { available: false, reason: `${UPGRADE_FROM_VARIABLE} is unset (a commit to upgrade from)` };
+  let commit: string;
+  try {
+    commit = git(["rev-parse", "--verify", `${from}^{commit}`]);
+  } catch {
+    return { available: false, reason: `${UPGRADE_FROM_VARIABLE}=${from} is not a commit of this repository` };
+  }
+  const lock = git(["diff", "--name-only", commit, "--", "package-lock.json", "probe/package-lock.json"]);
+  if (lock !== "") {
+    return {
+      available: false,
+      reason: `${from} has other dependencies (${lock.replace(/\n/g, ", ")}): not installed here`,
+    };
+  }
+  return { available: true, commit };
+}
+
+const pulumiEngine = findPulumiEngine();
+const release = earlierRelease();
+
+interface Target {
+  name: string;
+  kind: "dev" | "prod" | "swarm";
+  suite: "pulumi";
+  availability: Availability;
+}
+
+function availabilityOf(needs: { available: true } | { available: false; reason: string } | undefined): Availability {
+  if (!pulumiEngine.available) return pulumiEngine;
+  if (!release.available) return release;
+  return needs?.available === false ? { available: false, reason: needs.reason } : { available: true };
+}
+
+const modern = pulumiEngine.available && release.available ? modernDockerd() : undefined;
+const swarm = pulumiEngine.available && release.available ? testSwarm(1, 1) : undefined;
+const TARGETS: Target[] = [
+  { name: "the dev stack on Docker 26", kind: "dev", suite: "pulumi", availability: availabilityOf(modern) },
+  {
+    name: "the prod stack file on Docker 20.10",
+    kind: "prod",
+    suite: "pulumi",
+    availability: availabilityOf(undefined),
+  },
+  { name: "swarm mode on one node", kind: "swarm", suite: "pulumi", availability: availabilityOf(swarm) },
+];
+
+let checkout = "";
+beforeAll(() => {
+  if (!release.available || !pulumiEngine.available) return;
+  checkout = fs.mkdtempSync(path.join(os.tmpdir(), "sectorwars-release-"));
+  git(["worktree", "add", "--detach", checkout, release.commit]);
+  // Same lock files (checked above): the release runs on this checkout's installed modules.
+  fs.symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(checkout, "node_modules"));
+  fs.symlinkSync(path.join(PROJECT_DIR, "probe", "node_modules"), path.join(checkout, "probe", "node_modules"));
+}, 120_000);
+
+afterAll(() => {
+  if (checkout !== "") git(["worktree", "remove", "--force", checkout]);
+});
+
+describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
+  const run = newTestRun("real-engine");
+  const stackName = engineStackName(run.id, `upgrade-${target.kind}`);
+  let engine: EngineOption = {};
+  let place: StackPlace;
+  let stack: EngineStack;
+
+  beforeAll(async () => {
+    if (!pulumiEngine.available) return;
+    const node = swarm?.available ? swarm.nodes[0] : undefined;
+    engine =
+      target.kind === "dev" && modern?.available
+        ? { host: modern.host }
+        : target.kind === "swarm" && node
+          ? { host: node.host }
+          : {};
+    if (target.kind === "prod") await ensureDockerd();
+    reapDeadStacks(engine, target.kind === "swarm");
+    ensureTestImages(engine);
+    const { v1 } = tagReleases(engine);
+    place = await newStackPlace(run.id);
+    const dev = readStackFile("dev");
+    const tls = selfSignedPem("localhost");
+    const config =
+      target.kind === "prod"
+        ? stackConfig("prod", place, {
+            gameserver: v1,
+            regions: DEV_REGIONS,
+            "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
+            "sectorwars:redis": dev["sectorwars:redis"],
+          })
+        : stackConfig("dev", place, {
+            gameserver: v1,
+            regions: DEV_REGIONS,
+            ...(target.kind === "swarm" && node
+              ? {
+                  "sectorwars:orchestrator": "swarm",
+                  "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
+                }
+              : {}),
+          });
+    stack = await EngineStack.create({
+      engine: pulumiEngine,
+      stackName,
+      dockerHost: engine.host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+      config,
+      programDir: checkout,
+      ...(target.kind === "prod"
+        ? {
+            secrets: {
+              "sectorwars:tlsCertificate": tls.certificate,
+              "sectorwars:tlsPrivateKey": tls.key,
+              "sectorwars:paypalClientId": "engine-test-paypal-client-id",
+              "sectorwars:paypalClientSecret": "engine-test-paypal-client-secret",
+            },
+          }
+        : {}),
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!stack) return;
+    await stack.destroy({ excludeProtected: true }).catch((error: unknown) => console.error(error));
+    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
+      .split("\n")
+      .filter(Boolean);
+    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+    stack.dispose();
+    fs.rmSync(place.backupDir, { recursive: true, force: true });
+  }, 600_000);
+
+  it("previews no change under this checkout for a stack the earlier release deployed", async () => {
+    await stack.up();
+    await stack.useProgram(PROJECT_DIR);
+    expect(await stack.previewChanges(), `preview of ${target.kind} after upgrading`).toEqual([]);
+  }, 900_000);
+});
