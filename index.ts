@@ -6,22 +6,22 @@
  * the engine's answer decides the plan, so it must arrive before any resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Backups } from "./components/backups";
-import { EdgeProxy } from "./components/edgeProxy";
-import { PlatformImages } from "./components/images";
-import { Nexus } from "./components/nexus";
-import { Region } from "./components/region";
-import { SharedRedis } from "./components/sharedRedis";
-import { configFailure, loadStackConfig } from "./components/stackConfig";
-import { WebApps } from "./components/webApps";
-import { askEngineApiVersion } from "./components/dockerEngine";
-import { capacityReport } from "./planning/capacity";
-import { capacityProblems } from "./planning/capacityText";
+import { Backups } from "./components/backup/backups";
+import { EdgeProxy } from "./components/edge/edgeProxy";
+import { PlatformImages } from "./components/stack/images";
+import { Nexus } from "./components/stack/nexus";
+import { Region } from "./components/stack/region";
+import { SharedRedis } from "./components/stack/sharedRedis";
+import { configFailure, loadStackConfig } from "./components/config/stackConfig";
+import { WebApps } from "./components/stack/webApps";
+import { askEngineApiVersion } from "./components/config/dockerEngine";
+import { capacityReport } from "./planning/capacity/check";
+import { capacityProblems } from "./planning/capacity/text";
 import { ConfigError, configPath } from "./planning/config";
-import { initSqlArg } from "./planning/databaseConfig";
-import { edgeNginxSettings, publicUrls } from "./planning/edge";
-import { resolveEngine } from "./planning/engine";
-import { planStack } from "./planning/topology";
+import { initSqlArg } from "./planning/config/database";
+import { edgeNginxSettings, publicUrls } from "./planning/edge/plan";
+import { resolveEngine } from "./planning/stack/engine";
+import { planStack } from "./planning/stack/topology";
 import { swarmStack } from "./components/swarm/stack";
 
 async function main() {

@@ -21,7 +21,7 @@ function asset(file: string): () => string {
   };
 }
 
-/** One backup run (bash, on the machine that runs it); planning/backupRun.ts sets its inputs. */
+/** One backup run (bash, on the machine that runs it); planning/backup/run.ts sets its inputs. */
 export const backupSh = asset("backup.sh");
 
 /**

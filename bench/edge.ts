@@ -14,10 +14,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseConfig } from "../planning/config";
-import { edgeNginxSettings } from "../planning/edge";
-import { renderNginxConf } from "../planning/nginx";
-import type { NginxSettings } from "../planning/nginxSettings";
-import { type StackPlan, planStack } from "../planning/topology";
+import { edgeNginxSettings } from "../planning/edge/plan";
+import { renderNginxConf } from "../planning/edge/nginx";
+import type { NginxSettings } from "../planning/edge/settings";
+import { type StackPlan, planStack } from "../planning/stack/topology";
 import { rawOf } from "../test/support/configs";
 import {
   NGINX_BIN,

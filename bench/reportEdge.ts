@@ -93,7 +93,7 @@ function edgeFindings(e: EdgeResult, ctx: EdgeContext): string[] {
     (prod.upstreamKeepalive > 0
       ? `Prod runs the pooled config: Pulumi.prod.yaml sets \`sectorwars:edge.upstreamKeepalive: ${prod.upstreamKeepalive}\` and`
       : "Prod runs the default config: Pulumi.prod.yaml leaves `sectorwars:edge.upstreamKeepalive` off, since pooled upstreams lose requests while a deploy swaps a container (README), and") +
-      ` pins ${prod.nginxImage}. The prod-config rows are the config \`planning/nginx.ts\` renders with`,
+      ` pins ${prod.nginxImage}. The prod-config rows are the config \`planning/edge/nginx.ts\` renders with`,
     "that setting (an upstream block per backend with `zone`, `server name:port resolve`, `keepalive",
     `${pool}\`, every route pooled), run by nginx ` +
       modern +
@@ -103,7 +103,7 @@ function edgeFindings(e: EdgeResult, ctx: EdgeContext): string[] {
     "default config (no pool; `upstreamKeepalive` 0, what the dev stack and nginx 1.22 use) stays",
     "measured: without `resolve` (nginx < 1.27.3) an upstream block resolves its names once at",
     "start, so a missing region container would stop nginx from starting or reloading and a",
-    "recreated one would keep receiving traffic at its old IP (see the note in planning/nginx.ts).",
+    "recreated one would keep receiving traffic at its old IP (see the note in planning/edge/nginx.ts).",
     "",
     `On the ${prod.cpus}-core production host the ratio does not carry over. The edge container has CPUs of`,
     "its own (prod size profile: 2 CPUs limit, 1 reserved), so its work does not come out of the",
@@ -145,7 +145,7 @@ export function edgeSection(e: EdgeResult, ctx: EdgeContext): string[] {
     "  the Node.js process the dev stack runs as a region API, started with the default region's",
     "  environment and no DATABASE_URL/REDIS_URL; the route is answered by its echo (a small JSON",
     `  body of ${bytes.probe} bytes with role, region, path and the proxy headers; no database or Redis involved).`,
-    "- **Edge.** The nginx.conf that `planning/nginx.ts` renders for the dev stack (every route,",
+    "- **Edge.** The nginx.conf that `planning/edge/nginx.ts` renders for the dev stack (every route,",
     "  security headers, JSON access log to a file, names resolved while nginx runs through a",
     `  stand-in for Docker's DNS), ${e.nginxWorkers}. Three edges in front of the same backends:`,
     `  the *default config* (no pool: names resolved per request, a new upstream connection per request) on Debian's nginx ${debian}`,

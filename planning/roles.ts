@@ -15,7 +15,7 @@ export const LABEL_REGION = "com.sectorwars.region";
 export type Role =
   "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
 
-/** How a deploy replaces a container of the role; planning/replacement.ts says why each is what it is. */
+/** How a deploy replaces a container of the role; planning/stack/replacement.ts says why each is what it is. */
 export type Replacement = "create-before-delete" | "delete-before-replace";
 
 /** What the stack config may tune of a game service; these are the values when it does not. */

@@ -1,14 +1,14 @@
 /**
- * One backup of a stack now, by the very script `pulumi up` runs (planning/backupRun.ts), from the
+ * One backup of a stack now, by the very script `pulumi up` runs (planning/backup/run.ts), from the
  * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), so that
  * cron or a timer of your own can schedule what sectorwars:backup.schedule cannot reach yet.
  *   npm run backup -- --stack prod
  * Exit status: the backup script's (0 done, non-zero failed, its messages on stderr); 2 on bad usage.
  */
 import { spawnSync } from "node:child_process";
-import { backupCommand } from "../planning/backupRun";
+import { backupCommand } from "../planning/backup/run";
 import { acrossNodes, nodeHosts } from "../planning/swarm/nodeDocker";
-import { planStack } from "../planning/topology";
+import { planStack } from "../planning/stack/topology";
 import { ROOT, STACK_NAME_PATTERN, parseCliArgs, readStackConfig } from "./cli";
 
 export const USAGE = "usage: backup --stack NAME";

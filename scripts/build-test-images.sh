@@ -10,7 +10,7 @@
 #                                 postgres user, prints what the official entrypoint prints
 #   sectorwars-test/redis:7       `redis-server <conf>` as the redis user, WORKDIR /data
 #   sectorwars-test/nginx:1.22    Debian bookworm's nginx-light, shaped like nginx:alpine for what
-#                                 the edge relies on (planning/edge.ts): `nginx -g 'daemon off;'`,
+#                                 the edge relies on (planning/edge/plan.ts): `nginx -g 'daemon off;'`,
 #                                 STOPSIGNAL SIGQUIT, a user nginx, /var/run/nginx.pid, the logs
 #                                 linked to stdout/stderr, /var/cache/nginx, /etc/nginx/tls/, and
 #                                 wget for the health check (GNU's, which takes busybox's flags)
@@ -130,7 +130,7 @@ configured_mirror() {
   done
 }
 
-# What the official nginx image has and the edge's config relies on (planning/edge.ts): a user
+# What the official nginx image has and the edge's config relies on (planning/edge/plan.ts): a user
 # nginx for the workers (`user nginx;`), the logs on the container's stdout and stderr,
 # /var/cache/nginx for temp files, /etc/nginx/tls/ for the uploaded certificate. The pid file,
 # /var/run/nginx.pid, needs nothing: Debian's /var/run is /run.

@@ -4,9 +4,9 @@
  *   npm run capacity -- --stack prod --json   the report the program exports as `capacity`
  * Exit status: 0 within budget, 1 over budget (the problems on stderr), 2 on a bad config or usage.
  */
-import { capacityReport } from "../planning/capacity";
-import { capacityProblems, renderCapacityTable } from "../planning/capacityText";
-import { planStack } from "../planning/topology";
+import { capacityReport } from "../planning/capacity/check";
+import { capacityProblems, renderCapacityTable } from "../planning/capacity/text";
+import { planStack } from "../planning/stack/topology";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig } from "./cli";
 import { renderSwarmCapacity, swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity";
 import { acceptedPlacement } from "../planning/swarm/placement";

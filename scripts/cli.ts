@@ -10,7 +10,7 @@ import {
   platformEntries,
   readStackFileText,
   stackFileName,
-} from "../components/stackFile";
+} from "../components/config/stackFile";
 
 /** The project directory, where the stack files are. */
 export const ROOT = PROJECT_DIR;

@@ -28,7 +28,7 @@ import {
   type ManifestEntry,
   backupName,
   parseManifest,
-} from "../planning/backupManifest";
+} from "../planning/backup/manifest";
 import {
   COUNT_OBJECTS_SQL,
   COUNT_TABLES_SQL,
@@ -41,9 +41,9 @@ import {
   restorableTargets,
   targetFilters,
   targetRole,
-} from "../planning/restorePlan";
+} from "../planning/backup/restore";
 import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
-import { REDIS_CONF_PATH } from "../planning/redis";
+import { REDIS_CONF_PATH } from "../planning/stack/redis";
 import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 
 export interface RestoreOptions {

@@ -3,7 +3,7 @@
  * the seed's monitoring script):
  *
  *   npm run status -- --stack prod                         readable table
- *   npm run status -- --stack prod --json                  the StatusReport of planning/statusEvaluation.ts
+ *   npm run status -- --stack prod --json                  the StatusReport of planning/status/evaluation.ts
  *   npm run status -- --stack prod --max-backup-age 30h    another threshold ("off": none)
  *   npm run status -- --stack prod --min-free 20G          another free-space minimum ("off": none)
  *
@@ -29,16 +29,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { collectOutput } from "./dockerStream";
 import Docker from "dockerode";
-import { MANIFEST_FILE } from "../planning/backupManifest";
-import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/backupStatus";
-import { type RawStats } from "../planning/containerStats";
+import { MANIFEST_FILE } from "../planning/backup/manifest";
+import { type BackupDirEntry, defaultMaxBackupAgeSeconds, parseDuration } from "../planning/status/backups";
+import { type RawStats } from "../planning/status/containerStats";
 import {
   DEFAULT_MIN_FREE,
   type MinFree,
   type ObservedDisk,
   diskProbeImage,
   parseMinFree,
-} from "../planning/diskStatus";
+} from "../planning/status/disk";
 import {
   type ObservedContainer,
   type ObservedVolume,
@@ -49,8 +49,8 @@ import {
   isPostgresRole,
   postgresLogin,
   renderStatusTable,
-} from "../planning/statusEvaluation";
-import { type StackPlan, planStack } from "../planning/topology";
+} from "../planning/status/evaluation";
+import { type StackPlan, planStack } from "../planning/stack/topology";
 import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
 import { measureDataRoot, measureHere } from "./statusDisk";
@@ -172,7 +172,7 @@ function envOf(list: readonly string[] | undefined): Record<string, string> {
   );
 }
 
-/** One container as planning/statusEvaluation.ts wants it, or undefined when it vanished meanwhile. */
+/** One container as planning/status/evaluation.ts wants it, or undefined when it vanished meanwhile. */
 async function observeContainer(docker: Docker, id: string, plan: StackPlan): Promise<ObservedContainer | undefined> {
   const container = docker.getContainer(id);
   let info: Docker.ContainerInspectInfo;

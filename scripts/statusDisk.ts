@@ -1,5 +1,5 @@
 /**
- * The disk half of `npm run status`: free space measured where planning/diskStatus.ts says it can
+ * The disk half of `npm run status`: free space measured where planning/status/disk.ts says it can
  * be measured truthfully, statfs on this machine or `df` in a throwaway container on the Docker
  * engine's host. A failure is the measurement's answer ("unknown", and why), never an exception.
  */
@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { collectOutput } from "./dockerStream";
 import type Docker from "dockerode";
-import { type DiskMeasurement, dataRootSite, diskSpaceFromStatfs, parseDfOutput } from "../planning/diskStatus";
+import { type DiskMeasurement, dataRootSite, diskSpaceFromStatfs, parseDfOutput } from "../planning/status/disk";
 import { withTimeout } from "./cli";
 
 /** Where the df container sees the data root. */

@@ -6,11 +6,11 @@
  */
 import Docker from "dockerode";
 import type { PlatformConfig } from "../planning/config";
-import type { ExpectedContainer, ObservedContainer } from "../planning/statusEvaluation";
+import type { ExpectedContainer, ObservedContainer } from "../planning/status/evaluation";
 import { swarmTasks } from "../planning/swarm/capacity";
 import { nodeHosts } from "../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../planning/swarm/placement";
-import type { StackPlan } from "../planning/topology";
+import type { StackPlan } from "../planning/stack/topology";
 
 /** Swarm's own label on a task's container. */
 const TASK_LABEL = "com.docker.swarm.task.id";

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { backupSh } from "../assets";
-import { backupScript, backupScriptInputs } from "../planning/backupRun";
+import { backupScript, backupScriptInputs } from "../planning/backup/run";
 import { ensureCommands, run } from "./support/docker";
 
 const ASSETS = path.resolve(__dirname, "../assets");

@@ -1,6 +1,6 @@
 /**
  * Backups and restores against a real Docker engine: the exact command the Pulumi Command runs
- * (planning/backupRun.ts) with PostgreSQL 15 and Redis 7 containers named, labelled and
+ * (planning/backup/run.ts) with PostgreSQL 15 and Redis 7 containers named, labelled and
  * configured as the platform deploys them (two regions, the nexus, Redis), and the documented
  * restore command (scripts/restore.ts). backupScripts.test.ts checks the same text without Docker.
  */
@@ -18,8 +18,8 @@ import {
   PARTIAL_NAME_PATTERN,
   backupName,
   parseManifest,
-} from "../planning/backupManifest";
-import { type BackupSettings, backupCommand, backupScript } from "../planning/backupRun";
+} from "../planning/backup/manifest";
+import { type BackupSettings, backupCommand, backupScript } from "../planning/backup/run";
 import {
   DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
@@ -27,11 +27,11 @@ import {
   scheduleInstallCommand,
   scheduleRemoveCommand,
   scheduleUnitName,
-} from "../planning/backupSchedule";
-import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
-import { postgresHealthcheck, redisHealthcheck } from "../planning/healthchecks";
-import { REDIS_CONF_PATH, renderRedisConf } from "../planning/redis";
-import { PORTS, joinName, sqlIdentifier } from "../planning/topology";
+} from "../planning/backup/schedule";
+import { POSTGRES_PASSWORD_FILE } from "../planning/stack/postgres";
+import { postgresHealthcheck, redisHealthcheck } from "../planning/stack/healthchecks";
+import { REDIS_CONF_PATH, renderRedisConf } from "../planning/stack/redis";
+import { PORTS, joinName, sqlIdentifier } from "../planning/stack/topology";
 import { type Role, containerLabels } from "../planning/roles";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";

@@ -10,8 +10,8 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
-import { parseManifest } from "../planning/backupManifest";
-import { type BackupSettings, backupCommand, backupScript, validateBackupSettings } from "../planning/backupRun";
+import { parseManifest } from "../planning/backup/manifest";
+import { type BackupSettings, backupCommand, backupScript, validateBackupSettings } from "../planning/backup/run";
 import {
   DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
@@ -19,8 +19,8 @@ import {
   scheduleInstallCommand,
   scheduleRemoveCommand,
   scheduleUnitName,
-} from "../planning/backupSchedule";
-import { parseRestoreTarget } from "../planning/restorePlan";
+} from "../planning/backup/schedule";
+import { parseRestoreTarget } from "../planning/backup/restore";
 import { shellQuote } from "../planning/shell";
 import { parseRestoreArgs } from "../scripts/restore";
 import { ensureCommands, run } from "./support/docker";

@@ -6,13 +6,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { backupCommand } from "../planning/backupRun";
-import { scheduleRemoveCommand } from "../planning/backupSchedule";
+import { backupCommand } from "../planning/backup/run";
+import { scheduleRemoveCommand } from "../planning/backup/schedule";
 import { stackBackupDir } from "../planning/project";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import { containerNamed } from "./support/graph";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupGate } from "../components/backups";
+import { BackupGate } from "../components/backup/backups";
 import { COMMAND, type ProgramRun, ROOT, promiseOf, readStackFile, runProgram } from "./support/pulumi";
 
 const triggersOf = (run: ProgramRun): unknown => run.byName("backups-run").inputs.triggers;

@@ -139,7 +139,7 @@ describe("blast radius of config edits", () => {
 
   it("resizing a region's memory and CPU reservation updates its database in place and swaps its API", () => {
     const inPlace = ["cpuShares", "memory", "memoryReservation", "memorySwap"];
-    // memoryReservation is not proven to update in place (planning/replacement.ts), so it is in
+    // memoryReservation is not proven to update in place (planning/stack/replacement.ts), so it is in
     // every fingerprint: the API is replaced create-before-delete, without downtime, rather than
     // updated, and the database's change takes a backup first although it is updated in place.
     expectRadius(

@@ -16,11 +16,11 @@ import {
   type CapacityReport,
   capacityOf,
   capacityReport,
-} from "../planning/capacity";
-import { capacityProblems, formatCpus, formatMemory, renderCapacityTable } from "../planning/capacityText";
+} from "../planning/capacity/check";
+import { capacityProblems, formatCpus, formatMemory, renderCapacityTable } from "../planning/capacity/text";
 import { type PlatformConfig, type SecretKey, parseConfig } from "../planning/config";
-import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor } from "../planning/sizes";
-import { allContainers, planStack } from "../planning/topology";
+import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor } from "../planning/stack/sizes";
+import { allContainers, planStack } from "../planning/stack/topology";
 import { runCapacity } from "../scripts/capacity";
 import { rawOf } from "./support/configs";
 import { containers, stableName } from "./support/graph";

@@ -8,13 +8,13 @@ import {
   configPath,
   parseConfig,
 } from "../planning/config";
-import { MAX_INIT_SQL_BYTES } from "../planning/schema";
-import { DEFAULT_BACKUP_SETTINGS } from "../planning/backupRun";
-import { DEFAULT_BACKUP_SCHEDULE } from "../planning/backupSchedule";
-import { DEFAULTS } from "../planning/configDefaults";
-import { DEFAULT_UPSTREAM_KEEPALIVE } from "../planning/nginxCapabilities";
-import { BUILT_IN_PROFILES } from "../planning/sizes";
-import { DEFAULT_STOP } from "../planning/services";
+import { MAX_INIT_SQL_BYTES } from "../planning/stack/databaseSchema";
+import { DEFAULT_BACKUP_SETTINGS } from "../planning/backup/run";
+import { DEFAULT_BACKUP_SCHEDULE } from "../planning/backup/schedule";
+import { DEFAULTS } from "../planning/config/defaults";
+import { DEFAULT_UPSTREAM_KEEPALIVE } from "../planning/edge/capabilities";
+import { BUILT_IN_PROFILES } from "../planning/stack/sizes";
+import { DEFAULT_STOP } from "../planning/stack/services";
 import { generatedRegions, rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
 

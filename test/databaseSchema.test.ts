@@ -7,9 +7,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../planning/config";
-import { INIT_SQL_PATH, initCheckCommand, migrationLabels, migrationRunCommand } from "../planning/schema";
-import { type ContainerPlan, type DatabasePlan, planStack } from "../planning/topology";
-import { readProjectFile } from "../components/stackConfig";
+import {
+  INIT_SQL_PATH,
+  initCheckCommand,
+  migrationLabels,
+  migrationRunCommand,
+} from "../planning/stack/databaseSchema";
+import { type ContainerPlan, type DatabasePlan, planStack } from "../planning/stack/topology";
+import { readProjectFile } from "../components/config/stackConfig";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { envOf, plainStrings } from "./support/graph";
 import { COMMAND, type ProgramRun, ROOT, isSecretValue, runProgram } from "./support/pulumi";

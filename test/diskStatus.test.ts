@@ -1,5 +1,5 @@
 /**
- * The disk planner (planning/diskStatus.ts): the --min-free threshold, figures from statfs and
+ * The disk planner (planning/status/disk.ts): the --min-free threshold, figures from statfs and
  * from `df -P -k`, where the data root is measured, which image measures it on the engine's host,
  * and the verdict per path. Example tables with hand-computed numbers, then fast-check properties
  * against oracles in exact integer arithmetic. status.docker.test.ts measures a real disk.
@@ -21,8 +21,8 @@ import {
   parseDfOutput,
   parseMinFree,
   renderDiskTable,
-} from "../planning/diskStatus";
-import { type StatusInput, evaluateStatus, exitStatus, renderStatusTable } from "../planning/statusEvaluation";
+} from "../planning/status/disk";
+import { type StatusInput, evaluateStatus, exitStatus, renderStatusTable } from "../planning/status/evaluation";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

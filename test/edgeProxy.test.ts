@@ -6,12 +6,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashDirectory } from "../components/contentHash";
-import { renderNginxConf } from "../planning/nginx";
-import { edgeNginxSettings } from "../planning/edge";
+import { hashDirectory } from "../components/config/contentHash";
+import { renderNginxConf } from "../planning/edge/nginx";
+import { edgeNginxSettings } from "../planning/edge/plan";
 import { parseConfig } from "../planning/config";
-import { staticFillCommand } from "../planning/staticFill";
-import { planStack } from "../planning/topology";
+import { staticFillCommand } from "../planning/edge/staticFill";
+import { planStack } from "../planning/stack/topology";
 import { PROD_SECRETS, devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { containerNamed, containers, portsOf, stableName, uploadOf } from "./support/graph";
 import {

@@ -1,5 +1,5 @@
 /**
- * The edge's reload (planning/edge.ts edgeReloadScript), run as the program runs it: its exact
+ * The edge's reload (planning/edge/plan.ts edgeReloadScript), run as the program runs it: its exact
  * `docker exec -i <nginx> sh -ec '...'` command with its stdin, against nginx in a container
  * started with the program's uploads. A renewed certificate reaches clients without a new
  * container; a certificate whose key does not match is refused by `nginx -t` and the files in

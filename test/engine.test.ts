@@ -1,11 +1,11 @@
 /**
- * The Docker engine's API version (planning/engine.ts): what each version lets the plan use,
+ * The Docker engine's API version (planning/stack/engine.ts): what each version lets the plan use,
  * the check against a pinned sectorwars:engine.apiVersion, and the program under mocks, which
  * asks the engine once per run and fails before declaring anything when the engine is too old.
  */
 import { describe, expect, it } from "vitest";
-import { API_VERSION_COMMAND } from "../components/dockerEngine";
-import { type EngineCheck, compareApiVersions, engineFeatures, resolveEngine } from "../planning/engine";
+import { API_VERSION_COMMAND } from "../components/config/dockerEngine";
+import { type EngineCheck, compareApiVersions, engineFeatures, resolveEngine } from "../planning/stack/engine";
 import { containers, stableName } from "./support/graph";
 import { blastRadius } from "./support/diff";
 import { programFailure, readStackFile, runProgram } from "./support/pulumi";

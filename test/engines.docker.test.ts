@@ -21,11 +21,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../planning/config";
-import { NGINX_CONF_PATH, TLS_CERT_PATH, TLS_KEY_PATH, edgeNginxSettings } from "../planning/edge";
-import { httpHealthcheck, nginxHealthcheck } from "../planning/healthchecks";
-import { renderNginxConf } from "../planning/nginx";
-import { PORTS, type StackPlan, planStack } from "../planning/topology";
-import { DEFAULT_PORTS } from "../planning/services";
+import { NGINX_CONF_PATH, TLS_CERT_PATH, TLS_KEY_PATH, edgeNginxSettings } from "../planning/edge/plan";
+import { httpHealthcheck, nginxHealthcheck } from "../planning/stack/healthchecks";
+import { renderNginxConf } from "../planning/edge/nginx";
+import { PORTS, type StackPlan, planStack } from "../planning/stack/topology";
+import { DEFAULT_PORTS } from "../planning/stack/services";
 import { rawOf } from "./support/configs";
 import {
   type EngineOption,

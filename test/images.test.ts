@@ -2,8 +2,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { hashDirectory } from "../components/contentHash";
-import { hashBuildContext, withTag } from "../components/images";
+import { hashDirectory } from "../components/config/contentHash";
+import { hashBuildContext, withTag } from "../components/stack/images";
 
 describe("hashBuildContext", () => {
   let dir: string;

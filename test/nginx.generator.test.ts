@@ -4,10 +4,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { nginxConfHash, renderNginxConf } from "../planning/nginx";
-import { supportsUpstreamResolve } from "../planning/nginxCapabilities";
-import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
-import { REGION_ID_PATTERN } from "../planning/regionsConfig";
+import { nginxConfHash, renderNginxConf } from "../planning/edge/nginx";
+import { supportsUpstreamResolve } from "../planning/edge/capabilities";
+import type { NginxRegionRoute, NginxSettings } from "../planning/edge/settings";
+import { REGION_ID_PATTERN } from "../planning/config/regions";
 import { regionListArb, upstreamArb } from "./support/nginx";
 
 const base: NginxSettings = {

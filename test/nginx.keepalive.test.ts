@@ -9,11 +9,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
-import { edgeNginxSettings } from "../planning/edge";
-import { renderNginxConf } from "../planning/nginx";
-import { supportsUpstreamResolve } from "../planning/nginxCapabilities";
-import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
-import { planStack } from "../planning/topology";
+import { edgeNginxSettings } from "../planning/edge/plan";
+import { renderNginxConf } from "../planning/edge/nginx";
+import { supportsUpstreamResolve } from "../planning/edge/capabilities";
+import type { NginxRegionRoute, NginxSettings } from "../planning/edge/settings";
+import { planStack } from "../planning/stack/topology";
 import { rawOf } from "./support/configs";
 import {
   type EchoBackend,
@@ -63,7 +63,7 @@ describe("nginx -t on pooled configs", () => {
     const conf = renderNginxConf(pooled(regions.map((r, i) => (i % 7 === 6 ? { ...r, state: "retired" } : r))));
     const { ok, output } = nginxTest(sandbox, conf, "pooled.conf", bin);
     expect(ok, output).toBe(true);
-    // The `listen ... http2` deprecation (kept for 1.22, see planning/nginx.ts) is the only warning.
+    // The `listen ... http2` deprecation (kept for 1.22, see planning/edge/nginx.ts) is the only warning.
     expect(output.split("\n").filter((l) => /\[(warn|emerg|alert|crit)\]/.test(l) && !/http2/.test(l))).toEqual([]);
   });
 

@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderNginxConf } from "../planning/nginx";
-import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
+import { renderNginxConf } from "../planning/edge/nginx";
+import type { NginxRegionRoute, NginxSettings } from "../planning/edge/settings";
 import { type Sandbox, containerLike, dockerRegion, makeSandbox, nginxTest, regionListArb } from "./support/nginx";
 
 let sandbox: Sandbox;

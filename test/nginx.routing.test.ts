@@ -7,8 +7,8 @@
  */
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderNginxConf } from "../planning/nginx";
-import type { NginxRegionRoute, NginxSettings } from "../planning/nginxSettings";
+import { renderNginxConf } from "../planning/edge/nginx";
+import type { NginxRegionRoute, NginxSettings } from "../planning/edge/settings";
 import {
   type EchoBackend,
   echoOf,

@@ -3,8 +3,8 @@
  * check and the statement that keeps a retained volume's role password in step with the secret.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresHealthcheck } from "../planning/healthchecks";
-import { alterRolePasswordSql, psqlFromStdin } from "../planning/postgres";
+import { postgresHealthcheck } from "../planning/stack/healthchecks";
+import { alterRolePasswordSql, psqlFromStdin } from "../planning/stack/postgres";
 import { freePort, sh } from "./support/process";
 import { PG_BIN, type RealPostgres, startPostgres } from "./support/realServers";
 

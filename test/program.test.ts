@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BUILT_IN_PROFILES } from "../planning/sizes";
+import { BUILT_IN_PROFILES } from "../planning/stack/sizes";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import {

@@ -1,13 +1,13 @@
 /**
- * How containers are replaced (planning/replacement.ts): the fingerprint that names stateless
+ * How containers are replaced (planning/stack/replacement.ts): the fingerprint that names stateless
  * containers, and the program under mocks, where every stateless container is declared
  * create-before-delete under a fingerprinted name and every stateful one delete-before-replace
  * under its fixed name; an image change replaces exactly the services that run that image.
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GAME_SERVICES } from "../planning/services";
-import { IN_PLACE_INPUTS, STATELESS_ROLES, containerName, replacementFingerprint } from "../planning/replacement";
+import { GAME_SERVICES } from "../planning/stack/services";
+import { IN_PLACE_INPUTS, STATELESS_ROLES, containerName, replacementFingerprint } from "../planning/stack/replacement";
 import { ALL_ROLES, LABEL_ROLE, ROLES, type Role } from "../planning/roles";
 import { blastConfig, BASE_REGIONS } from "./support/blastScenarios";
 import { blastRadius } from "./support/diff";

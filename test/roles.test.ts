@@ -3,9 +3,9 @@
  * other, so that a new role or a changed record cannot leave a planner half-informed.
  */
 import { describe, expect, it } from "vitest";
-import { hardeningFor } from "../planning/hardening";
+import { hardeningFor } from "../planning/stack/hardening";
 import { ALL_ROLES, ROLES, containerLabels } from "../planning/roles";
-import { DEFAULT_STOP, GAME_SERVICES, stopPlan } from "../planning/services";
+import { DEFAULT_STOP, GAME_SERVICES, stopPlan } from "../planning/stack/services";
 import { swarmHardening } from "../planning/swarm/hardening";
 
 describe("the role catalog", () => {

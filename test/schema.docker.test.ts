@@ -1,7 +1,7 @@
 /**
  * The database schema on a real Docker engine, with the PostgreSQL 15 test image (built from
  * Debian's packages, with the official image's entrypoint contract, /docker-entrypoint-initdb.d
- * included): init SQL as components/gameApi.ts uploads it, the init check, and the migration
+ * included): init SQL as components/stack/gameApi.ts uploads it, the init check, and the migration
  * step exactly as its Pulumi Command runs it (`/bin/sh -c <create>` with its environment).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,11 +9,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { POSTGRES_PASSWORD_FILE } from "../planning/postgres";
-import { hardeningFor } from "../planning/hardening";
-import { postgresHealthcheck } from "../planning/healthchecks";
-import { INIT_SQL_PATH, initCheckCommand, migrationLabels, migrationRunCommand } from "../planning/schema";
-import { PORTS, joinName } from "../planning/topology";
+import { POSTGRES_PASSWORD_FILE } from "../planning/stack/postgres";
+import { hardeningFor } from "../planning/stack/hardening";
+import { postgresHealthcheck } from "../planning/stack/healthchecks";
+import {
+  INIT_SQL_PATH,
+  initCheckCommand,
+  migrationLabels,
+  migrationRunCommand,
+} from "../planning/stack/databaseSchema";
+import { PORTS, joinName } from "../planning/stack/topology";
 import { containerLabels } from "../planning/roles";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";

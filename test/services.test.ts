@@ -1,17 +1,17 @@
 /**
- * Per-service settings of the game's services (planning/services.ts): what a real image may be
+ * Per-service settings of the game's services (planning/stack/services.ts): what a real image may be
  * given beyond the secure defaults, planned and declared; the defaults declaring exactly what a
  * stack without the key does; extra environment set with --secret kept secret.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { hardeningFor } from "../planning/hardening";
+import { hardeningFor } from "../planning/stack/hardening";
 import {
   DEFAULT_HEALTH_PATHS,
   DEFAULT_PORTS,
   GAME_SERVICES,
   serviceHealthcheck,
   withOverrides,
-} from "../planning/services";
+} from "../planning/stack/services";
 import { devConfigWith, generatedRegions } from "./support/configs";
 import { blastRadius } from "./support/diff";
 import { containerNamed, containers, envOf, stableName, uploadOf } from "./support/graph";

@@ -7,9 +7,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisHealthcheck } from "../planning/healthchecks";
-import { renderRedisConf } from "../planning/redis";
-import { redisDatabasesFor } from "../planning/topology";
+import { redisHealthcheck } from "../planning/stack/healthchecks";
+import { renderRedisConf } from "../planning/stack/redis";
+import { redisDatabasesFor } from "../planning/stack/topology";
 import { freePort, sh, start, stop, waitUntil } from "./support/process";
 
 const PASSWORD = "Abcdefghijklmnop0123456789XYZabc";

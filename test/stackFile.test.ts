@@ -1,10 +1,10 @@
 /**
- * The one reader of stack config (components/stackFile.ts): the file's text, and the split of
+ * The one reader of stack config (components/config/stackFile.ts): the file's text, and the split of
  * `sectorwars:*` entries into plain values and secret keys that the program, the CLIs and the
  * tests all use.
  */
 import { describe, expect, it } from "vitest";
-import { PROJECT_DIR, parseStackFile, platformEntries, readStackFileText } from "../components/stackFile";
+import { PROJECT_DIR, parseStackFile, platformEntries, readStackFileText } from "../components/config/stackFile";
 import { ROOT } from "./support/pulumi";
 
 describe("stack file", () => {

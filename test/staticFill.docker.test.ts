@@ -1,5 +1,5 @@
 /**
- * The static fill's command (planning/staticFill.ts) against a real Docker engine, as `pulumi up`
+ * The static fill's command (planning/edge/staticFill.ts) against a real Docker engine, as `pulumi up`
  * runs it: into a volume that another container mounts read-only (as nginx does), from a
  * directory inside an image (the player UI's, here one committed by the test) and from a local
  * directory, with the hardened throwaway containers the command starts. The test images stand in
@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/staticFill";
+import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../planning/edge/staticFill";
 import { type Run, docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
 import { ensureTestImages } from "./support/images";
 

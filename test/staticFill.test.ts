@@ -1,5 +1,5 @@
 /**
- * The static fill's helper script (planning/staticFill.ts) on this machine, with a temp directory
+ * The static fill's helper script (planning/edge/staticFill.ts) on this machine, with a temp directory
  * in place of the static volume: under dash and under busybox's applets (what nginx:alpine runs
  * it with). It places a bundle, keeps the previous fill's files for pages still open, prunes the
  * ones before, never touches files it did not put there, refuses what it must not copy, and
@@ -10,8 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderNginxConf } from "../planning/nginx";
-import { STATIC_FILL_META, staticFillCommand, staticFillScript } from "../planning/staticFill";
+import { renderNginxConf } from "../planning/edge/nginx";
+import { STATIC_FILL_META, staticFillCommand, staticFillScript } from "../planning/edge/staticFill";
 import { ensureCommands } from "./support/docker";
 import { httpRequest } from "./support/net";
 import { type RunningNginx, type Sandbox, makeSandbox, sandboxPaths, startNginx } from "./support/nginx";

@@ -1,5 +1,5 @@
 /**
- * The status planner (planning/statusEvaluation.ts with containerStats.ts and backupStatus.ts): CPU and
+ * The status planner (planning/status/evaluation.ts with status/containerStats.ts and status/backups.ts): CPU and
  * memory from raw Docker stats, the backup directory, durations, the verdict per container and
  * the exit status, and the table. Example tables with hand-computed numbers and bad inputs, then
  * fast-check properties against independent oracles. No Docker here: status.docker.test.ts runs
@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MANIFEST_FORMAT, backupName } from "../planning/backupManifest";
+import { MANIFEST_FORMAT, backupName } from "../planning/backup/manifest";
 import {
   BACKUP_AGE_SLACK_SECONDS,
   type BackupDirEntry,
@@ -16,7 +16,7 @@ import {
   evaluateBackups,
   formatDuration,
   parseDuration,
-} from "../planning/backupStatus";
+} from "../planning/status/backups";
 import { parseConfig } from "../planning/config";
 import {
   type ContainerLimits,
@@ -24,7 +24,7 @@ import {
   type RawStats,
   cpuUse,
   memoryUse,
-} from "../planning/containerStats";
+} from "../planning/status/containerStats";
 import {
   type ExpectedContainer,
   type ObservedContainer,
@@ -34,8 +34,8 @@ import {
   expectedContainers,
   postgresLogin,
   renderStatusTable,
-} from "../planning/statusEvaluation";
-import { allContainers, planStack } from "../planning/topology";
+} from "../planning/status/evaluation";
+import { allContainers, planStack } from "../planning/stack/topology";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK, type Role } from "../planning/roles";
 import { formatBytes } from "../planning/units";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";

@@ -15,7 +15,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RESOLVER_VALID_SECONDS } from "../planning/nginxSettings";
+import { RESOLVER_VALID_SECONDS } from "../planning/edge/settings";
 import { devConfigWith } from "./support/configs";
 import { type RunAs, replaceDeclared, startDeclared, waitHealthy } from "./support/containerSpec";
 import {

@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeOn } from "./support/engineSuites";
-import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
+import { type BackupManifest, MANIFEST_FILE } from "../planning/backup/manifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { getAt, probeEchoOf } from "./support/net";

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeOn } from "./support/engineSuites";
 import { stringify as stringifyYaml } from "yaml";
-import { type BackupManifest, MANIFEST_FILE } from "../planning/backupManifest";
+import { type BackupManifest, MANIFEST_FILE } from "../planning/backup/manifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { waitUntil } from "./support/process";

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type PlatformConfig, SECRET_KEYS, type SecretKey, parseConfig } from "../planning/config";
-import { allContainers, joinName, planRegion, planStack, publicUrl, sqlIdentifier } from "../planning/topology";
+import { allContainers, joinName, planRegion, planStack, publicUrl, sqlIdentifier } from "../planning/stack/topology";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 
 const configWith = (regions: unknown[], extra: Record<string, unknown> = {}): PlatformConfig =>

@@ -1,13 +1,13 @@
 /**
  * The admin UI, the player UI and the PayPal service as floating swarm services behind the edge:
- * the counterpart of components/webApps.ts. PayPal credentials are Docker secrets read from
+ * the counterpart of components/stack/webApps.ts. PayPal credentials are Docker secrets read from
  * files (PAYPAL_CLIENT_ID_FILE, PAYPAL_CLIENT_SECRET_FILE), never environment.
  */
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { PAYPAL_CLIENT_ID_FILE, PAYPAL_CLIENT_SECRET_FILE } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
-import type { StackPlan } from "../../planning/topology";
+import type { StackPlan } from "../../planning/stack/topology";
 import { type TaskFile, secretFile, swarmService } from "./service";
 
 export interface SwarmAppsArgs {

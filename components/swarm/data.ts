@@ -1,20 +1,20 @@
 /**
  * The stateful services in swarm mode: the shared Redis, and the API + PostgreSQL 15 pair that
- * the nexus and every region own. The counterparts of components/sharedRedis.ts and
- * components/gameApi.ts; the component types (and so the tree `pulumi stack` shows) are the same.
+ * the nexus and every region own. The counterparts of components/stack/sharedRedis.ts and
+ * components/stack/gameApi.ts; the component types (and so the tree `pulumi stack` shows) are the same.
  */
 import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { POSTGRES_PASSWORD_FILE, alterRolePasswordSql, psqlFromStdin } from "../../planning/postgres";
-import { REDIS_CONF_PATH, renderRedisConf } from "../../planning/redis";
-import { INIT_SQL_PATH } from "../../planning/schema";
+import { POSTGRES_PASSWORD_FILE, alterRolePasswordSql, psqlFromStdin } from "../../planning/stack/postgres";
+import { REDIS_CONF_PATH, renderRedisConf } from "../../planning/stack/redis";
+import { INIT_SQL_PATH } from "../../planning/stack/databaseSchema";
 import { onTask } from "../../planning/swarm/commands";
 import { DATABASE_URL_FILE, REDIS_URL_FILE } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
-import { type DatabasePlan, PGDATA, type RegionPlan, type StackPlan } from "../../planning/topology";
-import type { BackupBefore } from "../dockerResources";
+import { type DatabasePlan, PGDATA, type RegionPlan, type StackPlan } from "../../planning/stack/topology";
+import type { BackupBefore } from "../stack/dockerResources";
 import { configFile, overlayNetwork, secretFile, swarmService } from "./service";
 
 const REDIS_DATA_DIR = "/data";

@@ -7,14 +7,14 @@
 import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { NGINX_CONF_PATH, STATIC_VOLUME_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../planning/edge";
-import { nginxConfHash, renderNginxConf } from "../../planning/nginx";
-import type { NginxSettings } from "../../planning/nginxSettings";
+import { NGINX_CONF_PATH, STATIC_VOLUME_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../planning/edge/plan";
+import { nginxConfHash, renderNginxConf } from "../../planning/edge/nginx";
+import type { NginxSettings } from "../../planning/edge/settings";
 import { nodeLabelCommands } from "../../planning/swarm/commands";
 import { type SwarmNode, edgeLabelKey } from "../../planning/swarm/config";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
-import type { StackPlan } from "../../planning/topology";
-import { type TlsSource, tlsMaterial } from "../tlsMaterial";
+import type { StackPlan } from "../../planning/stack/topology";
+import { type TlsSource, tlsMaterial } from "../edge/tlsMaterial";
 import { configFile, overlayNetwork, secretFile, swarmService } from "./service";
 
 export interface SwarmEdgeArgs {

@@ -1,6 +1,6 @@
 /**
  * The settings every SectorWars swarm service, secret, config and network shares, declared once:
- * the swarm counterpart of components/dockerResources.ts.
+ * the swarm counterpart of components/stack/dockerResources.ts.
  */
 import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { base64, contentAddressedName } from "../../planning/swarm/secrets";
 import { waitForTasksCommand } from "../../planning/swarm/commands";
 import { type SwarmServicePlan, type UpdatePolicy, serviceDuration } from "../../planning/swarm/services";
-import { type BackupBefore, dependencies, labelList } from "../dockerResources";
+import { type BackupBefore, dependencies, labelList } from "../stack/dockerResources";
 
 /** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
 export interface TaskFile {

@@ -6,17 +6,17 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, type PlatformConfig, type SecretKey } from "../../planning/config";
-import { initSqlArg } from "../../planning/databaseConfig";
-import { edgeNginxSettings, publicUrls } from "../../planning/edge";
-import type { EngineFeatures } from "../../planning/engine";
+import { initSqlArg } from "../../planning/config/database";
+import { edgeNginxSettings, publicUrls } from "../../planning/edge/plan";
+import type { EngineFeatures } from "../../planning/stack/engine";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
 import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../../planning/swarm/placement";
-import { configFailure } from "../stackConfig";
+import { configFailure } from "../config/stackConfig";
 import { SWARM_RESOLVER_VALID_SECONDS, planSwarmServices } from "../../planning/swarm/services";
-import { planStack } from "../../planning/topology";
-import { Backups } from "../backups";
-import { PlatformImages } from "../images";
+import { planStack } from "../../planning/stack/topology";
+import { Backups } from "../backup/backups";
+import { PlatformImages } from "../stack/images";
 import { SwarmApps } from "./apps";
 import { SwarmNexus, SwarmRedis, SwarmRegion } from "./data";
 import { SwarmEdge } from "./edge";

@@ -14,11 +14,11 @@
  * Each node's report is capacity.ts's report for that node's tasks, so numbers, tables and
  * problems read as they do for one host.
  */
-import { type CapacityReport, capacityOf, regionSizeSpecs } from "../capacity";
-import { capacityProblems, renderCapacityTable } from "../capacityText";
+import { type CapacityReport, capacityOf, regionSizeSpecs } from "../capacity/check";
+import { capacityProblems, renderCapacityTable } from "../capacity/text";
 import { type ConfigProblem, type PlatformConfig, problemAt } from "../config";
-import type { ResourceSpec } from "../sizes";
-import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
+import type { ResourceSpec } from "../stack/sizes";
+import { type ContainerPlan, type StackPlan, activeRegions } from "../stack/topology";
 import { LABEL_REGION } from "../roles";
 import type { SwarmSettings } from "./config";
 import type { Placement } from "./placement";

@@ -2,8 +2,8 @@
  * The checks of the orchestrator and swarm keys that need the rest of the config: node names,
  * placement, and what swarm mode cannot do yet, each refusal naming its key and why.
  */
-import { type ConfigProblem, problemAt } from "../configErrors";
-import type { PlatformConfig } from "../configResolve";
+import { type ConfigProblem, problemAt } from "../config/errors";
+import type { PlatformConfig } from "../config/resolve";
 import { placeUnits } from "./placement";
 
 /**

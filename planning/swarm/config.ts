@@ -6,7 +6,7 @@
  * key, default and resource exactly as it was.
  */
 import { z } from "zod";
-import { GAME_SERVICES, type GameService } from "../services";
+import { GAME_SERVICES, type GameService } from "../stack/services";
 
 export const ORCHESTRATORS = ["docker", "swarm"] as const;
 

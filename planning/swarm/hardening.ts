@@ -5,7 +5,7 @@
  * by the engine, so every root can be read-only. What each image still writes (its role's
  * `writes` in roles.ts) gets a tmpfs.
  */
-import type { HardeningPlan } from "../hardening";
+import type { HardeningPlan } from "../stack/hardening";
 import { ROLES, type Role } from "../roles";
 
 const SCRATCH = "rw,noexec,nosuid,size=64m";

@@ -18,7 +18,7 @@
  * and nothing could tell. Once a second node exists, the config must say where unpinned units
  * live (homeNode); spreading is done by pinning each new region where `npm run capacity` shows room.
  */
-import type { PlatformConfig } from "../configResolve";
+import type { PlatformConfig } from "../config/resolve";
 import type { SwarmSettings } from "./config";
 
 /** A unit of state: its volume lives on one node. */

@@ -9,7 +9,7 @@
  * differently is here, each with its reason.
  */
 import { swarmHardening } from "./hardening";
-import { type ContainerPlan, type StackPlan, activeRegions } from "../topology";
+import { type ContainerPlan, type StackPlan, activeRegions } from "../stack/topology";
 import type { SwarmSettings } from "./config";
 import { edgeLabelKey } from "./config";
 import { type Placement, pinConstraint } from "./placement";

@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { MANIFEST_FILE } from "../../planning/backupManifest";
+import { MANIFEST_FILE } from "../../planning/backup/manifest";
 import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {

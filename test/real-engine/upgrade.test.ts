@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { PROJECT_DIR } from "../../components/stackFile";
+import { PROJECT_DIR } from "../../components/config/stackFile";
 import { LABEL_STACK } from "../../planning/roles";
 import { type EngineOption, docker, ensureDockerd, newTestRun } from "../support/docker";
 import {

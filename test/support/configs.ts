@@ -1,7 +1,7 @@
 /**
  * Stack configs for tests: the real stack files, and generated ones with N regions.
  */
-import { platformEntries } from "../../components/stackFile";
+import { platformEntries } from "../../components/config/stackFile";
 import { readStackFile } from "./pulumi";
 
 export const PROD_SECRETS = {

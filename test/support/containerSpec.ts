@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { HealthcheckPlan } from "../../planning/healthchecks";
+import type { HealthcheckPlan } from "../../planning/stack/healthchecks";
 import { type RegisteredResource } from "./pulumi";
 import { type EngineOption, docker } from "./docker";
 import { waitUntil } from "./process";

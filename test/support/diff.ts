@@ -16,7 +16,7 @@
  *   trigger on the container id, say). This cascades until nothing new is replaced.
  * - A deleted resource that was registered with retainOnDelete leaves the state but is kept.
  */
-import { IN_PLACE_INPUTS } from "../../planning/replacement";
+import { IN_PLACE_INPUTS } from "../../planning/stack/replacement";
 import { stringsIn } from "./graph";
 import { COMMAND, CONTAINER, type RegisteredResource, SERVICE } from "./pulumi";
 

@@ -11,7 +11,7 @@ import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/roles";
 import { type EngineOption, docker } from "./docker";
 import { TEST_IMAGES } from "./images";
 import { type Answer, browserGetAt, freePorts, probeEchoOf } from "./net";
-import { POSTGRES_PASSWORD_FILE } from "../../planning/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
 import { readStackFile } from "./pulumi";
 
 /** How long release v2 of the stand-in game server waits before it listens, as one loading its world. */

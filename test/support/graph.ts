@@ -9,7 +9,7 @@ export function containers(run: ProgramRun): RegisteredResource[] {
   return run.ofType(CONTAINER);
 }
 
-/** A stateless container's Docker name ends in -<fingerprint> (planning/replacement.ts). */
+/** A stateless container's Docker name ends in -<fingerprint> (planning/stack/replacement.ts). */
 const FINGERPRINT_SUFFIX = /-[0-9a-f]{8}$/;
 
 /** The seed's name of a container: its Docker name without a stateless container's fingerprint. */

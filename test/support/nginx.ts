@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import type { NginxRegionRoute, NginxSettings } from "../../planning/nginxSettings";
-import { REGION_ID_PATTERN } from "../../planning/regionsConfig";
+import type { NginxRegionRoute, NginxSettings } from "../../planning/edge/settings";
+import { REGION_ID_PATTERN } from "../../planning/config/regions";
 import { ensureCommands } from "./docker";
 import {
   type EchoBackend,

@@ -5,16 +5,16 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { hardeningFor } from "../../planning/hardening";
-import type { HealthcheckPlan } from "../../planning/healthchecks";
-import { PGDATA } from "../../planning/topology";
+import { hardeningFor } from "../../planning/stack/hardening";
+import type { HealthcheckPlan } from "../../planning/stack/healthchecks";
+import { PGDATA } from "../../planning/stack/topology";
 import { type Role } from "../../planning/roles";
-import { POSTGRES_PASSWORD_FILE } from "../../planning/postgres";
+import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
 import { type EngineOption, type TestRun, docker } from "./docker";
 
 /**
  * The platform's capability set, no-new-privileges, read-only root file system and its scratch
- * tmpfs mounts for a role (planning/hardening.ts), as components/dockerResources.ts applies them.
+ * tmpfs mounts for a role (planning/stack/hardening.ts), as components/stack/dockerResources.ts applies them.
  */
 export function hardeningArgs(role: Role): string[] {
   const h = hardeningFor(role);
@@ -72,7 +72,7 @@ export function healthcheckArgs(check: HealthcheckPlan, interval?: string): stri
 }
 
 /**
- * A PostgreSQL container's environment and data volume as components/gameApi.ts creates them:
+ * A PostgreSQL container's environment and data volume as components/stack/gameApi.ts creates them:
  * the official image's variables, the password as a file (upload it to POSTGRES_PASSWORD_FILE
  * before the start), the volume exactly at PGDATA.
  */

@@ -7,7 +7,7 @@ import * as crypto from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { PROJECT_DIR, parseStackFile, readStackFileText } from "../../components/stackFile";
+import { PROJECT_DIR, parseStackFile, readStackFileText } from "../../components/config/stackFile";
 
 export const ROOT = PROJECT_DIR;
 

@@ -27,7 +27,7 @@ import {
   type UpResult,
 } from "@pulumi/pulumi/automation";
 import { parse as parseYaml, stringify } from "yaml";
-import { PROJECT_DIR } from "../../components/stackFile";
+import { PROJECT_DIR } from "../../components/config/stackFile";
 import { run } from "./docker";
 
 export const ENGINE_DIR_VARIABLE = "SECTORWARS_PULUMI_ENGINE";

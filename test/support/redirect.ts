@@ -4,8 +4,8 @@
  * with the exact Location, except the health check and ACME challenges; HTTPS serves as before.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderNginxConf } from "../../planning/nginx";
-import type { NginxSettings } from "../../planning/nginxSettings";
+import { renderNginxConf } from "../../planning/edge/nginx";
+import type { NginxSettings } from "../../planning/edge/settings";
 import { type EchoBackend, type HttpResult, echoOf, httpRequest, startEchoBackend } from "./net";
 import { NGINX_BIN, type RunningNginx, type Sandbox, makeSandbox, sandboxPaths, startNginx } from "./nginx";
 

@@ -1,0 +1,275 @@
+/**
+ * The body of Nexus and Region: a game API with its own PostgreSQL 15 (API container, database
+ * container, data volume, a private network that only those two join, the password, the init
+ * check and the migration). Not a component itself: each of the two declares it under its own
+ * name, so the resources' names and parents are theirs.
+ */
+import * as command from "@pulumi/command";
+import type * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { POSTGRES_PASSWORD_FILE, alterRolePasswordSql, psqlFromStdin } from "../../planning/stack/postgres";
+import {
+  INIT_SQL_PATH,
+  initCheckCommand,
+  migrationLabels,
+  migrationRunCommand,
+} from "../../planning/stack/databaseSchema";
+import type { ContainerPlan, DatabasePlan } from "../../planning/stack/topology";
+import { PGDATA } from "../../planning/stack/topology";
+import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
+import type { RedisAccess } from "./sharedRedis";
+
+/** What the nexus and every region share: images, networks, Redis, data policy, backups. */
+export interface GameApiHostArgs {
+  /** Image id of the gameserver. */
+  gameserverImage: pulumi.Input<string>;
+  /** Image id of PostgreSQL 15. */
+  postgresImage: pulumi.Input<string>;
+  /** Name of the edge proxy's front network, where the API answers. */
+  frontNetwork: pulumi.Input<string>;
+  /** The shared Redis, as the APIs reach it; the nexus uses database 0, a region the index of its slot. */
+  redis: RedisAccess;
+  /** Protect the data volume against deletion (prod). */
+  protectData: boolean;
+  /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
+  dockerEnvironment: Record<string, string>;
+  /**
+   * Runs a backup before the database container is replaced or removed, and before a migration
+   * reruns (each registers what reruns it with the gate).
+   */
+  backup: BackupBefore;
+  /** The migration step; unset, none. */
+  migration?: MigrationArgs;
+}
+
+export interface MigrationArgs {
+  /** Command of the gameserver image that migrates one database. */
+  command: string[];
+  /**
+   * Every database's migration, once all are declared: each API container waits for all of
+   * them, so no API of a new version starts unless every database has been migrated.
+   */
+  all: Promise<pulumi.Resource[]>;
+}
+
+/** The database's own schema, the nexus's or a region's. */
+export interface DatabaseSchemaArgs {
+  /** SQL that a new (empty) database runs once; unset, none. */
+  initSql?: string;
+}
+
+export interface ApiWithDatabaseArgs extends GameApiHostArgs, DatabaseSchemaArgs {
+  api: ContainerPlan;
+  db: DatabasePlan;
+  /** The API's Redis database index. */
+  redisDb: number;
+  /** Environment entries other than DATABASE_URL and REDIS_URL. */
+  env: Record<string, string>;
+}
+
+/**
+ * The database's data volume, declared under the same logical name whether or not the region is
+ * running: retiring a region and bringing it back never touches it.
+ */
+export function databaseVolume(
+  name: string,
+  args: { db: DatabasePlan; protect: boolean },
+  opts: { parent: pulumi.ComponentResource },
+): docker.Volume {
+  return dataVolume(
+    `${name}-db-data`,
+    { volumeName: args.db.volumeName, labels: args.db.labels, protect: args.protect },
+    opts,
+  );
+}
+
+export interface ApiWithDatabase {
+  network: docker.Network;
+  volume: docker.Volume;
+  password: random.RandomPassword;
+  db: docker.Container;
+  api: docker.Container;
+  /** The migration of this database, when the stack has a migration step. */
+  migration?: command.local.Command;
+}
+
+export function declareApiWithDatabase(
+  parent: pulumi.ComponentResource,
+  name: string,
+  args: ApiWithDatabaseArgs,
+): ApiWithDatabase {
+  const { db: dbPlan, api: apiPlan } = args;
+  const opts = { parent };
+  const network = privateNetwork(
+    `${name}-net`,
+    // A published debug port needs a network with a route to the host.
+    { networkName: dbPlan.networkName, labels: dbPlan.labels, internal: dbPlan.debugPort === null },
+    opts,
+  );
+  const volume = databaseVolume(name, { db: dbPlan, protect: args.protectData }, opts);
+  const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
+
+  const db = serviceContainer(
+    `${name}-db`,
+    {
+      plan: dbPlan,
+      image: args.postgresImage,
+      envs: [
+        `POSTGRES_DB=${dbPlan.database}`,
+        `POSTGRES_USER=${dbPlan.user}`,
+        `POSTGRES_PASSWORD_FILE=${POSTGRES_PASSWORD_FILE}`,
+        `PGDATA=${PGDATA}`,
+      ],
+      uploads: [{ file: POSTGRES_PASSWORD_FILE, content: password.result, permissions: "0444" }],
+      // Run by the image only while it initialises an empty data directory: a new database gets
+      // the file as it is then; an edit never replaces (delete-first, after a backup) a database
+      // that would not run it anyway.
+      ...(args.initSql === undefined
+        ? {}
+        : { createOnlyUploads: [{ file: INIT_SQL_PATH, content: args.initSql, permissions: "0444" }] }),
+      // Exactly at PGDATA: anywhere else the data lands in an anonymous volume lost on replace.
+      mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
+      networks: [{ name: network.name, aliases: [dbPlan.hostname] }],
+      ports: loopbackPort(dbPlan.port, dbPlan.debugPort),
+      backupBefore: args.backup,
+    },
+    { parent },
+  );
+
+  // A failed init file leaves a data directory that the next start serves, healthy, without the
+  // rest of the schema: fail the deploy instead, before the API starts on it.
+  const initCheck =
+    args.initSql === undefined
+      ? undefined
+      : new command.local.Command(
+          `${name}-db-init-check`,
+          { create: db.name.apply(initCheckCommand), environment: args.dockerEnvironment, triggers: [db.id] },
+          { parent, dependsOn: [db] },
+        );
+
+  // The image sets the password only when it initialises an empty data directory. A volume that
+  // outlived `pulumi destroy` meets a newly generated password on the next `pulumi up`, so the
+  // role's password is set from the secret each time the container is created. The statement
+  // travels on stdin (a secret input), never on a command line.
+  const passwordSync = new command.local.Command(
+    `${name}-db-password-sync`,
+    {
+      create: db.name.apply((container) => psqlFromStdin(container, dbPlan.user, dbPlan.database)),
+      stdin: pulumi.secret(password.result.apply((pw) => alterRolePasswordSql(dbPlan.user, pw))),
+      environment: args.dockerEnvironment,
+      triggers: [db.id],
+    },
+    { parent, dependsOn: [db] },
+  );
+
+  const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
+  // The API's environment, in the order its container has always had it.
+  const apiEnv = { ...apiPlan.env, ...args.env };
+  const environment = pulumi
+    .all([databaseUrl, args.redis.url(args.redisDb)])
+    .apply(([databaseUrl, redisUrl]): [string, string][] => [
+      ...Object.entries(apiEnv),
+      ["PORT", String(apiPlan.port)],
+      ["SECTORWARS_ROLE", apiPlan.role],
+      ["DATABASE_URL", databaseUrl],
+      ["REDIS_URL", redisUrl],
+    ]);
+  const envs = pulumi.secret(environment.apply((entries) => entries.map(([key, value]) => `${key}=${value}`)));
+
+  const migration = args.migration
+    ? declareMigration(parent, name, {
+        migration: args.migration,
+        backup: args.backup,
+        api: apiPlan,
+        networkName: dbPlan.networkName,
+        image: args.gameserverImage,
+        envNames: [...Object.keys(apiEnv), "PORT", "SECTORWARS_ROLE", "DATABASE_URL", "REDIS_URL"],
+        // The docker CLI's own DOCKER_HOST wins over an API variable of that name.
+        environment: environment.apply((entries) => ({ ...Object.fromEntries(entries), ...args.dockerEnvironment })),
+        dependsOn: [db, passwordSync, ...(initCheck ? [initCheck] : [])],
+      })
+    : undefined;
+
+  const ownDependencies: pulumi.Resource[] = [
+    db,
+    passwordSync,
+    args.redis.container,
+    ...(initCheck ? [initCheck] : []),
+  ];
+  const apiDependsOn: pulumi.Input<pulumi.Resource[]> = args.migration
+    ? args.migration.all.then((all) => [...ownDependencies, ...all])
+    : ownDependencies;
+
+  const api = serviceContainer(
+    `${name}-api`,
+    {
+      plan: apiPlan,
+      image: args.gameserverImage,
+      envs,
+      networks: [
+        { name: args.frontNetwork, aliases: [apiPlan.hostname] },
+        { name: network.name, aliases: [apiPlan.hostname] },
+        { name: args.redis.networkName, aliases: [apiPlan.hostname] },
+      ],
+    },
+    { parent, dependsOn: apiDependsOn },
+  );
+
+  return { network, volume, password, db, api, migration };
+}
+
+interface DeclareMigrationArgs {
+  migration: MigrationArgs;
+  backup: BackupBefore;
+  /** The API whose image, environment, limits and hardening the migration runs with. */
+  api: ContainerPlan;
+  networkName: string;
+  image: pulumi.Input<string>;
+  envNames: string[];
+  /** The docker CLI's environment: DOCKER_HOST and the API's variables, which `-e NAME` passes on. */
+  environment: pulumi.Output<Record<string, string>>;
+  dependsOn: pulumi.Resource[];
+}
+
+/**
+ * The database's migration: `docker run --rm` of the gameserver image, after the backup and
+ * after the database is up. It runs when it is created (the step first set, a new or reactivated
+ * region) and when its triggers change (a new gameserver image, a new command), never on an
+ * update of anything else: `update` is a no-op. What reruns it also reruns the backup: it
+ * registers its triggers with the backup's gate, as the data-holding containers do.
+ */
+function declareMigration(parent: pulumi.Resource, name: string, args: DeclareMigrationArgs): command.local.Command {
+  const { api } = args;
+  const containerName = `${api.containerName}_migrate`;
+  const triggers = [args.image, JSON.stringify(args.migration.command)];
+  args.backup.gate.watch(
+    containerName,
+    pulumi.all(triggers).apply((values) => JSON.stringify(values)),
+  );
+  return new command.local.Command(
+    `${name}-migrate`,
+    {
+      create: pulumi.output(args.image).apply((image) =>
+        migrationRunCommand({
+          containerName,
+          labels: migrationLabels(api.labels),
+          network: args.networkName,
+          image,
+          command: args.migration.command,
+          envNames: args.envNames,
+          size: api.size,
+          hardening: api.hardening,
+        }),
+      ),
+      update: "true",
+      // Carries DATABASE_URL and REDIS_URL with their passwords: secret in state, never on the command line.
+      environment: pulumi.secret(args.environment),
+      triggers,
+      // The game's output is not ours to vouch for: kept out of the log, secret in state. A
+      // failure still shows it, in the error that stops the deploy.
+      logging: "none",
+    },
+    { parent, dependsOn: [...args.dependsOn, args.backup.run], additionalSecretOutputs: ["stdout", "stderr"] },
+  );
+}
