@@ -18,6 +18,8 @@ import { stringify } from "yaml";
 import { envOf, labelsOf } from "../test/support/graph";
 import { type EngineOption, type TestRun, engineRequest, run } from "../test/support/docker";
 import { TEST_IMAGES } from "../test/support/images";
+import { selfSignedPem } from "../test/support/tls";
+import { TLS_CERT_PATH, TLS_KEY_PATH } from "../planning/edge/plan";
 import { type ProgramRun, type RegisteredResource } from "../test/support/pulumi";
 import { log, median } from "./common";
 
@@ -119,6 +121,12 @@ function writeProject(program: ProgramRun, dir: string, t: TestRun): { healthChe
   const volumes: Record<string, unknown> = {};
   let healthChecked = 0;
   const intervals = new Set<string>();
+  // Pulumi's mocks sign nothing: the edge gets a real self-signed pair in place of the mock's.
+  const pem = selfSignedPem("localhost");
+  const realTls: Record<string, { content: string; permissions?: string }> = {
+    [TLS_CERT_PATH]: { content: pem.certificate, permissions: "0444" },
+    [TLS_KEY_PATH]: { content: pem.key, permissions: "0400" },
+  };
   for (const s of SEED_SERVICES) {
     const c = declared(program, s.resource);
     const role = labelsOf(c)["com.sectorwars.role"] ?? "";
@@ -140,7 +148,7 @@ function writeProject(program: ProgramRun, dir: string, t: TestRun): { healthChe
       healthcheck: { test: hc.tests, interval: hc.startInterval ?? hc.interval, timeout: hc.timeout, retries: hc.retries, start_period: hc.startPeriod },
     }; // prettier-ignore
     const mountFile = (file: string) => {
-      const upload = uploadOf(c, file);
+      const upload = realTls[file] ?? uploadOf(c, file);
       if (!upload) throw new Error(`${s.resource} uploads no ${file}`);
       const local = path.join(dir, `${s.service}-${path.basename(file)}`);
       fs.writeFileSync(local, upload.content, { mode: Number.parseInt(upload.permissions ?? "0644", 8) });

@@ -11,6 +11,7 @@
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { type EngineOption, docker, ensureDockerd, newTestRun } from "../test/support/docker";
 import {
   DEV_REGIONS,
@@ -52,6 +53,8 @@ export interface DeployResult {
   engines: Record<"modern" | "default", { version: string; apiVersion: string }>;
   rows: DeployRow[];
   compose: ComposeResult;
+  /** The file the rounds' samples were read from (BENCH_DEPLOY_SAMPLES), when they were not measured in this process. */
+  roundsFrom?: string;
 }
 
 interface Where {
@@ -141,7 +144,17 @@ export async function runDeployBench(runs: number): Promise<DeployResult> {
     reapDeadStacks({ host: where.host }, where.target.startsWith("swarm"));
   }
   const samples = new Map<string, { ms: number[]; steps: number }>();
-  for (let r = 0; r < runs; r++) {
+  // The rounds take half an hour: kept in a file, so that a failure after them (the compose peer)
+  // can be rerun alone on them (BENCH_DEPLOY_SAMPLES=<that file>).
+  const kept = process.env.BENCH_DEPLOY_SAMPLES;
+  const keepFile = kept ?? path.join(os.tmpdir(), `sectorwars-bench-deploy-${process.pid}.json`);
+  if (kept) {
+    for (const [key, value] of Object.entries(JSON.parse(fs.readFileSync(kept, "utf8")) as Record<string, never>)) {
+      samples.set(key, value);
+    }
+    log(`deploy: the rounds' samples from ${kept}`);
+  }
+  for (let r = 0; r < (kept ? 0 : runs); r++) {
     // Interleaved, so a busy moment of the machine spreads over every target.
     for (const where of targets) {
       for (const t of await round(engine, where, newTestRun("bench-deploy").id)) {
@@ -151,6 +164,10 @@ export async function runDeployBench(runs: number): Promise<DeployResult> {
         samples.set(key, entry);
       }
     }
+  }
+  if (!kept) {
+    fs.writeFileSync(keepFile, JSON.stringify(Object.fromEntries(samples)));
+    log(`deploy: the rounds' samples are in ${keepFile}`);
   }
   log("deploy: compose");
   const t = newTestRun("bench-deploy");
@@ -173,5 +190,6 @@ export async function runDeployBench(runs: number): Promise<DeployResult> {
       }),
     ),
     compose,
+    ...(kept ? { roundsFrom: path.basename(kept) } : {}),
   };
 }

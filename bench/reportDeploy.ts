@@ -57,7 +57,10 @@ export function deploySection(d: DeployResult): string[] {
     `Measured ${d.date} on ${d.cores} cores with ${d.pulumi} (1-minute load average ${fixed(d.load.before, 2)} when the ` +
       `part started, ${fixed(d.load.after, 2)} when it ended). Engines: Docker ${d.engines.modern.version} (API ` +
       `${d.engines.modern.apiVersion}) and ${d.engines.default.version} (API ${d.engines.default.apiVersion}); the swarm is ` +
-      "one node of Docker 26 in a network namespace of its own (scripts/swarm-dockerd.sh).",
+      "one node of Docker 26 in a network namespace of its own (scripts/swarm-dockerd.sh)." +
+      (d.roundsFrom
+        ? ` The rounds ran just before, in a process whose compose peer failed; their samples came from ${d.roundsFrom}.`
+        : ""),
     "",
     "Each figure is `pulumi up` (or `destroy`) as the Automation API runs the CLI on this repository's program " +
       "(`test/support/pulumiEngine.ts`), from its start until it returns: program evaluation (ts-node, transpile only), " +
