@@ -12,7 +12,7 @@ import { PlatformImages } from "./components/stack/images";
 import { Nexus } from "./components/stack/nexus";
 import { Region } from "./components/stack/region";
 import { SharedRedis } from "./components/stack/sharedRedis";
-import { configFailure, loadStackConfig } from "./components/config/stackConfig";
+import { configFailure, loadStackConfig, stackSecrets } from "./components/config/stackConfig";
 import { WebApps } from "./components/stack/webApps";
 import { askEngineApiVersion } from "./components/config/dockerEngine";
 import { capacityReport } from "./planning/capacity/check";
@@ -26,6 +26,7 @@ import { swarmStack } from "./components/swarm/stack";
 
 async function main() {
   const { config, secrets } = loadStackConfig();
+  const given = stackSecrets(secrets, config);
 
   // Commands that run `docker exec` must reach the same engine as the provider.
   const dockerHost = new pulumi.Config("docker").get("host");
@@ -44,7 +45,7 @@ async function main() {
   }
 
   if (config.orchestrator === "swarm")
-    return swarmStack({ config, secrets, engine: engine.features, dockerEnvironment });
+    return swarmStack({ config, secrets: given, engine: engine.features, dockerEnvironment });
 
   // From here on only the plan (the capacity check still takes config): each component gets its slice.
   const plan = planStack(config, pulumi.getStack(), { engine: engine.features });
@@ -65,10 +66,7 @@ async function main() {
     frontNetworkName: plan.frontNetwork,
     image: images.ids.nginx,
     nginx: edgeNginxSettings(plan),
-    tls:
-      secrets.tlsCertificate && secrets.tlsPrivateKey
-        ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-        : { selfSignedFor: plan.edge.publicHostname },
+    tls: given.tls,
     dockerEnvironment,
     ...(plan.edge.staticFrom
       ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
@@ -114,10 +112,7 @@ async function main() {
     plan,
     images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
     frontNetwork: edge.frontNetworkName,
-    paypalCredentials:
-      secrets.paypalClientId && secrets.paypalClientSecret
-        ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
-        : undefined,
+    ...(given.paypalCredentials ? { paypalCredentials: given.paypalCredentials } : {}),
     playerAfter: edge.staticFill ? [edge.staticFill] : [],
   });
 

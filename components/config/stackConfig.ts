@@ -12,11 +12,35 @@ import {
   type SecretKey,
   parseConfig,
 } from "../../planning/config";
+import type { TlsSource } from "../edge/tlsMaterial";
 import { platformEntries } from "./stackFile";
+
+type Secrets = Partial<Record<SecretKey, pulumi.Output<string>>>;
 
 export interface LoadedConfig {
   config: PlatformConfig;
-  secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  secrets: Secrets;
+}
+
+/** What the secret keys give the components, the same in both orchestrators. */
+export interface StackSecrets {
+  /** The stack's certificate (tlsCertificate, tlsPrivateKey), else the host name to sign one for. */
+  tls: TlsSource;
+  /** PayPal's credentials; absent in a dev stack that has none. */
+  paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+}
+
+export function stackSecrets(secrets: Secrets, config: Pick<PlatformConfig, "edge">): StackSecrets {
+  const { tlsCertificate, tlsPrivateKey, paypalClientId, paypalClientSecret } = secrets;
+  return {
+    tls:
+      tlsCertificate && tlsPrivateKey
+        ? { certificate: tlsCertificate, privateKey: tlsPrivateKey }
+        : { selfSignedFor: config.edge.hostname },
+    ...(paypalClientId && paypalClientSecret
+      ? { paypalCredentials: { clientId: paypalClientId, clientSecret: paypalClientSecret } }
+      : {}),
+  };
 }
 
 // Internal to the SDK but exported: whether a config key holds a value set with --secret.
@@ -76,9 +100,7 @@ export function loadStackConfig(): LoadedConfig {
   const { raw: text, secretKeys } = platformEntries(pulumi.runtime.allConfig());
   const raw = Object.fromEntries(Object.entries(text).map(([key, value]) => [key, decode(value as string)]));
   // Secret keys are read only as Pulumi secrets; the parser learns that they are set.
-  const secrets: LoadedConfig["secrets"] = Object.fromEntries(
-    secretKeys.map((key) => [key, config.requireSecret(key)]),
-  );
+  const secrets: Secrets = Object.fromEntries(secretKeys.map((key) => [key, config.requireSecret(key)]));
   const secretValued = new Set(
     Object.keys(raw).filter((key) => runtimeConfig.isConfigSecret(`${CONFIG_NAMESPACE}:${key}`)),
   );

@@ -27,7 +27,7 @@ export class Nexus extends pulumi.ComponentResource {
       api: plan.api,
       db: plan.db,
       redisDb: plan.redisDb,
-      env: { REGION_TYPE: "nexus" },
+      env: plan.identityEnv,
     });
     this.api = stack.api;
     this.apiContainerName = stack.api.name;

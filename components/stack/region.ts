@@ -41,7 +41,7 @@ export class Region extends pulumi.ComponentResource {
       api: plan.api,
       db: plan.db,
       redisDb: plan.redisDb,
-      env: { REGION_ID: plan.id, REGION_NAME: plan.name, REGION_TYPE: plan.type },
+      env: plan.identityEnv,
     });
     this.api = stack.api;
     this.apiContainerName = stack.api.name;

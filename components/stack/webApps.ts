@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { StackSecrets } from "../config/stackConfig";
 import type * as docker from "@pulumi/docker";
 import type { ContainerPlan, StackPlan } from "../../planning/stack/topology";
 import { serviceContainer } from "./dockerResources";
@@ -11,7 +12,7 @@ export interface WebAppsArgs {
   /** Name of the edge proxy's front network. */
   frontNetwork: pulumi.Input<string>;
   /** PayPal credentials from secret config; absent in a dev stack that has none. */
-  paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+  paypalCredentials?: StackSecrets["paypalCredentials"];
   /**
    * What a new player UI container waits for: the static fill, so that the bundles its pages
    * name are in the static volume before it serves the first page.

@@ -4,6 +4,7 @@
  * files (PAYPAL_CLIENT_ID_FILE, PAYPAL_CLIENT_SECRET_FILE), never environment.
  */
 import type * as docker from "@pulumi/docker";
+import type { StackSecrets } from "../config/stackConfig";
 import * as pulumi from "@pulumi/pulumi";
 import { PAYPAL_CLIENT_ID_FILE, PAYPAL_CLIENT_SECRET_FILE } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
@@ -15,7 +16,7 @@ export interface SwarmAppsArgs {
   services: { admin: SwarmServicePlan; player: SwarmServicePlan; paypal: SwarmServicePlan };
   images: { adminUi: pulumi.Input<string>; playerUi: pulumi.Input<string>; paypal: pulumi.Input<string> };
   frontNetwork: docker.Network;
-  paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+  paypalCredentials?: StackSecrets["paypalCredentials"];
   /** Node label commands: services wait until the nodes carry their labels. */
   after: pulumi.Resource[];
 }

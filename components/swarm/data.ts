@@ -241,7 +241,7 @@ export class SwarmNexus extends pulumi.ComponentResource {
       db: services.db,
       dbPlan: plan.db,
       redisDb: plan.redisDb,
-      env: { REGION_TYPE: "nexus" },
+      env: plan.identityEnv,
     });
     this.api = pair.api;
     this.apiServiceName = services.api.serviceName;
@@ -271,17 +271,20 @@ export class SwarmRegion extends pulumi.ComponentResource {
     this.state = plan.state;
     // Retired: nothing is declared. Its volume stays on its node (no swarm resource ever
     // removes a named volume), and swarm.placement keeps naming that node for its return.
-    if (plan.state === "retired" || !services) {
+    if (plan.state === "retired") {
       this.registerOutputs({ state: this.state });
       return;
     }
+    // planSwarmServices plans both services of every active region: without them, declaring
+    // nothing would delete a running region's services on the next up.
+    if (!services) throw new Error(`region ${plan.id} is active, but no swarm services were planned for it`);
     const pair = declarePair(this, name, {
       ...host,
       api: services.api,
       db: services.db,
       dbPlan: plan.db,
       redisDb: plan.redisDb,
-      env: { REGION_ID: plan.id, REGION_NAME: plan.name, REGION_TYPE: plan.type },
+      env: plan.identityEnv,
     });
     this.api = pair.api;
     this.apiServiceName = services.api.serviceName;

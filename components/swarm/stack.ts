@@ -5,14 +5,14 @@
  * loaded and the engine checked; nothing of container mode runs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, type PlatformConfig, type SecretKey } from "../../planning/config";
+import { ConfigError, type PlatformConfig } from "../../planning/config";
 import { initSqlArg } from "../../planning/config/database";
 import { edgeNginxSettings, publicUrls } from "../../planning/edge/plan";
 import type { EngineFeatures } from "../../planning/stack/engine";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
 import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../../planning/swarm/placement";
-import { configFailure } from "../config/stackConfig";
+import { type StackSecrets, configFailure } from "../config/stackConfig";
 import { SWARM_RESOLVER_VALID_SECONDS, planSwarmServices } from "../../planning/swarm/services";
 import { planStack } from "../../planning/stack/topology";
 import { Backups } from "../backup/backups";
@@ -23,7 +23,8 @@ import { SwarmEdge } from "./edge";
 
 export interface SwarmStackArgs {
   config: PlatformConfig;
-  secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  /** The certificate and PayPal credentials, from the secret keys. */
+  secrets: StackSecrets;
   engine: EngineFeatures;
   /** DOCKER_HOST of the provider: a manager of the swarm. */
   dockerEnvironment: Record<string, string>;
@@ -57,10 +58,7 @@ export function swarmStack(args: SwarmStackArgs) {
     frontNetworkName: plan.frontNetwork,
     image: images.refs.nginx,
     nginx: { ...edgeNginxSettings(plan), resolverValidSeconds: SWARM_RESOLVER_VALID_SECONDS },
-    tls:
-      secrets.tlsCertificate && secrets.tlsPrivateKey
-        ? { certificate: secrets.tlsCertificate, privateKey: secrets.tlsPrivateKey }
-        : { selfSignedFor: plan.edge.publicHostname },
+    tls: secrets.tls,
     nodes: swarm.nodes,
     namePrefix: config.namePrefix,
     dockerEnvironment,
@@ -112,10 +110,7 @@ export function swarmStack(args: SwarmStackArgs) {
     services: { admin: services.admin, player: services.player, paypal: services.paypal },
     images: { adminUi: images.refs.adminUi, playerUi: images.refs.playerUi, paypal: images.refs.paypal },
     frontNetwork: edge.frontNetwork,
-    paypalCredentials:
-      secrets.paypalClientId && secrets.paypalClientSecret
-        ? { clientId: secrets.paypalClientId, clientSecret: secrets.paypalClientSecret }
-        : undefined,
+    ...(secrets.paypalCredentials ? { paypalCredentials: secrets.paypalCredentials } : {}),
     after: edge.nodeLabels,
   });
 

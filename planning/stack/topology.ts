@@ -75,6 +75,8 @@ export interface RegionPlan {
   slot: number;
   size: string;
   redisDb: number;
+  /** What the API is told about what it serves (REGION_ID, REGION_NAME, REGION_TYPE), besides its URLs. */
+  identityEnv: Record<string, string>;
   api: ContainerPlan;
   db: DatabasePlan;
 }
@@ -109,7 +111,7 @@ export interface StackPlan {
   images: Record<ImageKey, ImageSpec>;
   frontNetwork: string;
   redisNetwork: string;
-  nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0 };
+  nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0; identityEnv: Record<string, string> };
   regions: RegionPlan[];
   redis: ContainerPlan & {
     volumeName: string;
@@ -235,6 +237,7 @@ export function planRegion(
     slot: region.slot,
     size: region.size,
     redisDb: region.slot,
+    identityEnv: { REGION_ID: region.id, REGION_NAME: region.name, REGION_TYPE: region.type },
     api: {
       ...containerBasics(ctx, "region-api", { sizeProfile: size.api, regionId: region.id }),
       containerName: base,
@@ -329,6 +332,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
         debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase : null,
       },
       redisDb: 0,
+      identityEnv: { REGION_TYPE: "nexus" },
     },
     regions: config.regions.map((r) => planRegion(r, ctx)),
     redis: {
