@@ -8,12 +8,12 @@
 #
 # The platform's names and defaults are not written here: whoever runs this file sets them
 # first. The Pulumi program puts them in a block right after the first line, from the constants
-# the rest of the program uses (backupScript() in planning/backup/run.ts), and runs or installs
+# the rest of the program uses (backupScript() in planning/backupRun.ts), and runs or installs
 # that text; a run by hand from this file takes them from the environment.
-#   LABEL_STACK, LABEL_ROLE, LABEL_REGION  the container labels (planning/stack/topology.ts)
-#   REDIS_CONF   redis.conf inside the Redis container (planning/stack/redis.ts)
+#   LABEL_STACK, LABEL_ROLE, LABEL_REGION  the container labels (planning/topology.ts)
+#   REDIS_CONF   redis.conf inside the Redis container (planning/redis.ts)
 #   REDIS_CLI    sh that runs redis-cli inside the Redis container (assets/redis-cli.sh)
-#   FORMAT       the manifest format it writes (planning/backup/manifest.ts)
+#   FORMAT       the manifest format it writes (planning/backupManifest.ts)
 #   DEFAULT_PARALLELISM, DEFAULT_RETENTION_DAYS, DEFAULT_REDIS_SAVE_TIMEOUT  the flags' defaults
 set -euo pipefail
 shopt -s nullglob

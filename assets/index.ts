@@ -21,7 +21,12 @@ function asset(file: string): () => string {
   };
 }
 
-/** One backup run (bash, on the machine that runs it); planning/backup/run.ts sets its inputs. */
+/**
+ * One backup run (bash, on the machine that runs it); planning/backup/run.ts sets its inputs. Its
+ * header still names the planners by their paths before planning/ had folders: the text is the
+ * backup Command's input, and any edit reruns the backup on every stack's next up, so it waits
+ * for the next change the script needs anyway.
+ */
 export const backupSh = asset("backup.sh");
 
 /**

@@ -112,6 +112,8 @@ export function backupScript(): string {
   ]);
   return [
     shebang,
+    // The path before planning/ had folders, kept: the text is the backup Command's input, and
+    // changing it would rerun the backup on every stack's next up.
     "# Set by the SectorWars Pulumi program (planning/backupRun.ts); assets/backup.sh follows.",
     ...inputs,
     ...rest,

@@ -128,8 +128,8 @@ const alive = (pid: number): boolean => {
  * then networks, secrets, configs and volumes, by their stack label.
  */
 export function reapDeadStacks(engine: EngineOption, swarm = false): void {
-  const labelled = (args: string[]) =>
-    docker([...args, "--filter", `label=${LABEL_STACK}`, "--format", `{{.ID}} {{.Label "${LABEL_STACK}"}}`], engine)
+  const dead = (lines: string): string[] =>
+    lines
       .split("\n")
       .filter(Boolean)
       .map((line) => line.split(" ") as [string, string])
@@ -138,6 +138,19 @@ export function reapDeadStacks(engine: EngineOption, swarm = false): void {
         return pid !== undefined && !alive(Number(pid));
       })
       .map(([id]) => id);
+  const labelled = (args: string[]): string[] => {
+    const filter = ["--filter", `label=${LABEL_STACK}`];
+    if (args[0] !== "service")
+      return dead(docker([...args, ...filter, "--format", `{{.ID}} {{.Label "${LABEL_STACK}"}}`], engine));
+    // `service ls` formats no labels: its ids, then their labels from inspect.
+    const ids = docker([...args, ...filter, "-q"], engine)
+      .split("\n")
+      .filter(Boolean);
+    if (ids.length === 0) return [];
+    return dead(
+      docker(["service", "inspect", "--format", `{{.ID}} {{index .Spec.Labels "${LABEL_STACK}"}}`, ...ids], engine),
+    );
+  };
   const remove = (list: string[], rm: string[]) => {
     const ids = labelled(list);
     if (ids.length > 0) docker([...rm, ...ids], engine);

@@ -123,6 +123,9 @@ export interface StepRecord {
   op: string;
   /** Properties that differ, as the engine reports them. */
   diffs: string[];
+  /** Seconds from the operation's start to the step's start and end (as the events arrived). */
+  started: number;
+  ended?: number;
 }
 
 /** One operation as the engine reported it: how long it took, what it did and to which resources. */
@@ -305,11 +308,17 @@ export class EngineStack {
 
   private async timed<T>(operation: (onEvent: (event: EngineEvent) => void) => Promise<T>): Promise<Timed<T>> {
     const steps: StepRecord[] = [];
+    const started = Date.now();
+    const now = () => (Date.now() - started) / 1000;
     const onEvent = (event: EngineEvent) => {
       const step = event.resourcePreEvent?.metadata;
-      if (step && step.op !== "same") steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [] });
+      if (step && step.op !== "same") {
+        steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [], started: now() });
+      }
+      const done = event.resOutputsEvent?.metadata ?? event.resOpFailedEvent?.metadata;
+      const record = done && [...steps].reverse().find((s) => s.urn === done.urn && s.ended === undefined);
+      if (record) record.ended = now();
     };
-    const started = Date.now();
     const result = await operation(onEvent);
     return { result, seconds: (Date.now() - started) / 1000, steps };
   }
