@@ -20,6 +20,7 @@ import { type EngineOption, type TestRun, engineRequest, run } from "../test/sup
 import { TEST_IMAGES } from "../test/support/images";
 import { selfSignedPem } from "../test/support/tls";
 import { TLS_CERT_PATH, TLS_KEY_PATH } from "../planning/edge/plan";
+import type { HealthcheckPlan } from "../planning/stack/healthchecks";
 import { type ProgramRun, type RegisteredResource } from "../test/support/pulumi";
 import { log, median } from "./common";
 
@@ -130,14 +131,7 @@ function writeProject(program: ProgramRun, dir: string, t: TestRun): { healthChe
   for (const s of SEED_SERVICES) {
     const c = declared(program, s.resource);
     const role = labelsOf(c)["com.sectorwars.role"] ?? "";
-    const hc = c.inputs.healthcheck as {
-      tests: string[];
-      interval: string;
-      timeout: string;
-      retries: number;
-      startPeriod: string;
-      startInterval?: string;
-    };
+    const hc = c.inputs.healthcheck as HealthcheckPlan;
     if (hc) healthChecked++;
     intervals.add(hc.startInterval ?? hc.interval);
     const env = envOf(c);

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { type EngineOption, docker, ensureDockerd, newTestRun } from "../test/support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   engineStackName,
   newStackPlace,
   reapDeadStacks,
@@ -26,7 +27,6 @@ import { engineVersion, ensureModernDockerd } from "../test/support/modernDocker
 import { EngineStack, findPulumiEngine } from "../test/support/pulumiEngine";
 import { readStackFile, runProgram } from "../test/support/pulumi";
 import { testSwarm } from "../test/support/swarm";
-import { LABEL_STACK } from "../planning/roles";
 import { isoNow, log } from "./common";
 import { type ComposeResult, type Spread, runComposeBench, spread } from "./compose";
 
@@ -107,10 +107,7 @@ async function round(
     await timed("image update", () => stack.up());
     await timed("destroy", () => stack.destroy());
   } finally {
-    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], on)
-      .split("\n")
-      .filter(Boolean);
-    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], on);
+    removeStackVolumes(stackName, on);
     stack.dispose();
     fs.rmSync(place.backupDir, { recursive: true, force: true });
   }

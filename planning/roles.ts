@@ -54,8 +54,15 @@ export interface RoleFacts {
 /** The official entrypoints chown the data directory, then switch to the service user. */
 const DROP_TO_SERVICE_USER = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"];
 
-/** The server's socket and postmaster pid, and the entrypoint's temporary files. */
-const POSTGRES_WRITES = ["/var/run/postgresql", "/tmp"];
+/** PostgreSQL 15 (nexus and every region): it writes its socket, postmaster pid and the entrypoint's temporary files. */
+const POSTGRES: RoleFacts = {
+  replacement: "delete-before-replace",
+  capabilityAdds: DROP_TO_SERVICE_USER,
+  receivesUploads: true,
+  writes: ["/var/run/postgresql", "/tmp"],
+  stopGraceSeconds: 60,
+  game: null,
+};
 
 /**
  * The game's services listen on unprivileged ports and need no capability. The APIs hold
@@ -77,22 +84,8 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   "admin-ui": gameService({ port: 3000, healthPath: "/", stopGraceSeconds: 10 }),
   "player-ui": gameService({ port: 3000, healthPath: "/", stopGraceSeconds: 10 }),
   paypal: gameService({ port: 8080, healthPath: "/health", stopGraceSeconds: 30 }),
-  "nexus-db": {
-    replacement: "delete-before-replace",
-    capabilityAdds: DROP_TO_SERVICE_USER,
-    receivesUploads: true,
-    writes: POSTGRES_WRITES,
-    stopGraceSeconds: 60,
-    game: null,
-  },
-  "region-db": {
-    replacement: "delete-before-replace",
-    capabilityAdds: DROP_TO_SERVICE_USER,
-    receivesUploads: true,
-    writes: POSTGRES_WRITES,
-    stopGraceSeconds: 60,
-    game: null,
-  },
+  "nexus-db": POSTGRES,
+  "region-db": POSTGRES,
   redis: {
     replacement: "delete-before-replace",
     capabilityAdds: DROP_TO_SERVICE_USER,

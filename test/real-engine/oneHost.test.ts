@@ -16,6 +16,7 @@ import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   type Releases,
   type StackPlace,
   dataIdentities,
@@ -80,10 +81,7 @@ describeOn("pulumi", availability, "one-host mode through the real Pulumi engine
   afterAll(async () => {
     if (!stack) return;
     if (!destroyed) await stack.destroy().catch((error: unknown) => console.error(error));
-    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
-      .split("\n")
-      .filter(Boolean);
-    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+    removeStackVolumes(stackName, engine);
     stack.dispose();
   }, 600_000);
 

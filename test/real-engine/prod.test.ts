@@ -14,6 +14,7 @@ import { LABEL_STACK } from "../../planning/roles";
 import { docker, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   type StackPlace,
   engineStackName,
   newStackPlace,
@@ -79,10 +80,7 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
   afterAll(async () => {
     if (!stack) return;
     if (!destroyed) await stack.destroy({ excludeProtected: true }).catch((error: unknown) => console.error(error));
-    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
-      .split("\n")
-      .filter(Boolean);
-    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+    removeStackVolumes(stackName, engine);
     stack.dispose();
   }, 600_000);
 

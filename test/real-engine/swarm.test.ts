@@ -19,6 +19,7 @@ import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   type Releases,
   type StackPlace,
   dataIdentities,
@@ -95,18 +96,10 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
   afterAll(async () => {
     if (!stack) return;
     if (!destroyed) await stack.destroy().catch((error: unknown) => console.error(error));
-    reapStack();
+    removeStackVolumes(stackName, engine);
     stack.dispose();
     fs.rmSync(place.backupDir, { recursive: true, force: true });
   }, 600_000);
-
-  /** Volumes stay after destroy by design: the test removes its own. */
-  function reapStack(): void {
-    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
-      .split("\n")
-      .filter(Boolean);
-    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
-  }
 
   it("brings the stack up from empty: every task healthy, each region answers with its id, databases log in", async () => {
     await stack.up();

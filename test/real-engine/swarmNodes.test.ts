@@ -9,6 +9,7 @@ import { LABEL_STACK } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   type StackPlace,
   engineStackName,
   newStackPlace,
@@ -91,10 +92,7 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     if (!stack) return;
     if (!destroyed) await stack.destroy().catch((error: unknown) => console.error(error));
     for (const engine of engines) {
-      const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
-        .split("\n")
-        .filter(Boolean);
-      if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+      removeStackVolumes(stackName, engine);
     }
     stack.dispose();
   }, 600_000);

@@ -15,10 +15,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROJECT_DIR } from "../../components/config/stackFile";
-import { LABEL_STACK } from "../../planning/roles";
-import { type EngineOption, docker, ensureDockerd, newTestRun } from "../support/docker";
+import { type EngineOption, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  removeStackVolumes,
   type StackPlace,
   engineStackName,
   newStackPlace,
@@ -165,10 +165,7 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   afterAll(async () => {
     if (!stack) return;
     await stack.destroy({ excludeProtected: true }).catch((error: unknown) => console.error(error));
-    const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
-      .split("\n")
-      .filter(Boolean);
-    if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+    removeStackVolumes(stackName, engine);
     stack.dispose();
     fs.rmSync(place.backupDir, { recursive: true, force: true });
   }, 600_000);

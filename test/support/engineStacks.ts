@@ -123,6 +123,14 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** Removes a stack's data volumes from `engine`: `pulumi destroy` keeps them by design, a test removes its own. */
+export function removeStackVolumes(stackName: string, engine: EngineOption): void {
+  const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
+    .split("\n")
+    .filter(Boolean);
+  if (volumes.length > 0) docker(["volume", "rm", "-f", ...volumes], engine);
+}
+
 /**
  * Removes what real-engine stacks of dead test processes left on `engine`: services, containers,
  * then networks, secrets, configs and volumes, by their stack label.
