@@ -7,22 +7,19 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Backups } from "./components/backup/backups";
-import { EdgeProxy } from "./components/edge/edgeProxy";
-import { PlatformImages } from "./components/stack/images";
 import { Nexus } from "./components/stack/nexus";
+import { oneHost } from "./components/stack/oneHost";
 import { Region } from "./components/stack/region";
 import { SharedRedis } from "./components/stack/sharedRedis";
 import { configFailure, loadStackConfig, stackSecrets } from "./components/config/stackConfig";
 import { WebApps } from "./components/stack/webApps";
 import { askEngineApiVersion } from "./components/config/dockerEngine";
-import { capacityReport } from "./planning/capacity/check";
-import { capacityProblems } from "./planning/capacity/text";
+import { swarm } from "./components/swarm/stack";
 import { ConfigError, configPath } from "./planning/config";
 import { initSqlArg } from "./planning/config/database";
-import { edgeNginxSettings, publicUrls } from "./planning/edge/plan";
+import { publicUrls } from "./planning/edge/plan";
 import { resolveEngine } from "./planning/stack/engine";
 import { planStack } from "./planning/stack/topology";
-import { swarmStack } from "./components/swarm/stack";
 
 async function main() {
   const { config, secrets } = loadStackConfig();
@@ -44,41 +41,28 @@ async function main() {
     );
   }
 
-  if (config.orchestrator === "swarm")
-    return swarmStack({ config, secrets: given, engine: engine.features, dockerEnvironment });
-
-  // From here on only the plan (the capacity check still takes config): each component gets its slice.
+  // From here on only the plan (the orchestrator's checks still take config): each component gets its slice.
   const plan = planStack(config, pulumi.getStack(), { engine: engine.features });
-
-  // Checked before any resource is declared, so an over-budget stack fails at preview.
-  const capacityCheck = capacityReport(plan, config);
-  const overBudget = capacityProblems(capacityCheck);
-  if (overBudget.length > 0) {
-    throw configFailure(
-      `${new ConfigError(overBudget).message}\n(\`npm run capacity -- --stack ${plan.stack}\` shows the full table)`,
-    );
-  }
-
-  const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
-
-  const edge = new EdgeProxy("edge", {
-    plan: plan.edge,
-    frontNetworkName: plan.frontNetwork,
-    image: images.ids.nginx,
-    nginx: edgeNginxSettings(plan),
-    tls: given.tls,
+  // Its checks (capacity, placement) run before it declares anything, so a failing one fails the preview.
+  const site = (config.orchestrator === "swarm" ? swarm : oneHost)({
+    config,
+    plan,
+    secrets: given,
     dockerEnvironment,
-    ...(plan.edge.staticFrom
-      ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
-      : {}),
+  });
+  const { backend, images, edge } = site;
+
+  const backups = new Backups("backups", {
+    ...plan.backup,
+    dockerEnvironment,
+    ...(site.backupRunVia ? { runVia: site.backupRunVia } : {}),
   });
 
-  const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
-
   const redis = new SharedRedis("redis", {
+    backend,
     plan: plan.redis,
     networkName: plan.redisNetwork,
-    image: images.ids.redis,
+    image: images.redis,
     protectData: plan.protectData,
     backup: backups,
   });
@@ -89,13 +73,13 @@ async function main() {
 
   // What the nexus and every region share.
   const apiHost = {
-    gameserverImage: images.ids.gameserver,
-    postgresImage: images.ids.postgres,
-    frontNetwork: edge.frontNetworkName,
-    // Typed as RedisAccess: the APIs see its URLs, network and container, nothing else.
+    backend,
+    gameserverImage: images.gameserver,
+    postgresImage: images.postgres,
+    frontNetwork: edge.frontNetwork,
+    // Typed as RedisAccess: the APIs see its URLs, network and workload, nothing else.
     redis,
     protectData: plan.protectData,
-    dockerEnvironment,
     backup: backups,
     ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
   };
@@ -109,30 +93,30 @@ async function main() {
   migrations.resolve([nexus, ...regions].flatMap((owner) => (owner.migration ? [owner.migration] : [])));
 
   const apps = new WebApps("apps", {
+    backend,
     plan,
-    images: { adminUi: images.ids.adminUi, playerUi: images.ids.playerUi, paypal: images.ids.paypal },
-    frontNetwork: edge.frontNetworkName,
+    images: { adminUi: images.adminUi, playerUi: images.playerUi, paypal: images.paypal },
+    frontNetwork: edge.frontNetwork,
     ...(given.paypalCredentials ? { paypalCredentials: given.paypalCredentials } : {}),
-    playerAfter: edge.staticFill ? [edge.staticFill] : [],
+    after: edge.appsAfter,
+    playerAfter: edge.playerAfter,
   });
 
-  // After every service behind the edge, so that a swapped one is reloaded into nginx before its
-  // predecessor goes (see EdgeProxy.declareReload).
-  edge.declareReload([nexus.api, ...regions.flatMap((r) => (r.api ? [r.api] : [])), ...apps.containers]);
+  edge.behind([nexus.api, ...regions.flatMap((r) => (r.api ? [r.api] : [])), ...apps.apps].map((w) => w.resource));
 
-  /** Container names; per region also its state (a retired region has no containers). */
+  /**
+   * Container names (swarm: service names, whose tasks' containers are `<service>.<n>.<task id>`);
+   * per region also its state (a retired region has none).
+   */
   const containers = {
-    nginx: edge.containerName,
-    redis: redis.containerName,
-    nexus: { api: nexus.apiContainerName, db: nexus.dbContainerName },
-    admin: apps.adminContainerName,
-    player: apps.playerContainerName,
-    paypal: apps.paypalContainerName,
+    nginx: edge.name,
+    redis: redis.serverName,
+    nexus: { api: nexus.apiName, db: nexus.dbName },
+    admin: apps.names.admin,
+    player: apps.names.player,
+    paypal: apps.names.paypal,
     regions: Object.fromEntries(
-      regions.map((r) => [
-        r.regionId,
-        { state: r.state, api: r.apiContainerName ?? null, db: r.dbContainerName ?? null },
-      ]),
+      regions.map((r) => [r.regionId, { state: r.state, api: r.apiName ?? null, db: r.dbName ?? null }]),
     ),
   };
 
@@ -142,8 +126,7 @@ async function main() {
     edgeConfigHash: edge.configHash,
     /** Where this stack's backups land, on the machine that runs `pulumi up`. */
     backupDir: backups.backupDir,
-    /** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
-    capacity: capacityCheck,
+    ...site.outputs,
     /** The Docker Engine API version the plan was made for. */
     engineApiVersion: engine.features.apiVersion,
   };

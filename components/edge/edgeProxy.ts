@@ -53,6 +53,8 @@ export interface EdgeProxyArgs {
 export class EdgeProxy extends pulumi.ComponentResource {
   public readonly containerName: pulumi.Output<string>;
   public readonly frontNetworkName: pulumi.Output<string>;
+  /** The front network that the APIs and UIs join. */
+  public readonly frontNetwork: docker.Network;
   /** sha256 of the nginx.conf in force. */
   public readonly configHash: string;
   public readonly container: docker.Container;
@@ -133,6 +135,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
 
     this.containerName = this.container.name;
     this.frontNetworkName = network.name;
+    this.frontNetwork = network;
     this.registerOutputs({
       containerName: this.containerName,
       frontNetworkName: this.frontNetworkName,
@@ -153,7 +156,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
    *
    * Declared once, after the services behind the edge.
    */
-  declareReload(upstreams: readonly docker.Container[]): command.local.Command {
+  declareReload(upstreams: readonly pulumi.CustomResource[]): command.local.Command {
     const files = this.files;
     return new command.local.Command(
       `${this.name}-reload`,

@@ -1,11 +1,10 @@
 /**
- * The body of Nexus and Region: a game API with its own PostgreSQL 15 (API container, database
- * container, data volume, a private network that only those two join, the password, the init
- * check and the migration). Not a component itself: each of the two declares it under its own
- * name, so the resources' names and parents are theirs.
+ * The body of Nexus and Region: a game API with its own PostgreSQL 15 (API, database, data
+ * volume, a private network that only those two join, the password, the init check and the
+ * migration), on either orchestrator (components/workload). Not a component itself: each of the
+ * two declares it under its own name, so the resources' names and parents are theirs.
  */
 import * as command from "@pulumi/command";
-import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { POSTGRES_PASSWORD_FILE, alterRolePasswordSql, psqlFromStdin } from "../../planning/stack/postgres";
@@ -17,29 +16,31 @@ import {
 } from "../../planning/stack/databaseSchema";
 import type { ContainerPlan, DatabasePlan } from "../../planning/stack/topology";
 import { PGDATA } from "../../planning/stack/topology";
-import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
+import type { Backend, DataVolume, Deployed } from "../workload/workload";
+import type * as docker from "@pulumi/docker";
+import type { BackupBefore } from "./dockerResources";
 import type { RedisAccess } from "./sharedRedis";
 
 /** What the nexus and every region share: images, networks, Redis, data policy, backups. */
 export interface GameApiHostArgs {
-  /** Image id of the gameserver. */
+  /** The orchestrator that declares the workloads. */
+  backend: Backend;
+  /** The gameserver image, as the backend names images. */
   gameserverImage: pulumi.Input<string>;
-  /** Image id of PostgreSQL 15. */
+  /** The PostgreSQL 15 image, as the backend names images. */
   postgresImage: pulumi.Input<string>;
-  /** Name of the edge proxy's front network, where the API answers. */
-  frontNetwork: pulumi.Input<string>;
+  /** The edge proxy's front network, where the API answers. */
+  frontNetwork: docker.Network;
   /** The shared Redis, as the APIs reach it; the nexus uses database 0, a region the index of its slot. */
   redis: RedisAccess;
   /** Protect the data volume against deletion (prod). */
   protectData: boolean;
-  /** Environment of the `docker` CLI for in-container commands (DOCKER_HOST of the provider). */
-  dockerEnvironment: Record<string, string>;
   /**
-   * Runs a backup before the database container is replaced or removed, and before a migration
-   * reruns (each registers what reruns it with the gate).
+   * Runs a backup before the database is replaced or removed, and before a migration reruns
+   * (each registers what reruns it with the gate).
    */
   backup: BackupBefore;
-  /** The migration step; unset, none. */
+  /** The migration step; unset, none (swarm mode refuses it at config time). */
   migration?: MigrationArgs;
 }
 
@@ -47,8 +48,8 @@ export interface MigrationArgs {
   /** Command of the gameserver image that migrates one database. */
   command: string[];
   /**
-   * Every database's migration, once all are declared: each API container waits for all of
-   * them, so no API of a new version starts unless every database has been migrated.
+   * Every database's migration, once all are declared: each API waits for all of them, so no
+   * API of a new version starts unless every database has been migrated.
    */
   all: Promise<pulumi.Resource[]>;
 }
@@ -74,10 +75,10 @@ export interface ApiWithDatabaseArgs extends GameApiHostArgs, DatabaseSchemaArgs
  */
 export function databaseVolume(
   name: string,
-  args: { db: DatabasePlan; protect: boolean },
+  args: { backend: Backend; db: DatabasePlan; protect: boolean },
   opts: { parent: pulumi.ComponentResource },
-): docker.Volume {
-  return dataVolume(
+): DataVolume {
+  return args.backend.volume(
     `${name}-db-data`,
     { volumeName: args.db.volumeName, labels: args.db.labels, protect: args.protect },
     opts,
@@ -86,10 +87,9 @@ export function databaseVolume(
 
 export interface ApiWithDatabase {
   network: docker.Network;
-  volume: docker.Volume;
-  password: random.RandomPassword;
-  db: docker.Container;
-  api: docker.Container;
+  volume: DataVolume;
+  db: Deployed;
+  api: Deployed;
   /** The migration of this database, when the stack has a migration step. */
   migration?: command.local.Command;
 }
@@ -99,83 +99,90 @@ export function declareApiWithDatabase(
   name: string,
   args: ApiWithDatabaseArgs,
 ): ApiWithDatabase {
-  const { db: dbPlan, api: apiPlan } = args;
+  const { db: dbPlan, api: apiPlan, backend } = args;
   const opts = { parent };
-  const network = privateNetwork(
+  const network = backend.network(
     `${name}-net`,
-    // A published debug port needs a network with a route to the host.
-    { networkName: dbPlan.networkName, labels: dbPlan.labels, internal: dbPlan.debugPort === null },
+    { networkName: dbPlan.networkName, labels: dbPlan.labels, debugPort: dbPlan.debugPort, attachable: true },
     opts,
   );
-  const volume = databaseVolume(name, { db: dbPlan, protect: args.protectData }, opts);
+  const volume = databaseVolume(name, { backend, db: dbPlan, protect: args.protectData }, opts);
   const password = new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, opts);
 
-  const db = serviceContainer(
+  const db = backend.workload(
     `${name}-db`,
     {
       plan: dbPlan,
       image: args.postgresImage,
-      envs: [
-        `POSTGRES_DB=${dbPlan.database}`,
-        `POSTGRES_USER=${dbPlan.user}`,
-        `POSTGRES_PASSWORD_FILE=${POSTGRES_PASSWORD_FILE}`,
-        `PGDATA=${PGDATA}`,
+      env: {
+        POSTGRES_DB: dbPlan.database,
+        POSTGRES_USER: dbPlan.user,
+        POSTGRES_PASSWORD_FILE,
+        PGDATA,
+      },
+      files: [
+        {
+          path: POSTGRES_PASSWORD_FILE,
+          content: password.result,
+          secret: true,
+          object: { resourceName: `${name}-db-password-secret`, stableName: `${dbPlan.containerName}_password` },
+        },
+        // Run by the image only while it initialises an empty data directory: a new database gets
+        // the file as it is then; an edit never replaces (delete-first, after a backup) a database
+        // that would not run it anyway.
+        ...(args.initSql === undefined
+          ? []
+          : [
+              {
+                path: INIT_SQL_PATH,
+                content: args.initSql,
+                secret: false,
+                initOnly: true,
+                object: { resourceName: `${name}-db-init`, stableName: `${dbPlan.containerName}_init` },
+              },
+            ]),
       ],
-      uploads: [{ file: POSTGRES_PASSWORD_FILE, content: password.result, permissions: "0444" }],
-      // Run by the image only while it initialises an empty data directory: a new database gets
-      // the file as it is then; an edit never replaces (delete-first, after a backup) a database
-      // that would not run it anyway.
-      ...(args.initSql === undefined
-        ? {}
-        : { createOnlyUploads: [{ file: INIT_SQL_PATH, content: args.initSql, permissions: "0444" }] }),
       // Exactly at PGDATA: anywhere else the data lands in an anonymous volume lost on replace.
-      mounts: [{ type: "volume", source: volume.name, target: PGDATA }],
-      networks: [{ name: network.name, aliases: [dbPlan.hostname] }],
-      ports: loopbackPort(dbPlan.port, dbPlan.debugPort),
+      volumes: [{ volume, target: PGDATA }],
+      networks: [{ network, aliases: [dbPlan.hostname] }],
+      debugPort: dbPlan.debugPort,
       backupBefore: args.backup,
     },
-    { parent },
+    opts,
   );
 
   // A failed init file leaves a data directory that the next start serves, healthy, without the
   // rest of the schema: fail the deploy instead, before the API starts on it.
   const initCheck =
-    args.initSql === undefined
+    args.initSql === undefined || !backend.checksInit
       ? undefined
-      : new command.local.Command(
-          `${name}-db-init-check`,
-          { create: db.name.apply(initCheckCommand), environment: args.dockerEnvironment, triggers: [db.id] },
-          { parent, dependsOn: [db] },
-        );
+      : new command.local.Command(`${name}-db-init-check`, db.command(initCheckCommand), {
+          parent,
+          dependsOn: [db.resource],
+        });
 
   // The image sets the password only when it initialises an empty data directory. A volume that
   // outlived `pulumi destroy` meets a newly generated password on the next `pulumi up`, so the
-  // role's password is set from the secret each time the container is created. The statement
-  // travels on stdin (a secret input), never on a command line.
+  // role's password is set from the secret each time the database is new. The statement travels
+  // on stdin (a secret input), never on a command line.
   const passwordSync = new command.local.Command(
     `${name}-db-password-sync`,
     {
-      create: db.name.apply((container) => psqlFromStdin(container, dbPlan.user, dbPlan.database)),
+      ...db.command((container) => psqlFromStdin(container, dbPlan.user, dbPlan.database)),
       stdin: pulumi.secret(password.result.apply((pw) => alterRolePasswordSql(dbPlan.user, pw))),
-      environment: args.dockerEnvironment,
-      triggers: [db.id],
     },
-    { parent, dependsOn: [db] },
+    { parent, dependsOn: [db.resource] },
   );
 
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
+  const redisUrl = args.redis.url(args.redisDb);
   // The API's environment, in the order its container has always had it.
-  const apiEnv = { ...apiPlan.env, ...args.env };
-  const environment = pulumi
-    .all([databaseUrl, args.redis.url(args.redisDb)])
-    .apply(([databaseUrl, redisUrl]): [string, string][] => [
-      ...Object.entries(apiEnv),
-      ["PORT", String(apiPlan.port)],
-      ["SECTORWARS_ROLE", apiPlan.role],
-      ["DATABASE_URL", databaseUrl],
-      ["REDIS_URL", redisUrl],
-    ]);
-  const envs = pulumi.secret(environment.apply((entries) => entries.map(([key, value]) => `${key}=${value}`)));
+  const apiEnv: Record<string, string> = {
+    ...apiPlan.env,
+    ...args.env,
+    PORT: String(apiPlan.port),
+    SECTORWARS_ROLE: apiPlan.role,
+  };
 
   const migration = args.migration
     ? declareMigration(parent, name, {
@@ -184,39 +191,59 @@ export function declareApiWithDatabase(
         api: apiPlan,
         networkName: dbPlan.networkName,
         image: args.gameserverImage,
-        envNames: [...Object.keys(apiEnv), "PORT", "SECTORWARS_ROLE", "DATABASE_URL", "REDIS_URL"],
+        envNames: [...Object.keys(apiEnv), "DATABASE_URL", "REDIS_URL"],
         // The docker CLI's own DOCKER_HOST wins over an API variable of that name.
-        environment: environment.apply((entries) => ({ ...Object.fromEntries(entries), ...args.dockerEnvironment })),
-        dependsOn: [db, passwordSync, ...(initCheck ? [initCheck] : [])],
+        environment: pulumi.all([databaseUrl, redisUrl]).apply(([DATABASE_URL, REDIS_URL]): Record<string, string> => ({
+          ...apiEnv,
+          DATABASE_URL,
+          REDIS_URL,
+          ...backend.dockerEnvironment,
+        })),
+        dependsOn: [db.resource, passwordSync, ...(initCheck ? [initCheck] : [])],
       })
     : undefined;
 
   const ownDependencies: pulumi.Resource[] = [
-    db,
+    db.resource,
     passwordSync,
-    args.redis.container,
+    args.redis.resource,
     ...(initCheck ? [initCheck] : []),
   ];
   const apiDependsOn: pulumi.Input<pulumi.Resource[]> = args.migration
     ? args.migration.all.then((all) => [...ownDependencies, ...all])
     : ownDependencies;
 
-  const api = serviceContainer(
+  // The URLs carry passwords. Their secrets' names and labels are those of the database's pair,
+  // as swarm mode first declared them.
+  const labels = dbPlan.labels;
+  const api = backend.workload(
     `${name}-api`,
     {
       plan: apiPlan,
       image: args.gameserverImage,
-      envs,
+      env: apiEnv,
+      secretEnv: [
+        {
+          key: "DATABASE_URL",
+          value: databaseUrl,
+          object: { resourceName: `${name}-database-url`, stableName: `${apiPlan.containerName}_database_url`, labels },
+        },
+        {
+          key: "REDIS_URL",
+          value: redisUrl,
+          object: { resourceName: `${name}-redis-url`, stableName: `${apiPlan.containerName}_redis_url`, labels },
+        },
+      ],
       networks: [
-        { name: args.frontNetwork, aliases: [apiPlan.hostname] },
-        { name: network.name, aliases: [apiPlan.hostname] },
-        { name: args.redis.networkName, aliases: [apiPlan.hostname] },
+        { network: args.frontNetwork, aliases: [apiPlan.hostname] },
+        { network, aliases: [apiPlan.hostname] },
+        { network: args.redis.network, aliases: [apiPlan.hostname] },
       ],
     },
     { parent, dependsOn: apiDependsOn },
   );
 
-  return { network, volume, password, db, api, migration };
+  return { network, volume, db, api, migration };
 }
 
 interface DeclareMigrationArgs {

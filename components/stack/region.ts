@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../../planning/stack/topology";
 import type * as command from "@pulumi/command";
-import type * as docker from "@pulumi/docker";
+import type { Deployed } from "../workload/workload";
 import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./gameApi";
 
 export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
@@ -11,18 +11,18 @@ export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
 
 /**
  * One galaxy region: its API, its own PostgreSQL 15, data volume and private network. A retired
- * region keeps only its data volume.
+ * region keeps only its data volume (in swarm mode on its node, where no resource reaches it, and
+ * swarm.placement keeps naming that node for its return).
  */
 export class Region extends pulumi.ComponentResource {
   public readonly regionId: string;
   public readonly state: RegionPlan["state"];
-  /** The region API container (the edge reloads after a new one is up); undefined while retired. */
-  public readonly api?: docker.Container;
-  /** Container names; undefined while the region is retired. */
-  public readonly apiContainerName?: pulumi.Output<string>;
-  public readonly dbContainerName?: pulumi.Output<string>;
+  /** The region API (the edge reloads after a new one is up); undefined while retired. */
+  public readonly api?: Deployed;
+  /** Container names (one host) or service names (swarm); undefined while the region is retired. */
+  public readonly apiName?: pulumi.Output<string>;
+  public readonly dbName?: pulumi.Output<string>;
   public readonly volumeName: pulumi.Output<string>;
-  public readonly networkName?: pulumi.Output<string>;
   /** The region database's migration, when the stack has a migration step and the region is active. */
   public readonly migration?: command.local.Command;
 
@@ -32,29 +32,32 @@ export class Region extends pulumi.ComponentResource {
     this.regionId = plan.id;
     this.state = plan.state;
     if (plan.state === "retired") {
-      this.volumeName = databaseVolume(name, { db: plan.db, protect: args.protectData }, { parent: this }).name;
+      const volume = databaseVolume(
+        name,
+        { backend: args.backend, db: plan.db, protect: args.protectData },
+        { parent: this },
+      );
+      this.volumeName = volume.name;
       this.registerOutputs({ state: this.state, volumeName: this.volumeName });
       return;
     }
-    const stack = declareApiWithDatabase(this, name, {
+    const pair = declareApiWithDatabase(this, name, {
       ...host,
       api: plan.api,
       db: plan.db,
       redisDb: plan.redisDb,
       env: plan.identityEnv,
     });
-    this.api = stack.api;
-    this.apiContainerName = stack.api.name;
-    this.dbContainerName = stack.db.name;
-    this.volumeName = stack.volume.name;
-    this.networkName = stack.network.name;
-    this.migration = stack.migration;
+    this.api = pair.api;
+    this.apiName = pair.api.name;
+    this.dbName = pair.db.name;
+    this.volumeName = pair.volume.name;
+    this.migration = pair.migration;
     this.registerOutputs({
       state: this.state,
-      apiContainerName: this.apiContainerName,
-      dbContainerName: this.dbContainerName,
+      apiName: this.apiName,
+      dbName: this.dbName,
       volumeName: this.volumeName,
-      networkName: this.networkName,
     });
   }
 }

@@ -3,18 +3,21 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { REDIS_CONF_PATH, renderRedisConf } from "../../planning/stack/redis";
 import type { StackPlan } from "../../planning/stack/topology";
-import { type BackupBefore, dataVolume, loopbackPort, privateNetwork, serviceContainer } from "./dockerResources";
+import type { Backend } from "../workload/workload";
+import type { BackupBefore } from "./dockerResources";
 
 export interface SharedRedisArgs {
-  /** Names, size, databases, maxmemory and its policy, and debug port of the Redis container. */
+  /** The orchestrator that declares the workload. */
+  backend: Backend;
+  /** Names, size, databases, maxmemory and its policy, and debug port of Redis. */
   plan: StackPlan["redis"];
   /** Name of the network the APIs join to reach Redis. */
   networkName: string;
-  /** Image id of Redis 7. */
+  /** The Redis 7 image, as the backend names images. */
   image: pulumi.Input<string>;
   /** Protect the persistence volume against deletion (prod). */
   protectData: boolean;
-  /** Runs a backup before the Redis container is replaced. */
+  /** Runs a backup before Redis is replaced. */
   backup: BackupBefore;
 }
 
@@ -22,36 +25,40 @@ const DATA_DIR = "/data";
 
 /**
  * What an API needs of the shared Redis, and all that the nexus and the regions are given of it:
- * its URL per database, the network to reach it on, and the container to start after.
+ * its URL per database, the network to reach it on, and the workload to start after.
  */
 export interface RedisAccess {
   /** REDIS_URL for one database index; a secret, since it carries the password. */
   url(db: number): pulumi.Output<string>;
-  networkName: pulumi.Output<string>;
-  container: docker.Container;
+  network: docker.Network;
+  resource: pulumi.Resource;
 }
 
-/** Redis 7 shared by the nexus (db 0) and the regions (db = slot), with a generated password. */
-export class SharedRedis extends pulumi.ComponentResource {
-  public readonly containerName: pulumi.Output<string>;
-  public readonly networkName: pulumi.Output<string>;
+/**
+ * Redis 7 shared by the nexus (db 0) and the regions (db = slot), with a generated password; in
+ * swarm mode pinned to its node. redis.conf carries the password: a secret file either way, at
+ * the same path, where the health check and the backup read the password from.
+ */
+export class SharedRedis extends pulumi.ComponentResource implements RedisAccess {
+  /** Container name (one host) or service name (swarm). */
+  public readonly serverName: pulumi.Output<string>;
+  public readonly network: docker.Network;
   public readonly volumeName: pulumi.Output<string>;
-  public readonly container: docker.Container;
+  public readonly resource: pulumi.Resource;
   private readonly password: pulumi.Output<string>;
   private readonly hostname: string;
   private readonly port: number;
 
   constructor(name: string, args: SharedRedisArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:SharedRedis", name, {}, opts);
-    const { plan } = args;
+    const { plan, backend } = args;
     const parent = { parent: this };
-    const network = privateNetwork(
+    this.network = backend.network(
       `${name}-net`,
-      // A published debug port needs a network with a route to the host.
-      { networkName: args.networkName, labels: plan.labels, internal: plan.debugPort === null },
+      { networkName: args.networkName, labels: plan.labels, debugPort: plan.debugPort, attachable: false },
       parent,
     );
-    const volume = dataVolume(
+    const volume = backend.volume(
       `${name}-data`,
       { volumeName: plan.volumeName, labels: plan.labels, protect: args.protectData },
       parent,
@@ -67,31 +74,35 @@ export class SharedRedis extends pulumi.ComponentResource {
         dataDir: DATA_DIR,
       }),
     );
-    this.container = serviceContainer(
+    const server = backend.workload(
       `${name}-server`,
       {
         plan,
         image: args.image,
+        env: {},
         command: ["redis-server", REDIS_CONF_PATH],
-        uploads: [{ file: REDIS_CONF_PATH, content: pulumi.secret(conf), permissions: "0444" }],
-        mounts: [{ type: "volume", source: volume.name, target: DATA_DIR }],
-        networks: [{ name: network.name, aliases: [plan.hostname] }],
-        ports: loopbackPort(plan.port, plan.debugPort),
+        files: [
+          {
+            path: REDIS_CONF_PATH,
+            content: conf,
+            secret: true,
+            object: { resourceName: `${name}-conf`, stableName: `${plan.containerName}_conf` },
+          },
+        ],
+        volumes: [{ volume, target: DATA_DIR }],
+        networks: [{ network: this.network, aliases: [plan.hostname] }],
+        debugPort: plan.debugPort,
         backupBefore: args.backup,
       },
       parent,
     );
+    this.resource = server.resource;
     this.password = password.result;
     this.hostname = plan.hostname;
     this.port = plan.port;
-    this.containerName = this.container.name;
-    this.networkName = network.name;
+    this.serverName = server.name;
     this.volumeName = volume.name;
-    this.registerOutputs({
-      containerName: this.containerName,
-      networkName: this.networkName,
-      volumeName: this.volumeName,
-    });
+    this.registerOutputs({ serverName: this.serverName, networkName: this.network.name, volumeName: this.volumeName });
   }
 
   /** REDIS_URL for one database index; a secret, since it carries the password. */

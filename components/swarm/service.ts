@@ -42,7 +42,7 @@ export interface SwarmServiceArgs {
    * reaches the manager only and would create it there, off the node that uses it. Removing the
    * service never removes a named volume.
    */
-  volumes?: { source: string; target: string; readOnly?: boolean; labels: Record<string, string> }[];
+  volumes?: { source: pulumi.Input<string>; target: string; readOnly?: boolean; labels: Record<string, string> }[];
   /** Data-holding services: the backup runs first whenever this service's spec changes. */
   backupBefore?: BackupBefore;
   /** DOCKER_HOST of a manager, for a global service: where its convergence is waited for (plan.converge). */

@@ -1,0 +1,84 @@
+/**
+ * The one-host backend: a workload is a container (serviceContainer: names, replacement,
+ * health-gated waits, limits, hardening), its files are uploads, its secret variables part of its
+ * environment (then secret in state), its networks bridges, its volumes Docker volume resources.
+ */
+import type * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "../stack/dockerResources";
+import type { Backend, DataVolume, Deployed, NetworkArgs, VolumeArgs, WorkloadArgs } from "./workload";
+
+const upload = (f: { path: string; content: pulumi.Input<string>; secret: boolean }) => ({
+  file: f.path,
+  content: f.secret ? pulumi.secret(f.content) : f.content,
+  permissions: "0444",
+});
+
+export class ContainerBackend implements Backend {
+  readonly kind = "container";
+  readonly checksInit = true;
+
+  /** @param dockerEnvironment DOCKER_HOST of the provider: where `docker exec` finds the containers. */
+  constructor(readonly dockerEnvironment: Record<string, string>) {}
+
+  network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
+    // A published debug port needs a network with a route to the host.
+    return privateNetwork(
+      name,
+      { networkName: args.networkName, labels: args.labels, internal: args.debugPort === null },
+      opts,
+    );
+  }
+
+  volume(name: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions): DataVolume {
+    const volume = dataVolume(name, args, opts);
+    return { source: volume.name, labels: args.labels, name: volume.name };
+  }
+
+  workload(name: string, w: WorkloadArgs, opts: pulumi.CustomResourceOptions): Deployed {
+    const plain = Object.entries(w.env).map(([key, value]) => `${key}=${value}`);
+    const secretEnv = w.secretEnv ?? [];
+    const envs =
+      secretEnv.length > 0
+        ? pulumi.secret(
+            pulumi
+              .all(secretEnv.map((s) => s.value))
+              .apply((values) => [...plain, ...values.map((value, i) => `${secretEnv[i]?.key}=${value}`)]),
+          )
+        : plain.length === 0
+          ? undefined
+          : w.plan.envSecret
+            ? pulumi.secret(plain)
+            : plain;
+    const files = w.files ?? [];
+    const uploads = files.filter((f) => !f.initOnly).map(upload);
+    const createOnlyUploads = files.filter((f) => f.initOnly).map(upload);
+    const container = serviceContainer(
+      name,
+      {
+        plan: w.plan,
+        image: w.image,
+        ...(envs === undefined ? {} : { envs }),
+        ...(w.command ? { command: w.command } : {}),
+        networks: w.networks.map((n) => ({ name: n.network.name, aliases: n.aliases })),
+        ...(w.volumes
+          ? { mounts: w.volumes.map((v) => ({ type: "volume", source: v.volume.source, target: v.target })) }
+          : {}),
+        ...(uploads.length > 0 ? { uploads } : {}),
+        ...(createOnlyUploads.length > 0 ? { createOnlyUploads } : {}),
+        ...(w.debugPort === undefined ? {} : { ports: loopbackPort(w.plan.port, w.debugPort) }),
+        ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
+      },
+      opts,
+    );
+    return {
+      resource: container,
+      name: container.name,
+      command: (script) => ({
+        create: container.name.apply(script),
+        environment: this.dockerEnvironment,
+        triggers: [container.id],
+      }),
+    };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The swarm backend: a workload is a service (swarmService: fixed name, rolling update policy,
+ * placement, limits), its files are Docker configs, or secrets when they carry a credential, its
+ * secret variables Docker secrets read through `<KEY>_FILE` (a service's environment is plain text
+ * in its spec), its networks overlays, and its volumes named volumes that the engine of the node
+ * running the task creates (a volume resource would reach the manager only).
+ */
+import type * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { onTask } from "../../planning/swarm/commands";
+import { SECRETS_DIR } from "../../planning/swarm/secrets";
+import type { SwarmServicePlan } from "../../planning/swarm/services";
+import { type TaskFile, configFile, overlayNetwork, secretFile, swarmService } from "../swarm/service";
+import {
+  type Backend,
+  type DataVolume,
+  type Deployed,
+  type NetworkArgs,
+  type ObjectNames,
+  type VolumeArgs,
+  type WorkloadArgs,
+  kebab,
+} from "./workload";
+
+export interface SwarmBackendArgs {
+  /** Every planned service (planning/swarm/services.ts), found by the workload's container name. */
+  services: SwarmServicePlan[];
+  /** DOCKER_HOST of the node that runs a pinned service's task (where commands in it run); else the provider's. */
+  nodeEnvironment: (serviceName: string) => Record<string, string>;
+  /** DOCKER_HOST of a manager (the provider's). */
+  dockerEnvironment: Record<string, string>;
+}
+
+export class SwarmBackend implements Backend {
+  readonly kind = "swarm";
+  /** A task's first log is on its node, and a failed init restarts it on the same volume: not checked yet. */
+  readonly checksInit = false;
+  readonly dockerEnvironment: Record<string, string>;
+  private readonly services: Map<string, SwarmServicePlan>;
+
+  constructor(private readonly args: SwarmBackendArgs) {
+    this.services = new Map(args.services.map((s) => [s.serviceName, s]));
+    this.dockerEnvironment = args.dockerEnvironment;
+  }
+
+  network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
+    // Internal always: swarm mode publishes no debug port.
+    return overlayNetwork(
+      name,
+      { networkName: args.networkName, labels: args.labels, internal: true, attachable: args.attachable },
+      opts,
+    );
+  }
+
+  volume(_name: string, args: VolumeArgs): DataVolume {
+    return { source: args.volumeName, labels: args.labels, name: pulumi.output(args.volumeName) };
+  }
+
+  workload(name: string, w: WorkloadArgs, opts: pulumi.CustomResourceOptions): Deployed {
+    const plan = this.services.get(w.plan.containerName);
+    if (!plan) throw new Error(`${name}: no swarm service was planned for ${w.plan.containerName}`);
+    if (w.debugPort !== undefined && w.debugPort !== null)
+      throw new Error(`${name}: a swarm service publishes no debug port (the config check refuses it)`);
+    const object = (o: ObjectNames, content: pulumi.Input<string>, secret: boolean) => {
+      const args = { stableName: o.stableName, content, labels: o.labels ?? w.plan.labels };
+      return secret ? secretFile(o.resourceName, args, opts) : configFile(o.resourceName, args, opts);
+    };
+    const files = (w.files ?? []).map((f) => ({
+      file: f.path,
+      secret: f.secret,
+      object: object(f.object, f.content, f.secret),
+    }));
+    const secretEnv = (w.secretEnv ?? []).map((s) => ({
+      key: s.key,
+      file: `${SECRETS_DIR}/${kebab(s.key)}`,
+      object: object(s.object, s.value, true) as docker.Secret,
+    }));
+    const secrets: TaskFile[] = [
+      ...files.filter((f) => f.secret).map((f) => ({ object: f.object, file: f.file })),
+      ...secretEnv.map((s) => ({ object: s.object, file: s.file })),
+    ];
+    const service = swarmService(
+      name,
+      {
+        plan,
+        image: w.image,
+        env: { ...w.env, ...Object.fromEntries(secretEnv.map((s) => [`${s.key}_FILE`, s.file])) },
+        ...(w.command ? { args: w.command } : {}),
+        networks: w.networks.map((n) => ({ id: n.network.id, aliases: n.aliases })),
+        secrets,
+        configs: files.filter((f) => !f.secret).map((f) => ({ object: f.object, file: f.file })),
+        volumes: (w.volumes ?? []).map((v) => ({ source: v.volume.source, target: v.target, labels: v.volume.labels })),
+        ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
+      },
+      opts,
+    );
+    return {
+      resource: service,
+      name: pulumi.output(plan.serviceName),
+      command: (script) => ({
+        create: onTask(plan.serviceName, script('"$c"')),
+        environment: this.args.nodeEnvironment(plan.serviceName),
+        // A task restarts in place (same service id) onto a new secret: that is a new container too.
+        triggers: [service.id, ...secrets.map((s) => s.object.name)],
+      }),
+    };
+  }
+}
