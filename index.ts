@@ -55,7 +55,7 @@ async function main() {
   const backups = new Backups("backups", {
     ...plan.backup,
     dockerEnvironment,
-    ...(site.backupRunVia ? { runVia: site.backupRunVia } : {}),
+    ...(site.nodeHosts ? { nodeHosts: site.nodeHosts } : {}),
   });
 
   const redis = new SharedRedis("redis", {

@@ -1,7 +1,7 @@
 /**
  * One backup of a stack now, by the very script `pulumi up` runs (planning/backup/run.ts), from the
- * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), so that
- * cron or a timer of your own can schedule what sectorwars:backup.schedule cannot reach yet.
+ * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), as the
+ * deploy's backup and the scheduled one run it.
  *   npm run backup -- --stack prod
  * Exit status: the backup script's (0 done, non-zero failed, its messages on stderr); 2 on bad usage.
  */

@@ -16,6 +16,7 @@ import {
   DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
   backupTimerUnit,
+  nodesScript,
   scheduleInstallCommand,
   scheduleRemoveCommand,
   scheduleUnitName,
@@ -35,6 +36,8 @@ const settings = (backupDir: string): BackupSettings => ({
 
 describe("generated backup text", () => {
   const s = settings("/var/backups/sectorwars");
+  /** A swarm's schedule: the service runs the backup across these engines. */
+  const swarm = { ...DEFAULT_BACKUP_SCHEDULE, nodeHosts: ["default", "ssh://ops@node-2"] };
 
   beforeAll(() => ensureCommands({ shellcheck: "shellcheck", "systemd-analyze": "systemd" }));
 
@@ -44,6 +47,8 @@ describe("generated backup text", () => {
       backupCommand(s),
       scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE),
       scheduleRemoveCommand(s.stack),
+      scheduleInstallCommand(s, swarm),
+      scheduleRemoveCommand(s.stack, { nodes: true }),
     ]) {
       expect(command.startsWith("bash -c '")).toBe(true);
       const parsed = run("/bin/sh", ["-c", command.replace(/^bash -c /, "bash -n -c ")]);
@@ -56,15 +61,26 @@ describe("generated backup text", () => {
     expect(lint.stdout + lint.stderr).toBe("");
     expect(backupScript()).toMatch(/^set -euo pipefail$/m);
     // The scripts inside the schedule's install and remove commands, as sh reads them back.
-    for (const command of [scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE), scheduleRemoveCommand(s.stack)]) {
+    for (const command of [
+      scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE),
+      scheduleRemoveCommand(s.stack),
+      scheduleInstallCommand(s, swarm),
+      scheduleRemoveCommand(s.stack, { nodes: true }),
+    ]) {
       const script = run("/bin/sh", ["-c", command.replace(/^bash -c /, "printf '%s\\0' ")]).stdout.split(
         "\0",
       )[0] as string;
       expect(script).toMatch(/^set -euo pipefail\n/);
-      // SC2016: the files it installs are single-quoted literals full of unexpanded "$".
-      const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], { input: script });
+      // SC2016: the files it installs are single-quoted literals full of unexpanded "$"; SC1003:
+      // a swarm's nodes script holds quoted text of its own, so its quotes are escaped twice.
+      const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016,SC1003", "-"], { input: script });
       expect(checked.stdout + checked.stderr).toBe("");
     }
+    // What a swarm's timer starts: the backup script beside it, across the nodes.
+    const nodes = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], {
+      input: nodesScript(s.stack, swarm.nodeHosts),
+    });
+    expect(nodes.stdout + nodes.stderr).toBe("");
     // What restore runs inside the containers: POSIX sh, as the alpine images have no bash.
     for (const script of [restorePostgresInContainer(), redisRestoreHelper(), redisCliInContainer()]) {
       const checked = run("shellcheck", ["-s", "sh", "-"], { input: script });
@@ -125,6 +141,10 @@ describe("generated backup text", () => {
     );
     // A wrong stack name must fail the scheduled run, not back up nothing.
     expect(service).not.toContain("--allow-empty");
+    // A swarm's: the same arguments, to the script that runs it across the nodes.
+    expect(backupServiceUnit(s, swarm, "/usr/local/lib/sectorwars")).toContain(
+      `ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest-nodes.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`,
+    );
     expect(backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE)).toMatch(/^OnCalendar=daily$/m);
     const custom = backupTimerUnit(s, { onCalendar: "*-*-* 03:30:00 UTC" });
     expect(custom).toMatch(/^OnCalendar=\*-\*-\* 03:30:00 UTC$/m);

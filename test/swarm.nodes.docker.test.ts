@@ -5,7 +5,8 @@
  * come up healthy; every database runs on the node its placement names, and its volume is there;
  * an API reaches its database and Redis on other nodes over the overlay (vxlan); the edge on the
  * edge node routes to both regions; the backup finds each database on the node that runs it
- * (one manifest), `npm run across-nodes` restores a region on its node, and `npm run status`
+ * (one manifest), so does the scheduled backup's service as the program installs it, `npm run
+ * across-nodes` restores a region on its node, and `npm run status`
  * finds every task on the node that runs it.
  */
 import { spawnSync } from "node:child_process";
@@ -19,8 +20,8 @@ import { stringify as stringifyYaml } from "yaml";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backup/manifest";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
-import { waitUntil } from "./support/process";
-import { type ProgramRun, ROOT, runProgram } from "./support/pulumi";
+import { sh, waitUntil } from "./support/process";
+import { COMMAND, type ProgramRun, ROOT, runProgram } from "./support/pulumi";
 import { runStatus } from "../scripts/status";
 import { type ServiceRunAs, healthyTasks, serviceNamed } from "./support/serviceSpec";
 import { removeSwarmLabelled, testSwarm } from "./support/swarm";
@@ -72,7 +73,8 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
       },
       {
         "sectorwars:namePrefix": `sn${t.id}`,
-        "sectorwars:backup": { dir: backupDir, schedule: "off" },
+        // Installed by the test under a root of its own (see the scheduled backup's test).
+        "sectorwars:backup": { dir: backupDir, schedule: "daily" },
       },
     );
     run = await runProgram({
@@ -103,6 +105,22 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
   }, 300_000);
 
   const serviceName = (name: string) => String(serviceNamed(run, name).inputs.name);
+
+  /** Each file of a backup (but the globals) and the node its container runs on. */
+  const nodesOfBackup = (dir: string) => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), "utf8")) as BackupManifest;
+    const containerNode = (container: string) =>
+      nodes.find((n) => docker(["ps", "-q", "--filter", `name=${container}`], { host: n.host }).trim() !== "")?.name;
+    return Object.fromEntries(
+      manifest.files.filter((f) => f.kind !== "pg_globals").map((f) => [f.file, containerNode(f.container)]),
+    );
+  };
+  const EACH_ON_ITS_NODE = () => ({
+    "nexus.dump": n1.name,
+    "redis.rdb": n1.name,
+    "region-default.dump": n2.name,
+    "region-orion.dump": n3.name,
+  });
 
   it("runs each database on the node its placement names, with its volume there, and the labels set", () => {
     const where = (name: string) =>
@@ -157,19 +175,7 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
     const stackDir = path.join(backupDir, "test");
     const [stamp] = fs.readdirSync(stackDir).filter((d) => /^\d{8}T\d{6}Z$/.test(d));
     const dir = path.join(stackDir, stamp as string);
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), "utf8")) as BackupManifest;
-    const containerNode = (container: string) =>
-      nodes.find((n) => docker(["ps", "-q", "--filter", `name=${container}`], { host: n.host }).trim() !== "")?.name;
-    expect(
-      Object.fromEntries(
-        manifest.files.filter((f) => f.kind !== "pg_globals").map((f) => [f.file, containerNode(f.container)]),
-      ),
-    ).toEqual({
-      "nexus.dump": n1.name,
-      "redis.rdb": n1.name,
-      "region-default.dump": n2.name,
-      "region-orion.dump": n3.name,
-    });
+    expect(nodesOfBackup(dir)).toEqual(EACH_ON_ITS_NODE());
 
     psql("DELETE FROM ships; INSERT INTO ships VALUES ('after-backup');");
     const hosts = ["default", n2.host, n3.host].join(",");
@@ -183,6 +189,45 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
     );
     expect(restore.status, `${restore.stdout}${restore.stderr}`).toBe(0);
     expect(psql("SELECT name FROM ships")).toBe("before-backup");
+  }, 300_000);
+
+  it("installs the scheduled backup as declared, and the timer's service backs up each database on its node", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-schedule-"));
+    try {
+      // The install writes under SECTORWARS_INSTALL_ROOT and talks to a systemctl that only says yes.
+      const bin = path.join(root, "fake-bin");
+      fs.mkdirSync(bin);
+      fs.mkdirSync(path.join(root, "run/systemd/system"), { recursive: true });
+      fs.writeFileSync(path.join(bin, "systemctl"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, SECTORWARS_INSTALL_ROOT: root };
+      const install = run.ofType(COMMAND).find((c) => c.name === "backups-schedule");
+      const installed = sh(String(install?.inputs.create), env);
+      expect(installed.status, installed.stderr).toBe(0);
+
+      // System units as root, the user's otherwise (planning/backup/schedule.ts).
+      const units = path.join(
+        root,
+        os.userInfo().uid === 0 ? "etc/systemd/system" : path.join(os.homedir(), ".config/systemd/user"),
+      );
+      const service = fs.readFileSync(path.join(units, "sectorwars-backup-test.service"), "utf8");
+      const execStart = /^ExecStart=\/bin\/bash (\S+) (.*)$/m.exec(service);
+      expect(execStart?.[1]).toMatch(/\/backup-test-nodes\.sh$/);
+      const script = path.join(root, (execStart?.[1] as string).replace(/^%h/, os.homedir()));
+      const stackDir = path.join(backupDir, "test");
+      const before = new Set(fs.readdirSync(stackDir));
+      // As the timer starts it: the unit's arguments, DOCKER_HOST the provider's (n1).
+      const scheduled = spawnSync("/bin/bash", [script, ...(execStart?.[2] as string).split(" ")], {
+        env: { ...process.env, DOCKER_HOST: n1.host },
+        encoding: "utf8",
+        timeout: 300_000,
+      });
+      expect(scheduled.status, `${scheduled.stdout}${scheduled.stderr}`).toBe(0);
+      const fresh = fs.readdirSync(stackDir).filter((d) => /^\d{8}T\d{6}Z$/.test(d) && !before.has(d));
+      expect(fresh).toHaveLength(1);
+      expect(nodesOfBackup(path.join(stackDir, fresh[0] as string))).toEqual(EACH_ON_ITS_NODE());
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it("npm run status asks every node's engine and finds one running task per planned task", async () => {

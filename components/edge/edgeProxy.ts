@@ -1,5 +1,5 @@
 import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -14,67 +14,85 @@ import {
 import { nginxConfHash, renderNginxConf } from "../../planning/edge/nginx";
 import type { NginxSettings } from "../../planning/edge/settings";
 import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../../planning/edge/staticFill";
+import { nodeLabelCommands } from "../../planning/swarm/commands";
 import type { StackPlan } from "../../planning/stack/topology";
 import { hashDirectory } from "../config/contentHash";
-import { dataVolume, labelList, serviceContainer } from "../stack/dockerResources";
+import type { Backend, Deployed } from "../workload/workload";
 import { type TlsSource, tlsMaterial } from "./tlsMaterial";
 
 export interface EdgeProxyArgs {
+  /** The orchestrator that declares the workload. */
+  backend: Backend;
   /**
    * Names, ports (in the container and on the host: the one view of them, which nginx.conf's
-   * listen directives are rendered from too) and size of the nginx container.
+   * listen directives are rendered from too) and size of nginx.
    */
   plan: StackPlan["edge"];
   /** Name of the front network that the APIs and UIs join. */
   frontNetworkName: string;
-  /** Image id of nginx. */
+  /** The nginx image, as the backend names images. */
   image: pulumi.Input<string>;
   /** What nginx.conf is rendered from. */
   nginx: NginxSettings;
   /** The certificate served on HTTPS, or a host name to generate a self-signed one for (dev). */
   tls: TlsSource;
-  /** Environment of the `docker` CLI that reloads nginx: it must reach the same Docker host as the provider. */
-  dockerEnvironment: Record<string, string>;
   /**
-   * What fills the static volume on `pulumi up` (config edge.staticFrom), and the player UI's
-   * image id, which a `playerUiImage` source copies from. Absent: nothing fills the volume.
+   * What fills the static volume on `pulumi up` (config edge.staticFrom; one host), and the player
+   * UI's image id, which a `playerUiImage` source copies from. Absent: nothing fills the volume.
    */
   staticFill?: { source: StaticSource; playerUiImage: pulumi.Input<string> };
+  /**
+   * Swarm mode: the labels the program sets on each node (the edge marker and the configured
+   * ones), set before the edge's tasks are placed by them; removed again with the node's entry.
+   */
+  nodeLabels?: { node: string; labels: Record<string, string> }[];
 }
 
 /**
  * nginx on the public ports, and the front network that the APIs and UIs join.
  *
- * The container is created with the current nginx.conf and TLS material. Later changes (a region
- * added or removed, a renewed certificate) do not replace it: a Command writes the new files into
- * the running container, checks them with `nginx -t` and reloads gracefully, so no request is
- * dropped and the public ports never close.
+ * On one host the container is created with the current nginx.conf and TLS material. Later
+ * changes (a region added or removed, a renewed certificate) do not replace it: a Command writes
+ * the new files into the running container, checks them with `nginx -t` and reloads gracefully,
+ * so no request is dropped and the public ports never close. In swarm mode nginx is a global
+ * service on the nodes labelled for it, publishing in host mode on each one's own address (the
+ * ingress routing mesh would need IPVS, as virtual IPs do); nginx.conf and the certificate are
+ * Docker configs, the key a Docker secret, so a change is a rolling restart, one node at a time.
  */
 export class EdgeProxy extends pulumi.ComponentResource {
-  public readonly containerName: pulumi.Output<string>;
-  public readonly frontNetworkName: pulumi.Output<string>;
+  /** Container name (one host) or service name (swarm). */
+  public readonly serverName: pulumi.Output<string>;
   /** The front network that the APIs and UIs join. */
   public readonly frontNetwork: docker.Network;
   /** sha256 of the nginx.conf in force. */
   public readonly configHash: string;
-  public readonly container: docker.Container;
   /** The command that fills the static volume, when the stack asks for one. */
   public readonly staticFill?: command.local.Command;
+  /** Swarm mode: the node label commands; services with constraints wait for them. */
+  public readonly nodeLabels: command.local.Command[];
+  private readonly server: Deployed;
   private readonly name: string;
   private readonly files: pulumi.Output<{ conf: string; certificate: string; certificateKey: string }>;
-  private readonly dockerEnvironment: Record<string, string>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:EdgeProxy", name, {}, opts);
     const parent = { parent: this };
-    const { plan } = args;
+    const { plan, backend } = args;
 
-    const network = new docker.Network(
+    this.frontNetwork = backend.frontNetwork(
       `${name}-front`,
-      { name: args.frontNetworkName, driver: "bridge", labels: labelList(plan.labels) },
-      { ...parent, deleteBeforeReplace: true },
+      { networkName: args.frontNetworkName, labels: plan.labels },
+      parent,
     );
-    const staticVolume = dataVolume(
+    this.nodeLabels = (args.nodeLabels ?? []).map(({ node, labels }) => {
+      const commands = nodeLabelCommands(node, labels);
+      return new command.local.Command(
+        `${name}-node-${node}`,
+        { create: commands.create, delete: commands.delete, environment: backend.dockerEnvironment },
+        { ...parent, deleteBeforeReplace: true },
+      );
+    });
+    const staticVolume = backend.volume(
       `${name}-static`,
       { volumeName: plan.staticVolumeName, labels: plan.labels, protect: false },
       parent,
@@ -83,35 +101,36 @@ export class EdgeProxy extends pulumi.ComponentResource {
     const material = tlsMaterial(name, args.tls, this);
     const nginxConf = renderNginxConf(args.nginx);
     this.configHash = nginxConfHash(args.nginx);
-
-    this.container = serviceContainer(
+    // Swarm mode's Docker objects, named as they were first declared.
+    const object = (resource: string, suffix: string) => ({
+      resourceName: `${name}-${resource}`,
+      stableName: `${plan.containerName}_${suffix}`,
+    });
+    this.server = backend.workload(
       name,
       {
         plan,
         image: args.image,
-        // Used when the container is created; ignored afterwards (ignoreChanges): the reload
-        // command below keeps all three current.
-        uploads: [
-          { file: NGINX_CONF_PATH, content: nginxConf },
-          { file: TLS_CERT_PATH, content: material.certificate, permissions: "0444" },
-          { file: TLS_KEY_PATH, content: pulumi.secret(material.privateKey), permissions: "0400" },
+        env: {},
+        files: [
+          { path: NGINX_CONF_PATH, content: nginxConf, secret: false, object: object("conf", "conf") },
+          { path: TLS_CERT_PATH, content: material.certificate, secret: false, object: object("certificate", "crt") },
+          // Read by the master, which runs as root, before it drops to the nginx user.
+          { path: TLS_KEY_PATH, content: material.privateKey, secret: true, mode: 0o400, object: object("key", "key") },
         ],
-        mounts: [{ type: "volume", source: staticVolume.name, target: STATIC_VOLUME_PATH, readOnly: true }],
-        networks: [{ name: network.name, aliases: [plan.hostname] }],
-        ports: [plan.ports.http, plan.ports.https].map(({ internal, external }) => ({
-          internal,
-          external,
-          protocol: "tcp",
-        })),
+        volumes: [{ volume: staticVolume, target: STATIC_VOLUME_PATH, readOnly: true }],
+        networks: [{ network: this.frontNetwork, aliases: [plan.hostname] }],
+        publish: [plan.ports.http, plan.ports.https],
+        // One host: the reload command below keeps all three files current.
+        filesKeptCurrent: true,
       },
-      { ...parent, ignoreChanges: ["uploads"] },
+      { ...parent, dependsOn: this.nodeLabels },
     );
 
     this.files = pulumi
       .all([pulumi.output(material.certificate), pulumi.output(material.privateKey)])
       .apply(([certificate, certificateKey]) => ({ conf: nginxConf, certificate, certificateKey }));
     this.name = name;
-    this.dockerEnvironment = args.dockerEnvironment;
 
     if (args.staticFill) {
       const from = fillSource(args.staticFill.source, args.staticFill.playerUiImage);
@@ -122,7 +141,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
           // nginx's image writes into the volume: it is on the host already, with sh and tar. Any
           // change here (a new nginx image, say) runs the fill again as an update: harmless.
           environment: {
-            ...args.dockerEnvironment,
+            ...backend.dockerEnvironment,
             [STATIC_FILL_ENV.volume]: staticVolume.name,
             [STATIC_FILL_ENV.helperImage]: args.image,
             ...from.environment,
@@ -133,20 +152,18 @@ export class EdgeProxy extends pulumi.ComponentResource {
       );
     }
 
-    this.containerName = this.container.name;
-    this.frontNetworkName = network.name;
-    this.frontNetwork = network;
+    this.serverName = this.server.name;
     this.registerOutputs({
-      containerName: this.containerName,
-      frontNetworkName: this.frontNetworkName,
+      serverName: this.serverName,
+      frontNetworkName: this.frontNetwork.name,
       configHash: this.configHash,
     });
   }
 
   /**
-   * The reload: writes nginx.conf and the TLS material into the running container, checks them and
-   * reloads nginx gracefully, whenever they change or the container is new, and after every new
-   * container of a service behind the edge (`upstreams`) is up.
+   * One host: the reload writes nginx.conf and the TLS material into the running container,
+   * checks them and reloads nginx gracefully, whenever they change or the container is new, and
+   * after every new container of a service behind the edge (`upstreams`) is up.
    *
    * The last is what makes a create-first swap safe: nginx keeps a resolved name for
    * RESOLVER_VALID_SECONDS, so a swap quicker than that (a start interval makes it a few seconds)
@@ -158,12 +175,14 @@ export class EdgeProxy extends pulumi.ComponentResource {
    */
   declareReload(upstreams: readonly pulumi.CustomResource[]): command.local.Command {
     const files = this.files;
+    const container = this.server;
+    const reload = container.command((name) => `docker exec -i ${name} sh -ec '${edgeReloadScript()}'`);
     return new command.local.Command(
       `${this.name}-reload`,
       {
-        create: pulumi.interpolate`docker exec -i ${this.container.name} sh -ec '${edgeReloadScript()}'`,
+        create: reload.create,
         stdin: pulumi.secret(files.apply(edgeReloadInput)),
-        environment: this.dockerEnvironment,
+        environment: reload.environment,
         // A new container already starts with these files; installing them again is harmless.
         // The TLS part of the trigger is a hash of secrets, kept secret in state by Pulumi.
         triggers: [
@@ -171,12 +190,12 @@ export class EdgeProxy extends pulumi.ComponentResource {
           files.apply((f) =>
             createHash("sha256").update(f.certificate).update("\0").update(f.certificateKey).digest("hex"),
           ),
-          this.container.id,
+          container.resource.id,
           // Sorted: the order the regions are listed in is no reason to reload.
           pulumi.all(upstreams.map((c) => c.id)).apply((ids) => [...ids].sort().join(",")),
         ],
       },
-      { parent: this, dependsOn: [this.container, ...upstreams] },
+      { parent: this, dependsOn: [container.resource, ...upstreams] },
     );
   }
 }

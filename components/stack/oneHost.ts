@@ -33,23 +33,24 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
   }
 
   const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
+  const backend = new ContainerBackend(dockerEnvironment);
   const edge = new EdgeProxy("edge", {
+    backend,
     plan: plan.edge,
     frontNetworkName: plan.frontNetwork,
     image: images.ids.nginx,
     nginx: edgeNginxSettings(plan),
     tls: secrets.tls,
-    dockerEnvironment,
     ...(plan.edge.staticFrom
       ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
       : {}),
   });
   return {
-    backend: new ContainerBackend(dockerEnvironment),
+    backend,
     images: images.ids,
     edge: {
       frontNetwork: edge.frontNetwork,
-      name: edge.containerName,
+      name: edge.serverName,
       configHash: edge.configHash,
       appsAfter: [],
       playerAfter: edge.staticFill ? [edge.staticFill] : [],

@@ -9,15 +9,15 @@ import { ConfigError } from "../../planning/config";
 import { edgeNginxSettings } from "../../planning/edge/plan";
 import type { StackPlan } from "../../planning/stack/topology";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
-import { acrossNodes, nodeHosts } from "../../planning/swarm/nodeDocker";
+import { nodeHosts } from "../../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../../planning/swarm/placement";
 import { SWARM_RESOLVER_VALID_SECONDS, allSwarmServices, planSwarmServices } from "../../planning/swarm/services";
 import { type StackSecrets, configFailure } from "../config/stackConfig";
 import { PlatformImages } from "../stack/images";
 import { SwarmBackend } from "../workload/swarmBackend";
 import type { Orchestrator } from "../workload/workload";
-import { SwarmEdge } from "./edge";
-import * as pulumi from "@pulumi/pulumi";
+import { EdgeProxy } from "../edge/edgeProxy";
+import { edgeLabelKey } from "../../planning/swarm/config";
 
 export interface SwarmArgs {
   config: PlatformConfig;
@@ -55,23 +55,25 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
   };
 
   const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
-  const edge = new SwarmEdge("edge", {
+  const backend = new SwarmBackend({ services: allSwarmServices(services), nodeEnvironment, dockerEnvironment });
+  const edge = new EdgeProxy("edge", {
+    backend,
     plan: plan.edge,
-    service: services.edge,
     frontNetworkName: plan.frontNetwork,
     image: images.refs.nginx,
     nginx: { ...edgeNginxSettings(plan), resolverValidSeconds: SWARM_RESOLVER_VALID_SECONDS },
     tls: secrets.tls,
-    nodes: swarm.nodes,
-    namePrefix: config.namePrefix,
-    dockerEnvironment,
+    nodeLabels: swarm.nodes.map((node) => ({
+      node: node.name,
+      labels: { ...node.labels, ...(node.edge ? { [edgeLabelKey(config.namePrefix)]: "true" } : {}) },
+    })),
   });
   return {
-    backend: new SwarmBackend({ services: allSwarmServices(services), nodeEnvironment, dockerEnvironment }),
+    backend,
     images: images.refs,
     edge: {
       frontNetwork: edge.frontNetwork,
-      name: pulumi.output(edge.serviceName),
+      name: edge.serverName,
       configHash: edge.configHash,
       appsAfter: edge.nodeLabels,
       playerAfter: [],
@@ -79,8 +81,7 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
       // and a rolling update pauses longer than that between tasks (SWARM_UPDATE_DELAY).
       behind: () => undefined,
     },
-    // Finds each database and Redis on the node that runs it (planning/swarm/nodeDocker.ts).
-    backupRunVia: (command) => acrossNodes(command, nodeHosts(swarm.nodes)),
+    nodeHosts: nodeHosts(swarm.nodes),
     outputs: {
       /** Per node: its tasks, budget and headroom; floating tasks in an example packing. */
       capacity,

@@ -3,15 +3,24 @@
  * health-gated waits, limits, hardening), its files are uploads, its secret variables part of its
  * environment (then secret in state), its networks bridges, its volumes Docker volume resources.
  */
-import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { dataVolume, loopbackPort, privateNetwork, serviceContainer } from "../stack/dockerResources";
-import type { Backend, DataVolume, Deployed, NetworkArgs, VolumeArgs, WorkloadArgs } from "./workload";
+import { dataVolume, labelList, loopbackPort, privateNetwork, serviceContainer } from "../stack/dockerResources";
+import * as docker from "@pulumi/docker";
+import type {
+  Backend,
+  DataVolume,
+  Deployed,
+  FrontNetworkArgs,
+  NetworkArgs,
+  VolumeArgs,
+  WorkloadArgs,
+  WorkloadFile,
+} from "./workload";
 
-const upload = (f: { path: string; content: pulumi.Input<string>; secret: boolean }) => ({
+const upload = (f: WorkloadFile) => ({
   file: f.path,
   content: f.secret ? pulumi.secret(f.content) : f.content,
-  permissions: "0444",
+  permissions: `0${(f.mode ?? 0o444).toString(8)}`,
 });
 
 export class ContainerBackend implements Backend {
@@ -27,6 +36,14 @@ export class ContainerBackend implements Backend {
       name,
       { networkName: args.networkName, labels: args.labels, internal: args.debugPort === null },
       opts,
+    );
+  }
+
+  frontNetwork(name: string, args: FrontNetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
+    return new docker.Network(
+      name,
+      { name: args.networkName, driver: "bridge", labels: labelList(args.labels) },
+      { ...opts, deleteBeforeReplace: true },
     );
   }
 
@@ -62,14 +79,22 @@ export class ContainerBackend implements Backend {
         ...(w.command ? { command: w.command } : {}),
         networks: w.networks.map((n) => ({ name: n.network.name, aliases: n.aliases })),
         ...(w.volumes
-          ? { mounts: w.volumes.map((v) => ({ type: "volume", source: v.volume.source, target: v.target })) }
+          ? {
+              mounts: w.volumes.map((v) => ({
+                type: "volume",
+                source: v.volume.source,
+                target: v.target,
+                ...(v.readOnly ? { readOnly: true } : {}),
+              })),
+            }
           : {}),
         ...(uploads.length > 0 ? { uploads } : {}),
         ...(createOnlyUploads.length > 0 ? { createOnlyUploads } : {}),
         ...(w.debugPort === undefined ? {} : { ports: loopbackPort(w.plan.port, w.debugPort) }),
+        ...(w.publish ? { ports: w.publish.map((p) => ({ ...p, protocol: "tcp" })) } : {}),
         ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
       },
-      opts,
+      w.filesKeptCurrent ? { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), "uploads"] } : opts,
     );
     return {
       resource: container,

@@ -15,6 +15,7 @@ import {
   type Backend,
   type DataVolume,
   type Deployed,
+  type FrontNetworkArgs,
   type NetworkArgs,
   type ObjectNames,
   type VolumeArgs,
@@ -52,6 +53,10 @@ export class SwarmBackend implements Backend {
     );
   }
 
+  frontNetwork(name: string, args: FrontNetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
+    return overlayNetwork(name, { ...args, internal: false, attachable: true }, opts);
+  }
+
   volume(_name: string, args: VolumeArgs): DataVolume {
     return { source: args.volumeName, labels: args.labels, name: pulumi.output(args.volumeName) };
   }
@@ -69,6 +74,7 @@ export class SwarmBackend implements Backend {
       file: f.path,
       secret: f.secret,
       object: object(f.object, f.content, f.secret),
+      ...(f.mode === undefined ? {} : { mode: f.mode }),
     }));
     const secretEnv = (w.secretEnv ?? []).map((s) => ({
       key: s.key,
@@ -76,7 +82,7 @@ export class SwarmBackend implements Backend {
       object: object(s.object, s.value, true) as docker.Secret,
     }));
     const secrets: TaskFile[] = [
-      ...files.filter((f) => f.secret).map((f) => ({ object: f.object, file: f.file })),
+      ...files.filter((f) => f.secret).map(({ secret: _secret, ...f }) => f),
       ...secretEnv.map((s) => ({ object: s.object, file: s.file })),
     ];
     const service = swarmService(
@@ -88,8 +94,15 @@ export class SwarmBackend implements Backend {
         ...(w.command ? { args: w.command } : {}),
         networks: w.networks.map((n) => ({ id: n.network.id, aliases: n.aliases })),
         secrets,
-        configs: files.filter((f) => !f.secret).map((f) => ({ object: f.object, file: f.file })),
-        volumes: (w.volumes ?? []).map((v) => ({ source: v.volume.source, target: v.target, labels: v.volume.labels })),
+        configs: files.filter((f) => !f.secret).map(({ secret: _secret, ...f }) => f),
+        volumes: (w.volumes ?? []).map((v) => ({
+          source: v.volume.source,
+          target: v.target,
+          labels: v.volume.labels,
+          ...(v.readOnly ? { readOnly: true } : {}),
+        })),
+        // For a global service (the edge): where its convergence is waited for.
+        dockerEnvironment: this.dockerEnvironment,
         ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
       },
       opts,

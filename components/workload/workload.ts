@@ -35,6 +35,8 @@ export interface WorkloadFile {
    * new container and never the reason to replace one (ServiceContainerArgs.createOnlyUploads).
    */
   initOnly?: boolean;
+  /** Octal mode (0o444 unless set): the TLS key is 0o400, read by nginx's master as root. */
+  mode?: number;
   object: ObjectNames;
 }
 
@@ -62,13 +64,24 @@ export interface WorkloadArgs {
   command?: string[];
   files?: WorkloadFile[];
   /** Data volumes from Backend.volume, mounted at `target`. */
-  volumes?: { volume: DataVolume; target: string }[];
+  volumes?: { volume: DataVolume; target: string; readOnly?: boolean }[];
   /** Networks from Backend.network (or the edge's front network), with this workload's DNS aliases on each. */
   networks: { network: docker.Network; aliases: string[] }[];
   /** A host port on 127.0.0.1 for debugging, or none. Swarm mode refuses it at config time. */
   debugPort?: number | null;
   /** Data-holding workloads: the backup runs first whenever this one would change. */
   backupBefore?: BackupBefore;
+  /**
+   * The public ports (the edge). One host publishes them on every address; swarm mode publishes
+   * its service plan's, in host mode on the nodes that run a task.
+   */
+  publish?: { internal: number; external: number }[];
+  /**
+   * A command of the component keeps the files current in the running container (the edge's
+   * reload), so on one host a new file never replaces the container; swarm mode rolls new
+   * config objects out instead.
+   */
+  filesKeptCurrent?: boolean;
 }
 
 /** A declared workload. */
@@ -97,6 +110,11 @@ export interface DataVolume {
   name: pulumi.Output<string>;
 }
 
+export interface FrontNetworkArgs {
+  networkName: string;
+  labels: Record<string, string>;
+}
+
 export interface NetworkArgs {
   networkName: string;
   labels: Record<string, string>;
@@ -119,6 +137,8 @@ export interface Backend {
   readonly kind: "container" | "swarm";
   /** A private network (bridge on one host, overlay in swarm mode). */
   network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network;
+  /** The edge's front network, where the APIs and UIs answer; plain containers (tests, the operator's curl) may join. */
+  frontNetwork(name: string, args: FrontNetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network;
   /** A named data volume that outlives the stack. */
   volume(name: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions): DataVolume;
   /** Declares one workload. */
@@ -151,8 +171,8 @@ export interface Orchestrator {
     /** Told every workload behind the edge once all are declared (one host reloads nginx after them). */
     behind(upstreams: pulumi.CustomResource[]): void;
   };
-  /** Wraps the backup command (swarm: runs it across the nodes). */
-  backupRunVia?: (command: string) => string;
+  /** Swarm: each node's engine, where backups find the databases and Redis (planning/swarm/nodeDocker.ts). */
+  nodeHosts?: readonly string[];
   /** Outputs of this orchestrator alone: capacity as it counts it, placement. */
   outputs: Record<string, unknown>;
 }

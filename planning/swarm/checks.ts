@@ -60,12 +60,6 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
         "give the service a Docker secret of its own instead",
     );
   }
-  if (config.backup.schedule !== "off") {
-    add(
-      ["backup", "schedule"],
-      'the scheduled backup does not reach a swarm\'s nodes yet; set "off" and schedule `npm run backup` (README, Backups, restore, status)',
-    );
-  }
   if (config.edge.staticFrom !== null) {
     add(
       ["edge", "staticFrom"],

@@ -150,11 +150,20 @@ export interface EngineStackOptions {
   programDir?: string;
 }
 
-const projectSettings = (main: string) => ({
-  name: "sectorwars-platform",
-  runtime: { name: "nodejs" as const, options: { typescript: true } },
-  main,
-});
+/**
+ * The project as the program's own Pulumi.yaml declares it (its runtime options: what an
+ * operator's `pulumi up` runs with), run from `main`. A relative tsconfig is made absolute: the
+ * workspace is elsewhere.
+ */
+function projectSettings(main: string) {
+  const project = parseYaml(fs.readFileSync(path.join(main, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    runtime: { name: "nodejs"; options?: Record<string, unknown> };
+  };
+  const options = { ...project.runtime.options };
+  if (typeof options.tsconfig === "string") options.tsconfig = path.resolve(main, options.tsconfig);
+  return { name: project.name, runtime: { name: project.runtime.name, options }, main };
+}
 
 /**
  * A stack of this repository's program on a fresh local backend. The workspace is a temporary
@@ -183,8 +192,6 @@ export class EngineStack {
       PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
       PULUMI_CONFIG_PASSPHRASE: "engine-test",
       PULUMI_SKIP_UPDATE_CHECK: "1",
-      // The suite has type-checked the program already; ts-node checking it again costs seconds per run.
-      PULUMI_NODEJS_TRANSPILE_ONLY: "true",
       DOCKER_HOST: options.dockerHost,
     };
     const pulumiCommand = await PulumiCommand.get({
