@@ -5,7 +5,8 @@
  *
  * 1. Verifies size and sha256 of every file the manifest lists, before touching anything.
  * 2. Finds the target container by its labels (com.sectorwars.stack/role/region), on the Docker
- *    engine the docker CLI reaches (DOCKER_HOST for a remote one).
+ *    engine the docker CLI reaches (DOCKER_HOST for a remote one); for a swarm stack whose file is
+ *    here, on the engine of the node its database is pinned to (its running task).
  * 3. Refuses a target that holds data unless --force is given.
  * 4. PostgreSQL: in ONE transaction inside the container, drops every user schema (with --force)
  *    and replays the pg_dump archive; any error rolls all of it back.
@@ -39,12 +40,16 @@ import {
   keyspaceOf,
   parseRestoreTarget,
   restorableTargets,
+  swarmTargetEngine,
   targetFilters,
   targetRole,
 } from "../planning/backup/restore";
 import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
 import { REDIS_CONF_PATH } from "../planning/stack/redis";
 import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
+import { acceptedPlacement } from "../planning/swarm/placement";
+import { stackFileName } from "../components/config/stackFile";
+import { ROOT, readStackConfig } from "./cli";
 
 export interface RestoreOptions {
   backup: string;
@@ -109,10 +114,17 @@ interface Result {
   stderr: string;
 }
 
+/**
+ * The engine that runs the target: the one DOCKER_HOST reaches, or in a swarm stack the target's
+ * node's (set once by `restore` from the stack file, before the first docker call).
+ */
+let engine: { env: NodeJS.ProcessEnv; runningOnly: boolean } = { env: process.env, runningOnly: false };
+
 function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Result {
   const fd = opts.stdinFile === undefined ? undefined : fs.openSync(opts.stdinFile, "r");
   try {
     const r = spawnSync("docker", args, {
+      env: engine.env,
       stdio: [fd ?? "ignore", "pipe", "pipe"],
       encoding: "utf8",
       maxBuffer: 64 * 1024 * 1024,
@@ -137,7 +149,8 @@ function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boole
 
 function findContainer(stack: string, target: RestoreTarget): string {
   const role = targetRole(target);
-  const names = docker(["ps", "-a", ...targetFilters(stack, target), "--format", "{{.Names}}"])
+  const state = engine.runningOnly ? ["--filter", "status=running"] : ["-a"];
+  const names = docker(["ps", ...state, ...targetFilters(stack, target), "--format", "{{.Names}}"])
     .stdout.split("\n")
     .filter(Boolean);
   const what = describeTarget(target);
@@ -389,7 +402,30 @@ async function restoreRedis({ opts, manifest, entry, log }: RestoreJob): Promise
 
 // --- Main ---------------------------------------------------------------------------------
 
-export async function restore(opts: RestoreOptions, log: (line: string) => void = console.log): Promise<void> {
+/**
+ * How the stack's own file says to reach the target: for a swarm stack the engine of the node
+ * that runs its database; nothing to change for a one-host stack, or for a stack whose file is
+ * not here (a restore into a stack of another checkout reaches DOCKER_HOST, as before).
+ */
+function engineFor(opts: RestoreOptions, root: string): typeof engine {
+  const plain = { env: process.env, runningOnly: false };
+  if (!fs.existsSync(path.join(root, stackFileName(opts.stack)))) return plain;
+  const config = readStackConfig(root, opts.stack);
+  if ("error" in config) throw new RestoreError(config.error);
+  if (config.orchestrator !== "swarm") return plain;
+  const { swarm, placement } = acceptedPlacement(config);
+  const found = swarmTargetEngine(opts.target, swarm, placement);
+  if ("problem" in found) throw new RestoreError(`${describeTarget(opts.target)}: ${found.problem}`);
+  const env = found.dockerHost === undefined ? process.env : { ...process.env, DOCKER_HOST: found.dockerHost };
+  return { env, runningOnly: true };
+}
+
+export async function restore(
+  opts: RestoreOptions,
+  log: (line: string) => void = console.log,
+  root: string = ROOT,
+): Promise<void> {
+  engine = engineFor(opts, root);
   const manifest = await verifyBackup(opts.backup);
   log(
     `verified ${manifest.files.length} files of backup ${manifest.name} (stack ${manifest.stack}, ${manifest.createdAt})`,
@@ -410,9 +446,9 @@ export async function restore(opts: RestoreOptions, log: (line: string) => void 
   else restorePostgres(job);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], root: string = ROOT): Promise<number> {
   try {
-    await restore(parseRestoreArgs(argv));
+    await restore(parseRestoreArgs(argv), console.log, root);
     return 0;
   } catch (error) {
     console.error(`restore: ${(error as Error).message}`);

@@ -22,6 +22,7 @@ import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { sh, waitUntil } from "./support/process";
 import { COMMAND, type ProgramRun, ROOT, runProgram } from "./support/pulumi";
+import { main as restoreMain } from "../scripts/restore";
 import { runStatus } from "../scripts/status";
 import { type ServiceRunAs, healthyTasks, serviceNamed } from "./support/serviceSpec";
 import { removeSwarmLabelled, testSwarm } from "./support/swarm";
@@ -164,7 +165,7 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
     }
   }, 120_000);
 
-  it("backs up each database on its own node into one manifest, and restores a region on its node", () => {
+  it("backs up each database on its own node into one manifest, and restores a region on its node", async () => {
     const dbTask = () => healthyTasks(serviceName("region-orion-db"), { host: n3.host })[0] as string;
     const psql = (sql: string) =>
       docker(["exec", dbTask(), "psql", "-XAtq", "-U", "region_orion_user", "-d", "region_orion", "-c", sql], {
@@ -189,6 +190,25 @@ describeOn("swarm3", swarm, "swarm mode on three real nodes", () => {
     );
     expect(restore.status, `${restore.stdout}${restore.stderr}`).toBe(0);
     expect(psql("SELECT name FROM ships")).toBe("before-backup");
+
+    // npm run restore alone, from the stack file: it reaches the node the region is pinned to.
+    psql("DELETE FROM ships; INSERT INTO ships VALUES ('after-restore');");
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-restore-"));
+    const saved = process.env.DOCKER_HOST;
+    try {
+      fs.writeFileSync(path.join(root, "Pulumi.test.yaml"), stringifyYaml({ config: stackConfig }));
+      // The node without a dockerHost is the engine DOCKER_HOST names, as for `pulumi up`.
+      process.env.DOCKER_HOST = n1.host;
+      const args = ["--backup", dir, "--stack", "test", "--force"];
+      expect(await restoreMain([...args, "--target", "region:orion"], root)).toBe(0);
+      expect(psql("SELECT name FROM ships")).toBe("before-backup");
+      // Redis restarts its container, which a swarm answers with a new task: refused, nothing touched.
+      expect(await restoreMain([...args, "--target", "redis"], root)).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it("installs the scheduled backup as declared, and the timer's service backs up each database on its node", () => {

@@ -19,6 +19,7 @@ import { planStack } from "../planning/stack/topology";
 import { backupCommand } from "../planning/backup/run";
 import { acrossNodes } from "../planning/swarm/nodeDocker";
 import { backupCommandFor } from "../scripts/backup";
+import { swarmTargetEngine } from "../planning/backup/restore";
 import { runCapacity } from "../scripts/capacity";
 import { rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
@@ -395,4 +396,17 @@ describe("npm run backup", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("npm run restore in a swarm stack", () => {
+  const swarm = { nodes: THREE_NODES };
+  const placement: Placement = { nexus: "node-1", redis: "node-1", regions: { default: "node-2", orion: "node-3" } };
+  it.each([
+    ["the nexus, on the provider's node", { kind: "nexus" }, { dockerHost: undefined }],
+    ["a region, on its node", { kind: "region", regionId: "orion" }, { dockerHost: "ssh://ops@node-3" }],
+    ["a region the config does not have", { kind: "region", regionId: "vega" }, { problem: "region vega is not in the stack's config" }],
+    ["Redis", { kind: "redis" }, { problem: "restoring Redis stops and starts its container, which a swarm answers with a new task; not supported in swarm mode yet" }],
+  ] as const)("reaches %s", (_what, target, expected) => {
+    expect(swarmTargetEngine(target, swarm, placement)).toEqual(expected);
+  }); // prettier-ignore
 });

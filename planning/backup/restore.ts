@@ -6,6 +6,7 @@
  */
 import type { BackupManifest, ManifestEntry } from "./manifest";
 import { type Role, containerLabels } from "../roles";
+import type { Placement } from "../swarm/placement";
 
 /** What restore can target: the nexus, one region, or Redis. */
 export type RestoreTarget = { kind: "nexus" } | { kind: "region"; regionId: string } | { kind: "redis" };
@@ -51,6 +52,28 @@ export const describeTarget = (t: RestoreTarget): string =>
 /** com.sectorwars.role of the container that holds a target's data. */
 export const targetRole = (t: RestoreTarget): Role =>
   t.kind === "nexus" ? "nexus-db" : t.kind === "region" ? "region-db" : "redis";
+
+/**
+ * Where a restore finds its target in a swarm stack: the engine of the node its database is
+ * pinned to (that node's dockerHost; none: the engine DOCKER_HOST reaches, the provider's), or
+ * why it cannot. A swarm keeps a service's earlier tasks as exited containers beside the running
+ * one, so only the running one is the target.
+ */
+export function swarmTargetEngine(
+  target: RestoreTarget,
+  swarm: { nodes: readonly { name: string; dockerHost?: string }[] },
+  placement: Placement,
+): { dockerHost: string | undefined } | { problem: string } {
+  if (target.kind === "redis") {
+    return {
+      problem:
+        "restoring Redis stops and starts its container, which a swarm answers with a new task; not supported in swarm mode yet",
+    };
+  }
+  const node = target.kind === "nexus" ? placement.nexus : placement.regions[target.regionId];
+  if (node === undefined) return { problem: `${describeTarget(target)} is not in the stack's config` };
+  return { dockerHost: swarm.nodes.find((n) => n.name === node)?.dockerHost };
+}
 
 /** `docker ps` filters that match a target's container in a stack by its labels, and nothing else. */
 export function targetFilters(stack: string, target: RestoreTarget): string[] {
