@@ -78,7 +78,6 @@ describe("sectorwars:orchestrator and sectorwars:swarm", () => {
     ["a second node without its own engine's address", withSwarm({ nodes: THREE_NODES.map(({ dockerHost, ...n }) => (n.name === "node-2" ? n : { ...n, dockerHost })) }), 'sectorwars:swarm.nodes[1].dockerHost: required with more than one node: only one (the provider\'s, "node-1") may go without; backups, restore and status reach a node\'s containers through its own engine'],
     ["debug ports", { ...raw, debugPorts: { publish: true } }, "sectorwars:debugPorts.publish: a swarm service cannot publish on 127.0.0.1 only; reach a database with docker exec on its node instead"],
     ["a local build on a cluster", { ...raw, images: { ...REGISTRY_IMAGES, gameserver: { context: "probe" } } }, "sectorwars:images.gameserver: a local build exists on the manager only; with more than one node, name an image in a registry every node can pull"],
-    ["a migration step", { ...raw, database: { migration: { command: ["migrate"] } } }, "sectorwars:database.migration: is not supported with sectorwars:orchestrator swarm yet"],
     ["a static fill", { ...raw, edge: { ...(raw.edge as object), staticFrom: { directory: "public" } } }, "sectorwars:edge.staticFrom: is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)"],
   ]; // prettier-ignore
   it.each(cases)("refuses %s", (_what, config, problem) => {

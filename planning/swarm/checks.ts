@@ -66,9 +66,6 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
       "is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)",
     );
   }
-  if (config.database.migration) {
-    add(["database", "migration"], "is not supported with sectorwars:orchestrator swarm yet");
-  }
   if (swarm.nodes.length > 1) {
     // Backups, restore and status reach each node's containers through that node's own engine.
     const unreachable = swarm.nodes.filter((n) => n.dockerHost === undefined);

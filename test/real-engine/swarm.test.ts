@@ -216,6 +216,49 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     await expectNoChange("re-activating a region");
   }, 900_000);
 
+  it("runs the migration step: a backup, then each database's migration on its overlay, no task restarted", async () => {
+    // The probe stands in for the gameserver; pg is in its image. Each run adds one row.
+    const migrate = [
+      "node",
+      "-e",
+      'const { Client } = require("pg"); const c = new Client({ connectionString: process.env.DATABASE_URL }); ' +
+        'c.connect().then(() => c.query("CREATE TABLE IF NOT EXISTS migrated (role text)"))' +
+        '.then(() => c.query("INSERT INTO migrated VALUES ($1)", [process.env.SECTORWARS_ROLE]))' +
+        ".then(() => c.end()).catch((e) => { console.error(e.message); process.exit(1); });",
+    ];
+    const before = { tasks: tasks(), backups: backups() };
+    const sizes = stack.currentConfig["sectorwars:sizeProfiles"];
+    stack.writeConfig(
+      configWith(releases.v2, {
+        "sectorwars:sizeProfiles": sizes,
+        "sectorwars:database": { migration: { command: migrate } },
+      }),
+    );
+    const up = await stack.up();
+    expect(
+      up.steps.map((s) => `${s.op} ${s.urn.split("::").pop() ?? ""}`).sort(),
+      "what turning the step on does",
+    ).toEqual(
+      ["create nexus-migrate", "create region-default-migrate", "create region-orion-migrate"]
+        .concat(["replace backups-run", "create-replacement backups-run", "delete-replaced backups-run"])
+        .sort(),
+    );
+    expect(tasks(), "no task restarted").toEqual(before.tasks);
+    expect(
+      backups().filter((b) => !before.backups.includes(b)),
+      "a backup first",
+    ).toHaveLength(1);
+    const migrated = (role: string, region: string | null, user: string, db: string) => {
+      const c = stackContainers(stackName, engine).find(
+        (c) => c.role === role && (region === null || c.region === region),
+      );
+      return docker(["exec", c?.id ?? "", "psql", "-U", user, "-d", db, "-XAtqc", "SELECT role FROM migrated"], engine);
+    };
+    expect(migrated("nexus-db", null, "nexus_user", "nexus_db").trim()).toBe("nexus-api");
+    expect(migrated("region-db", "orion", "region_orion_user", "region_orion").trim()).toBe("region-api");
+    await expectNoChange("turning the migration step on");
+  }, 900_000);
+
   it("destroys every service, secret and config and keeps the data volumes on the node", async () => {
     await stack.destroy();
     destroyed = true;
