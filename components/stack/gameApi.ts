@@ -40,7 +40,7 @@ export interface GameApiHostArgs {
    * (each registers what reruns it with the gate).
    */
   backup: BackupBefore;
-  /** The migration step; unset, none (swarm mode refuses it at config time). */
+  /** The migration step; unset, none. */
   migration?: MigrationArgs;
 }
 
@@ -264,7 +264,8 @@ interface DeclareMigrationArgs {
  * after the database is up. It runs when it is created (the step first set, a new or reactivated
  * region) and when its triggers change (a new gameserver image, a new command), never on an
  * update of anything else: `update` is a no-op. What reruns it also reruns the backup: it
- * registers its triggers with the backup's gate, as the data-holding containers do.
+ * registers its triggers with the backup's gate, as the data-holding containers do. It runs on
+ * the provider's engine (in swarm mode a manager, on the database's attachable overlay).
  */
 function declareMigration(parent: pulumi.Resource, name: string, args: DeclareMigrationArgs): command.local.Command {
   const { api } = args;

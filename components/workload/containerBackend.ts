@@ -24,7 +24,6 @@ const upload = (f: WorkloadFile) => ({
 });
 
 export class ContainerBackend implements Backend {
-  readonly kind = "container";
   readonly checksInit = true;
 
   /** @param dockerEnvironment DOCKER_HOST of the provider: where `docker exec` finds the containers. */

@@ -33,7 +33,6 @@ export interface SwarmBackendArgs {
 }
 
 export class SwarmBackend implements Backend {
-  readonly kind = "swarm";
   /** A task's first log is on its node, and a failed init restarts it on the same volume: not checked yet. */
   readonly checksInit = false;
   readonly dockerEnvironment: Record<string, string>;

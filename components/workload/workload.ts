@@ -1,9 +1,9 @@
 /**
- * One workload model behind both orchestrators. Nexus, Region, SharedRedis and WebApps say what
- * each of their workloads is (plan, image, environment, secrets, files, volumes, networks) once;
- * a backend declares it: a container on one host (containerBackend.ts) or a swarm service with
- * Docker secrets and configs (swarmBackend.ts). What differs between the two is decided there,
- * each with its reason, never in the components.
+ * One workload model behind both orchestrators. Nexus, Region, SharedRedis, WebApps and EdgeProxy
+ * say what each of their workloads is (plan, image, environment, secrets, files, volumes,
+ * networks) once; a backend declares it: a container on one host (containerBackend.ts) or a
+ * swarm service with Docker secrets and configs (swarmBackend.ts). What differs between the two
+ * is decided there, each with its reason, never in the components.
  */
 import type * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
@@ -134,7 +134,6 @@ export interface VolumeArgs {
 
 /** An orchestrator, as the components see it. */
 export interface Backend {
-  readonly kind: "container" | "swarm";
   /** A private network (bridge on one host, overlay in swarm mode). */
   network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network;
   /** The edge's front network, where the APIs and UIs answer; plain containers (tests, the operator's curl) may join. */
