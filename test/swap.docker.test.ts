@@ -1,6 +1,7 @@
 /**
- * A new game-server version, deployed under load: requests loop through the edge (real nginx in a
- * container, with the nginx.conf the program generates) to a region API and the nexus, while both
+ * A new game-server version, deployed under load: requests (GET and POST, over HTTP and HTTPS)
+ * loop through the edge (real nginx in a container, with the nginx.conf the program generates) to
+ * a region API and the nexus, while both
  * API containers are replaced in exactly the order and with exactly the settings the program
  * declares (test/support/containerSpec.ts), the edge reload it declares between the new
  * containers and the removal of the old ones included. The stand-in API refuses connections for
@@ -10,8 +11,10 @@
  * Create-before-delete must fail no request. The same swap done delete-before-create must fail
  * some, or this test could not tell the two apart.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -32,9 +35,9 @@ import { ensureModernDockerd, modernDockerd } from "./support/modernDocker";
 import { containers, uploadOf } from "./support/graph";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { labelArgs, upload } from "./support/platformContainers";
-import { type Answer, type ProbeEcho, browserGetAt, getAt, probeEchoOf } from "./support/net";
+import { type Answer, type ProbeEcho, getAt, probeEchoOf } from "./support/net";
 import { type SuiteTarget, describeEach } from "./support/engineSuites";
-import { sh, waitUntil } from "./support/process";
+import { waitUntil } from "./support/process";
 import { selfSignedPem } from "./support/tls";
 import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
 
@@ -103,15 +106,26 @@ async function startEdge(
   return { ip, name };
 }
 
-/** The program's edge-reload command, run against the test's nginx container on `on`. */
-function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): void {
+/**
+ * The program's edge-reload command, run against the test's nginx container on `on`; in the
+ * background, as the engine runs it, so that the load goes on meanwhile.
+ */
+function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): Promise<void> {
   const reload = run.byName("edge-reload");
   const declaredEdge = String(containers(run).find((c) => c.name === "edge")?.inputs.name);
   const command = String(reload.inputs.create).replace(` ${declaredEdge} `, ` ${edgeName} `);
   if (!command.includes(edgeName)) throw new Error(`the reload command names no container: ${command}`);
   const env = on.host === undefined ? process.env : { ...process.env, DOCKER_HOST: on.host };
-  const result = sh(command, env, String(reload.inputs.stdin));
-  if (result.status !== 0) throw new Error(`the edge reload failed (${result.status}): ${result.stderr}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", command], { env, stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (status) =>
+      status === 0 ? resolve() : reject(new Error(`the edge reload failed (${status}): ${stderr}`)),
+    );
+    child.stdin.end(String(reload.inputs.stdin));
+  });
 }
 
 /** A GET to the edge's port 80. */
@@ -124,7 +138,49 @@ const ROUTES: { path: string; served: (echo: ProbeEcho) => boolean }[] = [
   { path: "/api/nexus/galaxy", served: (e) => e.role === "nexus-api" },
 ];
 
-/** Requests in a loop from a few clients (keep-alive to the edge, as browsers do) until stopped. */
+/**
+ * One request on a kept-alive connection to the edge, as a browser sends it: once more if the
+ * connection the client reused turns out closed before any answer (the client's side of
+ * keep-alive, not the edge's upstream).
+ */
+function send(
+  c: { host: string; path: string; method: "GET" | "POST"; agent: http.Agent; tls: boolean },
+  retried = false,
+): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const body = c.method === "POST" ? JSON.stringify({ move: "warp" }) : undefined;
+    const options = {
+      host: c.host,
+      port: c.tls ? 443 : 80,
+      path: c.path,
+      method: c.method,
+      agent: c.agent,
+      timeout: 15_000,
+      headers: body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {},
+      ...(c.tls ? { rejectUnauthorized: false, servername: "localhost" } : {}),
+    };
+    const req = (c.tls ? https : http).request(options, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`${c.method} ${c.path}: no answer within 15 s`)));
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE"))
+        resolve(send(c, true));
+      else reject(error);
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * Requests in a loop from a few clients (keep-alive to the edge, as browsers do) until stopped:
+ * half of them over HTTPS, and every other request a POST, which nginx passes to another server
+ * only if it never reached the first.
+ */
 class Load {
   ok = 0;
   readonly failures: string[] = [];
@@ -136,17 +192,22 @@ class Load {
   }
 
   private async client(host: string, index: number): Promise<void> {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const tls = index % 2 === 1;
+    const agent = tls
+      ? new https.Agent({ keepAlive: true, maxSockets: 1 })
+      : new http.Agent({ keepAlive: true, maxSockets: 1 });
     for (let n = index; this.running; n++) {
       const route = ROUTES[n % ROUTES.length] as (typeof ROUTES)[number];
+      const method = Math.floor(n / ROUTES.length) % 2 === 0 ? "GET" : "POST";
+      const what = `${method} ${tls ? "https" : "http"} ${route.path}`;
       const at = new Date().toISOString();
       try {
-        const answer = await browserGetAt(host, 80, route.path, agent);
+        const answer = await send({ host, path: route.path, method, agent, tls });
         const echo = answer.status === 200 ? probeEchoOf(answer) : {};
-        if (answer.status === 200 && route.served(echo)) this.ok++;
-        else this.failures.push(`${at} ${route.path}: ${answer.status} ${answer.body.slice(0, 120)}`);
+        if (answer.status === 200 && route.served(echo) && echo.method === method) this.ok++;
+        else this.failures.push(`${at} ${what}: ${answer.status} ${answer.body.slice(0, 120)}`);
       } catch (error) {
-        this.failures.push(`${at} ${route.path}: ${(error as Error).message}`);
+        this.failures.push(`${at} ${what}: ${(error as Error).message}`);
       }
     }
     agent.destroy();

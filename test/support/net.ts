@@ -390,5 +390,7 @@ export async function browserGetAt(host: string, port: number, urlPath: string, 
 export interface ProbeEcho {
   role?: string;
   region?: { id?: string | null };
+  /** The request's method, as the probe received it. */
+  method?: string | null;
 }
 export const probeEchoOf = (a: Answer): ProbeEcho => JSON.parse(a.body) as ProbeEcho;
