@@ -4,7 +4,14 @@
  * environment (then secret in state), its networks bridges, its volumes Docker volume resources.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dataVolume, labelList, loopbackPort, privateNetwork, serviceContainer } from "../stack/dockerResources";
+import {
+  dataVolume,
+  dependencies,
+  labelList,
+  loopbackPort,
+  privateNetwork,
+  serviceContainer,
+} from "../stack/dockerResources";
 import * as docker from "@pulumi/docker";
 import type {
   Backend,
@@ -25,25 +32,36 @@ const upload = (f: WorkloadFile) => ({
 
 export class ContainerBackend implements Backend {
   readonly checksInit = true;
+  /**
+   * The Docker names of the networks declared here. A container names its networks by these
+   * plain strings and depends on the resources, rather than taking their name outputs: its inputs
+   * are then known as soon as it is declared, so the backup it waits for (whose trigger covers a
+   * new database's inputs) starts while a new region's network is still being created.
+   */
+  private readonly networkNames = new Map<docker.Network, string>();
 
   /** @param dockerEnvironment DOCKER_HOST of the provider: where `docker exec` finds the containers. */
   constructor(readonly dockerEnvironment: Record<string, string>) {}
 
   network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
     // A published debug port needs a network with a route to the host.
-    return privateNetwork(
+    const network = privateNetwork(
       name,
       { networkName: args.networkName, labels: args.labels, internal: args.debugPort === null },
       opts,
     );
+    this.networkNames.set(network, args.networkName);
+    return network;
   }
 
   frontNetwork(name: string, args: FrontNetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
-    return new docker.Network(
+    const network = new docker.Network(
       name,
       { name: args.networkName, driver: "bridge", labels: labelList(args.labels) },
       { ...opts, deleteBeforeReplace: true },
     );
+    this.networkNames.set(network, args.networkName);
+    return network;
   }
 
   volume(name: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions): DataVolume {
@@ -76,7 +94,10 @@ export class ContainerBackend implements Backend {
         image: w.image,
         ...(envs === undefined ? {} : { envs }),
         ...(w.command ? { command: w.command } : {}),
-        networks: w.networks.map((n) => ({ name: n.network.name, aliases: n.aliases })),
+        networks: w.networks.map((n) => ({
+          name: this.networkNames.get(n.network) ?? n.network.name,
+          aliases: n.aliases,
+        })),
         ...(w.volumes
           ? {
               mounts: w.volumes.map((v) => ({
@@ -93,7 +114,11 @@ export class ContainerBackend implements Backend {
         ...(w.publish ? { ports: w.publish.map((p) => ({ ...p, protocol: "tcp" })) } : {}),
         ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
       },
-      w.filesKeptCurrent ? { ...opts, ignoreChanges: [...(opts.ignoreChanges ?? []), "uploads"] } : opts,
+      {
+        ...opts,
+        dependsOn: [...dependencies(opts.dependsOn), ...w.networks.map((n) => n.network)],
+        ...(w.filesKeptCurrent ? { ignoreChanges: [...(opts.ignoreChanges ?? []), "uploads"] } : {}),
+      },
     );
     return {
       resource: container,
