@@ -62,8 +62,9 @@ export function deploySection(d: DeployResult): string[] {
         ? ` The rounds ran just before, in a process whose compose peer failed; their samples came from ${d.roundsFrom}.`
         : ""),
     "",
-    "Each figure is `pulumi up` (or `destroy`) as the Automation API runs the CLI on this repository's program " +
-      "(`test/support/pulumiEngine.ts`), from its start until it returns: program evaluation (ts-node, transpile only), " +
+    "Each figure is the CLI as an operator runs it, `pulumi up --yes --skip-preview` (or `destroy`), on this repository's " +
+      "program with its own Pulumi.yaml (`test/support/pulumiEngine.ts` `cli`), from its start until it exits: program " +
+      "evaluation (ts-node, transpile only: tsconfig.pulumi.json), " +
       "the engine's diff, the providers' work and every wait the program declares (health checks, the backup before a " +
       "database changes, the edge reload or the swarm edge's convergence). The dev stack with the test images and the probe " +
       "in every app role; each run starts from an empty backend: up, an up with nothing changed, a region added (`vega`), a " +

@@ -12,6 +12,7 @@
  *    without the developer's PATH, so the suite looks there itself).
  * None of them: every real-engine test is skipped with that reason (see engineSuites.ts).
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -178,6 +179,8 @@ export class EngineStack {
     readonly stack: Stack,
     private readonly options: EngineStackOptions,
     dir: string,
+    /** The CLI's environment: the engine's binaries, the local backend, the Docker host. */
+    private readonly envVars: Record<string, string>,
   ) {
     this.dir = dir;
     this.config = options.config;
@@ -204,7 +207,7 @@ export class EngineStack {
       envVars,
       projectSettings: projectSettings(options.programDir ?? PROJECT_DIR),
     });
-    const engineStack = new EngineStack(await Stack.create(options.stackName, workspace), options, dir);
+    const engineStack = new EngineStack(await Stack.create(options.stackName, workspace), options, dir, envVars);
     engineStack.writeConfig(options.config);
     for (const [key, value] of Object.entries(options.secrets ?? {})) {
       await engineStack.stack.setConfig(key, { value, secret: true });
@@ -308,6 +311,40 @@ export class EngineStack {
     return this.stack.outputs();
   }
 
+  /**
+   * `pulumi up` or `pulumi destroy` as an operator runs it: the CLI alone, timed until it exits
+   * (the Automation API reads the stack's history and outputs after it, which an operator
+   * does not wait for), its steps from its event log.
+   */
+  async cli(operation: "up" | "destroy"): Promise<{ seconds: number; steps: StepRecord[] }> {
+    const eventLog = path.join(this.dir, `events-${operation}-${Date.now()}.json`);
+    const args = [operation, "--yes", "--skip-preview", "--non-interactive", "--stack", this.options.stackName];
+    const started = Date.now();
+    const exit = await new Promise<{ status: number | null; output: string }>((resolve, reject) => {
+      const child = spawn(path.join(this.options.engine.binDir, "pulumi"), [...args, "--event-log", eventLog], {
+        cwd: this.dir,
+        env: { ...process.env, ...this.envVars },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
+      child.on("error", reject);
+      child.on("close", (status) => resolve({ status, output }));
+    });
+    const seconds = (Date.now() - started) / 1000;
+    if (exit.status !== 0) throw new Error(`pulumi ${operation} failed (${exit.status}):\n${exit.output.slice(-4000)}`);
+    const events = fs
+      .readFileSync(eventLog, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as EngineEvent & { timestamp: number });
+    const first = events[0]?.timestamp ?? 0;
+    const steps: StepRecord[] = [];
+    for (const event of events) recordStep(steps, event, event.timestamp - first);
+    return { seconds, steps };
+  }
+
   /** Removes the workspace (stack file, state); what the stack deployed is the caller's to destroy. */
   dispose(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
@@ -317,16 +354,16 @@ export class EngineStack {
     const steps: StepRecord[] = [];
     const started = Date.now();
     const now = () => (Date.now() - started) / 1000;
-    const onEvent = (event: EngineEvent) => {
-      const step = event.resourcePreEvent?.metadata;
-      if (step && step.op !== "same") {
-        steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [], started: now() });
-      }
-      const done = event.resOutputsEvent?.metadata ?? event.resOpFailedEvent?.metadata;
-      const record = done && [...steps].reverse().find((s) => s.urn === done.urn && s.ended === undefined);
-      if (record) record.ended = now();
-    };
-    const result = await operation(onEvent);
+    const result = await operation((event) => recordStep(steps, event, now()));
     return { result, seconds: (Date.now() - started) / 1000, steps };
   }
+}
+
+/** Adds an engine event to the steps other than `same`: a step's start, or the end of the last one of its URN. */
+function recordStep(steps: StepRecord[], event: EngineEvent, at: number): void {
+  const step = event.resourcePreEvent?.metadata;
+  if (step && step.op !== "same") steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [], started: at });
+  const done = event.resOutputsEvent?.metadata ?? event.resOpFailedEvent?.metadata;
+  const record = done && [...steps].reverse().find((s) => s.urn === done.urn && s.ended === undefined);
+  if (record) record.ended = at;
 }
