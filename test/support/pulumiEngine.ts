@@ -323,7 +323,8 @@ export class EngineStack {
     const exit = await new Promise<{ status: number | null; output: string }>((resolve, reject) => {
       const child = spawn(path.join(this.options.engine.binDir, "pulumi"), [...args, "--event-log", eventLog], {
         cwd: this.dir,
-        env: { ...process.env, ...this.envVars },
+        // --event-log is one of the debug commands' flags, as the Automation API uses it.
+        env: { ...process.env, ...this.envVars, PULUMI_DEBUG_COMMANDS: "true" },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
