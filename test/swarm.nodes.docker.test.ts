@@ -6,8 +6,8 @@
  * an API reaches its database and Redis on other nodes over the overlay (vxlan); the edge on the
  * edge node routes to both regions; the backup finds each database on the node that runs it
  * (one manifest), so does the scheduled backup's service as the program installs it, `npm run
- * across-nodes` restores a region on its node, and `npm run status`
- * finds every task on the node that runs it.
+ * restore` (from the stack file alone) and `npm run across-nodes` restore a region on its node,
+ * and `npm run status` finds every task on the node that runs it.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
