@@ -14,7 +14,7 @@ import {
   migrationLabels,
   migrationRunCommand,
 } from "../../planning/stack/databaseSchema";
-import type { ContainerPlan, DatabasePlan } from "../../planning/stack/topology";
+import type { ContainerPlan, DatabasePlan, RegionPlan } from "../../planning/stack/topology";
 import { PGDATA } from "../../planning/stack/topology";
 import type { Backend, DataVolume, Deployed } from "../workload/workload";
 import type * as docker from "@pulumi/docker";
@@ -61,12 +61,11 @@ export interface DatabaseSchemaArgs {
 }
 
 export interface ApiWithDatabaseArgs extends GameApiHostArgs, DatabaseSchemaArgs {
-  api: ContainerPlan;
-  db: DatabasePlan;
-  /** The API's Redis database index. */
-  redisDb: number;
-  /** Environment entries other than DATABASE_URL and REDIS_URL. */
-  env: Record<string, string>;
+  /**
+   * The nexus's or a region's plan: the API, its database, its Redis database index, and the
+   * environment entries other than DATABASE_URL and REDIS_URL (identityEnv).
+   */
+  plan: Pick<RegionPlan, "api" | "db" | "redisDb" | "identityEnv">;
 }
 
 /**
@@ -99,7 +98,8 @@ export function declareApiWithDatabase(
   name: string,
   args: ApiWithDatabaseArgs,
 ): ApiWithDatabase {
-  const { db: dbPlan, api: apiPlan, backend } = args;
+  const { db: dbPlan, api: apiPlan } = args.plan;
+  const { backend } = args;
   const opts = { parent };
   const network = backend.network(
     `${name}-net`,
@@ -175,11 +175,11 @@ export function declareApiWithDatabase(
   );
 
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
-  const redisUrl = args.redis.url(args.redisDb);
+  const redisUrl = args.redis.url(args.plan.redisDb);
   // The API's environment, in the order its container has always had it.
   const apiEnv: Record<string, string> = {
     ...apiPlan.env,
-    ...args.env,
+    ...args.plan.identityEnv,
     PORT: String(apiPlan.port),
     SECTORWARS_ROLE: apiPlan.role,
   };

@@ -25,14 +25,7 @@ export class Nexus extends pulumi.ComponentResource {
 
   constructor(name: string, args: NexusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Nexus", name, {}, opts);
-    const { plan, ...host } = args;
-    const pair = declareApiWithDatabase(this, name, {
-      ...host,
-      api: plan.api,
-      db: plan.db,
-      redisDb: plan.redisDb,
-      env: plan.identityEnv,
-    });
+    const pair = declareApiWithDatabase(this, name, args);
     this.api = pair.api;
     this.apiName = pair.api.name;
     this.dbName = pair.db.name;

@@ -28,7 +28,7 @@ export class Region extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Region", name, {}, opts);
-    const { plan, ...host } = args;
+    const { plan } = args;
     this.regionId = plan.id;
     this.state = plan.state;
     if (plan.state === "retired") {
@@ -41,13 +41,7 @@ export class Region extends pulumi.ComponentResource {
       this.registerOutputs({ state: this.state, volumeName: this.volumeName });
       return;
     }
-    const pair = declareApiWithDatabase(this, name, {
-      ...host,
-      api: plan.api,
-      db: plan.db,
-      redisDb: plan.redisDb,
-      env: plan.identityEnv,
-    });
+    const pair = declareApiWithDatabase(this, name, args);
     this.api = pair.api;
     this.apiName = pair.api.name;
     this.dbName = pair.db.name;

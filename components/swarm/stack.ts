@@ -39,23 +39,9 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
     );
   }
   const services = planSwarmServices(plan, swarm, placement, config.namePrefix);
-  // Commands in a pinned task's container go to the engine of the node that runs it.
-  const pinnedTo = new Map<string, string>([
-    [services.redis.serviceName, placement.redis],
-    [services.nexus.db.serviceName, placement.nexus],
-    ...Object.entries(services.regions).map(([id, s]): [string, string] => [
-      s.db.serviceName,
-      placement.regions[id] as string,
-    ]),
-  ]);
-  const nodeEnvironment = (serviceName: string): Record<string, string> => {
-    const node = pinnedTo.get(serviceName);
-    const host = swarm.nodes.find((n) => n.name === node)?.dockerHost;
-    return host ? { DOCKER_HOST: host } : dockerEnvironment;
-  };
 
   const images = new PlatformImages("images", { images: plan.images, namePrefix: plan.prefix });
-  const backend = new SwarmBackend({ services: allSwarmServices(services), nodeEnvironment, dockerEnvironment });
+  const backend = new SwarmBackend({ services: allSwarmServices(services), nodes: swarm.nodes, dockerEnvironment });
   const edge = new EdgeProxy("edge", {
     backend,
     plan: plan.edge,

@@ -8,6 +8,7 @@
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { onTask } from "../../planning/swarm/commands";
+import { nodeDockerHost } from "../../planning/swarm/placement";
 import { SECRETS_DIR } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
 import { type TaskFile, configFile, overlayNetwork, secretFile, swarmService } from "../swarm/service";
@@ -26,8 +27,8 @@ import {
 export interface SwarmBackendArgs {
   /** Every planned service (planning/swarm/services.ts), found by the workload's container name. */
   services: SwarmServicePlan[];
-  /** DOCKER_HOST of the node that runs a pinned service's task (where commands in it run); else the provider's. */
-  nodeEnvironment: (serviceName: string) => Record<string, string>;
+  /** The cluster's nodes: a command in a pinned service's task runs on its node's engine. */
+  nodes: readonly { name: string; dockerHost?: string }[];
   /** DOCKER_HOST of a manager (the provider's). */
   dockerEnvironment: Record<string, string>;
 }
@@ -58,6 +59,12 @@ export class SwarmBackend implements Backend {
 
   volume(_name: string, args: VolumeArgs): DataVolume {
     return { source: args.volumeName, labels: args.labels, name: pulumi.output(args.volumeName) };
+  }
+
+  /** The docker CLI's environment for a node's engine; the provider's for a floating service. */
+  private engineOf(node: string | undefined): Record<string, string> {
+    const host = nodeDockerHost(this.args, node);
+    return host ? { DOCKER_HOST: host } : this.dockerEnvironment;
   }
 
   workload(name: string, w: WorkloadArgs, opts: pulumi.CustomResourceOptions): Deployed {
@@ -111,7 +118,7 @@ export class SwarmBackend implements Backend {
       name: pulumi.output(plan.serviceName),
       command: (script) => ({
         create: onTask(plan.serviceName, script('"$c"')),
-        environment: this.args.nodeEnvironment(plan.serviceName),
+        environment: this.engineOf(plan.node),
         // A task restarts in place (same service id) onto a new secret: that is a new container too.
         triggers: [service.id, ...secrets.map((s) => s.object.name)],
       }),

@@ -6,7 +6,7 @@
  */
 import type { BackupManifest, ManifestEntry } from "./manifest";
 import { type Role, containerLabels } from "../roles";
-import type { Placement } from "../swarm/placement";
+import { type Placement, nodeDockerHost, placedNode } from "../swarm/placement";
 
 /** What restore can target: the nexus, one region, or Redis. */
 export type RestoreTarget = { kind: "nexus" } | { kind: "region"; regionId: string } | { kind: "redis" };
@@ -70,9 +70,9 @@ export function swarmTargetEngine(
         "restoring Redis stops and starts its container, which a swarm answers with a new task; not supported in swarm mode yet",
     };
   }
-  const node = target.kind === "nexus" ? placement.nexus : placement.regions[target.regionId];
+  const node = placedNode(placement, target.kind === "nexus" ? target : { kind: "region", id: target.regionId });
   if (node === undefined) return { problem: `${describeTarget(target)} is not in the stack's config` };
-  return { dockerHost: swarm.nodes.find((n) => n.name === node)?.dockerHost };
+  return { dockerHost: nodeDockerHost(swarm, node) };
 }
 
 /** `docker ps` filters that match a target's container in a stack by its labels, and nothing else. */

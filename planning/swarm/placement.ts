@@ -81,6 +81,19 @@ export function placeUnits(
   };
 }
 
+/** The node a unit was placed on; undefined for a region the config does not have. */
+export const placedNode = (placement: Placement, u: StatefulUnit): string | undefined =>
+  u.kind === "region" ? placement.regions[u.id] : placement[u.kind];
+
+/**
+ * The DOCKER_HOST that reaches a node's own engine: its dockerHost, or undefined for the node that
+ * goes without one (the engine the caller's DOCKER_HOST reaches, the provider's).
+ */
+export const nodeDockerHost = (
+  swarm: { nodes: readonly { name: string; dockerHost?: string }[] },
+  node: string | undefined,
+): string | undefined => swarm.nodes.find((n) => n.name === node)?.dockerHost;
+
 /** Placement constraint that pins a task to a node by its host name. */
 export const pinConstraint = (node: string): string => `node.hostname == ${node}`;
 

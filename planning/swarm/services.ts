@@ -50,6 +50,8 @@ export interface SwarmServicePlan {
   container: ContainerPlan;
   /** Docker service name: the seed's container name, stable; swarm updates a service in place. */
   serviceName: string;
+  /** The node a pinned service (a database, Redis) runs on: where commands in its task run. */
+  node?: string;
   /** Replicated, or one task on each of the `nodes` nodes its constraints select (the edge). */
   mode: { kind: "replicated"; replicas: number } | { kind: "global"; nodes: number };
   constraints: string[];
@@ -131,7 +133,7 @@ function service(
 }
 
 const pinned = (container: ContainerPlan, node: string): SwarmServicePlan =>
-  service(container, { mode: { kind: "replicated", replicas: 1 }, constraints: [pinConstraint(node)] });
+  service(container, { mode: { kind: "replicated", replicas: 1 }, constraints: [pinConstraint(node)], node });
 
 const floating = (container: ContainerPlan, replicas: number): SwarmServicePlan =>
   service(container, { mode: { kind: "replicated", replicas }, constraints: [] });
