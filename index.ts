@@ -52,11 +52,7 @@ async function main() {
   });
   const { backend, images, edge } = site;
 
-  const backups = new Backups("backups", {
-    ...plan.backup,
-    dockerEnvironment,
-    ...(site.nodeHosts ? { nodeHosts: site.nodeHosts } : {}),
-  });
+  const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
 
   const redis = new SharedRedis("redis", {
     backend,

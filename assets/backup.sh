@@ -4,7 +4,11 @@
 # docs/backups.md describes it.
 #
 #   --stack NAME --dir DIR [--parallelism N] [--retention-days N] [--allow-empty]
-#   [--redis-save-timeout SECONDS] [--prune-only]
+#   [--redis-save-timeout SECONDS] [--prune-only] [--node DOCKER_HOST]...
+#
+# Without --node it works on the engine the docker CLI reaches (DOCKER_HOST). A swarm stack names
+# each node's engine with --node ("default": that same engine): the script then finds the running
+# containers on every node and reaches each one on the node that runs it.
 #
 # The platform's names and defaults are not written here: whoever runs this file sets them
 # first. The Pulumi program puts them in a block right after the first line, from the constants
@@ -25,15 +29,17 @@ umask 077
 
 say() { printf 'sectorwars-backup: %s\n' "$*"; }
 die() { printf 'sectorwars-backup: error: %s\n' "$*" >&2; exit 1; }
-usage() { die "usage: sectorwars-backup --stack NAME --dir DIR [--parallelism N] [--retention-days N] [--allow-empty] [--redis-save-timeout S] [--prune-only]"; }
+usage() { die "usage: sectorwars-backup --stack NAME --dir DIR [--parallelism N] [--retention-days N] [--allow-empty] [--redis-save-timeout S] [--prune-only] [--node DOCKER_HOST]..."; }
 
 stack="" dir="" parallelism=$DEFAULT_PARALLELISM retention_days=$DEFAULT_RETENTION_DAYS
 redis_timeout=$DEFAULT_REDIS_SAVE_TIMEOUT allow_empty=0 prune_only=0
+nodes=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --stack|--dir|--parallelism|--retention-days|--redis-save-timeout)
+    --stack|--dir|--parallelism|--retention-days|--redis-save-timeout|--node)
       [ $# -ge 2 ] || usage
       case $1 in
+        --node) nodes+=("$2") ;;
         --stack) stack=$2 ;;
         --dir) dir=$2 ;;
         --parallelism) parallelism=$2 ;;
@@ -51,6 +57,9 @@ done
 [[ $parallelism =~ ^[1-9][0-9]*$ ]] || die "--parallelism must be a positive integer"
 [[ $retention_days =~ ^[1-9][0-9]*$ ]] || die "--retention-days must be a positive integer"
 [[ $redis_timeout =~ ^[1-9][0-9]*$ ]] || die "--redis-save-timeout must be a positive integer"
+for node in "${nodes[@]}"; do
+  [[ $node =~ ^[A-Za-z0-9][A-Za-z0-9:/@._+-]*$ ]] || die "--node must be a DOCKER_HOST value or default, got '$node'"
+done
 for tool in docker flock sha256sum date sync mv; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is needed on the machine that runs the backup"
 done
@@ -98,23 +107,69 @@ if [ "$prune_only" = 1 ]; then
   exit 0
 fi
 
-docker version --format '{{.Server.Version}}' >/dev/null || die "cannot reach the Docker engine${DOCKER_HOST:+ at $DOCKER_HOST}"
+# docker on one node's engine ("default": the one DOCKER_HOST names here).
+on_node() {
+  local node=$1
+  shift
+  if [ "$node" = default ]; then docker "$@"; else DOCKER_HOST=$node docker "$@"; fi
+}
+if [ ${#nodes[@]} -eq 0 ]; then
+  docker version --format '{{.Server.Version}}' >/dev/null || die "cannot reach the Docker engine${DOCKER_HOST:+ at $DOCKER_HOST}"
+fi
+for node in "${nodes[@]}"; do
+  on_node "$node" version --format '{{.Server.Version}}' >/dev/null || die "cannot reach the Docker engine of node $node"
+done
 
-# --- Discovery: the stack's containers, by label -------------------------------------------
-containers_with_role() {
-  docker ps -a --filter "label=$LABEL_STACK=$stack" --filter "label=$LABEL_ROLE=$1" --format '{{.Names}}' | sort
+# --- Discovery: the stack's containers, by label, and the node of each -----------------------
+declare -A node_of=()
+# "NAME NODE" lines. On one engine, every container (a stopped database fails its backup loudly);
+# across a swarm's nodes the running ones: a service's earlier tasks linger there as exited containers.
+list_role() {
+  local node
+  if [ ${#nodes[@]} -eq 0 ]; then
+    docker ps -a --filter "label=$LABEL_STACK=$stack" --filter "label=$LABEL_ROLE=$1" --format '{{.Names}} default'
+    return
+  fi
+  for node in "${nodes[@]}"; do
+    on_node "$node" ps --filter status=running --filter "label=$LABEL_STACK=$stack" --filter "label=$LABEL_ROLE=$1" \
+      --format "{{.Names}} $node"
+  done
+}
+# discover ROLE: the names into $found, sorted, and each one's node into node_of (here, in this
+# shell: a $(...) would keep node_of to itself).
+discover() {
+  local listed name node
+  listed=$(list_role "$1") || die "cannot list the $1 containers of stack $stack"
+  while read -r name node; do
+    if [ -n "$name" ]; then node_of[$name]=$node; fi
+  done <<<"$listed"
+  found=$(awk 'NF { print $1 }' <<<"$listed" | sort)
+}
+# The docker command line that reaches container $1, into the array dk: one command (env execs
+# docker), so that a job's TERM reaches the docker CLI itself.
+docker_for() {
+  local node=${node_of[$1]:?container $1 was not discovered}
+  if [ "$node" = default ]; then dk=(docker); else dk=(env "DOCKER_HOST=$node" docker); fi
+}
+at() {
+  local dk
+  docker_for "$1"
+  "${dk[@]}" "${@:2}"
 }
 # One variable of a container's configured environment; the rest never leaves the pipe.
 container_env() {
-  docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" |
+  at "$1" inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" |
     awk -v key="$2=" 'index($0, key) == 1 && !found { print substr($0, length(key) + 1); found = 1 }'
 }
-label_of() { docker inspect --format "{{index .Config.Labels \"$2\"}}" "$1"; }
+label_of() { at "$1" inspect --format "{{index .Config.Labels \"$2\"}}" "$1"; }
 
 tasks=()  # "name|container|region|database|user|role"
-nexus=$(containers_with_role nexus-db)
-regions=$(containers_with_role region-db)
-redis=$(containers_with_role redis)
+discover nexus-db
+nexus=$found
+discover region-db
+regions=$found
+discover redis
+redis=$found
 [ "$(printf '%s\n' "$nexus" | grep -c .)" -le 1 ] || die "more than one nexus-db container in stack $stack: $nexus"
 [ "$(printf '%s\n' "$redis" | grep -c .)" -le 1 ] || die "more than one redis container in stack $stack: $redis"
 for c in $nexus $regions; do
@@ -189,14 +244,15 @@ meta() {
 }
 
 dump_postgres() {
-  local name=$1 c=$2 region=$3 db=$4 user=$5 role=$6 version
+  local name=$1 c=$2 region=$3 db=$4 user=$5 role=$6 version dk
   job_traps
-  version=$(docker exec "$c" psql -X -w -A -t -U "$user" -d "$db" -c 'SHOW server_version') ||
+  docker_for "$c"
+  version=$("${dk[@]}" exec "$c" psql -X -w -A -t -U "$user" -d "$db" -c 'SHOW server_version') ||
     fail "cannot connect to the database"
-  run_into "$tmp/$name.dump" docker exec "$c" pg_dump -w -U "$user" -d "$db" --format=custom ||
+  run_into "$tmp/$name.dump" "${dk[@]}" exec "$c" pg_dump -w -U "$user" -d "$db" --format=custom ||
     fail "pg_dump failed"
   has_magic "$tmp/$name.dump" PGDMP || fail "pg_dump wrote no custom-format archive"
-  run_into "$tmp/$name.globals.sql" docker exec "$c" pg_dumpall -w -U "$user" -l "$db" --globals-only --no-role-passwords ||
+  run_into "$tmp/$name.globals.sql" "${dk[@]}" exec "$c" pg_dumpall -w -U "$user" -l "$db" --globals-only --no-role-passwords ||
     fail "pg_dumpall --globals-only failed"
   meta "$name" "$name.dump" pg_dump "$role" "$c" "$region" "$db" "$user" "$version"
   meta "$name" "$name.globals.sql" pg_globals "$role" "$c" "$region" "$db" "$user" "$version"
@@ -204,7 +260,8 @@ dump_postgres() {
 
 # redis-cli inside the Redis container, authenticated with the password from its redis.conf
 # (read there into REDISCLI_AUTH, never on a command line): REDIS_CLI, set ahead of this file.
-rcli() { docker exec "$redis" sh -c "$REDIS_CLI" sh "$REDIS_CONF" "$@" | tr -d '\r'; }
+# dk: the docker command line backup_redis set for the Redis container.
+rcli() { "${dk[@]}" exec "$redis" sh -c "$REDIS_CLI" sh "$REDIS_CONF" "$@" | tr -d '\r'; }
 info_field() { rcli INFO persistence | sed -n "s/^$1://p"; }
 # The first line of a reply that must be a number (LASTSAVE, TIME); anything else fails the job.
 number() {
@@ -215,8 +272,9 @@ number() {
 }
 
 backup_redis() {
-  local version rdir rfile before reply deadline now last
+  local version rdir rfile before reply deadline now last dk
   job_traps
+  docker_for "$redis"
   version=$(rcli INFO server | sed -n 's/^redis_version://p')
   [ -n "$version" ] || fail "cannot talk to Redis (INFO server gave no version)"
   rdir=$(rcli CONFIG GET dir | sed -n 2p)
@@ -255,7 +313,7 @@ backup_redis() {
     sleep 0.2
   done
   # The save is complete and renamed into place; a later save would replace it just as atomically.
-  run_into "$tmp/redis.rdb" docker exec "$redis" cat -- "$rdir/$rfile" || fail "copying $rdir/$rfile failed"
+  run_into "$tmp/redis.rdb" "${dk[@]}" exec "$redis" cat -- "$rdir/$rfile" || fail "copying $rdir/$rfile failed"
   has_magic "$tmp/redis.rdb" REDIS || fail "$rdir/$rfile is not an RDB file"
   meta redis redis.rdb redis_rdb redis "$redis" "" "" "" "$version"
 }

@@ -1,13 +1,12 @@
 /**
  * One backup of a stack now, by the very script `pulumi up` runs (planning/backup/run.ts), from the
- * stack file alone: for a swarm stack across its nodes (planning/swarm/nodeDocker.ts), as the
- * deploy's backup and the scheduled one run it.
+ * stack file alone: for a swarm stack on each node's engine, as the deploy's backup and the
+ * scheduled one run it.
  *   npm run backup -- --stack prod
  * Exit status: the backup script's (0 done, non-zero failed, its messages on stderr); 2 on bad usage.
  */
 import { spawnSync } from "node:child_process";
 import { backupCommand } from "../planning/backup/run";
-import { acrossNodes, nodeHosts } from "../planning/swarm/nodeDocker";
 import { planStack } from "../planning/stack/topology";
 import { ROOT, STACK_NAME_PATTERN, parseCliArgs, readStackConfig } from "./cli";
 
@@ -22,8 +21,7 @@ export function backupCommandFor(argv: readonly string[], root: string = ROOT): 
   const config = readStackConfig(root, stack);
   if ("error" in config) return { error: config.error };
   // The settings the program's Backups component runs with (a relative backup.dir starts at root).
-  const command = backupCommand(planStack(config, stack, { projectDir: root }).backup.settings);
-  return config.swarm === null ? command : acrossNodes(command, nodeHosts(config.swarm.nodes));
+  return backupCommand(planStack(config, stack, { projectDir: root }).backup.settings);
 }
 
 if (require.main === module) {

@@ -1,5 +1,5 @@
 /**
- * What the operator CLIs (capacity, status, backup, across-nodes) share: their result shape, argument parsing, reading a
+ * What the operator CLIs (capacity, status, backup) share: their result shape, argument parsing, reading a
  * stack's config from its Pulumi.<stack>.yaml without the Pulumi CLI, and a timeout.
  */
 import * as path from "node:path";

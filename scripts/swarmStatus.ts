@@ -8,8 +8,7 @@ import Docker from "dockerode";
 import type { PlatformConfig } from "../planning/config";
 import type { ExpectedContainer, ObservedContainer } from "../planning/status/evaluation";
 import { swarmTasks } from "../planning/swarm/capacity";
-import { nodeHosts } from "../planning/swarm/nodeDocker";
-import { acceptedPlacement } from "../planning/swarm/placement";
+import { acceptedPlacement, nodeHosts } from "../planning/swarm/placement";
 import type { StackPlan } from "../planning/stack/topology";
 
 /** Swarm's own label on a task's container. */

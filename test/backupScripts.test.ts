@@ -16,7 +16,6 @@ import {
   DEFAULT_BACKUP_SCHEDULE,
   backupServiceUnit,
   backupTimerUnit,
-  nodesScript,
   scheduleInstallCommand,
   scheduleRemoveCommand,
   scheduleUnitName,
@@ -36,8 +35,8 @@ const settings = (backupDir: string): BackupSettings => ({
 
 describe("generated backup text", () => {
   const s = settings("/var/backups/sectorwars");
-  /** A swarm's schedule: the service runs the backup across these engines. */
-  const swarm = { ...DEFAULT_BACKUP_SCHEDULE, nodeHosts: ["default", "ssh://ops@node-2"] };
+  /** A swarm stack's: the backup works on each of these engines. */
+  const swarm = { ...s, nodes: ["default", "ssh://ops@node-2"] };
 
   beforeAll(() => ensureCommands({ shellcheck: "shellcheck", "systemd-analyze": "systemd" }));
 
@@ -47,7 +46,7 @@ describe("generated backup text", () => {
       backupCommand(s),
       scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE),
       scheduleRemoveCommand(s.stack),
-      scheduleInstallCommand(s, swarm),
+      scheduleInstallCommand(swarm, DEFAULT_BACKUP_SCHEDULE),
       scheduleRemoveCommand(s.stack, { nodes: true }),
     ]) {
       expect(command.startsWith("bash -c '")).toBe(true);
@@ -64,23 +63,17 @@ describe("generated backup text", () => {
     for (const command of [
       scheduleInstallCommand(s, DEFAULT_BACKUP_SCHEDULE),
       scheduleRemoveCommand(s.stack),
-      scheduleInstallCommand(s, swarm),
+      scheduleInstallCommand(swarm, DEFAULT_BACKUP_SCHEDULE),
       scheduleRemoveCommand(s.stack, { nodes: true }),
     ]) {
       const script = run("/bin/sh", ["-c", command.replace(/^bash -c /, "printf '%s\\0' ")]).stdout.split(
         "\0",
       )[0] as string;
       expect(script).toMatch(/^set -euo pipefail\n/);
-      // SC2016: the files it installs are single-quoted literals full of unexpanded "$"; SC1003:
-      // a swarm's nodes script holds quoted text of its own, so its quotes are escaped twice.
-      const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016,SC1003", "-"], { input: script });
+      // SC2016: the files it installs are single-quoted literals full of unexpanded "$".
+      const checked = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], { input: script });
       expect(checked.stdout + checked.stderr).toBe("");
     }
-    // What a swarm's timer starts: the backup script beside it, across the nodes.
-    const nodes = run("shellcheck", ["-s", "bash", "-e", "SC2016", "-"], {
-      input: nodesScript(s.stack, swarm.nodeHosts),
-    });
-    expect(nodes.stdout + nodes.stderr).toBe("");
     // What restore runs inside the containers: POSIX sh, as the alpine images have no bash.
     for (const script of [restorePostgresInContainer(), redisRestoreHelper(), redisCliInContainer()]) {
       const checked = run("shellcheck", ["-s", "sh", "-"], { input: script });
@@ -120,6 +113,9 @@ describe("generated backup text", () => {
     [{ backupDir: "/srv/with space" }, /absolute/],
     [{ parallelism: 0 }, /parallelism/],
     [{ retentionDays: 1.5 }, /retentionDays/],
+    [{ nodes: [] }, /at least one engine/],
+    [{ nodes: ["ssh://ops@node 2"] }, /node "ssh:\/\/ops@node 2" must be a DOCKER_HOST/],
+    [{ nodes: ["-H"] }, /node "-H"/],
   ] as const)("rejects %j", (override, message) => {
     expect(() => validateBackupSettings({ ...s, ...override })).toThrow(message);
     expect(() => backupCommand({ ...s, ...override })).toThrow(message);
@@ -132,6 +128,8 @@ describe("generated backup text", () => {
     expect(bad.stderr).toMatch(/--dir must be an absolute path/);
     expect(run("bash", ["-c", script, "sectorwars-backup", "--stack", "x"]).stderr).toMatch(/--dir must be/);
     expect(run("bash", ["-c", script, "sectorwars-backup", "--bogus"]).stderr).toMatch(/usage/);
+    const node = run("bash", ["-c", script, "sectorwars-backup", "--stack", "x", "--dir", "/x", "--node", "a b"]);
+    expect(node.stderr).toMatch(/--node must be a DOCKER_HOST value or default, got 'a b'/);
   });
 
   it("schedules daily by default with a service that runs the same script", () => {
@@ -141,9 +139,9 @@ describe("generated backup text", () => {
     );
     // A wrong stack name must fail the scheduled run, not back up nothing.
     expect(service).not.toContain("--allow-empty");
-    // A swarm's: the same arguments, to the script that runs it across the nodes.
-    expect(backupServiceUnit(s, swarm, "/usr/local/lib/sectorwars")).toContain(
-      `ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest-nodes.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30\n`,
+    // A swarm's: the same script, told each node's engine.
+    expect(backupServiceUnit(swarm, DEFAULT_BACKUP_SCHEDULE, "/usr/local/lib/sectorwars")).toContain(
+      `ExecStart=/bin/bash /usr/local/lib/sectorwars/backup-backuptest.sh --stack backuptest --dir /var/backups/sectorwars --parallelism 2 --retention-days 30 --node default --node ssh://ops@node-2\n`,
     );
     expect(backupTimerUnit(s, DEFAULT_BACKUP_SCHEDULE)).toMatch(/^OnCalendar=daily$/m);
     const custom = backupTimerUnit(s, { onCalendar: "*-*-* 03:30:00 UTC" });

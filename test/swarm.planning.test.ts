@@ -17,7 +17,6 @@ import { type Placement, placeUnits } from "../planning/swarm/placement";
 import { allSwarmServices, goDurationMs, planSwarmServices, serviceDuration } from "../planning/swarm/services";
 import { planStack } from "../planning/stack/topology";
 import { backupCommand } from "../planning/backup/run";
-import { acrossNodes } from "../planning/swarm/nodeDocker";
 import { backupCommandFor } from "../scripts/backup";
 import { swarmTargetEngine } from "../planning/backup/restore";
 import { runCapacity } from "../scripts/capacity";
@@ -377,15 +376,13 @@ describe("npm run backup", () => {
       fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stringifyYaml({ config: readStackFile("dev") }));
       const swarmCommand = backupCommandFor(["--stack", "swarm"], dir);
       expect(swarmCommand).toEqual(
-        acrossNodes(
-          backupCommand({
-            stack: "swarm",
-            backupDir: path.join(dir, ".backups/swarm"),
-            parallelism: 2,
-            retentionDays: 30,
-          }),
-          ["default", "ssh://ops@node-2", "ssh://ops@node-3"],
-        ),
+        backupCommand({
+          stack: "swarm",
+          backupDir: path.join(dir, ".backups/swarm"),
+          parallelism: 2,
+          retentionDays: 30,
+          nodes: ["default", "ssh://ops@node-2", "ssh://ops@node-3"],
+        }),
       );
       expect(backupCommandFor(["--stack", "dev"], dir)).toEqual(
         backupCommand({ stack: "dev", backupDir: path.join(dir, ".backups/dev"), parallelism: 2, retentionDays: 30 }),

@@ -4,20 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BackupPlan } from "../../planning/stack/topology";
 import { backupCommand } from "../../planning/backup/run";
 import { DEFAULT_BACKUP_SCHEDULE, scheduleInstallCommand, scheduleRemoveCommand } from "../../planning/backup/schedule";
-import { acrossNodes } from "../../planning/swarm/nodeDocker";
 
-const acrossNodesIf = (command: string, hosts: readonly string[] | undefined): string =>
-  hosts ? acrossNodes(command, hosts) : command;
-
-/** The plan's backup slice (the settings with the absolute directory, schedule, generation), and: */
+/**
+ * The plan's backup slice (the settings with the absolute directory and, in swarm mode, each
+ * node's engine; schedule, generation), and:
+ */
 export interface BackupsArgs extends BackupPlan {
   /** Environment of the docker CLI (DOCKER_HOST of the provider). */
   dockerEnvironment: Record<string, string>;
-  /**
-   * Swarm mode: each node's engine (nodeHosts). The backups, the deploy's and the scheduled ones,
-   * reach each database and Redis on the node that runs it (planning/swarm/nodeDocker.ts).
-   */
-  nodeHosts?: readonly string[];
 }
 
 /**
@@ -86,7 +80,7 @@ export class Backups extends pulumi.ComponentResource {
       `${name}-run`,
       {
         // The first deploy runs this before any database exists: nothing to back up is fine here.
-        create: acrossNodesIf(backupCommand({ ...settings, allowEmpty: true }), args.nodeHosts),
+        create: backupCommand({ ...settings, allowEmpty: true }),
         environment: args.dockerEnvironment,
         triggers: [args.generation, this.gate.fingerprint],
         // The output lists files, sizes and checksums; no secret passes through it.
@@ -101,10 +95,9 @@ export class Backups extends pulumi.ComponentResource {
           ...DEFAULT_BACKUP_SCHEDULE,
           onCalendar: args.schedule,
           environment: args.dockerEnvironment,
-          ...(args.nodeHosts ? { nodeHosts: args.nodeHosts } : {}),
         },
       );
-      const remove = scheduleRemoveCommand(settings.stack, { nodes: args.nodeHosts !== undefined });
+      const remove = scheduleRemoveCommand(settings.stack, { nodes: settings.nodes !== undefined });
       // Same unit names before and after: a create-before-delete replacement would remove the
       // units it had just installed.
       new command.local.Command(

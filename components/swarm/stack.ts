@@ -9,7 +9,6 @@ import { ConfigError } from "../../planning/config";
 import { edgeNginxSettings } from "../../planning/edge/plan";
 import type { StackPlan } from "../../planning/stack/topology";
 import { swarmCapacity, swarmCapacityProblems } from "../../planning/swarm/capacity";
-import { nodeHosts } from "../../planning/swarm/nodeDocker";
 import { acceptedPlacement } from "../../planning/swarm/placement";
 import { SWARM_RESOLVER_VALID_SECONDS, allSwarmServices, planSwarmServices } from "../../planning/swarm/services";
 import { type StackSecrets, configFailure } from "../config/stackConfig";
@@ -67,7 +66,6 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
       // and a rolling update pauses longer than that between tasks (SWARM_UPDATE_DELAY).
       behind: () => undefined,
     },
-    nodeHosts: nodeHosts(swarm.nodes),
     outputs: {
       /** Per node: its tasks, budget and headroom; floating tasks in an example packing. */
       capacity,

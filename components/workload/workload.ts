@@ -170,8 +170,6 @@ export interface Orchestrator {
     /** Told every workload behind the edge once all are declared (one host reloads nginx after them). */
     behind(upstreams: pulumi.CustomResource[]): void;
   };
-  /** Swarm: each node's engine, where backups find the databases and Redis (planning/swarm/nodeDocker.ts). */
-  nodeHosts?: readonly string[];
   /** Outputs of this orchestrator alone: capacity as it counts it, placement. */
   outputs: Record<string, unknown>;
 }

@@ -6,8 +6,10 @@
  * schedule run.
  *
  * One run, on the machine that runs it (the deploy machine), against the Docker engine that the
- * docker CLI reaches there (DOCKER_HOST, so a remote host works too):
- * - finds the stack's database and Redis containers by label at run time;
+ * docker CLI reaches there (DOCKER_HOST, so a remote host works too), or in swarm mode against
+ * each node's engine (`nodes`):
+ * - finds the stack's database and Redis containers by label at run time (and, across nodes, the
+ *   node that runs each one, where it then works in it);
  * - streams pg_dump (custom format) of every database and pg_dumpall --globals-only of every
  *   PostgreSQL cluster out through `docker exec`, at most `parallelism` at a time;
  * - has Redis BGSAVE, waits until LASTSAVE advances, then copies dump.rdb;
@@ -42,6 +44,11 @@ export interface BackupSettings {
   allowEmpty?: boolean;
   /** How long to wait for Redis' BGSAVE to finish. */
   redisSaveTimeoutSeconds?: number;
+  /**
+   * Swarm mode: each node's engine once (planning/swarm/placement.ts nodeHosts), "default" for the
+   * one DOCKER_HOST reaches. Unset: that one engine.
+   */
+  nodes?: readonly string[];
 }
 
 export const DEFAULT_BACKUP_SETTINGS = {
@@ -53,6 +60,8 @@ export const DEFAULT_BACKUP_SETTINGS = {
 export const STACK_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** No spaces or quotes: the directory goes into systemd unit files and command lines. */
 const DIR_PATTERN = /^\/[A-Za-z0-9._/+-]*$/;
+/** What assets/backup.sh accepts for --node (and a unit file's ExecStart carries unquoted). */
+const NODE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9:/@._+-]*$/;
 
 function positiveInteger(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 1)
@@ -74,6 +83,10 @@ export function validateBackupSettings(s: BackupSettings): void {
     s.redisSaveTimeoutSeconds ?? DEFAULT_BACKUP_SETTINGS.redisSaveTimeoutSeconds,
     "redisSaveTimeoutSeconds",
   );
+  if (s.nodes?.length === 0) throw new Error("nodes, when given, must name at least one engine");
+  for (const node of s.nodes ?? []) {
+    if (!NODE_PATTERN.test(node)) throw new Error(`node "${node}" must be a DOCKER_HOST value or default`);
+  }
 }
 
 /**
@@ -101,7 +114,7 @@ export function backupScriptInputs(): Record<string, string> {
  * its settings as arguments:
  *
  *   --stack NAME --dir DIR [--parallelism N] [--retention-days N] [--allow-empty]
- *   [--redis-save-timeout SECONDS] [--prune-only]
+ *   [--redis-save-timeout SECONDS] [--prune-only] [--node DOCKER_HOST]...
  */
 export function backupScript(): string {
   const [shebang, ...rest] = backupSh().split("\n");
@@ -134,6 +147,7 @@ export function backupArguments(s: BackupSettings): string[] {
     String(s.retentionDays),
     ...(s.redisSaveTimeoutSeconds === undefined ? [] : ["--redis-save-timeout", String(s.redisSaveTimeoutSeconds)]),
     ...(s.allowEmpty ? ["--allow-empty"] : []),
+    ...(s.nodes ?? []).flatMap((node) => ["--node", node]),
   ];
 }
 

@@ -8,6 +8,7 @@
  */
 import type { BackupSettings } from "../backup/run";
 import { stackBackupDir } from "../project";
+import { nodeHosts } from "../swarm/placement";
 import type { ImageKey, ImageSpec, PlatformConfig, RegionConfig } from "../config";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import {
@@ -372,6 +373,8 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
         }),
         parallelism: config.backup.parallelism,
         retentionDays: config.backup.retentionDays,
+        // Swarm mode: the backups find each database and Redis on the node that runs it.
+        ...(config.swarm === null ? {} : { nodes: nodeHosts(config.swarm.nodes) }),
       },
       schedule: config.backup.schedule,
       generation: config.backup.generation,

@@ -94,6 +94,15 @@ export const nodeDockerHost = (
   node: string | undefined,
 ): string | undefined => swarm.nodes.find((n) => n.name === node)?.dockerHost;
 
+/**
+ * Each node's engine once, as DOCKER_HOST values: its dockerHost, or "default" (the engine the
+ * caller's DOCKER_HOST reaches) for the node that may leave it unset (the provider's). What
+ * backups and status ask to find every task's container on the node that runs it.
+ */
+export function nodeHosts(nodes: readonly { dockerHost?: string }[]): string[] {
+  return [...new Set(nodes.map((n) => n.dockerHost ?? "default"))];
+}
+
 /** Placement constraint that pins a task to a node by its host name. */
 export const pinConstraint = (node: string): string => `node.hostname == ${node}`;
 

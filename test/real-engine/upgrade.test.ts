@@ -1,7 +1,8 @@
 /**
  * An upgrade changes nothing that the new release does not mean to change: stacks deployed with
  * `pulumi up` by an earlier commit of this repository (SECTORWARS_UPGRADE_FROM, e.g. the release
- * running in prod) preview no change under this checkout. It proves a reshaping of the code
+ * running in prod) preview no change under this checkout, but the steps listed in INTENDED, each
+ * with its reason, when the earlier commit predates them. It proves a reshaping of the code
  * (files moved, components merged) renames no resource and replaces no container or volume,
  * which the URN lists (test/urns.test.ts) see only for names, not for inputs.
  *
@@ -61,6 +62,30 @@ function earlierRelease(): { available: true; commit: string } | { available: fa
 
 const pulumiEngine = findPulumiEngine();
 const release = earlierRelease();
+
+/**
+ * What a release means to change in a stack deployed before it: the preview steps it expects,
+ * each with why, for an earlier release that `before` says predates it (read from that commit's
+ * files). Any other step fails the test; so does an expected one that does not show.
+ */
+interface IntendedChange {
+  kinds: readonly Target["kind"][];
+  step: string;
+  why: string;
+  before: (commit: string) => boolean;
+}
+const fileAt = (commit: string, file: string): string => git(["show", `${commit}:${file}`]);
+const beforeBackupNodes = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("--node");
+const INTENDED: readonly IntendedChange[] = [
+  {
+    kinds: ["dev", "prod", "swarm"],
+    step: "update backups-run [create]",
+    why: "the backup script reaches each swarm node's engine itself (--node), so its text changed: one more backup",
+    before: beforeBackupNodes,
+  },
+];
+const intendedSteps = (kind: Target["kind"], commit: string): string[] =>
+  INTENDED.filter((c) => c.kinds.includes(kind) && c.before(commit)).map((c) => c.step);
 
 interface Target {
   name: string;
@@ -170,9 +195,10 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
     fs.rmSync(place.backupDir, { recursive: true, force: true });
   }, 600_000);
 
-  it("previews no change under this checkout for a stack the earlier release deployed", async () => {
+  it("previews no change under this checkout, but what it means to change, for a stack the earlier release deployed", async () => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
-    expect(await stack.previewChanges(), `preview of ${target.kind} after upgrading`).toEqual([]);
+    const intended = release.available ? intendedSteps(target.kind, release.commit) : [];
+    expect(await stack.previewChanges(), `preview of ${target.kind} after upgrading`).toEqual(intended);
   }, 900_000);
 });
