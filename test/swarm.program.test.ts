@@ -134,8 +134,9 @@ describe("swarm mode, dev regions on three nodes", () => {
 
   it("backs up across the nodes: each database found on the node that runs it", () => {
     const create = String(run.byName("backups-run").inputs.create);
-    expect(create).toContain(`SECTORWARS_SWARM_NODES='default ssh://ops@node-2 ssh://ops@node-3'`);
-    expect(create).toMatch(/PATH="\$w:\$PATH" bash -c /);
+    // The script itself is told each node's engine (no docker wrapper on its PATH).
+    expect(create).toMatch(/ --allow-empty --node default --node ssh:\/\/ops@node-2 --node ssh:\/\/ops@node-3$/);
+    expect(create).not.toContain("PATH=");
   });
 
   it("waits for the backup before any database or Redis service changes", () => {
