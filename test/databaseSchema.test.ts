@@ -13,11 +13,13 @@ import {
   migrationLabels,
   migrationRunCommand,
 } from "../planning/stack/databaseSchema";
+import { serviceLogsCommand } from "../planning/swarm/commands";
 import { type ContainerPlan, type DatabasePlan, planStack } from "../planning/stack/topology";
 import { readProjectFile } from "../components/config/stackConfig";
 import { devConfigWith, generatedRegions, rawOf } from "./support/configs";
 import { envOf, plainStrings } from "./support/graph";
 import { COMMAND, type ProgramRun, ROOT, isSecretValue, runProgram } from "./support/pulumi";
+import { swarmDevConfig } from "./support/swarmConfigs";
 
 const FIXTURES = "test/fixtures/schema";
 const NEXUS_SQL = `${FIXTURES}/nexus-init.sql`;
@@ -74,6 +76,22 @@ describe("init SQL", () => {
       expect(check.inputs.triggers, owner).toEqual([`${owner}-db-id`]);
       expect(check.dependencies, owner).toContain(db.urn);
       expect(schema.byName(`${owner}-api`).dependencies, owner).toContain(check.urn);
+    }
+  });
+
+  it("is checked in swarm mode from the service's logs, every task's, before its API starts", async () => {
+    const initSql = { initSql: { nexus: NEXUS_SQL, region: REGION_SQL } };
+    const swarm = await runProgram({
+      config: { ...swarmDevConfig(), "sectorwars:database": initSql },
+      secrets: { "sectorwars:paypalClientId": "id", "sectorwars:paypalClientSecret": "secret" },
+      engine: "1.45",
+    });
+    for (const owner of ["nexus", "region-default", "region-orion"]) {
+      const service = String(swarm.byName(`${owner}-db`).inputs.name);
+      const check = swarm.byName(`${owner}-db-init-check`);
+      expect(check.inputs.create, owner).toBe(initCheckCommand(service, serviceLogsCommand(service)));
+      expect(check.dependencies, owner).toContain(swarm.byName(`${owner}-db`).urn);
+      expect(swarm.byName(`${owner}-api`).dependencies, owner).toContain(check.urn);
     }
   });
 

@@ -1,8 +1,9 @@
 /**
  * The database schema on a real Docker engine, with the PostgreSQL 15 test image (built from
  * Debian's packages, with the official image's entrypoint contract, /docker-entrypoint-initdb.d
- * included): init SQL as components/stack/gameApi.ts uploads it, the init check, and the migration
- * step exactly as its Pulumi Command runs it (`/bin/sh -c <create>` with its environment).
+ * included): init SQL as components/stack/gameApi.ts uploads it, the init check (on one host, and
+ * in swarm mode on a one-node test swarm), and the migration step exactly as its Pulumi Command
+ * runs it (`/bin/sh -c <create>` with its environment).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,14 +20,18 @@ import {
   migrationRunCommand,
 } from "../planning/stack/databaseSchema";
 import { PORTS, joinName } from "../planning/stack/topology";
+import { serviceLogsCommand } from "../planning/swarm/commands";
 import { containerLabels } from "../planning/roles";
 import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } from "./support/docker";
-import { ensureTestImages } from "./support/images";
+import { describeOn } from "./support/engineSuites";
+import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { hardeningArgs, postgresArgs, labelArgs, upload } from "./support/platformContainers";
 import { waitUntil } from "./support/process";
+import { type SwarmNodeEngine, removeSwarmLabelled, testSwarm } from "./support/swarm";
 
 const ROOT = path.resolve(__dirname, "..");
 const RUN = newTestRun("schema");
+const swarm = testSwarm(1, 1);
 const PREFIX = `swsc${RUN.id}`;
 const STACK = `schematest-${RUN.id}`;
 const PG_PASSWORD = "PgSchemaTestPassword0123456789ab";
@@ -234,4 +239,67 @@ describe("migration step", () => {
       first?.kill();
     }
   }, 120_000);
+});
+
+/**
+ * Swarm mode: a failed init makes the task exit, and swarm starts a new task on the same volume,
+ * which serves the half schema, healthy. The check reads the service's logs, which the manager
+ * gathers from every task, the failed one's included.
+ */
+describeOn("swarm1", swarm, "the init SQL's check in swarm mode", () => {
+  const node = swarm.available ? (swarm.nodes[0] as SwarmNodeEngine) : undefined;
+  const on = { host: node?.host ?? "" };
+  const label = RUN.runLabel;
+
+  /** A database service as the swarm backend declares one: init SQL as a config, a named volume, restarts. */
+  function startService(name: string, sql: string): string {
+    const service = `${PREFIX}_${name}`;
+    const config = `${service}_init`;
+    docker(["config", "create", "--label", label, config, "-"], { ...on, input: sql });
+    docker(
+      ["service", "create", "--detach", "--name", service, "--label", label, "--container-label", label]
+        .concat(["--restart-condition", "any", "--restart-delay", "1s", "-e", `POSTGRES_PASSWORD=${PG_PASSWORD}`])
+        .concat(["--mount", `type=volume,src=${service}_data,dst=/var/lib/postgresql/data,volume-label=${label}`])
+        .concat(["--config", `source=${config},target=${INIT_SQL_PATH},mode=0444`, TEST_IMAGES.postgres]),
+      on,
+    );
+    return service;
+  }
+  const running = (service: string): boolean =>
+    docker(["service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}", service], on)
+      .split("\n")
+      .some((s) => s.startsWith("Running"));
+  const check = (service: string) =>
+    asCommand(initCheckCommand(service, serviceLogsCommand(service)), { DOCKER_HOST: on.host });
+
+  // Both start at once: a task's start takes a while on the test swarm.
+  let good = "";
+  let broken = "";
+  beforeAll(() => {
+    ensureTestImages(on);
+    good = startService("good", fixture("region-init.sql"));
+    broken = startService("broken", fixture("broken-init.sql"));
+  }, 600_000);
+  afterAll(async () => {
+    if (node) await removeSwarmLabelled(label, [node]);
+  }, 300_000);
+
+  it("passes a service whose init completed", async () => {
+    const service = good;
+    await waitUntil(`${service} running`, () => running(service), 120_000);
+    await waitUntil(`${service}'s init to complete`, () => docker(["service", "logs", "--raw", service], on).includes("init process complete"), 60_000); // prettier-ignore
+    const result = check(service);
+    expect(result.status, result.stderr).toBe(0);
+  }, 180_000);
+
+  it("fails a service whose first task's init failed, though its next task runs on the half schema", async () => {
+    const service = broken;
+    // What the check is for: the first task failed, and its successor serves the same volume.
+    await waitUntil(`a failed task of ${service}`, () => docker(["service", "ps", "--format", "{{.Error}}", service], on).includes("non-zero exit"), 120_000); // prettier-ignore
+    await waitUntil(`${service} running again`, () => running(service), 120_000);
+    const result = check(service);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ERROR:  relation "no_such_table" does not exist');
+    expect(result.stderr).toContain(`sectorwars: the init SQL failed in ${service}`);
+  }, 300_000);
 });

@@ -154,12 +154,16 @@ export function declareApiWithDatabase(
   // A failed init file leaves a data directory that the next start serves, healthy, without the
   // rest of the schema: fail the deploy instead, before the API starts on it.
   const initCheck =
-    args.initSql === undefined || !backend.checksInit
+    args.initSql === undefined
       ? undefined
-      : new command.local.Command(`${name}-db-init-check`, db.command(initCheckCommand), {
-          parent,
-          dependsOn: [db.resource],
-        });
+      : new command.local.Command(
+          `${name}-db-init-check`,
+          db.logCommand((logs, n) => initCheckCommand(n, logs)),
+          {
+            parent,
+            dependsOn: [db.resource],
+          },
+        );
 
   // The image sets the password only when it initialises an empty data directory. A volume that
   // outlived `pulumi destroy` meets a newly generated password on the next `pulumi up`, so the

@@ -13,6 +13,7 @@ import {
   serviceContainer,
 } from "../stack/dockerResources";
 import * as docker from "@pulumi/docker";
+import { containerLogsCommand } from "../../planning/stack/databaseSchema";
 import type {
   Backend,
   DataVolume,
@@ -31,7 +32,6 @@ const upload = (f: WorkloadFile) => ({
 });
 
 export class ContainerBackend implements Backend {
-  readonly checksInit = true;
   /**
    * The Docker names of the networks declared here. A container names its networks by these
    * plain strings and depends on the resources, rather than taking their name outputs: its inputs
@@ -125,6 +125,11 @@ export class ContainerBackend implements Backend {
       name: container.name,
       command: (script) => ({
         create: container.name.apply(script),
+        environment: this.dockerEnvironment,
+        triggers: [container.id],
+      }),
+      logCommand: (script) => ({
+        create: container.name.apply((n) => script(containerLogsCommand(n), n)),
         environment: this.dockerEnvironment,
         triggers: [container.id],
       }),

@@ -7,7 +7,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { onTask } from "../../planning/swarm/commands";
+import { onTask, serviceLogsCommand } from "../../planning/swarm/commands";
 import { nodeDockerHost } from "../../planning/swarm/placement";
 import { SECRETS_DIR } from "../../planning/swarm/secrets";
 import type { SwarmServicePlan } from "../../planning/swarm/services";
@@ -34,8 +34,6 @@ export interface SwarmBackendArgs {
 }
 
 export class SwarmBackend implements Backend {
-  /** A task's first log is on its node, and a failed init restarts it on the same volume: not checked yet. */
-  readonly checksInit = false;
   readonly dockerEnvironment: Record<string, string>;
   private readonly services: Map<string, SwarmServicePlan>;
 
@@ -113,14 +111,21 @@ export class SwarmBackend implements Backend {
       },
       opts,
     );
+    // A task restarts in place (same service id) onto a new secret: that is a new container too.
+    const triggers = [service.id, ...secrets.map((s) => s.object.name)];
     return {
       resource: service,
       name: pulumi.output(plan.serviceName),
       command: (script) => ({
         create: onTask(plan.serviceName, script('"$c"')),
         environment: this.engineOf(plan.node),
-        // A task restarts in place (same service id) onto a new secret: that is a new container too.
-        triggers: [service.id, ...secrets.map((s) => s.object.name)],
+        triggers,
+      }),
+      // The manager gathers every task's logs, a failed earlier task's too, from their nodes.
+      logCommand: (script) => ({
+        create: script(serviceLogsCommand(plan.serviceName), plan.serviceName),
+        environment: this.dockerEnvironment,
+        triggers,
       }),
     };
   }

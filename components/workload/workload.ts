@@ -94,11 +94,21 @@ export interface Deployed {
    * as a Command's inputs. `script` gets a shell word naming the container. `triggers` say when
    * it is a new container (or, in swarm, a task restarted onto new secrets).
    */
-  command(script: (container: string) => string): {
-    create: pulumi.Input<string>;
-    environment: Record<string, string>;
-    triggers: pulumi.Input<string>[];
-  };
+  command(script: (container: string) => string): CommandInputs;
+  /**
+   * A shell command over everything the workload has logged, every start included, as a
+   * Command's inputs (the init SQL's check): `script` gets the command that prints those logs
+   * (`docker logs` of the container; `docker service logs` of the service, which gathers its
+   * tasks' from their nodes) and the container's or service's name. Triggers as for `command`.
+   */
+  logCommand(script: (printLogs: string, name: string) => string): CommandInputs;
+}
+
+/** What a Command runs against a workload: its text, the docker CLI's environment, when it reruns. */
+export interface CommandInputs {
+  create: pulumi.Input<string>;
+  environment: Record<string, string>;
+  triggers: pulumi.Input<string>[];
 }
 
 /** A data volume as the backend keeps it: a Docker volume resource on one host, none in swarm mode. */
@@ -142,11 +152,6 @@ export interface Backend {
   volume(name: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions): DataVolume;
   /** Declares one workload. */
   workload(name: string, args: WorkloadArgs, opts: pulumi.CustomResourceOptions): Deployed;
-  /**
-   * The command that fails a deploy whose init SQL failed (databaseSchema.ts initCheckCommand),
-   * when the backend can read the database's first log; swarm mode cannot yet (README, swarm gaps).
-   */
-  readonly checksInit: boolean;
   /** DOCKER_HOST of the provider, for commands that are not about one workload (the migration). */
   readonly dockerEnvironment: Record<string, string>;
 }

@@ -46,18 +46,22 @@ export function initSqlText(bytes: Uint8Array): { sql: string } | { problem: str
   return { sql };
 }
 
+/** Prints everything a container has logged, its restarts included. */
+export const containerLogsCommand = (containerName: string): string => `docker logs ${shellQuote(containerName)}`;
+
 /**
- * Fails when the container's entrypoint started the init files but never completed its
- * initialisation. The official image (and the test image) then exits; Docker restarts it, and
- * the second start finds a data directory and serves it without the rest of the schema, healthy.
- * A container that found an existing data directory ran no init file and passes.
+ * Fails when the database's entrypoint started the init files but never completed its
+ * initialisation. The official image (and the test image) then exits; Docker restarts it (swarm
+ * starts a new task on the same volume), and the second start finds a data directory and serves
+ * it without the rest of the schema, healthy. A database that found an existing data directory
+ * ran no init file and passes. `printLogs` prints the logs of every start: the container's by
+ * default, a service's tasks' in swarm mode (planning/swarm/commands.ts serviceLogsCommand).
  */
-export function initCheckCommand(containerName: string): string {
-  const name = shellQuote(containerName);
+export function initCheckCommand(containerName: string, printLogs = containerLogsCommand(containerName)): string {
   return [
     "set -eu",
     "log=$(mktemp); trap 'rm -f \"$log\"' EXIT",
-    `docker logs ${name} >"$log" 2>&1`,
+    `${printLogs} >"$log" 2>&1`,
     `if grep -qF ${shellQuote(INIT_FILE_STARTED)} "$log" && ! grep -qF ${shellQuote(INIT_COMPLETE)} "$log"; then`,
     `  sed -n '\\#${INIT_FILE_STARTED}#,$p' "$log" | head -n 40 >&2`,
     `  echo "sectorwars: the init SQL failed in ${containerName}: its database runs without (part of) the schema, and the file never runs again on this data directory; see README, Database schema" >&2`,

@@ -25,6 +25,12 @@ export function onTask(service: string, command: string): string {
   return `${taskContainerSnippet(service)}; ${command}`;
 }
 
+/**
+ * Prints what every task of `service` logged, from whichever node ran it, its earlier (failed,
+ * replaced) tasks included while swarm keeps them in its task history. Run against a manager.
+ */
+export const serviceLogsCommand = (service: string): string => `docker service logs --raw ${shellQuote(service)}`;
+
 /** The docker CLI commands that set a node's labels, and remove them again. */
 export function nodeLabelCommands(node: string, labels: Record<string, string>): { create: string; delete: string } {
   const keys = Object.keys(labels).sort();

@@ -3,7 +3,8 @@
  * network namespace), from an empty backend:
  *
  * - first up: every task healthy, each region answering through the edge with its own id,
- *   databases accepting a login; a preview right after shows no change and refresh no drift
+ *   databases accepting a login, new databases with the init SQL's schema and its check passed
+ *   (from the services' logs); a preview right after shows no change and refresh no drift
  *   (the provider reads durations, images and the restart policy back in its own spelling);
  * - a no-change up changes nothing: no task restarts, no backup runs;
  * - a new game-server image under a request loop: no request fails, no database or Redis task
@@ -60,12 +61,15 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
   let stack: EngineStack;
   let destroyed = false;
 
+  // New databases get their schema, and the init SQL's check reads the services' logs.
+  const initSql = { nexus: "test/fixtures/schema/nexus-init.sql", region: "test/fixtures/schema/region-init.sql" };
   const configWith = (gameserver: string, extra: Record<string, unknown> = {}) =>
     stackConfig("dev", place, {
       gameserver,
       regions: DEV_REGIONS,
       "sectorwars:orchestrator": "swarm",
       "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
+      "sectorwars:database": { initSql },
       ...extra,
     });
   const edge = () => ({ host: node.address, port: place.httpPort });
@@ -102,12 +106,22 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
   }, 600_000);
 
   it("brings the stack up from empty: every task healthy, each region answers with its id, databases log in", async () => {
-    await stack.up();
+    const up = await stack.up();
+    const checks = up.steps.filter((s) => s.op === "create" && s.urn.endsWith("-db-init-check"));
+    expect(checks.map((s) => s.urn.split("::").pop()).sort(), "the init SQL's checks").toEqual([
+      "nexus-db-init-check",
+      "region-default-db-init-check",
+      "region-orion-db-init-check",
+    ]);
     // The edge, Redis and three databases; two tasks of each stateless service.
     expect(stackContainers(stackName, engine)).toHaveLength(5 + 2 * 6);
     const regions = DEV_REGIONS.map((r) => r.id);
     const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
     expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);
+    const orion = stackContainers(stackName, engine).find((c) => c.role === "region-db" && c.region === "orion");
+    const sql = "SELECT string_agg(name, ',' ORDER BY id) FROM sectors";
+    const psql = ["psql", "-U", "region_orion_user", "-d", "region_orion", "-XAtqc", sql];
+    expect(docker(["exec", orion?.id ?? "", ...psql], engine).trim(), "the init SQL's schema").toBe("Sol,Vega");
   }, 600_000);
 
   it("previews no change right after the first up, and a refresh finds no drift", async () => {
@@ -157,7 +171,8 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
         ["exec", regionDb()?.id ?? "", "psql", "-U", "region_orion_user", "-d", "region_orion", "-XAtqc", sql],
         engine,
       ).trim();
-    psql("CREATE TABLE ships (name text); INSERT INTO ships VALUES ('before-resize')");
+    // Not ships: the init SQL made that table.
+    psql("CREATE TABLE pilots (name text); INSERT INTO pilots VALUES ('before-resize')");
     const before = backups();
     const profiles = stackConfig("dev", place, { gameserver: releases.v2 })["sectorwars:sizeProfiles"] as Record<
       string,
@@ -179,7 +194,7 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     expect(Date.parse(restarted?.startedAt ?? ""), "the new task started after the backup").toBeGreaterThan(
       Date.parse(manifest.createdAt),
     );
-    expect(psql("SELECT name FROM ships")).toBe("before-resize");
+    expect(psql("SELECT name FROM pilots")).toBe("before-resize");
     await expectNoChange("the resize");
   }, 900_000);
 
@@ -198,7 +213,7 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     const back = await getAt(node.address, place.httpPort, "/api/regions/orion/ping");
     expect(probeEchoOf(back).region?.id, back.body).toBe("orion");
     const db = stackContainers(stackName, engine).find((c) => c.role === "region-db" && c.region === "orion");
-    const ships = docker(
+    const pilots = docker(
       [
         "exec",
         db?.id ?? "",
@@ -208,11 +223,11 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
         "-d",
         "region_orion",
         "-XAtqc",
-        "SELECT name FROM ships",
+        "SELECT name FROM pilots",
       ],
       engine,
     );
-    expect(ships.trim()).toBe("before-resize");
+    expect(pilots.trim()).toBe("before-resize");
     await expectNoChange("re-activating a region");
   }, 900_000);
 
@@ -231,7 +246,7 @@ describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, o
     stack.writeConfig(
       configWith(releases.v2, {
         "sectorwars:sizeProfiles": sizes,
-        "sectorwars:database": { migration: { command: migrate } },
+        "sectorwars:database": { initSql, migration: { command: migrate } },
       }),
     );
     const up = await stack.up();
