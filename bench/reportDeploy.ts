@@ -57,7 +57,10 @@ export function deploySection(d: DeployResult): string[] {
     `Measured ${d.date} on ${d.cores} cores with ${d.pulumi} (1-minute load average ${fixed(d.load.before, 2)} when the ` +
       `part started, ${fixed(d.load.after, 2)} when it ended). Engines: Docker ${d.engines.modern.version} (API ` +
       `${d.engines.modern.apiVersion}) and ${d.engines.default.version} (API ${d.engines.default.apiVersion}); the swarm is ` +
-      "one node of Docker 26 in a network namespace of its own (scripts/swarm-dockerd.sh)." +
+      "one node of Docker 26 in a network namespace of its own (scripts/swarm-dockerd.sh). No registry serves the test " +
+      "images there: the manager's digest lookup and each task's pull fail after Docker's own retries (about 10 s " +
+      "apiece, through a proxy that refuses at once; a registry of a real cluster answers at once), so every swarm " +
+      "figure carries about 20 s per service on the dependency chain that a deployment with a registry does not." +
       (d.roundsFrom
         ? ` The rounds ran just before, in a process whose compose peer failed; their samples came from ${d.roundsFrom}.`
         : ""),

@@ -49,6 +49,12 @@ export interface RoleFacts {
   stopGraceSeconds: number;
   /** A game service (the stack config may tune it, within limits); null for the platform's own. */
   game: GameDefaults | null;
+  /**
+   * Its volume holds the game's data (backed up, restarted only after a backup). In swarm mode its
+   * services keep the health check's own interval (planning/swarm/services.ts): a new spec would
+   * restart them, and a faster first probe is not worth that.
+   */
+  holdsData: boolean;
 }
 
 /** The official entrypoints chown the data directory, then switch to the service user. */
@@ -62,6 +68,7 @@ const POSTGRES: RoleFacts = {
   writes: ["/var/run/postgresql", "/tmp"],
   stopGraceSeconds: 60,
   game: null,
+  holdsData: true,
 };
 
 /**
@@ -76,6 +83,7 @@ const gameService = (game: GameDefaults): RoleFacts => ({
   writes: [],
   stopGraceSeconds: game.stopGraceSeconds,
   game,
+  holdsData: false,
 });
 
 export const ROLES: Readonly<Record<Role, RoleFacts>> = {
@@ -93,6 +101,7 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
     writes: ["/tmp"],
     stopGraceSeconds: 60,
     game: null,
+    holdsData: true,
   },
   nginx: {
     replacement: "delete-before-replace",
@@ -103,6 +112,7 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
     writes: ["/var/cache/nginx", "/var/run", "/tmp"],
     stopGraceSeconds: 15,
     game: null,
+    holdsData: false,
   },
 };
 

@@ -5,7 +5,8 @@
 # in its own network namespace and UTS namespace (its own host name, which placement constraints
 # name), entered with nsenter (`ip netns exec` mounts a fresh /sys without the cgroup mounts
 # dockerd needs), with its own socket, data root, exec root and pid file, --iptables=false and
-# --dns 127.0.0.1 (see scripts/modern-dockerd.sh for both). A cluster's namespaces hang off one
+# --dns 127.0.0.1 (see scripts/modern-dockerd.sh for both), and a registry proxy that refuses
+# at once (NO_REGISTRY, below). A cluster's namespaces hang off one
 # host bridge (veth pairs); node k has address .(10+k) on it. Node 1 initialises the swarm and is
 # its manager; the others join as workers, and overlay traffic (vxlan) crosses that bridge.
 #
@@ -43,6 +44,8 @@ done
 BRIDGE=swswarm$cluster
 NET=10.214.$cluster
 POOL=10.215.$((cluster * 16)).0/20
+# The registry proxy (see whole_with_proxy): port 9 (discard) on the node's own loopback, where nothing listens.
+NO_REGISTRY=http://127.0.0.1:9
 # Frames bridged between two nodes (the swarm's control traffic, vxlan) pass the host's FORWARD
 # chain, whose policy the default engine sets to DROP.
 RULE=(FORWARD -s "$NET.0/24" -d "$NET.0/24" -m physdev --physdev-is-bridged
@@ -138,6 +141,8 @@ start_node() {
     --pidfile "/run/$ns.pid" \
     --iptables=false \
     --dns 127.0.0.1 \
+    --http-proxy "$NO_REGISTRY" \
+    --https-proxy "$NO_REGISTRY" \
     </dev/null >>"$log" 2>&1 9>&- &
   local started=$!
   for _ in $(seq 1 600); do
@@ -164,7 +169,20 @@ whole() {
   [ "$listed" = "$want" ]
 }
 
-if ! whole; then
+# A service names an image that no registry here has (the test images are built on each node).
+# Without a proxy, the manager's digest lookup and each task's pull wait out DNS timeouts, 20 s
+# apiece, where a registry of a real cluster answers at once: a proxy on a port that nothing in
+# the node's namespace listens on makes each fail at once, and the node runs its local image.
+# Swarm's own traffic (2377, 7946, vxlan) does not go through it.
+whole_with_proxy() {
+  local k
+  whole || return 1
+  for k in $(seq 1 "$nodes"); do
+    [ "$(dk "$k" info --format '{{.HTTPSProxy}}' 2>/dev/null)" = "$NO_REGISTRY" ] || return 1
+  done
+}
+
+if ! whole_with_proxy; then
   ensure_bridge
   for k in $(seq 1 9); do stop_node "$k"; done
   for k in $(seq 1 "$nodes"); do rm -rf "/var/lib/$(ns_of "$k")/swarm"; start_node "$k"; done

@@ -15,7 +15,7 @@ import { DEFAULT_REPLICAS, type SwarmSettings } from "../planning/swarm/config";
 import { swarmCapacity, swarmCapacityProblems } from "../planning/swarm/capacity";
 import { type Placement, placeUnits } from "../planning/swarm/placement";
 import { allSwarmServices, goDurationMs, planSwarmServices, serviceDuration } from "../planning/swarm/services";
-import { planStack } from "../planning/stack/topology";
+import { allContainers, planStack } from "../planning/stack/topology";
 import { backupCommand } from "../planning/backup/run";
 import { backupCommandFor } from "../scripts/backup";
 import { swarmTargetEngine } from "../planning/backup/restore";
@@ -288,6 +288,33 @@ describe("service plans", () => {
       expect(s.endpointMode).toBe("dnsrr");
       expect(s.container.healthcheck.startInterval, s.serviceName).toBeUndefined();
     }
+  });
+
+  it("probes a service without data every 2 s, unhealthy no sooner than its role's check says; data keeps its interval", () => {
+    const { plan, placement } = capacityFor(base);
+    const services = allSwarmServices(planSwarmServices(plan, base.swarm as SwarmSettings, placement, base.namePrefix));
+    const byRole = new Map(allContainers(plan).map((c) => [c.role, c.healthcheck]));
+    const probes = Object.fromEntries(
+      services.map((s) => {
+        const own = byRole.get(s.container.role) as { interval: string; retries: number };
+        const { interval, retries } = s.container.healthcheck;
+        const window = goDurationMs(interval) * retries;
+        return [s.container.role, { interval, unhealthyNoSooner: window >= goDurationMs(own.interval) * own.retries }];
+      }),
+    );
+    const fast = { interval: "2s", unhealthyNoSooner: true };
+    const data = { interval: "10s", unhealthyNoSooner: true };
+    expect(probes).toEqual({
+      nginx: fast,
+      "nexus-api": fast,
+      "admin-ui": fast,
+      "player-ui": fast,
+      paypal: fast,
+      "region-api": fast,
+      redis: data,
+      "nexus-db": data,
+      "region-db": data,
+    });
   });
 });
 

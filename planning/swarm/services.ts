@@ -8,6 +8,7 @@
  * grace, sizes) is kept, but for no-new-privileges (see swarmService); what swarm mode decides
  * differently is here, each with its reason.
  */
+import { ROLES } from "../roles";
 import { swarmHardening } from "./hardening";
 import { type ContainerPlan, type StackPlan, activeRegions } from "../stack/topology";
 import type { SwarmSettings } from "./config";
@@ -30,8 +31,24 @@ export const SWARM_RESOLVER_VALID_SECONDS = 2;
  */
 export const SWARM_UPDATE_DELAY = `${2 * SWARM_RESOLVER_VALID_SECONDS + 1}s`;
 
-/** Failures of an updated task within this time after it became healthy fail the update. */
-export const SWARM_UPDATE_MONITOR = "15s";
+/**
+ * Failures of an updated task within this time after it became healthy fail the update. Each
+ * update step waits it out, so for the stateless services, whose image updates are the common
+ * deploy, it is Docker's own default. Databases, Redis and the edge keep the 15 s they were
+ * deployed with: a changed update policy would update (restart) every database service.
+ */
+export const SWARM_UPDATE_MONITOR = "5s";
+export const SWARM_STOP_FIRST_MONITOR = "15s";
+
+/**
+ * How often a task of a service without data (the game services, the edge) is probed. A service's
+ * health check has no start interval in @pulumi/docker 5.2, so a task's first probe comes one
+ * whole interval after its start, and every `pulumi up` and every update step waits for it (one
+ * host probes every START_INTERVAL while starting). The retries grow to match: a task is still
+ * declared unhealthy after as long as its role's check allows (planning/stack/healthchecks.ts).
+ * Services with data keep their role's interval (roles.ts holdsData).
+ */
+export const SWARM_PROBE_INTERVAL_MS = 2000;
 
 export type UpdateOrder = "start-first" | "stop-first";
 
@@ -86,7 +103,7 @@ const rolling = (order: UpdateOrder, failureAction: UpdatePolicy["failureAction"
   parallelism: 1,
   order,
   delay: SWARM_UPDATE_DELAY,
-  monitor: SWARM_UPDATE_MONITOR,
+  monitor: order === "start-first" ? SWARM_UPDATE_MONITOR : SWARM_STOP_FIRST_MONITOR,
   failureAction,
   maxFailureRatio: "0",
 });
@@ -111,9 +128,17 @@ function service(
   const stateless = plan.replacement === "create-before-delete";
   // No start interval: @pulumi/docker 5.2's service health check has no such field.
   const { startInterval: _unused, ...check } = plan.healthcheck;
+  const roleInterval = goDurationMs(check.interval);
+  const probe = ROLES[plan.role].holdsData
+    ? { interval: roleInterval, retries: check.retries }
+    : {
+        interval: SWARM_PROBE_INTERVAL_MS,
+        retries: Math.ceil((check.retries * roleInterval) / SWARM_PROBE_INTERVAL_MS),
+      };
   const healthcheck = {
     ...check,
-    interval: serviceDuration(goDurationMs(check.interval)),
+    retries: probe.retries,
+    interval: serviceDuration(probe.interval),
     timeout: serviceDuration(goDurationMs(check.timeout)),
     startPeriod: serviceDuration(goDurationMs(check.startPeriod)),
   };

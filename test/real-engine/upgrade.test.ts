@@ -70,22 +70,50 @@ const release = earlierRelease();
  */
 interface IntendedChange {
   kinds: readonly Target["kind"][];
-  step: string;
+  /** The preview's steps, as EngineStack.previewChanges spells them. */
+  steps: readonly string[];
   why: string;
   before: (commit: string) => boolean;
 }
 const fileAt = (commit: string, file: string): string => git(["show", `${commit}:${file}`]);
 const beforeBackupNodes = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("--node");
+const beforeSwarmProbe = (commit: string): boolean =>
+  !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
+/** A replacement, as the preview lists it. */
+const replaced = (name: string, diffs: string): string[] =>
+  ["create-replacement", "replace"].map((op) => `${op} ${name} [${diffs}]`).concat(`delete-replaced ${name} []`);
+const STATELESS_SERVICES = [
+  "apps-admin",
+  "apps-paypal",
+  "apps-player",
+  "nexus-api",
+  "region-default-api",
+  "region-orion-api",
+];
 const INTENDED: readonly IntendedChange[] = [
   {
     kinds: ["dev", "prod", "swarm"],
-    step: "update backups-run [create]",
+    steps: ["update backups-run [create]"],
     why: "the backup script reaches each swarm node's engine itself (--node), so its text changed: one more backup",
     before: beforeBackupNodes,
   },
+  {
+    kinds: ["swarm"],
+    steps: STATELESS_SERVICES.map((s) => `update ${s} [rollbackConfig, taskSpec, updateConfig]`).concat(
+      "update edge [taskSpec]",
+      replaced("edge-converged", "triggers"),
+    ),
+    why:
+      "services without data are probed every 2 s, and stateless ones monitored 5 s after each update step: a " +
+      "rolling update of each (the edge restarts), once; the wait for the edge's tasks runs again",
+    before: beforeSwarmProbe,
+  },
 ];
+/** Sorted: the preview lists steps in the order the engine happens to reach them. */
 const intendedSteps = (kind: Target["kind"], commit: string): string[] =>
-  INTENDED.filter((c) => c.kinds.includes(kind) && c.before(commit)).map((c) => c.step);
+  INTENDED.filter((c) => c.kinds.includes(kind) && c.before(commit))
+    .flatMap((c) => c.steps)
+    .sort();
 
 interface Target {
   name: string;
@@ -199,6 +227,7 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
     const intended = release.available ? intendedSteps(target.kind, release.commit) : [];
-    expect(await stack.previewChanges(), `preview of ${target.kind} after upgrading`).toEqual(intended);
+    const steps = (await stack.previewChanges()).sort();
+    expect(steps, `preview of ${target.kind} after upgrading`).toEqual(intended);
   }, 900_000);
 });
