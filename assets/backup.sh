@@ -107,11 +107,16 @@ if [ "$prune_only" = 1 ]; then
   exit 0
 fi
 
-# docker on one node's engine ("default": the one DOCKER_HOST names here).
+# The docker command line for one node's engine ("default": the one DOCKER_HOST names here), into
+# the array dk: one command (env execs docker), so that a job's TERM reaches the docker CLI itself.
+docker_on() {
+  if [ "$1" = default ]; then dk=(docker); else dk=(env "DOCKER_HOST=$1" docker); fi
+}
+# docker on one node's engine.
 on_node() {
-  local node=$1
-  shift
-  if [ "$node" = default ]; then docker "$@"; else DOCKER_HOST=$node docker "$@"; fi
+  local dk
+  docker_on "$1"
+  "${dk[@]}" "${@:2}"
 }
 if [ ${#nodes[@]} -eq 0 ]; then
   docker version --format '{{.Server.Version}}' >/dev/null || die "cannot reach the Docker engine${DOCKER_HOST:+ at $DOCKER_HOST}"
@@ -145,17 +150,10 @@ discover() {
   done <<<"$listed"
   found=$(awk 'NF { print $1 }' <<<"$listed" | sort)
 }
-# The docker command line that reaches container $1, into the array dk: one command (env execs
-# docker), so that a job's TERM reaches the docker CLI itself.
-docker_for() {
-  local node=${node_of[$1]:?container $1 was not discovered}
-  if [ "$node" = default ]; then dk=(docker); else dk=(env "DOCKER_HOST=$node" docker); fi
-}
-at() {
-  local dk
-  docker_for "$1"
-  "${dk[@]}" "${@:2}"
-}
+# The docker command line that reaches container $1, into dk.
+docker_for() { docker_on "${node_of[$1]:?container $1 was not discovered}"; }
+# docker on the engine that runs container $1.
+at() { on_node "${node_of[$1]:?container $1 was not discovered}" "${@:2}"; }
 # One variable of a container's configured environment; the rest never leaves the pipe.
 container_env() {
   at "$1" inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$1" |
