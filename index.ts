@@ -98,7 +98,11 @@ async function main() {
     playerAfter: edge.playerAfter,
   });
 
-  edge.behind([nexus.api, ...regions.flatMap((r) => (r.api ? [r.api] : [])), ...apps.apps].map((w) => w.resource));
+  edge.behind({
+    nexus: nexus.api,
+    ...apps.apps,
+    regions: Object.fromEntries(regions.flatMap((r) => (r.api ? [[r.regionId, r.api]] : []))),
+  });
 
   /**
    * Container names (swarm: service names, whose tasks' containers are `<service>.<n>.<task id>`);

@@ -123,6 +123,24 @@ describe("EdgeProxy", () => {
     }
   });
 
+  it("with pools, reloads a config whose pools name each backend's current container", async () => {
+    const pooled = await runProgram({
+      config: { ...readStackFile("dev"), "sectorwars:edge": { ...devEdge(), upstreamKeepalive: 8 } },
+      stack: "test",
+    });
+    const conf = reloadFiles(reloadCommand(pooled)).conf;
+    const backends = ["nexus", "region_default", "region_orion", "admin", "player", "paypal"];
+    for (const backend of backends) {
+      const name = String(containerNamed(pooled, `sectorwars-dev_${backend}`).inputs.name);
+      // The Docker name carries the generation's fingerprint; the shared alias is the backup.
+      expect(name, backend).toMatch(/-[0-9a-f]{8}$/);
+      expect(conf, backend).toMatch(new RegExp(`^ *server ${name}:\\d+ resolve max_fails=0;$`, "m"));
+    }
+    expect(conf.match(/ resolve backup max_fails=0;/g)).toHaveLength(backends.length);
+    // The container starts with pools on the shared names; the reload right after installs these.
+    expect(uploadOf(containerNamed(pooled, NGINX), "/etc/nginx/nginx.conf")).not.toContain(" backup ");
+  });
+
   it("points the reload command's docker CLI at the provider's Docker host", async () => {
     const remote = await runProgram({
       config: { ...readStackFile("dev"), "docker:host": "ssh://ops@game-host" },

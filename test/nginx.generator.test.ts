@@ -753,6 +753,67 @@ describe("renderNginxConf: upstreamKeepalive", () => {
   });
 });
 
+describe("renderNginxConf: currentContainers", () => {
+  const current = { nexus: "nexus-api-1a2b3c4d", regions: { orion: "region-orion-api-5e6f7a8b" } };
+  const pooled = renderNginxConf({ ...base, upstreamKeepalive: 16, currentContainers: current });
+
+  it("pools on the current container's own name first, the shared name as backup", () => {
+    expect(blockOf(pooled, "upstream backend_region_orion")).toEqual([
+      "zone backend_region_orion 64k;",
+      "server region-orion-api-5e6f7a8b:8000 resolve max_fails=0;",
+      "server region-orion-api:8000 resolve backup max_fails=0;",
+      "keepalive 16;",
+      "keepalive_timeout 4s;",
+    ]);
+    expect(blockOf(pooled, "upstream backend_nexus").filter((l) => l.startsWith("server "))).toEqual([
+      "server nexus-api-1a2b3c4d:8000 resolve max_fails=0;",
+      "server nexus-api:8000 resolve backup max_fails=0;",
+    ]);
+    // A backend left out pools on its shared name alone.
+    expect(blockOf(pooled, "upstream backend_region_nova").filter((l) => l.startsWith("server "))).toEqual([
+      "server region-nova-api:8000 resolve max_fails=0;",
+    ]);
+  });
+
+  it("changes nothing without pools, and nothing for an IP literal", () => {
+    expect(renderNginxConf({ ...base, currentContainers: current })).toBe(renderNginxConf(base));
+    const literal = withChange({ upstreamKeepalive: 4, upstreams: { nexus: "10.0.0.2:8000" } });
+    expect(blockOf(renderNginxConf({ ...literal, currentContainers: current }), "upstream backend_nexus")).toContain(
+      "server 10.0.0.2:8000 max_fails=0;",
+    );
+  });
+
+  it("routes every location as pools on the shared names do", () => {
+    const shared = renderNginxConf({ ...base, upstreamKeepalive: 16 });
+    expect(locationHeads(pooled)).toEqual(locationHeads(shared));
+    expect(directives(pooled).filter((l) => l.startsWith("proxy_pass "))).toEqual(
+      directives(shared).filter((l) => l.startsWith("proxy_pass ")),
+    );
+  });
+
+  it.each<[string, NginxSettings["currentContainers"], RegExp]>([
+    ["a name with a space", { admin: "admin ui" }, /currentContainers.admin "admin ui" is not a valid host name/],
+    ["a name that closes the directive", { paypal: "p;" }, /currentContainers.paypal "p;" is not a valid host name/],
+    [
+      "a region that is not listed",
+      { regions: { vega: "v-1" } },
+      /currentContainers.regions names "vega", which is not an active region/,
+    ],
+    [
+      "a retired region",
+      { regions: { old: "o-1" } },
+      /currentContainers.regions names "old", which is not an active region/,
+    ],
+    [
+      "a name that is not a string",
+      { player: 7 as unknown as string },
+      /currentContainers.player 7 is not a valid host name/,
+    ],
+  ])("refuses %s", (_label, currentContainers, message) => {
+    expect(() => renderNginxConf({ ...base, upstreamKeepalive: 8, currentContainers })).toThrow(message);
+  });
+});
+
 describe("supportsUpstreamResolve", () => {
   it.each([
     ["1.22.1", false],

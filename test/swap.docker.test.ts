@@ -10,6 +10,11 @@
  *
  * Create-before-delete must fail no request. The same swap done delete-before-create must fail
  * some, or this test could not tell the two apart.
+ *
+ * With keepalive pools (what prod runs, on nginx 1.30), the reload installs pools that name each
+ * new container, and the swap must fail no request either. Its control reloads pools of the
+ * shared names alone, which keep the old container's address after it is gone: that must fail
+ * some (504s, nginx waiting on the old address).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -39,9 +44,14 @@ import { type Answer, type ProbeEcho, getAt, probeEchoOf } from "./support/net";
 import { type SuiteTarget, describeEach } from "./support/engineSuites";
 import { waitUntil } from "./support/process";
 import { selfSignedPem } from "./support/tls";
-import { NETWORK, type ProgramRun, type RegisteredResource, runProgram } from "./support/pulumi";
+import { NETWORK, type ProgramRun, type RegisteredResource, readStackFile, runProgram } from "./support/pulumi";
+import { NGINX_CONF_PATH, TLS_CERT_PATH, TLS_KEY_PATH, edgeReloadInput } from "../planning/edge/plan";
 
 const KIND = "swap";
+/** The dev stack's edge settings, which the pooled variant adds its pools to. */
+const DEV_EDGE = readStackFile("dev")["sectorwars:edge"] as Record<string, unknown>;
+/** What Pulumi.prod.yaml sets edge.upstreamKeepalive to. */
+const POOL_SIZE = 32;
 /** How long the stand-in API refuses connections after it starts. */
 const START_DELAY_MS = 4_000;
 const REGION = "orion";
@@ -54,6 +64,8 @@ interface Variant extends SuiteTarget {
    * one (26.1, API 1.45: the program gives them a 1 s start interval, so swaps are faster).
    */
   engine: "default" | "modern";
+  /** edge.upstreamKeepalive: pools to the backends, on nginx 1.30 (1.22 has no `resolve` in upstreams). */
+  pooled?: boolean;
 }
 
 /** The stack as the program declares it for one game-server version. */
@@ -67,6 +79,7 @@ function declare(prefix: string, variant: Variant, version: string, tls: ReturnT
       ]),
       "sectorwars:namePrefix": prefix,
       "sectorwars:images": { gameserver: `registry.example/sectorwars/gameserver:${version}` },
+      ...(variant.pooled ? { "sectorwars:edge": { ...DEV_EDGE, upstreamKeepalive: POOL_SIZE } } : {}),
     },
     secrets: { "sectorwars:tlsCertificate": tls.certificate, "sectorwars:tlsPrivateKey": tls.key },
     stack: "test",
@@ -108,9 +121,10 @@ async function startEdge(
 
 /**
  * The program's edge-reload command, run against the test's nginx container on `on`; in the
- * background, as the engine runs it, so that the load goes on meanwhile.
+ * background, as the engine runs it, so that the load goes on meanwhile. `stdin`: what it
+ * installs, if not what the program declares.
  */
-function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): Promise<void> {
+function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption, stdin?: string): Promise<void> {
   const reload = run.byName("edge-reload");
   const declaredEdge = String(containers(run).find((c) => c.name === "edge")?.inputs.name);
   const command = String(reload.inputs.create).replace(` ${declaredEdge} `, ` ${edgeName} `);
@@ -124,7 +138,7 @@ function runEdgeReload(run: ProgramRun, edgeName: string, on: EngineOption): Pro
     child.on("close", (status) =>
       status === 0 ? resolve() : reject(new Error(`the edge reload failed (${status}): ${stderr}`)),
     );
-    child.stdin.end(String(reload.inputs.stdin));
+    child.stdin.end(stdin ?? String(reload.inputs.stdin));
   });
 }
 
@@ -227,12 +241,38 @@ class Load {
 
 const modern = modernDockerd();
 
-// The default edge config only: with edge.upstreamKeepalive, nginx's pooled upstreams lose
-// requests during a swap (README, "Edge proxy: upstream keepalive"; BENCHMARKS.md measures it).
 const VARIANTS: Variant[] = [
   { name: "Docker 20.10 (no start interval)", engine: "default" },
   { name: "Docker 26.1 (1 s start interval)", engine: "modern", suite: "modern", availability: modern },
+  {
+    name: "Docker 26.1, keepalive pools on nginx 1.30",
+    engine: "modern",
+    pooled: true,
+    suite: "modern",
+    availability: modern,
+  },
 ];
+
+/**
+ * How the swap is done: as the program declares it; deleting the old containers first; or as
+ * declared, but with the reload installing pools of the shared names alone (the config the edge
+ * container is created with, and what the program rendered before pools named each container).
+ */
+type How = "as declared" | "delete-before-create" | "pools on shared names";
+
+/** The reload's stdin with the edge container's own files: pools on the shared names alone. */
+function sharedNamePools(run: ProgramRun): string {
+  const edge = containers(run).find((c) => c.name === "edge") as RegisteredResource;
+  const conf = uploadOf(edge, NGINX_CONF_PATH);
+  if (!conf.includes(`keepalive ${POOL_SIZE};`) || conf.includes(" backup ")) {
+    throw new Error("the edge container's nginx.conf is not a config of pools on the shared names");
+  }
+  return edgeReloadInput({
+    conf,
+    certificate: uploadOf(edge, TLS_CERT_PATH),
+    certificateKey: uploadOf(edge, TLS_KEY_PATH),
+  });
+}
 
 describeEach(VARIANTS, "a game-server update under load, $name", (variant) => {
   let t: TestRun;
@@ -262,31 +302,33 @@ describeEach(VARIANTS, "a game-server update under load, $name", (variant) => {
 
   /**
    * Starts version 1.0.0 behind the edge, puts the routes under load, replaces both APIs with
-   * version 1.1.0 in the order `order` says, and keeps the load on until nginx has had to
-   * re-resolve the names (its resolver cache outlived), then stops.
+   * version 1.1.0 as `how` says, and keeps the load on until nginx has had to re-resolve the
+   * names (its resolver cache outlived), then stops.
    */
-  async function deploy(
-    order: "as declared" | "delete-before-create",
-  ): Promise<{ load: Load; steps: string[]; story: string }> {
+  async function deploy(how: How): Promise<{ load: Load; steps: string[]; story: string }> {
     // Each run gets its own prefix: names, networks and aliases of two runs never meet.
-    const prefix = `sw${t.id}${order === "as declared" ? "a" : "d"}`;
+    const prefix = `sw${t.id}${{ "as declared": "a", "delete-before-create": "d", "pools on shared names": "s" }[how]}`;
     const [v1, v2] = [await declare(prefix, variant, "1.0.0", tls), await declare(prefix, variant, "1.1.0", tls)];
     createNetworks(v1, t, on);
     await Promise.all(apisOf(v1).map((api) => waitHealthy(startDeclared(api, as), WAIT_MS, on)));
-    const edge = await startEdge(v1, t, { image: TEST_IMAGES.nginx, workDir, prefix, on });
+    const image = variant.pooled ? TEST_IMAGES.modernNginx : TEST_IMAGES.nginx;
+    const edge = await startEdge(v1, t, { image, workDir, prefix, on });
     const events: string[] = [];
     const mark = (what: string) => events.push(`${new Date().toISOString()} ${what}`);
 
     const load = new Load(edge.ip, 4);
     await load.progress(40, "the load to get going");
-    const next = apisOf(v2).map((api) => (order === "as declared" ? api : { ...api, deleteBeforeReplace: true }));
+    const next = apisOf(v2).map((api) =>
+      how === "delete-before-create" ? { ...api, deleteBeforeReplace: true } : api,
+    );
     mark("swap starts");
     const pairs = apisOf(v1).map((old, i) => [old, next[i]] as [RegisteredResource, RegisteredResource]);
     const steps = await replaceDeclared(pairs, as, {
       waitTimeoutMs: WAIT_MS,
       mark,
       // The program's edge reload, which depends on the new containers (test/edgeProxy.test.ts).
-      dependents: () => runEdgeReload(v2, edge.name, on),
+      dependents: () =>
+        runEdgeReload(v2, edge.name, on, how === "pools on shared names" ? sharedNamePools(v2) : undefined),
     });
     const replacedAt = Date.now();
     // Past the resolver's cache: addresses of removed containers cannot be in use any more.
@@ -326,13 +368,22 @@ describeEach(VARIANTS, "a game-server update under load, $name", (variant) => {
     expect(load.ok).toBeGreaterThan(80);
   }, 600_000);
 
-  it("fails requests when the same swap deletes first (the test can tell the difference)", async () => {
-    const { load, steps } = await deploy("delete-before-create");
-    const kinds = steps.map((step) => step.replace(/^.*: /, ""));
-    expect(kinds.lastIndexOf("delete old"), "both old containers go before a new one serves").toBeLessThan(
-      kinds.indexOf("new healthy"),
-    );
-    expect(load.failures.length, "requests failed during the outage").toBeGreaterThan(0);
-    expect(load.failures.join("\n")).toMatch(/502/);
-  }, 600_000);
+  // Without pools, the control deletes first; with them, it pools on the shared names.
+  if (!variant.pooled) {
+    it("fails requests when the same swap deletes first (the test can tell the difference)", async () => {
+      const { load, steps } = await deploy("delete-before-create");
+      const kinds = steps.map((step) => step.replace(/^.*: /, ""));
+      expect(kinds.lastIndexOf("delete old"), "both old containers go before a new one serves").toBeLessThan(
+        kinds.indexOf("new healthy"),
+      );
+      expect(load.failures.length, "requests failed during the outage").toBeGreaterThan(0);
+      expect(load.failures.join("\n")).toMatch(/502/);
+    }, 600_000);
+  } else {
+    it("fails requests when the reload pools on the shared names alone (the test can tell the difference)", async () => {
+      const { load } = await deploy("pools on shared names");
+      expect(load.failures.length, "requests sent to a removed container's address").toBeGreaterThan(0);
+      expect(load.failures.join("\n")).toMatch(/504/);
+    }, 600_000);
+  }
 });

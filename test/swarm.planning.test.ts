@@ -78,6 +78,7 @@ describe("sectorwars:orchestrator and sectorwars:swarm", () => {
     ["debug ports", { ...raw, debugPorts: { publish: true } }, "sectorwars:debugPorts.publish: a swarm service cannot publish on 127.0.0.1 only; reach a database with docker exec on its node instead"],
     ["a local build on a cluster", { ...raw, images: { ...REGISTRY_IMAGES, gameserver: { context: "probe" } } }, "sectorwars:images.gameserver: a local build exists on the manager only; with more than one node, name an image in a registry every node can pull"],
     ["a static fill", { ...raw, edge: { ...(raw.edge as object), staticFrom: { directory: "public" } } }, "sectorwars:edge.staticFrom: is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)"],
+    ["keepalive pools", { ...raw, edge: { ...(raw.edge as object), upstreamKeepalive: 32 } }, "sectorwars:edge.upstreamKeepalive: is not deploy-safe with sectorwars:orchestrator swarm yet (a pool keeps a replaced task's address for seconds after it stops); set 0"],
   ]; // prettier-ignore
   it.each(cases)("refuses %s", (_what, config, problem) => {
     expect(problemsOf(config)).toEqual([problem]);

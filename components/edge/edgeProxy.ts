@@ -17,7 +17,7 @@ import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../../pla
 import { nodeLabelCommands } from "../../planning/swarm/commands";
 import type { StackPlan } from "../../planning/stack/topology";
 import { hashDirectory } from "../config/contentHash";
-import type { Backend, Deployed } from "../workload/workload";
+import type { Backend, Deployed, EdgeBackends } from "../workload/workload";
 import { type TlsSource, tlsMaterial } from "./tlsMaterial";
 
 export interface EdgeProxyArgs {
@@ -72,7 +72,8 @@ export class EdgeProxy extends pulumi.ComponentResource {
   public readonly nodeLabels: command.local.Command[];
   private readonly server: Deployed;
   private readonly name: string;
-  private readonly files: pulumi.Output<{ conf: string; certificate: string; certificateKey: string }>;
+  private readonly nginx: NginxSettings;
+  private readonly tls: pulumi.Output<{ certificate: string; certificateKey: string }>;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:EdgeProxy", name, {}, opts);
@@ -127,9 +128,10 @@ export class EdgeProxy extends pulumi.ComponentResource {
       { ...parent, dependsOn: this.nodeLabels },
     );
 
-    this.files = pulumi
+    this.tls = pulumi
       .all([pulumi.output(material.certificate), pulumi.output(material.privateKey)])
-      .apply(([certificate, certificateKey]) => ({ conf: nginxConf, certificate, certificateKey }));
+      .apply(([certificate, certificateKey]) => ({ certificate, certificateKey }));
+    this.nginx = args.nginx;
     this.name = name;
 
     if (args.staticFill) {
@@ -171,10 +173,38 @@ export class EdgeProxy extends pulumi.ComponentResource {
    * container after the resources that depend on its successor, so the reload (which depends on
    * the new containers) comes between: fresh workers resolve every name anew and see both.
    *
+   * The nginx.conf it installs names each backend's current container (NginxSettings'
+   * currentContainers), which keepalive pools need to be safe across that swap.
+   *
    * Declared once, after the services behind the edge.
    */
-  declareReload(upstreams: readonly pulumi.CustomResource[]): command.local.Command {
-    const files = this.files;
+  declareReload(backends: EdgeBackends): command.local.Command {
+    const upstreams = [
+      backends.nexus,
+      backends.admin,
+      backends.player,
+      backends.paypal,
+      ...Object.values(backends.regions),
+    ];
+    const regionNames = Object.entries(backends.regions).map(([id, w]) => w.name.apply((n) => [id, n] as const));
+    const current = pulumi
+      .all([
+        backends.nexus.name,
+        backends.admin.name,
+        backends.player.name,
+        backends.paypal.name,
+        pulumi.all(regionNames),
+      ])
+      .apply(([nexus, admin, player, paypal, regions]) => ({
+        nexus,
+        admin,
+        player,
+        paypal,
+        regions: Object.fromEntries(regions),
+      }));
+    const files = pulumi
+      .all([this.tls, current])
+      .apply(([tls, currentContainers]) => ({ ...tls, conf: renderNginxConf({ ...this.nginx, currentContainers }) }));
     const container = this.server;
     const reload = container.command((name) => `docker exec -i ${name} sh -ec '${edgeReloadScript()}'`);
     return new command.local.Command(
@@ -192,10 +222,10 @@ export class EdgeProxy extends pulumi.ComponentResource {
           ),
           container.resource.id,
           // Sorted: the order the regions are listed in is no reason to reload.
-          pulumi.all(upstreams.map((c) => c.id)).apply((ids) => [...ids].sort().join(",")),
+          pulumi.all(upstreams.map((w) => w.resource.id)).apply((ids) => [...ids].sort().join(",")),
         ],
       },
-      { parent: this, dependsOn: [container.resource, ...upstreams] },
+      { parent: this, dependsOn: [container.resource, ...upstreams.map((w) => w.resource)] },
     );
   }
 }

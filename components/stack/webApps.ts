@@ -27,7 +27,7 @@ export interface WebAppsArgs {
 /** The admin UI, the player UI and the PayPal service: stateless, behind the edge proxy. */
 export class WebApps extends pulumi.ComponentResource {
   /** Admin UI, player UI and PayPal: the edge reloads after a new one is up. */
-  public readonly apps: Deployed[];
+  public readonly apps: { admin: Deployed; player: Deployed; paypal: Deployed };
   /** Container names (one host) or service names (swarm). */
   public readonly names: { admin: pulumi.Output<string>; player: pulumi.Output<string>; paypal: pulumi.Output<string> };
 
@@ -99,7 +99,7 @@ export class WebApps extends pulumi.ComponentResource {
         : {}),
     });
 
-    this.apps = [admin, player, paypal];
+    this.apps = { admin, player, paypal };
     this.names = { admin: admin.name, player: player.name, paypal: paypal.name };
     this.registerOutputs({ names: this.names });
   }

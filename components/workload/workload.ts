@@ -104,6 +104,15 @@ export interface Deployed {
   logCommand(script: (printLogs: string, name: string) => string): CommandInputs;
 }
 
+/** The workloads behind the edge, by the backend each serves (regions: the active ones, by id). */
+export interface EdgeBackends {
+  nexus: Deployed;
+  admin: Deployed;
+  player: Deployed;
+  paypal: Deployed;
+  regions: Readonly<Record<string, Deployed>>;
+}
+
 /** What a Command runs against a workload: its text, the docker CLI's environment, when it reruns. */
 export interface CommandInputs {
   create: pulumi.Input<string>;
@@ -173,7 +182,7 @@ export interface Orchestrator {
     appsAfter: pulumi.Resource[];
     playerAfter: pulumi.Resource[];
     /** Told every workload behind the edge once all are declared (one host reloads nginx after them). */
-    behind(upstreams: pulumi.CustomResource[]): void;
+    behind(backends: EdgeBackends): void;
   };
   /** Outputs of this orchestrator alone: capacity as it counts it, placement. */
   outputs: Record<string, unknown>;

@@ -103,7 +103,8 @@ export const edgeSchema = z
           "connection per request). Above 0, requests reuse connections (BENCHMARKS.md section 3: the edge " +
           "adds about 45 µs instead of 175 µs per request in front of a Node.js API) while names are still " +
           "resolved at run time, so a missing region container still fails only its own routes. Needs " +
-          "nginx >= 1.27.3 in the nginx image (nginx:alpine is); older nginx rejects the config.",
+          "nginx >= 1.27.3 in the nginx image (nginx:alpine is); older nginx rejects the config. Deploy-safe " +
+          "on one host (each pool names the current container; README, Edge proxy); swarm mode refuses it.",
       ),
     // Its default depends on environment: resolveConfig fills it in (httpsRedirectFor).
     httpsRedirect: z.boolean().optional().describe(HTTPS_REDIRECT_DESCRIPTION),

@@ -71,14 +71,34 @@ function upstreamBlocks(v: Valid): string[] {
     "# keepalive: idle connections kept per worker. keepalive_timeout 4s: below the 5 s idle timeout",
     "# of Node.js and uvicorn servers, so nginx closes an idle connection before the backend does and",
     "# never sends a request (a POST is not retried) on a connection the backend is closing.",
-    ...backends.flatMap(([name, upstream]) =>
-      block(`upstream ${name}`, [
+    ...(v.currentContainers.size === 0
+      ? []
+      : [
+          "# A pool whose first server is a container's own name (one host): a swap starts the successor",
+          "# under a new name, and the reload before the old container stops gives new workers pools",
+          "# that resolve only that name. A reload copies a pool's addresses from the old workers' pool",
+          "# of the same server name, so a pool of the shared name would keep the old container's address",
+          "# until it expires, and a request sent there after the container is gone waits out the connect",
+          "# timeout and fails (504), its pool re-resolved meanwhile. The shared name is the backup, used",
+          "# only while the new name is not resolved yet (the first milliseconds after the reload) or",
+          "# when its container refuses.",
+        ]),
+    ...backends.flatMap(([name, upstream]) => {
+      const current = upstream.isIp ? undefined : v.currentContainers.get(name);
+      const servers =
+        current === undefined
+          ? [`server ${hostPort(upstream)}${upstream.isIp ? "" : " resolve"} max_fails=0;`]
+          : [
+              `server ${current}:${upstream.port} resolve max_fails=0;`,
+              `server ${hostPort(upstream)} resolve backup max_fails=0;`,
+            ];
+      return block(`upstream ${name}`, [
         `zone ${name} 64k;`,
-        `server ${hostPort(upstream)}${upstream.isIp ? "" : " resolve"} max_fails=0;`,
+        ...servers,
         `keepalive ${v.upstreamKeepalive};`,
         "keepalive_timeout 4s;",
-      ]),
-    ),
+      ]);
+    }),
     "",
   ];
 }

@@ -8,7 +8,7 @@
  * the bench, with hand-made settings, and the config text must be safe whatever it is given.
  */
 import { isIPv4, isIPv6 } from "node:net";
-import { type HostPort } from "./text";
+import { type HostPort, POOL } from "./text";
 import { DEFAULT_UPSTREAM_KEEPALIVE, MAX_UPSTREAM_KEEPALIVE } from "./capabilities";
 import { REGION_ID_PATTERN } from "../config/regions";
 
@@ -48,6 +48,21 @@ export interface NginxSettings {
    * At 0 the config is byte for byte the one rendered before this setting existed.
    */
   upstreamKeepalive?: number;
+  /**
+   * With upstreamKeepalive, on one host: the Docker name of the container that serves each
+   * backend now (`sectorwars_region_orion-1a2b3c4d`), which no other generation answers to. Its
+   * pool resolves that name first and the shared name only as a backup, so the reload a swap
+   * makes between starting the successor and stopping the old container leaves new workers
+   * with no address of the old one (planning/edge/nginx.ts, upstreamBlocks, says why that
+   * matters). A backend left out pools on its shared name alone.
+   */
+  currentContainers?: {
+    nexus?: string;
+    admin?: string;
+    player?: string;
+    paypal?: string;
+    regions?: Readonly<Record<string, string>>;
+  };
   /**
    * Plain HTTP answers 301 to `origin` ("https://play.example.com", "https://localhost:8443") plus
    * the request URI, except the health check and ACME HTTP-01 challenges, which it serves as files
@@ -163,6 +178,8 @@ export interface Valid {
   clientMaxBodySize: string;
   resolverValidSeconds: number;
   upstreamKeepalive: number;
+  /** currentContainers by upstream block name (POOL). */
+  currentContainers: ReadonlyMap<string, string>;
   httpsRedirect: { origin: string; acmeChallengeRoot: string } | null;
 }
 
@@ -257,6 +274,23 @@ export function validateNginxSettings(s: NginxSettings): Valid {
     fail(`upstreamKeepalive ${show(upstreamKeepalive)} must be an integer from 0 (off) to ${MAX_UPSTREAM_KEEPALIVE}`);
   }
 
+  const currentContainers = new Map<string, string>();
+  const current = s.currentContainers ?? {};
+  const name = (value: unknown, what: string): string =>
+    typeof value === "string" && HOST_NAME.test(value)
+      ? value
+      : fail(`${what} ${show(value)} is not a valid host name`);
+  for (const key of ["nexus", "admin", "player", "paypal"] as const) {
+    const value = current[key];
+    if (value !== undefined) currentContainers.set(POOL[key], name(value, `currentContainers.${key}`));
+  }
+  for (const [id, value] of Object.entries(current.regions ?? {})) {
+    if (!regions.some((r) => r.id === id && r.state === "active")) {
+      fail(`currentContainers.regions names ${show(id)}, which is not an active region`);
+    }
+    currentContainers.set(POOL.region(id), name(value, `currentContainers.regions.${id}`));
+  }
+
   const redirect = s.httpsRedirect;
   if (redirect !== undefined && (typeof redirect !== "object" || redirect === null))
     fail("httpsRedirect must be { origin, acmeChallengeRoot } or unset");
@@ -289,6 +323,7 @@ export function validateNginxSettings(s: NginxSettings): Valid {
     clientMaxBodySize,
     resolverValidSeconds,
     upstreamKeepalive,
+    currentContainers,
     httpsRedirect,
   };
 }

@@ -66,6 +66,14 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
       "is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)",
     );
   }
+  if (config.edge.upstreamKeepalive > 0) {
+    // One host reloads nginx onto each new container's own name before the old one stops; a
+    // service's tasks share its name, so a pool would keep a stopped task's address (README).
+    add(
+      ["edge", "upstreamKeepalive"],
+      "is not deploy-safe with sectorwars:orchestrator swarm yet (a pool keeps a replaced task's address for seconds after it stops); set 0",
+    );
+  }
   if (swarm.nodes.length > 1) {
     // Backups, restore and status reach each node's containers through that node's own engine.
     const unreachable = swarm.nodes.filter((n) => n.dockerHost === undefined);

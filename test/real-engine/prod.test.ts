@@ -6,6 +6,8 @@
  * - first up: every container healthy, each region answering over HTTPS with its own id,
  *   databases accepting a login; secrets nowhere in plain text in the state;
  * - a preview right after shows no change, and refresh finds no drift;
+ * - a new game-server image under an HTTPS request loop through the edge's keepalive pools (which
+ *   the prod file turns on, on nginx 1.30 as prod pins it): no request fails, no database restarts;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
  *   volumes stay, on the engine and in the state.
  */
@@ -14,7 +16,10 @@ import { LABEL_STACK } from "../../planning/roles";
 import { docker, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
+  type Releases,
+  dataIdentities,
   removeStackVolumes,
+  requestLoop,
   type StackPlace,
   engineStackName,
   newStackPlace,
@@ -25,8 +30,9 @@ import {
   tagReleases,
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
-import { ensureTestImages } from "../support/images";
-import { httpRequest } from "../support/net";
+import { TEST_IMAGES, ensureTestImages } from "../support/images";
+import { httpRequest, probeEchoOf } from "../support/net";
+import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
 import { readStackFile } from "../support/pulumi";
 import { selfSignedPem } from "../support/tls";
@@ -48,6 +54,24 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
   let stack: EngineStack;
   let destroyed = false;
 
+  let releases: Releases;
+
+  /**
+   * Prod's own file (engine.apiVersion 1.41, httpsRedirect, keepalive pools, protected volumes),
+   * with the dev file's small sizes (prod's CPU limits exceed what this machine has) and Redis to fit them.
+   */
+  const prodConfig = (gameserver: string) => {
+    const dev = readStackFile("dev");
+    return stackConfig("prod", place, {
+      gameserver,
+      regions: DEV_REGIONS,
+      // The prod file's pools need nginx >= 1.27.3, as it pins (nginx:1.30-alpine).
+      nginx: TEST_IMAGES.modernNginx,
+      "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
+      "sectorwars:redis": dev["sectorwars:redis"],
+    });
+  };
+
   const https = async (urlPath: string) => {
     const answer = await httpRequest({ port: place.httpsPort, path: urlPath, tls: true, timeoutMs: 15_000 });
     return { status: answer.status, body: answer.body };
@@ -58,21 +82,13 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     await ensureDockerd();
     reapDeadStacks(engine);
     ensureTestImages(engine);
-    const { v1 } = tagReleases(engine);
-    const dev = readStackFile("dev");
+    releases = tagReleases(engine);
     place = await newStackPlace(run.id);
     stack = await EngineStack.create({
       engine: pulumiEngine,
       stackName,
       dockerHost: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
-      // Prod's own file (engine.apiVersion 1.41, httpsRedirect, protected volumes), with the dev
-      // file's small sizes (prod's CPU limits exceed what this machine has) and Redis to fit them.
-      config: stackConfig("prod", place, {
-        gameserver: v1,
-        regions: DEV_REGIONS,
-        "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
-        "sectorwars:redis": dev["sectorwars:redis"],
-      }),
+      config: prodConfig(releases.v1),
       secrets,
     });
   }, 600_000);
@@ -103,6 +119,37 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     const refresh = await stack.refresh();
     expect(changesOf(refresh.result.summary.resourceChanges as Record<string, number>), "drift").toEqual({});
     expect(await stack.previewChanges(), "preview after a refresh").toEqual([]);
+  }, 600_000);
+
+  it("rolls a new game-server image out under HTTPS load through the keepalive pools: no request fails", async () => {
+    const data = dataIdentities(stackName, [engine]);
+    const paths = ["/api/nexus/galaxy", ...DEV_REGIONS.map((r) => `/api/regions/${r.id}/ping`)];
+    const target = { host: "127.0.0.1", port: place.httpsPort, tls: true };
+    const loop = requestLoop(target, paths, (urlPath, answer) => {
+      if (answer.status !== 200) return false;
+      const echo = probeEchoOf(answer);
+      return urlPath.startsWith("/api/nexus/") ? echo.role === "nexus-api" : urlPath.includes(`/${echo.region?.id}/`);
+    });
+    try {
+      await waitUntil("the request loop to get going", () => loop.ok() > 30, 30_000);
+      stack.writeConfig(prodConfig(releases.v2));
+      await stack.up();
+      const settled = loop.ok();
+      await waitUntil("requests after the update", () => loop.ok() > settled + 30, 30_000);
+    } finally {
+      const { ok, failures } = await loop.stop();
+      expect(failures, `${failures.length} of ${ok + failures.length} requests failed`).toEqual([]);
+    }
+    // nginx in force pools on each API's new container by its own name.
+    const edge = stackContainers(stackName, engine).find((c) => c.role === "nginx");
+    const conf = docker(["exec", String(edge?.name), "cat", "/etc/nginx/nginx.conf"], engine);
+    expect(conf).toContain("keepalive 32;");
+    const behindEdge = new Set(["nexus-api", "region-api", "admin-ui", "player-ui", "paypal"]);
+    for (const api of stackContainers(stackName, engine).filter((c) => behindEdge.has(c.role))) {
+      expect(conf, api.name).toMatch(new RegExp(`server ${api.name}:\\d+ resolve max_fails=0;`));
+    }
+    expect(dataIdentities(stackName, [engine]), "databases and Redis: id@startedAt").toEqual(data);
+    expect(await stack.previewChanges(), "preview after the image update").toEqual([]);
   }, 600_000);
 
   it("destroys with --exclude-protected: every container goes, the protected data volumes stay", async () => {

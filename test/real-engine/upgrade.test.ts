@@ -28,7 +28,7 @@ import {
   tagReleases,
 } from "../support/engineStacks";
 import { type Availability, describeEach } from "../support/engineSuites";
-import { ensureTestImages } from "../support/images";
+import { TEST_IMAGES, ensureTestImages } from "../support/images";
 import { modernDockerd } from "../support/modernDocker";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
 import { readStackFile } from "../support/pulumi";
@@ -77,6 +77,8 @@ interface IntendedChange {
 }
 const fileAt = (commit: string, file: string): string => git(["show", `${commit}:${file}`]);
 const beforeBackupNodes = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("--node");
+const beforeCurrentContainers = (commit: string): boolean =>
+  !fileAt(commit, "planning/edge/settings.ts").includes("currentContainers");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -107,6 +109,14 @@ const INTENDED: readonly IntendedChange[] = [
       "services without data are probed every 2 s, and stateless ones monitored 5 s after each update step: a " +
       "rolling update of each (the edge restarts), once; the wait for the edge's tasks runs again",
     before: beforeSwarmProbe,
+  },
+  {
+    kinds: ["prod"],
+    steps: ["update edge-reload [stdin]"],
+    why:
+      "with keepalive pools (prod), each pool names its backend's current container first, so a swap's reload " +
+      "leaves nginx no address of the old one: the reload installs that nginx.conf",
+    before: beforeCurrentContainers,
   },
 ];
 /** Sorted: the preview lists steps in the order the engine happens to reach them. */
@@ -183,6 +193,8 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
         ? stackConfig("prod", place, {
             gameserver: v1,
             regions: DEV_REGIONS,
+            // The prod file's pools need nginx >= 1.27.3, as it pins.
+            nginx: TEST_IMAGES.modernNginx,
             "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
             "sectorwars:redis": dev["sectorwars:redis"],
           })

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/roles";
@@ -240,12 +241,12 @@ export interface RequestLoop {
 }
 
 /**
- * Three clients with kept-alive connections GET `paths` in turn from host:port, as browsers do
- * (browserGetAt); a request counts as good only when `check` accepts its answer (status and
+ * Three clients with kept-alive connections GET `paths` in turn from host:port (over HTTPS with
+ * `tls`), as browsers do (browserGetAt); a request counts as good only when `check` accepts its answer (status and
  * body: who answered).
  */
 export function requestLoop(
-  target: { host: string; port: number },
+  target: { host: string; port: number; tls?: boolean },
   paths: readonly string[],
   check: (path: string, answer: Answer) => boolean,
 ): RequestLoop {
@@ -253,11 +254,12 @@ export function requestLoop(
   let ok = 0;
   const failures: string[] = [];
   const client = async (offset: number) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const options = { keepAlive: true, maxSockets: 1 };
+    const agent = target.tls ? new https.Agent(options) : new http.Agent(options);
     for (let i = offset; running; i++) {
       const urlPath = paths[i % paths.length] as string;
       try {
-        const answer = await browserGetAt(target.host, target.port, urlPath, agent);
+        const answer = await browserGetAt(target.host, target.port, urlPath, agent, target.tls);
         if (check(urlPath, answer)) ok++;
         else failures.push(`${new Date().toISOString()} ${urlPath} ${answer.status} ${answer.body.slice(0, 120)}`);
       } catch (error) {

@@ -356,15 +356,26 @@ export interface Answer {
  * new connection). A failure carries `reusedSocket`: whether the request went out on a connection
  * used before, which a browser-like client retries once (test/swap.docker.test.ts).
  */
-export function getAt(host: string, port: number, urlPath: string, agent: http.Agent | false = false): Promise<Answer> {
+export function getAt(
+  host: string,
+  port: number,
+  urlPath: string,
+  agent: http.Agent | false = false,
+  tls = false,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host, port, path: urlPath, agent, timeout: 15_000 }, (res) => {
+    const options = { host, port, path: urlPath, agent, timeout: 15_000 };
+    // The test stacks serve a self-signed certificate for localhost.
+    const get = (res: http.IncomingMessage) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       res.on("error", reject);
-    });
+    };
+    const req = tls
+      ? https.get({ ...options, rejectUnauthorized: false, servername: "localhost" }, get)
+      : http.get(options, get);
     req.on("timeout", () => req.destroy(new Error(`GET ${urlPath}: no answer within 15 s`)));
     req.on("error", (error: NodeJS.ErrnoException) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
   });
@@ -376,12 +387,18 @@ export function getAt(host: string, port: number, urlPath: string, agent: http.A
  * the request goes again on a new connection, once (RFC 9112 section 9.3.1; Node's http docs
  * show the same pattern with `reusedSocket`). Anything else is the answer.
  */
-export async function browserGetAt(host: string, port: number, urlPath: string, agent: http.Agent): Promise<Answer> {
+export async function browserGetAt(
+  host: string,
+  port: number,
+  urlPath: string,
+  agent: http.Agent,
+  tls = false,
+): Promise<Answer> {
   try {
-    return await getAt(host, port, urlPath, agent);
+    return await getAt(host, port, urlPath, agent, tls);
   } catch (error) {
     const { reusedSocket, code } = error as NodeJS.ErrnoException & { reusedSocket?: boolean };
-    if (reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) return getAt(host, port, urlPath, agent);
+    if (reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) return getAt(host, port, urlPath, agent, tls);
     throw error;
   }
 }
