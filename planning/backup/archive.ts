@@ -1,0 +1,186 @@
+/**
+ * Continuous archiving for point-in-time recovery (issue 22; the tool choice and its reasons are
+ * in docs/research/pitr-tools.md): each PostgreSQL container pushes every WAL segment with
+ * pgBackRest to a repository on another machine, encrypted with a key of the stack's, and
+ * pgBackRest restores a database to any second its base backups and WAL cover.
+ *
+ * Pure: the repository URL's parse, pgBackRest's configuration file and the server flags that
+ * turn archiving on. Nothing here reaches a repository; test/pitr.docker.test.ts runs what it
+ * renders against a real S3 server and real PostgreSQL.
+ */
+
+/** An S3-compatible bucket reached over HTTPS: `s3:https://host[:port]/bucket[/path]`. */
+export interface S3Repository {
+  kind: "s3";
+  host: string;
+  port: number;
+  bucket: string;
+  /** Where in the bucket, without a leading or trailing slash; "" for the bucket's root. */
+  path: string;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** S3's bucket naming rules (lowercase, digits, dots and hyphens, 3 to 63 characters). */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
+const S3_FORM = "s3:https://<host>[:<port>]/<bucket>[/<path>]";
+
+/**
+ * The repository URL in restic's spelling (so one URL can serve restic too). Only S3 over HTTPS
+ * for now: Debian's pgBackRest (2.45) speaks HTTPS only to S3, has SFTP only from 2.46 and has no
+ * REST repository at all; each refusal says so.
+ */
+export function parseRepositoryUrl(url: string): Parsed<S3Repository> {
+  const fail = (problem: string): Parsed<S3Repository> => ({ ok: false, problem });
+  if (url.startsWith("rest:")) {
+    return fail(`pgBackRest has no REST repository type; use ${S3_FORM}`);
+  }
+  if (url.startsWith("sftp:")) {
+    return fail(
+      `SFTP repositories need pgBackRest 2.46 or later, which the platform does not check for yet; use ${S3_FORM}`,
+    );
+  }
+  if (url.startsWith("s3:http://")) {
+    return fail(`pgBackRest speaks only HTTPS to S3: use ${S3_FORM}`);
+  }
+  const match = /^s3:https:\/\/([^/:]+)(?::(\d{1,5}))?\/([^/]+)((?:\/[^/]+)*)\/?$/.exec(url);
+  if (!match) return fail(`must be ${S3_FORM}`);
+  const [, host = "", port = "443", bucket = "", rest = ""] = match;
+  if (!HOST.test(host)) return fail(`"${host}" is not a host name or IPv4 address`);
+  const portNumber = Number(port);
+  if (portNumber < 1 || portNumber > 65535) return fail(`port ${port} is not from 1 to 65535`);
+  if (!BUCKET.test(bucket)) {
+    return fail(`"${bucket}" is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)`);
+  }
+  const segments = rest.split("/").filter(Boolean);
+  const bad = segments.find((s) => !PATH_SEGMENT.test(s) || s === "." || s === "..");
+  if (bad !== undefined) return fail(`path segment "${bad}" must be letters, digits and ._- (not . or ..)`);
+  return { ok: true, value: { kind: "s3", host, port: portNumber, bucket, path: segments.join("/") } };
+}
+
+/** A line break or other control character would end an option early in pgBackRest's file. */
+const hasControlCharacter = (value: string): boolean =>
+  [...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+
+/** `KEY_ID:SECRET`, as sectorwars:backupRepositoryCredentials holds them for S3. */
+export function parseS3Credentials(value: string): Parsed<{ keyId: string; secret: string }> {
+  const at = value.indexOf(":");
+  if (hasControlCharacter(value)) return { ok: false, problem: "must not contain line breaks or control characters" };
+  if (at <= 0 || at === value.length - 1) return { ok: false, problem: "must be KEY_ID:SECRET" };
+  return { ok: true, value: { keyId: value.slice(0, at), secret: value.slice(at + 1) } };
+}
+
+/** The shortest encryption key accepted: pgBackRest derives the AES key from it. */
+export const MIN_PASSWORD_LENGTH = 20;
+
+export function checkRepositoryPassword(value: string): Parsed<string> {
+  if (hasControlCharacter(value)) return { ok: false, problem: "must not contain line breaks or control characters" };
+  if (value.length < MIN_PASSWORD_LENGTH) {
+    return { ok: false, problem: `must be at least ${MIN_PASSWORD_LENGTH} characters (e.g. openssl rand -base64 32)` };
+  }
+  return { ok: true, value };
+}
+
+export interface ArchiveSettings {
+  repository: S3Repository;
+  credentials: { keyId: string; secret: string };
+  /** The repository's encryption key (aes-256-cbc): without it nothing in the repository can be read. */
+  password: string;
+  /**
+   * fullBackups: full backups kept (weekly ones: 5 keep five weeks). pitrDays: differential
+   * backups (daily) whose WAL is kept, so the days any second of which can be restored.
+   */
+  retention: { fullBackups: number; pitrDays: number };
+  /** A CA certificate file in the container to trust for the repository (a private S3, the tests). */
+  caFile?: string;
+}
+
+/** One database: its pgBackRest stanza (`nexus`, `region-<id>`) and where its cluster is. */
+export interface Stanza {
+  name: string;
+  /** PGDATA in the container. */
+  dataDirectory: string;
+  /** The superuser pgBackRest logs in as over the local socket (POSTGRES_USER). */
+  user: string;
+}
+
+/** Where pgBackRest keeps its queue, logs and locks: in the container, writable by postgres. */
+export const PGBACKREST_PATHS = {
+  conf: "/etc/pgbackrest/pgbackrest.conf",
+  spool: "/var/spool/pgbackrest",
+  log: "/var/log/pgbackrest",
+  lock: "/tmp/pgbackrest",
+  socket: "/var/run/postgresql",
+} as const;
+
+const STANZA = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * pgbackrest.conf for the stanzas of one container (a secret: it holds the key and the
+ * credentials). archive-async: archive_command returns once a segment is queued and a background
+ * process pushes it, so a slow repository does not hold up PostgreSQL; a segment counts as
+ * archived only once it is in the repository.
+ */
+export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stanza[]): string {
+  const { repository: r, credentials, retention } = settings;
+  for (const s of stanzas) {
+    if (!STANZA.test(s.name)) throw new Error(`stanza "${s.name}" must be lowercase letters, digits and -`);
+  }
+  const repoPath = `/${[r.path, "pgbackrest"].filter(Boolean).join("/")}`;
+  const global = [
+    "[global]",
+    "repo1-type=s3",
+    `repo1-s3-endpoint=${r.host}`,
+    `repo1-storage-port=${r.port}`,
+    `repo1-s3-bucket=${r.bucket}`,
+    // Not AWS: path-style URLs work with every S3-compatible server; the region is only signed.
+    "repo1-s3-uri-style=path",
+    "repo1-s3-region=us-east-1",
+    `repo1-s3-key=${credentials.keyId}`,
+    `repo1-s3-key-secret=${credentials.secret}`,
+    ...(settings.caFile ? [`repo1-storage-ca-file=${settings.caFile}`] : []),
+    `repo1-path=${repoPath}`,
+    "repo1-cipher-type=aes-256-cbc",
+    `repo1-cipher-pass=${settings.password}`,
+    "repo1-retention-full-type=count",
+    `repo1-retention-full=${retention.fullBackups}`,
+    "repo1-retention-archive-type=diff",
+    `repo1-retention-archive=${retention.pitrDays}`,
+    "archive-async=y",
+    `spool-path=${PGBACKREST_PATHS.spool}`,
+    "process-max=2",
+    "compress-type=zst",
+    `log-path=${PGBACKREST_PATHS.log}`,
+    `lock-path=${PGBACKREST_PATHS.lock}`,
+    "log-level-console=warn",
+    "log-level-file=info",
+  ];
+  const sections = stanzas.map((s) =>
+    [
+      `[${s.name}]`,
+      `pg1-path=${s.dataDirectory}`,
+      `pg1-user=${s.user}`,
+      `pg1-socket-path=${PGBACKREST_PATHS.socket}`,
+    ].join("\n"),
+  );
+  return `${[global.join("\n"), ...sections].join("\n\n")}\n`;
+}
+
+/**
+ * The postgres server flags that archive every WAL segment of `stanza`: archive_timeout switches
+ * to a new segment at least that often while anything is written, which bounds what a lost host
+ * can take with it (plus the push's own seconds).
+ */
+export function archiveFlags(stanza: string, archiveTimeoutSeconds: number): string[] {
+  if (!STANZA.test(stanza)) throw new Error(`stanza "${stanza}" must be lowercase letters, digits and -`);
+  return [
+    "-c",
+    "archive_mode=on",
+    "-c",
+    `archive_command=pgbackrest --stanza=${stanza} archive-push %p`,
+    "-c",
+    `archive_timeout=${archiveTimeoutSeconds}`,
+  ];
+}

@@ -1,0 +1,184 @@
+/**
+ * The archive planner (planning/backup/archive.ts): the repository URL, the credentials and key it
+ * accepts and refuses, and the pgBackRest configuration it renders. test/pitr.docker.test.ts runs
+ * that configuration against a real S3 server and PostgreSQL.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  type ArchiveSettings,
+  archiveFlags,
+  checkRepositoryPassword,
+  parseRepositoryUrl,
+  parseS3Credentials,
+  pgbackrestConf,
+} from "../planning/backup/archive";
+
+describe("parseRepositoryUrl", () => {
+  it.each([
+    ["s3:https://s3.example.com/game-backups", { host: "s3.example.com", port: 443, bucket: "game-backups", path: "" }],
+    [
+      "s3:https://minio.internal:9000/bkp/prod/eu",
+      { host: "minio.internal", port: 9000, bucket: "bkp", path: "prod/eu" },
+    ],
+    ["s3:https://10.0.0.7/bk.2026/x/", { host: "10.0.0.7", port: 443, bucket: "bk.2026", path: "x" }],
+  ])("reads %s", (url, expected) => {
+    expect(parseRepositoryUrl(url)).toEqual({ ok: true, value: { kind: "s3", ...expected } });
+  });
+
+  const refused: [string, string][] = [
+    ["s3:http://s3.example.com/bk", "pgBackRest speaks only HTTPS to S3: use s3:https://<host>[:<port>]/<bucket>[/<path>]"],
+    ["rest:https://backup.example.com/repo", "pgBackRest has no REST repository type; use s3:https://<host>[:<port>]/<bucket>[/<path>]"],
+    ["sftp:ops@backup.example.com:/srv/bk", "SFTP repositories need pgBackRest 2.46 or later, which the platform does not check for yet; use s3:https://<host>[:<port>]/<bucket>[/<path>]"],
+    ["s3.example.com/bk", "must be s3:https://<host>[:<port>]/<bucket>[/<path>]"],
+    ["s3:https://s3.example.com", "must be s3:https://<host>[:<port>]/<bucket>[/<path>]"],
+    ["s3:https://S3.example.com/bk", '"S3.example.com" is not a host name or IPv4 address'],
+    ["s3:https://s3.example.com:70000/bk", "port 70000 is not from 1 to 65535"],
+    ["s3:https://s3.example.com/Backups", '"Backups" is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)'],
+    ["s3:https://s3.example.com/bkp/a/../b", 'path segment ".." must be letters, digits and ._- (not . or ..)'],
+    ["s3:https://s3.example.com/bkp/a b", 'path segment "a b" must be letters, digits and ._- (not . or ..)'],
+    ["s3:https://s3.example.com/bkp/x\nrepo1-type=posix", 'path segment "x\nrepo1-type=posix" must be letters, digits and ._- (not . or ..)'],
+  ]; // prettier-ignore
+  it.each(refused)("refuses %j", (url, problem) => {
+    expect(parseRepositoryUrl(url)).toEqual({ ok: false, problem });
+  });
+});
+
+describe("credentials and key", () => {
+  it.each([
+    ["no colon", "AKIAEXAMPLE", "must be KEY_ID:SECRET"],
+    ["no key id", ":secret", "must be KEY_ID:SECRET"],
+    ["no secret", "AKIAEXAMPLE:", "must be KEY_ID:SECRET"],
+    ["a line break", "AKIA:se\ncret", "must not contain line breaks or control characters"],
+  ])("refuses credentials with %s", (_what, value, problem) => {
+    expect(parseS3Credentials(value)).toEqual({ ok: false, problem });
+  });
+
+  it("splits at the first colon: a secret may hold colons", () => {
+    expect(parseS3Credentials("AKIA:a:b")).toEqual({ ok: true, value: { keyId: "AKIA", secret: "a:b" } });
+  });
+
+  it.each([
+    ["short", "s3cret", "must be at least 20 characters (e.g. openssl rand -base64 32)"],
+    [
+      "with a line break",
+      "0123456789abcdefghij\nrepo1-cipher-type=none",
+      "must not contain line breaks or control characters",
+    ],
+  ])("refuses a key that is %s", (_what, value, problem) => {
+    expect(checkRepositoryPassword(value)).toEqual({ ok: false, problem });
+  });
+});
+
+const SETTINGS: ArchiveSettings = {
+  repository: { kind: "s3", host: "s3.example.com", port: 9000, bucket: "bk", path: "prod" },
+  credentials: { keyId: "AKIAEXAMPLE", secret: "wJalr/EXAMPLEKEY" },
+  password: "correct horse battery staple",
+  retention: { fullBackups: 5, pitrDays: 7 },
+};
+const STANZAS = [
+  { name: "nexus", dataDirectory: "/var/lib/postgresql/data", user: "sectorwars" },
+  { name: "region-orion", dataDirectory: "/var/lib/postgresql/data", user: "sectorwars" },
+];
+
+/** The options of one section, as pgBackRest reads the file. */
+function section(conf: string, name: string): Record<string, string> {
+  const lines = conf.split("\n");
+  const start = lines.indexOf(`[${name}]`);
+  expect(start, `section [${name}]`).toBeGreaterThanOrEqual(0);
+  const body = lines.slice(start + 1);
+  const end = body.findIndex((l) => l.startsWith("["));
+  return Object.fromEntries(
+    body
+      .slice(0, end === -1 ? undefined : end)
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+}
+
+describe("pgbackrestConf", () => {
+  const conf = pgbackrestConf(SETTINGS, STANZAS);
+
+  it("points repository 1 at the bucket over HTTPS, encrypted, path-style", () => {
+    expect(section(conf, "global")).toMatchObject({
+      "repo1-type": "s3",
+      "repo1-s3-endpoint": "s3.example.com",
+      "repo1-storage-port": "9000",
+      "repo1-s3-bucket": "bk",
+      "repo1-s3-uri-style": "path",
+      "repo1-s3-key": "AKIAEXAMPLE",
+      "repo1-s3-key-secret": "wJalr/EXAMPLEKEY",
+      "repo1-path": "/prod/pgbackrest",
+      "repo1-cipher-type": "aes-256-cbc",
+      "repo1-cipher-pass": "correct horse battery staple",
+    });
+    expect(section(conf, "global")).not.toHaveProperty("repo1-storage-ca-file");
+    expect(section(pgbackrestConf({ ...SETTINGS, caFile: "/etc/pgbackrest/ca.crt" }, STANZAS), "global")).toMatchObject(
+      { "repo1-storage-ca-file": "/etc/pgbackrest/ca.crt" },
+    );
+  });
+
+  it("keeps five fulls and the WAL of the last seven differentials, pushing asynchronously", () => {
+    expect(section(conf, "global")).toMatchObject({
+      "repo1-retention-full-type": "count",
+      "repo1-retention-full": "5",
+      "repo1-retention-archive-type": "diff",
+      "repo1-retention-archive": "7",
+      "archive-async": "y",
+    });
+  });
+
+  it("gives each database its stanza, logged in to over the local socket", () => {
+    expect(section(conf, "region-orion")).toEqual({
+      "pg1-path": "/var/lib/postgresql/data",
+      "pg1-user": "sectorwars",
+      "pg1-socket-path": "/var/run/postgresql",
+    });
+  });
+
+  it("puts the repository at the bucket's root without a path", () => {
+    const root = pgbackrestConf({ ...SETTINGS, repository: { ...SETTINGS.repository, path: "" } }, STANZAS);
+    expect(section(root, "global")["repo1-path"]).toBe("/pgbackrest");
+  });
+
+  it("renders one option per line whatever accepted credentials and key hold", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.string({ minLength: 1 }),
+        fc.string({ minLength: 20 }),
+        (id, secret, key) => {
+          const credentials = parseS3Credentials(`${id.replace(/:/g, "")}:${secret}`);
+          const password = checkRepositoryPassword(key);
+          if (!credentials.ok || !password.ok) return;
+          const text = pgbackrestConf(
+            { ...SETTINGS, credentials: credentials.value, password: password.value },
+            STANZAS,
+          );
+          expect(section(text, "global")["repo1-cipher-pass"]).toBe(key);
+          expect(section(text, "global")["repo1-s3-key-secret"]).toBe(secret);
+          expect(section(text, "global")["repo1-cipher-type"]).toBe("aes-256-cbc");
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each(["Nexus", "region orion", "", "-x".repeat(40)])("refuses the stanza name %j", (name) => {
+    expect(() => pgbackrestConf(SETTINGS, [{ ...STANZAS[0]!, name }])).toThrow(/stanza .* must be lowercase/);
+    expect(() => archiveFlags(name, 30)).toThrow(/stanza .* must be lowercase/);
+  });
+});
+
+describe("archiveFlags", () => {
+  it("archives through pgBackRest with a segment switch at least every archiveTimeout seconds", () => {
+    expect(archiveFlags("region-orion", 30)).toEqual([
+      "-c",
+      "archive_mode=on",
+      "-c",
+      "archive_command=pgbackrest --stanza=region-orion archive-push %p",
+      "-c",
+      "archive_timeout=30",
+    ]);
+  });
+});
