@@ -6,6 +6,7 @@
  * the engine's answer decides the plan, so it must arrive before any resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { Archive } from "./components/backup/archive";
 import { Backups } from "./components/backup/backups";
 import { Nexus } from "./components/stack/nexus";
 import { oneHost } from "./components/stack/oneHost";
@@ -53,6 +54,16 @@ async function main() {
   const { backend, images, edge } = site;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
+  // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
+  const archive =
+    plan.backup.archive && given.backupRepository
+      ? new Archive("archive", {
+          plan: plan.backup.archive,
+          ...given.backupRepository,
+          postgresImage: images.postgres,
+          dockerEnvironment,
+        })
+      : undefined;
 
   const redis = new SharedRedis("redis", {
     backend,
@@ -78,6 +89,7 @@ async function main() {
     protectData: plan.protectData,
     backup: backups,
     ...(migration ? { migration: { command: migration.command, all: migrations.promise } } : {}),
+    ...(archive ? { archive } : {}),
   };
 
   const nexus = new Nexus("nexus", { ...apiHost, plan: plan.nexus, ...initSqlArg(initSql.nexus) });

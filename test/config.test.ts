@@ -481,6 +481,31 @@ describe("rejected configs", () => {
     ],
     ["negative upstream keepalive", { ...dev, edge: { upstreamKeepalive: -1 } }, "sectorwars:edge.upstreamKeepalive: "],
     [
+      "a backup repository over plain HTTP",
+      { ...dev, backup: { repository: { url: "s3:http://s3.example.com/bkp" } } },
+      "sectorwars:backup.repository.url: pgBackRest speaks only HTTPS to S3",
+    ],
+    [
+      "a REST backup repository",
+      { ...dev, backup: { repository: { url: "rest:https://bk.example.com/r" } } },
+      "sectorwars:backup.repository.url: pgBackRest has no REST repository type",
+    ],
+    [
+      "an archive timeout above a minute",
+      { ...dev, backup: { repository: { url: "s3:https://s3.example.com/bkp", archiveTimeoutSeconds: 90 } } },
+      "sectorwars:backup.repository.archiveTimeoutSeconds: Too big",
+    ],
+    [
+      "a backup repository without its key",
+      { ...dev, backup: { repository: { url: "s3:https://s3.example.com/bkp" } } },
+      "sectorwars:backupRepositoryPassword: required with backup.repository: pulumi config set --secret sectorwars:backupRepositoryPassword ...",
+    ],
+    [
+      "a repository CA that is not PEM",
+      { ...dev, backup: { repository: { url: "s3:https://s3.example.com/bkp", caCertificate: "MIIB..." } } },
+      "sectorwars:backup.repository.caCertificate: must be one PEM certificate",
+    ],
+    [
       "upstream keepalive with an nginx image older than 1.27.3",
       { ...dev, edge: { upstreamKeepalive: 16 }, images: { ...(dev.images as object), nginx: "nginx:1.26.2-alpine" } },
       "sectorwars:edge.upstreamKeepalive: needs nginx >= 1.27.3 (`server ... resolve` in upstream blocks), but images.nginx is nginx:1.26.2-alpine",

@@ -18,6 +18,7 @@ import {
   type ArchiveSettings,
   PGBACKREST_PATHS,
   archiveFlags,
+  imageCheckCommand,
   parseRepositoryUrl,
   pgbackrestConf,
 } from "../planning/backup/archive";
@@ -27,7 +28,7 @@ import { docker, ensureDockerd, newTestRun, reapDeadRuns, removeLabelled, run } 
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { labelArgs, postgresArgs, upload } from "./support/platformContainers";
 import { waitUntil } from "./support/process";
-import { type S3Server, startS3Server } from "./support/s3Server";
+import { type S3Server, ensureS3ServerImage, startS3Server } from "./support/s3Server";
 
 const KIND = "pitr";
 const RUN = newTestRun(KIND);
@@ -212,6 +213,16 @@ it("restores a lost database to a second between two writes, and all it archived
   );
   console.log(`pitr: ${committed} rows committed, ${restored} restored; killed at ${new Date(killedAt).toISOString()}`);
 }, 600_000);
+
+it("refuses a postgres image without pgBackRest before a database runs on it, naming the key", () => {
+  const check = (image: string) => run("sh", ["-c", imageCheckCommand(image)]);
+  expect(check(TEST_IMAGES.postgres).status, "the test image has pgBackRest").toBe(0);
+  // The test images share one root with pgBackRest; the S3 server's image holds one file.
+  const bare = ensureS3ServerImage();
+  const without = check(bare);
+  expect(without.status).not.toBe(0);
+  expect(without.stderr).toContain(`images.postgres (${bare}) has no pgbackrest`);
+}, 120_000);
 
 it("keeps the repository unreadable without the key", () => {
   const wrong = restoreInto(`${PREFIX}_wrongkey_data`, null, "not the repository key 0123456789");

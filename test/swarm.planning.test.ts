@@ -84,6 +84,14 @@ describe("sectorwars:orchestrator and sectorwars:swarm", () => {
     expect(problemsOf(config)).toEqual([problem]);
   });
 
+  it("refuses continuous archiving, which is one-host only so far", () => {
+    const withRepository = { ...raw, backup: { repository: { url: "s3:https://s3.example.com/bkp" } } };
+    const secrets = new Set(["backupRepositoryPassword", "backupRepositoryCredentials"] as const);
+    expect(problemsOf(withRepository, { ...noSecrets, presentSecrets: secrets })).toEqual([
+      "sectorwars:backup.repository: is not supported with sectorwars:orchestrator swarm yet (the archive's stanzas, base backups and restores are one-host only so far)",
+    ]);
+  });
+
   it("refuses secret-valued service environment, which a service spec would carry in plain text", () => {
     expect(problemsOf(raw, { ...noSecrets, secretValued: new Set(["services"]) })).toEqual([
       "sectorwars:services: holds a value set with --secret, which a swarm service would carry in its spec in plain text; give the service a Docker secret of its own instead",

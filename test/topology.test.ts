@@ -50,7 +50,14 @@ describe("planStack", () => {
         },
         redis: { maxmemory: "128mb", maxmemoryPolicy: "volatile-lru" },
         paypal: { environment: "live" },
-        backup: { dir: "backups", schedule: "off", generation: 3, parallelism: 4, retentionDays: 7 },
+        backup: {
+          dir: "backups",
+          schedule: "off",
+          generation: 3,
+          parallelism: 4,
+          retentionDays: 7,
+          repository: { url: "s3:https://s3.example/bkp", retention: { pitrDays: 3 } },
+        },
         database: { migration: { command: ["migrate"] } },
         images: { gameserver: app("game"), adminUi: app("admin"), playerUi: app("player"), paypal: app("paypal") },
       },
@@ -72,7 +79,13 @@ describe("planStack", () => {
       settings: { stack: "prod", backupDir: "/srv/platform/backups/prod", parallelism: 4, retentionDays: 7 },
       schedule: "off",
       generation: 3,
+      archive: {
+        url: "s3:https://s3.example/bkp",
+        archiveTimeoutSeconds: 30,
+        retention: { fullBackups: 5, pitrDays: 3 },
+      },
     });
+    expect([plan.nexus.db.stanza, plan.regions[1]?.db.stanza]).toEqual(["nexus", "region-sector-001"]);
     expect(plan.database).toEqual({ initSql: {}, migration: { command: ["migrate"] } });
     expect(planStack(configWith(generatedRegions(1)), "dev").protectData).toBe(false);
   });

@@ -28,10 +28,13 @@ export interface StackSecrets {
   tls: TlsSource;
   /** PayPal's credentials; absent in a dev stack that has none. */
   paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
+  /** backup.repository's key and storage credentials (the config check demands both with it). */
+  backupRepository?: { password: pulumi.Output<string>; credentials: pulumi.Output<string> };
 }
 
 export function stackSecrets(secrets: Secrets, config: Pick<PlatformConfig, "edge">): StackSecrets {
   const { tlsCertificate, tlsPrivateKey, paypalClientId, paypalClientSecret } = secrets;
+  const { backupRepositoryPassword, backupRepositoryCredentials } = secrets;
   return {
     tls:
       tlsCertificate && tlsPrivateKey
@@ -39,6 +42,9 @@ export function stackSecrets(secrets: Secrets, config: Pick<PlatformConfig, "edg
         : { selfSignedFor: config.edge.hostname },
     ...(paypalClientId && paypalClientSecret
       ? { paypalCredentials: { clientId: paypalClientId, clientSecret: paypalClientSecret } }
+      : {}),
+    ...(backupRepositoryPassword && backupRepositoryCredentials
+      ? { backupRepository: { password: backupRepositoryPassword, credentials: backupRepositoryCredentials } }
       : {}),
   };
 }

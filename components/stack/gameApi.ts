@@ -20,6 +20,7 @@ import type { Backend, DataVolume, Deployed } from "../workload/workload";
 import type * as docker from "@pulumi/docker";
 import type { BackupBefore } from "./dockerResources";
 import type { RedisAccess } from "./sharedRedis";
+import type { Archive } from "../backup/archive";
 
 /** What the nexus and every region share: images, networks, Redis, data policy, backups. */
 export interface GameApiHostArgs {
@@ -42,6 +43,8 @@ export interface GameApiHostArgs {
   backup: BackupBefore;
   /** The migration step; unset, none. */
   migration?: MigrationArgs;
+  /** Continuous archiving to backup.repository (one host); unset, the dumps only. */
+  archive?: Archive;
 }
 
 export interface MigrationArgs {
@@ -103,7 +106,13 @@ export function declareApiWithDatabase(
   const opts = { parent };
   const network = backend.network(
     `${name}-net`,
-    { networkName: dbPlan.networkName, labels: dbPlan.labels, debugPort: dbPlan.debugPort, attachable: true },
+    {
+      networkName: dbPlan.networkName,
+      labels: dbPlan.labels,
+      debugPort: dbPlan.debugPort,
+      attachable: true,
+      ...(args.archive ? { egress: true } : {}),
+    },
     opts,
   );
   const volume = databaseVolume(name, { backend, db: dbPlan, protect: args.protectData }, opts);
@@ -120,6 +129,7 @@ export function declareApiWithDatabase(
         POSTGRES_PASSWORD_FILE,
         PGDATA,
       },
+      ...(args.archive ? { command: args.archive.command(dbPlan) } : {}),
       files: [
         {
           path: POSTGRES_PASSWORD_FILE,
@@ -141,6 +151,7 @@ export function declareApiWithDatabase(
                 object: { resourceName: `${name}-db-init`, stableName: `${dbPlan.containerName}_init` },
               },
             ]),
+        ...(args.archive ? args.archive.files(dbPlan, `${name}-db`) : []),
       ],
       // Exactly at PGDATA: anywhere else the data lands in an anonymous volume lost on replace.
       volumes: [{ volume, target: PGDATA }],
@@ -148,8 +159,10 @@ export function declareApiWithDatabase(
       debugPort: dbPlan.debugPort,
       backupBefore: args.backup,
     },
-    opts,
+    // A postgres image without pgBackRest fails its check before any database is replaced with it.
+    args.archive ? { ...opts, dependsOn: [args.archive.imageCheck] } : opts,
   );
+  args.archive?.declareStanza(`${name}-db`, db, dbPlan, parent);
 
   // A failed init file leaves a data directory that the next start serves, healthy, without the
   // rest of the schema: fail the deploy instead, before the API starts on it.

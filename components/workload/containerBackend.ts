@@ -44,10 +44,10 @@ export class ContainerBackend implements Backend {
   constructor(readonly dockerEnvironment: Record<string, string>) {}
 
   network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
-    // A published debug port needs a network with a route to the host.
+    // A published debug port needs a network with a route to the host, an archive one out of it.
     const network = privateNetwork(
       name,
-      { networkName: args.networkName, labels: args.labels, internal: args.debugPort === null },
+      { networkName: args.networkName, labels: args.labels, internal: args.debugPort === null && !args.egress },
       opts,
     );
     this.networkNames.set(network, args.networkName);

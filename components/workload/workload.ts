@@ -139,6 +139,8 @@ export interface NetworkArgs {
   labels: Record<string, string>;
   /** A database's or Redis's debug port: on one host its network then needs a route to the host. */
   debugPort: number | null;
+  /** Its database archives to a repository off the host (backup.repository): the network needs a route out. */
+  egress?: boolean;
   /** Swarm mode: plain containers (the operator's psql, a restore helper) may join. */
   attachable: boolean;
 }

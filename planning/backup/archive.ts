@@ -9,6 +9,15 @@
  * renders against a real S3 server and real PostgreSQL.
  */
 
+import { shellQuote } from "../shell";
+
+/** What `sectorwars:backup.repository` leaves unsaid: prod's RPO and the retention of issue 22. */
+export const ARCHIVE_DEFAULTS = {
+  /** At most this much committed work waits in an unfinished WAL segment (plus the push's seconds). */
+  archiveTimeoutSeconds: 30,
+  retention: { fullBackups: 5, pitrDays: 7 },
+} as const;
+
 /** An S3-compatible bucket reached over HTTPS: `s3:https://host[:port]/bucket[/path]`. */
 export interface S3Repository {
   kind: "s3";
@@ -183,4 +192,31 @@ export function archiveFlags(stanza: string, archiveTimeoutSeconds: number): str
     "-c",
     `archive_timeout=${archiveTimeoutSeconds}`,
   ];
+}
+
+/**
+ * A shell command (run by a Command after the database is up) that creates the stanza (idempotent),
+ * takes a first full backup when the repository has none, and runs `pgbackrest check`, which
+ * switches to a new WAL segment and waits until it is in the repository: a deploy whose archive
+ * does not work fails here rather than letting WAL pile up in the container.
+ */
+export function stanzaCommand(container: string, stanza: string): string {
+  if (!STANZA.test(stanza)) throw new Error(`stanza "${stanza}" must be lowercase letters, digits and -`);
+  const pgbackrest = `docker exec -u postgres ${shellQuote(container)} pgbackrest --stanza=${stanza}`;
+  return [
+    "set -e",
+    `${pgbackrest} stanza-create`,
+    `if ${pgbackrest} info --output=json | grep -q '"backup":\\[\\]'; then ${pgbackrest} backup --type=full; fi`,
+    `${pgbackrest} check`,
+  ].join("\n");
+}
+
+/** Fails, saying what to do, when the postgres image has no pgBackRest. */
+export function imageCheckCommand(image: string): string {
+  const quoted = shellQuote(image);
+  return (
+    `docker run --rm --network none --entrypoint pgbackrest ${quoted} version >/dev/null || ` +
+    `{ echo "sectorwars: images.postgres (${image}) has no pgbackrest, which sectorwars:backup.repository needs ` +
+    `(docs/backups.md, Continuous archiving)" >&2; exit 1; }`
+  );
 }

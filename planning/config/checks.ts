@@ -117,6 +117,13 @@ export function crossCheck(
     }
   }
 
+  if (config.backup.repository !== undefined) {
+    for (const key of ["backupRepositoryPassword", "backupRepositoryCredentials"] as const) {
+      if (!context.presentSecrets.has(key)) {
+        add([key], `required with backup.repository: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ...`);
+      }
+    }
+  }
   if (config.environment === "prod") {
     for (const key of APP_IMAGE_KEYS) {
       const image = config.images[key];

@@ -21,6 +21,9 @@ export const SECRET_KEYS = {
   paypalClientSecret: "PayPal REST client secret. Required in prod.",
   tlsCertificate: "PEM certificate chain served on HTTPS. Required in prod; dev generates a self-signed one.",
   tlsPrivateKey: "PEM private key of tlsCertificate. Required in prod.",
+  backupRepositoryPassword:
+    "Encryption key of backup.repository (at least 20 characters): nothing in the repository can be read without it. Required with backup.repository.",
+  backupRepositoryCredentials: "KEY_ID:SECRET of the S3 bucket of backup.repository. Required with backup.repository.",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 

@@ -65,6 +65,8 @@ export interface DatabasePlan extends ContainerPlan {
   networkName: string;
   /** Host port on 127.0.0.1, only when the stack asks for debug ports. */
   debugPort: number | null;
+  /** Its pgBackRest stanza in the backup repository (`nexus`, `region-<id>`), with backup.repository. */
+  stanza: string;
 }
 
 export interface RegionPlan {
@@ -96,6 +98,8 @@ export interface BackupPlan {
   schedule: string;
   /** Bumped to take a backup at the next `pulumi up`. */
   generation: number;
+  /** Continuous archiving to backup.repository (planning/backup/archive.ts); null: dumps only. */
+  archive: NonNullable<PlatformConfig["backup"]["repository"]> | null;
 }
 
 /**
@@ -262,6 +266,7 @@ export function planRegion(
       volumeName: joinName(base, "db", "data"),
       networkName: base,
       debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase + region.slot : null,
+      stanza: `region-${region.id}`,
     },
   };
 }
@@ -331,6 +336,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
         volumeName: joinName(prefix, "nexus_db_data"),
         networkName: joinName(prefix, "nexus"),
         debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase : null,
+        stanza: "nexus",
       },
       redisDb: 0,
       identityEnv: { REGION_TYPE: "nexus" },
@@ -378,6 +384,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
       },
       schedule: config.backup.schedule,
       generation: config.backup.generation,
+      archive: config.backup.repository ?? null,
     },
     database: config.database,
   };

@@ -13,6 +13,7 @@
  * (but Docker publishes the port anew, on another host port: read it with `docker port`); stop()
  * removes the container and with it every object.
  */
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -251,4 +252,35 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
     await stop();
     throw error;
   }
+}
+
+/**
+ * Joins the server to each network in `names` as soon as Docker creates it (`docker events`),
+ * under its alias: the way a stack's database networks, which `pulumi up` creates, get a route
+ * to the repository in a test. Resolves once Docker reports the subscription is listening.
+ */
+export async function joinNetworksAsCreated(
+  s3: S3Server,
+  names: readonly string[],
+  engine: EngineOption = {},
+): Promise<{ stop(): void; joined: string[] }> {
+  const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const events = ["events", "--since", String(since), "--filter", "type=network", "--filter", "event=create"];
+  const child = spawn("docker", [...events, "--format", "{{.Actor.Attributes.name}}"], { env });
+  const joined: string[] = [];
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const name of lines.filter((l) => names.includes(l) && !joined.includes(l))) {
+      docker(["network", "connect", "--alias", s3.alias, name, s3.container], engine);
+      joined.push(name);
+    }
+  });
+  // `docker events` prints nothing until an event; a moment lets it subscribe before the caller goes on.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  return { stop: () => child.kill(), joined };
 }

@@ -1,0 +1,149 @@
+/**
+ * Continuous archiving through the real Pulumi engine, on Docker 20.10: the dev stack with
+ * `sectorwars:backup.repository` set to an S3 server of the test (test/support/s3Server.ts, over
+ * HTTPS with its own CA) and the two repository secrets, the test's postgres image (which has
+ * pgBackRest, as the platform's database image must).
+ *
+ * - first up: each database's stanza is created, a full backup taken and `pgbackrest check`
+ *   passes (a segment reached the repository); the databases keep archiving what they write, and
+ *   nothing secret shows in plain text in the state;
+ * - a preview right after shows no change.
+ *
+ * Restoring to a point in time from what this configuration archives is test/pitr.docker.test.ts.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
+import {
+  DEV_REGIONS,
+  type StackPlace,
+  engineStackName,
+  newStackPlace,
+  reapDeadStacks,
+  removeStackVolumes,
+  stackConfig,
+  stackContainers,
+  tagReleases,
+} from "../support/engineStacks";
+import { describeOn } from "../support/engineSuites";
+import { ensureTestImages } from "../support/images";
+import { labelArgs } from "../support/platformContainers";
+import { waitUntil } from "../support/process";
+import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
+import { type S3Server, joinNetworksAsCreated, startS3Server } from "../support/s3Server";
+
+const pulumiEngine = findPulumiEngine();
+const KEY = "archive engine test repository key 0123456789";
+
+describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi engine, on Docker 20.10", () => {
+  const engine = {};
+  const run = newTestRun("real-engine");
+  const stackName = engineStackName(run.id, "archive");
+  const network = `swarch${run.id}_s3`;
+  let place: StackPlace;
+  let stack: EngineStack;
+  let s3: S3Server;
+  let networks: { stop(): void; joined: string[] };
+
+  const dbOf = (role: string, region?: string) =>
+    stackContainers(stackName, engine).find((c) => c.role === role && (region === undefined || c.region === region));
+  const psql = (container: string, user: string, db: string, sql: string) =>
+    docker(["exec", container, "psql", "-qAt", "-U", user, "-d", db, "-c", sql], engine).trim();
+
+  beforeAll(async () => {
+    if (!pulumiEngine.available) return;
+    await ensureDockerd();
+    reapDeadStacks(engine);
+    ensureTestImages(engine);
+    const { v1 } = tagReleases(engine);
+    place = await newStackPlace(run.id);
+    docker(["network", "create", ...labelArgs(run, {}), network], engine);
+    s3 = await startS3Server({ run, network, alias: "backups.archive.test" });
+    // The stack's database networks, which `pulumi up` creates, get a route to the repository.
+    const prefix = place.namePrefix;
+    networks = await joinNetworksAsCreated(s3, [
+      `${prefix}_nexus`,
+      ...DEV_REGIONS.map((r) => `${prefix}_region_${r.id}`),
+    ]);
+    stack = await EngineStack.create({
+      engine: pulumiEngine,
+      stackName,
+      dockerHost: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+      config: stackConfig("dev", place, {
+        gameserver: v1,
+        regions: DEV_REGIONS,
+        "sectorwars:backup": {
+          dir: place.backupDir,
+          schedule: "off",
+          repository: {
+            url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
+            archiveTimeoutSeconds: 10,
+            caCertificate: s3.caCertPem,
+          },
+        },
+      }),
+      secrets: {
+        "sectorwars:backupRepositoryPassword": KEY,
+        "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
+      },
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    networks?.stop();
+    // First: a network with a container the stack does not know of cannot be removed by destroy.
+    await s3?.stop();
+    if (stack) {
+      await stack.destroy().catch((error: unknown) => console.error(error));
+      removeStackVolumes(stackName, engine);
+      stack.dispose();
+    }
+    removeLabelled(run.runLabel);
+  }, 600_000);
+
+  it("archives every database from the first up: stanza, full backup, WAL in the repository", async () => {
+    await stack.up();
+    expect(networks.joined.sort(), "database networks joined to the repository").toHaveLength(3);
+    for (const [role, region, stanza, user, database] of [
+      ["nexus-db", undefined, "nexus", "nexus_user", "nexus_db"],
+      ["region-db", "orion", "region-orion", "region_orion_user", "region_orion"],
+    ] as const) {
+      const container = dbOf(role, region)?.name ?? "";
+      const info = JSON.parse(
+        docker(
+          ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${stanza}`, "info", "--output=json"],
+          engine,
+        ),
+      ) as { backup: { type: string }[]; archive: { max: string | null }[] }[];
+      expect(
+        info[0]?.backup.map((b) => b.type),
+        `${stanza}: backups`,
+      ).toEqual(["full"]);
+      // What the database writes now reaches the repository within the archive timeout.
+      psql(
+        container,
+        user,
+        database,
+        "create table archived_marker (at timestamptz default now()); insert into archived_marker default values",
+      );
+      const archivedBefore = psql(container, user, database, "select archived_count from pg_stat_archiver");
+      await waitUntil(
+        `${stanza}: a new segment archived`,
+        () =>
+          Number(psql(container, user, database, "select archived_count from pg_stat_archiver")) >
+          Number(archivedBefore),
+        40_000,
+      );
+      expect(
+        psql(container, user, database, "select failed_count from pg_stat_archiver"),
+        `${stanza}: failed pushes`,
+      ).toBe("0");
+    }
+    for (const secret of [KEY, s3.secretKey]) {
+      expect(await stack.plainTextPaths(secret), "a repository secret in plain text in the state").toEqual([]);
+    }
+  }, 900_000);
+
+  it("previews no change right after", async () => {
+    expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
+  }, 600_000);
+});
