@@ -3,6 +3,9 @@
  *
  *   npx tsx scripts/restore.ts --backup DIR --target nexus|region:<id>|redis --stack STACK [--force]
  *
+ * (With `--to <time>` instead of `--backup`, a database comes back to that second from its
+ * continuous archive: scripts/pointInTime.ts.)
+ *
  * 1. Verifies size and sha256 of every file the manifest lists, before touching anything.
  * 2. Finds the target container by its labels (com.sectorwars.stack/role/region), on the Docker
  *    engine the docker CLI reaches (DOCKER_HOST for a remote one); for a swarm stack whose file is
@@ -50,6 +53,7 @@ import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { acceptedPlacement } from "../planning/swarm/placement";
 import { stackFileName } from "../components/config/stackFile";
 import { ROOT, readStackConfig } from "./cli";
+import { pointInTimeMain } from "./pointInTime";
 
 export interface RestoreOptions {
   backup: string;
@@ -447,6 +451,8 @@ export async function restore(
 }
 
 export async function main(argv: readonly string[], root: string = ROOT): Promise<number> {
+  // To a point in time, from the continuous archive: scripts/pointInTime.ts.
+  if (argv.includes("--to")) return pointInTimeMain(argv);
   try {
     await restore(parseRestoreArgs(argv), console.log, root);
     return 0;

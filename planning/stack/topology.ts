@@ -6,6 +6,7 @@
  * Everything about a region derives from its id and slot, never from its position in the
  * config array, so reordering or removing entries changes nothing about the other regions.
  */
+import { stanzaOf } from "../backup/pointInTime";
 import type { BackupSettings } from "../backup/run";
 import { stackBackupDir } from "../project";
 import { nodeHosts } from "../swarm/placement";
@@ -266,7 +267,7 @@ export function planRegion(
       volumeName: joinName(base, "db", "data"),
       networkName: base,
       debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase + region.slot : null,
-      stanza: `region-${region.id}`,
+      stanza: stanzaOf({ kind: "region", regionId: region.id }),
     },
   };
 }
@@ -336,7 +337,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
         volumeName: joinName(prefix, "nexus_db_data"),
         networkName: joinName(prefix, "nexus"),
         debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase : null,
-        stanza: "nexus",
+        stanza: stanzaOf({ kind: "nexus" }),
       },
       redisDb: 0,
       identityEnv: { REGION_TYPE: "nexus" },

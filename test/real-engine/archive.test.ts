@@ -7,11 +7,16 @@
  * - first up: each database's stanza is created, a full backup taken and `pgbackrest check`
  *   passes (a segment reached the repository); the databases keep archiving what they write, and
  *   nothing secret shows in plain text in the state;
- * - a preview right after shows no change.
+ * - a preview right after shows no change;
+ * - `npm run restore -- --target region:orion --to <time>` brings that database back to a second
+ *   between two writes (refusing a time before the first backup, touching nothing), the nexus
+ *   keeps what it wrote since, the region's API answers again, and a preview shows no change.
  *
  * Restoring to a point in time from what this configuration archives is test/pitr.docker.test.ts.
  */
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { PROJECT_DIR } from "../../components/config/stackFile";
 import { docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
 import {
   DEV_REGIONS,
@@ -26,6 +31,7 @@ import {
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
 import { ensureTestImages } from "../support/images";
+import { getAt } from "../support/net";
 import { labelArgs } from "../support/platformContainers";
 import { waitUntil } from "../support/process";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
@@ -146,4 +152,45 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
   it("previews no change right after", async () => {
     expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
   }, 600_000);
+
+  it("brings region orion back to a second between two writes (npm run restore --to), the nexus untouched", async () => {
+    const orion = dbOf("region-db", "orion")?.name ?? "";
+    const nexus = dbOf("nexus-db")?.name ?? "";
+    const inOrion = (sql: string) => psql(orion, "region_orion_user", "region_orion", sql);
+    const inNexus = (sql: string) => psql(nexus, "nexus_user", "nexus_db", sql);
+    inOrion("create table moves (id int primary key)");
+    inNexus("create table untouched (id int primary key)");
+    for (let i = 1; i <= 5; i++) inOrion(`insert into moves values (${i})`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const target = inOrion(`select to_char(clock_timestamp() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (let i = 6; i <= 10; i++) inOrion(`insert into moves values (${i})`);
+    inNexus("insert into untouched select generate_series(1, 10)");
+    const restore = (to: string) =>
+      spawnSync("npx", ["tsx", "scripts/restore.ts", "--stack", stackName, "--target", "region:orion", "--to", to], {
+        cwd: PROJECT_DIR,
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+
+    // Before the repository's first backup: refused, and nothing stopped.
+    const startedAt = dbOf("region-db", "orion")?.startedAt;
+    const early = restore("2020-01-01T00:00:00Z");
+    expect(early.status, early.stderr).toBe(1);
+    expect(early.stderr).toMatch(/--to 2020-01-01T00:00:00.000Z is before the oldest backup of region-orion/);
+    expect(dbOf("region-db", "orion")?.startedAt, "the database kept running").toBe(startedAt);
+
+    const result = restore(target);
+    expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    expect(inOrion("select string_agg(id::text, ',' order by id) from moves"), `rows at ${target}`).toBe("1,2,3,4,5");
+    expect(inNexus("select count(*) from untouched"), "the nexus is untouched").toBe("10");
+    await waitUntil(
+      "region orion's API to answer again",
+      async () =>
+        (await getAt("127.0.0.1", place.httpPort, "/api/regions/orion/ping").catch(() => ({ status: 0, body: "" })))
+          .status === 200,
+      60_000,
+    );
+    expect(await stack.previewChanges(), "preview after the restore").toEqual([]);
+  }, 900_000);
 });

@@ -1,0 +1,177 @@
+/**
+ * Brings one database of a stack back to a second of the past, from its continuous archive
+ * (sectorwars:backup.repository, one host; docs/backups.md):
+ *
+ *   npm run restore -- --stack prod --target region:orion --to 2026-12-05T22:59:30Z
+ *
+ * Before anything is touched: the time is checked (a zone, not in the future), the database's
+ * container is found by its labels and must archive, and the repository must hold a backup
+ * finished before the time. Then `pgbackrest check` archives everything up to now (so the present
+ * stays a point to come back to), the API and the database are stopped, a throw-away container of
+ * the database's image restores into its data volume (pgbackrest restore --delta --type=time,
+ * promote), the database starts and finishes recovery, and the API starts again. Every other
+ * database, Redis and the edge are untouched.
+ *
+ * Exit status: 0 restored, 1 failed or refused, 2 usage.
+ */
+import { spawnSync } from "node:child_process";
+import { PGBACKREST_PATHS } from "../planning/backup/archive";
+import { checkWindow, parseRecoveryTime, restoreArguments, stanzaOf } from "../planning/backup/pointInTime";
+import { type RestoreTarget, parseRestoreTarget } from "../planning/backup/restore";
+import { containerLabels } from "../planning/roles";
+import { shellQuote } from "../planning/shell";
+
+export const POINT_IN_TIME_USAGE =
+  "usage: restore --stack STACK --target nexus|region:<id> --to <ISO 8601 time with zone>";
+
+class UsageError extends Error {}
+class RestoreError extends Error {}
+
+type DatabaseTarget = Exclude<RestoreTarget, { kind: "redis" }>;
+
+export function parsePointInTimeArgs(argv: readonly string[]): { stack: string; target: DatabaseTarget; to: string } {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [key, value] = [argv[i] ?? "", argv[i + 1]];
+    if (!["--stack", "--target", "--to"].includes(key))
+      throw new UsageError(`unknown argument ${key}\n${POINT_IN_TIME_USAGE}`);
+    if (value === undefined || value.startsWith("--"))
+      throw new UsageError(`${key} needs a value\n${POINT_IN_TIME_USAGE}`);
+    values[key] = value;
+  }
+  const { "--stack": stack, "--target": targetText, "--to": to } = values;
+  if (!stack || !targetText || !to) throw new UsageError(POINT_IN_TIME_USAGE);
+  let target: RestoreTarget;
+  try {
+    target = parseRestoreTarget(targetText);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (target.kind === "redis")
+    throw new UsageError("--to restores a database (nexus or region:<id>); Redis has no archive yet");
+  return { stack, target, to };
+}
+
+function run(command: string, args: string[], allowFailure = false): string {
+  const r = spawnSync(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0 && !allowFailure) {
+    // No secret is ever an argument: the key and credentials stay in the container's pgbackrest.conf.
+    throw new RestoreError(
+      `${command} ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${(r.stderr ?? "").trim()}`,
+    );
+  }
+  return r.status === 0 ? (r.stdout ?? "") : "";
+}
+const docker = (args: string[], allowFailure = false) => run("docker", args, allowFailure);
+
+function containerOf(stack: string, role: "nexus-db" | "region-db" | "nexus-api" | "region-api", regionId?: string) {
+  const filters = Object.entries(containerLabels(stack, role, regionId)).flatMap(([k, v]) => [
+    "--filter",
+    `label=${k}=${v}`,
+  ]);
+  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"])
+    .split("\n")
+    .filter(Boolean);
+  if (names.length > 1)
+    throw new RestoreError(`more than one ${role} container in stack ${stack}: ${names.join(", ")}`);
+  return names[0];
+}
+
+/** Waits until the database accepts connections and has left recovery (promoted at the time). */
+function waitPromoted(db: string, user: string, database: string, timeoutMs: number): void {
+  const until = Date.now() + timeoutMs;
+  const sql = "select pg_is_in_recovery()";
+  while (Date.now() < until) {
+    const answer = docker(["exec", db, "psql", "-qAt", "-U", user, "-d", database, "-c", sql], true).trim();
+    if (answer === "f") return;
+    spawnSync("sleep", ["1"]);
+  }
+  throw new RestoreError(`${db} did not finish recovery within ${timeoutMs / 1000} s; see docker logs ${db}`);
+}
+
+export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: string }, log = console.log): void {
+  const parsed = parseRecoveryTime(opts.to, new Date());
+  if (!parsed.ok) throw new RestoreError(parsed.problem);
+  const regionId = opts.target.kind === "region" ? opts.target.regionId : undefined;
+  const what = regionId === undefined ? "the nexus" : `region ${regionId}`;
+  const db = containerOf(opts.stack, regionId === undefined ? "nexus-db" : "region-db", regionId);
+  if (!db) throw new RestoreError(`no database container for ${what} in stack ${opts.stack}; deploy it first`);
+  if (docker(["inspect", "--format", "{{.State.Running}}", db]).trim() !== "true") {
+    throw new RestoreError(
+      `${db} is not running; start it first (docker start ${db}): the repository is read through it`,
+    );
+  }
+  if (spawnSync("docker", ["exec", db, "test", "-f", PGBACKREST_PATHS.conf]).status !== 0) {
+    throw new RestoreError(`${db} does not archive: set sectorwars:backup.repository and deploy (docs/backups.md)`);
+  }
+  const stanza = stanzaOf(opts.target);
+  const pgbackrest = (args: string[]) =>
+    docker(["exec", "-u", "postgres", db, "pgbackrest", `--stanza=${stanza}`, ...args]);
+  const window = checkWindow(pgbackrest(["info", "--output=json"]), stanza, parsed.time);
+  if (!window.ok) throw new RestoreError(window.problem);
+
+  const env = docker(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", db]).split("\n");
+  const envOf = (name: string) => env.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1) ?? "";
+  const api = containerOf(opts.stack, regionId === undefined ? "nexus-api" : "region-api", regionId);
+  // Everything written until now reaches the repository: the present stays restorable.
+  pgbackrest(["check"]);
+  log(
+    `restoring ${what} (stanza ${stanza}) to ${parsed.time.toISOString()}; the window starts ${window.from.toISOString()}`,
+  );
+  if (api) docker(["stop", api]);
+  docker(["stop", db]);
+
+  const image = docker(["inspect", "--format", "{{.Image}}", db]).trim();
+  const network = docker([
+    "inspect",
+    "--format",
+    "{{range $name, $_ := .NetworkSettings.Networks}}{{println $name}}{{end}}",
+    db,
+  ])
+    .split("\n")
+    .filter(Boolean)[0];
+  const helper = `${db}-pitr-${Date.now()}`;
+  docker([
+    "create",
+    "--name",
+    helper,
+    "--user",
+    "postgres",
+    "--volumes-from",
+    db,
+    ...(network ? ["--network", network] : []),
+    "--entrypoint",
+    "pgbackrest",
+    image,
+    ...restoreArguments(stanza, parsed.time),
+  ]);
+  try {
+    // pgbackrest.conf travels container to container as a tar stream, never through a file here.
+    const confDir = PGBACKREST_PATHS.conf.slice(0, PGBACKREST_PATHS.conf.lastIndexOf("/"));
+    run("sh", ["-c", `docker cp ${shellQuote(`${db}:${confDir}`)} - | docker cp - ${shellQuote(`${helper}:/etc/`)}`]);
+    const restored = spawnSync("docker", ["start", "-a", helper], { encoding: "utf8" });
+    if (restored.status !== 0) {
+      throw new RestoreError(
+        `pgbackrest restore failed (${restored.status}); ${db} and ${api ?? "its API"} stay stopped:\n${restored.stdout}${restored.stderr}`,
+      );
+    }
+  } finally {
+    docker(["rm", "-f", helper], true);
+  }
+  docker(["start", db]);
+  waitPromoted(db, envOf("POSTGRES_USER"), envOf("POSTGRES_DB"), 30 * 60_000);
+  if (api) docker(["start", api]);
+  log(
+    `restored ${what} to ${parsed.time.toISOString()}: ${db} runs on a new timeline and archives on${api ? `; ${api} started` : ""}`,
+  );
+}
+
+export function pointInTimeMain(argv: readonly string[]): number {
+  try {
+    pointInTime(parsePointInTimeArgs(argv));
+    return 0;
+  } catch (error) {
+    console.error(`restore: ${(error as Error).message}`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
