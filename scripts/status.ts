@@ -51,7 +51,9 @@ import {
   renderStatusTable,
 } from "../planning/status/evaluation";
 import { type StackPlan, planStack } from "../planning/stack/topology";
-import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
+import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/roles";
+import { ARCHIVE_PROBE_SQL, type ObservedArchive } from "../planning/status/archive";
+import { stanzaOf } from "../planning/backup/pointInTime";
 import { type CliResult, ROOT, STACK_NAME_PATTERN, emit, parseCliArgs, readStackConfig, withTimeout } from "./cli";
 import { measureDataRoot, measureHere } from "./statusDisk";
 import { engineFor, isCurrent, swarmScope } from "./swarmStatus";
@@ -113,6 +115,8 @@ function parseArgs(argv: readonly string[]): Args | string {
 
 const PING_TIMEOUT_MS = 10_000;
 const PSQL_TIMEOUT_MS = 15_000;
+/** pgbackrest info asks the repository over the network: a slow one gets longer than psql. */
+const ARCHIVE_TIMEOUT_MS = 30_000;
 /** Client connections only: pg_stat_activity also lists the server's own background workers. */
 const CONNECTIONS_SQL = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'";
 
@@ -130,8 +134,15 @@ async function execIn(
   container: Docker.Container,
   cmd: string[],
   timeoutMs: number,
+  user?: string,
 ): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
-  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Env: ["PGCONNECT_TIMEOUT=5"] });
+  const exec = await container.exec({
+    Cmd: cmd,
+    AttachStdout: true,
+    AttachStderr: true,
+    Env: ["PGCONNECT_TIMEOUT=5"],
+    ...(user === undefined ? {} : { User: user }),
+  });
   const stream = await exec.start({ hijack: true, stdin: false });
   const output = collectOutput(docker, stream);
   // A hung command must not keep the CLI from exiting: its stream goes with the timeout.
@@ -164,6 +175,39 @@ async function probePostgres(
   } catch (error) {
     return { error: (error as Error).message };
   }
+}
+
+/** The database's archive state and the repository's answer (planning/status/archive.ts); failures are answers too. */
+async function probeArchive(
+  docker: Docker,
+  container: Docker.Container,
+  name: string,
+  login: { user: string; database: string },
+  labels: Record<string, string>,
+): Promise<ObservedArchive> {
+  const regionId = labels[LABEL_REGION];
+  const stanza = stanzaOf(regionId === undefined ? { kind: "nexus" } : { kind: "region", regionId });
+  const answer = async (cmd: string[], user?: string): Promise<{ text: string } | { error: string }> => {
+    try {
+      const r = await execIn(docker, container, cmd, ARCHIVE_TIMEOUT_MS, user);
+      if (r.exitCode === 0) return { text: r.stdout };
+      return {
+        error: `${cmd[0] ?? ""} exited ${r.exitCode ?? "?"}: ${(r.stderr.trim() || r.stdout.trim()).split("\n")[0] ?? ""}`,
+      };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  };
+  const [probe, info] = await Promise.all([
+    answer(["psql", "-X", "-q", "-A", "-t", "-U", login.user, "-d", login.database, "-c", ARCHIVE_PROBE_SQL]),
+    answer(["pgbackrest", `--stanza=${stanza}`, "info", "--output=json"], "postgres"),
+  ]);
+  return {
+    container: name,
+    stanza,
+    probe: "text" in probe ? { line: probe.text } : probe,
+    info: "text" in info ? { json: info.text } : info,
+  };
 }
 
 function envOf(list: readonly string[] | undefined): Record<string, string> {
@@ -210,7 +254,10 @@ async function observeContainer(docker: Docker, id: string, plan: StackPlan): Pr
     stats,
   };
   if (running && isPostgresRole(labels[LABEL_ROLE])) {
-    observed.postgres = await probePostgres(docker, container, postgresLogin(plan, labels, envOf(info.Config.Env)));
+    const login = postgresLogin(plan, labels, envOf(info.Config.Env));
+    observed.postgres = await probePostgres(docker, container, login);
+    if (plan.backup.archive !== null)
+      observed.archive = await probeArchive(docker, container, observed.name, login, labels);
   }
   return observed;
 }
@@ -360,6 +407,7 @@ export async function runStatus(argv: readonly string[], deps: StatusDeps = {}):
       entries,
     },
     disk: { minFree: args.minFree, observed: [dataRoot, backupDisk] },
+    archive: plan.backup.archive,
   });
   const status = exitStatus(report);
   return {

@@ -23,6 +23,7 @@ import {
   memoryUse,
 } from "./containerStats";
 import { type DiskInput, type DiskReport, evaluateDisks, renderDiskTable } from "./disk";
+import { type ArchiveReport, type ObservedArchive, evaluateArchive, renderArchiveLines } from "./archive";
 import { type Finding, type Severity, VERDICT_WORDS, type Verdict, verdictOf } from "./findings";
 import { alignTable } from "../table";
 import { type StackPlan, allContainers } from "../stack/topology";
@@ -50,6 +51,8 @@ export interface ObservedContainer {
   stats: RawStats | null;
   /** Only for running PostgreSQL containers. */
   postgres?: PostgresProbe;
+  /** A database of a stack that archives: what it and the repository said (planning/status/archive.ts). */
+  archive?: ObservedArchive;
 }
 
 /** One volume carrying the stack's label, from `docker system df -v` (the API's /system/df). */
@@ -112,6 +115,8 @@ export interface StatusReport {
   containers: ContainerStatus[];
   volumes: VolumeStatus[];
   backup: BackupReport;
+  /** The continuous archive (backup.repository); null when the stack does not archive. */
+  archive: ArchiveReport | null;
   findings: Finding[];
   /** Free space of the Docker data root and the backup directory (added with --min-free). */
   disk: DiskReport;
@@ -126,6 +131,8 @@ export interface StatusInput {
   volumes: readonly ObservedVolume[];
   backup: BackupInput;
   disk: DiskInput;
+  /** backup.repository's URL and archive timeout; unset: the stack does not archive. */
+  archive?: { url: string; archiveTimeoutSeconds: number } | null;
 }
 
 /** Roles whose containers run PostgreSQL, and so get their connections counted. */
@@ -279,6 +286,9 @@ export function evaluateStatus(input: StatusInput): StatusReport {
   findings.push(...backupFindings);
   const [disk, diskFindings] = evaluateDisks(input.disk);
   findings.push(...diskFindings);
+  const observedArchives = input.containers.flatMap((c) => (c.archive ? [c.archive] : []));
+  const [archive, archiveFindings] = evaluateArchive(input.archive ?? null, observedArchives);
+  findings.push(...archiveFindings);
 
   return {
     stack: input.stack,
@@ -287,6 +297,7 @@ export function evaluateStatus(input: StatusInput): StatusReport {
     containers: rows,
     volumes,
     backup,
+    archive,
     findings,
     disk,
   };
@@ -368,6 +379,7 @@ export function renderStatusTable(report: StatusReport): string {
           : "the directory does not exist"),
     "",
   );
+  out.push(...renderArchiveLines(report.archive, new Date(report.checkedAt)));
 
   if (report.findings.length > 0) {
     out.push("Findings:");

@@ -17,6 +17,8 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROJECT_DIR } from "../../components/config/stackFile";
+import type { StatusReport } from "../../planning/status/evaluation";
+import { runStatus } from "../../scripts/status";
 import { docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
 import {
   DEV_REGIONS,
@@ -148,6 +150,33 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       expect(await stack.plainTextPaths(secret), "a repository secret in plain text in the state").toEqual([]);
     }
   }, 900_000);
+
+  it("shows each database's archive in npm run status, and a repository that stops answering as unhealthy", async () => {
+    const status = async () => {
+      const result = await runStatus(["--stack", stackName, "--json"], { root: stack.dir });
+      return { status: result.status, report: JSON.parse(result.stdout) as StatusReport };
+    };
+    const healthy = await status();
+    expect(
+      healthy.report.findings.filter((f) => f.severity === "unhealthy"),
+      "findings",
+    ).toEqual([]);
+    const archive = healthy.report.archive;
+    expect(archive?.databases.map((d) => d.stanza).sort()).toEqual(["nexus", "region-default", "region-orion"]);
+    for (const d of archive?.databases ?? []) {
+      expect(d.repositoryReachable, d.stanza).toBe(true);
+      expect(d.newestBackup?.type, d.stanza).toBe("full");
+    }
+    // The repository goes away: WAL waits, and status fails naming the repository.
+    docker(["pause", s3.container], engine);
+    try {
+      const down = await status();
+      expect(down.status).toBe(1);
+      expect(down.report.findings.map((f) => f.message).join("\n")).toMatch(/the repository did not answer/);
+    } finally {
+      docker(["unpause", s3.container], engine);
+    }
+  }, 600_000);
 
   it("previews no change right after", async () => {
     expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
