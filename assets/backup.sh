@@ -18,6 +18,8 @@
 #   REDIS_CONF   redis.conf inside the Redis container (planning/redis.ts)
 #   REDIS_CLI    sh that runs redis-cli inside the Redis container (assets/redis-cli.sh)
 #   FORMAT       the manifest format it writes (planning/backupManifest.ts)
+#   PGBACKREST_CONF, FULL_BACKUP_DAYS  a database that archives (pgbackrest.conf there) also
+#                gets a base backup in its repository, a full one when its newest is that old
 #   DEFAULT_PARALLELISM, DEFAULT_RETENTION_DAYS, DEFAULT_REDIS_SAVE_TIMEOUT  the flags' defaults
 set -euo pipefail
 shopt -s nullglob
@@ -26,6 +28,7 @@ umask 077
 
 : "${LABEL_STACK:?}" "${LABEL_ROLE:?}" "${LABEL_REGION:?}" "${REDIS_CONF:?}" "${REDIS_CLI:?}" "${FORMAT:?}"
 : "${DEFAULT_PARALLELISM:?}" "${DEFAULT_RETENTION_DAYS:?}" "${DEFAULT_REDIS_SAVE_TIMEOUT:?}"
+: "${PGBACKREST_CONF:?}" "${FULL_BACKUP_DAYS:?}"
 
 say() { printf 'sectorwars-backup: %s\n' "$*"; }
 die() { printf 'sectorwars-backup: error: %s\n' "$*" >&2; exit 1; }
@@ -254,6 +257,23 @@ dump_postgres() {
     fail "pg_dumpall --globals-only failed"
   meta "$name" "$name.dump" pg_dump "$role" "$c" "$region" "$db" "$user" "$version"
   meta "$name" "$name.globals.sql" pg_globals "$role" "$c" "$region" "$db" "$user" "$version"
+  if "${dk[@]}" exec "$c" test -f "$PGBACKREST_CONF"; then base_backup "$c"; fi
+}
+
+# A base backup in the repository of a database that archives (backup.repository): differential,
+# or full when the newest full is FULL_BACKUP_DAYS old; pgBackRest then expires what the
+# retention no longer needs. The stanza is the one section of its pgbackrest.conf besides global.
+base_backup() {
+  local c=$1 stanza newest type=diff
+  stanza=$("${dk[@]}" exec "$c" sed -n 's/^\[\(.*\)\]$/\1/p' "$PGBACKREST_CONF" | grep -vx global | head -n 1) ||
+    fail "no stanza in $PGBACKREST_CONF"
+  # Labels are <start>F for a full backup (…F_<start>D for a differential), in the container's UTC.
+  newest=$("${dk[@]}" exec -u postgres "$c" pgbackrest --stanza="$stanza" info --output=json |
+    grep -o '"label":"[0-9]*-[0-9]*F"' | sed 's/.*"\([0-9]*-[0-9]*\)F"/\1/' | sort | tail -n 1) ||
+    fail "pgbackrest info failed"
+  if [ -z "$newest" ] || [[ $newest < $(date -u -d "$FULL_BACKUP_DAYS days ago" +%Y%m%d-%H%M%S) ]]; then type=full; fi
+  "${dk[@]}" exec -u postgres "$c" pgbackrest --stanza="$stanza" backup --type="$type" >&2 ||
+    fail "pgbackrest backup --type=$type of stanza $stanza failed"
 }
 
 # redis-cli inside the Redis container, authenticated with the password from its redis.conf

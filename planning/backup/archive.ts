@@ -18,6 +18,13 @@ export const ARCHIVE_DEFAULTS = {
   retention: { fullBackups: 5, pitrDays: 7 },
 } as const;
 
+/**
+ * Each backup run (the schedule's, daily by default, and the one before a database changes) takes a
+ * differential base backup of a database that archives, and a full one when its newest is this old:
+ * a restore then replays at most a day of WAL, and the retention (full backups kept) counts weeks.
+ */
+export const FULL_BACKUP_DAYS = 7;
+
 /** An S3-compatible bucket reached over HTTPS: `s3:https://host[:port]/bucket[/path]`. */
 export interface S3Repository {
   kind: "s3";

@@ -22,6 +22,7 @@
  * container into REDISCLI_AUTH.
  */
 import { REDIS_CONF_PATH } from "../stack/redis";
+import { FULL_BACKUP_DAYS, PGBACKREST_PATHS } from "./archive";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../roles";
 import { MANIFEST_FORMAT } from "./manifest";
 import { shellQuote } from "../shell";
@@ -104,6 +105,8 @@ export function backupScriptInputs(): Record<string, string> {
     DEFAULT_RETENTION_DAYS: String(DEFAULT_BACKUP_SETTINGS.retentionDays),
     DEFAULT_REDIS_SAVE_TIMEOUT: String(DEFAULT_BACKUP_SETTINGS.redisSaveTimeoutSeconds),
     REDIS_CLI: redisCliInContainer(),
+    PGBACKREST_CONF: PGBACKREST_PATHS.conf,
+    FULL_BACKUP_DAYS: String(FULL_BACKUP_DAYS),
   };
 }
 

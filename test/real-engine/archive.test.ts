@@ -10,7 +10,8 @@
  * - a preview right after shows no change;
  * - `npm run restore -- --target region:orion --to <time>` brings that database back to a second
  *   between two writes (refusing a time before the first backup, touching nothing), the nexus
- *   keeps what it wrote since, the region's API answers again, and a preview shows no change.
+ *   keeps what it wrote since, the region's API answers again, and a preview shows no change;
+ * - a backup run (backup.generation bumped) adds a differential base backup to each repository.
  *
  * Restoring to a point in time from what this configuration archives is test/pitr.docker.test.ts.
  */
@@ -52,6 +53,23 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
   let s3: S3Server;
   let networks: { stop(): void; joined: string[] };
 
+  /** The dev stack archiving to the test's repository; `generation` bumped takes a backup at the next up. */
+  const configWith = (c: { v1: string; generation: number }) =>
+    stackConfig("dev", place, {
+      gameserver: c.v1,
+      regions: DEV_REGIONS,
+      "sectorwars:backup": {
+        dir: place.backupDir,
+        schedule: "off",
+        generation: c.generation,
+        repository: {
+          url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
+          archiveTimeoutSeconds: 10,
+          caCertificate: s3.caCertPem,
+        },
+      },
+    });
+  let v1 = "";
   const dbOf = (role: string, region?: string) =>
     stackContainers(stackName, engine).find((c) => c.role === role && (region === undefined || c.region === region));
   const psql = (container: string, user: string, db: string, sql: string) =>
@@ -62,7 +80,7 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
     await ensureDockerd();
     reapDeadStacks(engine);
     ensureTestImages(engine);
-    const { v1 } = tagReleases(engine);
+    ({ v1 } = tagReleases(engine));
     place = await newStackPlace(run.id);
     docker(["network", "create", ...labelArgs(run, {}), network], engine);
     s3 = await startS3Server({ run, network, alias: "backups.archive.test" });
@@ -76,19 +94,7 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       engine: pulumiEngine,
       stackName,
       dockerHost: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
-      config: stackConfig("dev", place, {
-        gameserver: v1,
-        regions: DEV_REGIONS,
-        "sectorwars:backup": {
-          dir: place.backupDir,
-          schedule: "off",
-          repository: {
-            url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
-            archiveTimeoutSeconds: 10,
-            caCertificate: s3.caCertPem,
-          },
-        },
-      }),
+      config: configWith({ v1, generation: 0 }),
       secrets: {
         "sectorwars:backupRepositoryPassword": KEY,
         "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
@@ -222,4 +228,25 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
     );
     expect(await stack.previewChanges(), "preview after the restore").toEqual([]);
   }, 900_000);
+
+  it("adds a differential base backup to every database's repository with each backup run", async () => {
+    stack.writeConfig(configWith({ v1, generation: 1 }));
+    await stack.up();
+    for (const [role, region, stanza] of [
+      ["nexus-db", undefined, "nexus"],
+      ["region-db", "orion", "region-orion"],
+    ] as const) {
+      const container = dbOf(role, region)?.name ?? "";
+      const info = JSON.parse(
+        docker(
+          ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${stanza}`, "info", "--output=json"],
+          engine,
+        ),
+      ) as { backup: { type: string }[] }[];
+      expect(
+        info[0]?.backup.map((b) => b.type),
+        `${stanza}: backups`,
+      ).toEqual(["full", "diff"]);
+    }
+  }, 600_000);
 });

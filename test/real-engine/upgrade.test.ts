@@ -77,6 +77,7 @@ interface IntendedChange {
 }
 const fileAt = (commit: string, file: string): string => git(["show", `${commit}:${file}`]);
 const beforeBackupNodes = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("--node");
+const beforeBaseBackups = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("PGBACKREST_CONF");
 const beforeCurrentContainers = (commit: string): boolean =>
   !fileAt(commit, "planning/edge/settings.ts").includes("currentContainers");
 const beforeSwarmProbe = (commit: string): boolean =>
@@ -111,6 +112,12 @@ const INTENDED: readonly IntendedChange[] = [
     before: beforeSwarmProbe,
   },
   {
+    kinds: ["dev", "prod", "swarm"],
+    steps: ["update backups-run [create]"],
+    why: "the backup script takes a base backup of each database that archives (backup.repository): one more backup",
+    before: beforeBaseBackups,
+  },
+  {
     kinds: ["prod"],
     steps: ["update edge-reload [stdin]"],
     why:
@@ -119,11 +126,9 @@ const INTENDED: readonly IntendedChange[] = [
     before: beforeCurrentContainers,
   },
 ];
-/** Sorted: the preview lists steps in the order the engine happens to reach them. */
+/** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */
 const intendedSteps = (kind: Target["kind"], commit: string): string[] =>
-  INTENDED.filter((c) => c.kinds.includes(kind) && c.before(commit))
-    .flatMap((c) => c.steps)
-    .sort();
+  [...new Set(INTENDED.filter((c) => c.kinds.includes(kind) && c.before(commit)).flatMap((c) => c.steps))].sort();
 
 interface Target {
   name: string;
