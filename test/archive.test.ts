@@ -9,6 +9,7 @@ import {
   type ArchiveSettings,
   archiveFlags,
   checkRepositoryPassword,
+  checkedSecret,
   parseRepositoryUrl,
   parseS3Credentials,
   pgbackrestConf,
@@ -52,6 +53,13 @@ describe("credentials and key", () => {
     ["a line break", "AKIA:se\ncret", "must not contain line breaks or control characters"],
   ])("refuses credentials with %s", (_what, value, problem) => {
     expect(parseS3Credentials(value)).toEqual({ ok: false, problem });
+  });
+
+  it("fails naming the key when a secret is refused", () => {
+    expect(() => checkedSecret("sectorwars:backupRepositoryPassword", checkRepositoryPassword("short"))).toThrow(
+      "sectorwars:backupRepositoryPassword: must be at least 20 characters (e.g. openssl rand -base64 32)",
+    );
+    expect(checkedSecret("k", parseS3Credentials("A:b"))).toEqual({ keyId: "A", secret: "b" });
   });
 
   it("splits at the first colon: a secret may hold colons", () => {

@@ -11,6 +11,7 @@ import {
   PGBACKREST_PATHS,
   archiveFlags,
   checkRepositoryPassword,
+  checkedSecret,
   imageCheckCommand,
   parseRepositoryUrl,
   parseS3Credentials,
@@ -35,15 +36,6 @@ export interface ArchiveArgs {
 /** The CA certificate's place in the container, beside pgbackrest.conf. */
 const CA_FILE = `${PGBACKREST_PATHS.conf.slice(0, PGBACKREST_PATHS.conf.lastIndexOf("/"))}/repository-ca.crt`;
 
-/** A secret's value checked as planning/backup/archive.ts says; a bad one fails the preview naming the key. */
-function checked<T>(key: string, parse: (value: string) => { ok: true; value: T } | { ok: false; problem: string }) {
-  return (value: string): T => {
-    const parsed = parse(value);
-    if (!parsed.ok) throw new Error(`${CONFIG_NAMESPACE}:${key}: ${parsed.problem}`);
-    return parsed.value;
-  };
-}
-
 export class Archive extends pulumi.ComponentResource {
   /** Every database container waits for it: a postgres image without pgBackRest fails here, before any is replaced. */
   public readonly imageCheck: command.local.Command;
@@ -58,8 +50,9 @@ export class Archive extends pulumi.ComponentResource {
     if (!repository.ok) throw new Error(`${CONFIG_NAMESPACE}:backup.repository.url: ${repository.problem}`);
     this.settings = pulumi.all([args.password, args.credentials]).apply(([password, credentials]) => ({
       repository: repository.value,
-      credentials: checked("backupRepositoryCredentials", parseS3Credentials)(credentials),
-      password: checked("backupRepositoryPassword", checkRepositoryPassword)(password),
+      // A bad one fails the preview, naming its key.
+      credentials: checkedSecret(`${CONFIG_NAMESPACE}:backupRepositoryCredentials`, parseS3Credentials(credentials)),
+      password: checkedSecret(`${CONFIG_NAMESPACE}:backupRepositoryPassword`, checkRepositoryPassword(password)),
       retention: args.plan.retention,
       ...(args.plan.caCertificate === undefined ? {} : { caFile: CA_FILE }),
     }));

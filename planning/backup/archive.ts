@@ -99,6 +99,12 @@ export function checkRepositoryPassword(value: string): Parsed<string> {
   return { ok: true, value };
 }
 
+/** A secret's parsed value, or an error naming its key (`sectorwars:<key>: <problem>`). */
+export function checkedSecret<T>(key: string, parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new Error(`${key}: ${parsed.problem}`);
+  return parsed.value;
+}
+
 export interface ArchiveSettings {
   repository: S3Repository;
   credentials: { keyId: string; secret: string };
