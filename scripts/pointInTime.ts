@@ -147,8 +147,9 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
   ]);
   try {
     // pgbackrest.conf travels container to container as a tar stream, never through a file here.
-    const confDir = PGBACKREST_PATHS.conf.slice(0, PGBACKREST_PATHS.conf.lastIndexOf("/"));
-    run("sh", ["-c", `docker cp ${shellQuote(`${db}:${confDir}`)} - | docker cp - ${shellQuote(`${helper}:/etc/`)}`]);
+    const { dir } = PGBACKREST_PATHS;
+    const parent = dir.slice(0, dir.lastIndexOf("/") + 1);
+    run("sh", ["-c", `docker cp ${shellQuote(`${db}:${dir}`)} - | docker cp - ${shellQuote(`${helper}:${parent}`)}`]);
     const restored = spawnSync("docker", ["start", "-a", helper], { encoding: "utf8" });
     if (restored.status !== 0) {
       throw new RestoreError(

@@ -40,9 +40,7 @@ const DATABASE = "region_orion";
 const PASSWORD = "PitrTestPassword0123456789abcdef";
 /** Short, so the test waits seconds; prod's is 30 s (docs/research/pitr-tools.md). */
 const ARCHIVE_TIMEOUT_S = 5;
-/** pgBackRest's directory in the container: its default configuration file and the test CA. */
-const CONF_DIR = path.posix.dirname(PGBACKREST_PATHS.conf);
-const CA_IN_CONTAINER = `${CONF_DIR}/ca.crt`;
+const { dir: CONF_DIR, ca: CA_IN_CONTAINER } = PGBACKREST_PATHS;
 /** Rows committed before the pause; the restore target falls inside it. */
 const BEFORE_PAUSE = 20;
 

@@ -33,9 +33,6 @@ export interface ArchiveArgs {
   dockerEnvironment: Record<string, string>;
 }
 
-/** The CA certificate's place in the container, beside pgbackrest.conf. */
-const CA_FILE = `${PGBACKREST_PATHS.conf.slice(0, PGBACKREST_PATHS.conf.lastIndexOf("/"))}/repository-ca.crt`;
-
 export class Archive extends pulumi.ComponentResource {
   /** Every database container waits for it: a postgres image without pgBackRest fails here, before any is replaced. */
   public readonly imageCheck: command.local.Command;
@@ -54,7 +51,7 @@ export class Archive extends pulumi.ComponentResource {
       credentials: checkedSecret(`${CONFIG_NAMESPACE}:backupRepositoryCredentials`, parseS3Credentials(credentials)),
       password: checkedSecret(`${CONFIG_NAMESPACE}:backupRepositoryPassword`, checkRepositoryPassword(password)),
       retention: args.plan.retention,
-      ...(args.plan.caCertificate === undefined ? {} : { caFile: CA_FILE }),
+      ...(args.plan.caCertificate === undefined ? {} : { caFile: PGBACKREST_PATHS.ca }),
     }));
     this.imageCheck = new command.local.Command(
       `${name}-image-check`,
@@ -90,7 +87,7 @@ export class Archive extends pulumi.ComponentResource {
         ? []
         : [
             {
-              path: CA_FILE,
+              path: PGBACKREST_PATHS.ca,
               content: ca,
               secret: false,
               object: {

@@ -130,7 +130,10 @@ export interface Stanza {
 
 /** Where pgBackRest keeps its queue, logs and locks: in the container, writable by postgres. */
 export const PGBACKREST_PATHS = {
+  /** pgBackRest's directory: its default configuration file and the repository's CA. */
+  dir: "/etc/pgbackrest",
   conf: "/etc/pgbackrest/pgbackrest.conf",
+  ca: "/etc/pgbackrest/repository-ca.crt",
   spool: "/var/spool/pgbackrest",
   log: "/var/log/pgbackrest",
   lock: "/tmp/pgbackrest",
