@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   type ArchiveSettings,
   archiveFlags,
+  archivingDatabaseCommand,
   checkRepositoryPassword,
   checkedSecret,
   parseRepositoryUrl,
@@ -188,5 +189,22 @@ describe("archiveFlags", () => {
       "-c",
       "archive_timeout=30",
     ]);
+  });
+});
+
+describe("archivingDatabaseCommand", () => {
+  it("runs the empty-directory restore first, then the image's entrypoint with postgres and the flags", () => {
+    const [shell, flag, script, argv0, stanza, ...rest] = archivingDatabaseCommand("region-orion", 30);
+    expect([shell, flag, argv0, stanza]).toEqual(["sh", "-c", "sectorwars-db", "region-orion"]);
+    expect(rest).toEqual(["postgres", ...archiveFlags("region-orion", 30)]);
+    // Only on an empty data directory, and only from a backup the repository holds.
+    expect(script).toMatch(/if \[ ! -s "\$PGDATA\/PG_VERSION" \]/);
+    expect(script).toContain(`grep -q '"backup":\\[{'`);
+    expect(script).toContain("--target-timeline=latest");
+    expect(script?.trimEnd().split("\n").at(-1)).toBe('exec docker-entrypoint.sh "$@"');
+  });
+
+  it("refuses a stanza that is not a plain name", () => {
+    expect(() => archivingDatabaseCommand("region orion; rm -rf /", 30)).toThrow(/stanza .* must be lowercase/);
   });
 });

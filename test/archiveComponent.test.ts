@@ -27,9 +27,14 @@ describe("Archive, with backup.repository", () => {
     run = await runProgram({ config: { ...readStackFile("dev"), ...REPOSITORY }, secrets: SECRETS, stack: "test" });
   });
 
-  it("starts each database archiving to its own stanza, every archiveTimeoutSeconds", () => {
+  it("starts each database archiving to its own stanza, every archiveTimeoutSeconds, restoring an empty one first", () => {
     for (const [container, stanza] of Object.entries(DATABASES)) {
-      expect(containerNamed(run, container).inputs.command, container).toEqual([
+      const command = containerNamed(run, container).inputs.command as string[];
+      expect(command.slice(0, 2), container).toEqual(["sh", "-c"]);
+      expect(command[2], container).toContain('pgbackrest --stanza="$stanza"');
+      expect(command.slice(3), container).toEqual([
+        "sectorwars-db",
+        stanza,
         "postgres",
         "-c",
         "archive_mode=on",

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
   type ArchiveSettings,
   PGBACKREST_PATHS,
-  archiveFlags,
+  archivingDatabaseCommand,
   checkRepositoryPassword,
   checkedSecret,
   imageCheckCommand,
@@ -65,9 +65,12 @@ export class Archive extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 
-  /** The server flags of a database that archives as `db.stanza`. */
+  /**
+   * The command of a database that archives as `db.stanza`: the server flags, and on an empty data
+   * directory a restore from the repository when it holds a backup (the disaster-recovery path).
+   */
   command(db: DatabasePlan): string[] {
-    return ["postgres", ...archiveFlags(db.stanza, this.args.plan.archiveTimeoutSeconds)];
+    return archivingDatabaseCommand(db.stanza, this.args.plan.archiveTimeoutSeconds);
   }
 
   /** pgbackrest.conf (a secret) and the repository's CA, as files of the database container. */

@@ -211,6 +211,58 @@ export function archiveFlags(stanza: string, archiveTimeoutSeconds: number): str
 }
 
 /**
+ * Runs as root in the database container before the image's entrypoint (which it then becomes,
+ * with the postgres command after the stanza). When the data directory is empty (a new volume: a
+ * fresh engine, a lost disk, a stack rebuilt elsewhere) and the repository holds a backup of the
+ * stanza, the database is restored from it, to the last archived WAL segment, instead of being
+ * initialised empty: a new, empty cluster would hide the data and could not archive anyway (its
+ * system id is not the stanza's). With no stanza or no backup the image initialises as usual.
+ * When the repository does not answer, the container fails rather than guess (Docker restarts it,
+ * and `pulumi up` reports the database unhealthy). pgBackRest retries an unreachable repository
+ * for about four times --io-timeout (60 s by default): 15 s makes that a minute.
+ *
+ * hot_standby=off: the recovering database refuses connections, so its health check (pg_isready)
+ * passes only once recovery is over and it is writable, which is what everything after it needs.
+ * The setting stays in postgresql.auto.conf, where it matters only to a later recovery.
+ */
+const EMPTY_DATA_START = `set -eu
+stanza=$1; shift
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  # Whichever of the official images' tools is there: gosu (Debian), su-exec (Alpine), else util-linux.
+  if command -v gosu >/dev/null; then as_postgres="gosu postgres"
+  elif command -v su-exec >/dev/null; then as_postgres="su-exec postgres"
+  else as_postgres="setpriv --reuid=postgres --regid=postgres --init-groups"; fi
+  mkdir -p "$PGDATA"; chown postgres:postgres "$PGDATA"; chmod 700 "$PGDATA"
+  if ! info=$($as_postgres pgbackrest --stanza="$stanza" --io-timeout=15 info --output=json) || printf %s "$info" | grep -q '"code":99'; then
+    echo "sectorwars: $PGDATA is empty and the backup repository did not answer: not starting an empty database over what it may hold" >&2
+    printf '%s\\n' "$info" >&2
+    exit 1
+  fi
+  if printf %s "$info" | grep -q '"backup":\\[{'; then
+    echo "sectorwars: $PGDATA is empty: restoring $stanza from the backup repository, up to its last archived WAL"
+    $as_postgres pgbackrest --stanza="$stanza" --target-timeline=latest --recovery-option=hot_standby=off restore
+  fi
+fi
+exec docker-entrypoint.sh "$@"`;
+
+/**
+ * The command of a database container that archives as `stanza`: EMPTY_DATA_START, then the
+ * image's entrypoint with postgres and the archive flags. The image's entrypoint runs any command
+ * that is not `postgres` as it is, so the script runs first, as root, as the entrypoint would.
+ */
+export function archivingDatabaseCommand(stanza: string, archiveTimeoutSeconds: number): string[] {
+  return [
+    "sh",
+    "-c",
+    EMPTY_DATA_START,
+    "sectorwars-db",
+    stanza,
+    "postgres",
+    ...archiveFlags(stanza, archiveTimeoutSeconds),
+  ];
+}
+
+/**
  * A shell command (run by a Command after the database is up) that creates the stanza (idempotent),
  * takes a first full backup when the repository has none, and runs `pgbackrest check`, which
  * switches to a new WAL segment and waits until it is in the repository: a deploy whose archive

@@ -1,0 +1,145 @@
+/**
+ * One PostgreSQL container of the test image archiving to an S3 server of the test, as the
+ * platform runs a database with `sectorwars:backup.repository` (planning/backup/archive.ts renders
+ * its pgbackrest.conf and command), plus pgBackRest restores into volumes: what
+ * test/pitr.docker.test.ts and the bench's recovery part (bench/recovery.ts) share.
+ *
+ *   const lab = await startArchiveLab({ run, prefix, archiveTimeoutSeconds: 5 });
+ *   lab.startDb("db", "db_data");             // an empty volume restores itself when the repository has a backup
+ *   await lab.waitReady("db");
+ *   lab.psql("db", "select 1");
+ *   lab.restoreInto("pitr_data", "2026-12-06 10:00:00+00");
+ *   await lab.stop();
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  type ArchiveSettings,
+  PGBACKREST_PATHS,
+  archivingDatabaseCommand,
+  parseRepositoryUrl,
+  pgbackrestConf,
+} from "../../planning/backup/archive";
+import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
+import { PGDATA } from "../../planning/stack/topology";
+import { type TestRun, docker, removeLabelled, run } from "./docker";
+import { TEST_IMAGES } from "./images";
+import { labelArgs, postgresArgs, upload } from "./platformContainers";
+import { waitUntil } from "./process";
+import { type S3Server, startS3Server } from "./s3Server";
+
+export const LAB_STANZA = "region-orion";
+export const LAB_USER = "region_orion_user";
+export const LAB_DATABASE = "region_orion";
+const PASSWORD = "PitrTestPassword0123456789abcdef";
+const { dir: CONF_DIR, ca: CA_IN_CONTAINER } = PGBACKREST_PATHS;
+
+export interface ArchiveLab {
+  s3: S3Server;
+  network: string;
+  settings: ArchiveSettings;
+  /** A database container on `volume`, archiving, as the platform runs it. */
+  startDb(name: string, volume: string): void;
+  /** Until `name` accepts connections and is out of recovery. */
+  waitReady(name: string, timeoutMs?: number): Promise<void>;
+  query(container: string, sql: string): ReturnType<typeof run>;
+  /** psql's trimmed output; throws on failure. */
+  psql(container: string, sql: string): string;
+  /** pgBackRest as the postgres user in `container`, on the lab's stanza. */
+  pgbackrest(container: string, args: string[]): ReturnType<typeof run>;
+  /** Restores onto a new volume in a throwaway container; `target` null: everything archived. */
+  restoreInto(volume: string, target: string | null, password?: string): ReturnType<typeof run>;
+  stop(): Promise<void>;
+}
+
+export async function startArchiveLab(options: {
+  run: TestRun;
+  /** Prefix of the lab's Docker names. */
+  prefix: string;
+  archiveTimeoutSeconds: number;
+}): Promise<ArchiveLab> {
+  const { run: testRun, prefix } = options;
+  const network = `${prefix}_net`;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "archive-lab-"));
+  docker(["network", "create", ...labelArgs(testRun, {}), network]);
+  const s3 = await startS3Server({ run: testRun, network, alias: "backups.pitr.test" });
+  const repository = parseRepositoryUrl(`s3:https://${s3.alias}:${s3.port}/${s3.bucket}/stacks/test`);
+  if (!repository.ok) throw new Error(repository.problem);
+  const settings: ArchiveSettings = {
+    repository: repository.value,
+    credentials: { keyId: s3.accessKey, secret: s3.secretKey },
+    password: "pitr repository key 0123456789abcdef",
+    retention: { fullBackups: 2, pitrDays: 7 },
+    caFile: CA_IN_CONTAINER,
+  };
+
+  /** /etc/pgbackrest with the conf (`password` as the key) and the test CA, for `docker cp`. */
+  function confDir(name: string, password: string): string {
+    const dir = path.join(work, name, path.posix.basename(CONF_DIR));
+    fs.mkdirSync(dir, { recursive: true });
+    const conf = pgbackrestConf({ ...settings, password }, [
+      { name: LAB_STANZA, dataDirectory: PGDATA, user: LAB_USER },
+    ]);
+    // Readable by the postgres user in the container (docker cp makes root the owner), as the
+    // platform's upload is; the key is the test's own.
+    fs.writeFileSync(path.join(dir, path.posix.basename(PGBACKREST_PATHS.conf)), conf, { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, path.posix.basename(CA_IN_CONTAINER)), s3.caCertPem, { mode: 0o644 });
+    return dir;
+  }
+
+  function create(name: string, password: string, args: string[]): void {
+    docker(["create", "--name", name, ...labelArgs(testRun, {}), "--network", network, ...args]);
+    docker(["cp", confDir(name, password), `${name}:${path.posix.dirname(CONF_DIR)}/`]);
+  }
+
+  const query = (container: string, sql: string) =>
+    run("docker", ["exec", container, "psql", "-qAt", "-U", LAB_USER, "-d", LAB_DATABASE, "-c", sql]);
+
+  return {
+    s3,
+    network,
+    settings,
+    startDb(name, volume) {
+      create(name, settings.password, [
+        ...postgresArgs({ database: LAB_DATABASE, user: LAB_USER, volume }),
+        TEST_IMAGES.postgres,
+        ...archivingDatabaseCommand(LAB_STANZA, options.archiveTimeoutSeconds),
+      ]);
+      upload(work, name, POSTGRES_PASSWORD_FILE, PASSWORD);
+      docker(["start", name]);
+    },
+    async waitReady(name, timeoutMs = 60_000) {
+      await waitUntil(
+        `${name} to accept connections, out of recovery`,
+        () => query(name, "select pg_is_in_recovery()").stdout.trim() === "f",
+        timeoutMs,
+      );
+    },
+    query,
+    psql(container, sql) {
+      const result = query(container, sql);
+      if (result.status !== 0) throw new Error(`psql in ${container} failed (${result.status}): ${result.stderr}`);
+      return result.stdout.trim();
+    },
+    pgbackrest: (container, args) =>
+      run("docker", ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${LAB_STANZA}`, ...args]),
+    restoreInto(volume, target, password = settings.password) {
+      const name = `${prefix}_restore_${Math.random().toString(16).slice(2, 8)}`;
+      docker(["volume", "create", ...labelArgs(testRun, {}), volume]);
+      const targetArgs = target === null ? [] : ["--type=time", `--target=${target}`, "--target-action=promote"];
+      create(name, password, [
+        ...["--user", "postgres", "--mount", `type=volume,source=${volume},target=${PGDATA}`],
+        ...["--entrypoint", "pgbackrest", TEST_IMAGES.postgres, `--stanza=${LAB_STANZA}`, ...targetArgs, "restore"],
+      ]);
+      const result = run("docker", ["start", "-a", name], { timeoutMs: 1_800_000 });
+      docker(["rm", name]);
+      return result;
+    },
+    async stop() {
+      await s3.stop();
+      removeLabelled(testRun.runLabel);
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
