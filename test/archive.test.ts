@@ -3,6 +3,10 @@
  * accepts and refuses, and the pgBackRest configuration it renders. test/pitr.docker.test.ts runs
  * that configuration against a real S3 server and PostgreSQL.
  */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -133,6 +137,7 @@ describe("pgbackrestConf", () => {
       "repo1-retention-full": "5",
       "repo1-retention-archive-type": "diff",
       "repo1-retention-archive": "7",
+      "repo1-retention-diff": "7",
       "archive-async": "y",
     });
   });
@@ -206,5 +211,74 @@ describe("archivingDatabaseCommand", () => {
 
   it("refuses a stanza that is not a plain name", () => {
     expect(() => archivingDatabaseCommand("region orion; rm -rf /", 30)).toThrow(/stanza .* must be lowercase/);
+  });
+
+  /**
+   * The script under sh, with stand-ins on PATH: gosu runs its command, pgbackrest answers `info`
+   * with the case's JSON (exit 0, as pgBackRest does for an unreachable repository too) and logs
+   * `restore`, the entrypoint says it started. The real tools: test/pitr.docker.test.ts.
+   */
+  function startOn(info: string | null, pgVersion = false) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "empty-start-"));
+    const bin = path.join(dir, "bin");
+    const data = path.join(dir, "data");
+    fs.mkdirSync(bin);
+    fs.mkdirSync(data);
+    if (pgVersion) fs.writeFileSync(path.join(data, "PG_VERSION"), "15\n");
+    const tool = (name: string, body: string) =>
+      fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    tool("gosu", 'shift; exec "$@"');
+    tool("chown", "exit 0");
+    tool(
+      "pgbackrest",
+      info === null
+        ? "exit 1"
+        : `case "$*" in *info*) cat <<'EOF'\n${info}\nEOF\n;; *restore*) echo "restore $*";; esac`,
+    );
+    tool("docker-entrypoint.sh", 'echo "entrypoint $*"');
+    const [shell = "", ...args] = archivingDatabaseCommand("region-orion", 30);
+    const result = spawnSync(shell, args, {
+      encoding: "utf8",
+      env: { PATH: `${bin}:/usr/bin:/bin`, PGDATA: data },
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { status: result.status, out: `${result.stdout}${result.stderr}` };
+  }
+  const status = (code: number, message: string, backups = "[]") =>
+    `[{"archive":[],"backup":${backups},"name":"region-orion","repo":[{"key":1,"status":{"code":${code},"message":"${message}"}}],"status":{"code":${code},"lock":{"backup":{"held":false}},"message":"${message}"}}]`;
+  const BACKUP = '[{"label":"20261206-180116F","type":"full"}]';
+
+  it.each([
+    [
+      "restores: the repository holds a backup",
+      status(0, "ok", BACKUP),
+      0,
+      /restore --stanza=region-orion --target-timeline=latest --recovery-option=hot_standby=off restore[\s\S]*entrypoint postgres/,
+    ],
+    [
+      "initialises: no stanza yet (a new stack or region)",
+      status(1, "missing stanza path"),
+      0,
+      /^entrypoint postgres -c archive_mode=on/,
+    ],
+    ["initialises: stanza data missing", status(3, "missing stanza data"), 0, /^entrypoint postgres/],
+    [
+      "refuses: a stanza without a complete backup",
+      status(2, "no valid backups"),
+      1,
+      /cannot restore region-orion: not starting an empty database[\s\S]*no valid backups/,
+    ],
+    ["refuses: the repository does not answer", status(99, "other"), 1, /cannot restore region-orion/],
+    ["refuses: pgbackrest info fails", null, 1, /cannot restore region-orion[\s\S]*pgbackrest info failed/],
+  ] as const)("on an empty data directory %s", (_what, info, exit, output) => {
+    const result = startOn(info);
+    expect(result.status, result.out).toBe(exit);
+    expect(result.out).toMatch(output);
+    if (exit !== 0) expect(result.out).not.toContain("entrypoint");
+  });
+
+  it("asks the repository nothing when the data directory holds a cluster", () => {
+    const result = startOn(null, true);
+    expect([result.status, result.out.trim()]).toEqual([0, expect.stringMatching(/^entrypoint postgres/)]);
   });
 });

@@ -140,7 +140,8 @@ it("does not start an empty database while the repository does not answer", asyn
     );
     expect(docker(["inspect", "--format", "{{.State.ExitCode}}", name]).trim()).toBe("1");
     const logs = run("docker", ["logs", name]);
-    expect(logs.stderr).toContain("the backup repository did not answer: not starting an empty database");
+    expect(logs.stderr).toContain(`the backup repository cannot restore ${STANZA}: not starting an empty database`);
+    expect(logs.stderr, "pgBackRest's reason").toContain("HostConnectError");
     const listing = run("docker", [
       ...["run", "--rm", "--entrypoint", "ls", "--mount", `type=volume,source=${name}_data,target=/d`],
       ...[TEST_IMAGES.postgres, "-A", "/d"],

@@ -173,6 +173,8 @@ export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stan
     `repo1-retention-full=${retention.fullBackups}`,
     "repo1-retention-archive-type=diff",
     `repo1-retention-archive=${retention.pitrDays}`,
+    // Without it pgBackRest warns and keeps differential backups until their full one expires.
+    `repo1-retention-diff=${retention.pitrDays}`,
     "archive-async=y",
     `spool-path=${PGBACKREST_PATHS.spool}`,
     "process-max=2",
@@ -216,10 +218,12 @@ export function archiveFlags(stanza: string, archiveTimeoutSeconds: number): str
  * fresh engine, a lost disk, a stack rebuilt elsewhere) and the repository holds a backup of the
  * stanza, the database is restored from it, to the last archived WAL segment, instead of being
  * initialised empty: a new, empty cluster would hide the data and could not archive anyway (its
- * system id is not the stanza's). With no stanza or no backup the image initialises as usual.
- * When the repository does not answer, the container fails rather than guess (Docker restarts it,
- * and `pulumi up` reports the database unhealthy). pgBackRest retries an unreachable repository
- * for about four times --io-timeout (60 s by default): 15 s makes that a minute.
+ * system id is not the stanza's). With no stanza yet (pgbackrest info's status 1, missing stanza
+ * path, or 3, missing stanza data: a new stack or region) the image initialises as usual. Any
+ * other answer (the repository does not answer, a stanza without a complete backup, a key that
+ * does not fit) fails the container rather than guess: Docker restarts it, and `pulumi up`
+ * reports the database unhealthy, with the reason in its logs. pgBackRest retries an unreachable
+ * repository for about four times --io-timeout (60 s by default): 15 s makes that a minute.
  *
  * hot_standby=off: the recovering database refuses connections, so its health check (pg_isready)
  * passes only once recovery is over and it is writable, which is what everything after it needs.
@@ -233,14 +237,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   elif command -v su-exec >/dev/null; then as_postgres="su-exec postgres"
   else as_postgres="setpriv --reuid=postgres --regid=postgres --init-groups"; fi
   mkdir -p "$PGDATA"; chown postgres:postgres "$PGDATA"; chmod 700 "$PGDATA"
-  if ! info=$($as_postgres pgbackrest --stanza="$stanza" --io-timeout=15 info --output=json) || printf %s "$info" | grep -q '"code":99'; then
-    echo "sectorwars: $PGDATA is empty and the backup repository did not answer: not starting an empty database over what it may hold" >&2
-    printf '%s\\n' "$info" >&2
-    exit 1
-  fi
+  info=$($as_postgres pgbackrest --stanza="$stanza" --io-timeout=15 info --output=json) || info=""
+  # The stanza's own status is the last one in the answer (each repository's comes before it).
+  code=$(printf %s "$info" | sed -n 's/.*"status":{"code":\\([0-9]*\\).*/\\1/p')
   if printf %s "$info" | grep -q '"backup":\\[{'; then
     echo "sectorwars: $PGDATA is empty: restoring $stanza from the backup repository, up to its last archived WAL"
     $as_postgres pgbackrest --stanza="$stanza" --target-timeline=latest --recovery-option=hot_standby=off restore
+  elif [ "$code" != 1 ] && [ "$code" != 3 ]; then
+    echo "sectorwars: $PGDATA is empty and the backup repository cannot restore $stanza: not starting an empty database over what it may hold (a new, empty one starts when backup.repository.url names a new path)" >&2
+    printf '%s\\n' "\${info:-pgbackrest info failed}" >&2
+    exit 1
   fi
 fi
 exec docker-entrypoint.sh "$@"`;

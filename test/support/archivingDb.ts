@@ -46,8 +46,8 @@ export interface ArchiveLab {
   query(container: string, sql: string): ReturnType<typeof run>;
   /** psql's trimmed output; throws on failure. */
   psql(container: string, sql: string): string;
-  /** pgBackRest as the postgres user in `container`, on the lab's stanza. */
-  pgbackrest(container: string, args: string[]): ReturnType<typeof run>;
+  /** pgBackRest as the postgres user in `container`, on the lab's stanza (a backup of 1 GB needs a longer timeout). */
+  pgbackrest(container: string, args: string[], timeoutMs?: number): ReturnType<typeof run>;
   /** Restores onto a new volume in a throwaway container; `target` null: everything archived. */
   restoreInto(volume: string, target: string | null, password?: string): ReturnType<typeof run>;
   stop(): Promise<void>;
@@ -122,8 +122,10 @@ export async function startArchiveLab(options: {
       if (result.status !== 0) throw new Error(`psql in ${container} failed (${result.status}): ${result.stderr}`);
       return result.stdout.trim();
     },
-    pgbackrest: (container, args) =>
-      run("docker", ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${LAB_STANZA}`, ...args]),
+    pgbackrest: (container, args, timeoutMs) =>
+      run("docker", ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${LAB_STANZA}`, ...args], {
+        timeoutMs,
+      }),
     restoreInto(volume, target, password = settings.password) {
       const name = `${prefix}_restore_${Math.random().toString(16).slice(2, 8)}`;
       docker(["volume", "create", ...labelArgs(testRun, {}), volume]);
