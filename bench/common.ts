@@ -19,7 +19,7 @@ export function median(values: readonly number[]): number {
 }
 
 /** The parts of `npm run bench`, in the order BENCHMARKS.md shows them. */
-export const PARTS = ["eval", "blast", "edge", "deploy"] as const;
+export const PARTS = ["eval", "blast", "edge", "deploy", "recovery"] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface Machine {

@@ -11,6 +11,8 @@ import { blastSection } from "./reportBlast";
 import { type EdgeContext, edgeSection } from "./reportEdge";
 import { readStackFile } from "../test/support/pulumi";
 import { evalSection } from "./reportEval";
+import type { RecoveryResult } from "./recovery";
+import { recoverySection } from "./reportRecovery";
 
 export interface Results {
   /** Where the last run of every part ran. */
@@ -21,6 +23,7 @@ export interface Results {
   eval?: EvalResult;
   blast?: BlastResult;
   edge?: EdgeResult;
+  recovery?: RecoveryResult;
 }
 
 /** Parts measured on their own since the run the machine block describes, and where. */
@@ -88,6 +91,8 @@ export function renderReport(r: Results): string {
       : pending("## 3. Edge proxy overhead")),
     "",
     ...(r.deploy ? deploySection(r.deploy) : pending("## 4. Deploys through the real Pulumi engine")),
+    "",
+    ...(r.recovery ? recoverySection(r.recovery) : pending("## 5. Point-in-time recovery of a 1 GB region database")),
     "",
   ].join("\n");
 }

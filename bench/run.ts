@@ -3,7 +3,7 @@
  * bench/results.json, so `--only` re-measures one part and BENCHMARKS.md is still rendered whole.
  *
  *   npm run bench                      # everything (about an hour on 2 cores)
- *   npm run bench -- --only eval       # eval | blast | edge | deploy, comma-separated
+ *   npm run bench -- --only eval       # eval | blast | edge | deploy | recovery, comma-separated
  *   npm run bench -- --runs 5 --duration 10
  */
 import { spawnSync } from "node:child_process";
@@ -14,6 +14,7 @@ import { runBlastBench } from "./blast";
 import { runDeployBench } from "./deploy";
 import { PARTS, type Part, ROOT, describeMachine, log } from "./common";
 import { runEdgeBench } from "./edge";
+import { runRecoveryBench } from "./recovery";
 import { runEvalBench } from "./evalProgram";
 import { type Results, renderReport } from "./report";
 
@@ -74,6 +75,12 @@ async function main(): Promise<void> {
     // The part it replaced (a critical-path estimate of the bring-up) is gone, with its machine.
     delete (results as { bringup?: unknown }).bringup;
     delete (results.machines as Record<string, unknown> | undefined)?.bringup;
+    save();
+  }
+  if (wanted.has("recovery")) {
+    const rounds = Math.min(runs, 3);
+    log(`recovery: a 1 GB database, then ${rounds} losses and restores`);
+    results.recovery = await runRecoveryBench(rounds);
     save();
   }
   if (wanted.has("edge")) {

@@ -138,6 +138,7 @@ describe("pgbackrestConf", () => {
       "repo1-retention-archive-type": "diff",
       "repo1-retention-archive": "7",
       "repo1-retention-diff": "7",
+      "start-fast": "y",
       "archive-async": "y",
     });
   });

@@ -175,6 +175,9 @@ export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stan
     `repo1-retention-archive=${retention.pitrDays}`,
     // Without it pgBackRest warns and keeps differential backups until their full one expires.
     `repo1-retention-diff=${retention.pitrDays}`,
+    // A backup starts with an immediate checkpoint. pgBackRest's default waits for the next spread
+    // one: up to checkpoint_timeout plus its spread (minutes) while a deploy's backup holds it up.
+    "start-fast=y",
     "archive-async=y",
     `spool-path=${PGBACKREST_PATHS.spool}`,
     "process-max=2",
