@@ -131,7 +131,7 @@ describe("pgbackrestConf", () => {
     );
   });
 
-  it("keeps five fulls and the WAL of the last seven differentials, pushing asynchronously", () => {
+  it("keeps five fulls and the WAL of the last seven differentials, starting each backup at once", () => {
     expect(section(conf, "global")).toMatchObject({
       "repo1-retention-full-type": "count",
       "repo1-retention-full": "5",
@@ -139,8 +139,13 @@ describe("pgbackrestConf", () => {
       "repo1-retention-archive": "7",
       "repo1-retention-diff": "7",
       "start-fast": "y",
-      "archive-async": "y",
     });
+  });
+
+  it("writes only under /tmp (swarm mode's one writable place), keeps no log files, forks no push", () => {
+    const global = section(conf, "global");
+    expect(global).toMatchObject({ "lock-path": "/tmp/pgbackrest/lock", "log-level-file": "off" });
+    expect(Object.keys(global).filter((k) => ["log-path", "spool-path", "archive-async"].includes(k))).toEqual([]);
   });
 
   it("gives each database its stanza, logged in to over the local socket", () => {

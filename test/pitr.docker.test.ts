@@ -152,6 +152,44 @@ it("does not start an empty database while the repository does not answer", asyn
   }
 }, 300_000);
 
+it.each([
+  [false, "keeps running"],
+  [true, "(control) crashes and reinitialises"],
+])(
+  "with pgBackRest's asynchronous push %s, a database whose repository goes away %s",
+  async (async, _outcome) => {
+    const name = `${PREFIX}_push_${async ? "async" : "sync"}`;
+    docker(["volume", "create", ...labelArgs(RUN, {}), `${name}_data`]);
+    // pgBackRest's options from the environment: timeouts of seconds, and for the control its
+    // asynchronous push (which forks a process that outlives archive_command).
+    const control: Record<string, string> = async
+      ? { PGBACKREST_ARCHIVE_ASYNC: "y", PGBACKREST_SPOOL_PATH: "/tmp/pgbackrest/spool" }
+      : {};
+    lab.startDb(name, `${name}_data`, {
+      env: { PGBACKREST_IO_TIMEOUT: "2", PGBACKREST_ARCHIVE_TIMEOUT: "5", ...control },
+    });
+    await lab.waitReady(name);
+    docker(["network", "disconnect", lab.network, lab.s3.container]);
+    try {
+      lab.psql(name, "create table t (i int); insert into t values (1); select pg_switch_wal()");
+      const failed = () => lab.query(name, "select failed_count > 0 from pg_stat_archiver").stdout.trim() === "t";
+      await waitUntil(`${name}: a failed push`, failed, 120_000).catch(() => undefined);
+      // A forked push retries on its own timeouts before it exits.
+      await new Promise((resolve) => setTimeout(resolve, 30_000));
+    } finally {
+      docker(["network", "connect", "--alias", lab.s3.alias, lab.network, lab.s3.container]);
+    }
+    const logs = run("docker", ["logs", name]).stderr;
+    if (async) {
+      expect(logs).toContain("all server processes terminated; reinitializing");
+    } else {
+      expect(logs, "postgres reinitialised").not.toContain("all server processes terminated; reinitializing");
+      expect(lab.psql(name, "select failed_count > 0 from pg_stat_archiver"), "a push failed, to be retried").toBe("t");
+    }
+  },
+  300_000,
+);
+
 it("keeps the repository unreadable without the key", () => {
   const wrong = lab.restoreInto(`${PREFIX}_wrongkey_data`, null, "not the repository key 0123456789");
   expect(wrong.status, "a restore with a wrong key fails").not.toBe(0);

@@ -128,15 +128,14 @@ export interface Stanza {
   user: string;
 }
 
-/** Where pgBackRest keeps its queue, logs and locks: in the container, writable by postgres. */
+/** Where pgBackRest keeps its configuration and locks in the database container. */
 export const PGBACKREST_PATHS = {
   /** pgBackRest's directory: its default configuration file and the repository's CA. */
   dir: "/etc/pgbackrest",
   conf: "/etc/pgbackrest/pgbackrest.conf",
   ca: "/etc/pgbackrest/repository-ca.crt",
-  spool: "/var/spool/pgbackrest",
-  log: "/var/log/pgbackrest",
-  lock: "/tmp/pgbackrest",
+  // Under /tmp: in swarm mode a database's root filesystem is read-only but for /tmp (a tmpfs).
+  lock: "/tmp/pgbackrest/lock",
   socket: "/var/run/postgresql",
 } as const;
 
@@ -144,9 +143,11 @@ const STANZA = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /**
  * pgbackrest.conf for the stanzas of one container (a secret: it holds the key and the
- * credentials). archive-async: archive_command returns once a segment is queued and a background
- * process pushes it, so a slow repository does not hold up PostgreSQL; a segment counts as
- * archived only once it is in the repository.
+ * credentials). Pushes are synchronous: archive_command returns once the segment is in the
+ * repository. The asynchronous mode forks a process that outlives archive_command; postgres, PID 1
+ * of its container, adopts it and takes its failing exit (a repository that does not answer) for a
+ * crashed backend, and restarts the whole database, every time (test/pitr.docker.test.ts shows
+ * it). A game's WAL comes a segment per archive timeout, which one push at a time keeps up with.
  */
 export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stanza[]): string {
   const { repository: r, credentials, retention } = settings;
@@ -178,14 +179,14 @@ export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stan
     // A backup starts with an immediate checkpoint. pgBackRest's default waits for the next spread
     // one: up to checkpoint_timeout plus its spread (minutes) while a deploy's backup holds it up.
     "start-fast=y",
-    "archive-async=y",
-    `spool-path=${PGBACKREST_PATHS.spool}`,
     "process-max=2",
     "compress-type=zst",
-    `log-path=${PGBACKREST_PATHS.log}`,
+
     `lock-path=${PGBACKREST_PATHS.lock}`,
     "log-level-console=warn",
-    "log-level-file=info",
+    // No log files (they would only grow, in a tmpfs in swarm mode): what goes wrong reaches
+    // PostgreSQL's log, and so `docker logs`, through the commands' console output.
+    "log-level-file=off",
   ];
   const sections = stanzas.map((s) =>
     [
@@ -279,7 +280,9 @@ export function archivingDatabaseCommand(stanza: string, archiveTimeoutSeconds: 
  */
 export function stanzaCommand(container: string, stanza: string): string {
   if (!STANZA.test(stanza)) throw new Error(`stanza "${stanza}" must be lowercase letters, digits and -`);
-  const pgbackrest = `docker exec -u postgres ${shellQuote(container)} pgbackrest --stanza=${stanza}`;
+  // `container` is a shell word already (Deployed.command): a Docker name, or in swarm mode the
+  // variable that the task lookup sets.
+  const pgbackrest = `docker exec -u postgres ${container} pgbackrest --stanza=${stanza}`;
   return [
     "set -e",
     `${pgbackrest} stanza-create`,

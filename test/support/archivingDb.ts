@@ -39,8 +39,11 @@ export interface ArchiveLab {
   s3: S3Server;
   network: string;
   settings: ArchiveSettings;
-  /** A database container on `volume`, archiving, as the platform runs it. */
-  startDb(name: string, volume: string): void;
+  /**
+   * A database container on `volume`, archiving, as the platform runs it; `env` adds variables
+   * (pgBackRest reads PGBACKREST_<OPTION> as options).
+   */
+  startDb(name: string, volume: string, options?: { env?: Record<string, string> }): void;
   /** Until `name` accepts connections and is out of recovery. */
   waitReady(name: string, timeoutMs?: number): Promise<void>;
   query(container: string, sql: string): ReturnType<typeof run>;
@@ -100,8 +103,9 @@ export async function startArchiveLab(options: {
     s3,
     network,
     settings,
-    startDb(name, volume) {
+    startDb(name, volume, { env = {} } = {}) {
       create(name, settings.password, [
+        ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
         ...postgresArgs({ database: LAB_DATABASE, user: LAB_USER, volume }),
         TEST_IMAGES.postgres,
         ...archivingDatabaseCommand(LAB_STANZA, options.archiveTimeoutSeconds),
