@@ -11,7 +11,11 @@
  * - `npm run restore -- --target region:orion --to <time>` brings that database back to a second
  *   between two writes (refusing a time before the first backup, touching nothing), the nexus
  *   keeps what it wrote since, the region's API answers again, and a preview shows no change;
- * - a backup run (backup.generation bumped) adds a differential base backup to each repository.
+ * - a backup run (backup.generation bumped) adds a differential base backup to each repository;
+ * - the disaster-recovery drill: the host is lost (every database killed), the repository's server
+ *   moves with its objects to a fresh engine (Docker 26), and a new stack there with the same
+ *   repository and keys comes up with every database restored from the repository alone: the
+ *   same rows, table by table (counts and checksums), the APIs answering, archiving going on.
  *
  * Restoring to a point in time from what this configuration archives is test/pitr.docker.test.ts.
  */
@@ -22,7 +26,9 @@ import type { StatusReport } from "../../planning/status/evaluation";
 import { runStatus } from "../../scripts/status";
 import { docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
 import {
+  DEV_DATABASES,
   DEV_REGIONS,
+  backupTypesOf,
   type StackPlace,
   engineStackName,
   newStackPlace,
@@ -34,14 +40,27 @@ import {
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
 import { ensureTestImages } from "../support/images";
-import { getAt } from "../support/net";
+import { getAt, probeEchoOf } from "../support/net";
 import { labelArgs } from "../support/platformContainers";
 import { waitUntil } from "../support/process";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
 import { type S3Server, joinNetworksAsCreated, startS3Server } from "../support/s3Server";
+import { modernDockerd } from "../support/modernDocker";
 
 const pulumiEngine = findPulumiEngine();
+/** The drill's fresh engine; without it the drill is skipped, with the reason. */
+const modern = pulumiEngine.available ? modernDockerd() : undefined;
 const KEY = "archive engine test repository key 0123456789";
+
+/**
+ * Per table of the public schema, its row count and an md5 of its rows in order: what the drill
+ * compares between the lost host and the rebuilt one (query_to_xml runs the per-table query).
+ */
+const DIGEST_SQL = `select string_agg(format('%s=%s', c.relname,
+  (xpath('/row/d/text()', query_to_xml(format(
+    'select count(*) || '':'' || md5(coalesce(string_agg(t::text, '','' order by t::text), '''')) as d from public.%I t',
+    c.relname), false, true, '')))[1]::text), ' ' order by c.relname)
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`;
 
 describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi engine, on Docker 20.10", () => {
   const engine = {};
@@ -52,6 +71,11 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
   let stack: EngineStack;
   let s3: S3Server;
   let networks: { stop(): void; joined: string[] };
+  /** The drill's stack, repository server and place on the fresh engine. */
+  let drill: EngineStack | undefined;
+  let drillS3: S3Server | undefined;
+  let drillNetworks: { stop(): void } | undefined;
+  let drillPlace: StackPlace;
 
   /** The dev stack archiving to the test's repository; `generation` bumped takes a backup at the next up. */
   const configWith = (c: { v1: string; generation: number }) =>
@@ -72,14 +96,6 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
   let v1 = "";
   const dbOf = (role: string, region?: string) =>
     stackContainers(stackName, engine).find((c) => c.role === role && (region === undefined || c.region === region));
-  /** The types of the stanza's base backups in the repository, oldest first, as pgbackrest info lists them. */
-  const backupTypes = (container: string, stanza: string): string[] => {
-    const info = docker(
-      ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${stanza}`, "info", "--output=json"],
-      engine,
-    );
-    return ((JSON.parse(info) as { backup: { type: string }[] }[])[0]?.backup ?? []).map((b) => b.type);
-  };
   const psql = (container: string, user: string, db: string, sql: string) =>
     docker(["exec", container, "psql", "-qAt", "-U", user, "-d", db, "-c", sql], engine).trim();
 
@@ -111,6 +127,17 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
   }, 600_000);
 
   afterAll(async () => {
+    if (modern?.available) {
+      const fresh = { host: modern.host };
+      drillNetworks?.stop();
+      await drillS3?.stop();
+      if (drill) {
+        await drill.destroy().catch((error: unknown) => console.error(error));
+        removeStackVolumes(`${stackName}-drill`, fresh);
+        drill.dispose();
+      }
+      removeLabelled(run.runLabel, fresh);
+    }
     networks?.stop();
     // First: a network with a container the stack does not know of cannot be removed by destroy.
     await s3?.stop();
@@ -130,7 +157,7 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       ["region-db", "orion", "region-orion", "region_orion_user", "region_orion"],
     ] as const) {
       const container = dbOf(role, region)?.name ?? "";
-      expect(backupTypes(container, stanza), `${stanza}: backups`).toEqual(["full"]);
+      expect(backupTypesOf(container, stanza, engine), `${stanza}: backups`).toEqual(["full"]);
       // What the database writes now reaches the repository within the archive timeout.
       psql(
         container,
@@ -236,7 +263,92 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       ["region-db", "orion", "region-orion"],
     ] as const) {
       const container = dbOf(role, region)?.name ?? "";
-      expect(backupTypes(container, stanza), `${stanza}: backups`).toEqual(["full", "diff"]);
+      expect(backupTypesOf(container, stanza, engine), `${stanza}: backups`).toEqual(["full", "diff"]);
     }
   }, 600_000);
+
+  it.skipIf(!modern?.available)(
+    `rebuilds every database onto a fresh engine from the repository alone (the drill)${modern?.available === false ? `: skipped, ${modern.reason}` : ""}`,
+    async () => {
+      if (!modern?.available) return;
+      const fresh = { host: modern.host };
+      // The source: every database's newest write in the repository (pgbackrest check switches
+      // WAL and waits for it), then what each holds.
+      const source: Record<string, string> = {};
+      for (const [role, region, stanza, user, database] of DEV_DATABASES) {
+        const container = dbOf(role, region)?.name ?? "";
+        psql(
+          container,
+          user,
+          database,
+          "create table drill_rows as select i, md5(i::text) as v from generate_series(1, 500) i",
+        );
+        docker(["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${stanza}`, "check"], engine);
+        source[stanza] = psql(container, user, database, DIGEST_SQL);
+      }
+      // The host is lost: its databases die where they stand. The repository, on a machine of
+      // its own, goes on serving: here its server moves, objects and all, to the fresh engine.
+      for (const [role, region] of DEV_DATABASES) docker(["kill", dbOf(role, region)?.name ?? ""], engine);
+      networks.stop();
+      const handover = await s3.handOver();
+
+      ensureTestImages(fresh);
+      const { v1: freshV1 } = tagReleases(fresh);
+      drillPlace = await newStackPlace(`${run.id}d`);
+      docker(["network", "create", ...labelArgs(run, {}), network], fresh);
+      drillS3 = await startS3Server({ run, network, host: fresh.host, continues: handover });
+      drillNetworks = await joinNetworksAsCreated(
+        drillS3,
+        [`${drillPlace.namePrefix}_nexus`, ...DEV_REGIONS.map((r) => `${drillPlace.namePrefix}_region_${r.id}`)],
+        fresh,
+      );
+      drill = await EngineStack.create({
+        engine: pulumiEngine as Extract<typeof pulumiEngine, { available: true }>,
+        stackName: `${stackName}-drill`,
+        dockerHost: fresh.host,
+        // The same repository, keys and regions; nothing else of the lost host's.
+        config: stackConfig("dev", drillPlace, {
+          gameserver: freshV1,
+          regions: DEV_REGIONS,
+          "sectorwars:backup": {
+            dir: drillPlace.backupDir,
+            schedule: "off",
+            repository: {
+              url: `s3:https://${drillS3.alias}/${drillS3.bucket}/${stackName}`,
+              archiveTimeoutSeconds: 10,
+              caCertificate: drillS3.caCertPem,
+            },
+          },
+        }),
+        secrets: {
+          "sectorwars:backupRepositoryPassword": KEY,
+          "sectorwars:backupRepositoryCredentials": `${drillS3.accessKey}:${drillS3.secretKey}`,
+        },
+      });
+      await drill.up();
+
+      for (const [role, region, stanza, user, database] of DEV_DATABASES) {
+        const container =
+          stackContainers(`${stackName}-drill`, fresh).find(
+            (c) => c.role === role && (region === undefined || c.region === region),
+          )?.name ?? "";
+        expect(docker(["logs", container], fresh), `${stanza}: started from the repository`).toContain(
+          `restoring ${stanza} from the backup repository`,
+        );
+        const rebuilt = docker(
+          ["exec", container, "psql", "-qAt", "-U", user, "-d", database, "-c", DIGEST_SQL],
+          fresh,
+        );
+        expect(rebuilt.trim(), `${stanza}: tables, row counts and checksums`).toBe(source[stanza]);
+      }
+      expect(source["region-orion"], "the drill compares the tables written before the loss").toMatch(
+        /drill_rows=500:.*moves=5:/,
+      );
+      const ping = await getAt("127.0.0.1", drillPlace.httpPort, "/api/regions/orion/ping");
+      expect(ping.status, "region orion's API on the fresh engine").toBe(200);
+      expect(probeEchoOf(ping).region?.id, "the region that answered").toBe("orion");
+      expect(await drill.previewChanges(), "preview after the drill's up").toEqual([]);
+    },
+    1_200_000,
+  );
 });

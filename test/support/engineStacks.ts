@@ -65,6 +65,21 @@ export const DEV_REGIONS: ConfigRegion[] = [
   { id: "orion", name: "Orion Reach", type: "player_owned", slot: 2 },
 ];
 
+/** Each database of the dev stack: its role, region, pgBackRest stanza, user and database. */
+export const DEV_DATABASES = [
+  ["nexus-db", undefined, "nexus", "nexus_user", "nexus_db"],
+  ...DEV_REGIONS.map((r) => ["region-db", r.id, `region-${r.id}`, `region_${r.id}_user`, `region_${r.id}`] as const),
+] as const;
+
+/** The types of a stanza's base backups in the repository, oldest first, as `pgbackrest info` lists them. */
+export function backupTypesOf(container: string, stanza: string, engine: EngineOption): string[] {
+  const info = docker(
+    ["exec", "-u", "postgres", container, "pgbackrest", `--stanza=${stanza}`, "info", "--output=json"],
+    engine,
+  );
+  return ((JSON.parse(info) as { backup: { type: string }[] }[])[0]?.backup ?? []).map((b) => b.type);
+}
+
 /** Where a test stack listens and keeps its backups, apart from any other stack on the machine. */
 export interface StackPlace {
   namePrefix: string;

@@ -43,6 +43,23 @@ export interface S3ServerOptions extends EngineOption {
   secretKey?: string;
   /** Log every request to the container's output (docker logs), for debugging a client. */
   verbose?: boolean;
+  /**
+   * Serve what a stopped server handed over (S3Server.handOver): its objects, certificate, keys,
+   * bucket and alias. The repository outlives the engine its first server ran on, as a real one
+   * on another machine would; the other options' alias, bucket and keys are ignored.
+   */
+  continues?: S3Handover;
+}
+
+/** What a server leaves for one that continues it on another engine or network. */
+export interface S3Handover {
+  alias: string;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+  /** Host directories: the certificate files (ca.pem, cert.pem, key.pem) and the bolt file's. */
+  tlsDir: string;
+  dataDir: string;
 }
 
 export interface S3Server {
@@ -61,6 +78,11 @@ export interface S3Server {
   bucket: string;
   /** Removes the container (and its objects) and the certificate files. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Stops the server and copies its objects and certificate out to a new host directory, for a
+   * server that continues it (startS3Server's `continues`); then removes this one, as stop().
+   */
+  handOver(): Promise<S3Handover>;
 }
 
 /** The Go toolchain: the one installed under /usr/local/go, else whatever `go` is on PATH. */
@@ -171,10 +193,11 @@ function writeCertificates(dir: string, alias: string): void {
  */
 export async function startS3Server(options: S3ServerOptions): Promise<S3Server> {
   const engine: EngineOption = { host: options.host };
-  const alias = options.alias ?? "s3";
-  const bucket = options.bucket ?? "backups";
-  const accessKey = options.accessKey ?? `TEST${randomBytes(8).toString("hex").toUpperCase()}`;
-  const secretKey = options.secretKey ?? randomBytes(20).toString("hex");
+  const from = options.continues;
+  const alias = from?.alias ?? options.alias ?? "s3";
+  const bucket = from?.bucket ?? options.bucket ?? "backups";
+  const accessKey = from?.accessKey ?? options.accessKey ?? `TEST${randomBytes(8).toString("hex").toUpperCase()}`;
+  const secretKey = from?.secretKey ?? options.secretKey ?? randomBytes(20).toString("hex");
   const image = ensureS3ServerImage(engine);
   const container = `swtest-s3-${options.run.id}-${alias}`;
 
@@ -191,8 +214,11 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
   };
   try {
     const tls = path.join(dir, "tls");
-    fs.mkdirSync(tls);
-    writeCertificates(tls, alias);
+    if (from) fs.cpSync(from.tlsDir, tls, { recursive: true });
+    else {
+      fs.mkdirSync(tls);
+      writeCertificates(tls, alias);
+    }
     docker(
       [
         "create",
@@ -211,6 +237,11 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       engine,
     );
     docker(["cp", tls, `${container}:/tls`], engine); // creates /tls; the CA's key goes along, harmlessly
+    if (from) {
+      docker(["cp", from.dataDir, `${container}:/data`], engine);
+      // Handed over once: the copy in the new container is now the repository.
+      for (const d of [from.dataDir, from.tlsDir]) fs.rmSync(path.dirname(d), { recursive: true, force: true });
+    }
     docker(["start", container], engine);
 
     // Go's log writes to stderr; the line comes once the port is bound and the certificate loaded.
@@ -247,6 +278,14 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
       secretKey,
       bucket,
       stop,
+      handOver: async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "sw-s3-handover-"));
+        docker(["stop", container], engine); // bolt syncs each write; stopped, the file is whole
+        docker(["cp", `${container}:/data`, path.join(out, "data")], engine);
+        fs.cpSync(tls, path.join(out, "tls"), { recursive: true });
+        await stop();
+        return { alias, bucket, accessKey, secretKey, tlsDir: path.join(out, "tls"), dataDir: path.join(out, "data") };
+      },
     };
   } catch (error) {
     await stop();
