@@ -96,6 +96,12 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
   const what = regionId === undefined ? "the nexus" : `region ${regionId}`;
   const db = containerOf(opts.stack, regionId === undefined ? "nexus-db" : "region-db", regionId);
   if (!db) throw new RestoreError(`no database container for ${what} in stack ${opts.stack}; deploy it first`);
+  // Swarm would start a new task the moment this one stopped, on the volume being restored.
+  if (docker(["inspect", "--format", '{{index .Config.Labels "com.docker.swarm.service.name"}}', db]).trim() !== "") {
+    throw new RestoreError(
+      `${db} is a swarm task: --to restores one host's databases only so far (docs/backups.md, Continuous archiving)`,
+    );
+  }
   if (docker(["inspect", "--format", "{{.State.Running}}", db]).trim() !== "true") {
     throw new RestoreError(
       `${db} is not running; start it first (docker start ${db}): the repository is read through it`,
@@ -152,8 +158,10 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
     run("sh", ["-c", `docker cp ${shellQuote(`${db}:${dir}`)} - | docker cp - ${shellQuote(`${helper}:${parent}`)}`]);
     const restored = spawnSync("docker", ["start", "-a", helper], { encoding: "utf8" });
     if (restored.status !== 0) {
+      const logs = spawnSync("docker", ["logs", "--tail", "20", db], { encoding: "utf8" });
       throw new RestoreError(
-        `pgbackrest restore failed (${restored.status}); ${db} and ${api ?? "its API"} stay stopped:\n${restored.stdout}${restored.stderr}`,
+        `pgbackrest restore failed (${restored.status}); ${db} and ${api ?? "its API"} stay stopped:\n${restored.stdout}${restored.stderr}\n` +
+          `the last of ${db}'s log:\n${logs.stdout}${logs.stderr}`,
       );
     }
   } finally {

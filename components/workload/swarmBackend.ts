@@ -43,10 +43,11 @@ export class SwarmBackend implements Backend {
   }
 
   network(name: string, args: NetworkArgs, opts: pulumi.CustomResourceOptions): docker.Network {
-    // Internal always: swarm mode publishes no debug port.
+    // Swarm mode publishes no debug port: internal unless its tasks reach out (a database's
+    // backup repository).
     return overlayNetwork(
       name,
-      { networkName: args.networkName, labels: args.labels, internal: true, attachable: args.attachable },
+      { networkName: args.networkName, labels: args.labels, internal: !args.egress, attachable: args.attachable },
       opts,
     );
   }

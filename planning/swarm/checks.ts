@@ -66,12 +66,6 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
       "is not supported with sectorwars:orchestrator swarm yet (each edge node has its own volume)",
     );
   }
-  if (config.backup.repository !== undefined) {
-    add(
-      ["backup", "repository"],
-      "is not supported with sectorwars:orchestrator swarm yet (the archive's stanzas, base backups and restores are one-host only so far)",
-    );
-  }
   if (config.edge.upstreamKeepalive > 0) {
     // One host reloads nginx onto each new container's own name before the old one stops; a
     // service's tasks share its name, so a pool would keep a stopped task's address (README).

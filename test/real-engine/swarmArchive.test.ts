@@ -1,0 +1,189 @@
+/**
+ * Continuous archiving in swarm mode through the real Pulumi engine, on the one-node test swarm
+ * (Docker 26): the dev stack with `sectorwars:backup.repository` set to an S3 server of the test
+ * on the node's engine, joined to each database's overlay network as `pulumi up` creates it.
+ *
+ * - first up: each database's task archives (stanza, full backup, WAL pushed, none failed), its
+ *   network reaches out while the others stay internal, no repository secret in plain text in
+ *   the state; `npm run status` shows each archive; a preview right after shows no change;
+ * - a backup run (backup.generation bumped) takes a differential backup of every database, on
+ *   the node that runs it;
+ * - `npm run restore -- --to` refuses a swarm task, naming why, and stops nothing.
+ *
+ * The one-host path, the empty-volume restore and the drill are test/real-engine/archive.test.ts.
+ */
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { PROJECT_DIR } from "../../components/config/stackFile";
+import type { StatusReport } from "../../planning/status/evaluation";
+import { runStatus } from "../../scripts/status";
+import { docker, newTestRun, removeLabelled } from "../support/docker";
+import {
+  DEV_DATABASES,
+  DEV_REGIONS,
+  backupTypesOf,
+  type StackPlace,
+  engineStackName,
+  newStackPlace,
+  reapDeadStacks,
+  removeStackVolumes,
+  stackConfig,
+  stackContainers,
+  tagReleases,
+} from "../support/engineStacks";
+import { describeOn } from "../support/engineSuites";
+import { ensureTestImages } from "../support/images";
+import { labelArgs } from "../support/platformContainers";
+import { waitUntil } from "../support/process";
+import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
+import { type S3Server, joinNetworksAsCreated, startS3Server } from "../support/s3Server";
+import { type SwarmNodeEngine, testSwarm } from "../support/swarm";
+
+const pulumiEngine = findPulumiEngine();
+// A cluster of its own: another file's stack on cluster 1 would race it for the node's labels.
+const swarm = pulumiEngine.available ? testSwarm(2, 1) : undefined;
+const availability = !pulumiEngine.available
+  ? pulumiEngine
+  : swarm?.available
+    ? ({ available: true } as const)
+    : {
+        available: false as const,
+        reason: `the one-node test swarm: ${swarm?.available === false ? swarm.reason : ""}`,
+      };
+const KEY = "swarm archive test repository key 0123456789";
+
+describeOn("pulumi", availability, "continuous archiving in swarm mode through the real Pulumi engine", () => {
+  const node = (swarm?.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;
+  const engine = { host: node?.host };
+  const run = newTestRun("real-engine");
+  const stackName = engineStackName(run.id, "swarmarchive");
+  const network = `swsarch${run.id}_s3`;
+  let place: StackPlace;
+  let stack: EngineStack;
+  let s3: S3Server;
+  let networks: { stop(): void; joined: string[] };
+  let v1 = "";
+
+  const configWith = (generation: number) =>
+    stackConfig("dev", place, {
+      gameserver: v1,
+      regions: DEV_REGIONS,
+      "sectorwars:orchestrator": "swarm",
+      "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
+      "sectorwars:backup": {
+        dir: place.backupDir,
+        schedule: "off",
+        generation,
+        repository: {
+          url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
+          archiveTimeoutSeconds: 10,
+          caCertificate: s3.caCertPem,
+        },
+      },
+    });
+  const taskOf = (role: string, region?: string) =>
+    stackContainers(stackName, engine).find((c) => c.role === role && (region === undefined || c.region === region))
+      ?.name ?? "";
+  const psql = (container: string, user: string, db: string, sql: string) =>
+    docker(["exec", container, "psql", "-qAt", "-U", user, "-d", db, "-c", sql], engine).trim();
+
+  beforeAll(async () => {
+    if (!pulumiEngine.available) return;
+    reapDeadStacks(engine, true);
+    ensureTestImages(engine);
+    ({ v1 } = tagReleases(engine));
+    place = await newStackPlace(run.id);
+    docker(["network", "create", ...labelArgs(run, {}), network], engine);
+    s3 = await startS3Server({ run, network, alias: "backups.swarm.test", host: node.host });
+    networks = await joinNetworksAsCreated(
+      s3,
+      [`${place.namePrefix}_nexus`, ...DEV_REGIONS.map((r) => `${place.namePrefix}_region_${r.id}`)],
+      engine,
+    );
+    stack = await EngineStack.create({
+      engine: pulumiEngine,
+      stackName,
+      dockerHost: node.host,
+      config: configWith(0),
+      secrets: {
+        "sectorwars:backupRepositoryPassword": KEY,
+        "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
+      },
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    networks?.stop();
+    await s3?.stop();
+    if (stack) {
+      await stack.destroy().catch((error: unknown) => console.error(error));
+      removeStackVolumes(stackName, engine);
+      stack.dispose();
+    }
+    removeLabelled(run.runLabel, engine);
+  }, 600_000);
+
+  it("archives every database's task from the first up, its network the only one that reaches out", async () => {
+    await stack.up();
+    expect(networks.joined.sort(), "database networks joined to the repository").toHaveLength(3);
+    for (const [role, region, stanza, user, database] of DEV_DATABASES) {
+      const task = taskOf(role, region);
+      expect(backupTypesOf(task, stanza, engine), `${stanza}: backups`).toEqual(["full"]);
+      const archived = () => Number(psql(task, user, database, "select archived_count from pg_stat_archiver"));
+      const before = archived();
+      psql(task, user, database, "create table archived_marker as select 1 as id");
+      await waitUntil(`${stanza}: a new segment archived`, () => archived() > before, 40_000);
+      expect(psql(task, user, database, "select failed_count from pg_stat_archiver"), `${stanza}: failed`).toBe("0");
+    }
+    const internal = (name: string) =>
+      docker(["network", "inspect", "--format", "{{.Internal}}", `${place.namePrefix}_${name}`], engine).trim();
+    expect(internal("nexus"), "a database's network").toBe("false");
+    expect(internal("redis"), "Redis's network").toBe("true");
+    for (const secret of [KEY, s3.secretKey]) {
+      expect(await stack.plainTextPaths(secret), "a repository secret in plain text in the state").toEqual([]);
+    }
+  }, 900_000);
+
+  it("shows each database's archive in npm run status, from the node that runs it", async () => {
+    // The node's engine, as an operator's DOCKER_HOST names it (the config's node has no dockerHost).
+    const before = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = node.host;
+    const result = await runStatus(["--stack", stackName, "--json"], { root: stack.dir }).finally(() => {
+      if (before === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = before;
+    });
+    const report = JSON.parse(result.stdout) as StatusReport;
+    const databases = report.archive?.databases ?? [];
+    expect(databases.map((d) => d.stanza).sort()).toEqual(["nexus", "region-default", "region-orion"]);
+    for (const d of databases) {
+      expect([d.stanza, d.repositoryReachable, d.newestBackup?.type]).toEqual([d.stanza, true, "full"]);
+    }
+    expect(report.findings.filter((f) => f.severity === "unhealthy" && /archiv|repositor/i.test(f.message))).toEqual(
+      [],
+    );
+  }, 300_000);
+
+  it("previews no change right after", async () => {
+    expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
+  }, 600_000);
+
+  it("adds a differential base backup of every database with a backup run, on its node", async () => {
+    stack.writeConfig(configWith(1));
+    await stack.up();
+    for (const [role, region, stanza] of DEV_DATABASES) {
+      expect(backupTypesOf(taskOf(role, region), stanza, engine), `${stanza}: backups`).toEqual(["full", "diff"]);
+    }
+  }, 600_000);
+
+  it("refuses a point-in-time restore of a swarm task, stopping nothing", () => {
+    const task = taskOf("region-db", "orion");
+    const restore = spawnSync(
+      "npx",
+      ["tsx", "scripts/restore.ts", "--stack", stackName, "--target", "region:orion", "--to", "2026-01-01T00:00:00Z"],
+      { cwd: PROJECT_DIR, encoding: "utf8", timeout: 120_000, env: { ...process.env, DOCKER_HOST: node.host } },
+    );
+    expect(restore.status, restore.stderr).toBe(1);
+    expect(restore.stderr).toContain(`${task} is a swarm task: --to restores one host's databases only so far`);
+    expect(taskOf("region-db", "orion"), "the same task runs").toBe(task);
+  }, 180_000);
+});
