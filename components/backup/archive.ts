@@ -68,6 +68,8 @@ export class Archive extends pulumi.ComponentResource {
   /**
    * The command of a database that archives as `db.stanza`: the server flags, and on an empty data
    * directory a restore from the repository when it holds a backup (the disaster-recovery path).
+   * Nothing else about the container changes: pgBackRest pushes synchronously (pgbackrestConf), so
+   * no process it forks outlives its parent for postgres, PID 1, to adopt.
    */
   command(db: DatabasePlan): string[] {
     return archivingDatabaseCommand(db.stanza, this.args.plan.archiveTimeoutSeconds);
