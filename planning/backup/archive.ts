@@ -181,7 +181,6 @@ export function pgbackrestConf(settings: ArchiveSettings, stanzas: readonly Stan
     "start-fast=y",
     "process-max=2",
     "compress-type=zst",
-
     `lock-path=${PGBACKREST_PATHS.lock}`,
     "log-level-console=warn",
     // No log files (they would only grow, in a tmpfs in swarm mode): what goes wrong reaches
