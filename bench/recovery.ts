@@ -10,13 +10,14 @@
  *   platform's start script: the path of the disaster-recovery drill and of a lost disk).
  *   - RPO: the time from the newest row restored (the writer's start if none) to the kill: every
  *     commit in between is lost.
- *   - Restore time: from the container's start on the empty volume until it accepts writes.
+ *   - Restore time: from the container's start on the empty volume until it accepts writes; then
+ *     the stanza step that `pulumi up` runs on a new database container.
  *   The restored database is the next run's, so later runs replay across timelines, as a
  *   second disaster would.
  */
-import { ARCHIVE_DEFAULTS } from "../planning/backup/archive";
-import { type ArchiveLab, startArchiveLab } from "../test/support/archivingDb";
-import { docker, ensureDockerd, newTestRun, reapDeadRuns } from "../test/support/docker";
+import { ARCHIVE_DEFAULTS, stanzaCommand } from "../planning/backup/archive";
+import { type ArchiveLab, LAB_STANZA, LAB_USER, startArchiveLab } from "../test/support/archivingDb";
+import { docker, ensureDockerd, newTestRun, reapDeadRuns, run } from "../test/support/docker";
 import { ensureTestImages } from "../test/support/images";
 import { labelArgs } from "../test/support/platformContainers";
 import { isoNow, log, round } from "./common";
@@ -72,6 +73,11 @@ async function loseAndRestore(lab: ArchiveLab, db: string, next: string, labels:
   lab.startDb(next, `${next}_data`);
   await lab.waitReady(next, 1_800_000);
   const restoreSeconds = (Date.now() - started) / 1000;
+  // What `pulumi up` runs once a database is up (Archive.declareStanza).
+  const step = run("sh", ["-c", stanzaCommand({ container: next, stanza: LAB_STANZA, user: LAB_USER })], {
+    timeoutMs: 600_000,
+  });
+  if (step.status !== 0) throw new Error(`the stanza step on ${next} failed: ${step.stderr}`);
   // No row restored: everything since the writer started was lost.
   const newest = Number(lab.psql(next, "select coalesce(extract(epoch from max(at)) * 1000, 0) from moves"));
   const lostFrom = Math.max(newest, writerStarted);

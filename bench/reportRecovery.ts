@@ -23,7 +23,8 @@ export function recoverySection(r: RecoveryResult): string[] {
     "100 ms; at a random moment the host is lost (SIGKILL, volume removed); a container started on an empty",
     "volume restores itself from the repository (the start script of the drill and of a lost disk). Work lost:",
     "from the newest restored commit (the writer's start if none) to the kill. Restore: from that start until the database accepts writes",
-    "(base backup restored, WAL replayed, promoted). Each restored database is the next run's.",
+    "(base backup restored, WAL replayed, promoted); then the stanza step that `pulumi up` runs on a new database container",
+    "(pgbackrest check, a CHECKPOINT). Each restored database is the next run's, its writer started after that step.",
     "",
     ...table(
       ["Run", "Committed work lost (s)", "Restore until writable (s)", "Database restored (MB)"],

@@ -13,6 +13,7 @@ import {
   type ArchiveSettings,
   archiveFlags,
   archivingDatabaseCommand,
+  stanzaCommand,
   checkRepositoryPassword,
   checkedSecret,
   parseRepositoryUrl,
@@ -199,6 +200,20 @@ describe("archiveFlags", () => {
       "archive_command=pgbackrest --stanza=region-orion archive-push %p",
       "-c",
       "archive_timeout=30",
+    ]);
+  });
+});
+
+describe("stanzaCommand", () => {
+  it("creates the stanza, takes a first full backup only when there is none, checks, then wakes the checkpointer", () => {
+    const lines = stanzaCommand({ container: '"$c"', stanza: "region-orion", user: "region_orion_user" }).split("\n");
+    const inDb = 'docker exec -u postgres "$c"';
+    expect(lines).toEqual([
+      "set -e",
+      `${inDb} pgbackrest --stanza=region-orion stanza-create`,
+      `if ${inDb} pgbackrest --stanza=region-orion info --output=json | grep -q '"backup":\\[\\]'; then ${inDb} pgbackrest --stanza=region-orion backup --type=full; fi`,
+      `${inDb} pgbackrest --stanza=region-orion check`,
+      `${inDb} psql -X -q -U region_orion_user -d postgres -c CHECKPOINT`,
     ]);
   });
 });

@@ -112,7 +112,7 @@ export class Archive extends pulumi.ComponentResource {
   declareStanza(name: string, db: Deployed, plan: DatabasePlan, parent: pulumi.Resource): command.local.Command {
     return new command.local.Command(
       `${name}-archive`,
-      db.command((container) => stanzaCommand(container, plan.stanza)),
+      db.command((container) => stanzaCommand({ container, stanza: plan.stanza, user: plan.user })),
       { parent, dependsOn: [db.resource] },
     );
   }

@@ -276,17 +276,25 @@ export function archivingDatabaseCommand(stanza: string, archiveTimeoutSeconds: 
  * takes a first full backup when the repository has none, and runs `pgbackrest check`, which
  * switches to a new WAL segment and waits until it is in the repository: a deploy whose archive
  * does not work fails here rather than letting WAL pile up in the container.
+ *
+ * Then a CHECKPOINT. A database that has just recovered (the empty-volume restore) can leave its
+ * checkpointer asleep for checkpoint_timeout (5 min), planned while recovery was still on, when
+ * archive_timeout does not count: WAL then waited minutes, not seconds (bench/recovery.ts found it).
+ * A checkpoint request wakes it, and it plans by archive_timeout from then on.
  */
-export function stanzaCommand(container: string, stanza: string): string {
+export function stanzaCommand(db: { container: string; stanza: string; user: string }): string {
+  const { container, stanza, user } = db;
   if (!STANZA.test(stanza)) throw new Error(`stanza "${stanza}" must be lowercase letters, digits and -`);
   // `container` is a shell word already (Deployed.command): a Docker name, or in swarm mode the
   // variable that the task lookup sets.
-  const pgbackrest = `docker exec -u postgres ${container} pgbackrest --stanza=${stanza}`;
+  const inDb = `docker exec -u postgres ${container}`;
+  const pgbackrest = `${inDb} pgbackrest --stanza=${stanza}`;
   return [
     "set -e",
     `${pgbackrest} stanza-create`,
     `if ${pgbackrest} info --output=json | grep -q '"backup":\\[\\]'; then ${pgbackrest} backup --type=full; fi`,
     `${pgbackrest} check`,
+    `${inDb} psql -X -q -U ${shellQuote(user)} -d postgres -c CHECKPOINT`,
   ].join("\n");
 }
 
