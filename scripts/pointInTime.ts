@@ -169,6 +169,9 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
   }
   docker(["start", db]);
   waitPromoted(db, envOf("POSTGRES_USER"), envOf("POSTGRES_DB"), 30 * 60_000);
+  // Wakes a checkpointer that planned its sleep during recovery, so archive_timeout counts again
+  // (planning/backup/archive.ts, stanzaCommand).
+  docker(["exec", db, "psql", "-qX", "-U", envOf("POSTGRES_USER"), "-d", envOf("POSTGRES_DB"), "-c", "CHECKPOINT"]);
   if (api) docker(["start", api]);
   log(
     `restored ${what} to ${parsed.time.toISOString()}: ${db} runs on a new timeline and archives on${api ? `; ${api} started` : ""}`,
