@@ -9,7 +9,7 @@ import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/roles";
-import { type EngineOption, docker } from "./docker";
+import { type EngineOption, docker, run } from "./docker";
 import { TEST_IMAGES } from "./images";
 import { type Answer, browserGetAt, freePorts, probeEchoOf } from "./net";
 import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
@@ -139,8 +139,16 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** Removes a stack's data volumes from `engine`: `pulumi destroy` keeps them by design, a test removes its own. */
+/**
+ * Removes a stack's data volumes from `engine`: `pulumi destroy` keeps them by design, a test
+ * removes its own. First it removes, by force, any container of the stack still there: in swarm
+ * mode, destroy returns once the services are gone, and their tasks' containers stop after it
+ * (an archiving database's within its 60 s grace, longer when the repository is already gone).
+ */
 export function removeStackVolumes(stackName: string, engine: EngineOption): void {
+  const containers = stackContainers(stackName, engine).map((c) => c.id);
+  // Never throws: a container swarm removes meanwhile is "no such container", as wanted.
+  if (containers.length > 0) run("docker", ["rm", "-f", ...containers], engine);
   const volumes = docker(["volume", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
     .split("\n")
     .filter(Boolean);
