@@ -15,7 +15,7 @@
  * Exit status: 0 restored, 1 failed or refused, 2 usage.
  */
 import { spawnSync } from "node:child_process";
-import { PGBACKREST_PATHS } from "../planning/backup/archive";
+import { PGBACKREST_PATHS, checkpointCommand } from "../planning/backup/archive";
 import { checkWindow, parseRecoveryTime, restoreArguments, stanzaOf } from "../planning/backup/pointInTime";
 import { type RestoreTarget, parseRestoreTarget } from "../planning/backup/restore";
 import { containerLabels } from "../planning/roles";
@@ -169,9 +169,7 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
   }
   docker(["start", db]);
   waitPromoted(db, envOf("POSTGRES_USER"), envOf("POSTGRES_DB"), 30 * 60_000);
-  // Wakes a checkpointer that planned its sleep during recovery, so archive_timeout counts again
-  // (planning/backup/archive.ts, stanzaCommand).
-  docker(["exec", db, "psql", "-qX", "-U", envOf("POSTGRES_USER"), "-d", envOf("POSTGRES_DB"), "-c", "CHECKPOINT"]);
+  docker(["exec", db, ...checkpointCommand(envOf("POSTGRES_USER"), envOf("POSTGRES_DB"))]);
   if (api) docker(["start", api]);
   log(
     `restored ${what} to ${parsed.time.toISOString()}: ${db} runs on a new timeline and archives on${api ? `; ${api} started` : ""}`,

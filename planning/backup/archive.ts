@@ -272,15 +272,29 @@ export function archivingDatabaseCommand(stanza: string, archiveTimeoutSeconds: 
 }
 
 /**
+ * The command, inside a database's container, that wakes its checkpointer after a recovery: it
+ * can have planned a sleep of checkpoint_timeout (5 min) while recovery was still on, when
+ * archive_timeout does not count, so WAL would wait minutes, not seconds (bench/recovery.ts found
+ * it). A checkpoint request wakes it, and it plans by archive_timeout from then on. Both ends of
+ * a recovery run it: the stanza step after a deploy, `npm run restore -- --to` after promotion.
+ */
+export const checkpointCommand = (user: string, database = "postgres"): string[] => [
+  "psql",
+  "-X",
+  "-q",
+  "-U",
+  user,
+  "-d",
+  database,
+  "-c",
+  "CHECKPOINT",
+];
+
+/**
  * A shell command (run by a Command after the database is up) that creates the stanza (idempotent),
  * takes a first full backup when the repository has none, and runs `pgbackrest check`, which
  * switches to a new WAL segment and waits until it is in the repository: a deploy whose archive
- * does not work fails here rather than letting WAL pile up in the container.
- *
- * Then a CHECKPOINT. A database that has just recovered (the empty-volume restore) can leave its
- * checkpointer asleep for checkpoint_timeout (5 min), planned while recovery was still on, when
- * archive_timeout does not count: WAL then waited minutes, not seconds (bench/recovery.ts found it).
- * A checkpoint request wakes it, and it plans by archive_timeout from then on.
+ * does not work fails here rather than letting WAL pile up in the container. * Then checkpointCommand: the database may have just recovered (the empty-volume restore).
  */
 export function stanzaCommand(db: { container: string; stanza: string; user: string }): string {
   const { container, stanza, user } = db;
@@ -294,7 +308,7 @@ export function stanzaCommand(db: { container: string; stanza: string; user: str
     `${pgbackrest} stanza-create`,
     `if ${pgbackrest} info --output=json | grep -q '"backup":\\[\\]'; then ${pgbackrest} backup --type=full; fi`,
     `${pgbackrest} check`,
-    `${inDb} psql -X -q -U ${shellQuote(user)} -d postgres -c CHECKPOINT`,
+    `${inDb} ${checkpointCommand(user).map(shellQuote).join(" ")}`,
   ].join("\n");
 }
 

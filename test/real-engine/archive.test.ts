@@ -44,7 +44,8 @@ import { getAt, probeEchoOf } from "../support/net";
 import { labelArgs } from "../support/platformContainers";
 import { waitUntil } from "../support/process";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
-import { type S3Server, joinNetworksAsCreated, startS3Server } from "../support/s3Server";
+import { type S3Server, startS3Server } from "../support/s3Server";
+import { archivingBackup, joinDatabaseNetworks, repositorySecrets } from "../support/archivingStack";
 import { modernDockerd } from "../support/modernDocker";
 
 const pulumiEngine = findPulumiEngine();
@@ -82,16 +83,7 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
     stackConfig("dev", place, {
       gameserver: c.v1,
       regions: DEV_REGIONS,
-      "sectorwars:backup": {
-        dir: place.backupDir,
-        schedule: "off",
-        generation: c.generation,
-        repository: {
-          url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
-          archiveTimeoutSeconds: 10,
-          caCertificate: s3.caCertPem,
-        },
-      },
+      "sectorwars:backup": archivingBackup(s3, { place, prefix: stackName, generation: c.generation }),
     });
   let v1 = "";
   const dbOf = (role: string, region?: string) =>
@@ -108,21 +100,13 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
     place = await newStackPlace(run.id);
     docker(["network", "create", ...labelArgs(run, {}), network], engine);
     s3 = await startS3Server({ run, network, alias: "backups.archive.test" });
-    // The stack's database networks, which `pulumi up` creates, get a route to the repository.
-    const prefix = place.namePrefix;
-    networks = await joinNetworksAsCreated(s3, [
-      `${prefix}_nexus`,
-      ...DEV_REGIONS.map((r) => `${prefix}_region_${r.id}`),
-    ]);
+    networks = await joinDatabaseNetworks(s3, place);
     stack = await EngineStack.create({
       engine: pulumiEngine,
       stackName,
       dockerHost: process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
       config: configWith({ v1, generation: 0 }),
-      secrets: {
-        "sectorwars:backupRepositoryPassword": KEY,
-        "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
-      },
+      secrets: repositorySecrets(s3, KEY),
     });
   }, 600_000);
 
@@ -297,11 +281,7 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       drillPlace = await newStackPlace(`${run.id}d`);
       docker(["network", "create", ...labelArgs(run, {}), network], fresh);
       drillS3 = await startS3Server({ run, network, host: fresh.host, continues: handover });
-      drillNetworks = await joinNetworksAsCreated(
-        drillS3,
-        [`${drillPlace.namePrefix}_nexus`, ...DEV_REGIONS.map((r) => `${drillPlace.namePrefix}_region_${r.id}`)],
-        fresh,
-      );
+      drillNetworks = await joinDatabaseNetworks(drillS3, drillPlace, fresh);
       drill = await EngineStack.create({
         engine: pulumiEngine as Extract<typeof pulumiEngine, { available: true }>,
         stackName: `${stackName}-drill`,
@@ -310,20 +290,9 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
         config: stackConfig("dev", drillPlace, {
           gameserver: freshV1,
           regions: DEV_REGIONS,
-          "sectorwars:backup": {
-            dir: drillPlace.backupDir,
-            schedule: "off",
-            repository: {
-              url: `s3:https://${drillS3.alias}/${drillS3.bucket}/${stackName}`,
-              archiveTimeoutSeconds: 10,
-              caCertificate: drillS3.caCertPem,
-            },
-          },
+          "sectorwars:backup": archivingBackup(drillS3, { place: drillPlace, prefix: stackName }),
         }),
-        secrets: {
-          "sectorwars:backupRepositoryPassword": KEY,
-          "sectorwars:backupRepositoryCredentials": `${drillS3.accessKey}:${drillS3.secretKey}`,
-        },
+        secrets: repositorySecrets(drillS3, KEY),
       });
       await drill.up();
 

@@ -38,21 +38,13 @@ import { ensureTestImages } from "../support/images";
 import { getAt, probeEchoOf } from "../support/net";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
-import { type SwarmNodeEngine, testSwarm } from "../support/swarm";
+import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
 
 const pulumiEngine = findPulumiEngine();
-const swarm = pulumiEngine.available ? testSwarm(1, 1) : undefined;
-const availability = !pulumiEngine.available
-  ? pulumiEngine
-  : swarm?.available
-    ? ({ available: true } as const)
-    : {
-        available: false as const,
-        reason: `the one-node test swarm: ${swarm?.available === false ? swarm.reason : ""}`,
-      };
+const swarm = engineSwarm(pulumiEngine, { cluster: 1, nodes: 1, what: "the one-node test swarm" });
 
-describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, on one node", () => {
-  const node = (swarm?.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;
+describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi engine, on one node", () => {
+  const node = swarm.nodes[0] as SwarmNodeEngine;
   const engine = { host: node?.host };
   const run = newTestRun("real-engine");
   const stackName = engineStackName(run.id, "swarm");

@@ -36,24 +36,17 @@ import { ensureTestImages } from "../support/images";
 import { labelArgs } from "../support/platformContainers";
 import { waitUntil } from "../support/process";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
-import { type S3Server, joinNetworksAsCreated, startS3Server } from "../support/s3Server";
-import { type SwarmNodeEngine, testSwarm } from "../support/swarm";
+import { type S3Server, startS3Server } from "../support/s3Server";
+import { archivingBackup, joinDatabaseNetworks, repositorySecrets } from "../support/archivingStack";
+import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
 
 const pulumiEngine = findPulumiEngine();
 // A cluster of its own: another file's stack on cluster 1 would race it for the node's labels.
-const swarm = pulumiEngine.available ? testSwarm(2, 1) : undefined;
-const availability = !pulumiEngine.available
-  ? pulumiEngine
-  : swarm?.available
-    ? ({ available: true } as const)
-    : {
-        available: false as const,
-        reason: `the one-node test swarm: ${swarm?.available === false ? swarm.reason : ""}`,
-      };
+const swarm = engineSwarm(pulumiEngine, { cluster: 2, nodes: 1, what: "the one-node test swarm" });
 const KEY = "swarm archive test repository key 0123456789";
 
-describeOn("pulumi", availability, "continuous archiving in swarm mode through the real Pulumi engine", () => {
-  const node = (swarm?.available ? swarm.nodes[0] : undefined) as SwarmNodeEngine;
+describeOn("pulumi", swarm.availability, "continuous archiving in swarm mode through the real Pulumi engine", () => {
+  const node = swarm.nodes[0] as SwarmNodeEngine;
   const engine = { host: node?.host };
   const run = newTestRun("real-engine");
   const stackName = engineStackName(run.id, "swarmarchive");
@@ -70,16 +63,7 @@ describeOn("pulumi", availability, "continuous archiving in swarm mode through t
       regions: DEV_REGIONS,
       "sectorwars:orchestrator": "swarm",
       "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
-      "sectorwars:backup": {
-        dir: place.backupDir,
-        schedule: "off",
-        generation,
-        repository: {
-          url: `s3:https://${s3.alias}/${s3.bucket}/${stackName}`,
-          archiveTimeoutSeconds: 10,
-          caCertificate: s3.caCertPem,
-        },
-      },
+      "sectorwars:backup": archivingBackup(s3, { place, prefix: stackName, generation }),
     });
   const taskOf = (role: string, region?: string) =>
     stackContainers(stackName, engine).find((c) => c.role === role && (region === undefined || c.region === region))
@@ -95,20 +79,13 @@ describeOn("pulumi", availability, "continuous archiving in swarm mode through t
     place = await newStackPlace(run.id);
     docker(["network", "create", ...labelArgs(run, {}), network], engine);
     s3 = await startS3Server({ run, network, alias: "backups.swarm.test", host: node.host });
-    networks = await joinNetworksAsCreated(
-      s3,
-      [`${place.namePrefix}_nexus`, ...DEV_REGIONS.map((r) => `${place.namePrefix}_region_${r.id}`)],
-      engine,
-    );
+    networks = await joinDatabaseNetworks(s3, place, engine);
     stack = await EngineStack.create({
       engine: pulumiEngine,
       stackName,
       dockerHost: node.host,
       config: configWith(0),
-      secrets: {
-        "sectorwars:backupRepositoryPassword": KEY,
-        "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
-      },
+      secrets: repositorySecrets(s3, KEY),
     });
   }, 600_000);
 

@@ -24,21 +24,13 @@ import { ensureTestImages } from "../support/images";
 import { getAt } from "../support/net";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
-import { type SwarmNodeEngine, testSwarm } from "../support/swarm";
+import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
 
 const pulumiEngine = findPulumiEngine();
-const swarm = pulumiEngine.available ? testSwarm(3, 3) : undefined;
-const availability = !pulumiEngine.available
-  ? pulumiEngine
-  : swarm?.available
-    ? ({ available: true } as const)
-    : {
-        available: false as const,
-        reason: `the three-node test swarm: ${swarm?.available === false ? swarm.reason : ""}`,
-      };
+const swarm = engineSwarm(pulumiEngine, { cluster: 3, nodes: 3, what: "the three-node test swarm" });
 
-describeOn("pulumi", availability, "swarm mode through the real Pulumi engine, on three nodes", () => {
-  const nodes = swarm?.available ? swarm.nodes : [];
+describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi engine, on three nodes", () => {
+  const nodes = swarm.nodes;
   const [n1, n2, n3] = nodes as [SwarmNodeEngine, SwarmNodeEngine, SwarmNodeEngine];
   const engines = nodes.map((n) => ({ host: n.host }));
   const run = newTestRun("real-engine");

@@ -6,6 +6,7 @@
  */
 import * as path from "node:path";
 import { type EngineOption, docker, ensureCommands, run } from "./docker";
+import type { Availability } from "./engineSuites";
 import { IMAGE_CACHE_DIR } from "./images";
 import { waitUntil } from "./process";
 
@@ -45,6 +46,22 @@ export function testSwarm(cluster: number, nodes: number): TestSwarm {
       return { name, host, address };
     }),
   };
+}
+
+/**
+ * The test swarm a real-engine test file runs on, as describeOn takes it: started only when the
+ * Pulumi engine is there (a skipped file starts nothing), else unavailable with the engine's
+ * reason; `nodes` is empty when unavailable. `what` names the swarm in a skip's reason.
+ */
+export function engineSwarm(
+  pulumiEngine: Availability,
+  options: { cluster: number; nodes: number; what: string },
+): { availability: Availability; nodes: SwarmNodeEngine[] } {
+  if (!pulumiEngine.available) return { availability: pulumiEngine, nodes: [] };
+  const swarm = testSwarm(options.cluster, options.nodes);
+  return swarm.available
+    ? { availability: { available: true }, nodes: swarm.nodes }
+    : { availability: { available: false, reason: `${options.what}: ${swarm.reason}` }, nodes: [] };
 }
 
 const list = (args: string[], label: string, engine: EngineOption): string[] =>
