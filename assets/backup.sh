@@ -20,6 +20,8 @@
 #   FORMAT       the manifest format it writes (planning/backupManifest.ts)
 #   PGBACKREST_CONF, FULL_BACKUP_DAYS  a database that archives (pgbackrest.conf there) also
 #                gets a base backup in its repository, a full one when its newest is that old
+#   REPOSITORY_RESTIC  sh that runs restic on that repository inside such a container
+#                (assets/repository-restic.sh): Redis's snapshot goes there too
 #   DEFAULT_PARALLELISM, DEFAULT_RETENTION_DAYS, DEFAULT_REDIS_SAVE_TIMEOUT  the flags' defaults
 set -euo pipefail
 shopt -s nullglob
@@ -28,7 +30,7 @@ umask 077
 
 : "${LABEL_STACK:?}" "${LABEL_ROLE:?}" "${LABEL_REGION:?}" "${REDIS_CONF:?}" "${REDIS_CLI:?}" "${FORMAT:?}"
 : "${DEFAULT_PARALLELISM:?}" "${DEFAULT_RETENTION_DAYS:?}" "${DEFAULT_REDIS_SAVE_TIMEOUT:?}"
-: "${PGBACKREST_CONF:?}" "${FULL_BACKUP_DAYS:?}"
+: "${PGBACKREST_CONF:?}" "${FULL_BACKUP_DAYS:?}" "${REPOSITORY_RESTIC:?}"
 
 say() { printf 'sectorwars-backup: %s\n' "$*"; }
 die() { printf 'sectorwars-backup: error: %s\n' "$*" >&2; exit 1; }
@@ -63,7 +65,7 @@ done
 for node in "${nodes[@]}"; do
   [[ $node =~ ^[A-Za-z0-9][A-Za-z0-9:/@._+-]*$ ]] || die "--node must be a DOCKER_HOST value or default, got '$node'"
 done
-for tool in docker flock sha256sum date sync mv; do
+for tool in docker flock sha256sum date sync mv tar; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is needed on the machine that runs the backup"
 done
 
@@ -371,10 +373,11 @@ fi
 # which none of them should contain, are dropped rather than escaped.
 json() { printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037"\134')"; }
 json_or_null() { if [ -n "$1" ]; then json "$1"; else printf null; fi; }
-{
+# The manifest of the files whose meta rows come on stdin.
+manifest_of() {
+  local sep="" file kind role c region db user version size sum
   printf '{\n  "format": %s,\n  "stack": %s,\n  "name": %s,\n  "createdAt": %s,\n  "files": [' \
     "$(json "$FORMAT")" "$(json "$stack")" "$(json "$ts")" "$(json "$created_at")"
-  sep=""
   while IFS=$'\x1f' read -r file kind role c region db user version; do
     size=$(wc -c <"$tmp/$file" | tr -d ' ')
     sum=$(sha256sum -- "$tmp/$file" | cut -d' ' -f1)
@@ -382,9 +385,39 @@ json_or_null() { if [ -n "$1" ]; then json "$1"; else printf null; fi; }
       "$sep" "$(json "$file")" "$(json "$kind")" "$(json "$role")" "$(json "$c")" "$(json_or_null "$region")" \
       "$(json_or_null "$db")" "$(json_or_null "$user")" "$(json "$version")" "$size" "$(json "$sum")"
     sep=,
-  done < <(cat "$tmp/.meta"/*.tsv | sort)
+  done
   printf '\n  ]\n}\n'
-} >"$tmp/manifest.json.tmp"
+}
+cat "$tmp/.meta"/*.tsv | sort | manifest_of >"$tmp/manifest.json.tmp"
+
+# When the nexus database archives, Redis's snapshot also goes into the backup repository, off the
+# host: a backup directory of its own (redis.rdb and its manifest, as `npm run restore --
+# --from-repository` takes it back), as a tar, by restic run in that container (it reaches the
+# repository and holds the key: REPOSITORY_RESTIC), under <path>/redis, encrypted with the
+# repository's key. Snapshots older than the retention's point-in-time days go, never the newest.
+snapshot_redis() {
+  local dk days staging=$tmp/.repository
+  docker_for "$nexus"
+  "${dk[@]}" exec "$nexus" test -f "$PGBACKREST_CONF" || return 0
+  days=$("${dk[@]}" exec "$nexus" sed -n 's/^repo1-retention-diff=//p' "$PGBACKREST_CONF")
+  [[ $days =~ ^[1-9][0-9]*$ ]] || die "no repo1-retention-diff in $PGBACKREST_CONF of $nexus"
+  mkdir -p -- "$staging/$ts"
+  ln -- "$tmp/redis.rdb" "$staging/$ts/redis.rdb"
+  manifest_of <"$tmp/.meta/redis.tsv" >"$staging/$ts/manifest.json"
+  rrestic() { "${dk[@]}" exec -i -u postgres "$nexus" sh -c "$REPOSITORY_RESTIC" sh "$PGBACKREST_CONF" "$@"; }
+  # A new repository is initialised once; any other failure to read its config fails at init.
+  if ! rrestic cat config >/dev/null 2>&1; then
+    rrestic init >&2 || die "restic init of the repository's redis folder (through $nexus) failed"
+  fi
+  tar -C "$staging" -c -- "$ts" | rrestic backup --quiet --stdin --stdin-filename redis-backup.tar --host "$stack" --tag redis >&2 ||
+    die "restic backup of Redis's snapshot into the repository (through $nexus) failed; no backup was written"
+  rrestic forget --quiet --host "$stack" --tag redis --keep-within "${days}d" --keep-last 1 --prune >&2 ||
+    die "restic forget in the repository's redis folder (through $nexus) failed; no backup was written"
+  rm -rf -- "$staging"
+  say "Redis's snapshot is in the backup repository"
+}
+if [ -n "$redis" ] && [ -n "$nexus" ]; then snapshot_redis; fi
+
 rm -rf -- "$tmp/.meta" "$tmp/.log"
 mv -- "$tmp/manifest.json.tmp" "$tmp/manifest.json"
 sync -- "$tmp"/* "$tmp"

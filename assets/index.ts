@@ -36,6 +36,13 @@ export const backupSh = asset("backup.sh");
 export const redisCliInContainer = asset("redis-cli.sh");
 
 /**
+ * restic on the backup repository's `redis` folder, inside a database container that archives,
+ * configured from its pgbackrest.conf (POSIX sh):
+ * docker exec -i -u postgres C sh -c REPOSITORY_RESTIC sh CONF_PATH [restic arguments...]
+ */
+export const repositoryRestic = asset("repository-restic.sh");
+
+/**
  * Replays a pg_dump archive (stdin) in one transaction inside a PostgreSQL container, after an
  * optional wipe (POSIX sh), for scripts/restore.ts.
  */

@@ -8,8 +8,9 @@
 #                                 (and *.sh) against a socket-only server, stopping at the first
 #                                 error; listens on 0.0.0.0, trusts the local socket, runs as the
 #                                 postgres user, prints what the official entrypoint prints;
-#                                 with pgBackRest (Debian's 2.45), as the platform's derived
-#                                 database image has it, for WAL archiving and point-in-time restore
+#                                 with pgBackRest (Debian's 2.45) and restic (0.14), as the
+#                                 platform's derived database image has them, for WAL archiving,
+#                                 point-in-time restore and Redis snapshots in the repository
 #   sectorwars-test/redis:7       `redis-server <conf>` as the redis user, WORKDIR /data
 #   sectorwars-test/nginx:1.22    Debian bookworm's nginx-light, shaped like nginx:alpine for what
 #                                 the edge relies on (planning/edge/plan.ts): `nginx -g 'daemon off;'`,
@@ -54,7 +55,7 @@ done
 
 given_mirror=$mirror
 SUITE=bookworm
-PACKAGES=postgresql-15,pgbackrest,redis-server,nginx-light,wget,curl,nodejs
+PACKAGES=postgresql-15,pgbackrest,restic,redis-server,nginx-light,wget,curl,nodejs
 BUILD_NGINX="$here/build-test-nginx.sh"
 BASE_IMAGE=sectorwars-test/base:bookworm
 POSTGRES_IMAGE=sectorwars-test/postgres:15

@@ -54,9 +54,13 @@ import { acceptedPlacement } from "../planning/swarm/placement";
 import { stackFileName } from "../components/config/stackFile";
 import { ROOT, readStackConfig } from "./cli";
 import { pointInTimeMain } from "./pointInTime";
+import { type FetchedBackup, fetchRedisBackup } from "./redisFromRepository";
 
 export interface RestoreOptions {
+  /** The backup directory; with fromRepository, "" until the snapshot is fetched into one. */
   backup: string;
+  /** Redis only: the newest snapshot in the backup repository (scripts/redisFromRepository.ts). */
+  fromRepository: boolean;
   target: RestoreTarget;
   stack: string;
   force: boolean;
@@ -64,7 +68,8 @@ export interface RestoreOptions {
 }
 
 export const USAGE =
-  "usage: restore --backup DIR --target nexus|region:<id>|redis --stack STACK [--force] [--allow-other-stack]";
+  "usage: restore --backup DIR --target nexus|region:<id>|redis --stack STACK [--force] [--allow-other-stack]\n" +
+  "       restore --from-repository --target redis --stack STACK [--force]";
 
 class UsageError extends Error {}
 class RestoreError extends Error {}
@@ -75,6 +80,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   let stack: string | undefined;
   let force = false;
   let allowOtherStack = false;
+  let fromRepository = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -102,12 +108,27 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
       case "--allow-other-stack":
         allowOtherStack = true;
         break;
+      case "--from-repository":
+        fromRepository = true;
+        break;
       default:
         throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
   }
-  if (!backup || !target || !stack) throw new UsageError(USAGE);
-  return { backup: path.resolve(backup), target, stack, force, allowOtherStack };
+  if (!target || !stack || (backup === undefined) === !fromRepository) throw new UsageError(USAGE);
+  if (fromRepository && target.kind !== "redis") {
+    throw new UsageError(
+      `--from-repository restores Redis; a database comes back from the repository with --to <time>\n${USAGE}`,
+    );
+  }
+  return {
+    backup: backup === undefined ? "" : path.resolve(backup),
+    fromRepository,
+    target,
+    stack,
+    force,
+    allowOtherStack,
+  };
 }
 
 // --- Docker -------------------------------------------------------------------------------
@@ -429,6 +450,24 @@ export async function restore(
   log: (line: string) => void = console.log,
   root: string = ROOT,
 ): Promise<void> {
+  if (opts.fromRepository) {
+    // The snapshot comes through the nexus database's container, on its own engine in swarm mode.
+    engine = engineFor({ ...opts, target: { kind: "nexus" } }, root);
+    const nexus = findContainer(opts.stack, { kind: "nexus" });
+    ensureRunning(nexus);
+    let fetched: FetchedBackup;
+    try {
+      fetched = fetchRedisBackup({ stack: opts.stack, nexus, env: engine.env });
+    } catch (error) {
+      throw new RestoreError((error as Error).message);
+    }
+    log(`fetched Redis's newest snapshot from the backup repository through ${nexus}`);
+    try {
+      return await restore({ ...opts, fromRepository: false, backup: fetched.dir }, log, root);
+    } finally {
+      fetched.remove();
+    }
+  }
   engine = engineFor(opts, root);
   const manifest = await verifyBackup(opts.backup);
   log(

@@ -179,13 +179,23 @@ describe("generated backup text", () => {
     expect(() => parseRestoreTarget("postgres")).toThrow();
     expect(parseRestoreArgs(["--backup", "/b/x", "--target", "redis", "--stack", "prod", "--force"])).toEqual({
       backup: "/b/x",
+      fromRepository: false,
       target: { kind: "redis" },
       stack: "prod",
       force: true,
       allowOtherStack: false,
     });
+    expect(parseRestoreArgs(["--from-repository", "--target", "redis", "--stack", "prod"])).toMatchObject({
+      backup: "",
+      fromRepository: true,
+    });
     expect(() => parseRestoreArgs(["--backup", "/b/x", "--target", "redis"])).toThrow(/usage/);
     expect(() => parseRestoreArgs(["--backup", "--target", "redis", "--stack", "s"])).toThrow(/needs a value/);
+    const both = ["--backup", "/b/x", "--from-repository", "--target", "redis", "--stack", "s"];
+    expect(() => parseRestoreArgs(both)).toThrow(/usage/);
+    expect(() => parseRestoreArgs(["--from-repository", "--target", "nexus", "--stack", "s"])).toThrow(
+      /--from-repository restores Redis; a database comes back from the repository with --to <time>/,
+    );
   });
 
   const good = {

@@ -119,7 +119,7 @@ it("restores a lost database to a second between two writes, and all it archived
 
 it("refuses a postgres image without pgBackRest before a database runs on it, naming the key", () => {
   const check = (image: string) => run("sh", ["-c", imageCheckCommand(image)]);
-  expect(check(TEST_IMAGES.postgres).status, "the test image has pgBackRest").toBe(0);
+  expect(check(TEST_IMAGES.postgres).status, "the test image has pgBackRest and restic").toBe(0);
   // The test images share one root with pgBackRest; the S3 server's image holds one file.
   const bare = ensureS3ServerImage();
   const without = check(bare);

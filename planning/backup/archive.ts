@@ -312,12 +312,19 @@ export function stanzaCommand(db: { container: string; stanza: string; user: str
   ].join("\n");
 }
 
-/** Fails, saying what to do, when the postgres image has no pgBackRest. */
+/**
+ * Fails, saying what to do, when the postgres image has no pgBackRest (WAL and base backups) or
+ * no restic (Redis's snapshots, which backup runs put in the repository from the nexus database's
+ * container: assets/repository-restic.sh).
+ */
 export function imageCheckCommand(image: string): string {
   const quoted = shellQuote(image);
-  return (
-    `docker run --rm --network none --entrypoint pgbackrest ${quoted} version >/dev/null || ` +
-    `{ echo "sectorwars: images.postgres (${image}) has no pgbackrest, which sectorwars:backup.repository needs ` +
-    `(docs/backups.md, Continuous archiving)" >&2; exit 1; }`
-  );
+  return ["pgbackrest", "restic"]
+    .map(
+      (tool) =>
+        `{ docker run --rm --network none --entrypoint ${tool} ${quoted} version >/dev/null || ` +
+        `{ echo "sectorwars: images.postgres (${image}) has no ${tool}, which sectorwars:backup.repository needs ` +
+        `(docs/backups.md, Continuous archiving)" >&2; exit 1; }; }`,
+    )
+    .join(" && ");
 }

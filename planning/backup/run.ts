@@ -26,7 +26,7 @@ import { FULL_BACKUP_DAYS, PGBACKREST_PATHS } from "./archive";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../roles";
 import { MANIFEST_FORMAT } from "./manifest";
 import { shellQuote } from "../shell";
-import { backupSh, redisCliInContainer } from "../../assets";
+import { backupSh, redisCliInContainer, repositoryRestic } from "../../assets";
 
 export interface BackupSettings {
   /** Value of the com.sectorwars.stack label, i.e. the Pulumi stack name. */
@@ -107,6 +107,7 @@ export function backupScriptInputs(): Record<string, string> {
     REDIS_CLI: redisCliInContainer(),
     PGBACKREST_CONF: PGBACKREST_PATHS.conf,
     FULL_BACKUP_DAYS: String(FULL_BACKUP_DAYS),
+    REPOSITORY_RESTIC: repositoryRestic(),
   };
 }
 
@@ -122,8 +123,10 @@ export function backupScriptInputs(): Record<string, string> {
 export function backupScript(): string {
   const [shebang, ...rest] = backupSh().split("\n");
   const inputs = Object.entries(backupScriptInputs()).flatMap(([name, value]) => [
-    // REDIS_CLI is sh for the container, single-quoted here: its "$" are not this script's.
-    ...(name === "REDIS_CLI" ? ["# shellcheck disable=SC2016 # expanded by sh inside the container"] : []),
+    // These are sh for a container, single-quoted here: their "$" are not this script's.
+    ...(name === "REDIS_CLI" || name === "REPOSITORY_RESTIC"
+      ? ["# shellcheck disable=SC2016 # expanded by sh inside the container"]
+      : []),
     `${name}=${shellQuote(value)}`,
   ]);
   return [

@@ -11,11 +11,13 @@
  * - `npm run restore -- --target region:orion --to <time>` brings that database back to a second
  *   between two writes (refusing a time before the first backup, touching nothing), the nexus
  *   keeps what it wrote since, the region's API answers again, and a preview shows no change;
- * - a backup run (backup.generation bumped) adds a differential base backup to each repository;
+ * - a backup run (backup.generation bumped) adds a differential base backup to each repository
+ *   and Redis's snapshot, which `npm run restore -- --target redis --from-repository` restores;
  * - the disaster-recovery drill: the host is lost (every database killed), the repository's server
  *   moves with its objects to a fresh engine (Docker 26), and a new stack there with the same
  *   repository and keys comes up with every database restored from the repository alone: the
- *   same rows, table by table (counts and checksums), the APIs answering, archiving going on.
+ *   same rows, table by table (counts and checksums), the APIs answering, archiving going on;
+ *   then Redis from its snapshot in the same repository.
  *
  * Restoring to a point in time from what this configuration archives is test/pitr.docker.test.ts.
  */
@@ -24,7 +26,9 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROJECT_DIR } from "../../components/config/stackFile";
 import type { StatusReport } from "../../planning/status/evaluation";
 import { runStatus } from "../../scripts/status";
-import { docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
+import { type EngineOption, docker, ensureDockerd, newTestRun, removeLabelled } from "../support/docker";
+import { redisCliInContainer } from "../../assets";
+import { REDIS_CONF_PATH } from "../../planning/stack/redis";
 import {
   DEV_DATABASES,
   DEV_REGIONS,
@@ -62,6 +66,25 @@ const DIGEST_SQL = `select string_agg(format('%s=%s', c.relname,
     'select count(*) || '':'' || md5(coalesce(string_agg(t::text, '','' order by t::text), '''')) as d from public.%I t',
     c.relname), false, true, '')))[1]::text), ' ' order by c.relname)
   from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`;
+
+/** A key set in Redis before a backup run, and changed after it. */
+const MARKER = "sectorwars:test:snapshot-marker";
+
+/** redis-cli in `stack`'s Redis container on `on`, authenticated as the platform does it. */
+const redisOf =
+  (stack: string, on: EngineOption) =>
+  (...args: string[]): string => {
+    const name = stackContainers(stack, on).find((c) => c.role === "redis")?.name ?? "";
+    return docker(["exec", name, "sh", "-c", redisCliInContainer(), "sh", REDIS_CONF_PATH, ...args], on).trim();
+  };
+
+/** `npm run restore -- --target redis --from-repository --force` on the engine `env` names. */
+const restoreRedisFromRepository = (stack: string, env: NodeJS.ProcessEnv, extra: string[] = []) =>
+  spawnSync(
+    "npx",
+    ["tsx", "scripts/restore.ts", "--stack", stack, "--target", "redis", "--from-repository", "--force", ...extra],
+    { cwd: PROJECT_DIR, env, encoding: "utf8", timeout: 600_000 },
+  );
 
 describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi engine, on Docker 20.10", () => {
   const engine = {};
@@ -239,7 +262,9 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
     expect(await stack.previewChanges(), "preview after the restore").toEqual([]);
   }, 900_000);
 
-  it("adds a differential base backup to every database's repository with each backup run", async () => {
+  it("adds a differential base backup to every database's repository and Redis's snapshot with each backup run", async () => {
+    const redis = redisOf(stackName, engine);
+    expect(redis("SET", MARKER, "before the backup run")).toBe("OK");
     stack.writeConfig(configWith({ v1, generation: 1 }));
     await stack.up();
     for (const [role, region, stanza] of [
@@ -249,6 +274,13 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       const container = dbOf(role, region)?.name ?? "";
       expect(backupTypesOf(container, stanza, engine), `${stanza}: backups`).toEqual(["full", "diff"]);
     }
+
+    // Redis comes back from the repository's snapshot, not from the local backup directory.
+    expect(redis("SET", MARKER, "after the backup run")).toBe("OK");
+    const restored = restoreRedisFromRepository(stackName, process.env);
+    expect(restored.status, `${restored.stdout}${restored.stderr}`).toBe(0);
+    expect(restored.stdout).toContain("fetched Redis's newest snapshot from the backup repository");
+    expect(redis("GET", MARKER), "the key as the backup run saw it").toBe("before the backup run");
   }, 600_000);
 
   it.skipIf(!modern?.available)(
@@ -317,6 +349,15 @@ describeOn("pulumi", pulumiEngine, "continuous archiving through the real Pulumi
       expect(ping.status, "region orion's API on the fresh engine").toBe(200);
       expect(probeEchoOf(ping).region?.id, "the region that answered").toBe("orion");
       expect(await drill.previewChanges(), "preview after the drill's up").toEqual([]);
+
+      // Redis, from its snapshot in the same repository (taken by the lost stack: another name).
+      const redis = restoreRedisFromRepository(`${stackName}-drill`, { ...process.env, DOCKER_HOST: fresh.host }, [
+        "--allow-other-stack",
+      ]);
+      expect(redis.status, `${redis.stdout}${redis.stderr}`).toBe(0);
+      expect(redisOf(`${stackName}-drill`, fresh)("GET", MARKER), "Redis on the fresh engine").toBe(
+        "before the backup run",
+      );
     },
     1_200_000,
   );
