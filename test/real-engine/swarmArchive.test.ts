@@ -17,7 +17,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROJECT_DIR } from "../../components/config/stackFile";
 import type { StatusReport } from "../../planning/status/evaluation";
 import { runStatus } from "../../scripts/status";
-import { docker, newTestRun, removeLabelled } from "../support/docker";
+import { docker, newTestRun, removeLabelled, run as runCommand } from "../support/docker";
+import { LABEL_STACK } from "../../planning/roles";
 import {
   DEV_DATABASES,
   DEV_REGIONS,
@@ -37,7 +38,7 @@ import { labelArgs } from "../support/platformContainers";
 import { waitUntil } from "../support/process";
 import { EngineStack, findPulumiEngine } from "../support/pulumiEngine";
 import { type S3Server, startS3Server } from "../support/s3Server";
-import { archivingBackup, joinDatabaseNetworks, repositorySecrets } from "../support/archivingStack";
+import { archivingBackup, joinDatabaseNetworks, redisSnapshotsOf, repositorySecrets } from "../support/archivingStack";
 import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
 
 const pulumiEngine = findPulumiEngine();
@@ -91,6 +92,12 @@ describeOn("pulumi", swarm.availability, "continuous archiving in swarm mode thr
 
   afterAll(async () => {
     networks?.stop();
+    // The tasks stop while the repository still answers: at shutdown each database pushes its last
+    // WAL, which against a repository already gone outlasts the provider's wait in destroy.
+    const services = docker(["service", "ls", "-q", "--filter", `label=${LABEL_STACK}=${stackName}`], engine)
+      .split("\n")
+      .filter(Boolean);
+    if (services.length > 0) runCommand("docker", ["service", "scale", ...services.map((s) => `${s}=0`)], engine);
     await s3?.stop();
     if (stack) {
       await stack.destroy().catch((error: unknown) => console.error(error));
@@ -144,12 +151,17 @@ describeOn("pulumi", swarm.availability, "continuous archiving in swarm mode thr
     expect(await stack.previewChanges(), "preview after the first up").toEqual([]);
   }, 600_000);
 
-  it("adds a differential base backup of every database with a backup run, on its node", async () => {
+  it("adds a differential base backup of every database and Redis's snapshot with a backup run, on its node", async () => {
     stack.writeConfig(configWith(1));
     await stack.up();
     for (const [role, region, stanza] of DEV_DATABASES) {
       expect(backupTypesOf(taskOf(role, region), stanza, engine), `${stanza}: backups`).toEqual(["full", "diff"]);
     }
+    const snapshots = redisSnapshotsOf(taskOf("nexus-db"), engine);
+    expect(
+      snapshots.map((s) => [s.hostname, s.tags]),
+      "Redis's snapshots in the repository",
+    ).toEqual([[stackName, ["redis"]]]);
   }, 600_000);
 
   it("refuses a point-in-time restore of a swarm task, stopping nothing", () => {

@@ -3,7 +3,9 @@
  * (s3Server.ts): the `sectorwars:backup` value, the two repository secrets, and a route from
  * each of the dev stack's database networks, which `pulumi up` creates, to the server.
  */
-import { type EngineOption } from "./docker";
+import { repositoryRestic } from "../../assets";
+import { PGBACKREST_PATHS } from "../../planning/backup/archive";
+import { type EngineOption, docker } from "./docker";
 import { DEV_REGIONS, type StackPlace } from "./engineStacks";
 import { type S3Server, joinNetworksAsCreated } from "./s3Server";
 
@@ -33,6 +35,13 @@ export const repositorySecrets = (s3: S3Server, key: string): Record<string, str
   "sectorwars:backupRepositoryPassword": key,
   "sectorwars:backupRepositoryCredentials": `${s3.accessKey}:${s3.secretKey}`,
 });
+
+/** The Redis snapshots in the repository, listed by restic in an archiving database's container. */
+export function redisSnapshotsOf(container: string, engine: EngineOption): { hostname: string; tags: string[] }[] {
+  const restic = ["sh", "-c", repositoryRestic(), "sh", PGBACKREST_PATHS.conf];
+  const listed = docker(["exec", "-u", "postgres", container, ...restic, "snapshots", "--json"], engine);
+  return JSON.parse(listed) as { hostname: string; tags: string[] }[];
+}
 
 /** Joins `s3` to the nexus's and each dev region's database network as `pulumi up` creates it. */
 export const joinDatabaseNetworks = (
