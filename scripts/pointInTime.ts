@@ -1,6 +1,6 @@
 /**
  * Brings one database of a stack back to a second of the past, from its continuous archive
- * (sectorwars:backup.repository, one host; docs/backups.md):
+ * (sectorwars:backup.repository; docs/backups.md):
  *
  *   npm run restore -- --stack prod --target region:orion --to 2026-12-05T22:59:30Z
  *
@@ -10,7 +10,8 @@
  * stays a point to come back to), the API and the database are stopped, a throw-away container of
  * the database's image restores into its data volume (pgbackrest restore --delta --type=time,
  * promote), the database starts and finishes recovery, and the API starts again. Every other
- * database, Redis and the edge are untouched.
+ * database, Redis and the edge are untouched. In swarm mode the services are scaled instead of
+ * containers stopped, and a job service restores (scripts/pointInTimeSwarm.ts).
  *
  * Exit status: 0 restored, 1 failed or refused, 2 usage.
  */
@@ -20,6 +21,9 @@ import { checkWindow, parseRecoveryTime, restoreArguments, stanzaOf } from "../p
 import { type RestoreTarget, parseRestoreTarget } from "../planning/backup/restore";
 import { containerLabels } from "../planning/roles";
 import { shellQuote } from "../planning/shell";
+import { ROOT } from "./cli";
+import { restoreSwarmTask } from "./pointInTimeSwarm";
+import { targetEngine } from "./targetEngine";
 
 export const POINT_IN_TIME_USAGE =
   "usage: restore --stack STACK --target nexus|region:<id> --to <ISO 8601 time with zone>";
@@ -52,8 +56,14 @@ export function parsePointInTimeArgs(argv: readonly string[]): { stack: string; 
   return { stack, target, to };
 }
 
+/**
+ * The engine that runs the database (scripts/targetEngine.ts): in a swarm stack whose file is here,
+ * its node's; else the one DOCKER_HOST reaches. Set once by pointInTime before any docker call.
+ */
+let nodeEnv: NodeJS.ProcessEnv = process.env;
+
 function run(command: string, args: string[], allowFailure = false): string {
-  const r = spawnSync(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(command, args, { env: nodeEnv, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0 && !allowFailure) {
     // No secret is ever an argument: the key and credentials stay in the container's pgbackrest.conf.
     throw new RestoreError(
@@ -69,7 +79,8 @@ function containerOf(stack: string, role: "nexus-db" | "region-db" | "nexus-api"
     "--filter",
     `label=${k}=${v}`,
   ]);
-  const names = docker(["ps", "-a", ...filters, "--format", "{{.Names}}"])
+  // A swarm keeps a service's earlier tasks as exited containers: its running one is the database.
+  const names = docker(["ps", ...(runningOnly ? [] : ["-a"]), ...filters, "--format", "{{.Names}}"])
     .split("\n")
     .filter(Boolean);
   if (names.length > 1)
@@ -89,25 +100,39 @@ function waitPromoted(db: string, user: string, database: string, timeoutMs: num
   throw new RestoreError(`${db} did not finish recovery within ${timeoutMs / 1000} s; see docker logs ${db}`);
 }
 
-export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: string }, log = console.log): void {
+let runningOnly = false;
+
+const SWARM_SERVICE_LABEL = "com.docker.swarm.service.name";
+
+/** The swarm service of `role` in the stack, found by its labels on the engine DOCKER_HOST reaches (a manager). */
+function serviceOf(stack: string, role: "nexus-api" | "region-api", regionId?: string): string | undefined {
+  const filters = Object.entries(containerLabels(stack, role, regionId)).flatMap(([k, v]) => [
+    "--filter",
+    `label=${k}=${v}`,
+  ]);
+  const r = spawnSync("docker", ["service", "ls", ...filters, "--format", "{{.Name}}"], { encoding: "utf8" });
+  if (r.status !== 0) throw new RestoreError(`docker service ls failed: ${(r.stderr ?? "").trim()}`);
+  return r.stdout.split("\n").filter(Boolean)[0];
+}
+
+export function pointInTime(
+  opts: { stack: string; target: DatabaseTarget; to: string },
+  log = console.log,
+  root: string = ROOT,
+): void {
   const parsed = parseRecoveryTime(opts.to, new Date());
   if (!parsed.ok) throw new RestoreError(parsed.problem);
+  ({ env: nodeEnv, runningOnly } = targetEngine(opts, root, (problem) => new RestoreError(problem)));
   const regionId = opts.target.kind === "region" ? opts.target.regionId : undefined;
   const what = regionId === undefined ? "the nexus" : `region ${regionId}`;
   const db = containerOf(opts.stack, regionId === undefined ? "nexus-db" : "region-db", regionId);
   if (!db) throw new RestoreError(`no database container for ${what} in stack ${opts.stack}; deploy it first`);
-  // Swarm would start a new task the moment this one stopped, on the volume being restored.
-  if (docker(["inspect", "--format", '{{index .Config.Labels "com.docker.swarm.service.name"}}', db]).trim() !== "") {
-    throw new RestoreError(
-      `${db} is a swarm task: --to restores one host's databases only so far (docs/backups.md, Continuous archiving)`,
-    );
-  }
   if (docker(["inspect", "--format", "{{.State.Running}}", db]).trim() !== "true") {
     throw new RestoreError(
       `${db} is not running; start it first (docker start ${db}): the repository is read through it`,
     );
   }
-  if (spawnSync("docker", ["exec", db, "test", "-f", PGBACKREST_PATHS.conf]).status !== 0) {
+  if (spawnSync("docker", ["exec", db, "test", "-f", PGBACKREST_PATHS.conf], { env: nodeEnv }).status !== 0) {
     throw new RestoreError(`${db} does not archive: set sectorwars:backup.repository and deploy (docs/backups.md)`);
   }
   const stanza = stanzaOf(opts.target);
@@ -118,12 +143,36 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
 
   const env = docker(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", db]).split("\n");
   const envOf = (name: string) => env.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1) ?? "";
-  const api = containerOf(opts.stack, regionId === undefined ? "nexus-api" : "region-api", regionId);
+  const apiRole = regionId === undefined ? "nexus-api" : "region-api";
+  const swarmService = docker(["inspect", "--format", `{{index .Config.Labels "${SWARM_SERVICE_LABEL}"}}`, db]).trim();
   // Everything written until now reaches the repository: the present stays restorable.
   pgbackrest(["check"]);
   log(
     `restoring ${what} (stanza ${stanza}) to ${parsed.time.toISOString()}; the window starts ${window.from.toISOString()}`,
   );
+  if (swarmService !== "") {
+    // A swarm answers a stopped task with a new one: its services are scaled instead.
+    const apiService = serviceOf(opts.stack, apiRole, regionId);
+    try {
+      const task = restoreSwarmTask({
+        stack: opts.stack,
+        db,
+        apiService,
+        user: envOf("POSTGRES_USER"),
+        database: envOf("POSTGRES_DB"),
+        restoreArgs: restoreArguments(stanza, parsed.time),
+        engines: { manager: process.env, node: nodeEnv },
+        log,
+      });
+      log(
+        `restored ${what} to ${parsed.time.toISOString()}: ${task} runs on a new timeline and archives on${apiService ? `; ${apiService} scaled back` : ""}`,
+      );
+    } catch (error) {
+      throw new RestoreError((error as Error).message);
+    }
+    return;
+  }
+  const api = containerOf(opts.stack, apiRole, regionId);
   if (api) docker(["stop", api]);
   docker(["stop", db]);
 
@@ -176,9 +225,9 @@ export function pointInTime(opts: { stack: string; target: DatabaseTarget; to: s
   );
 }
 
-export function pointInTimeMain(argv: readonly string[]): number {
+export function pointInTimeMain(argv: readonly string[], root: string = ROOT): number {
   try {
-    pointInTime(parsePointInTimeArgs(argv));
+    pointInTime(parsePointInTimeArgs(argv), console.log, root);
     return 0;
   } catch (error) {
     console.error(`restore: ${(error as Error).message}`);

@@ -43,17 +43,15 @@ import {
   keyspaceOf,
   parseRestoreTarget,
   restorableTargets,
-  swarmTargetEngine,
   targetFilters,
   targetRole,
 } from "../planning/backup/restore";
 import { redisCliInContainer, redisRestoreHelper, restorePostgresInContainer } from "../assets";
 import { REDIS_CONF_PATH } from "../planning/stack/redis";
 import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
-import { acceptedPlacement } from "../planning/swarm/placement";
-import { stackFileName } from "../components/config/stackFile";
-import { ROOT, readStackConfig } from "./cli";
+import { ROOT } from "./cli";
 import { pointInTimeMain } from "./pointInTime";
+import { type TargetEngine, targetEngine } from "./targetEngine";
 import { type FetchedBackup, fetchRedisBackup } from "./redisFromRepository";
 
 export interface RestoreOptions {
@@ -143,7 +141,7 @@ interface Result {
  * The engine that runs the target: the one DOCKER_HOST reaches, or in a swarm stack the target's
  * node's (set once by `restore` from the stack file, before the first docker call).
  */
-let engine: { env: NodeJS.ProcessEnv; runningOnly: boolean } = { env: process.env, runningOnly: false };
+let engine: TargetEngine = { env: process.env, runningOnly: false };
 
 function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Result {
   const fd = opts.stdinFile === undefined ? undefined : fs.openSync(opts.stdinFile, "r");
@@ -427,23 +425,9 @@ async function restoreRedis({ opts, manifest, entry, log }: RestoreJob): Promise
 
 // --- Main ---------------------------------------------------------------------------------
 
-/**
- * How the stack's own file says to reach the target: for a swarm stack the engine of the node
- * that runs its database; nothing to change for a one-host stack, or for a stack whose file is
- * not here (a restore into a stack of another checkout reaches DOCKER_HOST, as before).
- */
-function engineFor(opts: RestoreOptions, root: string): typeof engine {
-  const plain = { env: process.env, runningOnly: false };
-  if (!fs.existsSync(path.join(root, stackFileName(opts.stack)))) return plain;
-  const config = readStackConfig(root, opts.stack);
-  if ("error" in config) throw new RestoreError(config.error);
-  if (config.orchestrator !== "swarm") return plain;
-  const { swarm, placement } = acceptedPlacement(config);
-  const found = swarmTargetEngine(opts.target, swarm, placement);
-  if ("problem" in found) throw new RestoreError(`${describeTarget(opts.target)}: ${found.problem}`);
-  const env = found.dockerHost === undefined ? process.env : { ...process.env, DOCKER_HOST: found.dockerHost };
-  return { env, runningOnly: true };
-}
+/** The engine that runs the target (scripts/targetEngine.ts). */
+const engineFor = (opts: RestoreOptions, root: string): TargetEngine =>
+  targetEngine(opts, root, (problem) => new RestoreError(problem));
 
 export async function restore(
   opts: RestoreOptions,
@@ -491,7 +475,7 @@ export async function restore(
 
 export async function main(argv: readonly string[], root: string = ROOT): Promise<number> {
   // To a point in time, from the continuous archive: scripts/pointInTime.ts.
-  if (argv.includes("--to")) return pointInTimeMain(argv);
+  if (argv.includes("--to")) return pointInTimeMain(argv, root);
   try {
     await restore(parseRestoreArgs(argv), console.log, root);
     return 0;

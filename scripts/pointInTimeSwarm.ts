@@ -1,0 +1,220 @@
+/**
+ * `npm run restore -- --to` for a database that runs as a swarm task (scripts/pointInTime.ts has
+ * checked the time, the archive and the window through the running task). A swarm answers a
+ * stopped task with a new one, so the services are scaled instead of containers stopped:
+ *
+ * 1. the API's service, then the database's, scale to 0 (their replica counts are kept);
+ * 2. a one-off job service (`--mode replicated-job`), pinned to the node that holds the volume,
+ *    with the database service's image, volume mounts, secrets (pgbackrest.conf), configs and
+ *    networks, runs `pgbackrest restore --delta --type=time` as postgres;
+ * 3. the database's service scales back: its new task replays WAL to that second and promotes;
+ *    then a CHECKPOINT (checkpointCommand), and the API's service scales back.
+ *
+ * A failed restore leaves both services at 0 and says so, with the job's log. Service commands
+ * go to the engine DOCKER_HOST reaches (a manager, as for `pulumi up`); container commands to
+ * the engine of the node that runs the database (`node`).
+ */
+import { spawnSync } from "node:child_process";
+import { checkpointCommand } from "../planning/backup/archive";
+import { LABEL_STACK } from "../planning/roles";
+
+export class SwarmRestoreError extends Error {}
+
+interface Engines {
+  /** A manager's engine: services are scaled and created there. */
+  manager: NodeJS.ProcessEnv;
+  /** The engine of the node that runs the database's task. */
+  node: NodeJS.ProcessEnv;
+}
+
+function docker(env: NodeJS.ProcessEnv, args: string[], allowFailure = false): string {
+  const r = spawnSync("docker", args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 3600_000 });
+  if (r.status !== 0 && !allowFailure) {
+    // No secret is ever an argument: pgbackrest.conf reaches the job as the service's own secret.
+    throw new SwarmRestoreError(
+      `docker ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${(r.stderr ?? "").trim()}`,
+    );
+  }
+  return r.status === 0 ? (r.stdout ?? "") : "";
+}
+
+/** The part of a service's spec the job copies (`docker service inspect`, Engine API names). */
+interface ServiceSpec {
+  Mode?: { Replicated?: { Replicas?: number } };
+  TaskTemplate: {
+    ContainerSpec: {
+      Image: string;
+      Mounts?: { Type: string; Source?: string; Target: string; ReadOnly?: boolean }[];
+      Secrets?: { SecretName: string; File?: { Name: string; UID: string; GID: string; Mode: number } }[];
+      Configs?: { ConfigName: string; File?: { Name: string; UID: string; GID: string; Mode: number } }[];
+    };
+    Networks?: { Target: string }[];
+  };
+}
+
+const specOf = (env: NodeJS.ProcessEnv, service: string): ServiceSpec =>
+  JSON.parse(docker(env, ["service", "inspect", "--format", "{{json .Spec}}", service])) as ServiceSpec;
+
+/** A secret's or config's `source=…,target=…,uid=…,gid=…,mode=0…` (the CLI reads the mode in octal). */
+function fileReference(source: string, file?: { Name: string; UID: string; GID: string; Mode: number }): string {
+  if (!file) return `source=${source}`;
+  return `source=${source},target=${file.Name},uid=${file.UID},gid=${file.GID},mode=0${file.Mode.toString(8)}`;
+}
+
+/** `docker service create` flags that give a job the database service's files, volumes and networks. */
+export function jobFlags(spec: ServiceSpec): string[] {
+  const c = spec.TaskTemplate.ContainerSpec;
+  const mounts = (c.Mounts ?? []).flatMap((m) => {
+    if (m.Type === "volume" && m.Source) return ["--mount", `type=volume,source=${m.Source},target=${m.Target}`];
+    if (m.Type === "tmpfs") return ["--mount", `type=tmpfs,target=${m.Target}`];
+    if (m.Type === "bind" && m.Source) {
+      return ["--mount", `type=bind,source=${m.Source},target=${m.Target}${m.ReadOnly ? ",readonly" : ""}`];
+    }
+    return [];
+  });
+  return [
+    ...mounts,
+    ...(c.Secrets ?? []).flatMap((s) => ["--secret", fileReference(s.SecretName, s.File)]),
+    ...(c.Configs ?? []).flatMap((s) => ["--config", fileReference(s.ConfigName, s.File)]),
+    ...(spec.TaskTemplate.Networks ?? []).flatMap((n) => ["--network", n.Target]),
+  ];
+}
+
+/**
+ * Scales `service` to `replicas` and waits until exactly that many of its tasks run (a health
+ * check passed, where it has one) and no other is still stopping. Not `--detach=false`: that also
+ * waits out the service's update monitor period after converging, for each scale.
+ */
+function scale(env: NodeJS.ProcessEnv, service: string, replicas: number, timeoutMs = 600_000): void {
+  docker(env, ["service", "scale", "--detach", `${service}=${replicas}`]);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const states = docker(env, ["service", "ps", "--format", "{{.DesiredState}} {{.CurrentState}}", service])
+      .split("\n")
+      .filter(Boolean);
+    const running = states.filter((s) => /^Running Running/.test(s)).length;
+    const stopping = states.filter((s) => /^(Shutdown|Remove) (Running|Starting)/.test(s)).length;
+    if (running === replicas && stopping === 0) return;
+    if (Date.now() > until) {
+      throw new SwarmRestoreError(
+        `${service} did not scale to ${replicas} within ${timeoutMs / 1000} s:\n${states.join("\n")}`,
+      );
+    }
+    spawnSync("sleep", ["0.5"]);
+  }
+}
+
+/** The running task container of `service` on the node, once there is one. */
+function runningTask(env: NodeJS.ProcessEnv, service: string, timeoutMs: number): string {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const filters = ["--filter", `label=com.docker.swarm.service.name=${service}`, "--filter", "status=running"];
+    const name = docker(env, ["ps", ...filters, "--format", "{{.Names}}"])
+      .split("\n")
+      .filter(Boolean)[0];
+    if (name) return name;
+    if (Date.now() > until) throw new SwarmRestoreError(`no running task of ${service} within ${timeoutMs / 1000} s`);
+    spawnSync("sleep", ["1"]);
+  }
+}
+
+/** Runs the job to its end: "Complete", or the swarm's error with the job's log. */
+function runJob(env: NodeJS.ProcessEnv, name: string, timeoutMs: number): { ok: boolean; log: string } {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const state = docker(env, ["service", "ps", "--format", "{{.CurrentState}}|{{.Error}}", name]).split("\n")[0] ?? "";
+    if (/^(Complete|Failed|Rejected|Shutdown|Orphaned)/.test(state) || Date.now() > until) {
+      const log = docker(env, ["service", "logs", "--raw", name], true);
+      return { ok: state.startsWith("Complete"), log: `${state}\n${log}`.trim() };
+    }
+    spawnSync("sleep", ["1"]);
+  }
+}
+
+export interface SwarmRestore {
+  stack: string;
+  /** The database's running task container, on `engines.node`. */
+  db: string;
+  /** The API's service (region-api or nexus-api), if the stack has one. */
+  apiService?: string;
+  /** PostgreSQL's user and database, for the promotion check and the CHECKPOINT. */
+  user: string;
+  database: string;
+  /** pgbackrest's arguments (restoreArguments). */
+  restoreArgs: string[];
+  engines: Engines;
+  log(line: string): void;
+}
+
+export function restoreSwarmTask(r: SwarmRestore): string {
+  const { manager, node } = r.engines;
+  const label = (key: string) =>
+    docker(node, ["inspect", "--format", `{{index .Config.Labels "${key}"}}`, r.db]).trim();
+  const dbService = label("com.docker.swarm.service.name");
+  const nodeId = label("com.docker.swarm.node.id");
+  const spec = specOf(manager, dbService);
+  const apiReplicas = r.apiService ? (specOf(manager, r.apiService).Mode?.Replicated?.Replicas ?? 1) : 0;
+
+  const started = Date.now();
+  const step = (what: string) => r.log(`${what} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  if (r.apiService) {
+    scale(manager, r.apiService, 0);
+    step(`scaled ${r.apiService} to 0`);
+  }
+  scale(manager, dbService, 0);
+  step(`scaled ${dbService} to 0`);
+  const job = `${dbService}-pitr-${Date.now()}`;
+  docker(manager, [
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    job,
+    "--mode",
+    "replicated-job",
+    "--restart-condition",
+    "none",
+    "--label",
+    `${LABEL_STACK}=${r.stack}`,
+    "--label",
+    "com.sectorwars.restore-helper=true",
+    "--constraint",
+    `node.id==${nodeId}`,
+    "--user",
+    "postgres",
+    ...jobFlags(spec),
+    "--entrypoint",
+    "pgbackrest",
+    spec.TaskTemplate.ContainerSpec.Image,
+    ...r.restoreArgs,
+  ]);
+  let outcome: { ok: boolean; log: string };
+  try {
+    outcome = runJob(manager, job, 6 * 3600_000);
+  } finally {
+    docker(manager, ["service", "rm", job], true);
+  }
+  step(`the restore job on the volume's node ended: ${outcome.ok ? "complete" : "failed"}`);
+  if (!outcome.ok) {
+    throw new SwarmRestoreError(
+      `pgbackrest restore failed; the services ${dbService}${r.apiService ? ` and ${r.apiService}` : ""} stay at 0 replicas:\n${outcome.log}`,
+    );
+  }
+
+  scale(manager, dbService, 1);
+  const db = runningTask(node, dbService, 120_000);
+  step(`scaled ${dbService} back to 1: ${db} replays WAL to the time`);
+  const until = Date.now() + 30 * 60_000;
+  const sql = ["psql", "-qAt", "-U", r.user, "-d", r.database, "-c", "select pg_is_in_recovery()"];
+  while (docker(node, ["exec", db, ...sql], true).trim() !== "f") {
+    if (Date.now() > until) throw new SwarmRestoreError(`${db} did not finish recovery within 30 min`);
+    spawnSync("sleep", ["1"]);
+  }
+  docker(node, ["exec", db, ...checkpointCommand(r.user, r.database)]);
+  step(`${db} promoted`);
+  if (r.apiService) {
+    scale(manager, r.apiService, apiReplicas);
+    step(`scaled ${r.apiService} back to ${apiReplicas}`);
+  }
+  return db;
+}
