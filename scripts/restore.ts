@@ -4,7 +4,9 @@
  *   npx tsx scripts/restore.ts --backup DIR --target nexus|region:<id>|redis --stack STACK [--force]
  *
  * (With `--to <time>` instead of `--backup`, a database comes back to that second from its
- * continuous archive: scripts/pointInTime.ts.)
+ * continuous archive: scripts/pointInTime.ts. With `--from-repository` instead, Redis comes back
+ * from its newest snapshot in the backup repository: scripts/redisFromRepository.ts fetches it
+ * as a backup directory, restored from there as below.)
  *
  * 1. Verifies size and sha256 of every file the manifest lists, before touching anything.
  * 2. Finds the target container by its labels (com.sectorwars.stack/role/region), on the Docker
@@ -41,7 +43,6 @@ import {
   describeTarget,
   entryForTarget,
   keyspaceOf,
-  parseRestoreTarget,
   restorableTargets,
   targetFilters,
   targetRole,
@@ -51,83 +52,11 @@ import { REDIS_CONF_PATH } from "../planning/stack/redis";
 import { LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { ROOT } from "./cli";
 import { pointInTimeMain } from "./pointInTime";
+import { type RestoreOptions, UsageError, parseRestoreArgs } from "./restoreArgs";
 import { type TargetEngine, targetEngine } from "./targetEngine";
 import { type FetchedBackup, fetchRedisBackup } from "./redisFromRepository";
 
-export interface RestoreOptions {
-  /** The backup directory; with fromRepository, "" until the snapshot is fetched into one. */
-  backup: string;
-  /** Redis only: the newest snapshot in the backup repository (scripts/redisFromRepository.ts). */
-  fromRepository: boolean;
-  target: RestoreTarget;
-  stack: string;
-  force: boolean;
-  allowOtherStack: boolean;
-}
-
-export const USAGE =
-  "usage: restore --backup DIR --target nexus|region:<id>|redis --stack STACK [--force] [--allow-other-stack]\n" +
-  "       restore --from-repository --target redis --stack STACK [--force]";
-
-class UsageError extends Error {}
 class RestoreError extends Error {}
-
-export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
-  let backup: string | undefined;
-  let target: RestoreTarget | undefined;
-  let stack: string | undefined;
-  let force = false;
-  let allowOtherStack = false;
-  let fromRepository = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new UsageError(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    switch (arg) {
-      case "--backup":
-        backup = value();
-        break;
-      case "--target":
-        try {
-          target = parseRestoreTarget(value());
-        } catch (error) {
-          throw new UsageError((error as Error).message);
-        }
-        break;
-      case "--stack":
-        stack = value();
-        break;
-      case "--force":
-        force = true;
-        break;
-      case "--allow-other-stack":
-        allowOtherStack = true;
-        break;
-      case "--from-repository":
-        fromRepository = true;
-        break;
-      default:
-        throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
-    }
-  }
-  if (!target || !stack || (backup === undefined) === !fromRepository) throw new UsageError(USAGE);
-  if (fromRepository && target.kind !== "redis") {
-    throw new UsageError(
-      `--from-repository restores Redis; a database comes back from the repository with --to <time>\n${USAGE}`,
-    );
-  }
-  return {
-    backup: backup === undefined ? "" : path.resolve(backup),
-    fromRepository,
-    target,
-    stack,
-    force,
-    allowOtherStack,
-  };
-}
 
 // --- Docker -------------------------------------------------------------------------------
 

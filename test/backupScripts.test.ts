@@ -22,7 +22,7 @@ import {
 } from "../planning/backup/schedule";
 import { parseRestoreTarget } from "../planning/backup/restore";
 import { shellQuote } from "../planning/shell";
-import { parseRestoreArgs } from "../scripts/restore";
+import { parseRestoreArgs } from "../scripts/restoreArgs";
 import { ensureCommands, run } from "./support/docker";
 
 const settings = (backupDir: string): BackupSettings => ({
