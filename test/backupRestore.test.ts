@@ -396,6 +396,14 @@ describe("backup and restore against real PostgreSQL 15 and Redis 7 containers",
     expect(pgSnapshot(beta)).toEqual(changed.beta);
     expect(redisSnapshot()).toEqual(changed.redis);
 
+    // No backup repository (the stack does not archive): nothing to fetch Redis from, nothing touched.
+    const noRepository = runRestore("--from-repository", "--target", "redis", "--force");
+    expect(noRepository.status).toBe(1);
+    expect(noRepository.stderr).toMatch(
+      /does not archive \(no \/etc\/pgbackrest\/pgbackrest.conf\): the stack has no backup repository to restore Redis from \(sectorwars:backup.repository\)/,
+    );
+    expect(redisSnapshot()).toEqual(changed.redis);
+
     // An archive that breaks off halfway (its manifest rewritten to match, so it passes the
     // checksums): the wipe and the partial load roll back together, the data stays as it was.
     const broken = path.join(work, "broken", path.basename(backup));
