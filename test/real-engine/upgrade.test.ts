@@ -78,6 +78,8 @@ interface IntendedChange {
 const fileAt = (commit: string, file: string): string => git(["show", `${commit}:${file}`]);
 const beforeBackupNodes = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("--node");
 const beforeBaseBackups = (commit: string): boolean => !fileAt(commit, "assets/backup.sh").includes("PGBACKREST_CONF");
+const beforeRedisSnapshots = (commit: string): boolean =>
+  !fileAt(commit, "assets/backup.sh").includes("REPOSITORY_RESTIC");
 const beforeCurrentContainers = (commit: string): boolean =>
   !fileAt(commit, "planning/edge/settings.ts").includes("currentContainers");
 const beforeSwarmProbe = (commit: string): boolean =>
@@ -116,6 +118,12 @@ const INTENDED: readonly IntendedChange[] = [
     steps: ["update backups-run [create]"],
     why: "the backup script takes a base backup of each database that archives (backup.repository): one more backup",
     before: beforeBaseBackups,
+  },
+  {
+    kinds: ["dev", "prod", "swarm"],
+    steps: ["update backups-run [create]"],
+    why: "the backup script puts Redis's snapshot in the backup repository (backup.repository): one more backup",
+    before: beforeRedisSnapshots,
   },
   {
     kinds: ["prod"],
