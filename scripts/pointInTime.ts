@@ -20,6 +20,7 @@ import { PGBACKREST_PATHS, checkpointCommand } from "../planning/backup/archive"
 import { checkWindow, parseRecoveryTime, restoreArguments, stanzaOf } from "../planning/backup/pointInTime";
 import { type RestoreTarget, parseRestoreTarget } from "../planning/backup/restore";
 import { containerLabels } from "../planning/roles";
+import { SWARM_SERVICE_LABEL } from "../planning/backup/swarmJob";
 import { shellQuote } from "../planning/shell";
 import { ROOT } from "./cli";
 import { restoreSwarmTask } from "./pointInTimeSwarm";
@@ -101,8 +102,6 @@ function waitPromoted(db: string, user: string, database: string, timeoutMs: num
 }
 
 let runningOnly = false;
-
-const SWARM_SERVICE_LABEL = "com.docker.swarm.service.name";
 
 /** The swarm service of `role` in the stack, found by its labels on the engine DOCKER_HOST reaches (a manager). */
 function serviceOf(stack: string, role: "nexus-api" | "region-api", regionId?: string): string | undefined {

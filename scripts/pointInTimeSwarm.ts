@@ -10,13 +10,15 @@
  * 3. the database's service scales back: its new task replays WAL to that second and promotes;
  *    then a CHECKPOINT (checkpointCommand), and the API's service scales back.
  *
- * A failed restore leaves both services at 0 and says so, with the job's log. Service commands
+ * A failure from the first scale on (the job's log when the restore failed) names the services it
+ * may leave scaled down and the command that scales them back. Service commands
  * go to the engine DOCKER_HOST reaches (a manager, as for `pulumi up`); container commands to
  * the engine of the node that runs the database (`node`).
  */
 import { spawnSync } from "node:child_process";
 import { checkpointCommand } from "../planning/backup/archive";
 import { LABEL_STACK } from "../planning/roles";
+import { SWARM_NODE_LABEL, SWARM_SERVICE_LABEL, type ServiceSpec, jobFlags } from "../planning/backup/swarmJob";
 
 export class SwarmRestoreError extends Error {}
 
@@ -38,47 +40,8 @@ function docker(env: NodeJS.ProcessEnv, args: string[], allowFailure = false): s
   return r.status === 0 ? (r.stdout ?? "") : "";
 }
 
-/** The part of a service's spec the job copies (`docker service inspect`, Engine API names). */
-interface ServiceSpec {
-  Mode?: { Replicated?: { Replicas?: number } };
-  TaskTemplate: {
-    ContainerSpec: {
-      Image: string;
-      Mounts?: { Type: string; Source?: string; Target: string; ReadOnly?: boolean }[];
-      Secrets?: { SecretName: string; File?: { Name: string; UID: string; GID: string; Mode: number } }[];
-      Configs?: { ConfigName: string; File?: { Name: string; UID: string; GID: string; Mode: number } }[];
-    };
-    Networks?: { Target: string }[];
-  };
-}
-
 const specOf = (env: NodeJS.ProcessEnv, service: string): ServiceSpec =>
   JSON.parse(docker(env, ["service", "inspect", "--format", "{{json .Spec}}", service])) as ServiceSpec;
-
-/** A secret's or config's `source=…,target=…,uid=…,gid=…,mode=0…` (the CLI reads the mode in octal). */
-function fileReference(source: string, file?: { Name: string; UID: string; GID: string; Mode: number }): string {
-  if (!file) return `source=${source}`;
-  return `source=${source},target=${file.Name},uid=${file.UID},gid=${file.GID},mode=0${file.Mode.toString(8)}`;
-}
-
-/** `docker service create` flags that give a job the database service's files, volumes and networks. */
-export function jobFlags(spec: ServiceSpec): string[] {
-  const c = spec.TaskTemplate.ContainerSpec;
-  const mounts = (c.Mounts ?? []).flatMap((m) => {
-    if (m.Type === "volume" && m.Source) return ["--mount", `type=volume,source=${m.Source},target=${m.Target}`];
-    if (m.Type === "tmpfs") return ["--mount", `type=tmpfs,target=${m.Target}`];
-    if (m.Type === "bind" && m.Source) {
-      return ["--mount", `type=bind,source=${m.Source},target=${m.Target}${m.ReadOnly ? ",readonly" : ""}`];
-    }
-    return [];
-  });
-  return [
-    ...mounts,
-    ...(c.Secrets ?? []).flatMap((s) => ["--secret", fileReference(s.SecretName, s.File)]),
-    ...(c.Configs ?? []).flatMap((s) => ["--config", fileReference(s.ConfigName, s.File)]),
-    ...(spec.TaskTemplate.Networks ?? []).flatMap((n) => ["--network", n.Target]),
-  ];
-}
 
 /**
  * Scales `service` to `replicas` and waits until exactly that many of its tasks run (a health
@@ -108,7 +71,7 @@ function scale(env: NodeJS.ProcessEnv, service: string, replicas: number, timeou
 function runningTask(env: NodeJS.ProcessEnv, service: string, timeoutMs: number): string {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const filters = ["--filter", `label=com.docker.swarm.service.name=${service}`, "--filter", "status=running"];
+    const filters = ["--filter", `label=${SWARM_SERVICE_LABEL}=${service}`, "--filter", "status=running"];
     const name = docker(env, ["ps", ...filters, "--format", "{{.Names}}"])
       .split("\n")
       .filter(Boolean)[0];
@@ -143,20 +106,42 @@ export interface SwarmRestore {
   /** pgbackrest's arguments (restoreArguments). */
   restoreArgs: string[];
   engines: Engines;
-  log(line: string): void;
+  log: (line: string) => void;
 }
 
 export function restoreSwarmTask(r: SwarmRestore): string {
   const { manager, node } = r.engines;
   const label = (key: string) =>
     docker(node, ["inspect", "--format", `{{index .Config.Labels "${key}"}}`, r.db]).trim();
-  const dbService = label("com.docker.swarm.service.name");
-  const nodeId = label("com.docker.swarm.node.id");
+  const dbService = label(SWARM_SERVICE_LABEL);
+  const nodeId = label(SWARM_NODE_LABEL);
   const spec = specOf(manager, dbService);
   const apiReplicas = r.apiService ? (specOf(manager, r.apiService).Mode?.Replicated?.Replicas ?? 1) : 0;
 
   const started = Date.now();
   const step = (what: string) => r.log(`${what} [${((Date.now() - started) / 1000).toFixed(1)} s]`);
+  // From the first scale on, a failure says what it leaves at 0 and how to bring it back.
+  const left = [`${dbService}=1`, ...(r.apiService ? [`${r.apiService}=${apiReplicas}`] : [])];
+  try {
+    return restoreScaledDown({ ...r, dbService, nodeId, spec, apiReplicas, step });
+  } catch (error) {
+    throw new SwarmRestoreError(
+      `${(error as Error).message}\nthe services may stay scaled down: once mended, docker service scale ${left.join(" ")}`,
+    );
+  }
+}
+
+function restoreScaledDown(
+  r: SwarmRestore & {
+    dbService: string;
+    nodeId: string;
+    spec: ServiceSpec;
+    apiReplicas: number;
+    step: (what: string) => void;
+  },
+): string {
+  const { manager, node } = r.engines;
+  const { dbService, spec, step } = r;
   if (r.apiService) {
     scale(manager, r.apiService, 0);
     step(`scaled ${r.apiService} to 0`);
@@ -179,7 +164,7 @@ export function restoreSwarmTask(r: SwarmRestore): string {
     "--label",
     "com.sectorwars.restore-helper=true",
     "--constraint",
-    `node.id==${nodeId}`,
+    `node.id==${r.nodeId}`,
     "--user",
     "postgres",
     ...jobFlags(spec),
@@ -196,9 +181,7 @@ export function restoreSwarmTask(r: SwarmRestore): string {
   }
   step(`the restore job on the volume's node ended: ${outcome.ok ? "complete" : "failed"}`);
   if (!outcome.ok) {
-    throw new SwarmRestoreError(
-      `pgbackrest restore failed; the services ${dbService}${r.apiService ? ` and ${r.apiService}` : ""} stay at 0 replicas:\n${outcome.log}`,
-    );
+    throw new SwarmRestoreError(`pgbackrest restore failed, the job's log:\n${outcome.log}`);
   }
 
   scale(manager, dbService, 1);
@@ -213,8 +196,8 @@ export function restoreSwarmTask(r: SwarmRestore): string {
   docker(node, ["exec", db, ...checkpointCommand(r.user, r.database)]);
   step(`${db} promoted`);
   if (r.apiService) {
-    scale(manager, r.apiService, apiReplicas);
-    step(`scaled ${r.apiService} back to ${apiReplicas}`);
+    scale(manager, r.apiService, r.apiReplicas);
+    step(`scaled ${r.apiService} back to ${r.apiReplicas}`);
   }
   return db;
 }
