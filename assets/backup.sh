@@ -405,9 +405,12 @@ snapshot_redis() {
   ln -- "$tmp/redis.rdb" "$staging/$ts/redis.rdb"
   manifest_of <"$tmp/.meta/redis.tsv" >"$staging/$ts/manifest.json"
   rrestic() { "${dk[@]}" exec -i -u postgres "$nexus" sh -c "$REPOSITORY_RESTIC" sh "$PGBACKREST_CONF" "$@"; }
-  # A new repository is initialised once; any other failure to read its config fails at init.
-  if ! rrestic cat config >/dev/null 2>&1; then
-    rrestic init >&2 || die "restic init of the repository's redis folder (through $nexus) failed"
+  # A new repository is initialised once; any other failure to read its config (a wrong key, the
+  # repository away) fails at init, with both answers.
+  local read_err init_err
+  if ! read_err=$(rrestic cat config 2>&1 >/dev/null); then
+    init_err=$(rrestic init 2>&1 >/dev/null) ||
+      die "restic cannot read the repository's redis folder (through $nexus): $read_err; nor initialise it: $init_err"
   fi
   tar -C "$staging" -c -- "$ts" | rrestic backup --quiet --stdin --stdin-filename redis-backup.tar --host "$stack" --tag redis >&2 ||
     die "restic backup of Redis's snapshot into the repository (through $nexus) failed; no backup was written"
