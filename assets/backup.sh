@@ -408,13 +408,13 @@ snapshot_redis() {
   # A new repository is initialised once; any other failure to read its config (a wrong key, the
   # repository away) fails at init, with both answers.
   local read_err init_err
-  if ! read_err=$(rrestic cat config 2>&1 >/dev/null); then
-    init_err=$(rrestic init 2>&1 >/dev/null) ||
+  if ! read_err=$(rrestic cat config 2>&1 >/dev/null </dev/null); then
+    init_err=$(rrestic init 2>&1 >/dev/null </dev/null) ||
       die "restic cannot read the repository's redis folder (through $nexus): $read_err; nor initialise it: $init_err"
   fi
   tar -C "$staging" -c -- "$ts" | rrestic backup --quiet --stdin --stdin-filename redis-backup.tar --host "$stack" --tag redis >&2 ||
     die "restic backup of Redis's snapshot into the repository (through $nexus) failed; no backup was written"
-  rrestic forget --quiet --host "$stack" --tag redis --keep-within "${days}d" --keep-last 1 --prune >&2 ||
+  rrestic forget --quiet --host "$stack" --tag redis --keep-within "${days}d" --keep-last 1 --prune </dev/null >&2 ||
     die "restic forget in the repository's redis folder (through $nexus) failed; no backup was written"
   rm -rf -- "$staging"
   say "Redis's snapshot is in the backup repository"
