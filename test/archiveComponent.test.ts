@@ -63,9 +63,10 @@ describe("Archive, with backup.repository", () => {
     expect(internal["sectorwars-dev_redis"]).toBe(true);
   });
 
-  it("checks the postgres image for pgBackRest before any database, and sets up each stanza after it", () => {
+  it("checks the postgres image for pgBackRest and restic before any database, and sets up each stanza after it", () => {
     const check = run.byName("archive-image-check");
     expect(String(check.inputs.create)).toMatch(/^docker run --rm --network none --entrypoint pgbackrest \S+ version/);
+    expect(String(check.inputs.create)).toMatch(/; docker run --rm --network none --entrypoint restic \S+ version/);
     for (const container of Object.keys(DATABASES)) {
       expect(containerNamed(run, container).dependencies, container).toContain(check.urn);
     }

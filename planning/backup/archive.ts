@@ -322,9 +322,9 @@ export function imageCheckCommand(image: string): string {
   return ["pgbackrest", "restic"]
     .map(
       (tool) =>
-        `{ docker run --rm --network none --entrypoint ${tool} ${quoted} version >/dev/null || ` +
+        `docker run --rm --network none --entrypoint ${tool} ${quoted} version >/dev/null || ` +
         `{ echo "sectorwars: images.postgres (${image}) has no ${tool}, which sectorwars:backup.repository needs ` +
-        `(docs/backups.md, Continuous archiving)" >&2; exit 1; }; }`,
+        `(docs/backups.md, Continuous archiving)" >&2; exit 1; }`,
     )
-    .join(" && ");
+    .join("; ");
 }

@@ -113,12 +113,17 @@ describeOn("pulumi", swarm.availability, "continuous archiving in swarm mode thr
   it("archives every database's task from the first up, its network the only one that reaches out", async () => {
     await stack.up();
     expect(networks.joined.sort(), "database networks joined to the repository").toHaveLength(3);
-    for (const [role, region, stanza, user, database] of DEV_DATABASES) {
+    // Each database writes, then each one's segment must reach the repository: the archive
+    // timeouts run side by side.
+    const writes = DEV_DATABASES.map(([role, region, stanza, user, database]) => {
       const task = taskOf(role, region);
       expect(backupTypesOf(task, stanza, engine), `${stanza}: backups`).toEqual(["full"]);
       const archived = () => Number(psql(task, user, database, "select archived_count from pg_stat_archiver"));
       const before = archived();
       psql(task, user, database, "create table archived_marker as select 1 as id");
+      return { task, stanza, user, database, archived, before };
+    });
+    for (const { task, stanza, user, database, archived, before } of writes) {
       await waitUntil(`${stanza}: a new segment archived`, () => archived() > before, 40_000);
       expect(psql(task, user, database, "select failed_count from pg_stat_archiver"), `${stanza}: failed`).toBe("0");
     }
