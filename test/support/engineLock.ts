@@ -1,0 +1,64 @@
+/**
+ * Setup file of the `engines` project (vitest.config.mts): one file at a time on this machine's
+ * Docker engines and test swarms. The files of that project share engines, swarm clusters and the
+ * real Pulumi engine's plugins, and they time deploys; the `host` project's files share nothing and
+ * run beside them in the second worker. A lock rather than `fileParallelism: false`, because vitest
+ * runs a project of one worker after the others instead of beside them.
+ *
+ * The lock is a directory holding its owner's pid: created atomically, taken over when its owner is
+ * gone (a run killed midway), released when the file's tests are done. Another `npm test` on the
+ * same machine waits for it too, which is what two runs sharing one swarm cluster need.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll } from "vitest";
+
+const LOCK = path.join(os.tmpdir(), "sectorwars-engine-tests.lock");
+const OWNER = path.join(LOCK, "pid");
+const POLL_MS = 250;
+/** Longer than the longest engine file (a swarm file holds the lock for about 7 minutes). */
+const WAIT_MS = 60 * 60_000;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+const ownerOf = (): number | undefined => {
+  try {
+    return Number(fs.readFileSync(OWNER, "utf8")) || undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+function tryTake(): boolean {
+  try {
+    fs.mkdirSync(LOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const owner = ownerOf();
+    // A lock without a pid is being taken right now (mkdir, then the pid): leave it to its owner.
+    if (owner === undefined || alive(owner)) return false;
+    fs.rmSync(LOCK, { recursive: true, force: true });
+    return false;
+  }
+  fs.writeFileSync(OWNER, String(process.pid));
+  return true;
+}
+
+function release(): void {
+  if (ownerOf() === process.pid) fs.rmSync(LOCK, { recursive: true, force: true });
+}
+
+// Before the file's own hooks: a setup file's hooks are registered first.
+beforeAll(async () => {
+  while (!tryTake()) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+}, WAIT_MS);
+afterAll(release);
+process.on("exit", release);
