@@ -125,3 +125,11 @@ export function containerLabels(stack: string, role: Role, regionId?: string): R
     ...(regionId === undefined ? {} : { [LABEL_REGION]: regionId }),
   };
 }
+
+/** `docker ps` / `docker service ls` filters that match the containers or services of `containerLabels`. */
+export function labelFilters(stack: string, role: Role, regionId?: string): string[] {
+  return Object.entries(containerLabels(stack, role, regionId)).flatMap(([key, value]) => [
+    "--filter",
+    `label=${key}=${value}`,
+  ]);
+}

@@ -19,11 +19,12 @@ import { spawnSync } from "node:child_process";
 import { PGBACKREST_PATHS, checkpointCommand } from "../planning/backup/archive";
 import { checkWindow, parseRecoveryTime, restoreArguments, stanzaOf } from "../planning/backup/pointInTime";
 import { type RestoreTarget, parseRestoreTarget } from "../planning/backup/restore";
-import { containerLabels } from "../planning/roles";
+import { labelFilters } from "../planning/roles";
 import { SWARM_SERVICE_LABEL } from "../planning/backup/swarmJob";
 import { shellQuote } from "../planning/shell";
 import { ROOT } from "./cli";
 import { restoreSwarmTask } from "./pointInTimeSwarm";
+import { type Docker, dockerCli } from "./dockerCli";
 import { targetEngine } from "./targetEngine";
 
 export const POINT_IN_TIME_USAGE =
@@ -57,32 +58,25 @@ export function parsePointInTimeArgs(argv: readonly string[]): { stack: string; 
   return { stack, target, to };
 }
 
-/**
- * The engine that runs the database (scripts/targetEngine.ts): in a swarm stack whose file is here,
- * its node's; else the one DOCKER_HOST reaches. Set once by pointInTime before any docker call.
- */
-let nodeEnv: NodeJS.ProcessEnv = process.env;
-
-function run(command: string, args: string[], allowFailure = false): string {
-  const r = spawnSync(command, args, { env: nodeEnv, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0 && !allowFailure) {
-    // No secret is ever an argument: the key and credentials stay in the container's pgbackrest.conf.
-    throw new RestoreError(
-      `${command} ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${(r.stderr ?? "").trim()}`,
-    );
-  }
-  return r.status === 0 ? (r.stdout ?? "") : "";
+/** The engine that runs the database (scripts/targetEngine.ts), as a docker CLI. */
+interface Engine {
+  docker: Docker;
+  /** In a swarm, the node also keeps a service's earlier tasks as exited containers: only running ones count. */
+  runningOnly: boolean;
 }
-const docker = (args: string[], allowFailure = false) => run("docker", args, allowFailure);
 
-function containerOf(stack: string, role: "nexus-db" | "region-db" | "nexus-api" | "region-api", regionId?: string) {
-  const filters = Object.entries(containerLabels(stack, role, regionId)).flatMap(([k, v]) => [
-    "--filter",
-    `label=${k}=${v}`,
-  ]);
-  // A swarm keeps a service's earlier tasks as exited containers: its running one is the database.
-  const names = docker(["ps", ...(runningOnly ? [] : ["-a"]), ...filters, "--format", "{{.Names}}"])
-    .split("\n")
+const fail = (message: string) => new RestoreError(message);
+
+function containerOf(
+  engine: Engine,
+  stack: string,
+  role: "nexus-db" | "region-db" | "nexus-api" | "region-api",
+  regionId?: string,
+) {
+  const state = engine.runningOnly ? [] : ["-a"];
+  const names = engine
+    .docker(["ps", ...state, ...labelFilters(stack, role, regionId), "--format", "{{.Names}}"])
+    .stdout.split("\n")
     .filter(Boolean);
   if (names.length > 1)
     throw new RestoreError(`more than one ${role} container in stack ${stack}: ${names.join(", ")}`);
@@ -90,28 +84,24 @@ function containerOf(stack: string, role: "nexus-db" | "region-db" | "nexus-api"
 }
 
 /** Waits until the database accepts connections and has left recovery (promoted at the time). */
-function waitPromoted(db: string, user: string, database: string, timeoutMs: number): void {
+function waitPromoted(docker: Docker, db: string, user: string, database: string, timeoutMs: number): void {
   const until = Date.now() + timeoutMs;
   const sql = "select pg_is_in_recovery()";
   while (Date.now() < until) {
-    const answer = docker(["exec", db, "psql", "-qAt", "-U", user, "-d", database, "-c", sql], true).trim();
+    const psql = ["exec", db, "psql", "-qAt", "-U", user, "-d", database, "-c", sql];
+    const answer = docker(psql, { allowFailure: true }).stdout.trim();
     if (answer === "f") return;
     spawnSync("sleep", ["1"]);
   }
   throw new RestoreError(`${db} did not finish recovery within ${timeoutMs / 1000} s; see docker logs ${db}`);
 }
 
-let runningOnly = false;
-
 /** The swarm service of `role` in the stack, found by its labels on the engine DOCKER_HOST reaches (a manager). */
 function serviceOf(stack: string, role: "nexus-api" | "region-api", regionId?: string): string | undefined {
-  const filters = Object.entries(containerLabels(stack, role, regionId)).flatMap(([k, v]) => [
-    "--filter",
-    `label=${k}=${v}`,
-  ]);
-  const r = spawnSync("docker", ["service", "ls", ...filters, "--format", "{{.Name}}"], { encoding: "utf8" });
-  if (r.status !== 0) throw new RestoreError(`docker service ls failed: ${(r.stderr ?? "").trim()}`);
-  return r.stdout.split("\n").filter(Boolean)[0];
+  const manager = dockerCli(process.env, fail);
+  return manager(["service", "ls", ...labelFilters(stack, role, regionId), "--format", "{{.Name}}"])
+    .stdout.split("\n")
+    .filter(Boolean)[0];
 }
 
 export function pointInTime(
@@ -121,29 +111,32 @@ export function pointInTime(
 ): void {
   const parsed = parseRecoveryTime(opts.to, new Date());
   if (!parsed.ok) throw new RestoreError(parsed.problem);
-  ({ env: nodeEnv, runningOnly } = targetEngine(opts, root, (problem) => new RestoreError(problem)));
+  const { env: nodeEnv, runningOnly } = targetEngine(opts, root, fail);
+  const docker = dockerCli(nodeEnv, fail);
+  const engine: Engine = { docker, runningOnly };
+  const out = (args: string[]) => docker(args).stdout;
   const regionId = opts.target.kind === "region" ? opts.target.regionId : undefined;
   const what = regionId === undefined ? "the nexus" : `region ${regionId}`;
-  const db = containerOf(opts.stack, regionId === undefined ? "nexus-db" : "region-db", regionId);
+  const db = containerOf(engine, opts.stack, regionId === undefined ? "nexus-db" : "region-db", regionId);
   if (!db) throw new RestoreError(`no database container for ${what} in stack ${opts.stack}; deploy it first`);
-  if (docker(["inspect", "--format", "{{.State.Running}}", db]).trim() !== "true") {
+  if (out(["inspect", "--format", "{{.State.Running}}", db]).trim() !== "true") {
     throw new RestoreError(
       `${db} is not running; start it first (docker start ${db}): the repository is read through it`,
     );
   }
-  if (spawnSync("docker", ["exec", db, "test", "-f", PGBACKREST_PATHS.conf], { env: nodeEnv }).status !== 0) {
+  if (docker(["exec", db, "test", "-f", PGBACKREST_PATHS.conf], { allowFailure: true }).status !== 0) {
     throw new RestoreError(`${db} does not archive: set sectorwars:backup.repository and deploy (docs/backups.md)`);
   }
   const stanza = stanzaOf(opts.target);
   const pgbackrest = (args: string[]) =>
-    docker(["exec", "-u", "postgres", db, "pgbackrest", `--stanza=${stanza}`, ...args]);
+    out(["exec", "-u", "postgres", db, "pgbackrest", `--stanza=${stanza}`, ...args]);
   const window = checkWindow(pgbackrest(["info", "--output=json"]), stanza, parsed.time);
   if (!window.ok) throw new RestoreError(window.problem);
 
-  const env = docker(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", db]).split("\n");
+  const env = out(["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", db]).split("\n");
   const envOf = (name: string) => env.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1) ?? "";
   const apiRole = regionId === undefined ? "nexus-api" : "region-api";
-  const swarmService = docker(["inspect", "--format", `{{index .Config.Labels "${SWARM_SERVICE_LABEL}"}}`, db]).trim();
+  const swarmService = out(["inspect", "--format", `{{index .Config.Labels "${SWARM_SERVICE_LABEL}"}}`, db]).trim();
   // Everything written until now reaches the repository: the present stays restorable.
   pgbackrest(["check"]);
   log(
@@ -171,12 +164,12 @@ export function pointInTime(
     }
     return;
   }
-  const api = containerOf(opts.stack, apiRole, regionId);
+  const api = containerOf(engine, opts.stack, apiRole, regionId);
   if (api) docker(["stop", api]);
   docker(["stop", db]);
 
-  const image = docker(["inspect", "--format", "{{.Image}}", db]).trim();
-  const network = docker([
+  const image = out(["inspect", "--format", "{{.Image}}", db]).trim();
+  const network = out([
     "inspect",
     "--format",
     "{{range $name, $_ := .NetworkSettings.Networks}}{{println $name}}{{end}}",
@@ -203,20 +196,22 @@ export function pointInTime(
     // pgbackrest.conf travels container to container as a tar stream, never through a file here.
     const { dir } = PGBACKREST_PATHS;
     const parent = dir.slice(0, dir.lastIndexOf("/") + 1);
-    run("sh", ["-c", `docker cp ${shellQuote(`${db}:${dir}`)} - | docker cp - ${shellQuote(`${helper}:${parent}`)}`]);
-    const restored = spawnSync("docker", ["start", "-a", helper], { encoding: "utf8" });
+    const copy = `docker cp ${shellQuote(`${db}:${dir}`)} - | docker cp - ${shellQuote(`${helper}:${parent}`)}`;
+    const copied = spawnSync("sh", ["-c", copy], { env: nodeEnv, encoding: "utf8" });
+    if (copied.status !== 0) throw new RestoreError(`copying ${dir} into ${helper} failed: ${copied.stderr.trim()}`);
+    const restored = docker(["start", "-a", helper], { allowFailure: true });
     if (restored.status !== 0) {
-      const logs = spawnSync("docker", ["logs", "--tail", "20", db], { encoding: "utf8" });
+      const logs = docker(["logs", "--tail", "20", db], { allowFailure: true });
       throw new RestoreError(
         `pgbackrest restore failed (${restored.status}); ${db} and ${api ?? "its API"} stay stopped:\n${restored.stdout}${restored.stderr}\n` +
           `the last of ${db}'s log:\n${logs.stdout}${logs.stderr}`,
       );
     }
   } finally {
-    docker(["rm", "-f", helper], true);
+    docker(["rm", "-f", helper], { allowFailure: true });
   }
   docker(["start", db]);
-  waitPromoted(db, envOf("POSTGRES_USER"), envOf("POSTGRES_DB"), 30 * 60_000);
+  waitPromoted(docker, db, envOf("POSTGRES_USER"), envOf("POSTGRES_DB"), 30 * 60_000);
   docker(["exec", db, ...checkpointCommand(envOf("POSTGRES_USER"), envOf("POSTGRES_DB"))]);
   if (api) docker(["start", api]);
   log(

@@ -16,6 +16,7 @@
  * the engine of the node that runs the database (`node`).
  */
 import { spawnSync } from "node:child_process";
+import { dockerCli } from "./dockerCli";
 import { checkpointCommand } from "../planning/backup/archive";
 import { LABEL_STACK } from "../planning/roles";
 import { SWARM_NODE_LABEL, SWARM_SERVICE_LABEL, type ServiceSpec, jobFlags } from "../planning/backup/swarmJob";
@@ -29,15 +30,11 @@ interface Engines {
   node: NodeJS.ProcessEnv;
 }
 
+/** A docker call's output on `env`'s engine ("" when it failed and `allowFailure`). pgbackrest.conf
+ *  reaches the job as the service's own secret, never as an argument. */
 function docker(env: NodeJS.ProcessEnv, args: string[], allowFailure = false): string {
-  const r = spawnSync("docker", args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 3600_000 });
-  if (r.status !== 0 && !allowFailure) {
-    // No secret is ever an argument: pgbackrest.conf reaches the job as the service's own secret.
-    throw new SwarmRestoreError(
-      `docker ${args.slice(0, 3).join(" ")} … failed (${r.status}): ${(r.stderr ?? "").trim()}`,
-    );
-  }
-  return r.status === 0 ? (r.stdout ?? "") : "";
+  const r = dockerCli(env, (message) => new SwarmRestoreError(message))(args, { allowFailure, timeoutMs: 3600_000 });
+  return r.status === 0 ? r.stdout : "";
 }
 
 const specOf = (env: NodeJS.ProcessEnv, service: string): ServiceSpec =>

@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { repositoryRestic } from "../assets";
 import { PGBACKREST_PATHS } from "../planning/backup/archive";
+import { dockerCli } from "./dockerCli";
 
 /** The backup directory of the newest snapshot, under a new temporary directory `remove` deletes. */
 export interface FetchedBackup {
@@ -27,13 +28,9 @@ export interface FetchedBackup {
  */
 export function fetchRedisBackup(options: { stack: string; nexus: string; env: NodeJS.ProcessEnv }): FetchedBackup {
   const { stack, nexus, env } = options;
-  const exec = (args: string[], stdout: "pipe" | number = "pipe") =>
-    spawnSync("docker", ["exec", "-u", "postgres", nexus, ...args], {
-      env,
-      stdio: ["ignore", stdout, "pipe"],
-      encoding: "utf8",
-      timeout: 3600_000,
-    });
+  const docker = dockerCli(env, (message) => new Error(message));
+  const exec = (args: string[], stdoutFd?: number) =>
+    docker(["exec", "-u", "postgres", nexus, ...args], { allowFailure: true, stdoutFd, timeoutMs: 3600_000 });
   if (exec(["test", "-f", PGBACKREST_PATHS.conf]).status !== 0) {
     throw new Error(
       `${nexus} does not archive (no ${PGBACKREST_PATHS.conf}): the stack has no backup repository to restore Redis from (sectorwars:backup.repository)`,

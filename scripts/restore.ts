@@ -23,7 +23,6 @@
  *
  * See docs/backups.md. Exit status: 0 restored, 1 failed or refused, 2 usage.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -55,16 +54,11 @@ import { pointInTimeMain } from "./pointInTime";
 import { type RestoreOptions, UsageError, parseRestoreArgs } from "./restoreArgs";
 import { type TargetEngine, targetEngine } from "./targetEngine";
 import { type FetchedBackup, fetchRedisBackup } from "./redisFromRepository";
+import { type Docker, type DockerResult, dockerCli } from "./dockerCli";
 
 class RestoreError extends Error {}
 
 // --- Docker -------------------------------------------------------------------------------
-
-interface Result {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * The engine that runs the target: the one DOCKER_HOST reaches, or in a swarm stack the target's
@@ -72,32 +66,7 @@ interface Result {
  */
 let engine: TargetEngine = { env: process.env, runningOnly: false };
 
-function docker(args: string[], opts: { stdinFile?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Result {
-  const fd = opts.stdinFile === undefined ? undefined : fs.openSync(opts.stdinFile, "r");
-  try {
-    const r = spawnSync("docker", args, {
-      env: engine.env,
-      stdio: [fd ?? "ignore", "pipe", "pipe"],
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-      timeout: opts.timeoutMs ?? 6 * 3600_000,
-    });
-    const result = {
-      status: r.status ?? -1,
-      stdout: r.stdout ?? "",
-      stderr: (r.stderr ?? "") + (r.error ? String(r.error) : ""),
-    };
-    if (result.status !== 0 && !opts.allowFailure) {
-      // args never carry a secret: passwords stay inside the containers.
-      throw new RestoreError(
-        `docker ${args.slice(0, 3).join(" ")} … failed (${result.status}): ${result.stderr.trim()}`,
-      );
-    }
-    return result;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+const docker: Docker = (args, call) => dockerCli(engine.env, (message) => new RestoreError(message))(args, call);
 
 function findContainer(stack: string, target: RestoreTarget): string {
   const role = targetRole(target);
@@ -247,7 +216,7 @@ function restorePostgres({ opts, manifest, entry, log }: RestoreJob): void {
 
 // --- Redis --------------------------------------------------------------------------------
 
-function redisCli(container: string, args: string[], { allowFailure = false } = {}): Result {
+function redisCli(container: string, args: string[], { allowFailure = false } = {}): DockerResult {
   const r = docker(["exec", container, "sh", "-c", redisCliInContainer(), "sh", REDIS_CONF_PATH, ...args], {
     allowFailure,
   });
@@ -297,7 +266,7 @@ async function restoreRedis({ opts, manifest, entry, log }: RestoreJob): Promise
 
   log(`stopping ${container}`);
   docker(["stop", "--time", "60", container]);
-  let helper: Result;
+  let helper: DockerResult;
   try {
     helper = docker(
       [

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { hardeningFor } from "../planning/stack/hardening";
-import { ALL_ROLES, ROLES, containerLabels } from "../planning/roles";
+import { ALL_ROLES, ROLES, containerLabels, labelFilters } from "../planning/roles";
 import { DEFAULT_STOP, GAME_SERVICES, stopPlan } from "../planning/stack/services";
 import { swarmHardening } from "../planning/swarm/hardening";
 
@@ -40,5 +40,17 @@ describe("the role catalog", () => {
       "com.sectorwars.region": "orion",
     });
     expect(Object.keys(containerLabels("dev", "redis"))).not.toContain("com.sectorwars.region");
+  });
+
+  it("finds a role's containers and services by exactly those labels", () => {
+    expect(labelFilters("dev", "region-db", "orion")).toEqual([
+      "--filter",
+      "label=com.sectorwars.stack=dev",
+      "--filter",
+      "label=com.sectorwars.role=region-db",
+      "--filter",
+      "label=com.sectorwars.region=orion",
+    ]);
+    expect(labelFilters("dev", "nexus-db").join(" ")).not.toContain("com.sectorwars.region");
   });
 });

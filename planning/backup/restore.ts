@@ -5,7 +5,7 @@
  * inside containers are assets/restore-postgres.sh and assets/restore-redis.sh.
  */
 import type { BackupManifest, ManifestEntry } from "./manifest";
-import { type Role, containerLabels } from "../roles";
+import { type Role, labelFilters } from "../roles";
 import { type Placement, nodeDockerHost, placedNode } from "../swarm/placement";
 
 /** What restore can target: the nexus, one region, or Redis. */
@@ -77,8 +77,7 @@ export function swarmTargetEngine(
 
 /** `docker ps` filters that match a target's container in a stack by its labels, and nothing else. */
 export function targetFilters(stack: string, target: RestoreTarget): string[] {
-  const labels = containerLabels(stack, targetRole(target), target.kind === "region" ? target.regionId : undefined);
-  return Object.entries(labels).flatMap(([key, value]) => ["--filter", `label=${key}=${value}`]);
+  return labelFilters(stack, targetRole(target), target.kind === "region" ? target.regionId : undefined);
 }
 
 // --- PostgreSQL -----------------------------------------------------------------------------
