@@ -12,13 +12,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll } from "vitest";
 
 const LOCK = path.join(os.tmpdir(), "sectorwars-engine-tests.lock");
 const OWNER = path.join(LOCK, "pid");
 const POLL_MS = 250;
-/** Longer than the longest engine file (a swarm file holds the lock for about 7 minutes). */
-const WAIT_MS = 60 * 60_000;
 
 const alive = (pid: number): boolean => {
   try {
@@ -37,14 +35,22 @@ const ownerOf = (): number | undefined => {
   }
 };
 
+const mtimeMs = (file: string): number => {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
 function tryTake(): boolean {
   try {
     fs.mkdirSync(LOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     const owner = ownerOf();
-    // A lock without a pid is being taken right now (mkdir, then the pid): leave it to its owner.
-    if (owner === undefined || alive(owner)) return false;
+    // A lock without a pid is being taken right now (mkdir, then the pid), unless that was long ago.
+    if (owner === undefined ? Date.now() - mtimeMs(LOCK) < 10_000 : alive(owner)) return false;
     fs.rmSync(LOCK, { recursive: true, force: true });
     return false;
   }
@@ -56,9 +62,12 @@ function release(): void {
   if (ownerOf() === process.pid) fs.rmSync(LOCK, { recursive: true, force: true });
 }
 
-// Before the file's own hooks: a setup file's hooks are registered first.
-beforeAll(async () => {
-  while (!tryTake()) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-}, WAIT_MS);
+/** Sleeps without returning to the event loop: nothing else of this file may run before the lock is held. */
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+// At import, before the test file is even imported: files start engines and swarms while they are
+// collected (test/support/swarm.ts), which must not happen beside another file's tests. The wait
+// can last as long as the longest engine file, beyond any hook's timeout.
+while (!tryTake()) sleep(POLL_MS);
 afterAll(release);
 process.on("exit", release);
