@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Archive } from "./components/backup/archive";
 import { Backups } from "./components/backup/backups";
+import { Monitoring } from "./components/monitoring/monitoring";
 import { Nexus } from "./components/stack/nexus";
 import { oneHost } from "./components/stack/oneHost";
 import { Region } from "./components/stack/region";
@@ -116,6 +117,19 @@ async function main() {
     regions: Object.fromEntries(regions.flatMap((r) => (r.api ? [[r.regionId, r.api]] : []))),
   });
 
+  const monitoring = plan.monitoring
+    ? new Monitoring("monitoring", {
+        backend,
+        plan: plan.monitoring,
+        stack: plan.stack,
+        edge: plan.edge,
+        frontNetwork: edge.frontNetwork,
+        images: site.moreImages("monitoring-images", plan.monitoring.images),
+        ...(given.alertWebhook ? { alertWebhook: given.alertWebhook } : {}),
+        protectData: plan.protectData,
+      })
+    : undefined;
+
   /**
    * Container names (swarm: service names, whose tasks' containers are `<service>.<n>.<task id>`);
    * per region also its state (a retired region has none).
@@ -127,6 +141,7 @@ async function main() {
     admin: apps.names.admin,
     player: apps.names.player,
     paypal: apps.names.paypal,
+    ...(monitoring ? { monitoring: monitoring.names } : {}),
     regions: Object.fromEntries(
       regions.map((r) => [r.regionId, { state: r.state, api: r.apiName ?? null, db: r.dbName ?? null }]),
     ),

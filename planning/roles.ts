@@ -13,7 +13,20 @@ export const LABEL_ROLE = "com.sectorwars.role";
 export const LABEL_REGION = "com.sectorwars.region";
 
 export type Role =
-  "nexus-api" | "nexus-db" | "region-api" | "region-db" | "redis" | "nginx" | "admin-ui" | "player-ui" | "paypal";
+  | "nexus-api"
+  | "nexus-db"
+  | "region-api"
+  | "region-db"
+  | "redis"
+  | "nginx"
+  | "admin-ui"
+  | "player-ui"
+  | "paypal"
+  | MonitoringRole;
+
+/** The stack's watchers (sectorwars:monitoring): they exist only in a stack that enables them. */
+export type MonitoringRole = "prometheus" | "alertmanager" | "blackbox";
+export const MONITORING_ROLES: readonly MonitoringRole[] = ["prometheus", "alertmanager", "blackbox"];
 
 /** How a deploy replaces a container of the role; planning/stack/replacement.ts says why each is what it is. */
 export type Replacement = "create-before-delete" | "delete-before-replace";
@@ -86,6 +99,18 @@ const gameService = (game: GameDefaults): RoleFacts => ({
   holdsData: false,
 });
 
+function monitoringFacts(writes: readonly string[]): RoleFacts {
+  return {
+    replacement: "delete-before-replace",
+    capabilityAdds: [],
+    receivesUploads: true,
+    writes,
+    stopGraceSeconds: 30,
+    game: null,
+    holdsData: false,
+  };
+}
+
 export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   "nexus-api": gameService({ port: 8000, healthPath: "/health", stopGraceSeconds: 30 }),
   "region-api": gameService({ port: 8000, healthPath: "/health", stopGraceSeconds: 30 }),
@@ -103,6 +128,15 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
     game: null,
     holdsData: true,
   },
+  /**
+   * The official Prometheus images run as nobody and need no capability. Each reads the files the
+   * program uploads; Prometheus keeps its time series in a volume (one writer: a TSDB lock, so
+   * delete-before-replace), Alertmanager its silences and notification log in its own directory.
+   * Neither holds the game's data: no backup waits on them.
+   */
+  prometheus: monitoringFacts(["/prometheus"]),
+  alertmanager: monitoringFacts(["/alertmanager"]),
+  blackbox: monitoringFacts(["/tmp"]),
   nginx: {
     replacement: "delete-before-replace",
     // The master binds 80/443 as root and starts workers as the nginx user.

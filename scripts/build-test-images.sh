@@ -22,6 +22,28 @@
 #   sectorwars-test/probe         probe/server.js with its node_modules on bookworm's Node.js, curl
 #                                 for the health check, `node /app/server.js` as the user node;
 #                                 the code is root-owned, so a read-only root file system works
+# >>> monitoring
+#   sectorwars-test/prometheus:2.42
+#                                 Debian bookworm's prometheus (2.42), shaped like prom/prometheus:
+#                                 ENTRYPOINT /bin/prometheus, CMD --config.file=/etc/prometheus/
+#                                 prometheus.yml --storage.tsdb.path=/prometheus, USER nobody
+#                                 (65534:65534), WORKDIR and VOLUME /prometheus (owned by nobody),
+#                                 a self-scraping /etc/prometheus/prometheus.yml, /bin/promtool
+#   sectorwars-test/alertmanager:0.25
+#                                 bookworm's prometheus-alertmanager (0.25), like
+#                                 prom/alertmanager: ENTRYPOINT /bin/alertmanager, CMD
+#                                 --config.file=/etc/alertmanager/alertmanager.yml
+#                                 --storage.path=/alertmanager, USER nobody, WORKDIR and VOLUME
+#                                 /alertmanager, a webhook-only default config, /bin/amtool
+#   sectorwars-test/blackbox:0.23 bookworm's prometheus-blackbox-exporter (0.23), like
+#                                 prom/blackbox-exporter: ENTRYPOINT /bin/blackbox_exporter, CMD
+#                                 --config.file=/etc/blackbox_exporter/config.yml (upstream's example
+#                                 modules: http_2xx, tcp_connect, icmp, ...), USER nobody
+#                                 All three have GNU wget for the health check (`wget -q -O /dev/null
+#                                 http://127.0.0.1:9090/-/healthy`) and ca-certificates, and run as
+#                                 nobody on a read-only root file system given a volume or tmpfs for
+#                                 their data directory.
+# <<< monitoring
 #
 # The bookworm images share one debootstrap'd root file system (minbase + the packages below),
 # kept as a tarball in the cache directory and imported once per engine as
@@ -34,6 +56,16 @@
 # file (all of them; it also keys the cached tarball), scripts/build-test-nginx.sh (nginx:1.30),
 # probe/server.js, package.json and package-lock.json (the probe, in a second or two). When all
 # are current the script returns at once. The first build takes one to three minutes.
+# >>> monitoring
+#
+# The monitoring images share a second debootstrap'd root (minbase + MONITORING_PACKAGES), cached
+# as its own tarball and imported as sectorwars-test/base:monitoring the same way; /bin/prometheus,
+# /bin/promtool and /bin/amtool are Debian's (/bin is /usr/bin), /bin/alertmanager and
+# /bin/blackbox_exporter link to Debian's names. It takes another minute or two the first time.
+# Their key is this whole file's; the other images' keys leave out the monitoring blocks (the
+# lines from a `# >>> monitoring` to the next `# <<< monitoring`, like these), so that the
+# monitoring images can be added and changed without rebuilding any of the others.
+# <<< monitoring
 #
 # Usage: scripts/build-test-images.sh [--cache-dir DIR] [--mirror URL] [--probe-dir DIR]
 # Env:   SECTORWARS_TEST_IMAGE_CACHE (default /var/cache/sectorwars-test-images), DOCKER_HOST
@@ -66,8 +98,30 @@ MODERN_NGINX_IMAGE=sectorwars-test/nginx:1.30
 PROBE_IMAGE=sectorwars-test/probe
 KEY_LABEL=com.sectorwars.test-image-key
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# >>> monitoring
+MONITORING_PACKAGES=prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,wget,ca-certificates
+MONITORING_BASE_IMAGE=sectorwars-test/base:monitoring
+PROMETHEUS_IMAGE=sectorwars-test/prometheus:2.42
+ALERTMANAGER_IMAGE=sectorwars-test/alertmanager:0.25
+BLACKBOX_IMAGE=sectorwars-test/blackbox:0.23
+# <<< monitoring
 
 hash16() { cat "$@" | sha256sum | cut -c1-16; }
+# >>> monitoring
+# The monitoring images' key is this whole file's; every other key reads this file without its
+# monitoring blocks (such as this one), so that adding or changing them leaves those keys as they are.
+monitoring_key=$(hash16 "${BASH_SOURCE[0]}")
+hash16() {
+  local f
+  for f in "$@"; do
+    if [ "$f" = "${BASH_SOURCE[0]}" ]; then
+      sed -e '/^[[:space:]]*# >>> monitoring$/,/^[[:space:]]*# <<< monitoring$/d' "$f"
+    else
+      cat "$f"
+    fi
+  done | sha256sum | cut -c1-16
+}
+# <<< monitoring
 key=$(hash16 "${BASH_SOURCE[0]}")
 forky_key=$(hash16 "${BASH_SOURCE[0]}" "$BUILD_NGINX")
 for f in server.js package.json package-lock.json node_modules/.package-lock.json; do
@@ -80,10 +134,16 @@ probe_key=$(hash16 "${BASH_SOURCE[0]}" "$probe_dir/server.js" "$probe_dir/packag
 
 # Each image with the key it must carry, bases before the images made from them.
 IMAGES=("$BASE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE" "$FORKY_BASE_IMAGE" "$MODERN_NGINX_IMAGE" "$PROBE_IMAGE")
+# >>> monitoring
+IMAGES+=("$MONITORING_BASE_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE" "$BLACKBOX_IMAGE")
+# <<< monitoring
 wanted_key() {
   case $1 in
     "$FORKY_BASE_IMAGE" | "$MODERN_NGINX_IMAGE") echo "$forky_key" ;;
     "$PROBE_IMAGE") echo "$probe_key" ;;
+    # >>> monitoring
+    "$MONITORING_BASE_IMAGE" | "$PROMETHEUS_IMAGE" | "$ALERTMANAGER_IMAGE" | "$BLACKBOX_IMAGE") echo "$monitoring_key" ;;
+    # <<< monitoring
     *) echo "$key" ;;
   esac
 }
@@ -113,6 +173,10 @@ if [ -z "$stale" ]; then
 fi
 
 tarball="$cache_dir/rootfs-$SUITE-$key.tar"
+# >>> monitoring
+# Not rootfs-$SUITE-*: the clean-up of the other root's old tarballs leaves it alone.
+monitoring_tarball="$cache_dir/rootfs-monitoring-$SUITE-$monitoring_key.tar"
+# <<< monitoring
 
 # The Debian mirror apt already uses on this machine (one-line and deb822 sources).
 configured_mirror() {
@@ -297,6 +361,78 @@ derive() {
   fi
 }
 
+# >>> monitoring
+# The monitoring root: Debian's packages with the layout of the official Prometheus images (their
+# binaries in /bin, configs in /etc/<name>/, data directories owned by nobody). Debian's systemd
+# units, init scripts and the prometheus user its postinsts create stay unused. The blackbox
+# exporter's file capability (cap_net_raw, set by its postinst) does not survive the tarball, as
+# the official image has none: its ICMP prober uses unprivileged ping sockets.
+build_monitoring_rootfs() {
+  if [ -z "$mirror" ]; then
+    mirror=$(configured_mirror | head -n1)
+    mirror=${mirror:-http://deb.debian.org/debian}
+  fi
+  monitoring_root=$(mktemp -d "$cache_dir/rootfs-build.XXXXXX")
+  trap 'rm -rf "$monitoring_root" "$monitoring_root.log" "$monitoring_tarball.tmp"' EXIT
+  echo "debootstrap $SUITE from $mirror (packages: $MONITORING_PACKAGES)"
+  local started=$SECONDS root=$monitoring_root
+  if ! debootstrap --variant=minbase --include="$MONITORING_PACKAGES" "$SUITE" "$root" "$mirror" >"$root.log" 2>&1; then
+    tail -n 30 "$root.log" >&2
+    echo "debootstrap failed" >&2
+    exit 1
+  fi
+  rm -f "$root.log"
+  echo "debootstrap took $((SECONDS - started)) s"
+
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/usr/share/info/*
+  # bookworm's /bin is /usr/bin, so prometheus, promtool and amtool are there already.
+  local name target
+  for name in prometheus:prometheus promtool:promtool amtool:amtool alertmanager:prometheus-alertmanager \
+    blackbox_exporter:prometheus-blackbox-exporter; do
+    target=/usr/bin/${name#*:}
+    name=${name%%:*}
+    [ -x "$root$target" ] || { echo "$target is missing from the monitoring root" >&2; exit 1; }
+    [ -e "$root/bin/$name" ] || ln -s "$target" "$root/bin/$name"
+  done
+  mkdir -p "$root/prometheus" "$root/alertmanager" "$root/etc/prometheus" "$root/etc/alertmanager" \
+    "$root/etc/blackbox_exporter"
+  # As the official images' examples: Prometheus scrapes itself, Alertmanager has one webhook receiver.
+  cat >"$root/etc/prometheus/prometheus.yml" <<'CONFIG'
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["localhost:9090"]
+CONFIG
+  cat >"$root/etc/alertmanager/alertmanager.yml" <<'CONFIG'
+route:
+  group_by: ["alertname"]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+  receiver: web.hook
+receivers:
+  - name: web.hook
+    webhook_configs:
+      - url: http://127.0.0.1:5001/
+CONFIG
+  # Debian's example is upstream's blackbox.yml, the official image's config.yml.
+  cp "$root/etc/prometheus/blackbox.yml" "$root/etc/blackbox_exporter/config.yml"
+  grep -q '^  http_2xx:' "$root/etc/blackbox_exporter/config.yml"
+  chown -R 65534:65534 "$root/prometheus" "$root/alertmanager" "$root/etc/prometheus" "$root/etc/alertmanager"
+  : >"$root/etc/resolv.conf"
+  echo sectorwars-test >"$root/etc/hostname"
+
+  tar -C "$root" --numeric-owner -cf "$monitoring_tarball.tmp" .
+  mv "$monitoring_tarball.tmp" "$monitoring_tarball"
+  rm -rf "$root"
+  trap - EXIT
+}
+
+# <<< monitoring
 nginx_changes=('CMD ["nginx", "-g", "daemon off;"]' 'EXPOSE 80 443')
 built=()
 # The versions about to be replaced, newest layers first: removed at the end if nothing uses them
@@ -372,6 +508,40 @@ if is_stale "$PROBE_IMAGE"; then
   trap - EXIT
   built+=("$PROBE_IMAGE")
 fi
+# >>> monitoring
+if is_stale "$MONITORING_BASE_IMAGE"; then
+  if [ -s "$monitoring_tarball" ]; then
+    echo "using cached root file system $monitoring_tarball"
+  else
+    build_monitoring_rootfs
+    find "$cache_dir" -maxdepth 1 -name "rootfs-monitoring-$SUITE-*.tar" \
+      ! -name "rootfs-monitoring-$SUITE-$monitoring_key.tar" -mmin +1440 -delete
+  fi
+  touch "$monitoring_tarball"
+  docker import --change "ENV PATH=$BASE_PATH" --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $KEY_LABEL=$monitoring_key" "$monitoring_tarball" "$MONITORING_BASE_IMAGE" >/dev/null
+  built+=("$MONITORING_BASE_IMAGE")
+fi
+if is_stale "$PROMETHEUS_IMAGE"; then
+  derive "$PROMETHEUS_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'WORKDIR /prometheus' 'EXPOSE 9090' 'VOLUME ["/prometheus"]' 'ENTRYPOINT ["/bin/prometheus"]' \
+    'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]'
+  built+=("$PROMETHEUS_IMAGE")
+fi
+if is_stale "$ALERTMANAGER_IMAGE"; then
+  derive "$ALERTMANAGER_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'WORKDIR /alertmanager' 'EXPOSE 9093' 'VOLUME ["/alertmanager"]' \
+    'ENTRYPOINT ["/bin/alertmanager"]' \
+    'CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]'
+  built+=("$ALERTMANAGER_IMAGE")
+fi
+if is_stale "$BLACKBOX_IMAGE"; then
+  derive "$BLACKBOX_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'EXPOSE 9115' 'ENTRYPOINT ["/bin/blackbox_exporter"]' \
+    'CMD ["--config.file=/etc/blackbox_exporter/config.yml"]'
+  built+=("$BLACKBOX_IMAGE")
+fi
+# <<< monitoring
 for id in "${replaced[@]}"; do
   if [ "$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
     docker rmi "$id" >/dev/null 2>&1 || true

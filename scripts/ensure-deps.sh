@@ -21,6 +21,10 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 [ -x /usr/sbin/runc ] || missing+=(runc)
 # The static fill's script runs on busybox in nginx:alpine: the tests run it on busybox's applets too.
 command -v busybox >/dev/null 2>&1 || missing+=(busybox)
+# Monitoring tests: the generated Prometheus and Alertmanager configs and rules, validated by
+# promtool and amtool (Debian's prometheus and prometheus-alertmanager ship them).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

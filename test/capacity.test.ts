@@ -18,11 +18,11 @@ import {
   capacityReport,
 } from "../planning/capacity/check";
 import { capacityProblems, formatCpus, formatMemory, renderCapacityTable } from "../planning/capacity/text";
-import { type PlatformConfig, type SecretKey, parseConfig } from "../planning/config";
-import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor } from "../planning/stack/sizes";
+import { type PlatformConfig, parseConfig } from "../planning/config";
+import { BUILT_IN_PROFILES, CORE_SERVICES, type ResourceSpec, cpuSharesFor, dockerCpus } from "../planning/stack/sizes";
 import { allContainers, planStack } from "../planning/stack/topology";
 import { runCapacity } from "../scripts/capacity";
-import { rawOf } from "./support/configs";
+import { PROD_SECRET_KEYS, rawOf } from "./support/configs";
 import { containers, stableName } from "./support/graph";
 import { ROOT, readStackFile, runProgram } from "./support/pulumi";
 
@@ -39,7 +39,7 @@ const container = (name: string, size: ResourceSpec, region: string | null = nul
   size,
 });
 const ALL_SECRETS = {
-  presentSecrets: new Set<SecretKey>(["paypalClientId", "paypalClientSecret", "tlsCertificate", "tlsPrivateKey"]),
+  presentSecrets: PROD_SECRET_KEYS,
 };
 const nano = (cpus: number): number => Math.round(cpus * 1e9);
 
@@ -47,6 +47,23 @@ function reportFor(raw: Record<string, unknown>, stack = "test"): { config: Plat
   const config = parseConfig(raw, ALL_SECRETS);
   return { config, report: capacityReport(planStack(config, stack), config) };
 }
+
+describe("a CPU limit as the docker provider reads it back (else every preview replaces the container)", () => {
+  it.each([
+    [1, "1.0"],
+    [2, "2.0"],
+    [8, "8.0"],
+    [10, "10."],
+    [0.5, "0.5"],
+    [0.25, "0.25"],
+    [1.5, "1.5"],
+    [0.1, "0.1"],
+    [0.15, "0.15"],
+    [0.125, "0.125"],
+  ])("%s CPUs: %s", (cpus, text) => {
+    expect(dockerCpus(cpus)).toBe(text);
+  });
+});
 
 describe("a hand-computed example", () => {
   // host 16 CPUs / 16G, 2 CPUs / 2G reserved → budget 14 CPUs / 14G; limits may reach 28 CPUs / 14G.
@@ -281,10 +298,13 @@ describe("the seed's Scaling Calculation", () => {
 // ---------------------------------------------------------------------------------------------
 // Properties
 
-/** CPUs as multiples of 0.05 and whole MB: exact in the test's own integer arithmetic. */
+/**
+ * CPUs as multiples of 0.05 and whole MB: exact in the test's own integer arithmetic; limits the
+ * docker provider reads back as they are (not 0.05: it reads "0.1").
+ */
 const arbProfile: fc.Arbitrary<ResourceSpec> = fc
   .record({
-    cpu20: fc.integer({ min: 1, max: 160 }), // 0.05 .. 8 CPUs
+    cpu20: fc.integer({ min: 1, max: 160 }).filter((n) => Number(dockerCpus(n / 20)) === n / 20), // 0.1 .. 8 CPUs
     memoryMb: fc.integer({ min: 32, max: 16 * G }),
     cpuShare: fc.integer({ min: 1, max: 20 }),
     memShare: fc.integer({ min: 1, max: 20 }),
@@ -501,12 +521,14 @@ describe("npm run capacity", () => {
     expect(text).toMatch(/^sectorwars_nexus\s+nexus-api\s+8\s+4\s+8G\s+4G$/m);
     expect(text).toMatch(/^sectorwars_nexus_db\s+nexus-db\s+4\s+2\s+16G\s+8G$/m);
     expect(text).toMatch(/^sectorwars_region_default_db\s+region-db\s+2\s+1\s+4G\s+2G$/m);
-    expect(text).toMatch(/^core services \(7\)\s+22\s+11\s+37G\s+18\.5G$/m);
+    // The seven of the seed, and prod's monitoring (Prometheus, Alertmanager, the prober).
+    expect(text).toMatch(/^sectorwars_prometheus\s+prometheus\s+1\s+0\.5\s+2G\s+1G$/m);
+    expect(text).toMatch(/^core services \(10\)\s+24\s+11\.7\s+39\.38G\s+19\.69G$/m);
     expect(text).toMatch(/^regions \(1\)\s+4\s+2\s+6G\s+3G$/m);
-    expect(text).toMatch(/^total \(9 containers\)\s+26\s+13\s+43G\s+21\.5G$/m);
-    expect(text).toMatch(/^reservations \(budget = host - reserve\)\s+13\s+62\s+49\s+21\.5G\s+60G\s+38\.5G$/m);
-    expect(text).toMatch(/^limits \(budget x 2 CPU, x 1 memory\)\s+26\s+124\s+98\s+43G\s+60G\s+17G$/m);
-    // 17G of memory limits left, 6G per standard region: 2 more. CPU would allow 24.
+    expect(text).toMatch(/^total \(12 containers\)\s+28\s+13\.7\s+45\.38G\s+22\.69G$/m);
+    expect(text).toMatch(/^reservations \(budget = host - reserve\)\s+13\.7\s+62\s+48\.3\s+22\.69G\s+60G\s+37\.31G$/m);
+    expect(text).toMatch(/^limits \(budget x 2 CPU, x 1 memory\)\s+28\s+124\s+96\s+45\.38G\s+60G\s+14\.63G$/m);
+    // 14.63G of memory limits left, 6G per standard region: 2 more. CPU would allow 24.
     expect(text).toMatch(/^standard\s+4 CPUs \/ 6G\s+2 CPUs \/ 3G\s+12\s+2\s+2\s+memory limits$/m);
     expect(text.trimEnd().endsWith("Within budget.")).toBe(true);
   });

@@ -1,13 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  ConfigError,
-  type FileRead,
-  type ParseContext,
-  type SecretKey,
-  configPath,
-  parseConfig,
-} from "../planning/config";
+import { ConfigError, type FileRead, type ParseContext, configPath, parseConfig } from "../planning/config";
 import { MAX_INIT_SQL_BYTES } from "../planning/stack/databaseSchema";
 import { DEFAULT_BACKUP_SETTINGS } from "../planning/backup/run";
 import { DEFAULT_BACKUP_SCHEDULE } from "../planning/backup/schedule";
@@ -15,12 +8,12 @@ import { DEFAULTS } from "../planning/config/defaults";
 import { DEFAULT_UPSTREAM_KEEPALIVE } from "../planning/edge/capabilities";
 import { BUILT_IN_PROFILES } from "../planning/stack/sizes";
 import { DEFAULT_STOP } from "../planning/stack/services";
-import { generatedRegions, rawOf } from "./support/configs";
+import { PROD_SECRET_KEYS, generatedRegions, rawOf } from "./support/configs";
 import { readStackFile } from "./support/pulumi";
 
 const noSecrets: ParseContext = { presentSecrets: new Set() };
 const allSecrets: ParseContext = {
-  presentSecrets: new Set<SecretKey>(["paypalClientId", "paypalClientSecret", "tlsCertificate", "tlsPrivateKey"]),
+  presentSecrets: PROD_SECRET_KEYS,
 };
 
 const dev = rawOf(readStackFile("dev"));
@@ -347,6 +340,7 @@ describe("stack files", () => {
       expect.stringMatching(/^sectorwars:paypalClientSecret: /),
       expect.stringMatching(/^sectorwars:tlsCertificate: /),
       expect.stringMatching(/^sectorwars:tlsPrivateKey: /),
+      expect.stringMatching(/^sectorwars:monitoringAlertWebhook: required with monitoring on in prod/),
     ]);
   });
 });
@@ -457,6 +451,14 @@ describe("rejected configs", () => {
         sizeProfiles: { nginx: { limits: { cpus: 1, memory: "1G" }, reservations: { cpus: 2, memory: "1G" } } },
       },
       "sectorwars:sizeProfiles.nginx.reservations.cpus: 2 exceeds the limit of 1",
+    ],
+    [
+      "a CPU limit the docker provider reads back otherwise",
+      {
+        ...dev,
+        sizeProfiles: { nginx: { limits: { cpus: 0.05, memory: "1G" }, reservations: { cpus: 0.05, memory: "1G" } } },
+      },
+      "sectorwars:sizeProfiles.nginx.limits.cpus: the docker provider reads 0.05 CPUs back as 0.1, so every preview would replace the container",
     ],
     [
       "region size naming an unknown profile",

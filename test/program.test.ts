@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BUILT_IN_PROFILES } from "../planning/stack/sizes";
+import { BUILT_IN_PROFILES, dockerCpus } from "../planning/stack/sizes";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import {
@@ -31,9 +31,11 @@ import {
 } from "./support/pulumi";
 
 const CORE = ["nexus", "nexus_db", "redis", "nginx", "admin", "player", "paypal"];
+/** sectorwars:monitoring's, on in prod. */
+const MONITORING = ["prometheus", "alertmanager", "blackbox"];
 
-function expectedContainerNames(prefix: string, regionIds: string[]): string[] {
-  return [...CORE, ...regionIds.flatMap((id) => [`region_${id}`, `region_${id}_db`])]
+function expectedContainerNames(prefix: string, regionIds: string[], monitoring: boolean): string[] {
+  return [...CORE, ...(monitoring ? MONITORING : []), ...regionIds.flatMap((id) => [`region_${id}`, `region_${id}_db`])]
     .map((n) => `${prefix}_${n}`)
     .sort();
 }
@@ -44,6 +46,8 @@ interface Scenario {
   secrets?: Record<string, string>;
   prefix: string;
   regionIds: string[];
+  /** Prometheus, Alertmanager and the prober are declared (monitoring.enabled, on in prod). */
+  monitoring?: boolean;
 }
 
 const scenarios: Scenario[] = [
@@ -54,6 +58,7 @@ const scenarios: Scenario[] = [
     secrets: PROD_SECRETS,
     prefix: "sectorwars",
     regionIds: ["default"],
+    monitoring: true,
   },
   ...[1, 5, 50].map((n) => ({
     label: `${n} generated regions`,
@@ -63,7 +68,7 @@ const scenarios: Scenario[] = [
   })),
 ];
 
-describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
+describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds, monitoring = false }) => {
   let run: ProgramRun;
   beforeAll(async () => {
     run = await runProgram({ config, secrets, stack: "test" });
@@ -74,7 +79,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       containers(run)
         .map((c) => stableName(c))
         .sort(),
-    ).toEqual(expectedContainerNames(prefix, regionIds));
+    ).toEqual(expectedContainerNames(prefix, regionIds, monitoring));
   });
 
   it("gives every container limits, a reservation, restart policy and stable swap", () => {
@@ -145,7 +150,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
       const labels = labelsOf(c);
       expect(labels[LABEL_STACK], stableName(c)).toBe("test");
       expect(labels[LABEL_ROLE], stableName(c)).toMatch(
-        /^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal)$/,
+        /^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal|prometheus|alertmanager|blackbox)$/,
       );
     }
     for (const id of regionIds) {
@@ -179,6 +184,8 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
         `${prefix}_admin`,
         `${prefix}_player`,
         `${prefix}_paypal`,
+        // The prober asks each of them for its health.
+        ...(monitoring ? [`${prefix}_blackbox`] : []),
         ...regionIds.map((id) => `${prefix}_region_${id}`),
       ].sort(),
     );
@@ -251,6 +258,7 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds }) => {
         `${prefix}_nexus_db_data`,
         `${prefix}_redis_data`,
         `${prefix}_static`,
+        ...(monitoring ? [`${prefix}_prometheus_data`, `${prefix}_alertmanager_data`] : []),
         ...regionIds.map((id) => `${prefix}_region_${id}_db_data`),
       ].sort(),
     );
@@ -319,7 +327,7 @@ describe("prod", () => {
       const spec = BUILT_IN_PROFILES[profile];
       expect(c.inputs.memory, name).toBe(spec?.limits.memoryMb);
       expect(c.inputs.memoryReservation, name).toBe(spec?.reservations.memoryMb);
-      expect(c.inputs.cpus, name).toBe(String(spec?.limits.cpus));
+      expect(c.inputs.cpus, name).toBe(dockerCpus(spec?.limits.cpus ?? 0));
     };
     expectMb("sectorwars_nexus", "nexus-api");
     expectMb("sectorwars_nexus_db", "nexus-db");

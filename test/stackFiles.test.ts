@@ -9,7 +9,7 @@ import * as prettier from "prettier";
 import { describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { parseConfig } from "../planning/config";
-import { rawOf } from "./support/configs";
+import { PROD_SECRET_KEYS, rawOf } from "./support/configs";
 import { ROOT } from "./support/pulumi";
 
 const STACKS = ["dev", "prod"];
@@ -55,13 +55,7 @@ describe("stack files", () => {
     let text = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
     for (const [key, value] of commands) text = pulumiConfigSet(text, key, value);
     const config = (parseDocument(text).toJS() as { config: Record<string, unknown> }).config;
-    const presentSecrets = new Set([
-      "paypalClientId",
-      "paypalClientSecret",
-      "tlsCertificate",
-      "tlsPrivateKey",
-    ] as const);
-    const parsed = parseConfig(rawOf(config), { presentSecrets });
+    const parsed = parseConfig(rawOf(config), { presentSecrets: PROD_SECRET_KEYS });
     expect(parsed.regions.map((r) => [r.id, r.slot, r.type])).toEqual([
       ["default", 1, "default"],
       ["vega", 2, "player_owned"],

@@ -30,6 +30,8 @@ export interface StackSecrets {
   paypalCredentials?: { clientId: pulumi.Output<string>; clientSecret: pulumi.Output<string> };
   /** backup.repository's key and storage credentials (the config check demands both with it). */
   backupRepository?: { password: pulumi.Output<string>; credentials: pulumi.Output<string> };
+  /** Where Alertmanager posts alerts (monitoringAlertWebhook). */
+  alertWebhook?: pulumi.Output<string>;
 }
 
 export function stackSecrets(secrets: Secrets, config: Pick<PlatformConfig, "edge">): StackSecrets {
@@ -46,6 +48,7 @@ export function stackSecrets(secrets: Secrets, config: Pick<PlatformConfig, "edg
     ...(backupRepositoryPassword && backupRepositoryCredentials
       ? { backupRepository: { password: backupRepositoryPassword, credentials: backupRepositoryCredentials } }
       : {}),
+    ...(secrets.monitoringAlertWebhook ? { alertWebhook: secrets.monitoringAlertWebhook } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { containerName, replacementFingerprint } from "../../planning/stack/replacement";
-import { cpuSharesFor } from "../../planning/stack/sizes";
+import { cpuSharesFor, dockerCpus } from "../../planning/stack/sizes";
 import type { ContainerPlan } from "../../planning/stack/topology";
 
 export interface NetworkAttachment {
@@ -81,7 +81,7 @@ export function serviceContainer(
     memory: plan.size.limits.memoryMb,
     memorySwap: plan.size.limits.memoryMb,
     memoryReservation: plan.size.reservations.memoryMb,
-    cpus: String(plan.size.limits.cpus),
+    cpus: dockerCpus(plan.size.limits.cpus),
     cpuShares: cpuSharesFor(plan.size),
     labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
     envs: args.envs,

@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { IMAGE_KEYS, type ImageKey, type ImageSpec } from "../../planning/config";
+import type { ImageSpec } from "../../planning/config";
 import { hashTree } from "../config/contentHash";
 
-export interface PlatformImagesArgs {
+export interface PlatformImagesArgs<K extends string> {
   /** What each service runs: a registry reference or a local build. */
-  images: Record<ImageKey, ImageSpec>;
+  images: Record<K, ImageSpec>;
   /** Prefix of local build tags, so stacks sharing a host keep their builds apart. */
   namePrefix: string;
 }
@@ -20,21 +20,21 @@ export interface PlatformImagesArgs {
  * Images used by several services (the probe plays four roles in dev) are declared once, named
  * from what they are rather than who uses them.
  */
-export class PlatformImages extends pulumi.ComponentResource {
-  public readonly ids: Record<ImageKey, pulumi.Output<string>>;
+export class PlatformImages<K extends string> extends pulumi.ComponentResource {
+  public readonly ids: Record<K, pulumi.Output<string>>;
   /**
    * What swarm services name instead (every node resolves it on its own): the registry digest
    * (repo@sha256:...) where there is one, else the reference, such as a local build's tag.
    */
-  public readonly refs: Record<ImageKey, pulumi.Output<string>>;
+  public readonly refs: Record<K, pulumi.Output<string>>;
 
-  constructor(name: string, args: PlatformImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: PlatformImagesArgs<K>, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Images", name, {}, opts);
     const byKey = new Map<string, pulumi.Output<string>>();
-    const ids = {} as Record<ImageKey, pulumi.Output<string>>;
-    const refs = {} as Record<ImageKey, pulumi.Output<string>>;
+    const ids = {} as Record<K, pulumi.Output<string>>;
+    const refs = {} as Record<K, pulumi.Output<string>>;
     const refByKey = new Map<string, pulumi.Output<string>>();
-    for (const key of IMAGE_KEYS) {
+    for (const key of Object.keys(args.images) as K[]) {
       const spec = args.images[key];
       const { resourceName, reference } = describe(spec, args.namePrefix);
       let id = byKey.get(resourceName);

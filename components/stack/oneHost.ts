@@ -48,6 +48,7 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
   return {
     backend,
     images: images.ids,
+    moreImages: (name, more) => new PlatformImages(name, { images: more, namePrefix: plan.prefix }).ids,
     edge: {
       frontNetwork: edge.frontNetwork,
       name: edge.serverName,

@@ -56,6 +56,7 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
   return {
     backend,
     images: images.refs,
+    moreImages: (name, more) => new PlatformImages(name, { images: more, namePrefix: plan.prefix }).refs,
     edge: {
       frontNetwork: edge.frontNetwork,
       name: edge.serverName,

@@ -7,7 +7,8 @@
  */
 import type * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ImageKey } from "../../planning/config";
+import type { ImageSpec } from "../../planning/config";
+import type { CoreImageKey } from "../../planning/config/images";
 import type { ContainerPlan } from "../../planning/stack/topology";
 import type { BackupBefore } from "../stack/dockerResources";
 
@@ -174,7 +175,9 @@ export const kebab = (key: string): string => key.toLowerCase().replace(/_/g, "-
 export interface Orchestrator {
   backend: Backend;
   /** Every image as its workloads name it (ids on one host, refs every node resolves in swarm mode). */
-  images: Record<ImageKey, pulumi.Output<string>>;
+  images: Record<CoreImageKey, pulumi.Output<string>>;
+  /** More images (monitoring's), resolved as the backend names them, under a component of their own. */
+  moreImages<K extends string>(name: string, images: Record<K, ImageSpec>): Record<K, pulumi.Output<string>>;
   edge: {
     frontNetwork: docker.Network;
     /** Container or service name. */

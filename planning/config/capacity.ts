@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DEFAULTS } from "./defaults";
-import { BUILT_IN_PROFILES, BUILT_IN_REGION_SIZES, type ResourceSpec } from "../stack/sizes";
+import { BUILT_IN_PROFILES, BUILT_IN_REGION_SIZES, type ResourceSpec, dockerCpus } from "../stack/sizes";
 import { formatMemoryMb, parseMemoryMb } from "../units";
 
 const memory = z
@@ -37,6 +37,14 @@ const resourceSpec = z
       ),
   })
   .transform((s, ctx): ResourceSpec => {
+    const readBack = dockerCpus(s.limits.cpus);
+    if (Number(readBack) !== s.limits.cpus) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["limits", "cpus"],
+        message: `the docker provider reads ${s.limits.cpus} CPUs back as ${readBack}, so every preview would replace the container: use ${readBack} or another value`,
+      });
+    }
     if (s.reservations.cpus > s.limits.cpus) {
       ctx.addIssue({
         code: "custom",

@@ -141,5 +141,18 @@ export function crossCheck(
       }
     }
   }
+  if (config.monitoring.enabled && config.orchestrator === "swarm") {
+    add(["monitoring", "enabled"], "swarm mode plans no monitoring services yet; set it false or unset it");
+  }
+  if (
+    config.monitoring.enabled &&
+    config.environment === "prod" &&
+    !context.presentSecrets.has("monitoringAlertWebhook")
+  ) {
+    add(
+      ["monitoringAlertWebhook"],
+      `required with monitoring on in prod, or no alert reaches anyone: pulumi config set --secret ${CONFIG_NAMESPACE}:monitoringAlertWebhook https://... (or ${CONFIG_NAMESPACE}:monitoring.enabled false)`,
+    );
+  }
   return problems;
 }

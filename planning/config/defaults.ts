@@ -31,6 +31,7 @@ export const DEFAULTS = {
     retentionDays: DEFAULT_BACKUP_SETTINGS.retentionDays,
     schedule: DEFAULT_BACKUP_SCHEDULE.onCalendar,
   },
+  monitoring: { scrapeInterval: "15s", retention: "15d" },
   capacity: {
     reserve: { cpus: 2, memory: 4096 },
     overcommit: { cpus: 2, memory: 1 },

@@ -7,7 +7,7 @@ import { DEFAULTS } from "./defaults";
 import { MAX_UPSTREAM_KEEPALIVE } from "../edge/capabilities";
 import type { StaticSource } from "../edge/staticFill";
 
-type Environment = "dev" | "prod";
+export type Environment = "dev" | "prod";
 
 /**
  * edge.httpsRedirect when the stack does not set it. prod enforces HTTPS; dev keeps plain HTTP

@@ -4,17 +4,26 @@
  */
 import { z } from "zod";
 
-export const IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal", "postgres", "redis", "nginx"] as const;
+/** What every stack runs. */
+export const CORE_IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal", "postgres", "redis", "nginx"] as const;
+export type CoreImageKey = (typeof CORE_IMAGE_KEYS)[number];
+/** What a stack with sectorwars:monitoring runs besides; resolved (pulled) only then. */
+export const MONITORING_IMAGE_KEYS = ["prometheus", "alertmanager", "blackbox"] as const;
+export type MonitoringImageKey = (typeof MONITORING_IMAGE_KEYS)[number];
+export const IMAGE_KEYS = [...CORE_IMAGE_KEYS, ...MONITORING_IMAGE_KEYS] as const;
 export type ImageKey = (typeof IMAGE_KEYS)[number];
 
 /** The game's own services: prod must name real images for these. */
 export const APP_IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal"] as const;
 
-/** The seed's public images, used unless the stack names others. */
-export const DEFAULT_PUBLIC_IMAGES: Readonly<Record<"postgres" | "redis" | "nginx", string>> = {
+/** The seed's public images and the Prometheus project's, used unless the stack names others. */
+export const DEFAULT_PUBLIC_IMAGES: Readonly<Record<"postgres" | "redis" | "nginx" | MonitoringImageKey, string>> = {
   postgres: "postgres:15-alpine",
   redis: "redis:7-alpine",
   nginx: "nginx:alpine",
+  prometheus: "prom/prometheus:v2.53.2",
+  alertmanager: "prom/alertmanager:v0.27.0",
+  blackbox: "prom/blackbox-exporter:v0.25.0",
 };
 
 /** Until real images are configured, the dev stack runs the repo's probe in every app role. */
@@ -55,8 +64,9 @@ export const imagesSchema = z
   )
   .prefault({})
   .describe(
-    "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx): an image reference or a local build " +
-      "`{ context, dockerfile? }`. postgres, redis and nginx default to the seed's public images; in dev the app " +
+    "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx; with monitoring also prometheus, " +
+      "alertmanager, blackbox): an image reference or a local build `{ context, dockerfile? }`. postgres, redis and " +
+      "nginx default to the seed's public images, the monitoring ones to the Prometheus project's; in dev the app " +
       "images default to a build of ./probe; prod requires references with a tag or digest.",
   );
 

@@ -7,6 +7,7 @@
 import type { DatabaseConfig, FileRead } from "./database";
 import { httpsRedirectFor } from "./edge";
 import { resolveImages } from "./images";
+import { monitoringEnabledFor } from "./monitoring";
 import type { ParsedConfig, SecretKey } from "./schema";
 import { BUILT_IN_PROFILES, BUILT_IN_REGION_SIZES } from "../stack/sizes";
 
@@ -43,6 +44,7 @@ export function resolveConfig(
     swarm: parsed.swarm ?? null,
     images: resolveImages(parsed.images),
     edge: { ...parsed.edge, httpsRedirect: httpsRedirectFor(parsed.environment, parsed.edge.httpsRedirect) },
+    monitoring: { ...parsed.monitoring, enabled: monitoringEnabledFor(parsed, parsed.monitoring.enabled) },
     /** sectorwars:services holds a value set with --secret: the extra environment stays secret. */
     servicesSecret: resolved.servicesSecret,
     database: { initSql: resolved.initSql, ...(migration ? { migration: { command: migration.command } } : {}) },

@@ -11,6 +11,7 @@ import { databaseSchema } from "./database";
 import { edgeSchema, portSchema } from "./edge";
 import { API_VERSION_PATTERN, START_INTERVAL, START_INTERVAL_SINCE } from "../stack/engine";
 import { imagesSchema } from "./images";
+import { monitoringSchema } from "./monitoring";
 import { regionsSchema } from "./regions";
 import { servicesSchema } from "../stack/services";
 import { ORCHESTRATORS, swarmSchema } from "../swarm/config";
@@ -24,6 +25,8 @@ export const SECRET_KEYS = {
   backupRepositoryPassword:
     "Encryption key of backup.repository (at least 20 characters): nothing in the repository can be read without it. Required with backup.repository.",
   backupRepositoryCredentials: "KEY_ID:SECRET of the S3 bucket of backup.repository. Required with backup.repository.",
+  monitoringAlertWebhook:
+    "URL Alertmanager posts alerts to (its webhook format), e.g. a chat or paging service's incoming webhook. Required with monitoring on in prod.",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -117,6 +120,7 @@ export const rawConfigSchema = z.strictObject({
     .prefault({})
     .describe("Database ports on the host. Off by default; always bound to 127.0.0.1."),
   backup: backupSchema,
+  monitoring: monitoringSchema,
   capacity: capacitySchema,
   sizeProfiles: sizeProfilesSchema,
   regionSizes: regionSizesSchema,

@@ -70,6 +70,20 @@ export function httpHealthcheck(port: number, path: string): HealthcheckPlan {
   };
 }
 
+/**
+ * Prometheus, Alertmanager and the blackbox prober answer /-/healthy (the official images are
+ * busybox-based: wget is there, curl is not).
+ */
+export function monitoringHealthcheck(port: number): HealthcheckPlan {
+  return {
+    tests: ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${port}/-/healthy || exit 1`],
+    interval: "15s",
+    timeout: "5s",
+    retries: 3,
+    startPeriod: "30s",
+  };
+}
+
 /** nginx answers its own /healthz on plain HTTP inside the container (busybox wget is in the image). */
 export function nginxHealthcheck(port: number): HealthcheckPlan {
   return {

@@ -132,12 +132,16 @@ export function stopPlan(role: Role, services: Readonly<Record<GameService, Serv
   return { graceSeconds: ROLES[role].stopGraceSeconds };
 }
 
+/** The path a game service answers its health on (the monitoring probes ask it too). */
+export const healthPathOf = (service: GameService, settings: ServiceOverrides): string =>
+  settings.healthcheck?.path ?? DEFAULT_HEALTH_PATHS[service];
+
 /**
  * A game service's health check: its own command (a string runs in a shell, a list without one),
  * else the default HTTP check on its path.
  */
 export function serviceHealthcheck(service: GameService, settings: ServiceOverrides, port: number): HealthcheckPlan {
-  const http = httpHealthcheck(port, settings.healthcheck?.path ?? DEFAULT_HEALTH_PATHS[service]);
+  const http = httpHealthcheck(port, healthPathOf(service, settings));
   const command = settings.healthcheck?.command;
   if (command === undefined) return http;
   return { ...http, tests: typeof command === "string" ? ["CMD-SHELL", command] : ["CMD", ...command] };

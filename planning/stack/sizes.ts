@@ -42,6 +42,10 @@ export const BUILT_IN_PROFILES: Readonly<Record<string, ResourceSpec>> = {
   // The seed's "optimised" region: 2 vCPU and 3 GB per region instead of 4 and 6.
   "region-api-compact": spec(1, 1 * GB, 0.5, 512),
   "region-db-compact": spec(1, 2 * GB, 0.5, 1 * GB),
+  // sectorwars:monitoring: Prometheus holds the recent series of a few hundred targets in memory.
+  prometheus: spec(1, 2 * GB, 0.5, 1 * GB),
+  alertmanager: spec(0.5, 256, 0.1, 128),
+  blackbox: spec(0.5, 128, 0.1, 64),
 };
 
 export const DEFAULT_REGION_SIZE = "standard";
@@ -51,6 +55,21 @@ export const BUILT_IN_REGION_SIZES: Readonly<Record<string, RegionSize>> = {
   [DEFAULT_REGION_SIZE]: { api: "region-api", db: "region-db" },
   compact: { api: "region-api-compact", db: "region-db-compact" },
 };
+
+/**
+ * A CPU limit as the docker provider reads it back from the engine's NanoCpus (its Terraform
+ * source's nanoInt64ToDecimalString): nine decimals, then "1.0" for a value whose nine-decimal text
+ * has exactly nine zeros, else with the trailing zeros cut ("1.5", "10."). Declared any other way
+ * ("1" for one CPU), every preview shows `cpus` changed, and `cpus` replaces the container.
+ */
+export function dockerCpus(cpus: number): string {
+  const nano = Math.round(cpus * 1e9);
+  if (nano === 0) return "0";
+  const whole = Math.trunc(nano / 1e9);
+  const text = `${whole}.${String(nano % 1e9).padStart(9, "0")}`;
+  if ([...text].filter((c) => c === "0").length === 9) return (nano / 1e9).toFixed(1);
+  return text.replace(/0+$/, "");
+}
 
 /**
  * Docker has no hard CPU reservation. A container's reservation becomes its relative CPU

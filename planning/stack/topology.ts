@@ -11,9 +11,12 @@ import type { BackupSettings } from "../backup/run";
 import { stackBackupDir } from "../project";
 import { nodeHosts } from "../swarm/placement";
 import type { ImageKey, ImageSpec, PlatformConfig, RegionConfig } from "../config";
+import { CORE_IMAGE_KEYS, type CoreImageKey, type MonitoringImageKey } from "../config/images";
+import { MONITORING_PORTS, type Probe, healthProbes } from "../monitoring/prometheus";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import {
   type HealthcheckPlan,
+  monitoringHealthcheck,
   nginxHealthcheck,
   postgresHealthcheck,
   redisHealthcheck,
@@ -22,7 +25,16 @@ import {
 import { ROLES, type Replacement, type Role, containerLabels } from "../roles";
 import type { ResourceSpec } from "./sizes";
 import { type HardeningPlan, hardeningFor } from "./hardening";
-import { DEFAULT_PORTS, type StopPlan, isGameService, serviceHealthcheck, stopPlan, withOverrides } from "./services";
+import {
+  DEFAULT_PORTS,
+  type GameService,
+  type StopPlan,
+  healthPathOf,
+  isGameService,
+  serviceHealthcheck,
+  stopPlan,
+  withOverrides,
+} from "./services";
 import type { StaticSource } from "../edge/staticFill";
 
 /** Ports inside the platform's own containers; the game's services' are in services.ts. */
@@ -103,6 +115,20 @@ export interface BackupPlan {
   archive: NonNullable<PlatformConfig["backup"]["repository"]> | null;
 }
 
+/** What the Monitoring component declares (sectorwars:monitoring); null where the stack is not watched. */
+export interface MonitoringPlan {
+  prometheus: ContainerPlan & { volumeName: string; retention: string };
+  /** Its silences and notification log outlive the container (a new webhook, a new image). */
+  alertmanager: ContainerPlan & { volumeName: string };
+  blackbox: ContainerPlan;
+  /** Prometheus, Alertmanager and the prober talk here; it has a route out, for the webhook. */
+  networkName: string;
+  scrapeInterval: string;
+  /** Every active game service's health endpoint, in a stable order (nexus, apps, regions by config). */
+  probes: Probe[];
+  images: Record<MonitoringImageKey, ImageSpec>;
+}
+
 /**
  * Everything the components are declared from: index.ts hands each one its slice and reads no
  * stack config of its own (only the engine check and the capacity check take the config).
@@ -113,8 +139,8 @@ export interface StackPlan {
   environment: PlatformConfig["environment"];
   /** Prod protects data volumes against deletion (and `pulumi destroy`). */
   protectData: boolean;
-  /** What each service runs: a registry reference or a local build. */
-  images: Record<ImageKey, ImageSpec>;
+  /** What each service runs: a registry reference or a local build (monitoring's: in `monitoring`). */
+  images: Record<CoreImageKey, ImageSpec>;
   frontNetwork: string;
   redisNetwork: string;
   nexus: { api: ContainerPlan; db: DatabasePlan; redisDb: 0; identityEnv: Record<string, string> };
@@ -145,6 +171,7 @@ export interface StackPlan {
   backup: BackupPlan;
   /** Init SQL (read by loadStackConfig; null text where the caller read no files) and the migration step. */
   database: PlatformConfig["database"];
+  monitoring: MonitoringPlan | null;
 }
 
 /** Docker names only allow [a-zA-Z0-9_.-]; ids and prefixes are already restricted to that. */
@@ -320,16 +347,24 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
     image: "nginx",
     listener: { port: PORTS.https, healthcheck: nginxHealthcheck(PORTS.http) },
   });
+  const nexusApi = core(ctx, "nexus-api", { suffix: "nexus", hostname: "nexus-api", image: "gameserver" });
+  const admin = core(ctx, "admin-ui", { suffix: "admin", hostname: "admin-ui", image: "adminUi" });
+  const player = core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" });
+  const paypal = core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" });
+  const regions = config.regions.map((r) => planRegion(r, ctx));
   return {
     stack,
     prefix,
     environment: config.environment,
     protectData: config.environment === "prod",
-    images: config.images,
+    images: Object.fromEntries(CORE_IMAGE_KEYS.map((key) => [key, config.images[key]])) as Record<
+      CoreImageKey,
+      ImageSpec
+    >,
     frontNetwork: joinName(prefix, "front"),
     redisNetwork: joinName(prefix, "redis"),
     nexus: {
-      api: core(ctx, "nexus-api", { suffix: "nexus", hostname: "nexus-api", image: "gameserver" }),
+      api: nexusApi,
       db: {
         ...nexusDb,
         database: "nexus_db",
@@ -342,7 +377,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
       redisDb: 0,
       identityEnv: { REGION_TYPE: "nexus" },
     },
-    regions: config.regions.map((r) => planRegion(r, ctx)),
+    regions,
     redis: {
       ...redis,
       volumeName: joinName(prefix, "redis_data"),
@@ -363,12 +398,9 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
       publicHostname: config.edge.hostname,
       staticFrom: config.edge.staticFrom,
     },
-    admin: core(ctx, "admin-ui", { suffix: "admin", hostname: "admin-ui", image: "adminUi" }),
-    player: core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" }),
-    paypal: {
-      ...core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" }),
-      environment: config.paypal.environment,
-    },
+    admin,
+    player,
+    paypal: { ...paypal, environment: config.paypal.environment },
     publicUrl: publicUrl(config.edge),
     backup: {
       settings: {
@@ -388,6 +420,66 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
       archive: config.backup.repository ?? null,
     },
     database: config.database,
+    monitoring: config.monitoring.enabled
+      ? planMonitoring(ctx, { nexusApi, apps: [admin, player, paypal], regions })
+      : null,
+  };
+}
+
+/** The game services a stack runs, for the probes: the nexus API, the apps, each active region's API. */
+interface Watched {
+  nexusApi: ContainerPlan;
+  apps: ContainerPlan[];
+  regions: RegionPlan[];
+}
+
+function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPlan {
+  const { config } = ctx;
+  const listener = (port: number): PlatformListener => ({ port, healthcheck: monitoringHealthcheck(port) });
+  const services = [
+    watched.nexusApi,
+    ...watched.apps,
+    ...watched.regions.filter((r) => r.state === "active").map((r) => r.api),
+  ];
+  return {
+    prometheus: {
+      ...core(ctx, "prometheus", {
+        suffix: "prometheus",
+        hostname: "prometheus",
+        image: "prometheus",
+        listener: listener(MONITORING_PORTS.prometheus),
+      }),
+      volumeName: joinName(config.namePrefix, "prometheus_data"),
+      retention: config.monitoring.retention,
+    },
+    alertmanager: {
+      ...core(ctx, "alertmanager", {
+        suffix: "alertmanager",
+        hostname: "alertmanager",
+        image: "alertmanager",
+        listener: listener(MONITORING_PORTS.alertmanager),
+      }),
+      volumeName: joinName(config.namePrefix, "alertmanager_data"),
+    },
+    blackbox: core(ctx, "blackbox", {
+      suffix: "blackbox",
+      hostname: "blackbox",
+      image: "blackbox",
+      listener: listener(MONITORING_PORTS.blackbox),
+    }),
+    networkName: joinName(config.namePrefix, "monitoring"),
+    scrapeInterval: config.monitoring.scrapeInterval,
+    probes: healthProbes(
+      services.map((plan) => ({
+        plan,
+        healthPath: healthPathOf(plan.role as GameService, config.services[plan.role as GameService]),
+      })),
+    ),
+    images: {
+      prometheus: config.images.prometheus,
+      alertmanager: config.images.alertmanager,
+      blackbox: config.images.blackbox,
+    },
   };
 }
 
@@ -404,5 +496,6 @@ export function allContainers(plan: StackPlan): ContainerPlan[] {
     plan.player,
     plan.paypal,
     ...activeRegions(plan).flatMap((r) => [r.api, r.db]),
+    ...(plan.monitoring ? [plan.monitoring.prometheus, plan.monitoring.alertmanager, plan.monitoring.blackbox] : []),
   ];
 }

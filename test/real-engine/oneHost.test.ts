@@ -31,24 +31,15 @@ import {
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
 import { ensureTestImages } from "../support/images";
-import { modernDockerd } from "../support/modernDocker";
+import { modernForEngine } from "../support/modernDocker";
 import { getAt, probeEchoOf } from "../support/net";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
 
 const pulumiEngine = findPulumiEngine();
-const modern = pulumiEngine.available ? modernDockerd() : undefined;
-const availability = !pulumiEngine.available
-  ? pulumiEngine
-  : modern?.available
-    ? ({ available: true } as const)
-    : {
-        available: false as const,
-        reason: `the modern Docker engine: ${modern?.available === false ? modern.reason : ""}`,
-      };
+const { availability, host } = modernForEngine(pulumiEngine);
 
 describeOn("pulumi", availability, "one-host mode through the real Pulumi engine, on Docker 26", () => {
-  const host = modern?.available ? modern.host : "";
   const engine = { host };
   const run = newTestRun("real-engine");
   const stackName = engineStackName(run.id, "dev");

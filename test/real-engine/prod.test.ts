@@ -8,6 +8,11 @@
  * - a preview right after shows no change, and refresh finds no drift;
  * - a new game-server image under an HTTPS request loop through the edge's keepalive pools (which
  *   the prod file turns on, on nginx 1.30 as prod pins it): no request fails, no database restarts;
+ * - monitoring, on by default in prod (test images of Prometheus, Alertmanager and the blackbox
+ *   prober, built from Debian's packages): every game service answers its probe, labelled by
+ *   stack, role and region; a region's API container stopped reaches the webhook (a receiver of the
+ *   test's own, the secret monitoringAlertWebhook) as RegionApiDown within two minutes, and its
+ *   resolution once it is back;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
  *   volumes stay, on the engine and in the state.
  */
@@ -31,6 +36,7 @@ import {
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
 import { TEST_IMAGES, ensureTestImages } from "../support/images";
+import { alertReceiver, prometheusQuery } from "../support/alerts";
 import { httpRequest, probeEchoOf } from "../support/net";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
@@ -44,11 +50,14 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
   const run = newTestRun("real-engine");
   const stackName = engineStackName(run.id, "prod");
   const tls = selfSignedPem("localhost");
+  const receiver = alertReceiver(run, engine);
   const secrets = {
     "sectorwars:tlsCertificate": tls.certificate,
     "sectorwars:tlsPrivateKey": tls.key,
     "sectorwars:paypalClientId": "engine-test-paypal-client-id",
     "sectorwars:paypalClientSecret": "engine-test-paypal-client-secret",
+    // Prod is watched by default: alerts go to the test's receiver, on the stack's monitoring network.
+    "sectorwars:monitoringAlertWebhook": receiver.url,
   };
   let place: StackPlace;
   let stack: EngineStack;
@@ -95,6 +104,7 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
 
   afterAll(async () => {
     if (!stack) return;
+    receiver.remove();
     if (!destroyed) await stack.destroy({ excludeProtected: true }).catch((error: unknown) => console.error(error));
     removeStackVolumes(stackName, engine);
     stack.dispose();
@@ -152,7 +162,67 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     expect(await stack.previewChanges(), "preview after the image update").toEqual([]);
   }, 600_000);
 
+  it("probes every game service, and tells the webhook within two minutes that a stopped region's API is down, and when it is back", async () => {
+    const containerOf = (role: string, region?: string) =>
+      stackContainers(stackName, engine).find((c) => c.role === role && (!region || c.region === region))?.name ?? "";
+    const prometheus = containerOf("prometheus");
+    expect(
+      ["prometheus", "alertmanager", "blackbox"].map(
+        (role) => `${role} ${stackContainers(stackName, engine).find((c) => c.role === role)?.health}`,
+      ),
+    ).toEqual(["prometheus healthy", "alertmanager healthy", "blackbox healthy"]);
+    const expected = [
+      "admin-ui -",
+      "nexus-api -",
+      "paypal -",
+      "player-ui -",
+      ...DEV_REGIONS.map((r) => `region-api ${r.id}`),
+    ];
+    let answering: string[] = [];
+    await waitUntil(
+      "every game service to answer its probe",
+      () => {
+        const up = prometheusQuery(prometheus, 'probe_success{job="health", stack="' + stackName + '"} == 1', engine);
+        answering = up.map((s) => `${s.metric.role} ${s.metric.region ?? "-"}`).sort();
+        return JSON.stringify(answering) === JSON.stringify(expected.sort());
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
+    });
+
+    receiver.start(`${place.namePrefix}_monitoring`);
+    const api = containerOf("region-api", "orion");
+    const about = (status: "firing" | "resolved") => () =>
+      receiver
+        .notifications()
+        .some(
+          (n) =>
+            n.status === status &&
+            n.alerts.some((a) => a.labels.alertname === "RegionApiDown" && a.labels.region === "orion"),
+        );
+    const stoppedAt = Date.now();
+    docker(["stop", api], engine);
+    try {
+      await waitUntil("RegionApiDown for orion at the webhook", about("firing"), 180_000);
+      const seconds = (Date.now() - stoppedAt) / 1000;
+      console.log(`RegionApiDown reached the webhook ${seconds.toFixed(1)} s after orion's API stopped`);
+      expect(seconds, "seconds from the stop to the webhook").toBeLessThanOrEqual(120);
+      const alerts = receiver.notifications().flatMap((n) => n.alerts);
+      expect(alerts.find((a) => a.labels.alertname === "RegionApiDown")?.annotations.summary).toBe(
+        `The API of region orion in stack ${stackName} does not answer its health check`,
+      );
+      // Only orion's API was stopped: no other alert.
+      expect(alerts.filter((a) => a.labels.region !== "orion").map((a) => a.labels.alertname)).toEqual([]);
+    } finally {
+      docker(["start", api], engine);
+    }
+    await waitUntil("the resolution at the webhook", about("resolved"), 180_000);
+    expect(await stack.plainTextPaths(receiver.token), "the webhook's URL in plain text in the state").toEqual([]);
+  }, 600_000);
+
   it("destroys with --exclude-protected: every container goes, the protected data volumes stay", async () => {
+    receiver.remove();
     await stack.destroy({ excludeProtected: true });
     destroyed = true;
     expect(stackContainers(stackName, engine)).toEqual([]);

@@ -62,6 +62,7 @@ function earlierRelease(): { available: true; commit: string } | { available: fa
 
 const pulumiEngine = findPulumiEngine();
 const release = earlierRelease();
+const WEBHOOK = "http://alert-receiver.invalid:8080/hooks/upgrade-test";
 
 /**
  * What a release means to change in a stack deployed before it: the preview steps it expects,
@@ -82,6 +83,7 @@ const beforeRedisSnapshots = (commit: string): boolean =>
   !fileAt(commit, "assets/backup.sh").includes("REPOSITORY_RESTIC");
 const beforeCurrentContainers = (commit: string): boolean =>
   !fileAt(commit, "planning/edge/settings.ts").includes("currentContainers");
+const beforeMonitoring = (commit: string): boolean => !fileAt(commit, "index.ts").includes("Monitoring");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -132,6 +134,24 @@ const INTENDED: readonly IntendedChange[] = [
       "with keepalive pools (prod), each pool names its backend's current container first, so a swap's reload " +
       "leaves nginx no address of the old one: the reload installs that nginx.conf",
     before: beforeCurrentContainers,
+  },
+  {
+    kinds: ["prod"],
+    steps: [
+      "monitoring",
+      "monitoring-images",
+      ...["alertmanager-0-25", "blackbox-0-23", "prometheus-2-42"].map((i) => `monitoring-images-sectorwars-test-${i}`),
+      "monitoring-net",
+      "monitoring-prometheus-data",
+      "monitoring-alertmanager-data",
+      "monitoring-blackbox",
+      "monitoring-alertmanager",
+      "monitoring-prometheus",
+    ].map((name) => `create ${name} []`),
+    why:
+      "prod is watched by default (monitoring.enabled): Prometheus, Alertmanager and the prober come, and need " +
+      "the secret monitoringAlertWebhook, which the operator sets with the upgrade",
+    before: beforeMonitoring,
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */
@@ -234,6 +254,10 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
               "sectorwars:tlsPrivateKey": tls.key,
               "sectorwars:paypalClientId": "engine-test-paypal-client-id",
               "sectorwars:paypalClientSecret": "engine-test-paypal-client-secret",
+              // A release that watches prod needs it from the start; an earlier one refuses it.
+              ...(release.available && !beforeMonitoring(release.commit)
+                ? { "sectorwars:monitoringAlertWebhook": WEBHOOK }
+                : {}),
             },
           }
         : {}),
@@ -251,6 +275,10 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   it("previews no change under this checkout, but what it means to change, for a stack the earlier release deployed", async () => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
+    if (target.kind === "prod" && release.available && beforeMonitoring(release.commit)) {
+      // What the new release's preview asks for, by name; the earlier one would refuse the key.
+      await stack.stack.setConfig("sectorwars:monitoringAlertWebhook", { value: WEBHOOK, secret: true });
+    }
     const intended = release.available ? intendedSteps(target.kind, release.commit) : [];
     const steps = (await stack.previewChanges()).sort();
     expect(steps, `preview of ${target.kind} after upgrading`).toEqual(intended);

@@ -2,6 +2,7 @@
  * Stack configs for tests: the real stack files, and generated ones with N regions.
  */
 import { platformEntries } from "../../components/config/stackFile";
+import { CONFIG_NAMESPACE, type SecretKey } from "../../planning/config";
 import { readStackFile } from "./pulumi";
 
 export const PROD_SECRETS = {
@@ -9,7 +10,13 @@ export const PROD_SECRETS = {
   "sectorwars:paypalClientSecret": "test-paypal-client-secret-value",
   "sectorwars:tlsCertificate": "-----BEGIN CERTIFICATE-----\ntest-cert\n-----END CERTIFICATE-----\n",
   "sectorwars:tlsPrivateKey": "-----BEGIN PRIVATE KEY-----\ntest-private-key-value\n-----END PRIVATE KEY-----\n",
+  "sectorwars:monitoringAlertWebhook": "https://hooks.example.com/services/test-webhook-token",
 };
+
+/** The secret keys prod demands, as parseConfig's presentSecrets (the keys of PROD_SECRETS). */
+export const PROD_SECRET_KEYS: ReadonlySet<SecretKey> = new Set(
+  Object.keys(PROD_SECRETS).map((key) => key.slice(`${CONFIG_NAMESPACE}:`.length) as SecretKey),
+);
 
 export type TestRegion = {
   id: string;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
-import { waitUntil } from "./process";
+import { alive, waitUntil } from "./process";
 
 /** Which engine: a DOCKER_HOST value such as "unix:///run/x.sock"; unset, the environment's. */
 export interface EngineOption {
@@ -192,15 +192,6 @@ export function newTestRun(kind: string): TestRun {
     labels: [`${KIND_LABEL}=${kind}`, runLabel, `${OWNER_LABEL}=${os.hostname()}:${process.pid}`],
   };
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 /** Removes containers, volumes and networks of `kind` whose owning process on this machine is gone. */
 export function reapDeadRuns(kind: string, engine: EngineOption = {}): void {

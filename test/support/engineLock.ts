@@ -13,19 +13,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
+import { alive } from "./process";
 
 const LOCK = path.join(os.tmpdir(), "sectorwars-engine-tests.lock");
 const OWNER = path.join(LOCK, "pid");
 const POLL_MS = 250;
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 const ownerOf = (): number | undefined => {
   try {

@@ -14,6 +14,7 @@ import { TEST_IMAGES } from "./images";
 import { type Answer, browserGetAt, freePorts, probeEchoOf } from "./net";
 import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
 import { readStackFile } from "./pulumi";
+import { alive } from "./process";
 
 /** How long release v2 of the stand-in game server waits before it listens, as one loading its world. */
 export const V2_START_DELAY_MS = 8_000;
@@ -48,6 +49,10 @@ export function testImages(gameserver: string, nginx: string = TEST_IMAGES.nginx
     postgres: TEST_IMAGES.postgres,
     redis: TEST_IMAGES.redis,
     nginx,
+    // Resolved only by a stack that monitors (prod, or monitoring.enabled).
+    prometheus: TEST_IMAGES.prometheus,
+    alertmanager: TEST_IMAGES.alertmanager,
+    blackbox: TEST_IMAGES.blackbox,
   };
 }
 
@@ -129,15 +134,6 @@ const PID_IN_STACK = /^et(\d+)-[0-9a-f]+-/;
 
 /** A stack name that carries this process's id, so that a later run can tell it died (reapDeadStacks). */
 export const engineStackName = (id: string, kind: string): string => `et${process.pid}-${id}-${kind}`;
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 /**
  * Removes a stack's data volumes from `engine`: `pulumi destroy` keeps them by design, a test

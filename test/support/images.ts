@@ -18,6 +18,12 @@ export const TEST_IMAGES = {
   modernNginx: "sectorwars-test/nginx:1.30",
   /** The repo's probe/ as it is now (`node /app/server.js` as user node, curl for the health check). */
   probe: "sectorwars-test/probe",
+  /** Debian's Prometheus 2.42 shaped like prom/prometheus (/bin/prometheus, /bin/promtool, user nobody, /prometheus, wget). */
+  prometheus: "sectorwars-test/prometheus:2.42",
+  /** Debian's Alertmanager 0.25 shaped like prom/alertmanager (/bin/alertmanager, /bin/amtool, user nobody, /alertmanager). */
+  alertmanager: "sectorwars-test/alertmanager:0.25",
+  /** Debian's blackbox exporter 0.23 shaped like prom/blackbox-exporter (http_2xx etc. in /etc/blackbox_exporter/config.yml). */
+  blackbox: "sectorwars-test/blackbox:0.23",
 } as const;
 
 export const IMAGE_CACHE_DIR = process.env.SECTORWARS_TEST_IMAGE_CACHE ?? "/var/cache/sectorwars-test-images";

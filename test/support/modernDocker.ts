@@ -12,6 +12,7 @@
 import * as path from "node:path";
 import { type EngineOption, engineRequest, ensureCommands, run } from "./docker";
 import { IMAGE_CACHE_DIR } from "./images";
+import type { Availability } from "./engineSuites";
 
 const MODERN_DOCKERD_SCRIPT = path.resolve(__dirname, "../../scripts/modern-dockerd.sh");
 const MODERN_DOCKERD_LOG = "/var/log/sectorwars-test-modern-dockerd.log";
@@ -97,4 +98,16 @@ export async function ensureModernDockerd(): Promise<Engine> {
     );
   }
   return engine;
+}
+
+/**
+ * The modern engine for a real-Pulumi-engine file: started only when the Pulumi engine is there (a
+ * skipped file starts nothing), else unavailable with the reason of whichever is missing.
+ */
+export function modernForEngine(pulumiEngine: Availability): { availability: Availability; host: string } {
+  if (!pulumiEngine.available) return { availability: pulumiEngine, host: "" };
+  const modern = modernDockerd();
+  return modern.available
+    ? { availability: { available: true }, host: modern.host }
+    : { availability: { available: false, reason: `the modern Docker engine: ${modern.reason}` }, host: "" };
 }

@@ -4,6 +4,16 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 
+/** Whether a process of this machine is still there (another user's answers EPERM, and is). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,53 @@
+/**
+ * The `sectorwars:monitoring` part of the stack config: Prometheus, its health probes and
+ * Alertmanager (planning/monitoring/). The webhook alerts go to is the secret key
+ * `monitoringAlertWebhook`: a secret inside this object would make the whole object secret.
+ */
+import { z } from "zod";
+import { DEFAULTS } from "./defaults";
+import type { Environment } from "./edge";
+
+const { monitoring } = DEFAULTS;
+
+/** `pulumi config set --path` stores `true` as the string "true" unless `--type bool`: both mean true. */
+const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((text) => text === "true")]);
+
+/** Prometheus's own duration syntax, in the units a scrape interval or a retention is given in. */
+const duration = (units: string, example: string) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^[1-9][0-9]{0,3}[${units}]$`),
+      `must be a number and one of ${units.split("").join(", ")}, such as "${example}"`,
+    );
+
+export const monitoringSchema = z
+  .strictObject({
+    // Its default depends on environment and orchestrator: resolveConfig fills it in (monitoringEnabledFor).
+    enabled: flag
+      .optional()
+      .describe(
+        "Prometheus, Alertmanager and a blackbox prober in the stack: every game service's health and the edge's certificate " +
+          "are probed, alerts go to the secret monitoringAlertWebhook. Unset: on in prod on one host, off in dev; swarm mode " +
+          "has no monitoring yet.",
+      ),
+    scrapeInterval: duration("sm", "15s")
+      .default(monitoring.scrapeInterval)
+      .describe("How often Prometheus probes and scrapes, and evaluates the alert rules."),
+    retention: duration("hdw", "15d")
+      .default(monitoring.retention)
+      .describe("How long Prometheus keeps its series, in its data volume."),
+  })
+  .prefault({})
+  .describe("Metrics and alerts (docs/monitoring.md).");
+
+/**
+ * monitoring.enabled when the stack does not set it: prod on one host is watched; dev is not, and
+ * swarm mode plans no monitoring services yet (an explicit true there is refused by the checks).
+ */
+export function monitoringEnabledFor(
+  given: { environment: Environment; orchestrator: "docker" | "swarm" },
+  configured: boolean | undefined,
+): boolean {
+  return configured ?? (given.environment === "prod" && given.orchestrator === "docker");
+}

@@ -1,0 +1,296 @@
+/**
+ * The monitoring planners (planning/monitoring/, planStack's monitoring part): what is probed, by
+ * which labels, and the files Prometheus and Alertmanager read, checked by their own tools
+ * (promtool, amtool from Debian's prometheus and prometheus-alertmanager). The rules' behaviour is
+ * proved with `promtool test rules`: each alert fires on the series it reads, after its wait,
+ * with its labels and summary, and not before.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { ConfigError, parseConfig } from "../planning/config";
+import { alertmanagerConfig } from "../planning/monitoring/alertmanager";
+import { ALERT_RULES, alertRulesFile } from "../planning/monitoring/alerts";
+import { PROMETHEUS_PATHS, blackboxConfig, prometheusConfig } from "../planning/monitoring/prometheus";
+import { allContainers, planStack } from "../planning/stack/topology";
+import { devConfigWith, rawOf } from "./support/configs";
+import { swarmDevConfig } from "./support/swarmConfigs";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sectorwars-monitoring-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function tool(command: string, args: string[]): { status: number | null; output: string } {
+  const r = spawnSync(command, args, { encoding: "utf8", cwd: dir });
+  return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ""}` };
+}
+
+const REGIONS = [
+  { id: "orion", name: "Orion", type: "default" as const, slot: 1 },
+  { id: "vega", name: "Vega", type: "player_owned" as const, slot: 2 },
+  { id: "old", name: "Old", type: "player_owned" as const, slot: 3, state: "retired" },
+];
+
+function planWith(monitoring: Record<string, unknown>, regions: readonly object[] = REGIONS) {
+  const raw = { ...rawOf(devConfigWith([])), regions, monitoring };
+  return planStack(parseConfig(raw, { presentSecrets: new Set() }), "dev");
+}
+
+describe("the monitoring plan", () => {
+  it("is absent in dev unless enabled, and counts its three containers where it is", () => {
+    expect(planWith({}).monitoring).toBeNull();
+    const plan = planWith({ enabled: true });
+    const roles = allContainers(plan).map((c) => c.role);
+    expect(roles.filter((r) => ["prometheus", "alertmanager", "blackbox"].includes(r))).toEqual([
+      "prometheus",
+      "alertmanager",
+      "blackbox",
+    ]);
+  });
+
+  it('accepts "true" as pulumi config set --path stores it', () => {
+    expect(planWith({ enabled: "true" }).monitoring).not.toBeNull();
+    expect(planWith({ enabled: "false" }).monitoring).toBeNull();
+  });
+
+  it("probes every active game service at its health path by its name on the front network, labelled by stack, role and region", () => {
+    const probes = planWith({ enabled: true }).monitoring?.probes ?? [];
+    expect(probes.map((p) => p.url)).toEqual([
+      "http://nexus-api:8000/health",
+      "http://admin-ui:3000/",
+      "http://player-ui:3000/",
+      "http://paypal-service:8080/health",
+      "http://region-orion-api:8000/health",
+      "http://region-vega-api:8000/health",
+    ]);
+    expect(probes[4]?.labels).toEqual({ stack: "dev", role: "region-api", region: "orion" });
+    expect(probes[0]?.labels).toEqual({ stack: "dev", role: "nexus-api" });
+  });
+
+  it("watches a new region by the deploy that adds it, without touching the other probes", () => {
+    const before = planWith({ enabled: true }).monitoring?.probes ?? [];
+    const added = [...REGIONS, { id: "rigel", name: "Rigel", type: "player_owned" as const, slot: 4 }];
+    const after = planWith({ enabled: true }, added).monitoring?.probes ?? [];
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after.at(-1)?.labels).toEqual({ stack: "dev", role: "region-api", region: "rigel" });
+  });
+});
+
+describe("sectorwars:monitoring", () => {
+  function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+      parseConfig(raw, { presentSecrets: new Set() });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+      throw err;
+    }
+    return [];
+  }
+  const dev = rawOf(devConfigWith(REGIONS));
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ["enabled as a word", { ...dev, monitoring: { enabled: "yes" } }, "sectorwars:monitoring.enabled: "],
+    [
+      "a scrape interval without unit",
+      { ...dev, monitoring: { scrapeInterval: "15" } },
+      'sectorwars:monitoring.scrapeInterval: must be a number and one of s, m, such as "15s"',
+    ],
+    [
+      "a retention in years",
+      { ...dev, monitoring: { retention: "1y" } },
+      'sectorwars:monitoring.retention: must be a number and one of h, d, w, such as "15d"',
+    ],
+    ["an unknown key", { ...dev, monitoring: { webhook: "https://x" } }, "sectorwars:monitoring.webhook: unknown key"],
+    [
+      "monitoring in swarm mode",
+      { ...rawOf(swarmDevConfig()), monitoring: { enabled: true } },
+      "sectorwars:monitoring.enabled: swarm mode plans no monitoring services yet; set it false or unset it",
+    ],
+    [
+      "prod watched with no webhook",
+      { ...dev, environment: "prod" },
+      "sectorwars:monitoringAlertWebhook: required with monitoring on in prod",
+    ],
+  ])("rejects %s", (_label, raw, expected) => {
+    expect(problemsOf(raw).filter((p) => p.startsWith(`${expected.split(": ")[0]}:`))).toEqual([
+      expect.stringContaining(expected),
+    ]);
+  });
+
+  it("is off in swarm mode unless set, even in prod", () => {
+    expect(problemsOf({ ...rawOf(swarmDevConfig()), environment: "prod" }).join("\n")).not.toContain("monitoring");
+  });
+});
+
+describe("the files, checked by Prometheus's and Alertmanager's own tools", () => {
+  const plan = planWith({ enabled: true, scrapeInterval: "5s" });
+  const monitoring = plan.monitoring;
+  if (!monitoring) throw new Error("monitoring was not planned");
+
+  it("prometheus.yml and its rules pass promtool check config", () => {
+    const rules = path.join(dir, "rules.yml");
+    fs.writeFileSync(rules, alertRulesFile());
+    const config = prometheusConfig({
+      stack: "dev",
+      scrapeInterval: monitoring.scrapeInterval,
+      probes: monitoring.probes,
+      edge: { address: "nginx:443", serverName: "localhost", labels: { stack: "dev", role: "nginx" } },
+      blackbox: "blackbox",
+      alertmanager: "alertmanager",
+    });
+    fs.writeFileSync(path.join(dir, "prometheus.yml"), config.replace(PROMETHEUS_PATHS.rules, rules));
+    const checked = tool("promtool", ["check", "config", "prometheus.yml"]);
+    expect(checked.output).toContain("SUCCESS: 1 rule files found");
+    expect(checked.status, checked.output).toBe(0);
+  });
+
+  it("alertmanager.yml passes amtool check-config, with a webhook and without one", () => {
+    for (const url of ["https://hooks.example.com/T0/secret-token", undefined]) {
+      fs.writeFileSync(path.join(dir, "alertmanager.yml"), alertmanagerConfig(url));
+      const checked = tool("amtool", ["check-config", "alertmanager.yml"]);
+      expect(checked.status, `${url}: ${checked.output}`).toBe(0);
+    }
+  });
+
+  it("the prober's modules name the edge's public host for its certificate", () => {
+    expect(blackboxConfig("play.example.com")).toContain("server_name: play.example.com");
+  });
+});
+
+describe("the alert rules, under promtool test rules", () => {
+  /** One promtool rule test: input series (15 s apart) and the alerts expected at a time. */
+  function runRuleTest(series: { series: string; values: string }[], expected: object[]) {
+    fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile());
+    const test = {
+      rule_files: ["rules.yml"],
+      evaluation_interval: "15s",
+      tests: [{ interval: "15s", input_series: series, alert_rule_test: expected }],
+    };
+    fs.writeFileSync(path.join(dir, "rules.test.yml"), stringify(test));
+    return tool("promtool", ["test", "rules", "rules.test.yml"]);
+  }
+
+  it("passes promtool check rules", () => {
+    fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile());
+    const checked = tool("promtool", ["check", "rules", "rules.yml"]);
+    expect(checked.output).toContain(`SUCCESS: ${ALERT_RULES.length} rules found`);
+  });
+
+  const orion =
+    'job="health", role="region-api", region="orion", stack="dev", instance="http://region-orion-api:8000/health"';
+  const regionDown = {
+    exp_labels: {
+      job: "health",
+      role: "region-api",
+      region: "orion",
+      stack: "dev",
+      instance: "http://region-orion-api:8000/health",
+      severity: "critical",
+    },
+    exp_annotations: { summary: "The API of region orion in stack dev does not answer its health check" },
+  };
+
+  it.each([
+    ["not while down for less than a minute (a blip)", "1x3 0x20", "1m45s", []],
+    ["after a minute down", "1x3 0x20", "2m", [regionDown]],
+    ["no longer once it answers again", "1x3 0x6 1x20", "4m", []],
+  ])("RegionApiDown: %s", (_name, values, at, alerts) => {
+    const result = runRuleTest(
+      [{ series: `probe_success{${orion}}`, values }],
+      [{ eval_time: at, alertname: "RegionApiDown", exp_alerts: alerts }],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it("NexusApiDown, ServiceDown, EdgeDown and ProbesFailing fire on their own series only", () => {
+    const result = runRuleTest(
+      [
+        { series: 'probe_success{job="health", role="nexus-api", stack="dev", instance="n"}', values: "0x20" },
+        { series: 'probe_success{job="health", role="paypal", stack="dev", instance="p"}', values: "0x20" },
+        {
+          series: 'probe_success{job="health", role="region-api", region="vega", stack="dev", instance="v"}',
+          values: "1x20",
+        },
+        { series: 'probe_success{job="edge-tls", role="nginx", stack="dev", instance="e"}', values: "0x20" },
+        { series: 'up{job="health", stack="dev", instance="b"}', values: "0x20" },
+      ],
+      [
+        {
+          eval_time: "2m",
+          alertname: "NexusApiDown",
+          exp_alerts: [
+            {
+              exp_labels: { job: "health", role: "nexus-api", stack: "dev", instance: "n", severity: "critical" },
+              exp_annotations: { summary: "The nexus API in stack dev does not answer its health check" },
+            },
+          ],
+        },
+        {
+          eval_time: "2m",
+          alertname: "ServiceDown",
+          exp_alerts: [
+            {
+              exp_labels: { job: "health", role: "paypal", stack: "dev", instance: "p", severity: "critical" },
+              exp_annotations: { summary: "paypal in stack dev does not answer its health check" },
+            },
+          ],
+        },
+        { eval_time: "2m", alertname: "RegionApiDown", exp_alerts: [] },
+        {
+          eval_time: "2m",
+          alertname: "EdgeDown",
+          exp_alerts: [
+            {
+              exp_labels: { job: "edge-tls", role: "nginx", stack: "dev", instance: "e", severity: "critical" },
+              exp_annotations: { summary: "The edge (nginx) of stack dev does not complete a TLS handshake" },
+            },
+          ],
+        },
+        {
+          eval_time: "2m",
+          alertname: "ProbesFailing",
+          exp_alerts: [
+            {
+              exp_labels: { job: "health", stack: "dev", instance: "b", severity: "critical" },
+              exp_annotations: {
+                summary: "Prometheus cannot reach the blackbox prober in stack dev: nothing is watched",
+              },
+            },
+          ],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it("CertificateExpiresSoon fires for a certificate 13 days from expiry, not for one 15 days away", () => {
+    const day = 86400;
+    const result = runRuleTest(
+      [
+        {
+          series: 'probe_ssl_earliest_cert_expiry{job="edge-tls", stack="dev", instance="soon"}',
+          values: `${13 * day}x80`,
+        },
+        {
+          series: 'probe_ssl_earliest_cert_expiry{job="edge-tls", stack="dev", instance="later"}',
+          values: `${15 * day}x80`,
+        },
+      ],
+      [
+        {
+          eval_time: "15m",
+          alertname: "CertificateExpiresSoon",
+          exp_alerts: [
+            {
+              exp_labels: { job: "edge-tls", stack: "dev", instance: "soon", severity: "warning" },
+              exp_annotations: { summary: "The edge's certificate in stack dev expires in 12d 23h 45m 0s: renew it" },
+            },
+          ],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+});
