@@ -63,6 +63,16 @@ function earlierRelease(): { available: true; commit: string } | { available: fa
 const pulumiEngine = findPulumiEngine();
 const release = earlierRelease();
 const WEBHOOK = "http://alert-receiver.invalid:8080/hooks/upgrade-test";
+const MONITORING_IMAGE_KEYS = ["prometheus", "alertmanager", "blackbox"];
+
+/** The config without the keys a release before monitoring does not know (the test images of its images). */
+function asEarlierRelease(config: Record<string, unknown>): Record<string, unknown> {
+  if (!release.available || !beforeMonitoring(release.commit)) return config;
+  const images = Object.entries(config["sectorwars:images"] as Record<string, unknown>).filter(
+    ([key]) => !MONITORING_IMAGE_KEYS.includes(key),
+  );
+  return { ...config, "sectorwars:images": Object.fromEntries(images) };
+}
 
 /**
  * What a release means to change in a stack deployed before it: the preview steps it expects,
@@ -204,6 +214,8 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   let engine: EngineOption = {};
   let place: StackPlace;
   let stack: EngineStack;
+  /** The stack's config under this checkout: the earlier release's, with what it would refuse. */
+  let current: Record<string, unknown>;
 
   beforeAll(async () => {
     if (!pulumiEngine.available) return;
@@ -241,11 +253,12 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
                 }
               : {}),
           });
+    current = config;
     stack = await EngineStack.create({
       engine: pulumiEngine,
       stackName,
       dockerHost: engine.host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
-      config,
+      config: asEarlierRelease(config),
       programDir: checkout,
       ...(target.kind === "prod"
         ? {
@@ -275,9 +288,12 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   it("previews no change under this checkout, but what it means to change, for a stack the earlier release deployed", async () => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
-    if (target.kind === "prod" && release.available && beforeMonitoring(release.commit)) {
-      // What the new release's preview asks for, by name; the earlier one would refuse the key.
-      await stack.stack.setConfig("sectorwars:monitoringAlertWebhook", { value: WEBHOOK, secret: true });
+    if (release.available && beforeMonitoring(release.commit)) {
+      // What the operator sets with the upgrade: the earlier release would refuse these keys.
+      stack.writeConfig(current);
+      if (target.kind === "prod") {
+        await stack.stack.setConfig("sectorwars:monitoringAlertWebhook", { value: WEBHOOK, secret: true });
+      }
     }
     const intended = release.available ? intendedSteps(target.kind, release.commit) : [];
     const steps = (await stack.previewChanges()).sort();
