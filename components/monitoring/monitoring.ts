@@ -23,7 +23,7 @@ import type { Backend, Deployed } from "../workload/workload";
 export interface MonitoringArgs {
   /** The orchestrator that declares the workloads. */
   readonly backend: Backend;
-  /** The three containers, their network and volume, the scrape interval and the probes. */
+  /** The three containers, their network and volumes, the scrape interval and the probes. */
   readonly plan: MonitoringPlan;
   /** The stack's name and edge: the TLS probe asks the edge for its public name's certificate. */
   readonly stack: string;
@@ -34,7 +34,7 @@ export interface MonitoringArgs {
   readonly images: Record<MonitoringImageKey, pulumi.Input<string>>;
   /** Where Alertmanager posts (monitoringAlertWebhook); none: alerts are shown, not sent. */
   readonly alertWebhook?: pulumi.Output<string>;
-  /** Protect Prometheus's volume against deletion (prod), as every data volume. */
+  /** Protect Prometheus's and Alertmanager's volumes against deletion (prod), as every data volume. */
   readonly protectData: boolean;
 }
 
