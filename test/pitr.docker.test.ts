@@ -171,7 +171,10 @@ it.each([
     await lab.waitReady(name);
     docker(["network", "disconnect", lab.network, lab.s3.container]);
     try {
-      lab.psql(name, "create table t (i int); insert into t values (1); select pg_switch_wal()");
+      // Its own table: a database on an empty volume restores the lab's stanza first, which may hold
+      // the other variant's writes by now.
+      const table = `pushed_${async ? "async" : "sync"}`;
+      lab.psql(name, `create table ${table} (i int); insert into ${table} values (1); select pg_switch_wal()`);
       const failed = () => lab.query(name, "select failed_count > 0 from pg_stat_archiver").stdout.trim() === "t";
       await waitUntil(`${name}: a failed push`, failed, 120_000).catch(() => undefined);
       // A forked push retries on its own timeouts before it exits.

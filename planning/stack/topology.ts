@@ -10,66 +10,21 @@ import { stanzaOf } from "../backup/pointInTime";
 import type { BackupSettings } from "../backup/run";
 import { stackBackupDir } from "../project";
 import { nodeHosts } from "../swarm/placement";
-import type { ImageKey, ImageSpec, PlatformConfig, RegionConfig } from "../config";
-import { CORE_IMAGE_KEYS, type CoreImageKey, type MonitoringImageKey } from "../config/images";
-import { MONITORING_PORTS, type Probe, healthProbes } from "../monitoring/prometheus";
+import type { ImageSpec, PlatformConfig, RegionConfig } from "../config";
+import { CORE_IMAGE_KEYS, type CoreImageKey } from "../config/images";
+import { type MonitoringPlan, planMonitoring } from "../monitoring/plan";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
-import {
-  type HealthcheckPlan,
-  monitoringHealthcheck,
-  nginxHealthcheck,
-  postgresHealthcheck,
-  redisHealthcheck,
-  withStartInterval,
-} from "./healthchecks";
-import { ROLES, type Replacement, type Role, containerLabels } from "../roles";
-import type { ResourceSpec } from "./sizes";
-import { type HardeningPlan, hardeningFor } from "./hardening";
-import {
-  DEFAULT_PORTS,
-  type GameService,
-  type StopPlan,
-  healthPathOf,
-  isGameService,
-  serviceHealthcheck,
-  stopPlan,
-  withOverrides,
-} from "./services";
+import { nginxHealthcheck, postgresHealthcheck, redisHealthcheck } from "./healthchecks";
+import { type ContainerPlan, containerBasics, core, joinName } from "./containers";
 import type { StaticSource } from "../edge/staticFill";
+
+export { type ContainerPlan, joinName } from "./containers";
+export type { MonitoringPlan } from "../monitoring/plan";
 
 /** Ports inside the platform's own containers; the game's services' are in services.ts. */
 export const PORTS = { postgres: 5432, redis: 6379, http: 80, https: 443 } as const;
 
 export const PGDATA = "/var/lib/postgresql/data";
-
-export interface ContainerPlan {
-  role: Role;
-  /**
-   * The seed's container name, e.g. sectorwars_region_orion_db: the whole Docker name of a
-   * stateful container, the stable part of a stateless one's (see planning/stack/replacement.ts).
-   */
-  containerName: string;
-  /** DNS name on the container's networks (the seed's compose service name). */
-  hostname: string;
-  port: number;
-  image: ImageKey;
-  labels: Record<string, string>;
-  size: ResourceSpec;
-  /** The size profile the numbers came from, for reports. */
-  sizeProfile: string;
-  /** Health check as this engine runs it (a start interval where the engine has one). */
-  healthcheck: HealthcheckPlan;
-  /** How a deploy replaces the container. */
-  replacement: Replacement;
-  /** Stop signal and grace period. */
-  stop: StopPlan;
-  /** Capabilities, security options, read-only root and tmpfs. */
-  hardening: HardeningPlan;
-  /** Environment from the stack config (sectorwars:services.<service>.env), besides the platform's. */
-  env: Record<string, string>;
-  /** `env` holds values set with --secret: keep the container's environment secret. */
-  envSecret: boolean;
-}
 
 export interface DatabasePlan extends ContainerPlan {
   database: string;
@@ -113,20 +68,6 @@ export interface BackupPlan {
   generation: number;
   /** Continuous archiving to backup.repository (planning/backup/archive.ts); null: dumps only. */
   archive: NonNullable<PlatformConfig["backup"]["repository"]> | null;
-}
-
-/** What the Monitoring component declares (sectorwars:monitoring); null where the stack is not watched. */
-export interface MonitoringPlan {
-  prometheus: ContainerPlan & { volumeName: string; retention: string };
-  /** Its silences and notification log outlive the container (a new webhook, a new image). */
-  alertmanager: ContainerPlan & { volumeName: string };
-  blackbox: ContainerPlan;
-  /** Prometheus, Alertmanager and the prober talk here; it has a route out, for the webhook. */
-  networkName: string;
-  scrapeInterval: string;
-  /** Every active game service's health endpoint, in a stable order (nexus, apps, regions by config). */
-  probes: Probe[];
-  images: Record<MonitoringImageKey, ImageSpec>;
 }
 
 /**
@@ -174,9 +115,6 @@ export interface StackPlan {
   monitoring: MonitoringPlan | null;
 }
 
-/** Docker names only allow [a-zA-Z0-9_.-]; ids and prefixes are already restricted to that. */
-export const joinName = (...parts: (string | number)[]): string => parts.join("_");
-
 /** Postgres identifiers: '-' would need quoting everywhere, '_' never collides since ids have none. */
 export const sqlIdentifier = (id: string): string => id.replace(/-/g, "_");
 
@@ -189,67 +127,6 @@ export function redisDatabasesFor(slots: readonly number[]): number {
   let databases = 16;
   while (databases < needed) databases *= 2;
   return databases;
-}
-
-function profile(config: PlatformConfig, name: string): ResourceSpec {
-  const spec = config.sizeProfiles[name];
-  // parseConfig has already rejected unknown profiles; reaching this is a programming error.
-  if (!spec) throw new Error(`size profile "${name}" is not defined`);
-  return spec;
-}
-
-/** What every container plan is made from besides its own fields. */
-interface PlanContext {
-  config: PlatformConfig;
-  stack: string;
-  engine: EngineFeatures;
-}
-
-/** What a container's own listener and check are, where the stack config cannot change them. */
-interface PlatformListener {
-  port: number;
-  healthcheck: HealthcheckPlan;
-}
-
-/**
- * The fields every container shares. A game service's port, health check, hardening and extra
- * environment come from its sectorwars:services entry (defaults when unset); a platform
- * container's from `listener` and hardening.ts.
- */
-function containerBasics(
-  ctx: PlanContext,
-  role: Role,
-  c: { sizeProfile: string; regionId?: string; listener?: PlatformListener },
-): Omit<ContainerPlan, "containerName" | "hostname" | "image"> {
-  const common = {
-    role,
-    labels: containerLabels(ctx.stack, role, c.regionId),
-    size: profile(ctx.config, c.sizeProfile),
-    sizeProfile: c.sizeProfile,
-    replacement: ROLES[role].replacement,
-    stop: stopPlan(role, ctx.config.services),
-  };
-  if (isGameService(role)) {
-    const settings = ctx.config.services[role];
-    const port = settings.port ?? DEFAULT_PORTS[role];
-    return {
-      ...common,
-      port,
-      healthcheck: withStartInterval(serviceHealthcheck(role, settings, port), ctx.engine),
-      hardening: withOverrides(hardeningFor(role), settings),
-      env: settings.env ?? {},
-      envSecret: ctx.config.servicesSecret,
-    };
-  }
-  if (!c.listener) throw new Error(`${role}: a platform container needs its port and health check`);
-  return {
-    ...common,
-    port: c.listener.port,
-    healthcheck: withStartInterval(c.listener.healthcheck, ctx.engine),
-    hardening: hardeningFor(role),
-    env: {},
-    envSecret: false,
-  };
 }
 
 export function planRegion(
@@ -296,20 +173,6 @@ export function planRegion(
       debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase + region.slot : null,
       stanza: stanzaOf({ kind: "region", regionId: region.id }),
     },
-  };
-}
-
-/** A container that exists once per stack, sized by the profile of its role's name. */
-function core(
-  ctx: PlanContext,
-  role: Role,
-  c: { suffix: string; hostname: string; image: ImageKey; listener?: PlatformListener },
-): ContainerPlan {
-  return {
-    ...containerBasics(ctx, role, { sizeProfile: role, ...(c.listener ? { listener: c.listener } : {}) }),
-    containerName: joinName(ctx.config.namePrefix, c.suffix),
-    hostname: c.hostname,
-    image: c.image,
   };
 }
 
@@ -421,65 +284,12 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
     },
     database: config.database,
     monitoring: config.monitoring.enabled
-      ? planMonitoring(ctx, { nexusApi, apps: [admin, player, paypal], regions })
+      ? planMonitoring(ctx, {
+          nexusApi,
+          apps: [admin, player, paypal],
+          regionApis: regions.filter((r) => r.state === "active").map((r) => r.api),
+        })
       : null,
-  };
-}
-
-/** The game services a stack runs, for the probes: the nexus API, the apps, each active region's API. */
-interface Watched {
-  nexusApi: ContainerPlan;
-  apps: ContainerPlan[];
-  regions: RegionPlan[];
-}
-
-function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPlan {
-  const { config } = ctx;
-  const listener = (port: number): PlatformListener => ({ port, healthcheck: monitoringHealthcheck(port) });
-  const services = [
-    watched.nexusApi,
-    ...watched.apps,
-    ...watched.regions.filter((r) => r.state === "active").map((r) => r.api),
-  ];
-  return {
-    prometheus: {
-      ...core(ctx, "prometheus", {
-        suffix: "prometheus",
-        hostname: "prometheus",
-        image: "prometheus",
-        listener: listener(MONITORING_PORTS.prometheus),
-      }),
-      volumeName: joinName(config.namePrefix, "prometheus_data"),
-      retention: config.monitoring.retention,
-    },
-    alertmanager: {
-      ...core(ctx, "alertmanager", {
-        suffix: "alertmanager",
-        hostname: "alertmanager",
-        image: "alertmanager",
-        listener: listener(MONITORING_PORTS.alertmanager),
-      }),
-      volumeName: joinName(config.namePrefix, "alertmanager_data"),
-    },
-    blackbox: core(ctx, "blackbox", {
-      suffix: "blackbox",
-      hostname: "blackbox",
-      image: "blackbox",
-      listener: listener(MONITORING_PORTS.blackbox),
-    }),
-    networkName: joinName(config.namePrefix, "monitoring"),
-    scrapeInterval: config.monitoring.scrapeInterval,
-    probes: healthProbes(
-      services.map((plan) => ({
-        plan,
-        healthPath: healthPathOf(plan.role as GameService, config.services[plan.role as GameService]),
-      })),
-    ),
-    images: {
-      prometheus: config.images.prometheus,
-      alertmanager: config.images.alertmanager,
-      blackbox: config.images.blackbox,
-    },
   };
 }
 
