@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../../planning/roles";
 import { type EngineOption, docker, run } from "./docker";
 import { TEST_IMAGES } from "./images";
-import { type Answer, browserGetAt, freePorts, probeEchoOf } from "./net";
+import { type Answer, browserGetAt, probeEchoOf, publishablePorts } from "./net";
 import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
 import { readStackFile } from "./pulumi";
 import { alive } from "./process";
@@ -94,7 +94,7 @@ export interface StackPlace {
 }
 
 export async function newStackPlace(id: string): Promise<StackPlace> {
-  const [httpPort = 0, httpsPort = 0] = await freePorts(2);
+  const [httpPort = 0, httpsPort = 0] = await publishablePorts(2);
   return {
     namePrefix: `et${id}`,
     httpPort,

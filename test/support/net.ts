@@ -28,6 +28,26 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /**
+ * Free ports for a stack's published ports, below Linux's ephemeral range (32768 and up): the
+ * kernel never hands them to another test's `listen(0)` or outgoing connection between this check
+ * and the engine's bind, as it may a port `freePorts` found (tests run two files at once).
+ */
+export async function publishablePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (ports.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
+  return ports;
+}
+
+/**
  * Calls `probe` until it returns something other than undefined, every `intervalMs`; throws
  * after `timeoutMs` with `what` and the last error the probe threw.
  */
