@@ -18,7 +18,7 @@ import {
   prometheusConfig,
 } from "../../planning/monitoring/prometheus";
 import type { MonitoringPlan, StackPlan } from "../../planning/stack/topology";
-import type { Backend, Deployed } from "../workload/workload";
+import type { Backend } from "../workload/workload";
 
 export interface MonitoringArgs {
   /** The orchestrator that declares the workloads. */
@@ -126,7 +126,7 @@ export class Monitoring extends pulumi.ComponentResource {
       parent,
     );
     const https = `${args.edge.hostname}:${args.edge.ports.https.internal}`;
-    const prometheus: Deployed = backend.workload(
+    const prometheus = backend.workload(
       `${name}-prometheus`,
       {
         plan: plan.prometheus,

@@ -6,7 +6,7 @@ import type { ImageSpec } from "../config";
 import type { MonitoringImageKey } from "../config/images";
 import { type ContainerPlan, type PlanContext, type PlatformListener, core, joinName } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
-import { type GameService, healthPathOf } from "../stack/services";
+import { healthPathOf, isGameService } from "../stack/services";
 import { MONITORING_PORTS, type Probe, healthProbes } from "./prometheus";
 
 /** What the Monitoring component declares (sectorwars:monitoring); null where the stack is not watched. */
@@ -64,10 +64,10 @@ export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPl
     networkName: joinName(config.namePrefix, "monitoring"),
     scrapeInterval: config.monitoring.scrapeInterval,
     probes: healthProbes(
-      services.map((plan) => ({
-        plan,
-        healthPath: healthPathOf(plan.role as GameService, config.services[plan.role as GameService]),
-      })),
+      // Each is a game service; the guard tells the type so.
+      services.flatMap((plan) =>
+        isGameService(plan.role) ? [{ plan, healthPath: healthPathOf(plan.role, config.services[plan.role]) }] : [],
+      ),
     ),
     images: {
       prometheus: config.images.prometheus,

@@ -16,6 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROJECT_DIR } from "../../components/config/stackFile";
+import { MONITORING_IMAGE_KEYS } from "../../planning/config/images";
 import { type EngineOption, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
@@ -63,13 +64,12 @@ function earlierRelease(): { available: true; commit: string } | { available: fa
 const pulumiEngine = findPulumiEngine();
 const release = earlierRelease();
 const WEBHOOK = "http://alert-receiver.invalid:8080/hooks/upgrade-test";
-const MONITORING_IMAGE_KEYS = ["prometheus", "alertmanager", "blackbox"];
 
 /** The config without the keys a release before monitoring does not know (the test images of its images). */
 function asEarlierRelease(config: Record<string, unknown>): Record<string, unknown> {
   if (!release.available || !beforeMonitoring(release.commit)) return config;
   const images = Object.entries(config["sectorwars:images"] as Record<string, unknown>).filter(
-    ([key]) => !MONITORING_IMAGE_KEYS.includes(key),
+    ([key]) => !(MONITORING_IMAGE_KEYS as readonly string[]).includes(key),
   );
   return { ...config, "sectorwars:images": Object.fromEntries(images) };
 }
