@@ -22,6 +22,7 @@ export type Role =
   | "admin-ui"
   | "player-ui"
   | "paypal"
+  | "acme"
   | MonitoringRole;
 
 /** The stack's watchers (sectorwars:monitoring): they exist only in a stack that enables them. */
@@ -137,6 +138,17 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   prometheus: monitoringFacts(["/prometheus"]),
   alertmanager: monitoringFacts(["/alertmanager"]),
   blackbox: monitoringFacts(["/tmp"]),
+  // The edge's ACME client (edge.acme): lego in a renewal loop, as root in its own image.
+  acme: {
+    // Two would race for the same account and certificate files.
+    replacement: "delete-before-replace",
+    capabilityAdds: [],
+    receivesUploads: true,
+    writes: ["/tmp"],
+    stopGraceSeconds: 10,
+    game: null,
+    holdsData: false,
+  },
   nginx: {
     replacement: "delete-before-replace",
     // The master binds 80/443 as root and starts workers as the nginx user.

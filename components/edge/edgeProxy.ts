@@ -11,13 +11,15 @@ import {
   edgeReloadInput,
   edgeReloadScript,
 } from "../../planning/edge/plan";
+import { ACME_PATHS } from "../../planning/edge/acmeClient";
+import { ACME_EDGE_FILES, edgeStartScript } from "../../planning/edge/acmeEdge";
 import { nginxConfHash, renderNginxConf } from "../../planning/edge/nginx";
 import type { NginxSettings } from "../../planning/edge/settings";
 import { STATIC_FILL_ENV, type StaticSource, staticFillCommand } from "../../planning/edge/staticFill";
 import { nodeLabelCommands } from "../../planning/swarm/commands";
 import type { StackPlan } from "../../planning/stack/topology";
 import { hashDirectory } from "../config/contentHash";
-import type { Backend, Deployed, EdgeBackends } from "../workload/workload";
+import type { Backend, DataVolume, Deployed, EdgeBackends } from "../workload/workload";
 import { type TlsSource, tlsMaterial } from "./tlsMaterial";
 
 export interface EdgeProxyArgs {
@@ -41,6 +43,12 @@ export interface EdgeProxyArgs {
    * UI's image id, which a `playerUiImage` source copies from. Absent: nothing fills the volume.
    */
   staticFill?: { source: StaticSource; playerUiImage: pulumi.Input<string> };
+  /**
+   * edge.acme (one host): the volume the ACME client publishes certificates in. nginx mounts it
+   * read-only, installs what it finds there at start and loads each new one (planning/edge/acme.ts);
+   * the `tls` pair is then only what it serves until the first one arrives.
+   */
+  acme?: { volumeName: string };
   /**
    * Swarm mode: the labels the program sets on each node (the edge marker and the configured
    * ones), set before the edge's tasks are placed by them; removed again with the node's entry.
@@ -70,10 +78,16 @@ export class EdgeProxy extends pulumi.ComponentResource {
   public readonly staticFill?: command.local.Command;
   /** Swarm mode: the node label commands; services with constraints wait for them. */
   public readonly nodeLabels: command.local.Command[];
-  private readonly server: Deployed;
+  /** Served at /static/, and where ACME HTTP-01 tokens are written. */
+  public readonly staticVolume: DataVolume;
+  /** edge.acme: where the ACME client publishes certificates. */
+  public readonly acmeVolume?: DataVolume;
+  /** The nginx container or service. */
+  public readonly server: Deployed;
   private readonly name: string;
   private readonly nginx: NginxSettings;
   private readonly tls: pulumi.Output<{ certificate: string; certificateKey: string }>;
+  private readonly acme: boolean;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:EdgeProxy", name, {}, opts);
@@ -98,6 +112,16 @@ export class EdgeProxy extends pulumi.ComponentResource {
       { volumeName: plan.staticVolumeName, labels: plan.labels, protect: false },
       parent,
     );
+    this.staticVolume = staticVolume;
+    // Not protected: an account and certificates a CA issues again (within its rate limits).
+    const acmeVolume = args.acme
+      ? backend.volume(
+          `${name}-acme`,
+          { volumeName: args.acme.volumeName, labels: plan.labels, protect: false },
+          parent,
+        )
+      : undefined;
+    if (acmeVolume) this.acmeVolume = acmeVolume;
 
     const material = tlsMaterial(name, args.tls, this);
     const nginxConf = renderNginxConf(args.nginx);
@@ -119,7 +143,12 @@ export class EdgeProxy extends pulumi.ComponentResource {
           // Read by the master, which runs as root, before it drops to the nginx user.
           { path: TLS_KEY_PATH, content: material.privateKey, secret: true, mode: 0o400, object: object("key", "key") },
         ],
-        volumes: [{ volume: staticVolume, target: STATIC_VOLUME_PATH, readOnly: true }],
+        volumes: [
+          { volume: staticVolume, target: STATIC_VOLUME_PATH, readOnly: true },
+          ...(acmeVolume ? [{ volume: acmeVolume, target: ACME_PATHS.inEdge, readOnly: true }] : []),
+        ],
+        // With edge.acme, a shell installs and watches the ACME certificate, then execs nginx.
+        ...(acmeVolume ? { command: ["sh", "-c", edgeStartScript()] } : {}),
         networks: [{ network: this.frontNetwork, aliases: [plan.hostname] }],
         publish: [plan.ports.http, plan.ports.https],
         // One host: the reload command below keeps all three files current.
@@ -133,6 +162,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
       .apply(([certificate, certificateKey]) => ({ certificate, certificateKey }));
     this.nginx = args.nginx;
     this.name = name;
+    this.acme = args.acme !== undefined;
 
     if (args.staticFill) {
       const from = fillSource(args.staticFill.source, args.staticFill.playerUiImage);
@@ -206,7 +236,9 @@ export class EdgeProxy extends pulumi.ComponentResource {
       .all([this.tls, current])
       .apply(([tls, currentContainers]) => ({ ...tls, conf: renderNginxConf({ ...this.nginx, currentContainers }) }));
     const container = this.server;
-    const reload = container.command((name) => `docker exec -i ${name} sh -ec '${edgeReloadScript()}'`);
+    // With edge.acme the script installs the ACME client's certificate, when there is one, instead of the given pair.
+    const script = edgeReloadScript(this.acme ? ACME_EDGE_FILES : undefined);
+    const reload = container.command((name) => `docker exec -i ${name} sh -ec '${script}'`);
     return new command.local.Command(
       `${this.name}-reload`,
       {

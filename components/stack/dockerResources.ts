@@ -33,6 +33,8 @@ export interface ServiceContainerArgs {
   envs?: pulumi.Input<pulumi.Input<string>[]>;
   /** Overrides the image's command. */
   command?: string[];
+  /** Overrides the image's entrypoint. */
+  entrypoints?: string[];
   networks: NetworkAttachment[];
   mounts?: docker.types.input.ContainerMount[];
   /** Files written into the container before it starts (configs, password files). */
@@ -86,6 +88,7 @@ export function serviceContainer(
     labels: Object.entries(plan.labels).map(([label, value]) => ({ label, value })),
     envs: args.envs,
     command: args.command,
+    ...(args.entrypoints ? { entrypoints: args.entrypoints } : {}),
     healthcheck: plan.healthcheck,
     networksAdvanced: args.networks.map((n) => ({ name: n.name, aliases: n.aliases })),
     mounts: args.mounts,

@@ -9,6 +9,7 @@ import { capacityProblems } from "../../planning/capacity/text";
 import { edgeNginxSettings } from "../../planning/edge/plan";
 import type { StackPlan } from "../../planning/stack/topology";
 import { type StackSecrets, configFailure } from "../config/stackConfig";
+import { AcmeClient } from "../edge/acmeClient";
 import { EdgeProxy } from "../edge/edgeProxy";
 import { ContainerBackend } from "../workload/containerBackend";
 import type { Orchestrator } from "../workload/workload";
@@ -41,14 +42,29 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
     image: images.ids.nginx,
     nginx: edgeNginxSettings(plan),
     tls: secrets.tls,
+    ...(plan.acme ? { acme: { volumeName: plan.acme.volumeName } } : {}),
     ...(plan.edge.staticFrom
       ? { staticFill: { source: plan.edge.staticFrom, playerUiImage: images.ids.playerUi } }
       : {}),
   });
+  const moreImages: Orchestrator["moreImages"] = (name, more) =>
+    new PlatformImages(name, { images: more, namePrefix: plan.prefix }).ids;
+  const acme =
+    plan.acme && edge.acmeVolume
+      ? new AcmeClient("acme", {
+          backend,
+          plan: plan.acme,
+          image: moreImages("acme-image", plan.acme.images).acme,
+          webroot: edge.staticVolume,
+          volume: edge.acmeVolume,
+          network: edge.frontNetwork,
+          edge: edge.server,
+        })
+      : undefined;
   return {
     backend,
     images: images.ids,
-    moreImages: (name, more) => new PlatformImages(name, { images: more, namePrefix: plan.prefix }).ids,
+    moreImages,
     edge: {
       frontNetwork: edge.frontNetwork,
       name: edge.serverName,
@@ -62,6 +78,8 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
     outputs: {
       /** Per-service and total CPU and memory, headroom, and how many more regions of each size fit. */
       capacity,
+      /** edge.acme: the ACME client's container. */
+      ...(acme ? { acmeClient: acme.name } : {}),
     },
   };
 }

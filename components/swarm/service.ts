@@ -32,6 +32,8 @@ export interface SwarmServiceArgs {
   env?: Record<string, string>;
   /** Overrides the image's command (CMD, which the entrypoint gets as arguments). */
   args?: string[];
+  /** Overrides the image's entrypoint (swarm's ContainerSpec calls it `commands`). */
+  command?: string[];
   /** Overlay networks by id, with the task's DNS aliases on each. */
   networks: { id: pulumi.Input<string>; aliases: string[] }[];
   secrets?: TaskFile[];
@@ -98,6 +100,7 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
         image: args.image,
         labels,
         ...(args.args ? { args: args.args } : {}),
+        ...(args.command ? { commands: args.command } : {}),
         ...(args.env && Object.keys(args.env).length > 0 ? { env: args.env } : {}),
         healthcheck: {
           tests: c.healthcheck.tests,

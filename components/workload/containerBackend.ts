@@ -94,6 +94,7 @@ export class ContainerBackend implements Backend {
         image: w.image,
         ...(envs === undefined ? {} : { envs }),
         ...(w.command ? { command: w.command } : {}),
+        ...(w.entrypoint ? { entrypoints: w.entrypoint } : {}),
         networks: w.networks.map((n) => ({
           name: this.networkNames.get(n.network) ?? n.network.name,
           aliases: n.aliases,

@@ -97,6 +97,7 @@ export class SwarmBackend implements Backend {
         image: w.image,
         env: { ...w.env, ...Object.fromEntries(secretEnv.map((s) => [`${s.key}_FILE`, s.file])) },
         ...(w.command ? { args: w.command } : {}),
+        ...(w.entrypoint ? { command: w.entrypoint } : {}),
         networks: w.networks.map((n) => ({ id: n.network.id, aliases: n.aliases })),
         secrets,
         configs: files.filter((f) => !f.secret).map(({ secret: _secret, ...f }) => f),

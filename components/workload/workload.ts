@@ -63,6 +63,8 @@ export interface WorkloadArgs {
   secretEnv?: SecretEnv[];
   /** Overrides the image's command. */
   command?: string[];
+  /** Overrides the image's entrypoint (lego's image runs /lego; its renewal loop is a shell). */
+  entrypoint?: string[];
   files?: WorkloadFile[];
   /** Data volumes from Backend.volume, mounted at `target`. */
   volumes?: { volume: DataVolume; target: string; readOnly?: boolean }[];

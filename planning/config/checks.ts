@@ -135,10 +135,29 @@ export function crossCheck(
         add(["images", key], `"${image.ref}" has no tag or digest; prod pins what it runs`);
       }
     }
-    for (const key of ["paypalClientId", "paypalClientSecret", "tlsCertificate", "tlsPrivateKey"] as const) {
+    // With edge.acme the certificate comes from the CA.
+    const tlsKeys = config.edge.acme ? [] : (["tlsCertificate", "tlsPrivateKey"] as const);
+    for (const key of ["paypalClientId", "paypalClientSecret", ...tlsKeys] as const) {
       if (!context.presentSecrets.has(key)) {
         add([key], `prod refuses to deploy without it: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ...`);
       }
+    }
+  }
+  if (config.edge.acme) {
+    if (config.orchestrator === "swarm") {
+      add(["edge", "acme"], "swarm mode has no ACME client yet; use the tlsCertificate and tlsPrivateKey secrets");
+    }
+    if (context.presentSecrets.has("tlsCertificate") || context.presentSecrets.has("tlsPrivateKey")) {
+      add(
+        ["edge", "acme"],
+        `the certificate comes from the ACME CA or from the tlsCertificate/tlsPrivateKey secrets, not both: unset edge.acme or pulumi config rm ${CONFIG_NAMESPACE}:tlsCertificate and ${CONFIG_NAMESPACE}:tlsPrivateKey`,
+      );
+    }
+    if (!/^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(config.edge.hostname)) {
+      add(
+        ["edge", "hostname"],
+        `an ACME CA certifies public DNS names only, not "${config.edge.hostname}" (edge.acme is set)`,
+      );
     }
   }
   if (config.monitoring.enabled && config.orchestrator === "swarm") {

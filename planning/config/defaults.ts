@@ -22,6 +22,12 @@ export const DEFAULTS = {
   redis: { maxmemory: "6gb", maxmemoryPolicy: "allkeys-lru" },
   paypal: { environment: "sandbox" },
   edge: { hostname: "localhost", httpPort: 80, httpsPort: 443, upstreamKeepalive: DEFAULT_UPSTREAM_KEEPALIVE },
+  /** edge.acme's fields, when the stack sets edge.acme (unset, the edge uses no ACME CA). */
+  edgeAcme: {
+    directory: "https://acme-v02.api.letsencrypt.org/directory",
+    renewBeforeDays: 30,
+    checkInterval: "12h",
+  },
   services: DEFAULT_STOP,
   debugPorts: { publish: false, postgresBase: 15432, redis: 16379 },
   backup: {

@@ -3,6 +3,7 @@
  * defaults to, how it is checked, and how it is described in the config reference.
  */
 import { z } from "zod";
+import { acmeSchema } from "./acme";
 import { DEFAULTS } from "./defaults";
 import { MAX_UPSTREAM_KEEPALIVE } from "../edge/capabilities";
 import type { StaticSource } from "../edge/staticFill";
@@ -110,6 +111,7 @@ export const edgeSchema = z
     httpsRedirect: z.boolean().optional().describe(HTTPS_REDIRECT_DESCRIPTION),
     // As the program uses it: a StaticSource, or null when unset.
     staticFrom: staticFromSchema.transform(staticSourceOf),
+    acme: acmeSchema,
   })
   .prefault({})
   .describe("The nginx edge proxy's public side.");

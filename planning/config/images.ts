@@ -10,20 +10,26 @@ export type CoreImageKey = (typeof CORE_IMAGE_KEYS)[number];
 /** What a stack with sectorwars:monitoring runs besides; resolved (pulled) only then. */
 export const MONITORING_IMAGE_KEYS = ["prometheus", "alertmanager", "blackbox"] as const;
 export type MonitoringImageKey = (typeof MONITORING_IMAGE_KEYS)[number];
-export const IMAGE_KEYS = [...CORE_IMAGE_KEYS, ...MONITORING_IMAGE_KEYS] as const;
+/** The edge's ACME client, run only by a stack with edge.acme. */
+export const ACME_IMAGE_KEY = "acme";
+export const IMAGE_KEYS = [...CORE_IMAGE_KEYS, ...MONITORING_IMAGE_KEYS, ACME_IMAGE_KEY] as const;
 export type ImageKey = (typeof IMAGE_KEYS)[number];
 
 /** The game's own services: prod must name real images for these. */
 export const APP_IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal"] as const;
 
-/** The seed's public images and the Prometheus project's, used unless the stack names others. */
-export const DEFAULT_PUBLIC_IMAGES: Readonly<Record<"postgres" | "redis" | "nginx" | MonitoringImageKey, string>> = {
+/** The seed's public images, the Prometheus project's and lego's, used unless the stack names others. */
+export const DEFAULT_PUBLIC_IMAGES: Readonly<
+  Record<"postgres" | "redis" | "nginx" | MonitoringImageKey | typeof ACME_IMAGE_KEY, string>
+> = {
   postgres: "postgres:15-alpine",
   redis: "redis:7-alpine",
   nginx: "nginx:alpine",
   prometheus: "prom/prometheus:v2.53.2",
   alertmanager: "prom/alertmanager:v0.27.0",
   blackbox: "prom/blackbox-exporter:v0.25.0",
+  // The lego release the tests run (Debian's 4.9.1): its flags and output paths are what the renewal loop uses.
+  acme: "goacme/lego:v4.9.1",
 };
 
 /** Until real images are configured, the dev stack runs the repo's probe in every app role. */
@@ -65,8 +71,9 @@ export const imagesSchema = z
   .prefault({})
   .describe(
     "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx; with monitoring also prometheus, " +
-      "alertmanager, blackbox): an image reference or a local build `{ context, dockerfile? }`. postgres, redis and " +
-      "nginx default to the seed's public images, the monitoring ones to the Prometheus project's; in dev the app " +
+      "alertmanager, blackbox; with edge.acme also acme): an image reference or a local build `{ context, dockerfile? }`. " +
+      "postgres, redis and nginx default to the seed's public images, the monitoring ones to the Prometheus project's, " +
+      "acme to goacme/lego; in dev the app " +
       "images default to a build of ./probe; prod requires references with a tag or digest.",
   );
 

@@ -20,8 +20,9 @@ import { ORCHESTRATORS, swarmSchema } from "../swarm/config";
 export const SECRET_KEYS = {
   paypalClientId: "PayPal REST client id. Required in prod.",
   paypalClientSecret: "PayPal REST client secret. Required in prod.",
-  tlsCertificate: "PEM certificate chain served on HTTPS. Required in prod; dev generates a self-signed one.",
-  tlsPrivateKey: "PEM private key of tlsCertificate. Required in prod.",
+  tlsCertificate:
+    "PEM certificate chain served on HTTPS. Required in prod unless edge.acme obtains one; dev generates a self-signed one.",
+  tlsPrivateKey: "PEM private key of tlsCertificate. Required with it.",
   backupRepositoryPassword:
     "Encryption key of backup.repository (at least 20 characters): nothing in the repository can be read without it. Required with backup.repository.",
   backupRepositoryCredentials: "KEY_ID:SECRET of the S3 bucket of backup.repository. Required with backup.repository.",
@@ -135,4 +136,7 @@ export type ParsedConfig = z.output<typeof rawConfigSchema>;
  * Every default is a value its field accepts (`region` is per list entry). Checked here, where
  * the whole schema's type is known: config/defaults.ts feeds the schema and imports nothing of it.
  */
-DEFAULTS satisfies Partial<Omit<RawConfig, "regions">> & { region: Partial<RawConfig["regions"][number]> };
+DEFAULTS satisfies Partial<Omit<RawConfig, "regions">> & {
+  region: Partial<RawConfig["regions"][number]>;
+  edgeAcme: Partial<NonNullable<NonNullable<RawConfig["edge"]>["acme"]>>;
+};

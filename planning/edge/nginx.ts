@@ -24,7 +24,14 @@
  */
 import { createHash } from "node:crypto";
 import { type HostPort, POOL, SECURITY_HEADERS, type Target, block, hostPort, json, proxy } from "./text";
-import { PAYPAL_CACHE_MAP, healthzLocation, httpRedirectServer, paypalLocation, staticLocations } from "./routes";
+import {
+  PAYPAL_CACHE_MAP,
+  acmeChallengeLocation,
+  healthzLocation,
+  httpRedirectServer,
+  paypalLocation,
+  staticLocations,
+} from "./routes";
 import { type NginxSettings, type Region, type Valid, validateNginxSettings } from "./settings";
 
 /** The route prefixes; what each upstream receives is in the file comment. */
@@ -202,6 +209,10 @@ export function renderNginxConf(settings: NginxSettings): string {
     "error_page 504 @error_504;",
     "",
     ...healthzLocation(ROUTES.healthz),
+    // Without the redirect, plain HTTP is this server: it answers the CA's HTTP-01 requests here.
+    ...(v.httpsRedirect === null && v.acmeChallengeRoot !== null
+      ? ["", ...acmeChallengeLocation(v.acmeChallengeRoot)]
+      : []),
     "",
     ...staticLocations(ROUTES.static, v.staticRoot, target(v.player, POOL.player)),
     "",

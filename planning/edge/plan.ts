@@ -41,6 +41,8 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
     ...(plan.edge.httpsRedirect
       ? { httpsRedirect: { origin: plan.publicUrl, acmeChallengeRoot: STATIC_VOLUME_PATH } }
       : {}),
+    // edge.acme without the redirect: plain HTTP serves everything, and the CA's tokens too.
+    ...(plan.acme ? { acmeChallengeRoot: STATIC_VOLUME_PATH } : {}),
     tls: { certificate: TLS_CERT_PATH, certificateKey: TLS_KEY_PATH },
     staticRoot: STATIC_ROOT,
     // The official image links these logs to the container's stdout and stderr.
@@ -61,6 +63,11 @@ export interface EdgeFiles {
   certificateKey: string;
   /** The nginx command, e.g. "nginx" in the container. */
   nginx: string;
+  /**
+   * edge.acme: the ACME client's certificate chain and key, in one PEM file it renames into place
+   * whole (planning/edge/acme.ts). Whenever it exists, it is installed instead of the given pair.
+   */
+  acmePem?: string;
 }
 
 export const EDGE_FILES: EdgeFiles = {
@@ -87,8 +94,13 @@ export function edgeReloadInput(files: { conf: string; certificate: string; cert
  * rejects the set, the previous three files go back, nothing is reloaded, and the script fails
  * so `pulumi up` reports it. No single quote inside: it travels in `sh -ec '...'`.
  */
-export function edgeReloadScript(files: EdgeFiles = EDGE_FILES): string {
-  const { conf, certificate, certificateKey, nginx } = files;
+export function edgeReloadScript(
+  files: EdgeFiles = EDGE_FILES,
+  options: { reload: boolean } = { reload: true },
+): string {
+  const { conf, certificate, certificateKey, nginx, acmePem } = files;
+  // The key's PEM block, and everything else (the chain): one file, so never a key of another certificate.
+  const keyBlock = "/-BEGIN [A-Z ]*PRIVATE KEY-/,/-END [A-Z ]*PRIVATE KEY-/";
   const install = (from: "new" | "old") =>
     `put "$t/${from}.conf" "${conf}" 644 && put "$t/${from}.crt" "${certificate}" 444 && put "$t/${from}.key" "${certificateKey}" 400`;
   return [
@@ -99,12 +111,18 @@ export function edgeReloadScript(files: EdgeFiles = EDGE_FILES): string {
     `printf "%s" "$conf" | base64 -d > "$t/new.conf"`,
     `printf "%s" "$crt" | base64 -d > "$t/new.crt"`,
     `printf "%s" "$key" | base64 -d > "$t/new.key"`,
+    ...(acmePem === undefined
+      ? []
+      : [
+          `if [ -s "${acmePem}" ]; then cp "${acmePem}" "$t/acme.pem"; sed "${keyBlock}d" "$t/acme.pem" > "$t/new.crt"; sed -n "${keyBlock}p" "$t/acme.pem" > "$t/new.key"; fi`,
+        ]),
     `cp "${conf}" "$t/old.conf"; cp "${certificate}" "$t/old.crt"; cp "${certificateKey}" "$t/old.key"`,
     // Written next to the target and renamed over it: nginx never reads a half-written file.
     `put() { cp "$1" "$2.next" && chmod "$3" "$2.next" && mv -f "$2.next" "$2"; }`,
     install("new"),
     `if ! ${nginx} -t -q -c "${conf}"; then ${install("old")}; echo "nginx rejected the new config or certificate; the previous ones stay in force" >&2; exit 1; fi`,
-    `${nginx} -s reload -c "${conf}"`,
+    // Before nginx runs (a new container's start), there is nothing to reload yet.
+    ...(options.reload ? [`${nginx} -s reload -c "${conf}"`] : []),
   ].join("\n");
 }
 

@@ -95,6 +95,19 @@ export function healthzLocation(path: string): string[] {
 /** Where ACME HTTP-01 validation fetches its token (RFC 8555 section 8.3): plain HTTP, port 80. */
 export const ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/";
 
+/** Tokens an ACME client (lego --http.webroot, certbot --webroot) writes as files under `root`. */
+export function acmeChallengeLocation(root: string): string[] {
+  return [
+    // Worded as before edge.acme: every deployed nginx.conf has this line, a new one would reload them.
+    "# Tokens an ACME client (certbot --webroot) writes as files; a missing one is a plain 404.",
+    ...block(`location ^~ ${ACME_CHALLENGE_PREFIX}`, [
+      `root ${root};`,
+      "default_type text/plain;",
+      "try_files $uri =404;",
+    ]),
+  ];
+}
+
 /**
  * The plain-HTTP server when HTTPS is enforced: everything answers 301 to the same URI on the
  * public HTTPS origin, except the health check (the container's own, over plain HTTP inside the
@@ -117,12 +130,7 @@ export function httpRedirectServer(s: {
       "",
       ...healthzLocation(s.healthz),
       "",
-      "# Tokens an ACME client (certbot --webroot) writes as files; a missing one is a plain 404.",
-      ...block(`location ^~ ${ACME_CHALLENGE_PREFIX}`, [
-        `root ${s.acmeChallengeRoot};`,
-        "default_type text/plain;",
-        "try_files $uri =404;",
-      ]),
+      ...acmeChallengeLocation(s.acmeChallengeRoot),
       "",
       ...block("location /", [`return 301 ${s.origin}$request_uri;`]),
     ]),

@@ -70,6 +70,11 @@ export interface NginxSettings {
    * Unset, plain HTTP serves every route as HTTPS does: the config before this setting existed.
    */
   httpsRedirect?: { origin: string; acmeChallengeRoot: string };
+  /**
+   * Without httpsRedirect: plain HTTP also serves ACME HTTP-01 tokens from files under this root
+   * (edge.acme). With it, httpsRedirect.acmeChallengeRoot does. Unset: no challenge location.
+   */
+  acmeChallengeRoot?: string;
 }
 
 /** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
@@ -181,6 +186,7 @@ export interface Valid {
   /** currentContainers by upstream block name (POOL). */
   currentContainers: ReadonlyMap<string, string>;
   httpsRedirect: { origin: string; acmeChallengeRoot: string } | null;
+  acmeChallengeRoot: string | null;
 }
 
 /** "https://host" or "https://host:port": no path, so `origin$request_uri` is the whole Location. */
@@ -325,5 +331,6 @@ export function validateNginxSettings(s: NginxSettings): Valid {
     upstreamKeepalive,
     currentContainers,
     httpsRedirect,
+    acmeChallengeRoot: s.acmeChallengeRoot === undefined ? null : checkPath(s.acmeChallengeRoot, "acmeChallengeRoot"),
   };
 }

@@ -12,6 +12,7 @@ import { stackBackupDir } from "../project";
 import { nodeHosts } from "../swarm/placement";
 import type { ImageSpec, PlatformConfig, RegionConfig } from "../config";
 import { CORE_IMAGE_KEYS, type CoreImageKey } from "../config/images";
+import { type AcmePlan, planAcme } from "../edge/acmeClient";
 import { type MonitoringPlan, planMonitoring } from "../monitoring/plan";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import { nginxHealthcheck, postgresHealthcheck, redisHealthcheck } from "./healthchecks";
@@ -113,6 +114,8 @@ export interface StackPlan {
   /** Init SQL (read by loadStackConfig; null text where the caller read no files) and the migration step. */
   database: PlatformConfig["database"];
   monitoring: MonitoringPlan | null;
+  /** The edge's ACME client (edge.acme); null: the certificate is pasted or self-signed. */
+  acme: AcmePlan | null;
 }
 
 /** Postgres identifiers: '-' would need quoting everywhere, '_' never collides since ids have none. */
@@ -290,6 +293,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
           regionApis: regions.filter((r) => r.state === "active").map((r) => r.api),
         })
       : null,
+    acme: planAcme(ctx, config.edge.hostname),
   };
 }
 
@@ -307,5 +311,6 @@ export function allContainers(plan: StackPlan): ContainerPlan[] {
     plan.paypal,
     ...activeRegions(plan).flatMap((r) => [r.api, r.db]),
     ...(plan.monitoring ? [plan.monitoring.prometheus, plan.monitoring.alertmanager, plan.monitoring.blackbox] : []),
+    ...(plan.acme ? [plan.acme.client] : []),
   ];
 }
