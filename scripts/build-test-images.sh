@@ -44,6 +44,19 @@
 #                                 nobody on a read-only root file system given a volume or tmpfs for
 #                                 their data directory.
 # <<< monitoring
+# >>> acme
+#   sectorwars-test/lego:4.9      Debian bookworm's lego (4.9.1), shaped like goacme/lego: the binary
+#                                 at /lego (a link to /usr/bin/lego), ENTRYPOINT ["/lego"] and no
+#                                 CMD, run as root, with ca-certificates and /bin/sh
+#   sectorwars-test/pebble:2.4    bookworm's pebble (2.4.0), Let's Encrypt's test ACME server:
+#                                 /usr/bin/pebble and /usr/bin/pebble-challtestsrv, run as root,
+#                                 CMD /usr/bin/pebble in WORKDIR / (so, as in letsencrypt/pebble,
+#                                 the config is /test/config/pebble-config.json), EXPOSE 14000
+#                                 15000, GNU wget for the health check. Debian packages neither
+#                                 config nor certificates (the official image's /test/), so a test
+#                                 copies in its own and the listener certificate its CA signed
+#                                 (test/support/pebble.ts).
+# <<< acme
 #
 # The bookworm images share one debootstrap'd root file system (minbase + the packages below),
 # kept as a tarball in the cache directory and imported once per engine as
@@ -66,6 +79,14 @@
 # lines from a `# >>> monitoring` to the next `# <<< monitoring`, like these), so that the
 # monitoring images can be added and changed without rebuilding any of the others.
 # <<< monitoring
+# >>> acme
+#
+# The ACME images share a third root (minbase + ACME_PACKAGES), cached as its own tarball and
+# imported as sectorwars-test/base:acme. Their key is this whole file's; every other key, the
+# monitoring images' included, reads this file without its acme blocks (from a `# >>> acme` to the
+# next `# <<< acme`, like these), so that adding or changing them rebuilds nothing else. It takes
+# a minute or so the first time.
+# <<< acme
 #
 # Usage: scripts/build-test-images.sh [--cache-dir DIR] [--mirror URL] [--probe-dir DIR]
 # Env:   SECTORWARS_TEST_IMAGE_CACHE (default /var/cache/sectorwars-test-images), DOCKER_HOST
@@ -105,6 +126,12 @@ PROMETHEUS_IMAGE=sectorwars-test/prometheus:2.42
 ALERTMANAGER_IMAGE=sectorwars-test/alertmanager:0.25
 BLACKBOX_IMAGE=sectorwars-test/blackbox:0.23
 # <<< monitoring
+# >>> acme
+ACME_PACKAGES=lego,pebble,wget,ca-certificates
+ACME_BASE_IMAGE=sectorwars-test/base:acme
+LEGO_IMAGE=sectorwars-test/lego:4.9
+PEBBLE_IMAGE=sectorwars-test/pebble:2.4
+# <<< acme
 
 hash16() { cat "$@" | sha256sum | cut -c1-16; }
 # >>> monitoring
@@ -122,6 +149,24 @@ hash16() {
   done | sha256sum | cut -c1-16
 }
 # <<< monitoring
+# >>> acme
+# The ACME images' key is this whole file's; every other key, the monitoring images' too, reads this
+# file without its acme blocks (such as this one), so that adding or changing them leaves those
+# keys as they are: this monitoring_key and hash16 replace the ones above.
+acme_key=$(sha256sum <"${BASH_SOURCE[0]}" | cut -c1-16)
+without_acme() { sed -e '/^[[:space:]]*# >>> acme$/,/^[[:space:]]*# <<< acme$/d' "$1"; }
+monitoring_key=$(without_acme "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
+hash16() {
+  local f
+  for f in "$@"; do
+    if [ "$f" = "${BASH_SOURCE[0]}" ]; then
+      without_acme "$f" | sed -e '/^[[:space:]]*# >>> monitoring$/,/^[[:space:]]*# <<< monitoring$/d'
+    else
+      cat "$f"
+    fi
+  done | sha256sum | cut -c1-16
+}
+# <<< acme
 key=$(hash16 "${BASH_SOURCE[0]}")
 forky_key=$(hash16 "${BASH_SOURCE[0]}" "$BUILD_NGINX")
 for f in server.js package.json package-lock.json node_modules/.package-lock.json; do
@@ -137,6 +182,9 @@ IMAGES=("$BASE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE" "$FORKY_BA
 # >>> monitoring
 IMAGES+=("$MONITORING_BASE_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE" "$BLACKBOX_IMAGE")
 # <<< monitoring
+# >>> acme
+IMAGES+=("$ACME_BASE_IMAGE" "$LEGO_IMAGE" "$PEBBLE_IMAGE")
+# <<< acme
 wanted_key() {
   case $1 in
     "$FORKY_BASE_IMAGE" | "$MODERN_NGINX_IMAGE") echo "$forky_key" ;;
@@ -144,6 +192,9 @@ wanted_key() {
     # >>> monitoring
     "$MONITORING_BASE_IMAGE" | "$PROMETHEUS_IMAGE" | "$ALERTMANAGER_IMAGE" | "$BLACKBOX_IMAGE") echo "$monitoring_key" ;;
     # <<< monitoring
+    # >>> acme
+    "$ACME_BASE_IMAGE" | "$LEGO_IMAGE" | "$PEBBLE_IMAGE") echo "$acme_key" ;;
+    # <<< acme
     *) echo "$key" ;;
   esac
 }
@@ -177,6 +228,9 @@ tarball="$cache_dir/rootfs-$SUITE-$key.tar"
 # Not rootfs-$SUITE-*: the clean-up of the other root's old tarballs leaves it alone.
 monitoring_tarball="$cache_dir/rootfs-monitoring-$SUITE-$monitoring_key.tar"
 # <<< monitoring
+# >>> acme
+acme_tarball="$cache_dir/rootfs-acme-$SUITE-$acme_key.tar"
+# <<< acme
 
 # The Debian mirror apt already uses on this machine (one-line and deb822 sources).
 configured_mirror() {
@@ -433,6 +487,45 @@ CONFIG
 }
 
 # <<< monitoring
+# >>> acme
+# The ACME root: Debian's lego and pebble, whose binaries need nothing but libc (and lego the CA
+# certificates). /lego links to Debian's /usr/bin/lego, where goacme/lego has its binary; /test/
+# is where letsencrypt/pebble keeps its config and certificates, empty here.
+build_acme_rootfs() {
+  if [ -z "$mirror" ]; then
+    mirror=$(configured_mirror | head -n1)
+    mirror=${mirror:-http://deb.debian.org/debian}
+  fi
+  acme_root=$(mktemp -d "$cache_dir/rootfs-build.XXXXXX")
+  trap 'rm -rf "$acme_root" "$acme_root.log" "$acme_tarball.tmp"' EXIT
+  echo "debootstrap $SUITE from $mirror (packages: $ACME_PACKAGES)"
+  local started=$SECONDS root=$acme_root
+  if ! debootstrap --variant=minbase --include="$ACME_PACKAGES" "$SUITE" "$root" "$mirror" >"$root.log" 2>&1; then
+    tail -n 30 "$root.log" >&2
+    echo "debootstrap failed" >&2
+    exit 1
+  fi
+  rm -f "$root.log"
+  echo "debootstrap took $((SECONDS - started)) s"
+
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/usr/share/info/*
+  local binary
+  for binary in /usr/bin/lego /usr/bin/pebble /usr/bin/pebble-challtestsrv /usr/bin/wget /etc/ssl/certs/ca-certificates.crt; do
+    [ -e "$root$binary" ] || { echo "$binary is missing from the acme root" >&2; exit 1; }
+  done
+  ln -s /usr/bin/lego "$root/lego"
+  mkdir -p "$root/test/config" "$root/test/certs"
+  : >"$root/etc/resolv.conf"
+  echo sectorwars-test >"$root/etc/hostname"
+
+  tar -C "$root" --numeric-owner -cf "$acme_tarball.tmp" .
+  mv "$acme_tarball.tmp" "$acme_tarball"
+  rm -rf "$root"
+  trap - EXIT
+}
+
+# <<< acme
 nginx_changes=('CMD ["nginx", "-g", "daemon off;"]' 'EXPOSE 80 443')
 built=()
 # The versions about to be replaced, newest layers first: removed at the end if nothing uses them
@@ -542,6 +635,31 @@ if is_stale "$BLACKBOX_IMAGE"; then
   built+=("$BLACKBOX_IMAGE")
 fi
 # <<< monitoring
+# >>> acme
+if is_stale "$ACME_BASE_IMAGE"; then
+  if [ -s "$acme_tarball" ]; then
+    echo "using cached root file system $acme_tarball"
+  else
+    build_acme_rootfs
+    find "$cache_dir" -maxdepth 1 -name "rootfs-acme-$SUITE-*.tar" \
+      ! -name "rootfs-acme-$SUITE-$acme_key.tar" -mmin +1440 -delete
+  fi
+  touch "$acme_tarball"
+  docker import --change "ENV PATH=$BASE_PATH" --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $KEY_LABEL=$acme_key" "$acme_tarball" "$ACME_BASE_IMAGE" >/dev/null
+  built+=("$ACME_BASE_IMAGE")
+fi
+if is_stale "$LEGO_IMAGE"; then
+  # No CMD, as goacme/lego: `docker run IMAGE --help`, `docker run IMAGE run ...`.
+  derive "$LEGO_IMAGE" "$ACME_BASE_IMAGE" "$acme_key" 'ENTRYPOINT ["/lego"]' 'CMD []'
+  built+=("$LEGO_IMAGE")
+fi
+if is_stale "$PEBBLE_IMAGE"; then
+  derive "$PEBBLE_IMAGE" "$ACME_BASE_IMAGE" "$acme_key" \
+    'WORKDIR /' 'EXPOSE 14000 15000' 'CMD ["/usr/bin/pebble"]'
+  built+=("$PEBBLE_IMAGE")
+fi
+# <<< acme
 for id in "${replaced[@]}"; do
   if [ "$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null)" = 0 ]; then
     docker rmi "$id" >/dev/null 2>&1 || true

@@ -24,6 +24,10 @@ export const TEST_IMAGES = {
   alertmanager: "sectorwars-test/alertmanager:0.25",
   /** Debian's blackbox exporter 0.23 shaped like prom/blackbox-exporter (http_2xx etc. in /etc/blackbox_exporter/config.yml). */
   blackbox: "sectorwars-test/blackbox:0.23",
+  /** Debian's lego 4.9.1 shaped like goacme/lego (ENTRYPOINT /lego, root, ca-certificates, /bin/sh). */
+  lego: "sectorwars-test/lego:4.9",
+  /** Debian's Pebble 2.4.0, Let's Encrypt's test ACME server (/usr/bin/pebble, pebble-challtestsrv, wget); see pebble.ts. */
+  pebble: "sectorwars-test/pebble:2.4",
 } as const;
 
 export const IMAGE_CACHE_DIR = process.env.SECTORWARS_TEST_IMAGE_CACHE ?? "/var/cache/sectorwars-test-images";

@@ -1,0 +1,272 @@
+/**
+ * Pebble, Let's Encrypt's test ACME server, as a container for a test: a real ACME client (lego)
+ * gets a real certificate for the stack's edge over HTTP-01, with no registry and no internet.
+ * The image is TEST_IMAGES.pebble (ensureTestImages builds it); each start gets its own test CA
+ * and listener certificate, and Pebble makes a new issuing root and intermediate each time too.
+ *
+ *   const pebble = await startPebble({ name: `swtest-pebble-${run.id}`, alias: "pebble.test",
+ *     httpPort: 80, labels: run.labels });
+ *   pebble.connect(edgeNetwork); // where the edge answers for the certificate's host name
+ *   // lego: LEGO_CA_CERTIFICATES=<pebble.listenerCaPem in a file> --server pebble.directoryUrl
+ *   const roots = pebble.issuingRootsPem(); // what the issued chain ends in, to verify it
+ *   await pebble.stop();
+ *
+ * Pebble looks names up with the container's resolver, Docker's embedded DNS on user-defined
+ * networks, and validates HTTP-01 by connecting to the name's address on `httpPort`: joined to a
+ * network where the edge has the certificate's host name as an alias, it validates against the
+ * edge. The container starts on no network (`--network none`: the engine's default bridge may be
+ * missing); connect() and joinNetworksAsCreated() attach it, under its alias, to the test's.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { type EngineOption, docker, run } from "./docker";
+import { TEST_IMAGES } from "./images";
+import { waitUntil } from "./process";
+
+/** The ACME port (the directory is https://<alias>:14000/dir) and the management port. */
+export const PEBBLE_ACME_PORT = 14000;
+export const PEBBLE_MANAGEMENT_PORT = 15000;
+/** Where letsencrypt/pebble keeps its config, and the certificates next to it. */
+const CONFIG_PATH = "/test/config/pebble-config.json";
+/** pebble-challtestsrv's DNS and management ports, inside the container. */
+const DNS_PORT = 8053;
+const DNS_MANAGEMENT_PORT = 8055;
+const CERTS_DIR = "/test/certs";
+
+export interface PebbleOptions {
+  engine?: EngineOption;
+  /** The container's name; unique per run (put the run's id in it). */
+  name: string;
+  /** The DNS name ACME clients reach Pebble by in the networks it joins; in its listener certificate. */
+  alias: string;
+  /**
+   * The port Pebble connects to for HTTP-01 validation: the edge's published HTTP port. Pebble
+   * resolves every name it validates to the host (pebble-challtestsrv answers its DNS with the
+   * gateway of the network it joined last), and reaches the edge through the published port, as
+   * a CA on the internet reaches the host.
+   */
+  httpPort: number;
+  /** `--label` values (k=v) for the container: a TestRun's labels, so removeLabelled/reapDeadRuns find it. */
+  labels: string[];
+}
+
+export interface Pebble {
+  /** The container's name, for `docker logs` (Pebble logs every order, authorization and validation). */
+  container: string;
+  alias: string;
+  /** https://<alias>:14000/dir, for clients in a network Pebble joined. */
+  directoryUrl: string;
+  /** The test CA that signed Pebble's listener certificate (PEM): an ACME client must trust it. */
+  listenerCaPem: string;
+  /** The same in a host file (removed by stop()). */
+  listenerCaPath: string;
+  /** Pebble's current issuing root (PEM), from its management interface: new at every start of Pebble. */
+  issuingRootsPem(): string;
+  /** The intermediate that signs the certificates Pebble issues (PEM); lego's bundle has it after the leaf. */
+  intermediatePem(): string;
+  /** Attaches Pebble to `network` under its alias (leaving the `none` network it started on first). */
+  connect(network: string): void;
+  /**
+   * Attaches Pebble to each network in `names` as soon as Docker creates it (`docker events`), as
+   * connect() does: the way a stack's edge network, which `pulumi up` creates, gets a route to
+   * Pebble. Resolves once the subscription listens.
+   */
+  joinNetworksAsCreated(names: readonly string[]): Promise<{ stop(): void; joined: string[] }>;
+  /** Removes the container and the host's copies of the certificates. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function openssl(args: string[]): void {
+  const result = run("openssl", args, { timeoutMs: 30_000 });
+  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+}
+
+/**
+ * A fresh CA (ca.pem, ca.key in `dir`) and the listener certificate it signs, with a copy of the
+ * CA, in `certs` (cert.pem, key.pem, ca.pem), for the container: for `alias`, the name clients
+ * use, and 127.0.0.1 and localhost, which the readiness check and issuingRootsPem() use inside
+ * the container. The CA's key stays in `dir`, on the host.
+ */
+function writeCertificates(dir: string, certs: string, alias: string): void {
+  const file = (name: string) => path.join(dir, name);
+  const cert = (name: string) => path.join(certs, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl(
+    ["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=SectorWars test Pebble listener CA"].concat(
+      ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+      ["-keyout", file("ca.key"), "-out", file("ca.pem")],
+    ),
+  );
+  openssl(["req", "-new", ...ec, "-subj", `/CN=${alias}`, "-keyout", cert("key.pem"), "-out", file("cert.csr")]);
+  fs.writeFileSync(
+    file("ext.cnf"),
+    [
+      `subjectAltName=DNS:${alias},DNS:localhost,IP:127.0.0.1`,
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature",
+      "extendedKeyUsage=serverAuth",
+    ].join("\n") + "\n",
+  );
+  openssl(
+    ["x509", "-req", "-in", file("cert.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key")].concat(
+      ["-CAcreateserial", "-days", "2", "-extfile", file("ext.cnf")],
+      ["-out", cert("cert.pem")],
+    ),
+  );
+  fs.copyFileSync(file("ca.pem"), cert("ca.pem"));
+}
+
+/**
+ * Starts Pebble and waits until it answers its directory. Its environment makes every run of a
+ * client do the real thing, quickly: PEBBLE_VA_NOSLEEP=1 (no random wait before validating),
+ * PEBBLE_WFE_NONCEREJECT=0 (no nonces rejected at random), PEBBLE_AUTHZREUSE=0 (every order
+ * validates again, so a renewal really runs HTTP-01).
+ */
+export async function startPebble(options: PebbleOptions): Promise<Pebble> {
+  const engine = options.engine ?? {};
+  const { name: container, alias } = options;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-pebble-"));
+  let stopped = false;
+  // A promise, though nothing in it waits: callers write `await pebble.stop()`, as for the other servers.
+  const stop = (): Promise<void> => {
+    if (!stopped) {
+      stopped = true;
+      run("docker", ["rm", "-f", "-v", container], engine);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return Promise.resolve();
+  };
+  // GNU wget in the container, trusting the listener's CA: the management interface is not published.
+  const fetchInside = (url: string): { status: number; body: string; error: string } => {
+    const wget = ["wget", "-q", "-O", "-", `--ca-certificate=${CERTS_DIR}/ca.pem`, url];
+    const result = run("docker", ["exec", container, ...wget], { ...engine, timeoutMs: 30_000 });
+    return { status: result.status, body: result.stdout, error: result.stderr };
+  };
+  const management = (what: string): string => {
+    const url = `https://127.0.0.1:${PEBBLE_MANAGEMENT_PORT}/${what}`;
+    const { status, body, error } = fetchInside(url);
+    if (status !== 0 || !body.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new Error(`fetching ${url} in ${container} failed (${status}): ${error}${body}`);
+    }
+    return body;
+  };
+  const connect = (network: string): void => {
+    const networks = docker(
+      ["inspect", "--format", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}\n{{end}}", container],
+      engine,
+    ).split("\n");
+    // A container on `none` can join no other network until it leaves it.
+    if (networks.includes("none")) docker(["network", "disconnect", "none", container], engine);
+    docker(["network", "connect", "--alias", alias, network, container], engine);
+    const gateway = docker(
+      ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network],
+      engine,
+    );
+    const set = [
+      "wget",
+      "-q",
+      "-O",
+      "-",
+      `--post-data={"ip":"${gateway.trim()}"}`,
+      `http://127.0.0.1:${DNS_MANAGEMENT_PORT}/set-default-ipv4`,
+    ];
+    docker(["exec", container, ...set], engine);
+  };
+
+  try {
+    const test = path.join(dir, "test");
+    fs.mkdirSync(path.join(test, "config"), { recursive: true });
+    fs.mkdirSync(path.join(test, "certs"));
+    writeCertificates(dir, path.join(test, "certs"), alias);
+    const config = {
+      pebble: {
+        listenAddress: `0.0.0.0:${PEBBLE_ACME_PORT}`,
+        managementListenAddress: `0.0.0.0:${PEBBLE_MANAGEMENT_PORT}`,
+        certificate: `${CERTS_DIR}/cert.pem`,
+        privateKey: `${CERTS_DIR}/key.pem`,
+        httpPort: options.httpPort,
+        tlsPort: 443,
+        ocspResponderURL: "",
+        externalAccountBindingRequired: false,
+      },
+    };
+    fs.writeFileSync(path.join(test, "config", "pebble-config.json"), JSON.stringify(config, null, 2) + "\n");
+
+    docker(
+      [
+        "create",
+        "--name",
+        container,
+        ...options.labels.flatMap((l) => ["--label", l]),
+        "--network",
+        "none",
+        ...["--env", "PEBBLE_VA_NOSLEEP=1", "--env", "PEBBLE_WFE_NONCEREJECT=0", "--env", "PEBBLE_AUTHZREUSE=0"],
+        TEST_IMAGES.pebble,
+        "sh",
+        "-c",
+        // Pebble asks the challenge test server's DNS (no AAAA answers: IPv4 only) for every name it validates.
+        `pebble-challtestsrv -management 127.0.0.1:${DNS_MANAGEMENT_PORT} -dns01 127.0.0.1:${DNS_PORT} -http01 "" -https01 "" -tlsalpn01 "" -defaultIPv6 "" & ` +
+          `exec pebble -config ${CONFIG_PATH} -dnsserver 127.0.0.1:${DNS_PORT}`,
+      ],
+      engine,
+    );
+    docker(["cp", `${test}/.`, `${container}:/test`], engine); // works on any engine, unlike a bind mount
+    docker(["start", container], engine);
+
+    const running = () => docker(["inspect", "--format", "{{.State.Running}}", container], engine).trim() === "true";
+    const answers = () => fetchInside(`https://127.0.0.1:${PEBBLE_ACME_PORT}/dir`).body.includes('"newOrder"');
+    await waitUntil(`${container} to answer its directory`, () => answers() || !running(), 30_000).catch(
+      () => undefined,
+    );
+    if (!running() || !answers()) {
+      const { stdout, stderr } = run("docker", ["logs", container], engine);
+      throw new Error(`Pebble (${container}) did not answer its directory within 30 s:\n${stdout}${stderr}`);
+    }
+
+    const listenerCaPath = path.join(dir, "ca.pem");
+    return {
+      container,
+      alias,
+      directoryUrl: `https://${alias}:${PEBBLE_ACME_PORT}/dir`,
+      listenerCaPem: fs.readFileSync(listenerCaPath, "utf8"),
+      listenerCaPath,
+      issuingRootsPem: () => management("roots/0"),
+      intermediatePem: () => management("intermediates/0"),
+      connect,
+      joinNetworksAsCreated: (names) => joinNetworksAsCreated(names, connect, engine),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** As joinNetworksAsCreated in s3Server.ts, with `connect` doing the joining. */
+async function joinNetworksAsCreated(
+  names: readonly string[],
+  connect: (network: string) => void,
+  engine: EngineOption,
+): Promise<{ stop(): void; joined: string[] }> {
+  const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const events = ["events", "--since", String(since), "--filter", "type=network", "--filter", "event=create"];
+  const child = spawn("docker", [...events, "--format", "{{.Actor.Attributes.name}}"], { env });
+  const joined: string[] = [];
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const name of lines.filter((l) => names.includes(l) && !joined.includes(l))) {
+      connect(name);
+      joined.push(name);
+    }
+  });
+  // `docker events` prints nothing until an event; a moment lets it subscribe before the caller goes on.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  return { stop: () => child.kill(), joined };
+}
