@@ -215,3 +215,50 @@ export function reapDeadRuns(kind: string, engine: EngineOption = {}): void {
   const networks = deadOnes(["network", "ls"], "{{.ID}}");
   if (networks.length > 0) docker(["network", "rm", ...networks], engine);
 }
+
+/**
+ * Calls `join` with each network in `names` as soon as Docker creates it (`docker events`): the
+ * way a test's side server (S3, Pebble) joins networks that `pulumi up` creates, before any
+ * container on them needs it. Resolves once the subscription is listening.
+ */
+export async function onNetworksCreated(
+  names: readonly string[],
+  join: (network: string) => void,
+  engine: EngineOption = {},
+): Promise<{ stop(): void; joined: string[] }> {
+  const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const events = ["events", "--since", String(since), "--filter", "type=network", "--filter", "event=create"];
+  const child = spawn("docker", [...events, "--format", "{{.Actor.Attributes.name}}"], { env });
+  const joined: string[] = [];
+  let buffered = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const name of lines.filter((l) => names.includes(l) && !joined.includes(l))) {
+      join(name);
+      joined.push(name);
+    }
+  });
+  // `docker events` prints nothing until an event; a moment lets it subscribe before the caller goes on.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  return { stop: () => child.kill(), joined };
+}
+
+/**
+ * Removes a test's side server (its container, volumes and host directory) once, however often it
+ * is called. A promise, though nothing in it waits: callers write `await server.stop()`.
+ */
+export function sideServerStop(container: string, dir: string, engine: EngineOption): () => Promise<void> {
+  let stopped = false;
+  return () => {
+    if (!stopped) {
+      stopped = true;
+      run("docker", ["rm", "-f", "-v", container], engine);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return Promise.resolve();
+  };
+}

@@ -17,12 +17,12 @@
  * edge. The container starts on no network (`--network none`: the engine's default bridge may be
  * missing); connect() and joinNetworksAsCreated() attach it, under its alias, to the test's.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type EngineOption, docker, run } from "./docker";
+import { type EngineOption, docker, onNetworksCreated, run, sideServerStop } from "./docker";
 import { TEST_IMAGES } from "./images";
+import { writeServerCertificates } from "./tls";
 import { waitUntil } from "./process";
 
 /** The ACME port (the directory is https://<alias>:14000/dir) and the management port. */
@@ -78,11 +78,6 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-function openssl(args: string[]): void {
-  const result = run("openssl", args, { timeoutMs: 30_000 });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
-
 /**
  * A fresh CA (ca.pem, ca.key in `dir`) and the listener certificate it signs, with a copy of the
  * CA, in `certs` (cert.pem, key.pem, ca.pem), for the container: for `alias`, the name clients
@@ -90,32 +85,9 @@ function openssl(args: string[]): void {
  * the container. The CA's key stays in `dir`, on the host.
  */
 function writeCertificates(dir: string, certs: string, alias: string): void {
-  const file = (name: string) => path.join(dir, name);
-  const cert = (name: string) => path.join(certs, name);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(
-    ["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=SectorWars test Pebble listener CA"].concat(
-      ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-      ["-keyout", file("ca.key"), "-out", file("ca.pem")],
-    ),
-  );
-  openssl(["req", "-new", ...ec, "-subj", `/CN=${alias}`, "-keyout", cert("key.pem"), "-out", file("cert.csr")]);
-  fs.writeFileSync(
-    file("ext.cnf"),
-    [
-      `subjectAltName=DNS:${alias},DNS:localhost,IP:127.0.0.1`,
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature",
-      "extendedKeyUsage=serverAuth",
-    ].join("\n") + "\n",
-  );
-  openssl(
-    ["x509", "-req", "-in", file("cert.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key")].concat(
-      ["-CAcreateserial", "-days", "2", "-extfile", file("ext.cnf")],
-      ["-out", cert("cert.pem")],
-    ),
-  );
-  fs.copyFileSync(file("ca.pem"), cert("ca.pem"));
+  const subjectAltName = `DNS:${alias},DNS:localhost,IP:127.0.0.1`;
+  writeServerCertificates(dir, { ca: "SectorWars test Pebble listener CA", commonName: alias, subjectAltName });
+  for (const name of ["cert.pem", "key.pem", "ca.pem"]) fs.copyFileSync(path.join(dir, name), path.join(certs, name));
 }
 
 /**
@@ -128,16 +100,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const engine = options.engine ?? {};
   const { name: container, alias } = options;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-pebble-"));
-  let stopped = false;
-  // A promise, though nothing in it waits: callers write `await pebble.stop()`, as for the other servers.
-  const stop = (): Promise<void> => {
-    if (!stopped) {
-      stopped = true;
-      run("docker", ["rm", "-f", "-v", container], engine);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    return Promise.resolve();
-  };
+  const stop = sideServerStop(container, dir, engine);
   // GNU wget in the container, trusting the listener's CA: the management interface is not published.
   const fetchInside = (url: string): { status: number; body: string; error: string } => {
     const wget = ["wget", "-q", "-O", "-", `--ca-certificate=${CERTS_DIR}/ca.pem`, url];
@@ -235,38 +198,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       issuingRootsPem: () => management("roots/0"),
       intermediatePem: () => management("intermediates/0"),
       connect,
-      joinNetworksAsCreated: (names) => joinNetworksAsCreated(names, connect, engine),
+      joinNetworksAsCreated: (names) => onNetworksCreated(names, connect, engine),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-/** As joinNetworksAsCreated in s3Server.ts, with `connect` doing the joining. */
-async function joinNetworksAsCreated(
-  names: readonly string[],
-  connect: (network: string) => void,
-  engine: EngineOption,
-): Promise<{ stop(): void; joined: string[] }> {
-  const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
-  const since = Math.floor(Date.now() / 1000) - 1;
-  const events = ["events", "--since", String(since), "--filter", "type=network", "--filter", "event=create"];
-  const child = spawn("docker", [...events, "--format", "{{.Actor.Attributes.name}}"], { env });
-  const joined: string[] = [];
-  let buffered = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const name of lines.filter((l) => names.includes(l) && !joined.includes(l))) {
-      connect(name);
-      joined.push(name);
-    }
-  });
-  // `docker events` prints nothing until an event; a moment lets it subscribe before the caller goes on.
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  return { stop: () => child.kill(), joined };
 }

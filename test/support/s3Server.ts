@@ -13,14 +13,14 @@
  * (but Docker publishes the port anew, on another host port: read it with `docker port`); stop()
  * removes the container and with it every object.
  */
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type EngineOption, type TestRun, docker, run } from "./docker";
+import { type EngineOption, type TestRun, docker, onNetworksCreated, run, sideServerStop } from "./docker";
 import { IMAGE_CACHE_DIR } from "./images";
 import { labelArgs } from "./platformContainers";
+import { writeServerCertificates } from "./tls";
 import { waitUntil } from "./process";
 
 const SOURCE_DIR = path.resolve(__dirname, "s3server");
@@ -140,11 +140,6 @@ export function ensureS3ServerImage(engine: EngineOption = {}): string {
   return image;
 }
 
-function openssl(args: string[]): void {
-  const result = run("openssl", args, { timeoutMs: 30_000 });
-  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
-}
-
 /**
  * A fresh CA and a server certificate it signs, in `dir` (ca.pem, cert.pem, key.pem). A CA
  * rather than one self-signed certificate because that is how clients are configured in
@@ -155,35 +150,8 @@ function openssl(args: string[]): void {
  * the host it connects to only against DNS names and the CN, never IP addresses.
  */
 function writeCertificates(dir: string, alias: string): void {
-  const file = (name: string) => path.join(dir, name);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(
-    ["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=SectorWars test S3 CA"].concat(
-      ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-      ["-keyout", file("ca.key"), "-out", file("ca.pem")],
-    ),
-  );
-  openssl(["req", "-new", ...ec, "-subj", `/CN=${alias}`, "-keyout", file("key.pem"), "-out", file("cert.csr")]);
-  fs.writeFileSync(
-    file("ext.cnf"),
-    [
-      `subjectAltName=DNS:${alias},DNS:localhost,IP:127.0.0.1,DNS:127.0.0.1`,
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature",
-      "extendedKeyUsage=serverAuth",
-    ].join("\n") + "\n",
-  );
-  openssl(
-    ["x509", "-req", "-in", file("cert.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key")].concat([
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      file("ext.cnf"),
-      "-out",
-      file("cert.pem"),
-    ]),
-  );
+  const subjectAltName = `DNS:${alias},DNS:localhost,IP:127.0.0.1,DNS:127.0.0.1`;
+  writeServerCertificates(dir, { ca: "SectorWars test S3 CA", commonName: alias, subjectAltName });
 }
 
 /**
@@ -202,16 +170,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
   const container = `swtest-s3-${options.run.id}-${alias}`;
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sw-s3-"));
-  let stopped = false;
-  // A promise, though nothing in it waits: callers write `await s3.stop()`, as for the other servers.
-  const stop = (): Promise<void> => {
-    if (!stopped) {
-      stopped = true;
-      run("docker", ["rm", "-f", "-v", container], engine);
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-    return Promise.resolve();
-  };
+  const stop = sideServerStop(container, dir, engine);
   try {
     const tls = path.join(dir, "tls");
     if (from) fs.cpSync(from.tlsDir, tls, { recursive: true });
@@ -298,28 +257,13 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3Server>
  * under its alias: the way a stack's database networks, which `pulumi up` creates, get a route
  * to the repository in a test. Resolves once Docker reports the subscription is listening.
  */
-export async function joinNetworksAsCreated(
+export const joinNetworksAsCreated = (
   s3: S3Server,
   names: readonly string[],
   engine: EngineOption = {},
-): Promise<{ stop(): void; joined: string[] }> {
-  const env = engine.host === undefined ? process.env : { ...process.env, DOCKER_HOST: engine.host };
-  const since = Math.floor(Date.now() / 1000) - 1;
-  const events = ["events", "--since", String(since), "--filter", "type=network", "--filter", "event=create"];
-  const child = spawn("docker", [...events, "--format", "{{.Actor.Attributes.name}}"], { env });
-  const joined: string[] = [];
-  let buffered = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const name of lines.filter((l) => names.includes(l) && !joined.includes(l))) {
-      docker(["network", "connect", "--alias", s3.alias, name, s3.container], engine);
-      joined.push(name);
-    }
-  });
-  // `docker events` prints nothing until an event; a moment lets it subscribe before the caller goes on.
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  return { stop: () => child.kill(), joined };
-}
+): Promise<{ stop(): void; joined: string[] }> =>
+  onNetworksCreated(
+    names,
+    (name) => docker(["network", "connect", "--alias", s3.alias, name, s3.container], engine),
+    engine,
+  );

@@ -40,3 +40,54 @@ export function selfSignedPem(commonName: string): { certificate: string; key: s
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+function openssl(args: string[]): void {
+  const result = spawnSync("openssl", args, { encoding: "utf8", timeout: 30_000 });
+  if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+}
+
+/**
+ * A fresh CA (ca.pem, ca.key) and a server certificate it signs (cert.pem, key.pem), in `dir`,
+ * for a test's side server (S3, Pebble): a CA rather than one self-signed certificate, because
+ * that is how the clients are configured in production (a CA file, not a pinned certificate).
+ * `subjectAltName` lists the server's names, as openssl takes them (DNS:x,IP:y).
+ */
+export function writeServerCertificates(
+  dir: string,
+  options: { ca: string; commonName: string; subjectAltName: string },
+): void {
+  const file = (name: string) => path.join(dir, name);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl(
+    ["req", "-x509", ...ec, "-days", "2", "-subj", `/CN=${options.ca}`].concat(
+      ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+      ["-keyout", file("ca.key"), "-out", file("ca.pem")],
+    ),
+  );
+  openssl([
+    "req",
+    "-new",
+    ...ec,
+    "-subj",
+    `/CN=${options.commonName}`,
+    "-keyout",
+    file("key.pem"),
+    "-out",
+    file("cert.csr"),
+  ]);
+  fs.writeFileSync(
+    file("ext.cnf"),
+    [
+      `subjectAltName=${options.subjectAltName}`,
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature",
+      "extendedKeyUsage=serverAuth",
+    ].join("\n") + "\n",
+  );
+  openssl(
+    ["x509", "-req", "-in", file("cert.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key")].concat(
+      ["-CAcreateserial", "-days", "2", "-extfile", file("ext.cnf")],
+      ["-out", file("cert.pem")],
+    ),
+  );
+}
