@@ -32,9 +32,9 @@ const interleave = <T,>(a: T[], b: T[]): T[] =>
     .filter((x): x is T => x !== undefined);
 
 /**
- * For a plain `vitest run` (npm test runs each lane in a process of its own, scripts/testLanes.ts):
- * each lane's first (longest) file, then the host files, then the lanes' other files alternately,
- * so that the two workers mostly hold one lane each.
+ * Each lane's first (longest) file, then the host files, then the lanes' other files alternately.
+ * Four workers: one per lane, two for the host files while they last, then a spare, so that a
+ * worker waiting on one lane's lock never leaves the other lane without a file.
  */
 class LanesBesideHost extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -56,7 +56,7 @@ export default defineConfig({
   test: {
     // Pulumi's mock runtime is process-global state, so each test file gets its own process.
     pool: "forks",
-    maxWorkers: 2,
+    maxWorkers: 4,
     sequence: { sequencer: LanesBesideHost },
     // The default summary, then one line per engine suite: what ran, what was skipped and why.
     reporters: ["default", "./test/support/engineSuitesReporter.ts"],
