@@ -2,7 +2,7 @@
  * The edge's ACME client (edge.acme, one host): lego in a renewal loop that obtains the
  * certificate for edge.hostname over HTTP-01 and publishes each new one in the ACME volume, where
  * the edge's nginx picks it up. The loop, its files and its health check are planned in
- * planning/edge/acme.ts; this only declares.
+ * planning/edge/acmeClient.ts; this only declares.
  */
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";

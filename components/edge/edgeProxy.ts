@@ -45,7 +45,7 @@ export interface EdgeProxyArgs {
   staticFill?: { source: StaticSource; playerUiImage: pulumi.Input<string> };
   /**
    * edge.acme (one host): the volume the ACME client publishes certificates in. nginx mounts it
-   * read-only, installs what it finds there at start and loads each new one (planning/edge/acme.ts);
+   * read-only, installs what it finds there at start and loads each new one (planning/edge/acmeEdge.ts);
    * the `tls` pair is then only what it serves until the first one arrives.
    */
   acme?: { volumeName: string };

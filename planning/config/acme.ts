@@ -1,7 +1,7 @@
 /**
  * `sectorwars:edge.acme`: the edge obtains and renews its certificate from an ACME CA (Let's
  * Encrypt by default) over HTTP-01, instead of the pasted tlsCertificate/tlsPrivateKey secrets.
- * How it runs is planned in planning/edge/acme.ts.
+ * How it runs is planned in planning/edge/acmeClient.ts and acmeEdge.ts.
  */
 import { z } from "zod";
 import { DEFAULTS } from "./defaults";

@@ -47,7 +47,7 @@ export const ACME_TICK_SECONDS = 5;
 /** The first retry after a failed attempt; each next one waits twice as long, up to checkInterval. */
 export const ACME_FIRST_RETRY_SECONDS = 60;
 
-/** What the Acme component declares; null where the stack sets no edge.acme. */
+/** What the AcmeClient component declares; null where the stack sets no edge.acme. */
 export interface AcmePlan {
   client: ContainerPlan;
   /** Account, certificates and the published PEM; it outlives the container (a new image, say). */

@@ -65,7 +65,7 @@ export interface EdgeFiles {
   nginx: string;
   /**
    * edge.acme: the ACME client's certificate chain and key, in one PEM file it renames into place
-   * whole (planning/edge/acme.ts). Whenever it exists, it is installed instead of the given pair.
+   * whole (planning/edge/acmeClient.ts). Whenever it exists, it is installed instead of the given pair.
    */
   acmePem?: string;
 }
