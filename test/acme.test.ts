@@ -1,9 +1,9 @@
 /**
  * edge.acme's planning (planning/config/acme.ts, planning/edge/acmeClient.ts and acmeEdge.ts):
  * what the config accepts and refuses, the ACME client's container in the plan, the challenge
- * location in nginx.conf, and
- * the two shell loops, parsed by the shells that run them. Issuance and renewal against a real
- * CA (Pebble) are proved through the real engine in test/real-engine/acme.test.ts.
+ * location in nginx.conf, and the two shell loops, parsed by the shells that run them. Issuance
+ * and renewal against a real CA (Pebble) are proved through the real engine in
+ * test/real-engine/acme.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
