@@ -294,7 +294,8 @@ export const checkpointCommand = (user: string, database = "postgres"): string[]
  * A shell command (run by a Command after the database is up) that creates the stanza (idempotent),
  * takes a first full backup when the repository has none, and runs `pgbackrest check`, which
  * switches to a new WAL segment and waits until it is in the repository: a deploy whose archive
- * does not work fails here rather than letting WAL pile up in the container. * Then checkpointCommand: the database may have just recovered (the empty-volume restore).
+ * does not work fails here rather than letting WAL pile up in the container. Then
+ * checkpointCommand: the database may have just recovered (the empty-volume restore).
  */
 export function stanzaCommand(db: { container: string; stanza: string; user: string }): string {
   const { container, stanza, user } = db;
