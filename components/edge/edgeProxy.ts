@@ -87,7 +87,6 @@ export class EdgeProxy extends pulumi.ComponentResource {
   private readonly name: string;
   private readonly nginx: NginxSettings;
   private readonly tls: pulumi.Output<{ certificate: string; certificateKey: string }>;
-  private readonly acme: boolean;
 
   constructor(name: string, args: EdgeProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:EdgeProxy", name, {}, opts);
@@ -162,7 +161,6 @@ export class EdgeProxy extends pulumi.ComponentResource {
       .apply(([certificate, certificateKey]) => ({ certificate, certificateKey }));
     this.nginx = args.nginx;
     this.name = name;
-    this.acme = args.acme !== undefined;
 
     if (args.staticFill) {
       const from = fillSource(args.staticFill.source, args.staticFill.playerUiImage);
@@ -237,7 +235,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
       .apply(([tls, currentContainers]) => ({ ...tls, conf: renderNginxConf({ ...this.nginx, currentContainers }) }));
     const container = this.server;
     // With edge.acme the script installs the ACME client's certificate, when there is one, instead of the given pair.
-    const script = edgeReloadScript(this.acme ? ACME_EDGE_FILES : undefined);
+    const script = edgeReloadScript(this.acmeVolume ? ACME_EDGE_FILES : undefined);
     const reload = container.command((name) => `docker exec -i ${name} sh -ec '${script}'`);
     return new command.local.Command(
       `${this.name}-reload`,

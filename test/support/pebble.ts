@@ -26,8 +26,8 @@ import { writeServerCertificates } from "./tls";
 import { waitUntil } from "./process";
 
 /** The ACME port (the directory is https://<alias>:14000/dir) and the management port. */
-export const PEBBLE_ACME_PORT = 14000;
-export const PEBBLE_MANAGEMENT_PORT = 15000;
+const PEBBLE_ACME_PORT = 14000;
+const PEBBLE_MANAGEMENT_PORT = 15000;
 /** Where letsencrypt/pebble keeps its config, and the certificates next to it. */
 const CONFIG_PATH = "/test/config/pebble-config.json";
 /** pebble-challtestsrv's DNS and management ports, inside the container. */
@@ -60,8 +60,6 @@ export interface Pebble {
   directoryUrl: string;
   /** The test CA that signed Pebble's listener certificate (PEM): an ACME client must trust it. */
   listenerCaPem: string;
-  /** The same in a host file (removed by stop()). */
-  listenerCaPath: string;
   /** Pebble's current issuing root (PEM), from its management interface: new at every start of Pebble. */
   issuingRootsPem(): string;
   /** The intermediate that signs the certificates Pebble issues (PEM); lego's bundle has it after the leaf. */
@@ -188,13 +186,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       throw new Error(`Pebble (${container}) did not answer its directory within 30 s:\n${stdout}${stderr}`);
     }
 
-    const listenerCaPath = path.join(dir, "ca.pem");
     return {
       container,
       alias,
       directoryUrl: `https://${alias}:${PEBBLE_ACME_PORT}/dir`,
-      listenerCaPem: fs.readFileSync(listenerCaPath, "utf8"),
-      listenerCaPath,
+      listenerCaPem: fs.readFileSync(path.join(dir, "ca.pem"), "utf8"),
       issuingRootsPem: () => management("roots/0"),
       intermediatePem: () => management("intermediates/0"),
       connect,
