@@ -10,7 +10,10 @@
 #                                 postgres user, prints what the official entrypoint prints;
 #                                 with pgBackRest (Debian's 2.45) and restic (0.14), as the
 #                                 platform's derived database image has them, for WAL archiving,
-#                                 point-in-time restore and Redis snapshots in the repository
+#                                 point-in-time restore and Redis snapshots in the repository;
+#                                 STOPSIGNAL SIGINT (fast shutdown), as the official image: under
+#                                 SIGTERM PostgreSQL waits for every client (an exporter's, a
+#                                 pool's) to leave, and `docker stop` ends in a SIGKILL
 #   sectorwars-test/redis:7       `redis-server <conf>` as the redis user, WORKDIR /data
 #   sectorwars-test/nginx:1.22    Debian bookworm's nginx-light, shaped like nginx:alpine for what
 #                                 the edge relies on (planning/edge/plan.ts): `nginx -g 'daemon off;'`,
@@ -39,10 +42,28 @@
 #                                 prom/blackbox-exporter: ENTRYPOINT /bin/blackbox_exporter, CMD
 #                                 --config.file=/etc/blackbox_exporter/config.yml (upstream's example
 #                                 modules: http_2xx, tcp_connect, icmp, ...), USER nobody
-#                                 All three have GNU wget for the health check (`wget -q -O /dev/null
-#                                 http://127.0.0.1:9090/-/healthy`) and ca-certificates, and run as
-#                                 nobody on a read-only root file system given a volume or tmpfs for
-#                                 their data directory.
+#   sectorwars-test/postgres-exporter:0.11
+#                                 bookworm's prometheus-postgres-exporter (0.11.1), like
+#                                 quay.io/prometheuscommunity/postgres-exporter: ENTRYPOINT
+#                                 /bin/postgres_exporter and no CMD, USER nobody, EXPOSE 9187;
+#                                 DATA_SOURCE_URI / DATA_SOURCE_USER / DATA_SOURCE_PASS_FILE
+#   sectorwars-test/redis-exporter:1.45
+#                                 bookworm's prometheus-redis-exporter (1.45.0), like
+#                                 oliver006/redis_exporter's alpine variant: the binary at
+#                                 /redis_exporter (a link to Debian's), ENTRYPOINT ["/redis_exporter"]
+#                                 and no CMD, USER nobody, EXPOSE 9121; REDIS_PASSWORD_FILE
+#                                 (--redis.password-file) is JSON, {"redis://HOST:PORT": "password"}
+#   sectorwars-test/node-exporter:1.5
+#                                 bookworm's prometheus-node-exporter (1.5.0), like
+#                                 prom/node-exporter: ENTRYPOINT /bin/node_exporter and no CMD,
+#                                 USER nobody, EXPOSE 9100 (the host's file systems given as
+#                                 `-v /:/host:ro,rslave` and --path.rootfs=/host). Debian's build
+#                                 enables the systemd collector, upstream's does not: in a
+#                                 container it fails every scrape without --no-collector.systemd.
+#                                 All six have GNU wget for the health check (`wget -q -O /dev/null
+#                                 http://127.0.0.1:9090/-/healthy`, the exporters' `/` on their
+#                                 port) and ca-certificates, and run as nobody on a read-only root
+#                                 file system, given a volume or tmpfs for a data directory.
 # <<< monitoring
 # >>> acme
 #   sectorwars-test/lego:4.9      Debian bookworm's lego (4.9.1), shaped like goacme/lego: the binary
@@ -74,7 +95,8 @@
 # The monitoring images share a second debootstrap'd root (minbase + MONITORING_PACKAGES), cached
 # as its own tarball and imported as sectorwars-test/base:monitoring the same way; /bin/prometheus,
 # /bin/promtool and /bin/amtool are Debian's (/bin is /usr/bin), /bin/alertmanager and
-# /bin/blackbox_exporter link to Debian's names. It takes another minute or two the first time.
+# /bin/{blackbox,postgres,redis,node}_exporter link to Debian's names (prometheus-<name>), and
+# /redis_exporter too. It takes another minute or two the first time.
 # Their key is this whole file's; the other images' keys leave out the monitoring blocks (the
 # lines from a `# >>> monitoring` to the next `# <<< monitoring`, like these), so that the
 # monitoring images can be added and changed without rebuilding any of the others.
@@ -120,11 +142,17 @@ PROBE_IMAGE=sectorwars-test/probe
 KEY_LABEL=com.sectorwars.test-image-key
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # >>> monitoring
-MONITORING_PACKAGES=prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,wget,ca-certificates
+# debootstrap takes the first of alternatives: the postgres exporter's `daemon | systemd-sysv` brings
+# the small daemon, not systemd; it installs no Recommends (the node exporter's dbus, collectors).
+MONITORING_PACKAGES=prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,prometheus-postgres-exporter
+MONITORING_PACKAGES+=,prometheus-redis-exporter,prometheus-node-exporter,wget,ca-certificates
 MONITORING_BASE_IMAGE=sectorwars-test/base:monitoring
 PROMETHEUS_IMAGE=sectorwars-test/prometheus:2.42
 ALERTMANAGER_IMAGE=sectorwars-test/alertmanager:0.25
 BLACKBOX_IMAGE=sectorwars-test/blackbox:0.23
+POSTGRES_EXPORTER_IMAGE=sectorwars-test/postgres-exporter:0.11
+REDIS_EXPORTER_IMAGE=sectorwars-test/redis-exporter:1.45
+NODE_EXPORTER_IMAGE=sectorwars-test/node-exporter:1.5
 # <<< monitoring
 # >>> acme
 ACME_PACKAGES=lego,pebble,wget,ca-certificates
@@ -181,6 +209,7 @@ probe_key=$(hash16 "${BASH_SOURCE[0]}" "$probe_dir/server.js" "$probe_dir/packag
 IMAGES=("$BASE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE" "$FORKY_BASE_IMAGE" "$MODERN_NGINX_IMAGE" "$PROBE_IMAGE")
 # >>> monitoring
 IMAGES+=("$MONITORING_BASE_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE" "$BLACKBOX_IMAGE")
+IMAGES+=("$POSTGRES_EXPORTER_IMAGE" "$REDIS_EXPORTER_IMAGE" "$NODE_EXPORTER_IMAGE")
 # <<< monitoring
 # >>> acme
 IMAGES+=("$ACME_BASE_IMAGE" "$LEGO_IMAGE" "$PEBBLE_IMAGE")
@@ -190,7 +219,8 @@ wanted_key() {
     "$FORKY_BASE_IMAGE" | "$MODERN_NGINX_IMAGE") echo "$forky_key" ;;
     "$PROBE_IMAGE") echo "$probe_key" ;;
     # >>> monitoring
-    "$MONITORING_BASE_IMAGE" | "$PROMETHEUS_IMAGE" | "$ALERTMANAGER_IMAGE" | "$BLACKBOX_IMAGE") echo "$monitoring_key" ;;
+    "$MONITORING_BASE_IMAGE" | "$PROMETHEUS_IMAGE" | "$ALERTMANAGER_IMAGE" | "$BLACKBOX_IMAGE" | \
+      "$POSTGRES_EXPORTER_IMAGE" | "$REDIS_EXPORTER_IMAGE" | "$NODE_EXPORTER_IMAGE") echo "$monitoring_key" ;;
     # <<< monitoring
     # >>> acme
     "$ACME_BASE_IMAGE" | "$LEGO_IMAGE" | "$PEBBLE_IMAGE") echo "$acme_key" ;;
@@ -443,12 +473,16 @@ build_monitoring_rootfs() {
   # bookworm's /bin is /usr/bin, so prometheus, promtool and amtool are there already.
   local name target
   for name in prometheus:prometheus promtool:promtool amtool:amtool alertmanager:prometheus-alertmanager \
-    blackbox_exporter:prometheus-blackbox-exporter; do
+    blackbox_exporter:prometheus-blackbox-exporter postgres_exporter:prometheus-postgres-exporter \
+    node_exporter:prometheus-node-exporter redis_exporter:prometheus-redis-exporter; do
     target=/usr/bin/${name#*:}
     name=${name%%:*}
     [ -x "$root$target" ] || { echo "$target is missing from the monitoring root" >&2; exit 1; }
     [ -e "$root/bin/$name" ] || ln -s "$target" "$root/bin/$name"
   done
+  # oliver006/redis_exporter has its binary at the root.
+  ln -s /usr/bin/prometheus-redis-exporter "$root/redis_exporter"
+  [ -x "$root/usr/bin/wget" ] || { echo "/usr/bin/wget is missing from the monitoring root" >&2; exit 1; }
   mkdir -p "$root/prometheus" "$root/alertmanager" "$root/etc/prometheus" "$root/etc/alertmanager" \
     "$root/etc/blackbox_exporter"
   # As the official images' examples: Prometheus scrapes itself, Alertmanager has one webhook receiver.
@@ -549,7 +583,7 @@ if is_stale "$BASE_IMAGE"; then
   built+=("$BASE_IMAGE")
 fi
 if is_stale "$POSTGRES_IMAGE"; then
-  derive "$POSTGRES_IMAGE" "$BASE_IMAGE" "$key" \
+  derive "$POSTGRES_IMAGE" "$BASE_IMAGE" "$key" --stop-signal SIGINT \
     "ENV PATH=/usr/lib/postgresql/15/bin:$BASE_PATH" 'ENV PGDATA=/var/lib/postgresql/data' \
     'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["postgres"]' 'EXPOSE 5432'
   built+=("$POSTGRES_IMAGE")
@@ -633,6 +667,22 @@ if is_stale "$BLACKBOX_IMAGE"; then
     'USER nobody' 'EXPOSE 9115' 'ENTRYPOINT ["/bin/blackbox_exporter"]' \
     'CMD ["--config.file=/etc/blackbox_exporter/config.yml"]'
   built+=("$BLACKBOX_IMAGE")
+fi
+# The exporters have no CMD, as upstream's images: `docker run IMAGE --flag ...` gives the flags.
+if is_stale "$POSTGRES_EXPORTER_IMAGE"; then
+  derive "$POSTGRES_EXPORTER_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'EXPOSE 9187' 'ENTRYPOINT ["/bin/postgres_exporter"]' 'CMD []'
+  built+=("$POSTGRES_EXPORTER_IMAGE")
+fi
+if is_stale "$REDIS_EXPORTER_IMAGE"; then
+  derive "$REDIS_EXPORTER_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'EXPOSE 9121' 'ENTRYPOINT ["/redis_exporter"]' 'CMD []'
+  built+=("$REDIS_EXPORTER_IMAGE")
+fi
+if is_stale "$NODE_EXPORTER_IMAGE"; then
+  derive "$NODE_EXPORTER_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'USER nobody' 'EXPOSE 9100' 'ENTRYPOINT ["/bin/node_exporter"]' 'CMD []'
+  built+=("$NODE_EXPORTER_IMAGE")
 fi
 # <<< monitoring
 # >>> acme
