@@ -127,6 +127,15 @@ async function main() {
         images: site.moreImages("monitoring-images", plan.monitoring.images),
         ...(given.alertWebhook ? { alertWebhook: given.alertWebhook } : {}),
         protectData: plan.protectData,
+        watched: {
+          // By each database's container name, as the exporters' plans name what they watch.
+          databases: Object.fromEntries(
+            [nexus, ...regions].flatMap((owner) =>
+              owner.database ? [[owner.database.containerName, owner.database]] : [],
+            ),
+          ),
+          redis: { network: redis.network, password: redis.password },
+        },
       })
     : undefined;
 

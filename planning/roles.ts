@@ -26,8 +26,16 @@ export type Role =
   | MonitoringRole;
 
 /** The stack's watchers (sectorwars:monitoring): they exist only in a stack that enables them. */
-export type MonitoringRole = "prometheus" | "alertmanager" | "blackbox";
-export const MONITORING_ROLES: readonly MonitoringRole[] = ["prometheus", "alertmanager", "blackbox"];
+export type MonitoringRole =
+  "prometheus" | "alertmanager" | "blackbox" | "postgres-exporter" | "redis-exporter" | "node-exporter";
+export const MONITORING_ROLES: readonly MonitoringRole[] = [
+  "prometheus",
+  "alertmanager",
+  "blackbox",
+  "postgres-exporter",
+  "redis-exporter",
+  "node-exporter",
+];
 
 /** How a deploy replaces a container of the role; planning/stack/replacement.ts says why each is what it is. */
 export type Replacement = "create-before-delete" | "delete-before-replace";
@@ -100,11 +108,11 @@ const gameService = (game: GameDefaults): RoleFacts => ({
   holdsData: false,
 });
 
-function monitoringFacts(writes: readonly string[]): RoleFacts {
+function monitoringFacts(writes: readonly string[], receivesUploads = true): RoleFacts {
   return {
     replacement: "delete-before-replace",
     capabilityAdds: [],
-    receivesUploads: true,
+    receivesUploads,
     writes,
     stopGraceSeconds: 30,
     game: null,
@@ -138,6 +146,15 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   prometheus: monitoringFacts(["/prometheus"]),
   alertmanager: monitoringFacts(["/alertmanager"]),
   blackbox: monitoringFacts(["/tmp"]),
+  /**
+   * The exporters hold nothing: a few seconds without scrapes while one is replaced is all a
+   * deploy costs. The database's and Redis' read a password file the program uploads; the host's
+   * reads only /proc and its own root's file system (planning/monitoring/exporters.ts), so its
+   * root stays read-only. None writes a file; /tmp is there for the Go runtime all the same.
+   */
+  "postgres-exporter": monitoringFacts(["/tmp"]),
+  "redis-exporter": monitoringFacts(["/tmp"]),
+  "node-exporter": monitoringFacts([], false),
   // The edge's ACME client (edge.acme): lego in a renewal loop, as root in its own image.
   acme: {
     // Two would race for the same account and certificate files.

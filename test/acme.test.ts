@@ -130,6 +130,16 @@ describe("the ACME plan", () => {
     expect(allContainers(plan).filter((c) => c.role === "acme")).toHaveLength(1);
   });
 
+  it("with monitoring, alerts when the served certificate outlives its renewal: renewBeforeDays less two check intervals", () => {
+    const monitored = (acme: Record<string, unknown>) => planOf({ ...withAcme(acme), monitoring: { enabled: true } });
+    expect(monitored(ACME).monitoring?.alerts.renewalDueSeconds).toBe(30 * 86400 - 2 * 12 * 3600);
+    expect(monitored({ ...ACME, renewBeforeDays: 20, checkInterval: "30m" }).monitoring?.alerts.renewalDueSeconds).toBe(
+      20 * 86400 - 3600,
+    );
+    const pasted = planOf({ ...dev, edge: { hostname: HOST }, monitoring: { enabled: true } });
+    expect(pasted.monitoring?.alerts.renewalDueSeconds).toBeNull();
+  });
+
   it("serves HTTP-01 tokens on plain HTTP from the static volume, with the redirect and without it", () => {
     for (const httpsRedirect of [false, true]) {
       const conf = renderNginxConf(edgeNginxSettings(planOf(withAcme(ACME, { hostname: HOST, httpsRedirect }))));

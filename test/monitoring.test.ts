@@ -5,27 +5,21 @@
  * proved with `promtool test rules`: each alert fires on the series it reads, after its wait,
  * with its labels and summary, and not before.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { ConfigError, parseConfig } from "../planning/config";
 import { alertmanagerConfig } from "../planning/monitoring/alertmanager";
-import { ALERT_RULES, alertRulesFile } from "../planning/monitoring/alerts";
+import { exporterTargets } from "../planning/monitoring/exporters";
+import { alertRules, alertRulesFile } from "../planning/monitoring/alerts";
 import { PROMETHEUS_PATHS, blackboxConfig, prometheusConfig } from "../planning/monitoring/prometheus";
 import { allContainers, planStack } from "../planning/stack/topology";
 import { devConfigWith, rawOf } from "./support/configs";
+import { RULE_TEST_SETTINGS, toolDir } from "./support/promtool";
 import { swarmDevConfig } from "./support/swarmConfigs";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sectorwars-monitoring-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function tool(command: string, args: string[]): { status: number | null; output: string } {
-  const r = spawnSync(command, args, { encoding: "utf8", cwd: dir });
-  return { status: r.status, output: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ""}` };
-}
+const { dir, tool, runRuleTest, remove } = toolDir();
+afterAll(remove);
 
 const REGIONS = [
   { id: "orion", name: "Orion", type: "default" as const, slot: 1 },
@@ -131,7 +125,7 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
 
   it("prometheus.yml and its rules pass promtool check config", () => {
     const rules = path.join(dir, "rules.yml");
-    fs.writeFileSync(rules, alertRulesFile());
+    fs.writeFileSync(rules, alertRulesFile(monitoring.alerts));
     const config = prometheusConfig({
       stack: "dev",
       scrapeInterval: monitoring.scrapeInterval,
@@ -139,6 +133,7 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
       edge: { address: "nginx:443", serverName: "localhost", labels: { stack: "dev", role: "nginx" } },
       blackbox: "blackbox",
       alertmanager: "alertmanager",
+      exporters: exporterTargets(monitoring.exporters),
     });
     fs.writeFileSync(path.join(dir, "prometheus.yml"), config.replace(PROMETHEUS_PATHS.rules, rules));
     const checked = tool("promtool", ["check", "config", "prometheus.yml"]);
@@ -160,22 +155,16 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
 });
 
 describe("the alert rules, under promtool test rules", () => {
-  /** One promtool rule test: input series (15 s apart) and the alerts expected at a time. */
-  function runRuleTest(series: { series: string; values: string }[], expected: object[]) {
-    fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile());
-    const test = {
-      rule_files: ["rules.yml"],
-      evaluation_interval: "15s",
-      tests: [{ interval: "15s", input_series: series, alert_rule_test: expected }],
-    };
-    fs.writeFileSync(path.join(dir, "rules.test.yml"), stringify(test));
-    return tool("promtool", ["test", "rules", "rules.test.yml"]);
-  }
-
-  it("passes promtool check rules", () => {
-    fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile());
+  it.each([
+    ["a stack that archives WAL and renews its certificate", RULE_TEST_SETTINGS],
+    ["one that does neither", { walWaitLimitSeconds: null, renewalDueSeconds: null }],
+  ])("passes promtool check rules, for %s", (_what, settings) => {
+    fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile(settings));
     const checked = tool("promtool", ["check", "rules", "rules.yml"]);
-    expect(checked.output).toContain(`SUCCESS: ${ALERT_RULES.length} rules found`);
+    expect(checked.output).toContain(`SUCCESS: ${alertRules(settings).length} rules found`);
+    expect(alertRules(settings).some((r) => r.alert === "WalArchiveBehind")).toBe(
+      settings.walWaitLimitSeconds !== null,
+    );
   });
 
   const orion =
@@ -286,6 +275,36 @@ describe("the alert rules, under promtool test rules", () => {
             {
               exp_labels: { job: "edge-tls", stack: "dev", instance: "soon", severity: "warning" },
               exp_annotations: { summary: "The edge's certificate in stack dev expires in 12d 23h 45m 0s: renew it" },
+            },
+          ],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it("CertificateRenewalOverdue fires an hour after the served certificate passed its renewal (29 days left), not before", () => {
+    const day = 86400;
+    const result = runRuleTest(
+      [
+        // Expiring at 29 days and 30 minutes (promtool's clock starts at 0): past the renewal from 30 minutes on.
+        {
+          series: 'probe_ssl_earliest_cert_expiry{job="edge-tls", stack="dev", instance="e"}',
+          values: `${29 * day + 1800}x420`,
+        },
+      ],
+      [
+        { eval_time: "1h20m", alertname: "CertificateRenewalOverdue", exp_alerts: [] },
+        {
+          eval_time: "1h40m",
+          alertname: "CertificateRenewalOverdue",
+          exp_alerts: [
+            {
+              exp_labels: { job: "edge-tls", stack: "dev", instance: "e", severity: "warning" },
+              exp_annotations: {
+                summary:
+                  "The edge's certificate in stack dev expires in 28d 22h 50m 0s and edge.acme has not renewed it: see the acme container's logs",
+              },
             },
           ],
         },

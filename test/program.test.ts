@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BUILT_IN_PROFILES, dockerCpus } from "../planning/stack/sizes";
-import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/roles";
+import { ALL_ROLES, LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../planning/roles";
 import { PROD_SECRETS, devConfigWith, generatedRegions } from "./support/configs";
 import {
   childrenOf,
@@ -32,12 +32,15 @@ import {
 
 const CORE = ["nexus", "nexus_db", "redis", "nginx", "admin", "player", "paypal"];
 /** sectorwars:monitoring's, on in prod. */
-const MONITORING = ["prometheus", "alertmanager", "blackbox"];
+const MONITORING = ["prometheus", "alertmanager", "blackbox", "nexus_db_exporter", "redis_exporter", "node_exporter"];
 
 function expectedContainerNames(prefix: string, regionIds: string[], monitoring: boolean): string[] {
-  return [...CORE, ...(monitoring ? MONITORING : []), ...regionIds.flatMap((id) => [`region_${id}`, `region_${id}_db`])]
-    .map((n) => `${prefix}_${n}`)
-    .sort();
+  const region = (id: string) => [
+    `region_${id}`,
+    `region_${id}_db`,
+    ...(monitoring ? [`region_${id}_db_exporter`] : []),
+  ];
+  return [...CORE, ...(monitoring ? MONITORING : []), ...regionIds.flatMap(region)].map((n) => `${prefix}_${n}`).sort();
 }
 
 interface Scenario {
@@ -149,18 +152,17 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds, monito
     for (const c of containers(run)) {
       const labels = labelsOf(c);
       expect(labels[LABEL_STACK], stableName(c)).toBe("test");
-      expect(labels[LABEL_ROLE], stableName(c)).toMatch(
-        /^(nexus|region)-(api|db)$|^(redis|nginx|admin-ui|player-ui|paypal|prometheus|alertmanager|blackbox)$/,
-      );
+      expect(ALL_ROLES, stableName(c)).toContain(labels[LABEL_ROLE]);
     }
     for (const id of regionIds) {
-      for (const name of [`${prefix}_region_${id}`, `${prefix}_region_${id}_db`]) {
+      const exporter = monitoring ? [`${prefix}_region_${id}_db_exporter`] : [];
+      for (const name of [`${prefix}_region_${id}`, `${prefix}_region_${id}_db`, ...exporter]) {
         expect(labelsOf(containerNamed(run, name))[LABEL_REGION]).toBe(id);
       }
     }
   });
 
-  it("puts each region's database on its own network, which only its API shares", () => {
+  it("puts each region's database on its own network, which only its API (and its exporter) shares", () => {
     for (const id of regionIds) {
       const db = containerNamed(run, `${prefix}_region_${id}_db`);
       const own = `${prefix}_region_${id}`;
@@ -168,12 +170,12 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds, monito
       const members = containers(run)
         .filter((c) => networksOf(c).includes(own))
         .map((c) => stableName(c));
-      expect(members.sort()).toEqual([`${prefix}_region_${id}`, `${prefix}_region_${id}_db`]);
+      expect(members.sort()).toEqual([own, `${own}_db`, ...(monitoring ? [`${own}_db_exporter`] : [])].sort());
       expect(networkNamed(run, own).inputs.internal).toBe(true);
     }
   });
 
-  it("connects the APIs and UIs to the front network and only the APIs to Redis", () => {
+  it("connects the APIs and UIs to the front network and only the APIs (and Redis' exporter) to Redis", () => {
     const front = containers(run)
       .filter((c) => networksOf(c).includes(`${prefix}_front`))
       .map((c) => stableName(c));
@@ -193,7 +195,12 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds, monito
       .filter((c) => networksOf(c).includes(`${prefix}_redis`))
       .map((c) => stableName(c));
     expect(redisUsers.sort()).toEqual(
-      [`${prefix}_redis`, `${prefix}_nexus`, ...regionIds.map((id) => `${prefix}_region_${id}`)].sort(),
+      [
+        `${prefix}_redis`,
+        `${prefix}_nexus`,
+        ...(monitoring ? [`${prefix}_redis_exporter`] : []),
+        ...regionIds.map((id) => `${prefix}_region_${id}`),
+      ].sort(),
     );
   });
 

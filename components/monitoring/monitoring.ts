@@ -1,15 +1,17 @@
 /**
- * Prometheus, its blackbox prober and Alertmanager (sectorwars:monitoring): every game service's
- * health and the edge's certificate are probed, the alert rules evaluated, and alerts posted to
- * the stack's webhook. What is probed and the rules are planned in planning/monitoring/; this only
- * declares. Nothing is published on the host: an operator reaches Prometheus with
- * `docker exec` (docs/monitoring.md).
+ * Prometheus, its blackbox prober, Alertmanager and the exporters (sectorwars:monitoring): every
+ * game service's health and the edge's certificate are probed, the databases, Redis and the host's
+ * disk scraped, the alert rules evaluated, and alerts posted to the stack's webhook. What is
+ * probed and scraped and the rules are planned in planning/monitoring/; this only declares.
+ * Nothing is published on the host: an operator reaches Prometheus with `docker exec`
+ * (docs/monitoring.md).
  */
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { MonitoringImageKey } from "../../planning/config/images";
 import { alertmanagerConfig } from "../../planning/monitoring/alertmanager";
 import { alertRulesFile } from "../../planning/monitoring/alerts";
+import { exporterTargets } from "../../planning/monitoring/exporters";
 import {
   ALERTMANAGER_PATHS,
   BLACKBOX_PATHS,
@@ -19,6 +21,7 @@ import {
 } from "../../planning/monitoring/prometheus";
 import type { MonitoringPlan, StackPlan } from "../../planning/stack/topology";
 import type { Backend } from "../workload/workload";
+import { type Watched, declareExporters } from "./exporters";
 
 export interface MonitoringArgs {
   /** The orchestrator that declares the workloads. */
@@ -36,6 +39,8 @@ export interface MonitoringArgs {
   readonly alertWebhook?: pulumi.Output<string>;
   /** Protect Prometheus's and Alertmanager's volumes against deletion (prod), as every data volume. */
   readonly protectData: boolean;
+  /** The databases' and Redis' networks and passwords, for their exporters. */
+  readonly watched: Watched;
 }
 
 export class Monitoring extends pulumi.ComponentResource {
@@ -63,6 +68,11 @@ export class Monitoring extends pulumi.ComponentResource {
       parent,
     );
     const on = (aliases: string[]) => [{ network, aliases }];
+    declareExporters(
+      name,
+      { backend, plan: plan.exporters, watched: args.watched, network, images: args.images },
+      this,
+    );
 
     const blackbox = backend.workload(
       `${name}-blackbox`,
@@ -151,13 +161,14 @@ export class Monitoring extends pulumi.ComponentResource {
               },
               blackbox: plan.blackbox.hostname,
               alertmanager: plan.alertmanager.hostname,
+              exporters: exporterTargets(plan.exporters),
             }),
             secret: false,
             object: { resourceName: `${name}-prometheus-conf`, stableName: `${plan.prometheus.containerName}_conf` },
           },
           {
             path: PROMETHEUS_PATHS.rules,
-            content: alertRulesFile(),
+            content: alertRulesFile(plan.alerts),
             secret: false,
             object: { resourceName: `${name}-prometheus-rules`, stableName: `${plan.prometheus.containerName}_rules` },
           },

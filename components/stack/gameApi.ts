@@ -87,8 +87,18 @@ export function databaseVolume(
   );
 }
 
+/** What a watcher of the database needs (its exporter, sectorwars:monitoring): its network and password. */
+export interface DatabaseAccess {
+  /** The database's container name in its plan, by which the exporter's plan names it. */
+  containerName: string;
+  network: docker.Network;
+  /** The owner's password (a secret). */
+  password: pulumi.Output<string>;
+}
+
 export interface ApiWithDatabase {
   network: docker.Network;
+  password: pulumi.Output<string>;
   volume: DataVolume;
   db: Deployed;
   api: Deployed;
@@ -260,7 +270,7 @@ export function declareApiWithDatabase(
     { parent, dependsOn: apiDependsOn },
   );
 
-  return { network, volume, db, api, migration };
+  return { network, password: password.result, volume, db, api, migration };
 }
 
 interface DeclareMigrationArgs {

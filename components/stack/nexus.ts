@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../../planning/stack/topology";
 import type * as command from "@pulumi/command";
 import type { Deployed } from "../workload/workload";
-import { type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./gameApi";
+import { type DatabaseAccess, type DatabaseSchemaArgs, type GameApiHostArgs, declareApiWithDatabase } from "./gameApi";
 
 export interface NexusArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The nexus API and database plan. */
@@ -22,6 +22,8 @@ export class Nexus extends pulumi.ComponentResource {
   public readonly volumeName: pulumi.Output<string>;
   /** The nexus database's migration, when the stack has a migration step. */
   public readonly migration?: command.local.Command;
+  /** Its database's network and password, for its exporter. */
+  public readonly database: DatabaseAccess;
 
   constructor(name: string, args: NexusArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Nexus", name, {}, opts);
@@ -31,6 +33,7 @@ export class Nexus extends pulumi.ComponentResource {
     this.dbName = pair.db.name;
     this.volumeName = pair.volume.name;
     this.migration = pair.migration;
+    this.database = { containerName: args.plan.db.containerName, network: pair.network, password: pair.password };
     this.registerOutputs({ apiName: this.apiName, dbName: this.dbName, volumeName: this.volumeName });
   }
 }

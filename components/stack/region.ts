@@ -2,7 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../../planning/stack/topology";
 import type * as command from "@pulumi/command";
 import type { Deployed } from "../workload/workload";
-import { type DatabaseSchemaArgs, type GameApiHostArgs, databaseVolume, declareApiWithDatabase } from "./gameApi";
+import {
+  type DatabaseAccess,
+  type DatabaseSchemaArgs,
+  type GameApiHostArgs,
+  databaseVolume,
+  declareApiWithDatabase,
+} from "./gameApi";
 
 export interface RegionArgs extends GameApiHostArgs, DatabaseSchemaArgs {
   /** The region's plan: ids, names, sizes; derived from its config entry alone. */
@@ -25,6 +31,8 @@ export class Region extends pulumi.ComponentResource {
   public readonly volumeName: pulumi.Output<string>;
   /** The region database's migration, when the stack has a migration step and the region is active. */
   public readonly migration?: command.local.Command;
+  /** Its database's network and password, for its exporter; undefined while the region is retired. */
+  public readonly database?: DatabaseAccess;
 
   constructor(name: string, args: RegionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sectorwars:platform:Region", name, {}, opts);
@@ -47,6 +55,7 @@ export class Region extends pulumi.ComponentResource {
     this.dbName = pair.db.name;
     this.volumeName = pair.volume.name;
     this.migration = pair.migration;
+    this.database = { containerName: args.plan.db.containerName, network: pair.network, password: pair.password };
     this.registerOutputs({
       state: this.state,
       apiName: this.apiName,

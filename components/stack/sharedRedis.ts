@@ -45,7 +45,8 @@ export class SharedRedis extends pulumi.ComponentResource implements RedisAccess
   public readonly network: docker.Network;
   public readonly volumeName: pulumi.Output<string>;
   public readonly resource: pulumi.Resource;
-  private readonly password: pulumi.Output<string>;
+  /** Its password (a secret): the APIs get it inside their URLs, the exporter as a file. */
+  public readonly password: pulumi.Output<string>;
   private readonly hostname: string;
   private readonly port: number;
 

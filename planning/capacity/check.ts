@@ -16,7 +16,7 @@
 import type { PlatformConfig } from "../config";
 import { type ResourceSpec, cpuSharesFor } from "../stack/sizes";
 import { type StackPlan, allContainers } from "../stack/topology";
-import { LABEL_REGION } from "../roles";
+import { LABEL_REGION, type Role } from "../roles";
 
 /** A quantity of both resources: CPUs (fractions allowed) and whole megabytes. */
 export interface Amount {
@@ -283,16 +283,21 @@ export function capacityOf(input: CapacityInput): CapacityReport {
   };
 }
 
-/** Each region size of the config as what one region adds: its api and db profiles together. */
+/**
+ * Each region size of the config as what one region adds: its api and db profiles together, and
+ * with monitoring its database's exporter (planning/monitoring/exporters.ts).
+ */
 export function regionSizeSpecs(config: PlatformConfig): Record<string, ResourceSpec> {
   const specs: Record<string, ResourceSpec> = {};
+  const exporter: Role = "postgres-exporter";
   for (const [name, size] of Object.entries(config.regionSizes)) {
-    const api = config.sizeProfiles[size.api];
-    const db = config.sizeProfiles[size.db];
+    const profiles = [size.api, size.db, ...(config.monitoring.enabled ? [exporter] : [])];
+    const parts = profiles.map((profile) => config.sizeProfiles[profile]);
     // parseConfig has already rejected unknown profiles; reaching this is a programming error.
-    if (!api || !db) throw new Error(`region size "${name}" names an undefined size profile`);
-    const both = (part: "limits" | "reservations"): Amount => amount(add(exact(api[part]), exact(db[part])));
-    specs[name] = { limits: both("limits"), reservations: both("reservations") };
+    if (parts.some((p) => !p)) throw new Error(`region size "${name}" names an undefined size profile`);
+    const sum = (part: "limits" | "reservations"): Amount =>
+      amount(parts.reduce((total, p) => (p ? add(total, exact(p[part])) : total), ZERO));
+    specs[name] = { limits: sum("limits"), reservations: sum("reservations") };
   }
   return specs;
 }

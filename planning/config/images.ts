@@ -8,7 +8,14 @@ import { z } from "zod";
 export const CORE_IMAGE_KEYS = ["gameserver", "adminUi", "playerUi", "paypal", "postgres", "redis", "nginx"] as const;
 export type CoreImageKey = (typeof CORE_IMAGE_KEYS)[number];
 /** What a stack with sectorwars:monitoring runs besides; resolved (pulled) only then. */
-export const MONITORING_IMAGE_KEYS = ["prometheus", "alertmanager", "blackbox"] as const;
+export const MONITORING_IMAGE_KEYS = [
+  "prometheus",
+  "alertmanager",
+  "blackbox",
+  "postgresExporter",
+  "redisExporter",
+  "nodeExporter",
+] as const;
 export type MonitoringImageKey = (typeof MONITORING_IMAGE_KEYS)[number];
 /** The edge's ACME client, run only by a stack with edge.acme. */
 export const ACME_IMAGE_KEY = "acme";
@@ -28,6 +35,10 @@ export const DEFAULT_PUBLIC_IMAGES: Readonly<
   prometheus: "prom/prometheus:v2.53.2",
   alertmanager: "prom/alertmanager:v0.27.0",
   blackbox: "prom/blackbox-exporter:v0.25.0",
+  postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+  // The alpine build: the scratch one has no shell, so no health check could run in it.
+  redisExporter: "oliver006/redis_exporter:v1.62.0-alpine",
+  nodeExporter: "prom/node-exporter:v1.8.2",
   // The lego release the tests run (Debian's 4.9.1): its flags and output paths are what the renewal loop uses.
   acme: "goacme/lego:v4.9.1",
 };
@@ -71,7 +82,7 @@ export const imagesSchema = z
   .prefault({})
   .describe(
     "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx; with monitoring also prometheus, " +
-      "alertmanager, blackbox; with edge.acme also acme): an image reference or a local build `{ context, dockerfile? }`. " +
+      "alertmanager, blackbox, postgresExporter, redisExporter, nodeExporter; with edge.acme also acme): an image reference or a local build `{ context, dockerfile? }`. " +
       "postgres, redis and nginx default to the seed's public images, the monitoring ones to the Prometheus project's, " +
       "acme to goacme/lego; in dev the app " +
       "images default to a build of ./probe; prod requires references with a tag or digest.",

@@ -27,9 +27,9 @@ export const monitoringSchema = z
     enabled: flag
       .optional()
       .describe(
-        "Prometheus, Alertmanager and a blackbox prober in the stack: every game service's health and the edge's certificate " +
-          "are probed, alerts go to the secret monitoringAlertWebhook. Unset: on in prod on one host, off in dev; swarm mode " +
-          "has no monitoring yet.",
+        "Prometheus, Alertmanager, a blackbox prober and exporters in the stack: every game service's health and the edge's " +
+          "certificate are probed, every database, Redis and the Docker data root's disk scraped, alerts go to the secret " +
+          "monitoringAlertWebhook. Unset: on in prod on one host, off in dev; swarm mode has no monitoring yet.",
       ),
     scrapeInterval: duration("sm", "15s")
       .default(monitoring.scrapeInterval)

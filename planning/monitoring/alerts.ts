@@ -5,6 +5,8 @@
  * and `promtool test rules` run on this text in the tests (test/monitoring.test.ts).
  */
 import { stringify } from "yaml";
+import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
+import { EXPORTER_JOBS, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS } from "./prometheus";
 
 /** How long a probe must fail before anyone is told: one or two failed probes are a blip, not an outage. */
@@ -12,6 +14,12 @@ export const DOWN_FOR = "1m";
 
 /** A certificate this close to its expiry alerts; renewal (Let's Encrypt's 30 days) should have happened long before. */
 export const CERTIFICATE_WARNING_DAYS = 14;
+
+/** Redis this close to maxmemory alerts: past it, the eviction policy starts dropping (or refusing) keys. */
+export const REDIS_MEMORY_WARNING = 0.9;
+
+/** The root file system of the host exporter's container: the Docker data root (exporters.ts). */
+const dataRoot = `job="${EXPORTER_JOBS.host}", mountpoint="/"`;
 
 export interface AlertRule {
   alert: string;
@@ -23,7 +31,22 @@ export interface AlertRule {
 
 const where = "{{ $labels.role }}{{ with $labels.region }} of region {{ . }}{{ end }} in stack {{ $labels.stack }}";
 
-export const ALERT_RULES: readonly AlertRule[] = [
+/** What of the stack config the rules depend on. */
+export interface AlertSettings {
+  /**
+   * How long WAL may wait to be archived (backup.repository; `npm run status`'s limit, two archive
+   * timeouts); null: the stack does not archive, and there is no rule.
+   */
+  walWaitLimitSeconds: number | null;
+  /**
+   * With edge.acme: the certificate the edge serves should have been renewed by the time this
+   * little of it is left (renewBeforeDays, less two check intervals for the retries of a blip);
+   * null: the certificate is pasted or self-signed, and CertificateExpiresSoon alone watches it.
+   */
+  renewalDueSeconds: number | null;
+}
+
+const RULES: readonly AlertRule[] = [
   {
     alert: "RegionApiDown",
     expr: `probe_success{job="${JOBS.health}", role="region-api"} == 0`,
@@ -65,6 +88,61 @@ export const ALERT_RULES: readonly AlertRule[] = [
     },
   },
   {
+    alert: "RegionDatabaseDown",
+    expr: `pg_up{job="${EXPORTER_JOBS.postgres}", role="region-db"} == 0`,
+    for: DOWN_FOR,
+    labels: { severity: "critical" },
+    annotations: {
+      summary: "The database of region {{ $labels.region }} in stack {{ $labels.stack }} does not accept connections",
+    },
+  },
+  {
+    alert: "NexusDatabaseDown",
+    expr: `pg_up{job="${EXPORTER_JOBS.postgres}", role="nexus-db"} == 0`,
+    for: DOWN_FOR,
+    labels: { severity: "critical" },
+    annotations: { summary: "The nexus database in stack {{ $labels.stack }} does not accept connections" },
+  },
+  {
+    alert: "RedisDown",
+    expr: `redis_up{job="${EXPORTER_JOBS.redis}"} == 0`,
+    for: DOWN_FOR,
+    labels: { severity: "critical" },
+    annotations: { summary: "Redis in stack {{ $labels.stack }} does not answer" },
+  },
+  {
+    alert: "RedisNearMaxmemory",
+    // Without a maxmemory (0) there is no limit to be near: the series drops out of the division.
+    expr: `redis_memory_used_bytes{job="${EXPORTER_JOBS.redis}"} / (redis_memory_max_bytes{job="${EXPORTER_JOBS.redis}"} > 0) > ${REDIS_MEMORY_WARNING}`,
+    for: "5m",
+    labels: { severity: "warning" },
+    annotations: {
+      summary:
+        "Redis in stack {{ $labels.stack }} uses {{ $value | humanizePercentage }} of its maxmemory: raise redis.maxmemory or find what grew",
+    },
+  },
+  {
+    // Under `npm run status`'s default --min-free, measured as it does (Available of Used plus Available, as df's Use%).
+    alert: "DiskSpaceLow",
+    expr:
+      `100 * node_filesystem_avail_bytes{${dataRoot}} / (node_filesystem_size_bytes{${dataRoot}} - ` +
+      `node_filesystem_free_bytes{${dataRoot}} + node_filesystem_avail_bytes{${dataRoot}}) < ${DEFAULT_MIN_FREE_PERCENT}`,
+    for: "5m",
+    labels: { severity: "critical" },
+    annotations: {
+      summary:
+        'The Docker data root of stack {{ $labels.stack }} has {{ $value | printf "%.1f" }}% free: the databases stop when it is full',
+    },
+  },
+  {
+    alert: "ExporterDown",
+    // The exporter itself is gone: its database's, Redis' or the disk's rules are blind meanwhile.
+    expr: `up{job=~"${Object.values(EXPORTER_JOBS).join("|")}"} == 0`,
+    for: DOWN_FOR,
+    labels: { severity: "critical" },
+    annotations: { summary: `Prometheus cannot scrape the exporter of ${where}: its alerts are blind` },
+  },
+  {
     alert: "ProbesFailing",
     // The prober itself (or Prometheus's way to it) is down: every other rule is blind meanwhile.
     expr: `up{job=~"${JOBS.health}|${JOBS.edge}"} == 0`,
@@ -76,6 +154,40 @@ export const ALERT_RULES: readonly AlertRule[] = [
   },
 ];
 
-export function alertRulesFile(rules: readonly AlertRule[] = ALERT_RULES): string {
-  return stringify({ groups: [{ name: "sectorwars", rules }] }, { lineWidth: 0 });
+/** WAL waiting longer than the limit is play a lost host would take with it. */
+const walArchiveBehind = (limitSeconds: number): AlertRule => ({
+  alert: "WalArchiveBehind",
+  expr: `${WAL_WAITING_SERIES}{job="${EXPORTER_JOBS.postgres}"} > ${limitSeconds}`,
+  for: DOWN_FOR,
+  labels: { severity: "critical" },
+  annotations: {
+    summary: `WAL of ${where} has waited {{ $value | humanizeDuration }} to be archived (limit ${limitSeconds} s): is backup.repository reachable?`,
+  },
+});
+
+/**
+ * The ACME client renews long before CertificateExpiresSoon: a certificate still served past its
+ * renewal means the renewals fail (or nginx refused the new one), weeks before anyone must act.
+ */
+const renewalOverdue = (dueSeconds: number): AlertRule => ({
+  alert: "CertificateRenewalOverdue",
+  expr: `probe_ssl_earliest_cert_expiry{job="${JOBS.edge}"} - time() < ${dueSeconds}`,
+  for: "1h",
+  labels: { severity: "warning" },
+  annotations: {
+    summary:
+      "The edge's certificate in stack {{ $labels.stack }} expires in {{ $value | humanizeDuration }} and edge.acme has not renewed it: see the acme container's logs",
+  },
+});
+
+export function alertRules(settings: AlertSettings): AlertRule[] {
+  return [
+    ...RULES,
+    ...(settings.walWaitLimitSeconds === null ? [] : [walArchiveBehind(settings.walWaitLimitSeconds)]),
+    ...(settings.renewalDueSeconds === null ? [] : [renewalOverdue(settings.renewalDueSeconds)]),
+  ];
+}
+
+export function alertRulesFile(settings: AlertSettings): string {
+  return stringify({ groups: [{ name: "sectorwars", rules: alertRules(settings) }] }, { lineWidth: 0 });
 }

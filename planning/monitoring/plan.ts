@@ -1,12 +1,17 @@
 /**
- * The monitoring part of the stack's plan (sectorwars:monitoring): Prometheus, Alertmanager and the
- * blackbox prober as container plans, their network and volumes, and what they probe.
+ * The monitoring part of the stack's plan (sectorwars:monitoring): Prometheus, Alertmanager, the
+ * blackbox prober and the exporters as container plans, their network and volumes, and what they
+ * probe and scrape.
  */
 import type { ImageSpec } from "../config";
-import type { MonitoringImageKey } from "../config/images";
+import { MONITORING_IMAGE_KEYS, type MonitoringImageKey } from "../config/images";
 import { type ContainerPlan, type PlanContext, type PlatformListener, core, joinName } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
 import { healthPathOf, isGameService } from "../stack/services";
+import { intervalSeconds } from "../config/acme";
+import { maxArchiveWaitSeconds } from "../status/archive";
+import type { AlertSettings } from "./alerts";
+import { type ExportersPlan, type WatchedDatabase, planExporters } from "./exporters";
 import { MONITORING_PORTS, type Probe, healthProbes } from "./prometheus";
 
 /** What the Monitoring component declares (sectorwars:monitoring); null where the stack is not watched. */
@@ -20,6 +25,10 @@ export interface MonitoringPlan {
   scrapeInterval: string;
   /** Every active game service's health endpoint, in a stable order (nexus, apps, regions by config). */
   probes: Probe[];
+  /** What Prometheus scrapes besides the probes: the databases, Redis, the host's disk. */
+  exporters: ExportersPlan;
+  /** What the alert rules take of the stack config. */
+  alerts: AlertSettings;
   images: Record<MonitoringImageKey, ImageSpec>;
 }
 
@@ -29,6 +38,9 @@ export interface Watched {
   apps: ContainerPlan[];
   /** The active regions' APIs (a retired region has none). */
   regionApis: ContainerPlan[];
+  /** The nexus's database, then the active regions'. */
+  databases: WatchedDatabase[];
+  redis: ContainerPlan;
 }
 
 export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPlan {
@@ -69,10 +81,30 @@ export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPl
         isGameService(plan.role) ? [{ plan, healthPath: healthPathOf(plan.role, config.services[plan.role]) }] : [],
       ),
     ),
-    images: {
-      prometheus: config.images.prometheus,
-      alertmanager: config.images.alertmanager,
-      blackbox: config.images.blackbox,
+    exporters: planExporters(ctx, { databases: watched.databases, redis: watched.redis }),
+    alerts: {
+      walWaitLimitSeconds: config.backup.repository
+        ? maxArchiveWaitSeconds(config.backup.repository.archiveTimeoutSeconds)
+        : null,
+      renewalDueSeconds: config.edge.acme
+        ? config.edge.acme.renewBeforeDays * 86400 - 2 * intervalSeconds(config.edge.acme.checkInterval)
+        : null,
     },
+    images: Object.fromEntries(MONITORING_IMAGE_KEYS.map((key) => [key, config.images[key]])) as Record<
+      MonitoringImageKey,
+      ImageSpec
+    >,
   };
+}
+
+/** Every container the monitoring plan runs, for totals and checks. */
+export function monitoringContainers(plan: MonitoringPlan): ContainerPlan[] {
+  return [
+    plan.prometheus,
+    plan.alertmanager,
+    plan.blackbox,
+    ...plan.exporters.databases,
+    plan.exporters.redis,
+    plan.exporters.host,
+  ];
 }

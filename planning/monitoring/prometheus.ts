@@ -46,8 +46,15 @@ export interface ProbedService {
   healthPath: string;
 }
 
+/** An exporter Prometheus scrapes directly (planning/monitoring/exporters.ts), and its series' labels. */
+export interface ScrapeTarget {
+  job: string;
+  address: string;
+  labels: Record<string, string>;
+}
+
 /** The container labels (com.sectorwars.*) as the series labels the rules read. */
-function seriesLabels(labels: Record<string, string>, role: Role): Record<string, string> {
+export function seriesLabels(labels: Record<string, string>, role: Role): Record<string, string> {
   const region = labels[LABEL_REGION];
   return {
     [SERIES_LABELS.stack]: labels[LABEL_STACK] ?? "",
@@ -74,6 +81,17 @@ export interface PrometheusSettings {
   /** Host names of the blackbox prober and Alertmanager on the monitoring network. */
   blackbox: string;
   alertmanager: string;
+  /** The exporters (exporterTargets), one job each in the order their jobs first appear. */
+  exporters: readonly ScrapeTarget[];
+}
+
+/** One scrape job per exporter kind, each target with its own labels. */
+function exporterJobs(targets: readonly ScrapeTarget[]) {
+  const jobs = [...new Set(targets.map((t) => t.job))];
+  return jobs.map((job) => ({
+    job_name: job,
+    static_configs: targets.filter((t) => t.job === job).map((t) => ({ targets: [t.address], labels: t.labels })),
+  }));
 }
 
 /** Sends a static target's address to the prober as ?target=, keeps it as `instance`, and scrapes the prober. */
@@ -114,6 +132,7 @@ export function prometheusConfig(s: PrometheusSettings): string {
         static_configs: [{ targets: [s.edge.address], labels: s.edge.labels }],
         relabel_configs: throughBlackbox(s.blackbox),
       },
+      ...exporterJobs(s.exporters),
       {
         job_name: JOBS.prometheus,
         static_configs: [{ targets: [`127.0.0.1:${MONITORING_PORTS.prometheus}`], labels: { role: "prometheus" } }],

@@ -71,12 +71,12 @@ export function httpHealthcheck(port: number, path: string): HealthcheckPlan {
 }
 
 /**
- * Prometheus, Alertmanager and the blackbox prober answer /-/healthy (the official images are
- * busybox-based: wget is there, curl is not).
+ * Prometheus, Alertmanager and the blackbox prober answer /-/healthy, the exporters their landing
+ * page at / (the official images are busybox- or alpine-based: wget is there, curl is not).
  */
-export function monitoringHealthcheck(port: number): HealthcheckPlan {
+export function monitoringHealthcheck(port: number, path = "/-/healthy"): HealthcheckPlan {
   return {
-    tests: ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${port}/-/healthy || exit 1`],
+    tests: ["CMD-SHELL", `wget -q -O /dev/null http://127.0.0.1:${port}${path} || exit 1`],
     interval: "15s",
     timeout: "5s",
     retries: 3,

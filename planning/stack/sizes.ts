@@ -46,6 +46,10 @@ export const BUILT_IN_PROFILES: Readonly<Record<string, ResourceSpec>> = {
   prometheus: spec(1, 2 * GB, 0.5, 1 * GB),
   alertmanager: spec(0.5, 256, 0.1, 128),
   blackbox: spec(0.5, 128, 0.1, 64),
+  // One exporter per database, one for Redis, one for the host: each answers a scrape every few seconds.
+  "postgres-exporter": spec(0.25, 64, 0.05, 32),
+  "redis-exporter": spec(0.25, 64, 0.05, 32),
+  "node-exporter": spec(0.25, 64, 0.05, 32),
   // edge.acme: lego sleeps between checks; a renewal is a few requests and a key.
   acme: spec(0.5, 128, 0.1, 32),
 };

@@ -13,7 +13,7 @@ import { nodeHosts } from "../swarm/placement";
 import type { ImageSpec, PlatformConfig, RegionConfig } from "../config";
 import { CORE_IMAGE_KEYS, type CoreImageKey } from "../config/images";
 import { type AcmePlan, planAcme } from "../edge/acmeClient";
-import { type MonitoringPlan, planMonitoring } from "../monitoring/plan";
+import { type MonitoringPlan, monitoringContainers, planMonitoring } from "../monitoring/plan";
 import { BASELINE_ENGINE, type EngineFeatures } from "./engine";
 import { nginxHealthcheck, postgresHealthcheck, redisHealthcheck } from "./healthchecks";
 import { type ContainerPlan, containerBasics, core, joinName } from "./containers";
@@ -218,6 +218,15 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
   const player = core(ctx, "player-ui", { suffix: "player", hostname: "player-ui", image: "playerUi" });
   const paypal = core(ctx, "paypal", { suffix: "paypal", hostname: "paypal-service", image: "paypal" });
   const regions = config.regions.map((r) => planRegion(r, ctx));
+  const nexusDbPlan: DatabasePlan = {
+    ...nexusDb,
+    database: "nexus_db",
+    user: "nexus_user",
+    volumeName: joinName(prefix, "nexus_db_data"),
+    networkName: joinName(prefix, "nexus"),
+    debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase : null,
+    stanza: stanzaOf({ kind: "nexus" }),
+  };
   return {
     stack,
     prefix,
@@ -231,15 +240,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
     redisNetwork: joinName(prefix, "redis"),
     nexus: {
       api: nexusApi,
-      db: {
-        ...nexusDb,
-        database: "nexus_db",
-        user: "nexus_user",
-        volumeName: joinName(prefix, "nexus_db_data"),
-        networkName: joinName(prefix, "nexus"),
-        debugPort: config.debugPorts.publish ? config.debugPorts.postgresBase : null,
-        stanza: stanzaOf({ kind: "nexus" }),
-      },
+      db: nexusDbPlan,
       redisDb: 0,
       identityEnv: { REGION_TYPE: "nexus" },
     },
@@ -291,6 +292,8 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
           nexusApi,
           apps: [admin, player, paypal],
           regionApis: regions.filter((r) => r.state === "active").map((r) => r.api),
+          databases: [nexusDbPlan, ...regions.filter((r) => r.state === "active").map((r) => r.db)],
+          redis,
         })
       : null,
     acme: planAcme(ctx, config.edge.hostname),
@@ -310,7 +313,7 @@ export function allContainers(plan: StackPlan): ContainerPlan[] {
     plan.player,
     plan.paypal,
     ...activeRegions(plan).flatMap((r) => [r.api, r.db]),
-    ...(plan.monitoring ? [plan.monitoring.prometheus, plan.monitoring.alertmanager, plan.monitoring.blackbox] : []),
+    ...(plan.monitoring ? monitoringContainers(plan.monitoring) : []),
     ...(plan.acme ? [plan.acme.client] : []),
   ];
 }

@@ -8,11 +8,18 @@ import type { Finding } from "./findings";
 import { formatDuration } from "./backups";
 
 /**
- * One query in the database container: the age of the oldest segment waiting to be archived (null
- * when none waits; `.ready` files in pg_wal/archive_status), and pg_stat_archiver's counters.
+ * Seconds the oldest WAL segment has waited to be archived (its `.ready` file in
+ * pg_wal/archive_status); NULL when none waits. The database exporter's alert reads the same
+ * (planning/monitoring/exporters.ts).
  */
-export const ARCHIVE_PROBE_SQL =
-  "SELECT coalesce((SELECT floor(extract(epoch FROM now() - min(modification)))::text FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'), '') || '|' || archived_count || '|' || failed_count || '|' || coalesce(extract(epoch FROM last_archived_time)::bigint::text, '') || '|' || coalesce(extract(epoch FROM last_failed_time)::bigint::text, '') FROM pg_stat_archiver";
+export const OLDEST_WAITING_SQL =
+  "SELECT floor(extract(epoch FROM now() - min(modification))) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'";
+
+/**
+ * One query in the database container: the age of the oldest segment waiting to be archived (null
+ * when none waits), and pg_stat_archiver's counters.
+ */
+export const ARCHIVE_PROBE_SQL = `SELECT coalesce((${OLDEST_WAITING_SQL})::text, '') || '|' || archived_count || '|' || failed_count || '|' || coalesce(extract(epoch FROM last_archived_time)::bigint::text, '') || '|' || coalesce(extract(epoch FROM last_failed_time)::bigint::text, '') FROM pg_stat_archiver`;
 
 /** What the status CLI saw of one database: the probe's line and `pgbackrest info --output=json`, or why not. */
 export interface ObservedArchive {

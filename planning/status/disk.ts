@@ -24,7 +24,8 @@ export type MinFree = { percent: number } | { bytes: number };
  * 10% is what ext4 reserves for root by default, and what is left of a database host's disk
  * before PostgreSQL stops on a full WAL or Docker fails to write a layer.
  */
-export const DEFAULT_MIN_FREE: MinFree = { percent: 10 };
+export const DEFAULT_MIN_FREE_PERCENT = 10;
+export const DEFAULT_MIN_FREE: MinFree = { percent: DEFAULT_MIN_FREE_PERCENT };
 
 /** Binary units, as formatBytes writes them and `df -h` and Docker show sizes. */
 const UNIT_BYTES: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };

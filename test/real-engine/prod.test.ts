@@ -9,15 +9,16 @@
  * - a new game-server image under an HTTPS request loop through the edge's keepalive pools (which
  *   the prod file turns on, on nginx 1.30 as prod pins it): no request fails, no database restarts;
  * - monitoring, on by default in prod (test images of Prometheus, Alertmanager and the blackbox
- *   prober, built from Debian's packages): every game service answers its probe, labelled by
- *   stack, role and region; a region's API container stopped reaches the webhook (a receiver of the
- *   test's own, the secret monitoringAlertWebhook) as RegionApiDown within two minutes, and its
- *   resolution once it is back;
+ *   prober and the exporters, built from Debian's packages): every game service answers its probe,
+ *   every database, Redis and the data root's disk are scraped, each labelled by stack, role and
+ *   region; no alert fires on the healthy stack; a region's API and database containers stopped
+ *   reach the webhook (a receiver of the test's own, the secret monitoringAlertWebhook) as
+ *   RegionApiDown and RegionDatabaseDown within two minutes, and their resolution once back;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
  *   volumes stay, on the engine and in the state.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LABEL_STACK } from "../../planning/roles";
+import { LABEL_STACK, MONITORING_ROLES } from "../../planning/roles";
 import { docker, ensureDockerd, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
@@ -166,11 +167,18 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     const containerOf = (role: string, region?: string) =>
       stackContainers(stackName, engine).find((c) => c.role === role && (!region || c.region === region))?.name ?? "";
     const prometheus = containerOf("prometheus");
-    expect(
-      ["prometheus", "alertmanager", "blackbox"].map(
-        (role) => `${role} ${stackContainers(stackName, engine).find((c) => c.role === role)?.health}`,
-      ),
-    ).toEqual(["prometheus healthy", "alertmanager healthy", "blackbox healthy"]);
+    const watchers = stackContainers(stackName, engine).filter((c) => (MONITORING_ROLES as string[]).includes(c.role));
+    expect(watchers.map((c) => `${c.role} ${c.region || "-"} ${c.health}`).sort()).toEqual(
+      [
+        "prometheus - healthy",
+        "alertmanager - healthy",
+        "blackbox - healthy",
+        "postgres-exporter - healthy",
+        ...DEV_REGIONS.map((r) => `postgres-exporter ${r.id} healthy`),
+        "redis-exporter - healthy",
+        "node-exporter - healthy",
+      ].sort(),
+    );
     const expected = [
       "admin-ui -",
       "nexus-api -",
@@ -191,33 +199,91 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
     });
 
+    // The exporters, scraped and labelled as what they watch; each reads its own target.
+    const read = (promql: string) =>
+      prometheusQuery(prometheus, promql, engine)
+        .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
+        .sort();
+    const scraped = [
+      "postgres nexus-db -",
+      ...DEV_REGIONS.map((r) => `postgres region-db ${r.id}`),
+      "redis redis -",
+      "host host -",
+    ].sort();
+    let connected: string[] = [];
+    await waitUntil(
+      "every exporter to reach what it watches",
+      () => {
+        connected = read(
+          `pg_up{stack="${stackName}"} == 1 or redis_up{stack="${stackName}"} == 1 or ` +
+            `node_filesystem_avail_bytes{stack="${stackName}", mountpoint="/"} > 0`,
+        );
+        // The database exporter's own query: no WAL waits to be archived (this stack does not archive).
+        const walChecked = read(`pg_archive_oldest_waiting_seconds{stack="${stackName}"} == 0`);
+        return (
+          JSON.stringify(connected) === JSON.stringify(scraped) &&
+          JSON.stringify(walChecked) === JSON.stringify(scraped.filter((s) => s.startsWith("postgres ")))
+        );
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; connected: ${connected.join(", ")}`);
+    });
+    // A healthy stack fires nothing (DiskSpaceLow included: this machine's disk is not that full).
+    const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
+    expect(firing, "alerts firing on a healthy stack").toEqual([]);
+
     receiver.start(`${place.namePrefix}_monitoring`);
-    const api = containerOf("region-api", "orion");
-    const about = (status: "firing" | "resolved") => () =>
+    const stopped = [containerOf("region-api", "orion"), containerOf("region-db", "orion")];
+    const about = (status: "firing" | "resolved", alertname: string) => () =>
       receiver
         .notifications()
         .some(
           (n) =>
             n.status === status &&
-            n.alerts.some((a) => a.labels.alertname === "RegionApiDown" && a.labels.region === "orion"),
+            n.alerts.some((a) => a.labels.alertname === alertname && a.labels.region === "orion"),
         );
+    const stopCalled = Date.now();
+    docker(["stop", ...stopped], engine);
+    // From when both are down: `docker stop` returns once the API has drained and PostgreSQL shut down.
     const stoppedAt = Date.now();
-    docker(["stop", api], engine);
     try {
-      await waitUntil("RegionApiDown for orion at the webhook", about("firing"), 180_000);
-      const seconds = (Date.now() - stoppedAt) / 1000;
-      console.log(`RegionApiDown reached the webhook ${seconds.toFixed(1)} s after orion's API stopped`);
+      const arrival: Record<string, number> = {};
+      await waitUntil(
+        "RegionApiDown and RegionDatabaseDown for orion at the webhook",
+        () => {
+          for (const name of ["RegionApiDown", "RegionDatabaseDown"]) {
+            if (arrival[name] === undefined && about("firing", name)()) arrival[name] = (Date.now() - stoppedAt) / 1000;
+          }
+          return Object.keys(arrival).length === 2;
+        },
+        180_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; arrived: ${JSON.stringify(arrival)}`);
+      });
+      console.log(
+        `docker stop took ${((stoppedAt - stopCalled) / 1000).toFixed(1)} s; then RegionApiDown reached the webhook ` +
+          `after ${arrival.RegionApiDown?.toFixed(1)} s, RegionDatabaseDown after ${arrival.RegionDatabaseDown?.toFixed(1)} s`,
+      );
+      const seconds = Math.max(...Object.values(arrival));
       expect(seconds, "seconds from the stop to the webhook").toBeLessThanOrEqual(120);
       const alerts = receiver.notifications().flatMap((n) => n.alerts);
       expect(alerts.find((a) => a.labels.alertname === "RegionApiDown")?.annotations.summary).toBe(
         `The API of region orion in stack ${stackName} does not answer its health check`,
       );
-      // Only orion's API was stopped: no other alert.
-      expect(alerts.filter((a) => a.labels.region !== "orion").map((a) => a.labels.alertname)).toEqual([]);
+      expect(alerts.find((a) => a.labels.alertname === "RegionDatabaseDown")?.annotations.summary).toBe(
+        `The database of region orion in stack ${stackName} does not accept connections`,
+      );
+      // Only orion's API and database were stopped: no other alert, its exporter kept answering.
+      expect([...new Set(alerts.map((a) => `${a.labels.alertname} ${a.labels.region}`))].sort()).toEqual([
+        "RegionApiDown orion",
+        "RegionDatabaseDown orion",
+      ]);
     } finally {
-      docker(["start", api], engine);
+      docker(["start", ...stopped.reverse()], engine);
     }
-    await waitUntil("the resolution at the webhook", about("resolved"), 180_000);
+    await waitUntil("RegionApiDown's resolution at the webhook", about("resolved", "RegionApiDown"), 180_000);
+    await waitUntil("RegionDatabaseDown's resolution at the webhook", about("resolved", "RegionDatabaseDown"), 180_000);
     expect(await stack.plainTextPaths(receiver.token), "the webhook's URL in plain text in the state").toEqual([]);
   }, 600_000);
 

@@ -53,6 +53,9 @@ export function testImages(gameserver: string, nginx: string = TEST_IMAGES.nginx
     prometheus: TEST_IMAGES.prometheus,
     alertmanager: TEST_IMAGES.alertmanager,
     blackbox: TEST_IMAGES.blackbox,
+    postgresExporter: TEST_IMAGES.postgresExporter,
+    redisExporter: TEST_IMAGES.redisExporter,
+    nodeExporter: TEST_IMAGES.nodeExporter,
   };
 }
 

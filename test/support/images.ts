@@ -24,6 +24,10 @@ export const TEST_IMAGES = {
   alertmanager: "sectorwars-test/alertmanager:0.25",
   /** Debian's blackbox exporter 0.23 shaped like prom/blackbox-exporter (http_2xx etc. in /etc/blackbox_exporter/config.yml). */
   blackbox: "sectorwars-test/blackbox:0.23",
+  /** Debian's exporters shaped like the official images (entrypoint at their paths, user nobody, wget). */
+  postgresExporter: "sectorwars-test/postgres-exporter:0.11",
+  redisExporter: "sectorwars-test/redis-exporter:1.45",
+  nodeExporter: "sectorwars-test/node-exporter:1.5",
   /** Debian's lego 4.9.1 shaped like goacme/lego (ENTRYPOINT /lego, root, ca-certificates, /bin/sh). */
   lego: "sectorwars-test/lego:4.9",
   /** Debian's Pebble 2.4.0, Let's Encrypt's test ACME server (/usr/bin/pebble, pebble-challtestsrv, wget); see pebble.ts. */

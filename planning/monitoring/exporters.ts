@@ -1,0 +1,204 @@
+/**
+ * The exporters Prometheus scrapes beside its probes (planning/monitoring/prometheus.ts): one
+ * postgres_exporter per active database, on that database's private network; one redis_exporter
+ * on Redis' network; one node_exporter for the disk the stack writes to. Each is a container plan
+ * with what it watches; its scrape target carries the labels of the container it watches (role
+ * `region-db` and the region, `nexus-db`, `redis`), so the rules read the same labels whatever
+ * runs the exporter, and a new region's database is scraped from the deploy that adds it.
+ */
+import { stringify } from "yaml";
+import { LABEL_REGION } from "../roles";
+import { OLDEST_WAITING_SQL } from "../status/archive";
+import { type ContainerPlan, type PlanContext, containerBasics, joinName } from "../stack/containers";
+import { monitoringHealthcheck } from "../stack/healthchecks";
+import type { MonitoringImageKey } from "../config/images";
+import { type ScrapeTarget, seriesLabels } from "./prometheus";
+
+/** The official images' ports. */
+export const EXPORTER_PORTS = { postgres: 9187, redis: 9121, node: 9100 } as const;
+
+/** The scrape jobs the rules read by name. */
+export const EXPORTER_JOBS = { postgres: "postgres", redis: "redis", host: "host" } as const;
+
+/** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
+export const EXPORTER_PASSWORD_FILE = "/etc/sectorwars/exporter-password";
+
+/** The database exporter's own query (--extend.query-path), and the series it gives. */
+export const POSTGRES_EXPORTER_QUERIES_FILE = "/etc/sectorwars/exporter-queries.yml";
+export const WAL_WAITING_SERIES = "pg_archive_oldest_waiting_seconds";
+
+/** What a database's exporter needs of it: its name on its network, its database, its owner. */
+export interface WatchedDatabase {
+  containerName: string;
+  hostname: string;
+  port: number;
+  database: string;
+  user: string;
+  networkName: string;
+  labels: Record<string, string>;
+  role: ContainerPlan["role"];
+}
+
+export interface DatabaseExporterPlan extends ContainerPlan {
+  /** The database it connects to (it joins the database's private network). */
+  watches: WatchedDatabase;
+}
+
+export interface RedisExporterPlan extends ContainerPlan {
+  watches: Pick<ContainerPlan, "hostname" | "port" | "labels" | "role">;
+}
+
+export interface ExportersPlan {
+  /** The nexus's database first, then each active region's in config order. */
+  databases: DatabaseExporterPlan[];
+  redis: RedisExporterPlan;
+  /** The Docker host's disk, as its containers' root file system sees it. */
+  host: ContainerPlan;
+}
+
+function exporter(
+  ctx: PlanContext,
+  c: {
+    role: ContainerPlan["role"];
+    containerName: string;
+    hostname: string;
+    image: MonitoringImageKey;
+    port: number;
+    regionId?: string;
+  },
+): ContainerPlan {
+  return {
+    ...containerBasics(ctx, c.role, {
+      sizeProfile: c.role,
+      ...(c.regionId === undefined ? {} : { regionId: c.regionId }),
+      listener: { port: c.port, healthcheck: monitoringHealthcheck(c.port, "/") },
+    }),
+    containerName: c.containerName,
+    hostname: c.hostname,
+    image: c.image,
+  };
+}
+
+export function planExporters(
+  ctx: PlanContext,
+  watched: { databases: readonly WatchedDatabase[]; redis: RedisExporterPlan["watches"] },
+): ExportersPlan {
+  const prefix = ctx.config.namePrefix;
+  return {
+    databases: watched.databases.map((db) => {
+      const regionId = db.labels[LABEL_REGION];
+      return {
+        ...exporter(ctx, {
+          role: "postgres-exporter",
+          containerName: joinName(db.containerName, "exporter"),
+          hostname: `${db.hostname}-exporter`,
+          image: "postgresExporter",
+          port: EXPORTER_PORTS.postgres,
+          ...(regionId === undefined ? {} : { regionId }),
+        }),
+        watches: db,
+      };
+    }),
+    redis: {
+      ...exporter(ctx, {
+        role: "redis-exporter",
+        containerName: joinName(prefix, "redis_exporter"),
+        hostname: "redis-exporter",
+        image: "redisExporter",
+        port: EXPORTER_PORTS.redis,
+      }),
+      watches: watched.redis,
+    },
+    host: exporter(ctx, {
+      role: "node-exporter",
+      containerName: joinName(prefix, "node_exporter"),
+      hostname: "node-exporter",
+      image: "nodeExporter",
+      port: EXPORTER_PORTS.node,
+    }),
+  };
+}
+
+/**
+ * postgres_exporter's own variables. The password comes from a file, never the environment
+ * (which `docker inspect` shows); the traffic stays on the database's private network, where the
+ * server offers no TLS (lib/pq would insist on it otherwise).
+ */
+export function postgresExporterEnv(db: WatchedDatabase): Record<string, string> {
+  return {
+    DATA_SOURCE_URI: `${db.hostname}:${db.port}/${db.database}?sslmode=disable`,
+    DATA_SOURCE_USER: db.user,
+    DATA_SOURCE_PASS_FILE: EXPORTER_PASSWORD_FILE,
+  };
+}
+
+/**
+ * The database exporter's own query: how long the oldest WAL segment has waited to be archived
+ * (0 when none waits, as in a database that does not archive), the figure `npm run status` checks
+ * against backup.repository's limit, as WAL_WAITING_SERIES. pg_stat_archiver's age of the last
+ * archived segment would not do: an idle database archives nothing and loses nothing. The queries
+ * file is deprecated upstream since 0.13 and still read by 0.15, the default image.
+ */
+export function postgresExporterQueries(): string {
+  return stringify(
+    {
+      pg_archive: {
+        query: `SELECT coalesce((${OLDEST_WAITING_SQL}), 0) AS oldest_waiting_seconds`,
+        metrics: [
+          {
+            oldest_waiting_seconds: {
+              usage: "GAUGE",
+              description: "Seconds the oldest WAL segment has waited to be archived; 0 when none waits",
+            },
+          },
+        ],
+      },
+    },
+    { lineWidth: 0 },
+  );
+}
+
+/** Redis as redis_exporter addresses it (--redis.addr). */
+export const redisExporterAddress = (redis: Pick<ContainerPlan, "hostname" | "port">): string =>
+  `redis://${redis.hostname}:${redis.port}`;
+
+/**
+ * redis_exporter's --redis.password-file: JSON from each address to its password, the one way it
+ * takes a password other than its command line or environment.
+ */
+export const redisExporterPasswordFile = (redis: Pick<ContainerPlan, "hostname" | "port">, password: string): string =>
+  JSON.stringify({ [redisExporterAddress(redis)]: password });
+
+/**
+ * node_exporter's flags: the file-system collector alone (the host's CPU and memory are not what
+ * the stack alerts on), over the container's own mounts. Its root is an overlay whose free space
+ * is the Docker data root's, where every volume, image and writable layer lives: the figure `npm
+ * run status` checks, with no host directory mounted into the container (overlay is among the
+ * collector's default exclusions, so the types to leave out are named here). Docker's own bind
+ * mounts (/etc/hosts and the like) would repeat the same file system: left out with the kernel's.
+ * Debian's build turns on a systemd collector besides, which fails in a container: no defaults.
+ */
+export const NODE_EXPORTER_COMMAND: readonly string[] = [
+  "--collector.disable-defaults",
+  "--collector.filesystem",
+  "--collector.filesystem.fs-types-exclude=^(proc|sysfs|tmpfs|devpts|mqueue|cgroup2?|nsfs|securityfs)$",
+  "--collector.filesystem.mount-points-exclude=^/(proc|sys|dev|etc/(hostname|hosts|resolv\\.conf))($|/)",
+];
+
+/** Every exporter as Prometheus scrapes it, labelled as what it watches; jobs in EXPORTER_JOBS. */
+export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
+  const at = (c: ContainerPlan) => `${c.hostname}:${c.port}`;
+  return [
+    ...plan.databases.map((db) => ({
+      job: EXPORTER_JOBS.postgres,
+      address: at(db),
+      labels: seriesLabels(db.watches.labels, db.watches.role),
+    })),
+    { job: EXPORTER_JOBS.redis, address: at(plan.redis), labels: seriesLabels(plan.redis.watches.labels, "redis") },
+    {
+      job: EXPORTER_JOBS.host,
+      address: at(plan.host),
+      labels: { ...seriesLabels(plan.host.labels, "node-exporter"), role: "host" },
+    },
+  ];
+}
