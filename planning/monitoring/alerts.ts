@@ -1,8 +1,9 @@
 /**
  * The alert rules, as the text of Prometheus's rules file. Each rule reads only series this
- * stack's Prometheus collects (planning/monitoring/prometheus.ts) and says in its summary what is
- * wrong and where: stack, role and region come from the probe's labels. `promtool check rules`
- * and `promtool test rules` run on this text in the tests (test/monitoring.test.ts).
+ * stack's Prometheus collects (planning/monitoring/prometheus.ts and exporters.ts) and says in its
+ * summary what is wrong and where: stack, role and region come from the probe's or the exporter's
+ * labels. `promtool check rules` and `promtool test rules` run on this text in the tests
+ * (test/monitoring.test.ts, test/exporters.test.ts).
  */
 import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";

@@ -65,11 +65,22 @@ const pulumiEngine = findPulumiEngine();
 const release = earlierRelease();
 const WEBHOOK = "http://alert-receiver.invalid:8080/hooks/upgrade-test";
 
-/** The config without the keys a release before monitoring does not know (the test images of its images). */
+/** The exporters' image keys, which a release before them does not know. */
+const EXPORTER_IMAGE_KEYS: readonly string[] = ["postgresExporter", "redisExporter", "nodeExporter"];
+
+/**
+ * The config without the keys an earlier release does not know: the test images of the monitoring
+ * images before monitoring, of the exporters before them.
+ */
 function asEarlierRelease(config: Record<string, unknown>): Record<string, unknown> {
-  if (!release.available || !beforeMonitoring(release.commit)) return config;
+  if (!release.available) return config;
+  const unknown: readonly string[] = beforeMonitoring(release.commit)
+    ? MONITORING_IMAGE_KEYS
+    : beforeExporters(release.commit)
+      ? EXPORTER_IMAGE_KEYS
+      : [];
   const images = Object.entries(config["sectorwars:images"] as Record<string, unknown>).filter(
-    ([key]) => !(MONITORING_IMAGE_KEYS as readonly string[]).includes(key),
+    ([key]) => !unknown.includes(key),
   );
   return { ...config, "sectorwars:images": Object.fromEntries(images) };
 }
@@ -94,6 +105,8 @@ const beforeRedisSnapshots = (commit: string): boolean =>
 const beforeCurrentContainers = (commit: string): boolean =>
   !fileAt(commit, "planning/edge/settings.ts").includes("currentContainers");
 const beforeMonitoring = (commit: string): boolean => !fileAt(commit, "index.ts").includes("Monitoring");
+const beforeExporters = (commit: string): boolean =>
+  !fileAt(commit, "planning/config/images.ts").includes("postgresExporter");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -162,6 +175,27 @@ const INTENDED: readonly IntendedChange[] = [
       "prod is watched by default (monitoring.enabled): Prometheus, Alertmanager and the prober come, and need " +
       "the secret monitoringAlertWebhook, which the operator sets with the upgrade",
     before: beforeMonitoring,
+  },
+  {
+    kinds: ["prod"],
+    steps: [
+      ...["postgres-exporter-0-11", "redis-exporter-1-45", "node-exporter-1-5"].map(
+        (i) => `monitoring-images-sectorwars-test-${i}`,
+      ),
+      ...["nexus-db", ...DEV_REGIONS.map((r) => `region-${r.id}-db`), "redis", "node"].map(
+        (watched) => `monitoring-${watched}-exporter`,
+      ),
+    ].map((name) => `create ${name} []`),
+    why: "with monitoring, each database, Redis and the host's disk get their exporter",
+    before: beforeExporters,
+  },
+  {
+    kinds: ["prod"],
+    steps: replaced("monitoring-prometheus", "uploads"),
+    why:
+      "Prometheus scrapes the exporters and has their rules: its files change, which replaces its container (its " +
+      "series stay in its volume); the databases, Redis and the edge are not touched",
+    before: (commit) => beforeExporters(commit) && !beforeMonitoring(commit),
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */
@@ -288,9 +322,11 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   it("previews no change under this checkout, but what it means to change, for a stack the earlier release deployed", async () => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
-    if (release.available && beforeMonitoring(release.commit)) {
+    if (release.available && beforeExporters(release.commit)) {
       // What the operator sets with the upgrade: the earlier release would refuse these keys.
       stack.writeConfig(current);
+    }
+    if (release.available && beforeMonitoring(release.commit)) {
       if (target.kind === "prod") {
         await stack.stack.setConfig("sectorwars:monitoringAlertWebhook", { value: WEBHOOK, secret: true });
       }
