@@ -16,7 +16,8 @@
 import type { PlatformConfig } from "../config";
 import { type ResourceSpec, cpuSharesFor } from "../stack/sizes";
 import { type StackPlan, allContainers } from "../stack/topology";
-import { LABEL_REGION, type Role } from "../roles";
+import { LABEL_REGION } from "../roles";
+import { DATABASE_EXPORTER_ROLE } from "../monitoring/exporters";
 
 /** A quantity of both resources: CPUs (fractions allowed) and whole megabytes. */
 export interface Amount {
@@ -289,14 +290,16 @@ export function capacityOf(input: CapacityInput): CapacityReport {
  */
 export function regionSizeSpecs(config: PlatformConfig): Record<string, ResourceSpec> {
   const specs: Record<string, ResourceSpec> = {};
-  const exporter: Role = "postgres-exporter";
   for (const [name, size] of Object.entries(config.regionSizes)) {
-    const profiles = [size.api, size.db, ...(config.monitoring.enabled ? [exporter] : [])];
-    const parts = profiles.map((profile) => config.sizeProfiles[profile]);
-    // parseConfig has already rejected unknown profiles; reaching this is a programming error.
-    if (parts.some((p) => !p)) throw new Error(`region size "${name}" names an undefined size profile`);
+    const profiles = [size.api, size.db, ...(config.monitoring.enabled ? [DATABASE_EXPORTER_ROLE] : [])];
+    const parts = profiles.map((profile) => {
+      const spec = config.sizeProfiles[profile];
+      // parseConfig has already rejected unknown profiles; reaching this is a programming error.
+      if (!spec) throw new Error(`region size "${name}" names an undefined size profile`);
+      return spec;
+    });
     const sum = (part: "limits" | "reservations"): Amount =>
-      amount(parts.reduce((total, p) => (p ? add(total, exact(p[part])) : total), ZERO));
+      amount(parts.reduce((total, p) => add(total, exact(p[part])), ZERO));
     specs[name] = { limits: sum("limits"), reservations: sum("reservations") };
   }
   return specs;

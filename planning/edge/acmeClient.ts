@@ -47,6 +47,15 @@ export const ACME_TICK_SECONDS = 5;
 /** The first retry after a failed attempt; each next one waits twice as long, up to checkInterval. */
 export const ACME_FIRST_RETRY_SECONDS = 60;
 
+/**
+ * How little of the served certificate may be left before its renewal is overdue: renewal starts
+ * renewBeforeDays before expiry, at the first check past that (up to one checkInterval late), and
+ * a failed attempt is retried within another checkInterval at most; two intervals cover a blip.
+ */
+export function renewalDueSeconds(settings: Pick<AcmeConfig, "renewBeforeDays" | "checkInterval">): number {
+  return settings.renewBeforeDays * 86400 - 2 * intervalSeconds(settings.checkInterval);
+}
+
 /** What the AcmeClient component declares; null where the stack sets no edge.acme. */
 export interface AcmePlan {
   client: ContainerPlan;

@@ -41,8 +41,8 @@ export interface AlertSettings {
   walWaitLimitSeconds: number | null;
   /**
    * With edge.acme: the certificate the edge serves should have been renewed by the time this
-   * little of it is left (renewBeforeDays, less two check intervals for the retries of a blip);
-   * null: the certificate is pasted or self-signed, and CertificateExpiresSoon alone watches it.
+   * little of it is left (planning/edge/acmeClient.ts renewalDueSeconds); null: the certificate
+   * is pasted or self-signed, and CertificateExpiresSoon alone watches it.
    */
   renewalDueSeconds: number | null;
 }

@@ -17,6 +17,9 @@ import { type ScrapeTarget, seriesLabels } from "./prometheus";
 /** The official images' ports. */
 export const EXPORTER_PORTS = { postgres: 9187, redis: 9121, node: 9100 } as const;
 
+/** A database's exporter: its role, and the size profile of that name (one per region, in what a region costs). */
+export const DATABASE_EXPORTER_ROLE = "postgres-exporter" satisfies ContainerPlan["role"];
+
 /** The scrape jobs the rules read by name. */
 export const EXPORTER_JOBS = { postgres: "postgres", redis: "redis", host: "host" } as const;
 
@@ -89,7 +92,7 @@ export function planExporters(
       const regionId = db.labels[LABEL_REGION];
       return {
         ...exporter(ctx, {
-          role: "postgres-exporter",
+          role: DATABASE_EXPORTER_ROLE,
           containerName: joinName(db.containerName, "exporter"),
           hostname: `${db.hostname}-exporter`,
           image: "postgresExporter",
@@ -198,7 +201,8 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
     {
       job: EXPORTER_JOBS.host,
       address: at(plan.host),
-      labels: { ...seriesLabels(plan.host.labels, "node-exporter"), role: "host" },
+      // It watches the host, which has no container of its own to take a role from.
+      labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
   ];
 }

@@ -8,7 +8,7 @@ import { MONITORING_IMAGE_KEYS, type MonitoringImageKey } from "../config/images
 import { type ContainerPlan, type PlanContext, type PlatformListener, core, joinName } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
 import { healthPathOf, isGameService } from "../stack/services";
-import { intervalSeconds } from "../config/acme";
+import { renewalDueSeconds } from "../edge/acmeClient";
 import { maxArchiveWaitSeconds } from "../status/archive";
 import type { AlertSettings } from "./alerts";
 import { type ExportersPlan, type WatchedDatabase, planExporters } from "./exporters";
@@ -86,9 +86,7 @@ export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPl
       walWaitLimitSeconds: config.backup.repository
         ? maxArchiveWaitSeconds(config.backup.repository.archiveTimeoutSeconds)
         : null,
-      renewalDueSeconds: config.edge.acme
-        ? config.edge.acme.renewBeforeDays * 86400 - 2 * intervalSeconds(config.edge.acme.checkInterval)
-        : null,
+      renewalDueSeconds: config.edge.acme ? renewalDueSeconds(config.edge.acme) : null,
     },
     images: Object.fromEntries(MONITORING_IMAGE_KEYS.map((key) => [key, config.images[key]])) as Record<
       MonitoringImageKey,
