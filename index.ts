@@ -15,11 +15,12 @@ import { Region } from "./components/stack/region";
 import { SharedRedis } from "./components/stack/sharedRedis";
 import { configFailure, loadStackConfig, stackSecrets } from "./components/config/stackConfig";
 import { WebApps } from "./components/stack/webApps";
-import { askEngineApiVersion } from "./components/config/dockerEngine";
+import { askDockerRootDir, askEngineApiVersion } from "./components/config/dockerEngine";
 import { swarm } from "./components/swarm/stack";
 import { ConfigError, configPath } from "./planning/config";
 import { initSqlArg } from "./planning/config/database";
 import { publicUrls } from "./planning/edge/plan";
+import { containerLogDirectory } from "./planning/monitoring/edgeLog";
 import { resolveEngine } from "./planning/stack/engine";
 import { planStack } from "./planning/stack/topology";
 
@@ -53,6 +54,9 @@ async function main() {
     dockerEnvironment,
   });
   const { backend, images, edge } = site;
+  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host:
+  // the config checks refuse monitoring in swarm mode).
+  const dockerRootDir = plan.monitoring ? await askDockerRootDir(dockerEnvironment) : undefined;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
   // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
@@ -135,6 +139,7 @@ async function main() {
             ),
           ),
           redis: { network: redis.network, password: redis.password },
+          edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir),
         },
       })
     : undefined;
@@ -166,6 +171,12 @@ async function main() {
     /** The Docker Engine API version the plan was made for. */
     engineApiVersion: engine.features.apiVersion,
   };
+}
+
+/** The host directory of the edge container's log, for the monitoring's reader. */
+function edgeLogDirectory(containerId: pulumi.Output<string> | undefined, dockerRootDir: string | undefined) {
+  if (!containerId || dockerRootDir === undefined) throw new Error("monitoring reads the edge's log on one host only");
+  return containerId.apply((id) => containerLogDirectory(dockerRootDir, id));
 }
 
 /** A promise and the function that settles it. */

@@ -27,7 +27,13 @@ export type Role =
 
 /** The stack's watchers (sectorwars:monitoring): they exist only in a stack that enables them. */
 export type MonitoringRole =
-  "prometheus" | "alertmanager" | "blackbox" | "postgres-exporter" | "redis-exporter" | "node-exporter";
+  | "prometheus"
+  | "alertmanager"
+  | "blackbox"
+  | "postgres-exporter"
+  | "redis-exporter"
+  | "node-exporter"
+  | "edge-log-exporter";
 export const MONITORING_ROLES: readonly MonitoringRole[] = [
   "prometheus",
   "alertmanager",
@@ -35,6 +41,7 @@ export const MONITORING_ROLES: readonly MonitoringRole[] = [
   "postgres-exporter",
   "redis-exporter",
   "node-exporter",
+  "edge-log-exporter",
 ];
 
 /** How a deploy replaces a container of the role; planning/stack/replacement.ts says why each is what it is. */
@@ -155,6 +162,11 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   "postgres-exporter": monitoringFacts(["/tmp"]),
   "redis-exporter": monitoringFacts(["/tmp"]),
   "node-exporter": monitoringFacts([], false),
+  /**
+   * mtail reads the edge's log directory (mounted read-only) and the program the program uploads;
+   * it runs as the image's root, which owns Docker's log files (0640), with no capability added.
+   */
+  "edge-log-exporter": monitoringFacts(["/tmp"]),
   // The edge's ACME client (edge.acme): lego in a renewal loop, as root in its own image.
   acme: {
     // Two would race for the same account and certificate files.

@@ -60,7 +60,10 @@
 #                                 `-v /:/host:ro,rslave` and --path.rootfs=/host). Debian's build
 #                                 enables the systemd collector, upstream's does not: in a
 #                                 container it fails every scrape without --no-collector.systemd.
-#                                 All six have GNU wget for the health check (`wget -q -O /dev/null
+#   sectorwars-test/mtail:3.0     bookworm's mtail (3.0.0~rc50), like ghcr.io/google/mtail: the
+#                                 binary at /usr/bin/mtail, ENTRYPOINT ["/usr/bin/mtail"], WORKDIR
+#                                 /tmp, EXPOSE 3903, root (the official image sets no USER).
+#                                 All seven have GNU wget for the health check (`wget -q -O /dev/null
 #                                 http://127.0.0.1:9090/-/healthy`, the exporters' `/` on their
 #                                 port) and ca-certificates, and run as nobody on a read-only root
 #                                 file system, given a volume or tmpfs for a data directory.
@@ -145,7 +148,7 @@ BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # debootstrap takes the first of alternatives: the postgres exporter's `daemon | systemd-sysv` brings
 # the small daemon, not systemd; it installs no Recommends (the node exporter's dbus, collectors).
 MONITORING_PACKAGES=prometheus,prometheus-alertmanager,prometheus-blackbox-exporter,prometheus-postgres-exporter
-MONITORING_PACKAGES+=,prometheus-redis-exporter,prometheus-node-exporter,wget,ca-certificates
+MONITORING_PACKAGES+=,prometheus-redis-exporter,prometheus-node-exporter,mtail,wget,ca-certificates
 MONITORING_BASE_IMAGE=sectorwars-test/base:monitoring
 PROMETHEUS_IMAGE=sectorwars-test/prometheus:2.42
 ALERTMANAGER_IMAGE=sectorwars-test/alertmanager:0.25
@@ -153,6 +156,7 @@ BLACKBOX_IMAGE=sectorwars-test/blackbox:0.23
 POSTGRES_EXPORTER_IMAGE=sectorwars-test/postgres-exporter:0.11
 REDIS_EXPORTER_IMAGE=sectorwars-test/redis-exporter:1.45
 NODE_EXPORTER_IMAGE=sectorwars-test/node-exporter:1.5
+MTAIL_IMAGE=sectorwars-test/mtail:3.0
 # <<< monitoring
 # >>> acme
 ACME_PACKAGES=lego,pebble,wget,ca-certificates
@@ -209,7 +213,7 @@ probe_key=$(hash16 "${BASH_SOURCE[0]}" "$probe_dir/server.js" "$probe_dir/packag
 IMAGES=("$BASE_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE" "$FORKY_BASE_IMAGE" "$MODERN_NGINX_IMAGE" "$PROBE_IMAGE")
 # >>> monitoring
 IMAGES+=("$MONITORING_BASE_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE" "$BLACKBOX_IMAGE")
-IMAGES+=("$POSTGRES_EXPORTER_IMAGE" "$REDIS_EXPORTER_IMAGE" "$NODE_EXPORTER_IMAGE")
+IMAGES+=("$POSTGRES_EXPORTER_IMAGE" "$REDIS_EXPORTER_IMAGE" "$NODE_EXPORTER_IMAGE" "$MTAIL_IMAGE")
 # <<< monitoring
 # >>> acme
 IMAGES+=("$ACME_BASE_IMAGE" "$LEGO_IMAGE" "$PEBBLE_IMAGE")
@@ -220,7 +224,7 @@ wanted_key() {
     "$PROBE_IMAGE") echo "$probe_key" ;;
     # >>> monitoring
     "$MONITORING_BASE_IMAGE" | "$PROMETHEUS_IMAGE" | "$ALERTMANAGER_IMAGE" | "$BLACKBOX_IMAGE" | \
-      "$POSTGRES_EXPORTER_IMAGE" | "$REDIS_EXPORTER_IMAGE" | "$NODE_EXPORTER_IMAGE") echo "$monitoring_key" ;;
+      "$POSTGRES_EXPORTER_IMAGE" | "$REDIS_EXPORTER_IMAGE" | "$NODE_EXPORTER_IMAGE" | "$MTAIL_IMAGE") echo "$monitoring_key" ;;
     # <<< monitoring
     # >>> acme
     "$ACME_BASE_IMAGE" | "$LEGO_IMAGE" | "$PEBBLE_IMAGE") echo "$acme_key" ;;
@@ -474,7 +478,7 @@ build_monitoring_rootfs() {
   local name target
   for name in prometheus:prometheus promtool:promtool amtool:amtool alertmanager:prometheus-alertmanager \
     blackbox_exporter:prometheus-blackbox-exporter postgres_exporter:prometheus-postgres-exporter \
-    node_exporter:prometheus-node-exporter redis_exporter:prometheus-redis-exporter; do
+    node_exporter:prometheus-node-exporter redis_exporter:prometheus-redis-exporter mtail:mtail; do
     target=/usr/bin/${name#*:}
     name=${name%%:*}
     [ -x "$root$target" ] || { echo "$target is missing from the monitoring root" >&2; exit 1; }
@@ -683,6 +687,11 @@ if is_stale "$NODE_EXPORTER_IMAGE"; then
   derive "$NODE_EXPORTER_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
     'USER nobody' 'EXPOSE 9100' 'ENTRYPOINT ["/bin/node_exporter"]' 'CMD []'
   built+=("$NODE_EXPORTER_IMAGE")
+fi
+if is_stale "$MTAIL_IMAGE"; then
+  derive "$MTAIL_IMAGE" "$MONITORING_BASE_IMAGE" "$monitoring_key" \
+    'WORKDIR /tmp' 'EXPOSE 3903' 'ENTRYPOINT ["/usr/bin/mtail"]' 'CMD []'
+  built+=("$MTAIL_IMAGE")
 fi
 # <<< monitoring
 # >>> acme

@@ -25,6 +25,8 @@ command -v busybox >/dev/null 2>&1 || missing+=(busybox)
 # promtool and amtool (Debian's prometheus and prometheus-alertmanager ship them).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+# The edge's request counts: the mtail program run over log lines as Docker writes them.
+command -v mtail >/dev/null 2>&1 || missing+=(mtail)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

@@ -66,6 +66,7 @@ describe("the exporters' plan", () => {
       ["postgres", "region-vega-db-exporter:9187", '{"stack":"dev","role":"region-db","region":"vega"}'],
       ["redis", "redis-exporter:9121", '{"stack":"dev","role":"redis"}'],
       ["host", "node-exporter:9100", '{"stack":"dev","role":"host"}'],
+      ["edge-requests", "edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
     ]);
   });
 

@@ -32,7 +32,15 @@ import {
 
 const CORE = ["nexus", "nexus_db", "redis", "nginx", "admin", "player", "paypal"];
 /** sectorwars:monitoring's, on in prod. */
-const MONITORING = ["prometheus", "alertmanager", "blackbox", "nexus_db_exporter", "redis_exporter", "node_exporter"];
+const MONITORING = [
+  "prometheus",
+  "alertmanager",
+  "blackbox",
+  "nexus_db_exporter",
+  "redis_exporter",
+  "node_exporter",
+  "edge_log_exporter",
+];
 
 function expectedContainerNames(prefix: string, regionIds: string[], monitoring: boolean): string[] {
   const region = (id: string) => [
@@ -101,7 +109,8 @@ describe.each(scenarios)("$label", ({ config, secrets, prefix, regionIds, monito
     for (const c of containers(run)) {
       const what = stableName(c);
       const hc = c.inputs.healthcheck as { tests: string[] };
-      expect(hc.tests[0], what).toBe("CMD-SHELL");
+      // mtail's image is FROM scratch: its check runs the binary itself, with no shell (edgeLog.ts).
+      expect(hc.tests[0], what).toBe(what.endsWith("_edge_log_exporter") ? "CMD" : "CMD-SHELL");
       expect(c.inputs.wait, what).toBe(true);
       expect(c.replaceOnChanges, what).toContain("healthcheck");
       expect(c.inputs.destroyGraceSeconds, what).toBeGreaterThan(0);

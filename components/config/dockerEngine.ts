@@ -25,3 +25,22 @@ export async function askEngineApiVersion(environment: Record<string, string>): 
     return { error: text.slice(0, 400) || "docker version failed" };
   }
 }
+
+export const DOCKER_ROOT_DIR_COMMAND = "docker info --format '{{.DockerRootDir}}'";
+
+/**
+ * The engine's data root, where it keeps each container's json-file log (the edge's, which the
+ * monitoring's mtail reads). Asked only of a stack that runs that reader; a failure fails the
+ * preview with the command's own message.
+ */
+export async function askDockerRootDir(environment: Record<string, string>): Promise<string> {
+  const answer = await command.local.run({
+    command: DOCKER_ROOT_DIR_COMMAND,
+    environment,
+    addPreviousOutputInEnv: false,
+  });
+  const dir = answer.stdout.trim();
+  if (!dir.startsWith("/"))
+    throw new Error(`${DOCKER_ROOT_DIR_COMMAND} answered ${JSON.stringify(dir)}, not a directory`);
+  return dir;
+}

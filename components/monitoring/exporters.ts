@@ -1,6 +1,7 @@
 /**
  * The exporters of the Monitoring component (planned in planning/monitoring/exporters.ts): one per
- * database on its private network, one on Redis' network, one for the host's disk. Each joins the
+ * database on its private network, one on Redis' network, one for the host's disk, and mtail over
+ * the edge's access log (planning/monitoring/edgeLog.ts). Each joins the
  * monitoring network, where Prometheus scrapes it by its host name; nothing is published. The
  * passwords reach them as secret files, never in the environment (which `docker inspect` shows).
  */
@@ -18,6 +19,7 @@ import {
   redisExporterAddress,
   redisExporterPasswordFile,
 } from "../../planning/monitoring/exporters";
+import { EDGE_LOG_COMMAND, EDGE_LOG_PATHS, edgeLogProgram } from "../../planning/monitoring/edgeLog";
 import type { Backend, Deployed } from "../workload/workload";
 
 /** What the exporters watch, as the components that own it hand it over. */
@@ -25,6 +27,8 @@ export interface Watched {
   /** Each active database's network and owner's password, by the database's container name (its plan's). */
   readonly databases: Readonly<Record<string, { network: docker.Network; password: pulumi.Output<string> }>>;
   readonly redis: { network: docker.Network; password: pulumi.Output<string> };
+  /** The host directory of the edge container's json-file log (one host), which mtail reads. */
+  readonly edgeLogDirectory: pulumi.Input<string>;
 }
 
 export interface ExporterArgs {
@@ -116,5 +120,28 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
     },
     opts,
   );
-  return [...databases, redis, host];
+  const edgeRequests = backend.workload(
+    `${name}-edge-requests`,
+    {
+      plan: plan.edgeRequests,
+      image: args.images.edgeLogExporter,
+      env: {},
+      command: [...EDGE_LOG_COMMAND],
+      files: [
+        {
+          path: EDGE_LOG_PATHS.program,
+          content: edgeLogProgram(),
+          secret: false,
+          object: {
+            resourceName: `${name}-edge-requests-program`,
+            stableName: `${plan.edgeRequests.containerName}_program`,
+          },
+        },
+      ],
+      hostDirectories: [{ source: args.watched.edgeLogDirectory, target: EDGE_LOG_PATHS.logs }],
+      networks: [monitoring(plan.edgeRequests.hostname)],
+    },
+    opts,
+  );
+  return [...databases, redis, host, edgeRequests];
 }

@@ -68,6 +68,7 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
     edge: {
       frontNetwork: edge.frontNetwork,
       name: edge.serverName,
+      containerId: edge.server.resource.id,
       configHash: edge.configHash,
       appsAfter: [],
       playerAfter: edge.staticFill ? [edge.staticFill] : [],

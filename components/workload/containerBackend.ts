@@ -99,14 +99,22 @@ export class ContainerBackend implements Backend {
           name: this.networkNames.get(n.network) ?? n.network.name,
           aliases: n.aliases,
         })),
-        ...(w.volumes
+        ...(w.volumes || w.hostDirectories
           ? {
-              mounts: w.volumes.map((v) => ({
-                type: "volume",
-                source: v.volume.source,
-                target: v.target,
-                ...(v.readOnly ? { readOnly: true } : {}),
-              })),
+              mounts: [
+                ...(w.volumes ?? []).map((v) => ({
+                  type: "volume",
+                  source: v.volume.source,
+                  target: v.target,
+                  ...(v.readOnly ? { readOnly: true } : {}),
+                })),
+                ...(w.hostDirectories ?? []).map((d) => ({
+                  type: "bind",
+                  source: d.source,
+                  target: d.target,
+                  readOnly: true,
+                })),
+              ],
             }
           : {}),
         ...(uploads.length > 0 ? { uploads } : {}),

@@ -68,6 +68,11 @@ export interface WorkloadArgs {
   files?: WorkloadFile[];
   /** Data volumes from Backend.volume, mounted at `target`. */
   volumes?: { volume: DataVolume; target: string; readOnly?: boolean }[];
+  /**
+   * Directories of the Docker host, mounted read-only at `target` (the edge's log directory, for
+   * its reader). One host only: a swarm task could land on any node, where the path means nothing.
+   */
+  hostDirectories?: { source: pulumi.Input<string>; target: string }[];
   /** Networks from Backend.network (or the edge's front network), with this workload's DNS aliases on each. */
   networks: { network: docker.Network; aliases: string[] }[];
   /** A host port on 127.0.0.1 for debugging, or none. Swarm mode refuses it at config time. */
@@ -184,6 +189,8 @@ export interface Orchestrator {
     frontNetwork: docker.Network;
     /** Container or service name. */
     name: pulumi.Output<string>;
+    /** One host: the edge container's id (its log directory is named by it); none in swarm mode. */
+    containerId?: pulumi.Output<string>;
     configHash: string;
     /** What every app waits for (swarm: the node labels), and what the player UI waits for besides (the static fill). */
     appsAfter: pulumi.Resource[];

@@ -7,6 +7,7 @@
  */
 import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
+import { EDGE_SERIES } from "./edgeLog";
 import { EXPORTER_JOBS, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS } from "./prometheus";
 
@@ -18,6 +19,19 @@ export const CERTIFICATE_WARNING_DAYS = 14;
 
 /** Redis this close to maxmemory alerts: past it, the eviction policy starts dropping (or refusing) keys. */
 export const REDIS_MEMORY_WARNING = 0.9;
+
+/**
+ * A region whose share of 5xx answers at the edge (its API's own, and nginx's 502/504 when the API
+ * fails it) stays above this alerts, counted over EDGE_ERROR_WINDOW and only while the region gets
+ * at least EDGE_MIN_REQUESTS_PER_SECOND: two failures out of three requests at night are no incident.
+ */
+export const EDGE_ERROR_SHARE = 0.05;
+export const EDGE_ERROR_WINDOW = "5m";
+export const EDGE_MIN_REQUESTS_PER_SECOND = 0.1;
+
+/** Each region's requests per second at the edge, of the statuses `status` matches. */
+const regionRequests = (status: string) =>
+  `sum by (stack, region) (rate(${EDGE_SERIES.requests}{job="${EXPORTER_JOBS.edgeRequests}"${status}}[${EDGE_ERROR_WINDOW}]))`;
 
 /** The root file system of the host exporter's container: the Docker data root (exporters.ts). */
 const dataRoot = `job="${EXPORTER_JOBS.host}", mountpoint="/"`;
@@ -136,8 +150,17 @@ const RULES: readonly AlertRule[] = [
     },
   },
   {
+    alert: "RegionErrorRate",
+    expr: `(${regionRequests(', status=~"5.."')} / ${regionRequests("")}) > ${EDGE_ERROR_SHARE} and ${regionRequests("")} >= ${EDGE_MIN_REQUESTS_PER_SECOND}`,
+    for: "2m",
+    labels: { severity: "critical" },
+    annotations: {
+      summary: `{{ $value | humanizePercentage }} of the requests to region {{ $labels.region }} in stack {{ $labels.stack }} failed with a 5xx at the edge (over ${EDGE_ERROR_WINDOW})`,
+    },
+  },
+  {
     alert: "ExporterDown",
-    // The exporter itself is gone: its database's, Redis' or the disk's rules are blind meanwhile.
+    // The exporter itself is gone: its database's, Redis', the disk's or the edge's rules are blind meanwhile.
     expr: `up{job=~"${Object.values(EXPORTER_JOBS).join("|")}"} == 0`,
     for: DOWN_FOR,
     labels: { severity: "critical" },

@@ -12,6 +12,7 @@ import { OLDEST_WAITING_SQL } from "../status/archive";
 import { type ContainerPlan, type PlanContext, containerBasics, joinName } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
 import type { MonitoringImageKey } from "../config/images";
+import { EDGE_LOG_JOB, edgeLogTarget, planEdgeLog } from "./edgeLog";
 import { type ScrapeTarget, seriesLabels } from "./prometheus";
 
 /** The official images' ports. */
@@ -21,7 +22,12 @@ export const EXPORTER_PORTS = { postgres: 9187, redis: 9121, node: 9100 } as con
 export const DATABASE_EXPORTER_ROLE = "postgres-exporter" satisfies ContainerPlan["role"];
 
 /** The scrape jobs the rules read by name. */
-export const EXPORTER_JOBS = { postgres: "postgres", redis: "redis", host: "host" } as const;
+export const EXPORTER_JOBS = {
+  postgres: "postgres",
+  redis: "redis",
+  host: "host",
+  edgeRequests: EDGE_LOG_JOB,
+} as const;
 
 /** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
 export const EXPORTER_PASSWORD_FILE = "/etc/sectorwars/exporter-password";
@@ -57,6 +63,8 @@ export interface ExportersPlan {
   redis: RedisExporterPlan;
   /** The Docker host's disk, as its containers' root file system sees it. */
   host: ContainerPlan;
+  /** mtail over the edge's access log: each region's requests (edgeLog.ts). */
+  edgeRequests: ContainerPlan;
 }
 
 function exporter(
@@ -119,6 +127,7 @@ export function planExporters(
       image: "nodeExporter",
       port: EXPORTER_PORTS.node,
     }),
+    edgeRequests: planEdgeLog(ctx),
   };
 }
 
@@ -204,5 +213,6 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
       // It watches the host, which has no container of its own to take a role from.
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
+    edgeLogTarget(plan.edgeRequests),
   ];
 }

@@ -50,6 +50,8 @@ export const BUILT_IN_PROFILES: Readonly<Record<string, ResourceSpec>> = {
   "postgres-exporter": spec(0.25, 64, 0.05, 32),
   "redis-exporter": spec(0.25, 64, 0.05, 32),
   "node-exporter": spec(0.25, 64, 0.05, 32),
+  // mtail runs a few regular expressions per request the edge logs: a core covers thousands a second.
+  "edge-log-exporter": spec(0.5, 128, 0.1, 64),
   // edge.acme: lego sleeps between checks; a renewal is a few requests and a key.
   acme: spec(0.5, 128, 0.1, 32),
 };

@@ -11,7 +11,8 @@
  * - monitoring, on by default in prod (test images of Prometheus, Alertmanager and the blackbox
  *   prober and the exporters, built from Debian's packages): every game service answers its probe,
  *   every database, Redis and the data root's disk are scraped, each labelled by stack, role and
- *   region; no alert fires on the healthy stack; a region's API and database containers stopped
+ *   region; each region's requests at the edge are counted by status (mtail over the edge
+ *   container's log); no alert fires on the healthy stack; a region's API and database containers stopped
  *   reach the webhook (a receiver of the test's own, the secret monitoringAlertWebhook) as
  *   RegionApiDown and RegionDatabaseDown within two minutes, and their resolution once back;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
@@ -38,6 +39,7 @@ import {
 import { describeOn } from "../support/engineSuites";
 import { TEST_IMAGES, ensureTestImages } from "../support/images";
 import { alertReceiver, prometheusQuery } from "../support/alerts";
+import { EDGE_SERIES } from "../../planning/monitoring/edgeLog";
 import { httpRequest, probeEchoOf } from "../support/net";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
@@ -177,6 +179,7 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
         ...DEV_REGIONS.map((r) => `postgres-exporter ${r.id} healthy`),
         "redis-exporter - healthy",
         "node-exporter - healthy",
+        "edge-log-exporter - healthy",
       ].sort(),
     );
     const expected = [
@@ -229,6 +232,24 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; connected: ${connected.join(", ")}`);
     });
+    // The edge's requests per region, as mtail reads them from the edge container's log: each
+    // region's own (the id in the answer's body proves the route), by status.
+    for (const r of DEV_REGIONS) {
+      const echo = probeEchoOf(await https(`/api/regions/${r.id}/ping`));
+      expect(echo.region?.id, `the region answering /api/regions/${r.id}/ping`).toBe(r.id);
+    }
+    const regionsCounted = DEV_REGIONS.map((r) => `edge-requests nginx ${r.id}`).sort();
+    let counted: string[] = [];
+    await waitUntil(
+      "each region's requests counted at the edge",
+      () => {
+        counted = read(`sum by (job, role, region) (${EDGE_SERIES.requests}{stack="${stackName}", status="200"}) > 0`);
+        return JSON.stringify(counted) === JSON.stringify(regionsCounted);
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; counted: ${counted.join(", ")}`);
+    });
     // A healthy stack fires nothing (DiskSpaceLow included: this machine's disk is not that full).
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);
@@ -251,6 +272,8 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     // clients (the exporter's connection) until the 60 s grace ends in SIGKILL.
     expect(stoppedAt - stopCalled, "ms docker stop took for orion's API and database").toBeLessThan(20_000);
     try {
+      // Requests to the stopped region: the edge answers them 5xx, counted as orion's.
+      for (let i = 0; i < 3; i++) await https("/api/regions/orion/ping");
       const arrival: Record<string, number> = {};
       await waitUntil(
         "RegionApiDown and RegionDatabaseDown for orion at the webhook",
@@ -277,6 +300,10 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       expect(alerts.find((a) => a.labels.alertname === "RegionDatabaseDown")?.annotations.summary).toBe(
         `The database of region orion in stack ${stackName} does not accept connections`,
       );
+      expect(
+        read(`sum by (job, role, region) (${EDGE_SERIES.requests}{stack="${stackName}", status=~"5.."}) >= 3`),
+        "5xx counted per region at the edge while orion was stopped",
+      ).toEqual(["edge-requests nginx orion"]);
       // Only orion's API and database were stopped: no other alert, its exporter kept answering.
       expect([...new Set(alerts.map((a) => `${a.labels.alertname} ${a.labels.region}`))].sort()).toEqual([
         "RegionApiDown orion",

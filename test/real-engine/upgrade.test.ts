@@ -68,17 +68,19 @@ const WEBHOOK = "http://alert-receiver.invalid:8080/hooks/upgrade-test";
 /** The exporters' image keys, which a release before them does not know. */
 const EXPORTER_IMAGE_KEYS: readonly string[] = ["postgresExporter", "redisExporter", "nodeExporter"];
 
-/**
- * The config without the keys an earlier release does not know: the test images of the monitoring
- * images before monitoring, of the exporters before them.
- */
+/** The image keys an earlier release does not know: monitoring's before it, the exporters' and mtail's before them. */
+function unknownImageKeys(commit: string): readonly string[] {
+  if (beforeMonitoring(commit)) return MONITORING_IMAGE_KEYS;
+  return [
+    ...(beforeExporters(commit) ? EXPORTER_IMAGE_KEYS : []),
+    ...(beforeEdgeRequests(commit) ? ["edgeLogExporter"] : []),
+  ];
+}
+
+/** The config without the image keys an earlier release does not know. */
 function asEarlierRelease(config: Record<string, unknown>): Record<string, unknown> {
   if (!release.available) return config;
-  const unknown: readonly string[] = beforeMonitoring(release.commit)
-    ? MONITORING_IMAGE_KEYS
-    : beforeExporters(release.commit)
-      ? EXPORTER_IMAGE_KEYS
-      : [];
+  const unknown = unknownImageKeys(release.commit);
   const images = Object.entries(config["sectorwars:images"] as Record<string, unknown>).filter(
     ([key]) => !unknown.includes(key),
   );
@@ -107,6 +109,8 @@ const beforeCurrentContainers = (commit: string): boolean =>
 const beforeMonitoring = (commit: string): boolean => !fileAt(commit, "index.ts").includes("Monitoring");
 const beforeExporters = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("postgresExporter");
+const beforeEdgeRequests = (commit: string): boolean =>
+  !fileAt(commit, "planning/config/images.ts").includes("edgeLogExporter");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -191,11 +195,19 @@ const INTENDED: readonly IntendedChange[] = [
   },
   {
     kinds: ["prod"],
+    steps: ["monitoring-images-sectorwars-test-mtail-3-0", "monitoring-edge-requests"].map(
+      (name) => `create ${name} []`,
+    ),
+    why: "with monitoring, mtail reads the edge container's log for each region's requests; the edge is not touched",
+    before: beforeEdgeRequests,
+  },
+  {
+    kinds: ["prod"],
     steps: replaced("monitoring-prometheus", "uploads"),
     why:
-      "Prometheus scrapes the exporters and has their rules: its files change, which replaces its container (its " +
-      "series stay in its volume); the databases, Redis and the edge are not touched",
-    before: (commit) => beforeExporters(commit) && !beforeMonitoring(commit),
+      "Prometheus scrapes the exporters (mtail among them) and has their rules: its files change, which replaces " +
+      "its container (its series stay in its volume); the databases, Redis and the edge are not touched",
+    before: (commit) => (beforeExporters(commit) || beforeEdgeRequests(commit)) && !beforeMonitoring(commit),
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */
@@ -322,7 +334,7 @@ describeEach(TARGETS, "an upgrade from an earlier release: $name", (target) => {
   it("previews no change under this checkout, but what it means to change, for a stack the earlier release deployed", async () => {
     await stack.up();
     await stack.useProgram(PROJECT_DIR);
-    if (release.available && beforeExporters(release.commit)) {
+    if (release.available && unknownImageKeys(release.commit).length > 0) {
       // What the operator sets with the upgrade: the earlier release would refuse these keys.
       stack.writeConfig(current);
     }

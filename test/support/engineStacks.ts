@@ -56,6 +56,7 @@ export function testImages(gameserver: string, nginx: string = TEST_IMAGES.nginx
     postgresExporter: TEST_IMAGES.postgresExporter,
     redisExporter: TEST_IMAGES.redisExporter,
     nodeExporter: TEST_IMAGES.nodeExporter,
+    edgeLogExporter: TEST_IMAGES.edgeLogExporter,
   };
 }
 

@@ -28,6 +28,7 @@ export const TEST_IMAGES = {
   postgresExporter: "sectorwars-test/postgres-exporter:0.11",
   redisExporter: "sectorwars-test/redis-exporter:1.45",
   nodeExporter: "sectorwars-test/node-exporter:1.5",
+  edgeLogExporter: "sectorwars-test/mtail:3.0",
   /** Debian's lego 4.9.1 shaped like goacme/lego (ENTRYPOINT /lego, root, ca-certificates, /bin/sh). */
   lego: "sectorwars-test/lego:4.9",
   /** Debian's Pebble 2.4.0, Let's Encrypt's test ACME server (/usr/bin/pebble, pebble-challtestsrv, wget); see pebble.ts. */

@@ -7,7 +7,11 @@ import * as crypto from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { DOCKER_ROOT_DIR_COMMAND } from "../../components/config/dockerEngine";
 import { PROJECT_DIR, parseStackFile, readStackFileText } from "../../components/config/stackFile";
+
+/** What the mocked engine answers for its data root. */
+export const MOCK_DOCKER_ROOT_DIR = "/var/lib/docker";
 
 export const ROOT = PROJECT_DIR;
 
@@ -238,6 +242,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         const engine = options.engine ?? "1.41";
         // As the engine reports a failed invoke: a gRPC error whose details are the message.
         if (typeof engine !== "string") throw Object.assign(new Error(engine.error), { details: engine.error });
+        // The data root, asked by a stack whose monitoring reads the edge's log.
+        if (args.inputs.command === DOCKER_ROOT_DIR_COMMAND)
+          return { ...args.inputs, stdout: `${MOCK_DOCKER_ROOT_DIR}\n`, stderr: "" };
         return { ...args.inputs, stdout: `${engine}\n`, stderr: "" };
       },
     },

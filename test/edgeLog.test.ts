@@ -1,0 +1,184 @@
+/**
+ * The edge's per-region request counts (planning/monitoring/edgeLog.ts): the mtail program run by
+ * Debian's mtail over lines as nginx renders them with the edge's own log format and Docker's
+ * json-file stores them, and RegionErrorRate under `promtool test rules`.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../planning/config";
+import { renderNginxConf } from "../planning/edge/nginx";
+import { edgeNginxSettings } from "../planning/edge/plan";
+import {
+  EDGE_LOG_COMMAND,
+  EDGE_LOG_PATHS,
+  EDGE_LOG_PORT,
+  EDGE_SERIES,
+  containerLogDirectory,
+  edgeLogProgram,
+} from "../planning/monitoring/edgeLog";
+import { planStack } from "../planning/stack/topology";
+import { devConfigWith, rawOf } from "./support/configs";
+import { toolDir } from "./support/promtool";
+
+const { dir, tool, runRuleTest, remove } = toolDir();
+afterAll(remove);
+
+const REGIONS = [
+  { id: "orion", name: "Orion", type: "default", slot: 1 },
+  { id: "vega", name: "Vega", type: "player_owned", slot: 2 },
+];
+const raw = { ...rawOf(devConfigWith([])), regions: REGIONS, monitoring: { enabled: true } };
+const plan = planStack(parseConfig(raw, { presentSecrets: new Set() }), "dev");
+
+/** The edge's log_format, from the nginx.conf the program renders. */
+function logFormat(): string {
+  const conf = renderNginxConf(edgeNginxSettings(plan));
+  const line = conf.split("\n").find((l) => l.trim().startsWith("log_format edge escape=json"));
+  const format = line?.match(/'(.*)'/)?.[1];
+  if (!format) throw new Error("no log_format edge in nginx.conf");
+  return format;
+}
+
+/** One request's access log line as Docker's json-file keeps it (the edge's stdout). */
+function dockerLine(values: Record<string, string>): string {
+  const line = logFormat().replace(/\$[a-z0-9_]+/g, (v) => values[v] ?? "-");
+  // JSON.parse first: the line nginx writes must be JSON, as the edge's log promises.
+  JSON.parse(line);
+  return JSON.stringify({ log: `${line}\n`, stream: "stdout", time: "2026-12-07T12:00:00.000000001Z" });
+}
+
+const request = (region: string, status: string, seconds: string) =>
+  dockerLine({
+    $region_id: region,
+    $status: status,
+    $request_time: seconds,
+    $body_bytes_sent: "60",
+    $request_uri: `/api/regions/${region}/x`,
+  });
+
+/** What mtail counts over `lines`, in Prometheus's text format. */
+function mtailCounts(lines: string[]): string {
+  const programs = path.join(dir, "progs");
+  fs.mkdirSync(programs, { recursive: true });
+  fs.writeFileSync(path.join(programs, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram());
+  fs.writeFileSync(path.join(dir, "edge-json.log"), `${lines.join("\n")}\n`);
+  const run = tool("mtail", [
+    "--progs",
+    programs,
+    "--logs",
+    path.join(dir, "edge-json.log"),
+    "--one_shot",
+    "--one_shot_format",
+    "prometheus",
+    "--emit_prog_label=false",
+    "--logtostderr",
+    // One-shot mode still listens: any free port, so that test files running side by side never collide.
+    "--port",
+    "0",
+  ]);
+  expect(run.status, run.output).toBe(0);
+  return run.output;
+}
+
+describe("the edge's request counts", () => {
+  it("counts each region's requests by status and their time, from lines in the edge's own log format", () => {
+    const out = mtailCounts([
+      request("orion", "200", "0.004"),
+      request("orion", "200", "0.300"),
+      request("orion", "502", "0.001"),
+      request("vega", "503", "2.000"),
+      // Not a region route (the player UI): no region, not counted.
+      request("", "200", "0.010"),
+    ]);
+    expect(out).toContain(`${EDGE_SERIES.requests}{region="orion",status="200"} 2`);
+    expect(out).toContain(`${EDGE_SERIES.requests}{region="orion",status="502"} 1`);
+    expect(out).toContain(`${EDGE_SERIES.requests}{region="vega",status="503"} 1`);
+    expect(out).not.toMatch(/region=""/);
+    expect(out).toContain(`${EDGE_SERIES.duration}_bucket{region="orion",le="0.005"} 2`);
+    expect(out).toContain(`${EDGE_SERIES.duration}_bucket{region="orion",le="0.5"} 3`);
+    expect(out).toContain(`${EDGE_SERIES.duration}_count{region="vega"} 1`);
+  });
+
+  it("reads nothing of a line that is not nginx's (a start-up message on the same stdout)", () => {
+    const out = mtailCounts([JSON.stringify({ log: "nginx: worker process started\n", stream: "stderr", time: "x" })]);
+    expect(out).not.toContain(`${EDGE_SERIES.requests}{`);
+  });
+
+  it("passes its container's health check, the reader itself holding its port meanwhile", async () => {
+    const programs = path.join(dir, "compile");
+    fs.mkdirSync(programs, { recursive: true });
+    fs.writeFileSync(path.join(programs, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram());
+    const [kind, binary, ...args] = plan.monitoring?.exporters.edgeRequests.healthcheck.tests ?? [];
+    expect([kind, binary]).toEqual(["CMD", "/usr/bin/mtail"]);
+    const reader = net.createServer();
+    // In use already (another mtail on this machine) is the same condition for the check.
+    await new Promise<void>((resolve) => reader.once("error", () => resolve()).listen(EDGE_LOG_PORT, resolve));
+    try {
+      const run = tool(
+        binary ?? "",
+        args.map((a) => (a === EDGE_LOG_PATHS.programs ? programs : a)),
+      );
+      expect(run.status, run.output).toBe(0);
+      // The same check fails on a program that does not compile.
+      fs.writeFileSync(path.join(programs, "broken.mtail"), "counter x\n/(/ { x++ }\n");
+      const broken = tool(
+        binary ?? "",
+        args.map((a) => (a === EDGE_LOG_PATHS.programs ? programs : a)),
+      );
+      expect(broken.status, broken.output).not.toBe(0);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it("follows the edge container's current log file in the directory Docker keeps it in", () => {
+    expect(containerLogDirectory("/var/lib/docker/", "abc123")).toBe("/var/lib/docker/containers/abc123");
+    expect(EDGE_LOG_COMMAND).toContain(`--logs=${EDGE_LOG_PATHS.logs}/*-json.log`);
+  });
+
+  it("is planned with monitoring, as the edge's reader, sized and labelled", () => {
+    const reader = plan.monitoring?.exporters.edgeRequests;
+    expect(reader?.containerName).toBe("sectorwars-dev_edge_log_exporter");
+    expect(reader?.image).toBe("edgeLogExporter");
+    expect(reader?.labels["com.sectorwars.role"]).toBe("edge-log-exporter");
+    expect(reader?.size.limits.memoryMb).toBeGreaterThan(0);
+  });
+});
+
+describe("RegionErrorRate", () => {
+  const orion = 'job="edge-requests", stack="dev", role="nginx", region="orion"';
+  // 15 s apart: per step, +15 requests is 1 per second.
+  const cases: { label: string; ok: string; failed: string; fires: boolean }[] = [
+    { label: "10 % 5xx at 1 request/s", ok: "0+14x40", failed: "0+1x40", fires: true },
+    { label: "2 % 5xx at 1 request/s", ok: "0+15x40", failed: "0+0.3x40", fires: false },
+    { label: "every request failing, at one every 30 s", ok: "0+0x40", failed: "0+0.5x40", fires: false },
+  ];
+  it.each(cases)("$label: fires $fires", ({ ok, failed, fires }) => {
+    const result = runRuleTest(
+      [
+        { series: `${EDGE_SERIES.requests}{${orion}, status="200"}`, values: ok },
+        { series: `${EDGE_SERIES.requests}{${orion}, status="502"}`, values: failed },
+      ],
+      [
+        {
+          eval_time: "9m",
+          alertname: "RegionErrorRate",
+          exp_alerts: fires
+            ? [
+                {
+                  exp_labels: { stack: "dev", region: "orion", severity: "critical" },
+                  exp_annotations: {
+                    summary:
+                      "6.667% of the requests to region orion in stack dev failed with a 5xx at the edge (over 5m)",
+                  },
+                },
+              ]
+            : [],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+});
