@@ -63,11 +63,8 @@ export interface ExportersPlan {
   redis: RedisExporterPlan;
   /** The Docker host's disk, as its containers' root file system sees it. */
   host: ContainerPlan;
-  /**
-   * mtail over the edge's access log: each region's requests (edgeLog.ts). One host only: it reads
-   * the edge container's log on that host; swarm mode has none yet.
-   */
-  edgeRequests: ContainerPlan | null;
+  /** mtail over the edge's access log: each region's requests (edgeLog.ts). */
+  edgeRequests: ContainerPlan;
 }
 
 function exporter(
@@ -130,7 +127,7 @@ export function planExporters(
       image: "nodeExporter",
       port: EXPORTER_PORTS.node,
     }),
-    edgeRequests: ctx.config.orchestrator === "swarm" ? null : planEdgeLog(ctx),
+    edgeRequests: planEdgeLog(ctx),
   };
 }
 
@@ -212,11 +209,10 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
     { job: EXPORTER_JOBS.redis, address: at(plan.redis), labels: seriesLabels(plan.redis.watches.labels, "redis") },
     {
       job: EXPORTER_JOBS.host,
-      // A global service in swarm mode: each node's task by its own address.
-      everyAddressOf: { name: plan.host.hostname, port: plan.host.port },
+      address: at(plan.host),
       // It watches the host, which has no container of its own to take a role from.
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
-    ...(plan.edgeRequests ? [edgeLogTarget(plan.edgeRequests)] : []),
+    edgeLogTarget(plan.edgeRequests),
   ];
 }
