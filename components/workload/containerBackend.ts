@@ -86,6 +86,15 @@ export class ContainerBackend implements Backend {
             : plain;
     const files = w.files ?? [];
     const uploads = files.filter((f) => !f.initOnly).map(upload);
+    const mounts = [
+      ...(w.volumes ?? []).map((v) => ({
+        type: "volume",
+        source: v.volume.source,
+        target: v.target,
+        ...(v.readOnly ? { readOnly: true } : {}),
+      })),
+      ...(w.hostDirectories ?? []).map((d) => ({ type: "bind", source: d.source, target: d.target, readOnly: true })),
+    ];
     const createOnlyUploads = files.filter((f) => f.initOnly).map(upload);
     const container = serviceContainer(
       name,
@@ -99,24 +108,8 @@ export class ContainerBackend implements Backend {
           name: this.networkNames.get(n.network) ?? n.network.name,
           aliases: n.aliases,
         })),
-        ...(w.volumes || w.hostDirectories
-          ? {
-              mounts: [
-                ...(w.volumes ?? []).map((v) => ({
-                  type: "volume",
-                  source: v.volume.source,
-                  target: v.target,
-                  ...(v.readOnly ? { readOnly: true } : {}),
-                })),
-                ...(w.hostDirectories ?? []).map((d) => ({
-                  type: "bind",
-                  source: d.source,
-                  target: d.target,
-                  readOnly: true,
-                })),
-              ],
-            }
-          : {}),
+        // Declared whenever the workload names any (an empty list as before), never otherwise.
+        ...(w.volumes || w.hostDirectories ? { mounts } : {}),
         ...(uploads.length > 0 ? { uploads } : {}),
         ...(createOnlyUploads.length > 0 ? { createOnlyUploads } : {}),
         ...(w.debugPort === undefined ? {} : { ports: loopbackPort(w.plan.port, w.debugPort) }),

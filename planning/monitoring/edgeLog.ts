@@ -11,7 +11,7 @@
  * container is a new directory, and mtail is replaced with it.
  */
 import { EDGE_LOG_STATUS_TO_REGION } from "../edge/nginx";
-import { type ContainerPlan, type PlanContext, containerBasics, joinName } from "../stack/containers";
+import type { ContainerPlan } from "../stack/containers";
 import type { HealthcheckPlan } from "../stack/healthchecks";
 import { SERIES_LABELS, type ScrapeTarget, seriesLabels } from "./prometheus";
 
@@ -20,8 +20,9 @@ export const EDGE_LOG_PORT = 3903;
 export const EDGE_LOG_JOB = "edge-requests";
 export const EDGE_LOG_ROLE = "edge-log-exporter" satisfies ContainerPlan["role"];
 
-/** In the container: the program, and where the edge's log directory is mounted. */
-export const EDGE_LOG_PATHS = { programs: "/etc/mtail", program: "/etc/mtail/edge.mtail", logs: "/var/log/edge" };
+/** In the container: the program's directory and the program, and where the edge's log directory is mounted. */
+const PROGRAMS = "/etc/mtail";
+export const EDGE_LOG_PATHS = { programs: PROGRAMS, program: `${PROGRAMS}/edge.mtail`, logs: "/var/log/edge" };
 
 /** The series the program writes; the rules read them by these names. */
 export const EDGE_SERIES = { requests: "edge_requests_total", duration: "edge_request_duration_seconds" } as const;
@@ -35,25 +36,13 @@ export const EDGE_LATENCY_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10] a
  * Prometheus's `up` for the job tells (ExporterDown). --compile_only still opens its HTTP port
  * before it exits: any free one, since the running reader holds EDGE_LOG_PORT.
  */
-const HEALTHCHECK: HealthcheckPlan = {
+export const EDGE_LOG_HEALTHCHECK: HealthcheckPlan = {
   tests: ["CMD", "/usr/bin/mtail", "--compile_only", "--logtostderr", "--port=0", "--progs", EDGE_LOG_PATHS.programs],
   interval: "30s",
   timeout: "10s",
   retries: 3,
   startPeriod: "10s",
 };
-
-export function planEdgeLog(ctx: PlanContext): ContainerPlan {
-  return {
-    ...containerBasics(ctx, EDGE_LOG_ROLE, {
-      sizeProfile: EDGE_LOG_ROLE,
-      listener: { port: EDGE_LOG_PORT, healthcheck: HEALTHCHECK },
-    }),
-    containerName: joinName(ctx.config.namePrefix, "edge_log_exporter"),
-    hostname: "edge-log-exporter",
-    image: "edgeLogExporter",
-  };
-}
 
 /** mtail's flags: the program directory, the edge's current log file, no `prog` label on every series. */
 export const EDGE_LOG_COMMAND: readonly string[] = [

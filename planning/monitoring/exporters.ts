@@ -10,9 +10,9 @@ import { stringify } from "yaml";
 import { LABEL_REGION } from "../roles";
 import { OLDEST_WAITING_SQL } from "../status/archive";
 import { type ContainerPlan, type PlanContext, containerBasics, joinName } from "../stack/containers";
-import { monitoringHealthcheck } from "../stack/healthchecks";
+import { type HealthcheckPlan, monitoringHealthcheck } from "../stack/healthchecks";
 import type { MonitoringImageKey } from "../config/images";
-import { EDGE_LOG_JOB, edgeLogTarget, planEdgeLog } from "./edgeLog";
+import { EDGE_LOG_HEALTHCHECK, EDGE_LOG_JOB, EDGE_LOG_PORT, EDGE_LOG_ROLE, edgeLogTarget } from "./edgeLog";
 import { type ScrapeTarget, seriesLabels } from "./prometheus";
 
 /** The official images' ports. */
@@ -76,13 +76,15 @@ function exporter(
     image: MonitoringImageKey;
     port: number;
     regionId?: string;
+    /** Its own check where the image cannot run the usual wget of `/` (mtail's, edgeLog.ts). */
+    healthcheck?: HealthcheckPlan;
   },
 ): ContainerPlan {
   return {
     ...containerBasics(ctx, c.role, {
       sizeProfile: c.role,
       ...(c.regionId === undefined ? {} : { regionId: c.regionId }),
-      listener: { port: c.port, healthcheck: monitoringHealthcheck(c.port, "/") },
+      listener: { port: c.port, healthcheck: c.healthcheck ?? monitoringHealthcheck(c.port, "/") },
     }),
     containerName: c.containerName,
     hostname: c.hostname,
@@ -127,7 +129,14 @@ export function planExporters(
       image: "nodeExporter",
       port: EXPORTER_PORTS.node,
     }),
-    edgeRequests: planEdgeLog(ctx),
+    edgeRequests: exporter(ctx, {
+      role: EDGE_LOG_ROLE,
+      containerName: joinName(prefix, "edge_log_exporter"),
+      hostname: "edge-log-exporter",
+      image: "edgeLogExporter",
+      port: EDGE_LOG_PORT,
+      healthcheck: EDGE_LOG_HEALTHCHECK,
+    }),
   };
 }
 
