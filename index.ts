@@ -54,9 +54,8 @@ async function main() {
     dockerEnvironment,
   });
   const { backend, images, edge } = site;
-  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host:
-  // the config checks refuse monitoring in swarm mode).
-  const dockerRootDir = plan.monitoring ? await askDockerRootDir(dockerEnvironment) : undefined;
+  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host).
+  const dockerRootDir = plan.monitoring?.exporters.edgeRequests ? await askDockerRootDir(dockerEnvironment) : undefined;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
   // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
@@ -139,7 +138,9 @@ async function main() {
             ),
           ),
           redis: { network: redis.network, password: redis.password },
-          edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir),
+          ...(dockerRootDir === undefined
+            ? {}
+            : { edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir) }),
         },
       })
     : undefined;
@@ -174,8 +175,8 @@ async function main() {
 }
 
 /** The host directory of the edge container's log, for the monitoring's reader. */
-function edgeLogDirectory(containerId: pulumi.Output<string> | undefined, dockerRootDir: string | undefined) {
-  if (!containerId || dockerRootDir === undefined) throw new Error("monitoring reads the edge's log on one host only");
+function edgeLogDirectory(containerId: pulumi.Output<string> | undefined, dockerRootDir: string) {
+  if (!containerId) throw new Error("the edge's log is read on one host only, where the edge is a container");
   return containerId.apply((id) => containerLogDirectory(dockerRootDir, id));
 }
 

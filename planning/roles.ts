@@ -147,11 +147,12 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
   /**
    * The official Prometheus images run as nobody and need no capability. Each reads the files the
    * program uploads; Prometheus keeps its time series in a volume (one writer: a TSDB lock, so
-   * delete-before-replace), Alertmanager its silences and notification log in its own directory.
-   * Neither holds the game's data: no backup waits on them.
+   * delete-before-replace), Alertmanager its silences and notification log in another. They write
+   * nowhere else: their data directories are those volumes (a tmpfs there would clash with the
+   * volume in swarm mode). Neither holds the game's data: no backup waits on them.
    */
-  prometheus: monitoringFacts(["/prometheus"]),
-  alertmanager: monitoringFacts(["/alertmanager"]),
+  prometheus: monitoringFacts([]),
+  alertmanager: monitoringFacts([]),
   blackbox: monitoringFacts(["/tmp"]),
   /**
    * The exporters hold nothing: a few seconds without scrapes while one is replaced is all a

@@ -110,7 +110,7 @@ describe("the edge's request counts", () => {
     const programs = path.join(dir, "compile");
     fs.mkdirSync(programs, { recursive: true });
     fs.writeFileSync(path.join(programs, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram());
-    const [kind, binary, ...args] = plan.monitoring?.exporters.edgeRequests.healthcheck.tests ?? [];
+    const [kind, binary, ...args] = plan.monitoring?.exporters.edgeRequests?.healthcheck.tests ?? [];
     expect([kind, binary]).toEqual(["CMD", "/usr/bin/mtail"]);
     const reader = net.createServer();
     // In use already (another mtail on this machine) is the same condition for the check.

@@ -12,6 +12,7 @@ import {
   redisExporterAddress,
   redisExporterPasswordFile,
 } from "../planning/monitoring/exporters";
+import type { ScrapeTarget } from "../planning/monitoring/prometheus";
 import { allContainers, planStack } from "../planning/stack/topology";
 import { devConfigWith, rawOf } from "./support/configs";
 import { toolDir } from "./support/promtool";
@@ -60,12 +61,14 @@ describe("the exporters' plan", () => {
   });
 
   it("labels each target as what it watches, so the rules read region-db and its region", () => {
-    expect(exporterTargets(exporters).map((t) => [t.job, t.address, JSON.stringify(t.labels)])).toEqual([
+    const where = (t: ScrapeTarget) =>
+      "address" in t ? t.address : `every address of ${t.everyAddressOf.name}:${t.everyAddressOf.port}`;
+    expect(exporterTargets(exporters).map((t) => [t.job, where(t), JSON.stringify(t.labels)])).toEqual([
       ["postgres", "nexus-db-exporter:9187", '{"stack":"dev","role":"nexus-db"}'],
       ["postgres", "region-orion-db-exporter:9187", '{"stack":"dev","role":"region-db","region":"orion"}'],
       ["postgres", "region-vega-db-exporter:9187", '{"stack":"dev","role":"region-db","region":"vega"}'],
       ["redis", "redis-exporter:9121", '{"stack":"dev","role":"redis"}'],
-      ["host", "node-exporter:9100", '{"stack":"dev","role":"host"}'],
+      ["host", "every address of node-exporter:9100", '{"stack":"dev","role":"host"}'],
       ["edge-requests", "edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
     ]);
   });

@@ -10,15 +10,14 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../planning/config";
 import { alertmanagerConfig } from "../planning/monitoring/alertmanager";
-import { exporterTargets } from "../planning/monitoring/exporters";
 import { alertRules, alertRulesFile } from "../planning/monitoring/alerts";
-import { PROMETHEUS_PATHS, blackboxConfig, prometheusConfig } from "../planning/monitoring/prometheus";
+import { blackboxConfig } from "../planning/monitoring/prometheus";
 import { allContainers, planStack } from "../planning/stack/topology";
 import { devConfigWith, rawOf } from "./support/configs";
 import { RULE_TEST_SETTINGS, toolDir } from "./support/promtool";
 import { swarmDevConfig } from "./support/swarmConfigs";
 
-const { dir, tool, runRuleTest, remove } = toolDir();
+const { dir, tool, runRuleTest, checkPrometheusConfig, remove } = toolDir();
 afterAll(remove);
 
 const REGIONS = [
@@ -98,9 +97,12 @@ describe("sectorwars:monitoring", () => {
     ],
     ["an unknown key", { ...dev, monitoring: { webhook: "https://x" } }, "sectorwars:monitoring.webhook: unknown key"],
     [
-      "monitoring in swarm mode",
-      { ...rawOf(swarmDevConfig()), monitoring: { enabled: true } },
-      "sectorwars:monitoring.enabled: swarm mode plans no monitoring services yet; set it false or unset it",
+      "its swarm node not in the cluster",
+      {
+        ...rawOf(swarmDevConfig(undefined, { homeNode: "node-1", placement: { monitoring: "node-9" } })),
+        monitoring: { enabled: true },
+      },
+      'sectorwars:swarm.placement.monitoring: "node-9" is not in swarm.nodes (node-1, node-2, node-3)',
     ],
     [
       "prod watched with no webhook",
@@ -124,19 +126,7 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
   if (!monitoring) throw new Error("monitoring was not planned");
 
   it("prometheus.yml and its rules pass promtool check config", () => {
-    const rules = path.join(dir, "rules.yml");
-    fs.writeFileSync(rules, alertRulesFile(monitoring.alerts));
-    const config = prometheusConfig({
-      stack: "dev",
-      scrapeInterval: monitoring.scrapeInterval,
-      probes: monitoring.probes,
-      edge: { address: "nginx:443", serverName: "localhost", labels: { stack: "dev", role: "nginx" } },
-      blackbox: "blackbox",
-      alertmanager: "alertmanager",
-      exporters: exporterTargets(monitoring.exporters),
-    });
-    fs.writeFileSync(path.join(dir, "prometheus.yml"), config.replace(PROMETHEUS_PATHS.rules, rules));
-    const checked = tool("promtool", ["check", "config", "prometheus.yml"]);
+    const checked = checkPrometheusConfig(monitoring);
     expect(checked.output).toContain("SUCCESS: 1 rule files found");
     expect(checked.status, checked.output).toBe(0);
   });

@@ -27,8 +27,8 @@ export interface Watched {
   /** Each active database's network and owner's password, by the database's container name (its plan's). */
   readonly databases: Readonly<Record<string, { network: docker.Network; password: pulumi.Output<string> }>>;
   readonly redis: { network: docker.Network; password: pulumi.Output<string> };
-  /** The host directory of the edge container's json-file log (one host), which mtail reads. */
-  readonly edgeLogDirectory: pulumi.Input<string>;
+  /** The host directory of the edge container's json-file log, which mtail reads (one host only). */
+  readonly edgeLogDirectory?: pulumi.Input<string>;
 }
 
 export interface ExporterArgs {
@@ -120,10 +120,14 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
     },
     opts,
   );
+  const reader = plan.edgeRequests;
+  if (!reader) return [...databases, redis, host];
+  if (args.watched.edgeLogDirectory === undefined)
+    throw new Error("the edge's request counter has no log directory to read");
   const edgeRequests = backend.workload(
     `${name}-edge-requests`,
     {
-      plan: plan.edgeRequests,
+      plan: reader,
       image: args.images.edgeLogExporter,
       env: {},
       command: [...EDGE_LOG_COMMAND],
@@ -134,12 +138,12 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
           secret: false,
           object: {
             resourceName: `${name}-edge-requests-program`,
-            stableName: `${plan.edgeRequests.containerName}_program`,
+            stableName: `${reader.containerName}_program`,
           },
         },
       ],
       hostDirectories: [{ source: args.watched.edgeLogDirectory, target: EDGE_LOG_PATHS.logs }],
-      networks: [monitoring(plan.edgeRequests.hostname)],
+      networks: [monitoring(reader.hostname)],
     },
     opts,
   );

@@ -160,9 +160,6 @@ export function crossCheck(
       );
     }
   }
-  if (config.monitoring.enabled && config.orchestrator === "swarm") {
-    add(["monitoring", "enabled"], "swarm mode plans no monitoring services yet; set it false or unset it");
-  }
   if (
     config.monitoring.enabled &&
     config.environment === "prod" &&

@@ -28,8 +28,9 @@ export const monitoringSchema = z
       .optional()
       .describe(
         "Prometheus, Alertmanager, a blackbox prober and exporters in the stack: every game service's health and the edge's " +
-          "certificate are probed, every database, Redis and the Docker data root's disk scraped, alerts go to the secret " +
-          "monitoringAlertWebhook. Unset: on in prod on one host, off in dev; swarm mode has no monitoring yet.",
+          "certificate are probed, every database, Redis and the Docker data root's disk scraped (in swarm mode every " +
+          "node's), each region's requests at the edge counted (one host), alerts go to the secret monitoringAlertWebhook. " +
+          "Unset: on in prod on one host, off in dev and in swarm mode.",
       ),
     scrapeInterval: duration("sm", "15s")
       .default(monitoring.scrapeInterval)

@@ -63,8 +63,11 @@ export interface ExportersPlan {
   redis: RedisExporterPlan;
   /** The Docker host's disk, as its containers' root file system sees it. */
   host: ContainerPlan;
-  /** mtail over the edge's access log: each region's requests (edgeLog.ts). */
-  edgeRequests: ContainerPlan;
+  /**
+   * mtail over the edge's access log: each region's requests (edgeLog.ts). One host only: it reads
+   * the edge container's log on that host; swarm mode has none yet.
+   */
+  edgeRequests: ContainerPlan | null;
 }
 
 function exporter(
@@ -129,14 +132,17 @@ export function planExporters(
       image: "nodeExporter",
       port: EXPORTER_PORTS.node,
     }),
-    edgeRequests: exporter(ctx, {
-      role: EDGE_LOG_ROLE,
-      containerName: joinName(prefix, "edge_log_exporter"),
-      hostname: "edge-log-exporter",
-      image: "edgeLogExporter",
-      port: EDGE_LOG_PORT,
-      healthcheck: EDGE_LOG_HEALTHCHECK,
-    }),
+    edgeRequests:
+      ctx.config.orchestrator === "swarm"
+        ? null
+        : exporter(ctx, {
+            role: EDGE_LOG_ROLE,
+            containerName: joinName(prefix, "edge_log_exporter"),
+            hostname: "edge-log-exporter",
+            image: "edgeLogExporter",
+            port: EDGE_LOG_PORT,
+            healthcheck: EDGE_LOG_HEALTHCHECK,
+          }),
   };
 }
 
@@ -218,10 +224,11 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
     { job: EXPORTER_JOBS.redis, address: at(plan.redis), labels: seriesLabels(plan.redis.watches.labels, "redis") },
     {
       job: EXPORTER_JOBS.host,
-      address: at(plan.host),
+      // A global service in swarm mode: each node's task by its own address.
+      everyAddressOf: { name: plan.host.hostname, port: plan.host.port },
       // It watches the host, which has no container of its own to take a role from.
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
-    edgeLogTarget(plan.edgeRequests),
+    ...(plan.edgeRequests ? [edgeLogTarget(plan.edgeRequests)] : []),
   ];
 }

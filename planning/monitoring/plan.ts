@@ -104,6 +104,6 @@ export function monitoringContainers(plan: MonitoringPlan): ContainerPlan[] {
     ...plan.exporters.databases,
     plan.exporters.redis,
     plan.exporters.host,
-    plan.exporters.edgeRequests,
+    ...(plan.exporters.edgeRequests ? [plan.exporters.edgeRequests] : []),
   ];
 }

@@ -46,12 +46,15 @@ export interface ProbedService {
   healthPath: string;
 }
 
-/** An exporter Prometheus scrapes directly (planning/monitoring/exporters.ts), and its series' labels. */
-export interface ScrapeTarget {
-  job: string;
-  address: string;
-  labels: Record<string, string>;
-}
+/**
+ * An exporter Prometheus scrapes directly (planning/monitoring/exporters.ts), and its series'
+ * labels. `address`: one host:port. `everyAddressOf`: every address the name resolves to, each its
+ * own target (a global service's tasks in swarm mode, whose name answers with each task's own
+ * address; on one host, the one container).
+ */
+export type ScrapeTarget = { job: string; labels: Record<string, string> } & (
+  { address: string } | { everyAddressOf: { name: string; port: number } }
+);
 
 /** The container labels (com.sectorwars.*) as the series labels the rules read. */
 export function seriesLabels(labels: Record<string, string>, role: Role): Record<string, string> {
@@ -88,10 +91,29 @@ export interface PrometheusSettings {
 /** One scrape job per exporter kind, each target with its own labels. */
 function exporterJobs(targets: readonly ScrapeTarget[]) {
   const jobs = [...new Set(targets.map((t) => t.job))];
-  return jobs.map((job) => ({
-    job_name: job,
-    static_configs: targets.filter((t) => t.job === job).map((t) => ({ targets: [t.address], labels: t.labels })),
-  }));
+  return jobs.map((job) => {
+    const of = targets.filter((t) => t.job === job);
+    const fixed = of.flatMap((t) => ("address" in t ? [{ targets: [t.address], labels: t.labels }] : []));
+    const found = of.flatMap((t) => ("everyAddressOf" in t ? [t] : []));
+    if (found.length > 1) throw new Error(`${job}: one name to resolve per job (its labels are the job's)`);
+    const dns = found[0];
+    return {
+      job_name: job,
+      ...(fixed.length > 0 ? { static_configs: fixed } : {}),
+      ...(dns
+        ? {
+            dns_sd_configs: [
+              { names: [dns.everyAddressOf.name], type: "A", port: dns.everyAddressOf.port, refresh_interval: "30s" },
+            ],
+            // A DNS-found target has no labels of its own: the job gives them.
+            relabel_configs: Object.entries(dns.labels).map(([label, value]) => ({
+              target_label: label,
+              replacement: value,
+            })),
+          }
+        : {}),
+    };
+  });
 }
 
 /** Sends a static target's address to the prober as ?target=, keeps it as `instance`, and scrapes the prober. */

@@ -22,6 +22,7 @@ import { type ContainerPlan, type StackPlan, activeRegions } from "../stack/topo
 import { LABEL_REGION } from "../roles";
 import type { SwarmSettings } from "./config";
 import type { Placement } from "./placement";
+import { type SwarmServicePlan, planSwarmMonitoring } from "./services";
 
 /** One task as the check sees it: pinned to a node, or floating. */
 export interface SwarmTask {
@@ -79,7 +80,21 @@ export function swarmTasks(plan: StackPlan, swarm: SwarmSettings, placement: Pla
       task(region.db, region.db.containerName, placement.regions[region.id] ?? null),
       ...replicated(region.api, r["region-api"]),
     ]),
+    ...(plan.monitoring
+      ? planSwarmMonitoring(plan.monitoring, swarm, placement).flatMap((s) => tasksOf(s, swarm))
+      : []),
   ];
+}
+
+/** A service's tasks: one per node it is global on, its replicas on its node or floating. */
+function tasksOf(s: SwarmServicePlan, swarm: SwarmSettings): SwarmTask[] {
+  if (s.mode.kind === "global") {
+    if (s.constraints.length > 0)
+      throw new Error(`${s.serviceName}: a global service with constraints is counted by its own rule`);
+    return swarm.nodes.map((n) => task(s.container, `${s.serviceName}@${n.name}`, n.name));
+  }
+  if (s.node !== undefined) return [task(s.container, s.serviceName, s.node)];
+  return replicated(s.container, s.mode.replicas);
 }
 
 // Exact units, as capacity.ts counts them: nano-CPUs and whole MB.

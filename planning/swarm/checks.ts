@@ -38,6 +38,7 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
   known(["swarm", "homeNode"], swarm.homeNode);
   known(["swarm", "placement", "nexus"], swarm.placement.nexus);
   known(["swarm", "placement", "redis"], swarm.placement.redis);
+  known(["swarm", "placement", "monitoring"], swarm.placement.monitoring);
   const regionIds = new Set(config.regions.map((r) => r.id));
   for (const [id, name] of Object.entries(swarm.placement.regions)) {
     if (!regionIds.has(id)) add(["swarm", "placement", "regions", id], "is not a region of sectorwars:regions");

@@ -65,10 +65,15 @@ export const swarmSchema = z
       .strictObject({
         nexus: nodeName.optional().describe("Node of the nexus database."),
         redis: nodeName.optional().describe("Node of the shared Redis."),
+        monitoring: nodeName
+          .optional()
+          .describe(
+            "Node of Prometheus and Alertmanager (sectorwars:monitoring), whose series and silences are in volumes.",
+          ),
         regions: z.record(z.string(), nodeName).default({}).describe("Node of each region's database, by region id."),
       })
       .default({ regions: {} })
-      .describe("Where each database and Redis lives: their data volumes are local to that node."),
+      .describe("Where each database, Redis and the monitoring live: their data volumes are local to that node."),
     replicas: z
       .strictObject(
         Object.fromEntries(GAME_SERVICES.map((s) => [s, replicas.default(DEFAULT_REPLICAS)])) as Record<

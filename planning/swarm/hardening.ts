@@ -13,7 +13,7 @@ const SCRATCH = "rw,noexec,nosuid,size=64m";
 /** A container plan's hardening as the swarm service runs it. */
 export function swarmHardening(role: Role, base: HardeningPlan): HardeningPlan {
   const { writes } = ROLES[role];
-  if (writes.length === 0 || base.readOnlyRootfs) return base;
+  if (base.readOnlyRootfs) return base;
   return {
     ...base,
     readOnlyRootfs: true,

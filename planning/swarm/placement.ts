@@ -22,20 +22,31 @@ import type { PlatformConfig } from "../config/resolve";
 import type { SwarmSettings } from "./config";
 
 /** A unit of state: its volume lives on one node. */
-export type StatefulUnit = { kind: "nexus" } | { kind: "redis" } | { kind: "region"; id: string };
+export type StatefulUnit =
+  { kind: "nexus" } | { kind: "redis" } | { kind: "monitoring" } | { kind: "region"; id: string };
 
 export interface Placement {
   nexus: string;
   redis: string;
+  /** Prometheus's and Alertmanager's node (their volumes); none without sectorwars:monitoring. */
+  monitoring?: string;
   /** Every region of the config, retired ones included. */
   regions: Record<string, string>;
 }
 
+/** What the units of a stack depend on: its regions, and whether it runs monitoring. */
+type UnitConfig = Pick<PlatformConfig, "regions"> & { monitoring?: { enabled: boolean } };
+
 export const unitName = (u: StatefulUnit): string => (u.kind === "region" ? `region ${u.id}` : u.kind);
 
-/** The units of a stack: the nexus database, Redis, and each region in config order. */
-export function statefulUnits(config: Pick<PlatformConfig, "regions">): StatefulUnit[] {
-  return [{ kind: "nexus" }, { kind: "redis" }, ...config.regions.map((r) => ({ kind: "region" as const, id: r.id }))];
+/** The units of a stack: the nexus database, Redis, the monitoring when on, and each region in config order. */
+export function statefulUnits(config: UnitConfig): StatefulUnit[] {
+  return [
+    { kind: "nexus" },
+    { kind: "redis" },
+    ...(config.monitoring?.enabled ? [{ kind: "monitoring" as const }] : []),
+    ...config.regions.map((r) => ({ kind: "region" as const, id: r.id })),
+  ];
 }
 
 function pinOf(swarm: SwarmSettings, u: StatefulUnit): string | undefined {
@@ -53,7 +64,7 @@ export function homeNodeOf(swarm: SwarmSettings): string | undefined {
  * on a cluster of several nodes and no homeNode.
  */
 export function placeUnits(
-  config: Pick<PlatformConfig, "regions">,
+  config: UnitConfig,
   swarm: SwarmSettings,
 ): { placement: Placement } | { problem: { path: PropertyKey[]; message: string } } {
   const home = homeNodeOf(swarm);
@@ -76,6 +87,7 @@ export function placeUnits(
     placement: {
       nexus: nodeOf({ kind: "nexus" }),
       redis: nodeOf({ kind: "redis" }),
+      ...(config.monitoring?.enabled ? { monitoring: nodeOf({ kind: "monitoring" }) } : {}),
       regions: Object.fromEntries(config.regions.map((r) => [r.id, nodeOf({ kind: "region", id: r.id })])),
     },
   };
@@ -110,7 +122,7 @@ export const pinConstraint = (node: string): string => `node.hostname == ${node}
  * The cluster and its placement, for a config parseConfig has accepted: it refuses a swarm stack
  * without sectorwars:swarm or with a unit it cannot place, so either here is a program error.
  */
-export function acceptedPlacement(config: Pick<PlatformConfig, "regions" | "swarm">): {
+export function acceptedPlacement(config: UnitConfig & Pick<PlatformConfig, "swarm">): {
   swarm: SwarmSettings;
   placement: Placement;
 } {

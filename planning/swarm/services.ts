@@ -10,7 +10,7 @@
  */
 import { ROLES } from "../roles";
 import { swarmHardening } from "./hardening";
-import { type ContainerPlan, type StackPlan, activeRegions } from "../stack/topology";
+import { type ContainerPlan, type MonitoringPlan, type StackPlan, activeRegions } from "../stack/topology";
 import type { SwarmSettings } from "./config";
 import { edgeLabelKey } from "./config";
 import { type Placement, pinConstraint } from "./placement";
@@ -172,6 +172,33 @@ export interface SwarmStackServices {
   admin: SwarmServicePlan;
   player: SwarmServicePlan;
   paypal: SwarmServicePlan;
+  /** sectorwars:monitoring's services; none when it is off. */
+  monitoring: SwarmServicePlan[];
+}
+
+/**
+ * The monitoring's services: Prometheus and Alertmanager on the node that holds their volumes,
+ * the prober and the database and Redis exporters wherever they fit (they reach what they watch
+ * over its overlay), the host exporter on every node (each node's own disk; Prometheus finds its
+ * tasks by the name's DNS answer, planning/monitoring/prometheus.ts). The edge's request counter
+ * reads a container's log on one host only: swarm mode plans none (planning/monitoring/exporters.ts).
+ */
+export function planSwarmMonitoring(
+  monitoring: MonitoringPlan,
+  swarm: SwarmSettings,
+  placement: Placement,
+): SwarmServicePlan[] {
+  const node = placement.monitoring;
+  if (node === undefined) throw new Error("monitoring has no node: placeUnits places it whenever monitoring is on");
+  const { exporters } = monitoring;
+  return [
+    pinned(monitoring.prometheus, node),
+    pinned(monitoring.alertmanager, node),
+    floating(monitoring.blackbox, 1),
+    ...exporters.databases.map((e) => floating(e, 1)),
+    floating(exporters.redis, 1),
+    service(exporters.host, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] }),
+  ];
 }
 
 /** The service of every container of the plan. */
@@ -205,6 +232,7 @@ export function planSwarmServices(
     admin: floating(plan.admin, r["admin-ui"]),
     player: floating(plan.player, r["player-ui"]),
     paypal: floating(plan.paypal, r.paypal),
+    monitoring: plan.monitoring ? planSwarmMonitoring(plan.monitoring, swarm, placement) : [],
   };
 }
 
@@ -219,6 +247,7 @@ export function allSwarmServices(s: SwarmStackServices): SwarmServicePlan[] {
     s.player,
     s.paypal,
     ...Object.values(s.regions).flatMap((r) => [r.api, r.db]),
+    ...s.monitoring,
   ];
 }
 

@@ -4,8 +4,11 @@
  *
  * - first up: every task healthy, each region answering through the edge with its own id,
  *   databases accepting a login, new databases with the init SQL's schema and its check passed
- *   (from the services' logs); a preview right after shows no change and refresh no drift
- *   (the provider reads durations, images and the restart policy back in its own spelling);
+ *   (from the services' logs); monitoring on (test images of Prometheus, Alertmanager, the prober
+ *   and the exporters): every game service probed, every database, Redis and the node's disk
+ *   scraped (the host exporter's tasks found by DNS), nothing firing; a preview right after shows
+ *   no change and refresh no drift (the provider reads durations, images and the restart policy
+ *   back in its own spelling);
  * - a no-change up changes nothing: no task restarts, no backup runs;
  * - a new game-server image under a request loop: no request fails, no database or Redis task
  *   restarts;
@@ -16,7 +19,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MANIFEST_FILE } from "../../planning/backup/manifest";
-import { LABEL_STACK } from "../../planning/roles";
+import { LABEL_STACK, MONITORING_ROLES } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
   DEV_REGIONS,
@@ -36,11 +39,23 @@ import {
 import { describeOn } from "../support/engineSuites";
 import { ensureTestImages } from "../support/images";
 import { getAt, probeEchoOf } from "../support/net";
+import { prometheusQuery } from "../support/alerts";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
 import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
 
 const pulumiEngine = findPulumiEngine();
+
+/**
+ * The watchers' sizes, small: the test node has two real CPUs, from which swarm's scheduler
+ * reserves, and the defaults would leave the game's tasks pending.
+ */
+const MONITORING_SIZES = Object.fromEntries(
+  MONITORING_ROLES.map((role) => [
+    role,
+    { limits: { cpus: 0.25, memory: "256M" }, reservations: { cpus: 0.01, memory: "16M" } },
+  ]),
+);
 const swarm = engineSwarm(pulumiEngine, { cluster: 1, nodes: 1, what: "the one-node test swarm" });
 
 describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi engine, on one node", () => {
@@ -55,15 +70,19 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
 
   // New databases get their schema, and the init SQL's check reads the services' logs.
   const initSql = { nexus: "test/fixtures/schema/nexus-init.sql", region: "test/fixtures/schema/region-init.sql" };
-  const configWith = (gameserver: string, extra: Record<string, unknown> = {}) =>
-    stackConfig("dev", place, {
+  const configWith = (gameserver: string, extra: Record<string, unknown> = {}) => {
+    const config = stackConfig("dev", place, {
       gameserver,
       regions: DEV_REGIONS,
       "sectorwars:orchestrator": "swarm",
       "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
       "sectorwars:database": { initSql },
+      "sectorwars:monitoring": { enabled: true },
       ...extra,
     });
+    const sizes = config["sectorwars:sizeProfiles"] as Record<string, unknown>;
+    return { ...config, "sectorwars:sizeProfiles": { ...sizes, ...MONITORING_SIZES } };
+  };
   const edge = () => ({ host: node.address, port: place.httpPort });
   const expectNoChange = async (after: string) =>
     expect(await stack.previewChanges(), `preview after ${after}`).toEqual([]);
@@ -105,8 +124,9 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       "region-default-db-init-check",
       "region-orion-db-init-check",
     ]);
-    // The edge, Redis and three databases; two tasks of each stateless service.
-    expect(stackContainers(stackName, engine)).toHaveLength(5 + 2 * 6);
+    // The edge, Redis and three databases; two tasks of each stateless service; the monitoring's
+    // Prometheus, Alertmanager, prober, three database exporters, Redis' and the node's.
+    expect(stackContainers(stackName, engine)).toHaveLength(5 + 2 * 6 + 8);
     const regions = DEV_REGIONS.map((r) => r.id);
     const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
     expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);
@@ -114,6 +134,35 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
     const sql = "SELECT string_agg(name, ',' ORDER BY id) FROM sectors";
     const psql = ["psql", "-U", "region_orion_user", "-d", "region_orion", "-XAtqc", sql];
     expect(docker(["exec", orion?.id ?? "", ...psql], engine).trim(), "the init SQL's schema").toBe("Sol,Vega");
+
+    const prometheus = stackContainers(stackName, engine).find((c) => c.role === "prometheus")?.name ?? "";
+    const watched = [
+      ...["admin-ui -", "nexus-api -", "paypal -", "player-ui -"].map((s) => `health ${s}`),
+      ...regions.map((id) => `health region-api ${id}`),
+      "host host -",
+      "postgres nexus-db -",
+      ...regions.map((id) => `postgres region-db ${id}`),
+      "redis redis -",
+    ].sort();
+    let answering: string[] = [];
+    await waitUntil(
+      "every game service probed and every exporter reaching what it watches",
+      () => {
+        answering = prometheusQuery(
+          prometheus,
+          `probe_success{job="health"} == 1 or pg_up == 1 or redis_up == 1 or node_filesystem_avail_bytes{mountpoint="/"} > 0`,
+          engine,
+        )
+          .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
+          .sort();
+        return JSON.stringify(answering) === JSON.stringify(watched);
+      },
+      120_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
+    });
+    const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
+    expect(firing, "alerts firing on a healthy stack").toEqual([]);
   }, 600_000);
 
   it("previews no change right after the first up, and a refresh finds no drift", async () => {
@@ -289,6 +338,9 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       [
         `${prefix}_nexus_db_data`,
         `${prefix}_redis_data`,
+        // The monitoring's series and silences, kept as the databases' are.
+        `${prefix}_prometheus_data`,
+        `${prefix}_alertmanager_data`,
         `${prefix}_region_default_db_data`,
         `${prefix}_region_orion_db_data`,
         `${prefix}_static`,

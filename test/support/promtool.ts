@@ -8,6 +8,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { alertRulesFile } from "../../planning/monitoring/alerts";
+import { exporterTargets } from "../../planning/monitoring/exporters";
+import { PROMETHEUS_PATHS, prometheusConfig } from "../../planning/monitoring/prometheus";
+import type { MonitoringPlan } from "../../planning/stack/topology";
 
 /**
  * The rules under test: those of a stack that archives WAL, with a limit of two minutes, and renews
@@ -27,6 +30,8 @@ export interface ToolDir {
     series: { series: string; values: string }[],
     expected: object[],
   ) => { status: number | null; output: string };
+  /** `promtool check config` of a stack's prometheus.yml (a test edge) with its rules, both in the directory. */
+  checkPrometheusConfig: (monitoring: MonitoringPlan) => { status: number | null; output: string; config: string };
   remove: () => void;
 }
 
@@ -48,6 +53,21 @@ export function toolDir(): ToolDir {
       };
       fs.writeFileSync(path.join(dir, "rules.test.yml"), stringify(test));
       return tool("promtool", ["test", "rules", "rules.test.yml"]);
+    },
+    checkPrometheusConfig: (monitoring) => {
+      const rules = path.join(dir, "rules.yml");
+      fs.writeFileSync(rules, alertRulesFile(monitoring.alerts));
+      const config = prometheusConfig({
+        stack: "dev",
+        scrapeInterval: monitoring.scrapeInterval,
+        probes: monitoring.probes,
+        edge: { address: "nginx:443", serverName: "localhost", labels: { stack: "dev", role: "nginx" } },
+        blackbox: "blackbox",
+        alertmanager: "alertmanager",
+        exporters: exporterTargets(monitoring.exporters),
+      });
+      fs.writeFileSync(path.join(dir, "prometheus.yml"), config.replace(PROMETHEUS_PATHS.rules, rules));
+      return { ...tool("promtool", ["check", "config", "prometheus.yml"]), config };
     },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };

@@ -1,0 +1,125 @@
+/**
+ * sectorwars:monitoring in swarm mode (planning/swarm/services.ts planSwarmMonitoring): where each
+ * watcher runs, that the host exporter's tasks are each scraped (prometheus.yml under promtool),
+ * what every node's capacity counts of them, and that their read-only roots leave their volumes be.
+ */
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../planning/config";
+import { swarmCapacity } from "../planning/swarm/capacity";
+import { acceptedPlacement } from "../planning/swarm/placement";
+import { planSwarmServices } from "../planning/swarm/services";
+import { planStack } from "../planning/stack/topology";
+import { rawOf } from "./support/configs";
+import { swarmDevConfig } from "./support/swarmConfigs";
+import { toolDir } from "./support/promtool";
+import { plainStrings } from "./support/graph";
+import { CONTAINER, SERVICE, VOLUME, runProgram } from "./support/pulumi";
+import { afterAll } from "vitest";
+
+const { checkPrometheusConfig, remove } = toolDir();
+afterAll(remove);
+
+function swarmStack(swarm: Record<string, unknown> = { homeNode: "node-1", placement: { regions: {} } }) {
+  const raw = { ...rawOf(swarmDevConfig(undefined, swarm)), monitoring: { enabled: true } };
+  const config = parseConfig(raw, { presentSecrets: new Set() });
+  const plan = planStack(config, "dev");
+  const { swarm: settings, placement } = acceptedPlacement(config);
+  return {
+    config,
+    plan,
+    settings,
+    placement,
+    services: planSwarmServices(plan, settings, placement, config.namePrefix),
+  };
+}
+
+const where = (s: { serviceName: string; mode: { kind: string }; node?: string }) =>
+  `${s.serviceName.replace("sectorwars-dev_", "")} ${s.mode.kind} ${s.node ?? "-"}`;
+
+describe("monitoring in swarm mode", () => {
+  it("pins Prometheus and Alertmanager to their volumes' node, floats the prober and exporters, runs the host's on every node", () => {
+    const { services } = swarmStack({ homeNode: "node-1", placement: { monitoring: "node-2", regions: {} } });
+    expect(services.monitoring.map(where)).toEqual([
+      "prometheus replicated node-2",
+      "alertmanager replicated node-2",
+      "blackbox replicated -",
+      "nexus_db_exporter replicated -",
+      "region_default_db_exporter replicated -",
+      "region_orion_db_exporter replicated -",
+      "redis_exporter replicated -",
+      "node_exporter global -",
+    ]);
+    const host = services.monitoring.find((s) => s.serviceName.endsWith("_node_exporter"));
+    expect(host?.mode).toEqual({ kind: "global", nodes: 3 });
+    expect(host?.constraints).toEqual([]);
+  });
+
+  it("puts them on the home node without a placement entry of their own", () => {
+    const { services } = swarmStack();
+    expect(services.monitoring.filter((s) => s.node !== undefined).map(where)).toEqual([
+      "prometheus replicated node-1",
+      "alertmanager replicated node-1",
+    ]);
+  });
+
+  it("plans no edge request counter: it reads a container's log on one host", () => {
+    expect(swarmStack().plan.monitoring?.exporters.edgeRequests).toBeNull();
+  });
+
+  it("gives every watcher a read-only root, no tmpfs over Prometheus's or Alertmanager's volume", () => {
+    for (const s of swarmStack().services.monitoring) {
+      const { hardening } = s.container;
+      expect(hardening.readOnlyRootfs, s.serviceName).toBe(true);
+      for (const data of ["/prometheus", "/alertmanager"])
+        expect(Object.keys(hardening.tmpfs), s.serviceName).not.toContain(data);
+    }
+  });
+
+  it("counts the host exporter on every node and Prometheus on its own", () => {
+    const { config, plan, settings, placement } = swarmStack({
+      homeNode: "node-1",
+      placement: { monitoring: "node-3", regions: {} },
+    });
+    const report = swarmCapacity(plan, config, settings, placement);
+    const names = (node: string) =>
+      report.nodes.find((n) => n.node === node)?.report.containers.map((c) => c.name) ?? [];
+    for (const node of ["node-1", "node-2", "node-3"])
+      expect(names(node), node).toContain(`sectorwars-dev_node_exporter@${node}`);
+    expect(names("node-3")).toEqual(
+      expect.arrayContaining(["sectorwars-dev_prometheus", "sectorwars-dev_alertmanager"]),
+    );
+  });
+
+  it("scrapes each node's host exporter by the addresses its name answers with (promtool check config)", () => {
+    const monitoring = swarmStack().plan.monitoring;
+    if (!monitoring) throw new Error("monitoring was not planned");
+    const checked = checkPrometheusConfig(monitoring);
+    expect(checked.config).toContain("dns_sd_configs");
+    expect(checked.status, checked.output).toBe(0);
+  });
+
+  it("is declared by the program as swarm services only, with the webhook kept secret", async () => {
+    const webhook = "https://hooks.example.com/T0/swarm-secret-token";
+    const run = await runProgram({
+      config: { ...swarmDevConfig(), "sectorwars:monitoring": { enabled: true } },
+      secrets: { "sectorwars:monitoringAlertWebhook": webhook },
+      engine: "1.45",
+    });
+    const names = run.ofType(SERVICE).map((s) => s.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "monitoring-prometheus",
+        "monitoring-alertmanager",
+        "monitoring-blackbox",
+        "monitoring-nexus-db-exporter",
+        "monitoring-redis-exporter",
+        "monitoring-node-exporter",
+      ]),
+    );
+    expect(names.filter((n) => n.startsWith("monitoring-edge"))).toEqual([]);
+    expect(run.ofType(CONTAINER).map((c) => c.name)).toEqual([]);
+    expect(run.ofType(VOLUME).map((v) => v.name)).toEqual([]);
+    const plain = run.resources.flatMap((r) => plainStrings(r.rawInputs));
+    expect(plain.filter((v) => v.includes("swarm-secret-token"))).toEqual([]);
+  }, 120_000);
+});
