@@ -126,7 +126,13 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
     ]);
     // The edge, Redis and three databases; two tasks of each stateless service; the monitoring's
     // Prometheus, Alertmanager, prober, three database exporters, Redis' and the node's.
-    expect(stackContainers(stackName, engine)).toHaveLength(5 + 2 * 6 + 8);
+    // A task that failed once under load leaves its container behind (swarm starts another):
+    // count the running ones and name the others, so a run shows which service it was.
+    const containers = stackContainers(stackName, engine);
+    const running = containers.filter((c) => c.state === "running");
+    const others = containers.filter((c) => c.state !== "running").map((c) => `${c.name} ${c.state}`);
+    if (others.length > 0) console.log("tasks' containers not running:", others);
+    expect(running).toHaveLength(5 + 2 * 6 + 8);
     const regions = DEV_REGIONS.map((r) => r.id);
     const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
     expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);

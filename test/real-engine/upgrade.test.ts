@@ -111,6 +111,8 @@ const beforeExporters = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("postgresExporter");
 const beforeEdgeRequests = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("edgeLogExporter");
+const beforeHostByDns = (commit: string): boolean =>
+  !fileAt(commit, "planning/monitoring/prometheus.ts").includes("dns_sd_configs");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -205,9 +207,11 @@ const INTENDED: readonly IntendedChange[] = [
     kinds: ["prod"],
     steps: replaced("monitoring-prometheus", "uploads"),
     why:
-      "Prometheus scrapes the exporters (mtail among them) and has their rules: its files change, which replaces " +
-      "its container (its series stay in its volume); the databases, Redis and the edge are not touched",
-    before: (commit) => (beforeExporters(commit) || beforeEdgeRequests(commit)) && !beforeMonitoring(commit),
+      "Prometheus scrapes the exporters (mtail among them, the host's exporter found by DNS as in swarm mode) and " +
+      "has their rules: its files change, which replaces its container (its series stay in its volume); the " +
+      "databases, Redis and the edge are not touched",
+    before: (commit) =>
+      (beforeExporters(commit) || beforeEdgeRequests(commit) || beforeHostByDns(commit)) && !beforeMonitoring(commit),
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */

@@ -226,9 +226,11 @@ export function stackContainers(stack: string, engine: EngineOption): StackConta
     .split("\n")
     .filter(Boolean);
   if (ids.length === 0) return [];
+  // A task's container that never started has no health state: `index` answers nothing for the
+  // missing key where `.State.Health` fails the whole inspect.
   const format =
     `{{.Id}}\t{{.Name}}\t{{index .Config.Labels "${LABEL_ROLE}"}}\t{{index .Config.Labels "${LABEL_REGION}"}}\t` +
-    `{{.State.Status}}\t{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}\t{{.State.StartedAt}}`;
+    `{{.State.Status}}\t{{with index .State "Health"}}{{.Status}}{{else}}none{{end}}\t{{.State.StartedAt}}`;
   return docker(["inspect", "--format", format, ...ids], engine)
     .split("\n")
     .filter(Boolean)
