@@ -21,6 +21,7 @@ import { ConfigError, configPath } from "./planning/config";
 import { initSqlArg } from "./planning/config/database";
 import { publicUrls } from "./planning/edge/plan";
 import { containerLogDirectory } from "./planning/monitoring/edgeLog";
+import { engineSocketPath } from "./planning/monitoring/containers";
 import { resolveEngine } from "./planning/stack/engine";
 import { planStack } from "./planning/stack/topology";
 
@@ -54,8 +55,10 @@ async function main() {
     dockerEnvironment,
   });
   const { backend, images, edge } = site;
-  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host).
-  const dockerRootDir = plan.monitoring?.exporters.edgeRequests ? await askDockerRootDir(dockerEnvironment) : undefined;
+  // The monitoring's mtail reads the edge container's log where this engine keeps it, cAdvisor its
+  // containers' layers there (one host).
+  const readsEngine = plan.monitoring?.exporters.edgeRequests || plan.monitoring?.exporters.containers;
+  const dockerRootDir = readsEngine ? await askDockerRootDir(dockerEnvironment) : undefined;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
   // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
@@ -140,7 +143,10 @@ async function main() {
           redis: { network: redis.network, password: redis.password },
           ...(dockerRootDir === undefined
             ? {}
-            : { edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir) }),
+            : {
+                edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir),
+                engine: { dockerRootDir, socket: engineSocketPath(dockerHost ?? process.env.DOCKER_HOST) },
+              }),
         },
       })
     : undefined;

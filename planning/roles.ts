@@ -33,7 +33,8 @@ export type MonitoringRole =
   | "postgres-exporter"
   | "redis-exporter"
   | "node-exporter"
-  | "edge-log-exporter";
+  | "edge-log-exporter"
+  | "container-exporter";
 export const MONITORING_ROLES: readonly MonitoringRole[] = [
   "prometheus",
   "alertmanager",
@@ -42,6 +43,7 @@ export const MONITORING_ROLES: readonly MonitoringRole[] = [
   "redis-exporter",
   "node-exporter",
   "edge-log-exporter",
+  "container-exporter",
 ];
 
 /** How a deploy replaces a container of the role; planning/stack/replacement.ts says why each is what it is. */
@@ -168,6 +170,11 @@ export const ROLES: Readonly<Record<Role, RoleFacts>> = {
    * it runs as the image's root, which owns Docker's log files (0640), with no capability added.
    */
   "edge-log-exporter": monitoringFacts(["/tmp"]),
+  /**
+   * cAdvisor reads the cgroups (/sys), the engine's data root and socket, all mounted read-only
+   * (planning/monitoring/containers.ts); root in its image, for the socket, with no capability added.
+   */
+  "container-exporter": monitoringFacts(["/tmp"], false),
   // The edge's ACME client (edge.acme): lego in a renewal loop, as root in its own image.
   acme: {
     // Two would race for the same account and certificate files.

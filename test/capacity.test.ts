@@ -522,16 +522,16 @@ describe("npm run capacity", () => {
     expect(text).toMatch(/^sectorwars_nexus_db\s+nexus-db\s+4\s+2\s+16G\s+8G$/m);
     expect(text).toMatch(/^sectorwars_region_default_db\s+region-db\s+2\s+1\s+4G\s+2G$/m);
     // The seven of the seed, and prod's monitoring (Prometheus, Alertmanager, the prober, the
-    // exporters of the nexus's database, Redis and the host, the edge's mtail); the region's database exporter
-    // counts in its region.
+    // exporters of the nexus's database, Redis and the host, the edge's mtail, cAdvisor); the region's
+    // database exporter counts in its region.
     expect(text).toMatch(/^sectorwars_prometheus\s+prometheus\s+1\s+0\.5\s+2G\s+1G$/m);
     expect(text).toMatch(/^sectorwars_region_default_db_exporter\s+postgres-exporter\s+0\.25\s+0\.05\s+64M\s+32M$/m);
-    expect(text).toMatch(/^core services \(14\)\s+25\.25\s+11\.95\s+39\.69G\s+19\.84G$/m);
+    expect(text).toMatch(/^core services \(15\)\s+25\.75\s+12\.05\s+39\.94G\s+19\.91G$/m);
     expect(text).toMatch(/^regions \(1\)\s+4\.25\s+2\.05\s+6\.06G\s+3\.03G$/m);
-    expect(text).toMatch(/^total \(17 containers\)\s+29\.5\s+14\s+45\.75G\s+22\.88G$/m);
-    expect(text).toMatch(/^reservations \(budget = host - reserve\)\s+14\s+62\s+48\s+22\.88G\s+60G\s+37\.13G$/m);
-    expect(text).toMatch(/^limits \(budget x 2 CPU, x 1 memory\)\s+29\.5\s+124\s+94\.5\s+45\.75G\s+60G\s+14\.25G$/m);
-    // 14.25G of memory limits left, 6.06G per standard region (with its exporter): 2 more. CPU would allow 23.
+    expect(text).toMatch(/^total \(18 containers\)\s+30\s+14\.1\s+46G\s+22\.94G$/m);
+    expect(text).toMatch(/^reservations \(budget = host - reserve\)\s+14\.1\s+62\s+47\.9\s+22\.94G\s+60G\s+37\.06G$/m);
+    expect(text).toMatch(/^limits \(budget x 2 CPU, x 1 memory\)\s+30\s+124\s+94\s+46G\s+60G\s+14G$/m);
+    // 14G of memory limits left, 6.06G per standard region (with its exporter): 2 more. CPU would allow 23.
     expect(text).toMatch(/^standard\s+4\.25 CPUs \/ 6\.06G\s+2\.05 CPUs \/ 3\.03G\s+12\s+2\s+2\s+memory limits$/m);
     expect(text.trimEnd().endsWith("Within budget.")).toBe(true);
   });

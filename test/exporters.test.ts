@@ -70,6 +70,7 @@ describe("the exporters' plan", () => {
       ["redis", "redis-exporter:9121", '{"stack":"dev","role":"redis"}'],
       ["host", "every address of node-exporter:9100", '{"stack":"dev","role":"host"}'],
       ["edge-requests", "edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
+      ["containers", "container-exporter:8080", '{"stack":"dev","role":"container-exporter"}'],
     ]);
   });
 

@@ -40,6 +40,7 @@ const MONITORING = [
   "redis_exporter",
   "node_exporter",
   "edge_log_exporter",
+  "container_exporter",
 ];
 
 function expectedContainerNames(prefix: string, regionIds: string[], monitoring: boolean): string[] {

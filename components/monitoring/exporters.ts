@@ -1,7 +1,8 @@
 /**
  * The exporters of the Monitoring component (planned in planning/monitoring/exporters.ts): one per
  * database on its private network, one on Redis' network, one for the host's disk, and mtail over
- * the edge's access log (planning/monitoring/edgeLog.ts). Each joins the
+ * the edge's access log (planning/monitoring/edgeLog.ts), cAdvisor over every container
+ * (planning/monitoring/containers.ts). Each joins the
  * monitoring network, where Prometheus scrapes it by its host name; nothing is published. The
  * passwords reach them as secret files, never in the environment (which `docker inspect` shows).
  */
@@ -20,6 +21,7 @@ import {
   redisExporterPasswordFile,
 } from "../../planning/monitoring/exporters";
 import { EDGE_LOG_COMMAND, EDGE_LOG_PATHS, edgeLogProgram } from "../../planning/monitoring/edgeLog";
+import { CONTAINERS_COMMAND, containersHostPaths } from "../../planning/monitoring/containers";
 import type { Backend, Deployed } from "../workload/workload";
 
 /** What the exporters watch, as the components that own it hand it over. */
@@ -29,6 +31,8 @@ export interface Watched {
   readonly redis: { network: docker.Network; password: pulumi.Output<string> };
   /** The host directory of the edge container's json-file log, which mtail reads (one host only). */
   readonly edgeLogDirectory?: pulumi.Input<string>;
+  /** The engine's data root and socket on its host, which cAdvisor reads (one host only). */
+  readonly engine?: { dockerRootDir: string; socket: string };
 }
 
 export interface ExporterArgs {
@@ -120,11 +124,15 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
     },
     opts,
   );
-  const reader = plan.edgeRequests;
-  if (!reader) return [...databases, redis, host];
+  return [...databases, redis, host, ...declareEdgeRequests(name, args, opts), ...declareContainers(name, args, opts)];
+}
+
+function declareEdgeRequests(name: string, args: ExporterArgs, opts: pulumi.ComponentResourceOptions): Deployed[] {
+  const reader = args.plan.edgeRequests;
+  if (!reader) return [];
   if (args.watched.edgeLogDirectory === undefined)
     throw new Error("the edge's request counter has no log directory to read");
-  const edgeRequests = backend.workload(
+  const edgeRequests = args.backend.workload(
     `${name}-edge-requests`,
     {
       plan: reader,
@@ -143,9 +151,29 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
         },
       ],
       hostDirectories: [{ source: args.watched.edgeLogDirectory, target: EDGE_LOG_PATHS.logs }],
-      networks: [monitoring(reader.hostname)],
+      networks: [{ network: args.network, aliases: [reader.hostname] }],
     },
     opts,
   );
-  return [...databases, redis, host, edgeRequests];
+  return [edgeRequests];
+}
+
+function declareContainers(name: string, args: ExporterArgs, opts: pulumi.ComponentResourceOptions): Deployed[] {
+  const reader = args.plan.containers;
+  if (!reader) return [];
+  if (args.watched.engine === undefined) throw new Error("the container exporter has no engine paths to read");
+  return [
+    args.backend.workload(
+      `${name}-containers`,
+      {
+        plan: reader,
+        image: args.images.containerExporter,
+        env: {},
+        command: [...CONTAINERS_COMMAND],
+        hostDirectories: containersHostPaths(args.watched.engine),
+        networks: [{ network: args.network, aliases: [reader.hostname] }],
+      },
+      opts,
+    ),
+  ];
 }

@@ -16,6 +16,7 @@ export const MONITORING_IMAGE_KEYS = [
   "redisExporter",
   "nodeExporter",
   "edgeLogExporter",
+  "containerExporter",
 ] as const;
 export type MonitoringImageKey = (typeof MONITORING_IMAGE_KEYS)[number];
 /** The edge's ACME client, run only by a stack with edge.acme. */
@@ -42,6 +43,8 @@ export const DEFAULT_PUBLIC_IMAGES: Readonly<
   nodeExporter: "prom/node-exporter:v1.8.2",
   // Google's own build of mtail (FROM scratch): it reads the edge's access log (planning/monitoring/edgeLog.ts).
   edgeLogExporter: "ghcr.io/google/mtail:3.0.8",
+  // cAdvisor, published on ghcr.io since v0.54 (gcr.io/cadvisor/cadvisor before): every container's CPU, memory, restarts.
+  containerExporter: "ghcr.io/google/cadvisor:v0.61.1",
   // The lego release the tests run (Debian's 4.9.1): its flags and output paths are what the renewal loop uses.
   acme: "goacme/lego:v4.9.1",
 };
@@ -85,7 +88,7 @@ export const imagesSchema = z
   .prefault({})
   .describe(
     "Per service (gameserver, adminUi, playerUi, paypal, postgres, redis, nginx; with monitoring also prometheus, " +
-      "alertmanager, blackbox, postgresExporter, redisExporter, nodeExporter, edgeLogExporter; with edge.acme also acme): an image reference or a local build `{ context, dockerfile? }`. " +
+      "alertmanager, blackbox, postgresExporter, redisExporter, nodeExporter, edgeLogExporter, containerExporter; with edge.acme also acme): an image reference or a local build `{ context, dockerfile? }`. " +
       "postgres, redis and nginx default to the seed's public images, the monitoring ones to the Prometheus project's, " +
       "acme to goacme/lego; in dev the app " +
       "images default to a build of ./probe; prod requires references with a tag or digest.",

@@ -7,6 +7,7 @@
  */
 import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
+import { CONTAINER_SERIES } from "./containers";
 import { EDGE_SERIES } from "./edgeLog";
 import { EXPORTER_JOBS, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS } from "./prometheus";
@@ -28,6 +29,14 @@ export const REDIS_MEMORY_WARNING = 0.9;
 export const EDGE_ERROR_SHARE = 0.05;
 export const EDGE_ERROR_WINDOW = "5m";
 export const EDGE_MIN_REQUESTS_PER_SECOND = 0.1;
+
+/**
+ * A container started this many times within RESTART_LOOP_WINDOW is in a loop: Docker restarts a
+ * crashed one after 0.1 s, then twice as long each time, up to a minute; an operator's restart or
+ * a deploy (a new container, a series of its own) counts once at most.
+ */
+export const RESTART_LOOP_STARTS = 3;
+export const RESTART_LOOP_WINDOW = "15m";
 
 /** Each region's requests per second at the edge, of the statuses `status` matches. */
 const regionRequests = (status: string) =>
@@ -156,6 +165,16 @@ const RULES: readonly AlertRule[] = [
     labels: { severity: "critical" },
     annotations: {
       summary: `{{ $value | humanizePercentage }} of the requests to region {{ $labels.region }} in stack {{ $labels.stack }} failed with a 5xx at the edge (over ${EDGE_ERROR_WINDOW})`,
+    },
+  },
+  {
+    alert: "ContainerRestartLoop",
+    // Each start gives the container a new start time; a container that keeps crashing is seen at a few of them.
+    expr: `changes(${CONTAINER_SERIES.startTime}{job="${EXPORTER_JOBS.containers}"}[${RESTART_LOOP_WINDOW}]) >= ${RESTART_LOOP_STARTS}`,
+    for: "0m",
+    labels: { severity: "critical" },
+    annotations: {
+      summary: `${where} (container {{ $labels.name }}) restarted {{ $value }} times in ${RESTART_LOOP_WINDOW}: see its logs`,
     },
   },
   {

@@ -14,6 +14,13 @@ import { type HealthcheckPlan, monitoringHealthcheck } from "../stack/healthchec
 import type { MonitoringImageKey } from "../config/images";
 import { EDGE_LOG_HEALTHCHECK, EDGE_LOG_JOB, EDGE_LOG_PORT, EDGE_LOG_ROLE, edgeLogTarget } from "./edgeLog";
 import { type ScrapeTarget, seriesLabels } from "./prometheus";
+import {
+  CONTAINERS_HEALTHCHECK,
+  CONTAINERS_JOB,
+  CONTAINERS_PORT,
+  CONTAINERS_ROLE,
+  containersTarget,
+} from "./containers";
 
 /** The official images' ports. */
 export const EXPORTER_PORTS = { postgres: 9187, redis: 9121, node: 9100 } as const;
@@ -27,6 +34,7 @@ export const EXPORTER_JOBS = {
   redis: "redis",
   host: "host",
   edgeRequests: EDGE_LOG_JOB,
+  containers: CONTAINERS_JOB,
 } as const;
 
 /** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
@@ -68,6 +76,8 @@ export interface ExportersPlan {
    * the edge container's log on that host; swarm mode has none yet.
    */
   edgeRequests: ContainerPlan | null;
+  /** cAdvisor: every container's CPU, memory and restarts (containers.ts). One host only, as the reader above. */
+  containers: ContainerPlan | null;
 }
 
 function exporter(
@@ -142,6 +152,17 @@ export function planExporters(
             image: "edgeLogExporter",
             port: EDGE_LOG_PORT,
             healthcheck: EDGE_LOG_HEALTHCHECK,
+          }),
+    containers:
+      ctx.config.orchestrator === "swarm"
+        ? null
+        : exporter(ctx, {
+            role: CONTAINERS_ROLE,
+            containerName: joinName(prefix, "container_exporter"),
+            hostname: "container-exporter",
+            image: "containerExporter",
+            port: CONTAINERS_PORT,
+            healthcheck: CONTAINERS_HEALTHCHECK,
           }),
   };
 }
@@ -230,5 +251,6 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
     ...(plan.edgeRequests ? [edgeLogTarget(plan.edgeRequests)] : []),
+    ...(plan.containers ? [containersTarget(plan.containers)] : []),
   ];
 }

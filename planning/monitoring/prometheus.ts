@@ -52,9 +52,12 @@ export interface ProbedService {
  * own target (a global service's tasks in swarm mode, whose name answers with each task's own
  * address; on one host, the one container).
  */
-export type ScrapeTarget = { job: string; labels: Record<string, string> } & (
-  { address: string } | { everyAddressOf: { name: string; port: number } }
-);
+export type ScrapeTarget = {
+  job: string;
+  labels: Record<string, string>;
+  /** The job's metric_relabel_configs: what of the scraped series it keeps, and how they are labelled (containers.ts). */
+  metricRelabel?: readonly Record<string, unknown>[];
+} & ({ address: string } | { everyAddressOf: { name: string; port: number } });
 
 /** The container labels (com.sectorwars.*) as the series labels the rules read. */
 export function seriesLabels(labels: Record<string, string>, role: Role): Record<string, string> {
@@ -97,6 +100,7 @@ function exporterJobs(targets: readonly ScrapeTarget[]) {
     const found = of.flatMap((t) => ("everyAddressOf" in t ? [t] : []));
     if (found.length > 1) throw new Error(`${job}: one name to resolve per job (its labels are the job's)`);
     const dns = found[0];
+    const metricRelabel = of.find((t) => t.metricRelabel)?.metricRelabel;
     return {
       job_name: job,
       ...(fixed.length > 0 ? { static_configs: fixed } : {}),
@@ -112,6 +116,7 @@ function exporterJobs(targets: readonly ScrapeTarget[]) {
             })),
           }
         : {}),
+      ...(metricRelabel ? { metric_relabel_configs: metricRelabel } : {}),
     };
   });
 }

@@ -52,6 +52,8 @@ export const BUILT_IN_PROFILES: Readonly<Record<string, ResourceSpec>> = {
   "node-exporter": spec(0.25, 64, 0.05, 32),
   // mtail runs a few regular expressions per request the edge logs: a core covers thousands a second.
   "edge-log-exporter": spec(0.5, 128, 0.1, 64),
+  // cAdvisor reads a few cgroup files per container every 10 s: 25 MB here with a stack's containers.
+  "container-exporter": spec(0.5, 256, 0.1, 64),
   // edge.acme: lego sleeps between checks; a renewal is a few requests and a key.
   acme: spec(0.5, 128, 0.1, 32),
 };

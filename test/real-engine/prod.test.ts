@@ -12,9 +12,11 @@
  *   prober and the exporters, built from Debian's packages): every game service answers its probe,
  *   every database, Redis and the data root's disk are scraped, each labelled by stack, role and
  *   region; each region's requests at the edge are counted by status (mtail over the edge
- *   container's log); no alert fires on the healthy stack; a region's API and database containers stopped
- *   reach the webhook (a receiver of the test's own, the secret monitoringAlertWebhook) as
- *   RegionApiDown and RegionDatabaseDown within two minutes, and their resolution once back;
+ *   container's log); every container of the stack, and none of another, is measured (cAdvisor,
+ *   CPU and memory) under its own role and region; no alert fires on the healthy stack; a region's
+ *   API and database containers stopped reach the webhook (a receiver of the test's own, the secret
+ *   monitoringAlertWebhook) as RegionApiDown and RegionDatabaseDown within two minutes, and their
+ *   resolution once back, the API's restart counted;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
  *   volumes stay, on the engine and in the state.
  */
@@ -180,6 +182,7 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
         "redis-exporter - healthy",
         "node-exporter - healthy",
         "edge-log-exporter - healthy",
+        "container-exporter - healthy",
       ].sort(),
     );
     const expected = [
@@ -231,6 +234,29 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       90_000,
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; connected: ${connected.join(", ")}`);
+    });
+    // Every container's CPU and memory as cAdvisor reads them: this stack's containers only, each
+    // labelled with its own role and region.
+    const running = [
+      ...new Set(
+        stackContainers(stackName, engine)
+          .filter((c) => c.state === "running")
+          .map((c) => `containers ${c.role} ${c.region || "-"}`),
+      ),
+    ].sort();
+    let measured: string[] = [];
+    await waitUntil(
+      "every container of the stack measured",
+      () => {
+        measured = read(
+          `sum by (job, role, region) (container_memory_working_set_bytes{stack="${stackName}"} > 0 ` +
+            `and on (name) container_cpu_usage_seconds_total{stack="${stackName}"} > 0)`,
+        );
+        return JSON.stringify(measured) === JSON.stringify(running);
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; measured: ${measured.join(", ")}; running: ${running.join(", ")}`);
     });
     // The edge's requests per region, as mtail reads them from the edge container's log: each
     // region's own (the id in the answer's body proves the route), by status.
@@ -312,6 +338,14 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     } finally {
       docker(["start", ...stopped.reverse()], engine);
     }
+    // Started again: cAdvisor sees orion's API's new start time, the figure ContainerRestartLoop counts.
+    await waitUntil(
+      "orion's API's restart counted",
+      () =>
+        read(`changes(container_start_time_seconds{stack="${stackName}", role="region-api", region="orion"}[10m]) >= 1`)
+          .length === 1,
+      90_000,
+    );
     await waitUntil("RegionApiDown's resolution at the webhook", about("resolved", "RegionApiDown"), 180_000);
     await waitUntil("RegionDatabaseDown's resolution at the webhook", about("resolved", "RegionDatabaseDown"), 180_000);
     expect(await stack.plainTextPaths(receiver.token), "the webhook's URL in plain text in the state").toEqual([]);

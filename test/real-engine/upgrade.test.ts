@@ -74,6 +74,7 @@ function unknownImageKeys(commit: string): readonly string[] {
   return [
     ...(beforeExporters(commit) ? EXPORTER_IMAGE_KEYS : []),
     ...(beforeEdgeRequests(commit) ? ["edgeLogExporter"] : []),
+    ...(beforeContainers(commit) ? ["containerExporter"] : []),
   ];
 }
 
@@ -111,6 +112,8 @@ const beforeExporters = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("postgresExporter");
 const beforeEdgeRequests = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("edgeLogExporter");
+const beforeContainers = (commit: string): boolean =>
+  !fileAt(commit, "planning/config/images.ts").includes("containerExporter");
 const beforeHostByDns = (commit: string): boolean =>
   !fileAt(commit, "planning/monitoring/prometheus.ts").includes("dns_sd_configs");
 const beforeSwarmProbe = (commit: string): boolean =>
@@ -205,13 +208,23 @@ const INTENDED: readonly IntendedChange[] = [
   },
   {
     kinds: ["prod"],
+    steps: ["monitoring-images-sectorwars-test-cadvisor-0-61", "monitoring-containers"].map(
+      (name) => `create ${name} []`,
+    ),
+    why: "with monitoring on one host, cAdvisor reads every container's CPU, memory and restarts; nothing else is touched",
+    before: beforeContainers,
+  },
+  {
+    kinds: ["prod"],
     steps: replaced("monitoring-prometheus", "uploads"),
     why:
-      "Prometheus scrapes the exporters (mtail among them, the host's exporter found by DNS as in swarm mode) and " +
+      "Prometheus scrapes the exporters (mtail and cAdvisor among them, the host's exporter found by DNS as in " +
+      "swarm mode) and " +
       "has their rules: its files change, which replaces its container (its series stay in its volume); the " +
       "databases, Redis and the edge are not touched",
     before: (commit) =>
-      (beforeExporters(commit) || beforeEdgeRequests(commit) || beforeHostByDns(commit)) && !beforeMonitoring(commit),
+      [beforeExporters, beforeEdgeRequests, beforeHostByDns, beforeContainers].some((before) => before(commit)) &&
+      !beforeMonitoring(commit),
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */

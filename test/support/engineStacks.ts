@@ -57,6 +57,7 @@ export function testImages(gameserver: string, nginx: string = TEST_IMAGES.nginx
     redisExporter: TEST_IMAGES.redisExporter,
     nodeExporter: TEST_IMAGES.nodeExporter,
     edgeLogExporter: TEST_IMAGES.edgeLogExporter,
+    containerExporter: TEST_IMAGES.containerExporter,
   };
 }
 

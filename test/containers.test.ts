@@ -1,0 +1,136 @@
+/**
+ * Every container's CPU, memory and restarts (planning/monitoring/containers.ts): the reader's plan,
+ * the host paths it mounts, the scrape job that keeps this stack's containers and labels them
+ * with each container's own role and region (checked by `promtool check config`), and
+ * ContainerRestartLoop under `promtool test rules`. The real cAdvisor, scraped by the real
+ * Prometheus of a deployed stack, is test/real-engine/prod.test.ts.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../planning/config";
+import {
+  CONTAINERS_COMMAND,
+  CONTAINER_SERIES,
+  containersHostPaths,
+  containersTarget,
+  engineSocketPath,
+} from "../planning/monitoring/containers";
+import { planStack } from "../planning/stack/topology";
+import { devConfigWith, rawOf } from "./support/configs";
+import { toolDir } from "./support/promtool";
+
+const { runRuleTest, checkPrometheusConfig, remove } = toolDir();
+afterAll(remove);
+
+const REGIONS = [{ id: "orion", name: "Orion", type: "default", slot: 1 }];
+const planWith = (extra: Record<string, unknown> = {}) =>
+  planStack(
+    parseConfig(
+      { ...rawOf(devConfigWith([])), regions: REGIONS, monitoring: { enabled: true }, ...extra },
+      { presentSecrets: new Set() },
+    ),
+    "dev",
+  );
+
+describe("the container reader", () => {
+  const plan = planWith();
+  const reader = plan.monitoring?.exporters.containers;
+
+  it("is planned with monitoring on one host, sized, labelled and health-checked on its /healthz", () => {
+    expect(reader?.containerName).toBe("sectorwars-dev_container_exporter");
+    expect(reader?.image).toBe("containerExporter");
+    expect(reader?.labels["com.sectorwars.role"]).toBe("container-exporter");
+    expect(reader?.size.limits.memoryMb).toBeGreaterThan(0);
+    expect(reader?.healthcheck.tests[1]).toBe("wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1");
+  });
+
+  it("is not planned in swarm mode, where each node would need its own", () => {
+    const swarm = planWith({
+      orchestrator: "swarm",
+      swarm: { nodes: [{ name: "n1", cpus: 16, memoryGb: 32, edge: true }] },
+    });
+    expect(swarm.monitoring?.exporters.containers).toBeNull();
+  });
+
+  it.each([
+    { dockerHost: undefined, socket: "/var/run/docker.sock" },
+    { dockerHost: "unix:///run/other-docker.sock", socket: "/run/other-docker.sock" },
+    { dockerHost: "tcp://10.0.0.5:2376", socket: "/var/run/docker.sock" },
+    { dockerHost: "ssh://ops@game-host", socket: "/var/run/docker.sock" },
+  ])("reads the engine at $socket when docker:host is $dockerHost", ({ dockerHost, socket }) => {
+    expect(engineSocketPath(dockerHost)).toBe(socket);
+  });
+
+  it("mounts the cgroups, the engine's data root at its own path and its socket, nothing of the host's root", () => {
+    expect(containersHostPaths({ dockerRootDir: "/srv/docker/", socket: "/run/d.sock" })).toEqual([
+      { source: "/sys", target: "/sys" },
+      { source: "/srv/docker", target: "/srv/docker" },
+      { source: "/run/d.sock", target: "/var/run/docker.sock" },
+    ]);
+  });
+
+  it("exports only the three labels of each container, and none of the per-CPU, disk or network detail", () => {
+    expect(CONTAINERS_COMMAND).toContain("--store_container_labels=false");
+    expect(CONTAINERS_COMMAND).toContain(
+      "--whitelisted_container_labels=com.sectorwars.stack,com.sectorwars.role,com.sectorwars.region",
+    );
+    const disabled = CONTAINERS_COMMAND.find((f) => f.startsWith("--disable_metrics="))
+      ?.split("=")[1]
+      ?.split(",");
+    expect(disabled).toEqual(expect.arrayContaining(["percpu", "disk", "diskIO", "network", "process"]));
+  });
+
+  it("keeps this stack's containers' series, labelled with each container's role and region", () => {
+    if (!reader) throw new Error("no container reader planned");
+    expect(containersTarget(reader).metricRelabel).toEqual([
+      { source_labels: ["container_label_com_sectorwars_stack"], regex: "dev", action: "keep" },
+      { source_labels: ["container_label_com_sectorwars_role"], regex: "(.+)", target_label: "role" },
+      { source_labels: ["container_label_com_sectorwars_region"], regex: "(.+)", target_label: "region" },
+      { regex: "container_label_.*|id", action: "labeldrop" },
+    ]);
+    const monitoring = plan.monitoring;
+    if (!monitoring) throw new Error("monitoring was not planned");
+    const checked = checkPrometheusConfig(monitoring);
+    expect(checked.status, checked.output).toBe(0);
+    expect(checked.config).toContain("metric_relabel_configs:");
+  });
+});
+
+describe("ContainerRestartLoop", () => {
+  const api = `job="containers", stack="dev", role="region-api", region="orion", name="sectorwars-dev_region_orion"`;
+  // 15 s apart; each value is the container's start time (Unix seconds).
+  const cases: { label: string; values: string; fires: boolean }[] = [
+    { label: "started 4 times in 15 minutes", values: "100x10 400x10 700x10 1000x20", fires: true },
+    { label: "started 3 times in 15 minutes (2 restarts)", values: "100x10 400x10 700x30", fires: false },
+    { label: "restarted once, by an operator", values: "100x20 500x30", fires: false },
+  ];
+  it.each(cases)("$label: fires $fires", ({ values, fires }) => {
+    const result = runRuleTest(
+      [{ series: `${CONTAINER_SERIES.startTime}{${api}}`, values }],
+      [
+        {
+          eval_time: "10m",
+          alertname: "ContainerRestartLoop",
+          exp_alerts: fires
+            ? [
+                {
+                  exp_labels: {
+                    job: "containers",
+                    stack: "dev",
+                    role: "region-api",
+                    region: "orion",
+                    name: "sectorwars-dev_region_orion",
+                    severity: "critical",
+                  },
+                  exp_annotations: {
+                    summary:
+                      "region-api of region orion in stack dev (container sectorwars-dev_region_orion) restarted 3 times in 15m: see its logs",
+                  },
+                },
+              ]
+            : [],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+});
