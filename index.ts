@@ -55,10 +55,9 @@ async function main() {
     dockerEnvironment,
   });
   const { backend, images, edge } = site;
-  // The monitoring's mtail reads the edge container's log where this engine keeps it, cAdvisor its
-  // containers' layers there (one host).
-  const readsEngine = plan.monitoring?.exporters.edgeRequests || plan.monitoring?.exporters.containers;
-  const dockerRootDir = readsEngine ? await askDockerRootDir(dockerEnvironment) : undefined;
+  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host),
+  // cAdvisor its containers' layers there (every node keeps them where the manager does).
+  const dockerRootDir = plan.monitoring ? await askDockerRootDir(dockerEnvironment) : undefined;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
   // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
@@ -143,10 +142,10 @@ async function main() {
           redis: { network: redis.network, password: redis.password },
           ...(dockerRootDir === undefined
             ? {}
-            : {
-                edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir),
-                engine: { dockerRootDir, socket: engineSocketPath(dockerHost ?? process.env.DOCKER_HOST) },
-              }),
+            : { engine: { dockerRootDir, socket: engineSocketPath(dockerHost ?? process.env.DOCKER_HOST) } }),
+          ...(dockerRootDir !== undefined && plan.monitoring.exporters.edgeRequests
+            ? { edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir) }
+            : {}),
         },
       })
     : undefined;

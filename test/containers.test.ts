@@ -35,20 +35,12 @@ describe("the container reader", () => {
   const plan = planWith();
   const reader = plan.monitoring?.exporters.containers;
 
-  it("is planned with monitoring on one host, sized, labelled and health-checked on its /healthz", () => {
+  it("is planned with monitoring, sized, labelled and health-checked on its /healthz", () => {
     expect(reader?.containerName).toBe("sectorwars-dev_container_exporter");
     expect(reader?.image).toBe("containerExporter");
     expect(reader?.labels["com.sectorwars.role"]).toBe("container-exporter");
     expect(reader?.size.limits.memoryMb).toBeGreaterThan(0);
     expect(reader?.healthcheck.tests[1]).toBe("wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1");
-  });
-
-  it("is not planned in swarm mode, where each node would need its own", () => {
-    const swarm = planWith({
-      orchestrator: "swarm",
-      swarm: { nodes: [{ name: "n1", cpus: 16, memoryGb: 32, edge: true }] },
-    });
-    expect(swarm.monitoring?.exporters.containers).toBeNull();
   });
 
   it.each([

@@ -70,7 +70,7 @@ describe("the exporters' plan", () => {
       ["redis", "redis-exporter:9121", '{"stack":"dev","role":"redis"}'],
       ["host", "every address of node-exporter:9100", '{"stack":"dev","role":"host"}'],
       ["edge-requests", "edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
-      ["containers", "container-exporter:8080", '{"stack":"dev","role":"container-exporter"}'],
+      ["containers", "every address of container-exporter:8080", '{"stack":"dev","role":"container-exporter"}'],
     ]);
   });
 
@@ -169,6 +169,28 @@ describe("the exporters' alerts, under promtool test rules", () => {
               exp_annotations: {
                 summary:
                   "Prometheus cannot scrape the exporter of region-db of region orion in stack dev: its alerts are blind",
+              },
+            },
+          ],
+        },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it("ExporterMissing fires when a job found by name has no target left (its name resolves to none), not while one answers", () => {
+    const host = 'job="host", stack="dev", role="host", instance="10.0.0.5:9100"';
+    const result = runRuleTest(
+      [{ series: `up{${host}}`, values: "1x20" }],
+      [
+        {
+          eval_time: "2m",
+          alertname: "ExporterMissing",
+          exp_alerts: [
+            {
+              exp_labels: { job: "containers", severity: "critical" },
+              exp_annotations: {
+                summary: "Prometheus finds no containers exporter (its name resolves to none): its alerts are blind",
               },
             },
           ],

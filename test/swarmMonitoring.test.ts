@@ -13,7 +13,7 @@ import { rawOf } from "./support/configs";
 import { swarmDevConfig } from "./support/swarmConfigs";
 import { toolDir } from "./support/promtool";
 import { plainStrings } from "./support/graph";
-import { CONTAINER, SERVICE, VOLUME, runProgram } from "./support/pulumi";
+import { CONTAINER, MOCK_DOCKER_ROOT_DIR, SERVICE, VOLUME, runProgram } from "./support/pulumi";
 import { afterAll } from "vitest";
 
 const { checkPrometheusConfig, remove } = toolDir();
@@ -37,7 +37,7 @@ const where = (s: { serviceName: string; mode: { kind: string }; node?: string }
   `${s.serviceName.replace("sectorwars-dev_", "")} ${s.mode.kind} ${s.node ?? "-"}`;
 
 describe("monitoring in swarm mode", () => {
-  it("pins Prometheus and Alertmanager to their volumes' node, floats the prober and exporters, runs the host's on every node", () => {
+  it("pins Prometheus and Alertmanager to their volumes' node, floats the prober and exporters, runs the host's and cAdvisor on every node", () => {
     const { services } = swarmStack({ homeNode: "node-1", placement: { monitoring: "node-2", regions: {} } });
     expect(services.monitoring.map(where)).toEqual([
       "prometheus replicated node-2",
@@ -48,10 +48,13 @@ describe("monitoring in swarm mode", () => {
       "region_orion_db_exporter replicated -",
       "redis_exporter replicated -",
       "node_exporter global -",
+      "container_exporter global -",
     ]);
-    const host = services.monitoring.find((s) => s.serviceName.endsWith("_node_exporter"));
-    expect(host?.mode).toEqual({ kind: "global", nodes: 3 });
-    expect(host?.constraints).toEqual([]);
+    for (const suffix of ["_node_exporter", "_container_exporter"]) {
+      const perNode = services.monitoring.find((s) => s.serviceName.endsWith(suffix));
+      expect(perNode?.mode, suffix).toEqual({ kind: "global", nodes: 3 });
+      expect(perNode?.constraints, suffix).toEqual([]);
+    }
   });
 
   it("puts them on the home node without a placement entry of their own", () => {
@@ -75,7 +78,7 @@ describe("monitoring in swarm mode", () => {
     }
   });
 
-  it("counts the host exporter on every node and Prometheus on its own", () => {
+  it("counts the host exporter and cAdvisor on every node and Prometheus on its own", () => {
     const { config, plan, settings, placement } = swarmStack({
       homeNode: "node-1",
       placement: { monitoring: "node-3", regions: {} },
@@ -83,18 +86,20 @@ describe("monitoring in swarm mode", () => {
     const report = swarmCapacity(plan, config, settings, placement);
     const names = (node: string) =>
       report.nodes.find((n) => n.node === node)?.report.containers.map((c) => c.name) ?? [];
-    for (const node of ["node-1", "node-2", "node-3"])
+    for (const node of ["node-1", "node-2", "node-3"]) {
       expect(names(node), node).toContain(`sectorwars-dev_node_exporter@${node}`);
+      expect(names(node), node).toContain(`sectorwars-dev_container_exporter@${node}`);
+    }
     expect(names("node-3")).toEqual(
       expect.arrayContaining(["sectorwars-dev_prometheus", "sectorwars-dev_alertmanager"]),
     );
   });
 
-  it("scrapes each node's host exporter by the addresses its name answers with (promtool check config)", () => {
+  it("scrapes each node's host exporter and cAdvisor by the addresses their names answer with (promtool check config)", () => {
     const monitoring = swarmStack().plan.monitoring;
     if (!monitoring) throw new Error("monitoring was not planned");
     const checked = checkPrometheusConfig(monitoring);
-    expect(checked.config).toContain("dns_sd_configs");
+    for (const name of ["node-exporter", "container-exporter"]) expect(checked.config).toContain(`- ${name}\n`);
     expect(checked.status, checked.output).toBe(0);
   });
 
@@ -114,8 +119,18 @@ describe("monitoring in swarm mode", () => {
         "monitoring-nexus-db-exporter",
         "monitoring-redis-exporter",
         "monitoring-node-exporter",
+        "monitoring-containers",
       ]),
     );
+    // cAdvisor's task binds its node's cgroups, data root and engine socket, read-only.
+    const cadvisor = run.ofType(SERVICE).find((s) => s.name === "monitoring-containers");
+    const mounts = (cadvisor?.inputs.taskSpec as { containerSpec: { mounts: Record<string, unknown>[] } }).containerSpec
+      .mounts;
+    expect(mounts.filter((m) => m.type === "bind")).toEqual([
+      { type: "bind", source: "/sys", target: "/sys", readOnly: true },
+      { type: "bind", source: MOCK_DOCKER_ROOT_DIR, target: MOCK_DOCKER_ROOT_DIR, readOnly: true },
+      { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true },
+    ]);
     expect(names.filter((n) => n.startsWith("monitoring-edge"))).toEqual([]);
     expect(run.ofType(CONTAINER).map((c) => c.name)).toEqual([]);
     expect(run.ofType(VOLUME).map((v) => v.name)).toEqual([]);

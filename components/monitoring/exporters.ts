@@ -31,7 +31,7 @@ export interface Watched {
   readonly redis: { network: docker.Network; password: pulumi.Output<string> };
   /** The host directory of the edge container's json-file log, which mtail reads (one host only). */
   readonly edgeLogDirectory?: pulumi.Input<string>;
-  /** The engine's data root and socket on its host, which cAdvisor reads (one host only). */
+  /** The engine's data root and socket on its host, which cAdvisor reads (in swarm mode, the same on every node). */
   readonly engine?: { dockerRootDir: string; socket: string };
 }
 
@@ -160,7 +160,6 @@ function declareEdgeRequests(name: string, args: ExporterArgs, opts: pulumi.Comp
 
 function declareContainers(name: string, args: ExporterArgs, opts: pulumi.ComponentResourceOptions): Deployed[] {
   const reader = args.plan.containers;
-  if (!reader) return [];
   if (args.watched.engine === undefined) throw new Error("the container exporter has no engine paths to read");
   return [
     args.backend.workload(

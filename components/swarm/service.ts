@@ -45,6 +45,8 @@ export interface SwarmServiceArgs {
    * service never removes a named volume.
    */
   volumes?: { source: pulumi.Input<string>; target: string; readOnly?: boolean; labels: Record<string, string> }[];
+  /** Paths of the node each task runs on, bound read-only (a global service's: cAdvisor's). */
+  hostPaths?: { source: pulumi.Input<string>; target: string }[];
   /** Data-holding services: the backup runs first whenever this service's spec changes. */
   backupBefore?: BackupBefore;
   /** DOCKER_HOST of a manager, for a global service: where its convergence is waited for (plan.converge). */
@@ -120,6 +122,7 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
             ...(v.readOnly ? { readOnly: true } : {}),
             volumeOptions: { labels: labelList(v.labels) },
           })),
+          ...(args.hostPaths ?? []).map((p) => ({ type: "bind", source: p.source, target: p.target, readOnly: true })),
           ...Object.entries(h.tmpfs).map(([target, options]) => ({
             type: "tmpfs",
             target,

@@ -71,8 +71,8 @@ export class SwarmBackend implements Backend {
     if (!plan) throw new Error(`${name}: no swarm service was planned for ${w.plan.containerName}`);
     if (w.debugPort !== undefined && w.debugPort !== null)
       throw new Error(`${name}: a swarm service publishes no debug port (the config check refuses it)`);
-    if (w.hostDirectories?.length)
-      throw new Error(`${name}: a swarm service mounts no host directory (monitoring is refused in swarm mode)`);
+    if (w.hostDirectories?.length && plan.mode.kind !== "global")
+      throw new Error(`${name}: only a global service mounts its node's paths (one task on every node)`);
     const object = (o: ObjectNames, content: pulumi.Input<string>, secret: boolean) => {
       const args = { stableName: o.stableName, content, labels: o.labels ?? w.plan.labels };
       return secret ? secretFile(o.resourceName, args, opts) : configFile(o.resourceName, args, opts);
@@ -109,6 +109,7 @@ export class SwarmBackend implements Backend {
           labels: v.volume.labels,
           ...(v.readOnly ? { readOnly: true } : {}),
         })),
+        hostPaths: w.hostDirectories ?? [],
         // For a global service (the edge): where its convergence is waited for.
         dockerEnvironment: this.dockerEnvironment,
         ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),

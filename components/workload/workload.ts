@@ -69,8 +69,10 @@ export interface WorkloadArgs {
   /** Data volumes from Backend.volume, mounted at `target`. */
   volumes?: { volume: DataVolume; target: string; readOnly?: boolean }[];
   /**
-   * Directories of the Docker host, mounted read-only at `target` (the edge's log directory, for
-   * its reader). One host only: a swarm task could land on any node, where the path means nothing.
+   * Paths of the Docker host (directories, or the engine's socket), mounted read-only at `target`:
+   * the edge's log directory for its reader, what cAdvisor reads. In swarm mode each task mounts
+   * the path of the node it runs on: only a global service's (one per node, each reading its own)
+   * means anything.
    */
   hostDirectories?: { source: pulumi.Input<string>; target: string }[];
   /** Networks from Backend.network (or the edge's front network), with this workload's DNS aliases on each. */

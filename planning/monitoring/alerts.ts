@@ -9,7 +9,7 @@ import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
 import { CONTAINER_SERIES } from "./containers";
 import { EDGE_SERIES } from "./edgeLog";
-import { EXPORTER_JOBS, WAL_WAITING_SERIES } from "./exporters";
+import { EXPORTER_JOBS, JOBS_FOUND_BY_NAME, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS } from "./prometheus";
 
 /** How long a probe must fail before anyone is told: one or two failed probes are a blip, not an outage. */
@@ -184,6 +184,16 @@ const RULES: readonly AlertRule[] = [
     for: DOWN_FOR,
     labels: { severity: "critical" },
     annotations: { summary: `Prometheus cannot scrape the exporter of ${where}: its alerts are blind` },
+  },
+  {
+    alert: "ExporterMissing",
+    // Found by its name's addresses: gone, it leaves no target to be down, only none at all.
+    expr: JOBS_FOUND_BY_NAME.map((job) => `absent(up{job="${job}"})`).join(" or "),
+    for: DOWN_FOR,
+    labels: { severity: "critical" },
+    annotations: {
+      summary: "Prometheus finds no {{ $labels.job }} exporter (its name resolves to none): its alerts are blind",
+    },
   },
   {
     alert: "ProbesFailing",

@@ -5,8 +5,10 @@
  * container itself (its com.sectorwars.* labels), so a region's new API is watched from the deploy
  * that adds it and the rules read the same labels as every other series.
  *
- * One host only for now: in swarm mode each node would need its own reader, and the test swarms'
- * engines listen on sockets of their own, where no test could check what it reads.
+ * In swarm mode it is a global service, a task on every node reading that node's engine, each
+ * found by Prometheus through the service's name (as the host exporter's): every node keeps its
+ * engine's socket and data root where the manager's are (Docker's defaults), since one service
+ * spec mounts the same paths on every node.
  *
  * What it mounts, read-only, and why: /sys (the cgroups it reads), the engine's data root (where
  * it finds a container's writable layer; without it the engine's containers are not handled) and
@@ -88,7 +90,8 @@ export function containersTarget(plan: ContainerPlan): ScrapeTarget {
   });
   return {
     job: CONTAINERS_JOB,
-    address: `${plan.hostname}:${plan.port}`,
+    // A global service in swarm mode: each node's task by its own address.
+    everyAddressOf: { name: plan.hostname, port: plan.port },
     labels: seriesLabels(plan.labels, plan.role),
     metricRelabel: [
       { source_labels: [seriesLabelOf(LABEL_STACK)], regex: escapeRegex(stack), action: "keep" },

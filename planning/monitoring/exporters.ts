@@ -37,6 +37,12 @@ export const EXPORTER_JOBS = {
   containers: CONTAINERS_JOB,
 } as const;
 
+/**
+ * The jobs whose targets Prometheus finds by a name's addresses (a global service's tasks): a
+ * stopped exporter's name resolves to nothing, its target goes, and no `up` of 0 says so.
+ */
+export const JOBS_FOUND_BY_NAME = [EXPORTER_JOBS.host, EXPORTER_JOBS.containers] as const;
+
 /** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
 export const EXPORTER_PASSWORD_FILE = "/etc/sectorwars/exporter-password";
 
@@ -76,8 +82,8 @@ export interface ExportersPlan {
    * the edge container's log on that host; swarm mode has none yet.
    */
   edgeRequests: ContainerPlan | null;
-  /** cAdvisor: every container's CPU, memory and restarts (containers.ts). One host only, as the reader above. */
-  containers: ContainerPlan | null;
+  /** cAdvisor: every container's CPU, memory and restarts (containers.ts); a global service in swarm mode. */
+  containers: ContainerPlan;
 }
 
 function exporter(
@@ -153,17 +159,14 @@ export function planExporters(
             port: EDGE_LOG_PORT,
             healthcheck: EDGE_LOG_HEALTHCHECK,
           }),
-    containers:
-      ctx.config.orchestrator === "swarm"
-        ? null
-        : exporter(ctx, {
-            role: CONTAINERS_ROLE,
-            containerName: joinName(prefix, "container_exporter"),
-            hostname: "container-exporter",
-            image: "containerExporter",
-            port: CONTAINERS_PORT,
-            healthcheck: CONTAINERS_HEALTHCHECK,
-          }),
+    containers: exporter(ctx, {
+      role: CONTAINERS_ROLE,
+      containerName: joinName(prefix, "container_exporter"),
+      hostname: "container-exporter",
+      image: "containerExporter",
+      port: CONTAINERS_PORT,
+      healthcheck: CONTAINERS_HEALTHCHECK,
+    }),
   };
 }
 
@@ -251,6 +254,6 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
     ...(plan.edgeRequests ? [edgeLogTarget(plan.edgeRequests)] : []),
-    ...(plan.containers ? [containersTarget(plan.containers)] : []),
+    containersTarget(plan.containers),
   ];
 }

@@ -105,6 +105,6 @@ export function monitoringContainers(plan: MonitoringPlan): ContainerPlan[] {
     plan.exporters.redis,
     plan.exporters.host,
     ...(plan.exporters.edgeRequests ? [plan.exporters.edgeRequests] : []),
-    ...(plan.exporters.containers ? [plan.exporters.containers] : []),
+    plan.exporters.containers,
   ];
 }

@@ -198,6 +198,8 @@ export function planSwarmMonitoring(
     ...exporters.databases.map((e) => floating(e, 1)),
     floating(exporters.redis, 1),
     service(exporters.host, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] }),
+    // Each node's containers are read on that node.
+    service(exporters.containers, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] }),
   ];
 }
 

@@ -6,7 +6,8 @@
  *   databases accepting a login, new databases with the init SQL's schema and its check passed
  *   (from the services' logs); monitoring on (test images of Prometheus, Alertmanager, the prober
  *   and the exporters): every game service probed, every database, Redis and the node's disk
- *   scraped (the host exporter's tasks found by DNS), nothing firing; a preview right after shows
+ *   scraped (the host exporter's tasks found by DNS), every task's container measured by cAdvisor
+ *   (a global service reading the node's engine) under its own role and region, nothing firing; a preview right after shows
  *   no change and refresh no drift (the provider reads durations, images and the restart policy
  *   back in its own spelling);
  * - a no-change up changes nothing: no task restarts, no backup runs;
@@ -125,14 +126,14 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       "region-orion-db-init-check",
     ]);
     // The edge, Redis and three databases; two tasks of each stateless service; the monitoring's
-    // Prometheus, Alertmanager, prober, three database exporters, Redis' and the node's.
+    // Prometheus, Alertmanager, prober, three database exporters, Redis', the node's and cAdvisor.
     // A task that failed once under load leaves its container behind (swarm starts another):
     // count the running ones and name the others, so a run shows which service it was.
     const containers = stackContainers(stackName, engine);
     const running = containers.filter((c) => c.state === "running");
     const others = containers.filter((c) => c.state !== "running").map((c) => `${c.name} ${c.state}`);
     if (others.length > 0) console.log("tasks' containers not running:", others);
-    expect(running).toHaveLength(5 + 2 * 6 + 8);
+    expect(running).toHaveLength(5 + 2 * 6 + 9);
     const regions = DEV_REGIONS.map((r) => r.id);
     const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
     expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);
@@ -166,6 +167,25 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       120_000,
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
+    });
+    // Every task's container, as cAdvisor on the node reads it: labelled with its own role and region.
+    const roles = [...new Set(running.map((c) => `containers ${c.role} ${c.region || "-"}`))].sort();
+    let measured: string[] = [];
+    await waitUntil(
+      "every task's container measured",
+      () => {
+        measured = prometheusQuery(
+          prometheus,
+          `sum by (job, role, region) (container_memory_working_set_bytes{stack="${stackName}"} > 0)`,
+          engine,
+        )
+          .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
+          .sort();
+        return JSON.stringify(measured) === JSON.stringify(roles);
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; measured: ${measured.join(", ")}; running: ${roles.join(", ")}`);
     });
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);
