@@ -28,8 +28,8 @@ export const CONTAINERS_HEALTHCHECK = monitoringHealthcheck(CONTAINERS_PORT, "/h
 /** The series the rules read. A restart gives the container a new start time (Docker's StartedAt). */
 export const CONTAINER_SERIES = { startTime: "container_start_time_seconds" } as const;
 
-/** Where the engine's socket is in the container: cAdvisor's default. */
-const SOCKET_IN_CONTAINER = "/var/run/docker.sock";
+/** Docker's default socket: where an engine's host keeps it, and where cAdvisor looks in its container. */
+const DOCKER_SOCKET = "/var/run/docker.sock";
 
 /** A container label as cAdvisor names it on a series (--whitelisted_container_labels). */
 const seriesLabelOf = (containerLabel: string) => `container_label_${containerLabel.replace(/[^a-zA-Z0-9_]/g, "_")}`;
@@ -58,7 +58,7 @@ export const CONTAINERS_COMMAND: readonly string[] = [
  */
 export function engineSocketPath(dockerHost: string | undefined): string {
   const unix = /^unix:\/\/(\/.+)$/.exec(dockerHost ?? "");
-  return unix?.[1] ?? SOCKET_IN_CONTAINER;
+  return unix?.[1] ?? DOCKER_SOCKET;
 }
 
 /** What cAdvisor reads of the host, each path mounted read-only. */
@@ -71,7 +71,7 @@ export function containersHostPaths(host: {
     { source: "/sys", target: "/sys" },
     // At the same path: cAdvisor looks for a container's layer where the engine says its root is.
     { source: root, target: root },
-    { source: host.socket, target: SOCKET_IN_CONTAINER },
+    { source: host.socket, target: DOCKER_SOCKET },
   ];
 }
 
