@@ -6,6 +6,9 @@
  *   GET /health       200 {status, role, region}: the process serves HTTP
  *   GET /health/deep  200 or 503: DATABASE_URL and REDIS_URL accept a real login
  *   both also under /api/regions/<REGION_ID>/, where the edge sends a region's requests
+ *   GET /metrics      the game API roles only (nexus-api, region-api): Prometheus's text format,
+ *                     sectorwars_probe_requests_total by route, as a game server that has metrics
+ *                     answers them (monitoring.apiMetricsPath); the web apps answer it as anything else
  *   anything else     200 echo of role, region, method, path and the proxy headers
  *
  * PROBE_START_DELAY_MS holds the listener back, as a game server loading its world would.
@@ -323,6 +326,23 @@ function healthPath(path, env) {
   return null;
 }
 
+/** The roles that play a game API, and answer /metrics as one would. */
+const API_ROLES = ["nexus-api", "region-api"];
+
+/**
+ * Prometheus's text exposition of the requests answered so far. No role or region label: the
+ * scrape's target labels carry them, and a label of the same name here would be renamed.
+ * @param {Map<string, number>} counts by route
+ */
+function metricsText(counts) {
+  const lines = [
+    "# HELP sectorwars_probe_requests_total Requests the probe answered, by route.",
+    "# TYPE sectorwars_probe_requests_total counter",
+    ...[...counts].map(([route, n]) => `sectorwars_probe_requests_total{route="${route}"} ${n}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
 /** Request headers the edge proxy sets or passes on; echoed so its tests can see what arrives. */
 const ECHOED_HEADERS = ["host", "x-region-id", "x-real-ip", "x-forwarded-for", "x-forwarded-proto"];
 
@@ -334,10 +354,32 @@ const ECHOED_HEADERS = ["host", "x-region-id", "x-real-ip", "x-forwarded-for", "
  */
 function createServer(env = process.env, options = {}) {
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  const hasMetrics = API_ROLES.includes(env.SECTORWARS_ROLE ?? "");
+  /** @type {Map<string, number>} */
+  const counts = new Map([
+    ["health", 0],
+    ["deep", 0],
+    ["metrics", 0],
+    ["other", 0],
+  ]);
+  /** @param {string} route */
+  const count = (route) => counts.set(route, (counts.get(route) ?? 0) + 1);
   return http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const isGet = req.method === "GET" || req.method === "HEAD";
     const health = isGet ? healthPath(path, env) : null;
+    const metrics = isGet && hasMetrics && path === "/metrics";
+    count(health === "/health" ? "health" : health === "/health/deep" ? "deep" : metrics ? "metrics" : "other");
+    if (metrics) {
+      const text = metricsText(counts);
+      res.writeHead(200, {
+        "content-type": "text/plain; version=0.0.4",
+        "content-length": Buffer.byteLength(text),
+        "cache-control": "no-store",
+      });
+      res.end(text);
+      return;
+    }
     if (health === "/health") {
       sendJson(res, 200, { status: "ok", ...identity(env) });
       return;

@@ -71,6 +71,33 @@ describe("the monitoring plan", () => {
   });
 });
 
+describe("the game APIs' own metrics (monitoring.apiMetricsPath)", () => {
+  it("scrapes the nexus and each active region's API at the path, labelled as their probes", () => {
+    const monitoring = planWith({ enabled: true, apiMetricsPath: "/internal/metrics" }).monitoring;
+    expect(
+      monitoring?.apiMetrics.map((t) => ({
+        job: t.job,
+        address: "address" in t ? t.address : null,
+        path: t.metricsPath,
+      })),
+    ).toEqual([
+      { job: "api", address: "nexus-api:8000", path: "/internal/metrics" },
+      { job: "api", address: "region-orion-api:8000", path: "/internal/metrics" },
+      { job: "api", address: "region-vega-api:8000", path: "/internal/metrics" },
+    ]);
+    expect(monitoring?.apiMetrics[1]?.labels).toEqual({ stack: "dev", role: "region-api", region: "orion" });
+  });
+
+  it("scrapes none while the path is unset: the image has no metrics", () => {
+    expect(planWith({ enabled: true }).monitoring?.apiMetrics).toEqual([]);
+  });
+
+  it("keeps the path from players: the edge answers 404 where a route would strip its prefix onto it", () => {
+    expect(planWith({ apiMetricsPath: "/metrics" }).edge.apiMetricsPath, "even with monitoring off").toBe("/metrics");
+    expect(planWith({}).edge.apiMetricsPath).toBeNull();
+  });
+});
+
 describe("sectorwars:monitoring", () => {
   function problemsOf(raw: Record<string, unknown>): string[] {
     try {
@@ -96,6 +123,18 @@ describe("sectorwars:monitoring", () => {
       'sectorwars:monitoring.retention: must be a number and one of h, d, w, such as "15d"',
     ],
     ["an unknown key", { ...dev, monitoring: { webhook: "https://x" } }, "sectorwars:monitoring.webhook: unknown key"],
+    ...["metrics", "/metrics/", "/a//b", "/../metrics", "/metrics?x=1", "/metrics;"].map(
+      (path): [string, Record<string, unknown>, string] => [
+        `an API metrics path ${JSON.stringify(path)}`,
+        { ...dev, monitoring: { apiMetricsPath: path } },
+        'sectorwars:monitoring.apiMetricsPath: must be a URL path such as "/metrics"',
+      ],
+    ),
+    [
+      "API metrics in swarm mode",
+      { ...rawOf(swarmDevConfig()), monitoring: { enabled: true, apiMetricsPath: "/metrics" } },
+      "sectorwars:monitoring.apiMetricsPath: one host only for now",
+    ],
     [
       "its swarm node not in the cluster",
       {
@@ -121,7 +160,7 @@ describe("sectorwars:monitoring", () => {
 });
 
 describe("the files, checked by Prometheus's and Alertmanager's own tools", () => {
-  const plan = planWith({ enabled: true, scrapeInterval: "5s" });
+  const plan = planWith({ enabled: true, scrapeInterval: "5s", apiMetricsPath: "/metrics" });
   const monitoring = plan.monitoring;
   if (!monitoring) throw new Error("monitoring was not planned");
 
@@ -129,6 +168,7 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
     const checked = checkPrometheusConfig(monitoring);
     expect(checked.output).toContain("SUCCESS: 1 rule files found");
     expect(checked.status, checked.output).toBe(0);
+    expect(checked.config, "the APIs' job reads their own path").toMatch(/job_name: api\n\s+metrics_path: \/metrics\n/);
   });
 
   it("alertmanager.yml passes amtool check-config, with a webhook and without one", () => {

@@ -438,6 +438,11 @@ describe("renderNginxConf: refused settings", () => {
       { httpsRedirect: { acmeChallengeRoot: "acme" } },
       /httpsRedirect\.acmeChallengeRoot "acme" must be an absolute path/,
     ],
+    [
+      "an API private path that would close the location",
+      { apiPrivatePath: "/metrics { return 200" },
+      /apiPrivatePath "\/metrics \{ return 200" must be an absolute path/,
+    ],
     ["a body size in gigabytes", { clientMaxBodySize: "1g" }, /clientMaxBodySize "1g" must be a positive nginx size/],
     ["a zero body size", { clientMaxBodySize: "0" }, /clientMaxBodySize "0"/],
     [

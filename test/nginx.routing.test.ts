@@ -52,6 +52,7 @@ describe("nginx routing (IP-literal upstreams)", () => {
       listen: { address: "127.0.0.1", ...ports },
       ...sandboxPaths(sandbox),
       clientMaxBodySize: "64k",
+      apiPrivatePath: "/metrics",
     };
   }
 
@@ -212,6 +213,23 @@ describe("nginx routing (IP-literal upstreams)", () => {
     expect(retired.status).toBe(410);
     expect(retired.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(retired.body)).toEqual({ error: "region_retired", region: "old", status: 410 });
+  });
+
+  it("keeps the APIs' metrics path from players in every spelling, and only that path", async () => {
+    const spellings = ["/api/nexus/metrics", "/api/nexus//metrics", "/api/nexus/./metrics", "/api/nexus/%6Detrics"];
+    for (const path of [...spellings, "/api/metrics?x=1", "/api//metrics", "/api/x/../metrics"]) {
+      const res = await get(path);
+      expect(res.status, path).toBe(404);
+      expect(JSON.parse(res.body), path).toEqual({ error: "not_found", status: 404 });
+    }
+    for (const [path, backend, uri] of [
+      ["/api/nexus/metrics/x", "nexus", "/metrics/x"],
+      ["/api/nexus/metricsx", "nexus", "/metricsx"],
+      ["/api/regions/orion/metrics", "orion", "/api/regions/orion/metrics"],
+    ] as const) {
+      const echo = echoOf(await get(path));
+      expect([echo.backend, echo.url], path).toEqual([backend, uri]);
+    }
   });
 
   it("refuses a raw URI that names one region while nginx routed it to another", async () => {

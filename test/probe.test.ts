@@ -188,6 +188,40 @@ describe("probe without dependencies", () => {
   });
 });
 
+describe("probe /metrics, as a game server with metrics (monitoring.apiMetricsPath)", () => {
+  /** GETs each path in turn on one probe, then its /metrics: the status and the text. */
+  async function metricsAfter(env: NodeJS.ProcessEnv, paths: string[]): Promise<{ status: number; text: string }> {
+    const { server, port } = await probeModule.listen({ ...env, PORT: "0", HOST: "127.0.0.1" }, { log: () => {} });
+    try {
+      for (const p of paths) await (await fetch(`http://127.0.0.1:${port}${p}`)).arrayBuffer();
+      const answer = await fetch(`http://127.0.0.1:${port}/metrics`);
+      return { status: answer.status, text: await answer.text() };
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it.each(["region-api", "nexus-api"])("%s counts the requests it answered, by route", async (role) => {
+    const { status, text } = await metricsAfter({ ...REGION, SECTORWARS_ROLE: role }, [
+      "/health",
+      "/health",
+      "/api/regions/orion/health",
+      "/anything",
+    ]);
+    expect(status).toBe(200);
+    expect(text).toContain("# TYPE sectorwars_probe_requests_total counter\n");
+    expect(text).toContain('sectorwars_probe_requests_total{route="health"} 3\n');
+    expect(text).toContain('sectorwars_probe_requests_total{route="other"} 1\n');
+    expect(text, "this scrape is counted").toContain('sectorwars_probe_requests_total{route="metrics"} 1\n');
+    expect(text, "role and region are the scrape's target labels").not.toMatch(/role=|region=/);
+  });
+
+  it.each(["admin-ui", "player-ui", "paypal"])("%s has none: /metrics is echoed as any other path", async (role) => {
+    const { text } = await metricsAfter({ SECTORWARS_ROLE: role }, []);
+    expect(JSON.parse(text)).toMatchObject({ role, path: "/metrics" });
+  });
+});
+
 describe("probe /health/deep against real PostgreSQL 15 and Redis", () => {
   let pg: RealPostgres;
   let redis: RealRedis;

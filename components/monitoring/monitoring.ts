@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { MonitoringImageKey } from "../../planning/config/images";
 import { alertmanagerConfig } from "../../planning/monitoring/alertmanager";
 import { alertRulesFile } from "../../planning/monitoring/alerts";
-import { exporterTargets } from "../../planning/monitoring/exporters";
+import { scrapeTargets } from "../../planning/monitoring/plan";
 import {
   ALERTMANAGER_PATHS,
   BLACKBOX_PATHS,
@@ -161,7 +161,7 @@ export class Monitoring extends pulumi.ComponentResource {
               },
               blackbox: plan.blackbox.hostname,
               alertmanager: plan.alertmanager.hostname,
-              exporters: exporterTargets(plan.exporters),
+              exporters: scrapeTargets(plan),
             }),
             secret: false,
             object: { resourceName: `${name}-prometheus-conf`, stableName: `${plan.prometheus.containerName}_conf` },
@@ -174,7 +174,11 @@ export class Monitoring extends pulumi.ComponentResource {
           },
         ],
         volumes: [{ volume, target: PROMETHEUS_PATHS.data }],
-        networks: on([plan.prometheus.hostname]),
+        // The game APIs' own metrics are on the front network, where the edge reaches them.
+        networks: [
+          ...on([plan.prometheus.hostname]),
+          ...(plan.apiMetrics.length > 0 ? [{ network: args.frontNetwork, aliases: [] }] : []),
+        ],
       },
       parent,
     );

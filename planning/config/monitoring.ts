@@ -38,13 +38,25 @@ export const monitoringSchema = z
     retention: duration("hdw", "15d")
       .default(monitoring.retention)
       .describe("How long Prometheus keeps its series, in its data volume."),
+    apiMetricsPath: z
+      .string()
+      // Segments that nginx leaves as they are (no //, no dot segments, no trailing /): the edge
+      // matches the path exactly to keep it private.
+      .regex(/^(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$/, 'must be a URL path such as "/metrics"')
+      .optional()
+      .describe(
+        "Where the game server (image gameserver: the nexus API and each region's) answers Prometheus metrics; each " +
+          "API is scraped there every scrapeInterval, its series labelled stack, role and region. Unset: the image " +
+          "has none, and nothing is scraped. The edge answers 404 on /api/nexus<path> and /api<path>, so players " +
+          "never reach it. One host only.",
+      ),
   })
   .prefault({})
   .describe("Metrics and alerts (docs/monitoring.md).");
 
 /**
- * monitoring.enabled when the stack does not set it: prod on one host is watched; dev is not, and
- * swarm mode plans no monitoring services yet (an explicit true there is refused by the checks).
+ * monitoring.enabled when the stack does not set it: prod on one host is watched; dev is not, nor
+ * is swarm mode, where turning it on brings Prometheus's volume to its node (an explicit choice).
  */
 export function monitoringEnabledFor(
   given: { environment: Environment; orchestrator: "docker" | "swarm" },

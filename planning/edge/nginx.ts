@@ -110,6 +110,22 @@ function upstreamBlocks(v: Valid): string[] {
   ];
 }
 
+/**
+ * The APIs' private path (their metrics) on the routes that strip a prefix: exact locations win
+ * over every prefix, and nginx matches them on the normalized, decoded URI the strip rewrites, so
+ * no spelling of the path (//, /./, %2F) reaches an API as the bare path.
+ */
+function privateApiLocations(path: string | null): string[] {
+  if (path === null) return [];
+  const notFound = [`return 404 ${json({ error: "not_found", status: 404 })};`];
+  return [
+    "# The game APIs' metrics are Prometheus's only (monitoring.apiMetricsPath).",
+    ...block(`location = /api/nexus${path}`, notFound),
+    ...block(`location = /api${path}`, notFound),
+    "",
+  ];
+}
+
 function regionLocation(r: Region, pooled: boolean): string[] {
   const prefix = regionPrefix(r.id);
   if (r.state === "retired") {
@@ -220,6 +236,7 @@ export function renderNginxConf(settings: NginxSettings): string {
     "",
     ...staticLocations(ROUTES.static, v.staticRoot, target(v.player, POOL.player)),
     "",
+    ...privateApiLocations(v.apiPrivatePath),
     ...block(`location ^~ ${ROUTES.nexus}`, proxy(target(v.nexus, POOL.nexus), { stripPrefix: "/api/nexus" })),
     "",
     "# Region ids that are not in the list: a JSON 404, not a 502 or an HTML page.",

@@ -43,6 +43,8 @@ export function edgeNginxSettings(plan: StackPlan): NginxSettings {
       : {}),
     // edge.acme without the redirect: plain HTTP serves everything, and the CA's tokens too.
     ...(plan.acme ? { acmeChallengeRoot: STATIC_VOLUME_PATH } : {}),
+    // Whether Prometheus scrapes it or not: the APIs answer there, and players must not reach it.
+    ...(plan.edge.apiMetricsPath !== null ? { apiPrivatePath: plan.edge.apiMetricsPath } : {}),
     tls: { certificate: TLS_CERT_PATH, certificateKey: TLS_KEY_PATH },
     staticRoot: STATIC_ROOT,
     // The official image links these logs to the container's stdout and stderr.

@@ -75,6 +75,13 @@ export interface NginxSettings {
    * (edge.acme). With it, httpsRedirect.acmeChallengeRoot does. Unset: no challenge location.
    */
   acmeChallengeRoot?: string;
+  /**
+   * A path the game APIs answer for the platform only (their metrics, monitoring.apiMetricsPath):
+   * the two routes that would hand it to an API as is, /api/nexus<path> and legacy /api<path>,
+   * answer 404 instead. A region's own route passes the full URI, so it never sends the bare path.
+   * Unset: no such location.
+   */
+  apiPrivatePath?: string;
 }
 
 /** The game APIs take small JSON bodies; nothing in the platform uploads files through the edge. */
@@ -187,6 +194,7 @@ export interface Valid {
   currentContainers: ReadonlyMap<string, string>;
   httpsRedirect: { origin: string; acmeChallengeRoot: string } | null;
   acmeChallengeRoot: string | null;
+  apiPrivatePath: string | null;
 }
 
 /** "https://host" or "https://host:port": no path, so `origin$request_uri` is the whole Location. */
@@ -332,5 +340,6 @@ export function validateNginxSettings(s: NginxSettings): Valid {
     currentContainers,
     httpsRedirect,
     acmeChallengeRoot: s.acmeChallengeRoot === undefined ? null : checkPath(s.acmeChallengeRoot, "acmeChallengeRoot"),
+    apiPrivatePath: s.apiPrivatePath === undefined ? null : checkPath(s.apiPrivatePath, "apiPrivatePath"),
   };
 }

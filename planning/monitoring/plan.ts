@@ -11,8 +11,11 @@ import { healthPathOf, isGameService } from "../stack/services";
 import { renewalDueSeconds } from "../edge/acmeClient";
 import { maxArchiveWaitSeconds } from "../status/archive";
 import type { AlertSettings } from "./alerts";
-import { type ExportersPlan, type WatchedDatabase, planExporters } from "./exporters";
-import { MONITORING_PORTS, type Probe, healthProbes } from "./prometheus";
+import { type ExportersPlan, type WatchedDatabase, exporterTargets, planExporters } from "./exporters";
+import { MONITORING_PORTS, type Probe, type ScrapeTarget, healthProbes, seriesLabels } from "./prometheus";
+
+/** The game APIs' own metrics (monitoring.apiMetricsPath): the scrape job. */
+export const API_METRICS_JOB = "api";
 
 /** What the Monitoring component declares (sectorwars:monitoring); null where the stack is not watched. */
 export interface MonitoringPlan {
@@ -27,6 +30,11 @@ export interface MonitoringPlan {
   probes: Probe[];
   /** What Prometheus scrapes besides the probes: the databases, Redis, the host's disk. */
   exporters: ExportersPlan;
+  /**
+   * The nexus's and each active region's API at monitoring.apiMetricsPath, labelled as its probe;
+   * none when unset. Prometheus joins the front network to reach them.
+   */
+  apiMetrics: ScrapeTarget[];
   /** What the alert rules take of the stack config. */
   alerts: AlertSettings;
   images: Record<MonitoringImageKey, ImageSpec>;
@@ -82,6 +90,7 @@ export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPl
       ),
     ),
     exporters: planExporters(ctx, { databases: watched.databases, redis: watched.redis }),
+    apiMetrics: apiMetricsTargets([watched.nexusApi, ...watched.regionApis], config.monitoring.apiMetricsPath),
     alerts: {
       walWaitLimitSeconds: config.backup.repository
         ? maxArchiveWaitSeconds(config.backup.repository.archiveTimeoutSeconds)
@@ -107,4 +116,19 @@ export function monitoringContainers(plan: MonitoringPlan): ContainerPlan[] {
     ...(plan.exporters.edgeRequests ? [plan.exporters.edgeRequests] : []),
     plan.exporters.containers,
   ];
+}
+
+function apiMetricsTargets(apis: readonly ContainerPlan[], path: string | undefined): ScrapeTarget[] {
+  if (path === undefined) return [];
+  return apis.map((api) => ({
+    job: API_METRICS_JOB,
+    address: `${api.hostname}:${api.port}`,
+    labels: seriesLabels(api.labels, api.role),
+    metricsPath: path,
+  }));
+}
+
+/** Everything Prometheus scrapes directly: the exporters, then the game APIs' own metrics. */
+export function scrapeTargets(plan: MonitoringPlan): ScrapeTarget[] {
+  return [...exporterTargets(plan.exporters), ...plan.apiMetrics];
 }

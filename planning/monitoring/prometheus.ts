@@ -57,6 +57,8 @@ export type ScrapeTarget = {
   labels: Record<string, string>;
   /** The job's metric_relabel_configs: what of the scraped series it keeps, and how they are labelled (containers.ts). */
   metricRelabel?: readonly Record<string, unknown>[];
+  /** The job's metrics_path, where it is not Prometheus's /metrics (the game APIs' own, plan.ts). */
+  metricsPath?: string;
 } & ({ address: string } | { everyAddressOf: { name: string; port: number } });
 
 /** The container labels (com.sectorwars.*) as the series labels the rules read. */
@@ -101,8 +103,10 @@ function exporterJobs(targets: readonly ScrapeTarget[]) {
     if (found.length > 1) throw new Error(`${job}: one name to resolve per job (its labels are the job's)`);
     const dns = found[0];
     const metricRelabel = of.find((t) => t.metricRelabel)?.metricRelabel;
+    const metricsPath = of.find((t) => t.metricsPath)?.metricsPath;
     return {
       job_name: job,
+      ...(metricsPath ? { metrics_path: metricsPath } : {}),
       ...(fixed.length > 0 ? { static_configs: fixed } : {}),
       ...(dns
         ? {

@@ -105,6 +105,8 @@ export interface StackPlan {
     publicHostname: string;
     /** What fills the static volume on `pulumi up`; null: nothing does. */
     staticFrom: StaticSource | null;
+    /** The game APIs' metrics path (monitoring.apiMetricsPath), which the edge keeps private; null: unset. */
+    apiMetricsPath: string | null;
   };
   admin: ContainerPlan;
   player: ContainerPlan;
@@ -264,6 +266,7 @@ export function planStack(config: PlatformConfig, stack: string, options: PlanOp
       httpsRedirect: config.edge.httpsRedirect,
       publicHostname: config.edge.hostname,
       staticFrom: config.edge.staticFrom,
+      apiMetricsPath: config.monitoring.apiMetricsPath ?? null,
     },
     admin,
     player,

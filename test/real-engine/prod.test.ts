@@ -13,10 +13,11 @@
  *   every database, Redis and the data root's disk are scraped, each labelled by stack, role and
  *   region; each region's requests at the edge are counted by status (mtail over the edge
  *   container's log); every container of the stack, and none of another, is measured (cAdvisor,
- *   CPU and memory) under its own role and region; no alert fires on the healthy stack; a region's
- *   API and database containers stopped reach the webhook (a receiver of the test's own, the secret
- *   monitoringAlertWebhook) as RegionApiDown and RegionDatabaseDown within two minutes, and their
- *   resolution once back, the API's restart counted;
+ *   CPU and memory) under its own role and region; each game API's own /metrics is scraped
+ *   (monitoring.apiMetricsPath) and answers no player through the edge; no alert fires on the
+ *   healthy stack; a region's API and database containers stopped reach the webhook (a receiver
+ *   of the test's own, the secret monitoringAlertWebhook) as RegionApiDown and RegionDatabaseDown
+ *   within two minutes, and their resolution once back, the API's restart counted;
  * - destroy as the README says (`--exclude-protected`): every container goes, the protected data
  *   volumes stay, on the engine and in the state.
  */
@@ -83,6 +84,8 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       nginx: TEST_IMAGES.modernNginx,
       "sectorwars:sizeProfiles": dev["sectorwars:sizeProfiles"],
       "sectorwars:redis": dev["sectorwars:redis"],
+      // The probe answers /metrics as a game server with metrics would.
+      "sectorwars:monitoring": { apiMetricsPath: "/metrics" },
     });
   };
 
@@ -276,6 +279,24 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; counted: ${counted.join(", ")}`);
     });
+    // The game APIs' own metrics, scraped at monitoring.apiMetricsPath and labelled as their
+    // probes; players reach the path through no route of the edge.
+    const apis = ["api nexus-api -", ...DEV_REGIONS.map((r) => `api region-api ${r.id}`)].sort();
+    let apiScraped: string[] = [];
+    await waitUntil(
+      "each game API's own metrics scraped",
+      () => {
+        apiScraped = read(`sectorwars_probe_requests_total{stack="${stackName}", route="health"} > 0`);
+        return JSON.stringify(apiScraped) === JSON.stringify(apis);
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; scraped: ${apiScraped.join(", ")}`);
+    });
+    for (const path of ["/api/nexus/metrics", "/api/metrics"]) {
+      const answer = await https(path);
+      expect([answer.status, JSON.parse(answer.body)], path).toEqual([404, { error: "not_found", status: 404 }]);
+    }
     // A healthy stack fires nothing (DiskSpaceLow included: this machine's disk is not that full).
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);

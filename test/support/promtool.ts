@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { alertRulesFile } from "../../planning/monitoring/alerts";
-import { exporterTargets } from "../../planning/monitoring/exporters";
+import { scrapeTargets } from "../../planning/monitoring/plan";
 import { PROMETHEUS_PATHS, prometheusConfig } from "../../planning/monitoring/prometheus";
 import type { MonitoringPlan } from "../../planning/stack/topology";
 
@@ -64,7 +64,7 @@ export function toolDir(): ToolDir {
         edge: { address: "nginx:443", serverName: "localhost", labels: { stack: "dev", role: "nginx" } },
         blackbox: "blackbox",
         alertmanager: "alertmanager",
-        exporters: exporterTargets(monitoring.exporters),
+        exporters: scrapeTargets(monitoring),
       });
       fs.writeFileSync(path.join(dir, "prometheus.yml"), config.replace(PROMETHEUS_PATHS.rules, rules));
       return { ...tool("promtool", ["check", "config", "prometheus.yml"]), config };
