@@ -72,18 +72,18 @@ describe("the monitoring plan", () => {
 });
 
 describe("the game APIs' own metrics (monitoring.apiMetricsPath)", () => {
-  it("scrapes the nexus and each active region's API at the path, labelled as their probes", () => {
+  it("scrapes every address of the nexus's and each active region's API name at the path, labelled as their probes", () => {
     const monitoring = planWith({ enabled: true, apiMetricsPath: "/internal/metrics" }).monitoring;
     expect(
       monitoring?.apiMetrics.map((t) => ({
         job: t.job,
-        address: "address" in t ? t.address : null,
+        found: "everyAddressOf" in t ? t.everyAddressOf : null,
         path: t.metricsPath,
       })),
     ).toEqual([
-      { job: "api", address: "nexus-api:8000", path: "/internal/metrics" },
-      { job: "api", address: "region-orion-api:8000", path: "/internal/metrics" },
-      { job: "api", address: "region-vega-api:8000", path: "/internal/metrics" },
+      { job: "api", found: { name: "nexus-api", port: 8000 }, path: "/internal/metrics" },
+      { job: "api", found: { name: "region-orion-api", port: 8000 }, path: "/internal/metrics" },
+      { job: "api", found: { name: "region-vega-api", port: 8000 }, path: "/internal/metrics" },
     ]);
     expect(monitoring?.apiMetrics[1]?.labels).toEqual({ stack: "dev", role: "region-api", region: "orion" });
   });
@@ -130,11 +130,6 @@ describe("sectorwars:monitoring", () => {
         'sectorwars:monitoring.apiMetricsPath: must be a URL path such as "/metrics"',
       ],
     ),
-    [
-      "API metrics in swarm mode",
-      { ...rawOf(swarmDevConfig()), monitoring: { enabled: true, apiMetricsPath: "/metrics" } },
-      "sectorwars:monitoring.apiMetricsPath: one host only for now",
-    ],
     [
       "its swarm node not in the cluster",
       {

@@ -4,6 +4,7 @@
  * what every node's capacity counts of them, and that their read-only roots leave their volumes be.
  */
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { parseConfig } from "../planning/config";
 import { swarmCapacity } from "../planning/swarm/capacity";
 import { acceptedPlacement } from "../planning/swarm/placement";
@@ -19,8 +20,11 @@ import { afterAll } from "vitest";
 const { checkPrometheusConfig, remove } = toolDir();
 afterAll(remove);
 
-function swarmStack(swarm: Record<string, unknown> = { homeNode: "node-1", placement: { regions: {} } }) {
-  const raw = { ...rawOf(swarmDevConfig(undefined, swarm)), monitoring: { enabled: true } };
+function swarmStack(
+  swarm: Record<string, unknown> = { homeNode: "node-1", placement: { regions: {} } },
+  monitoring: Record<string, unknown> = {},
+) {
+  const raw = { ...rawOf(swarmDevConfig(undefined, swarm)), monitoring: { enabled: true, ...monitoring } };
   const config = parseConfig(raw, { presentSecrets: new Set() });
   const plan = planStack(config, "dev");
   const { swarm: settings, placement } = acceptedPlacement(config);
@@ -101,6 +105,33 @@ describe("monitoring in swarm mode", () => {
     const checked = checkPrometheusConfig(monitoring);
     for (const name of ["node-exporter", "container-exporter"]) expect(checked.config).toContain(`- ${name}\n`);
     expect(checked.status, checked.output).toBe(0);
+  });
+
+  it("scrapes each game API task at monitoring.apiMetricsPath, labelled by the name it was found by", () => {
+    const monitoring = swarmStack(undefined, { apiMetricsPath: "/metrics" }).plan.monitoring;
+    if (!monitoring) throw new Error("monitoring was not planned");
+    const checked = checkPrometheusConfig(monitoring);
+    expect(checked.status, checked.output).toBe(0);
+    type Job = {
+      job_name: string;
+      metrics_path?: string;
+      dns_sd_configs: { names: string[] }[];
+      relabel_configs: { regex: string; target_label: string; replacement: string }[];
+    };
+    const api = (parse(checked.config) as { scrape_configs: Job[] }).scrape_configs.find((j) => j.job_name === "api");
+    expect(api?.metrics_path).toBe("/metrics");
+    expect(api?.dns_sd_configs.flatMap((d) => d.names)).toEqual([
+      "nexus-api",
+      "region-default-api",
+      "region-orion-api",
+    ]);
+    const regionOf = api?.relabel_configs
+      .filter((r) => r.target_label === "region")
+      .map((r) => [r.regex, r.replacement]);
+    expect(regionOf).toEqual([
+      ["region-default-api", "default"],
+      ["region-orion-api", "orion"],
+    ]);
   });
 
   it("is declared by the program as swarm services only, with the webhook kept secret", async () => {

@@ -46,9 +46,9 @@ export const monitoringSchema = z
       .optional()
       .describe(
         "Where the game server (image gameserver: the nexus API and each region's) answers Prometheus metrics; each " +
-          "API is scraped there every scrapeInterval, its series labelled stack, role and region. Unset: the image " +
-          "has none, and nothing is scraped. The edge answers 404 on /api/nexus<path> and /api<path>, so players " +
-          "never reach it. One host only.",
+          "API (in swarm mode each task) is scraped there every scrapeInterval, its series labelled stack, role and " +
+          "region. Unset: the image has none, and nothing is scraped. The edge answers 404 on /api/nexus<path> and " +
+          "/api<path>, so players never reach it.",
       ),
   })
   .prefault({})

@@ -18,7 +18,7 @@
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../roles";
 import type { ContainerPlan } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
-import { SERIES_LABELS, type ScrapeTarget, seriesLabels } from "./prometheus";
+import { SERIES_LABELS, type ScrapeTarget, escapeRegex, seriesLabels } from "./prometheus";
 
 export const CONTAINERS_PORT = 8080;
 export const CONTAINERS_JOB = "containers";
@@ -101,6 +101,3 @@ export function containersTarget(plan: ContainerPlan): ScrapeTarget {
     ],
   };
 }
-
-/** A literal for Prometheus's anchored RE2 match. */
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -122,7 +122,8 @@ function apiMetricsTargets(apis: readonly ContainerPlan[], path: string | undefi
   if (path === undefined) return [];
   return apis.map((api) => ({
     job: API_METRICS_JOB,
-    address: `${api.hostname}:${api.port}`,
+    // Each of its addresses: a swarm service's tasks, each scraped on its own (endpoint mode dnsrr).
+    everyAddressOf: { name: api.hostname, port: api.port },
     labels: seriesLabels(api.labels, api.role),
     metricsPath: path,
   }));

@@ -100,30 +100,38 @@ function exporterJobs(targets: readonly ScrapeTarget[]) {
     const of = targets.filter((t) => t.job === job);
     const fixed = of.flatMap((t) => ("address" in t ? [{ targets: [t.address], labels: t.labels }] : []));
     const found = of.flatMap((t) => ("everyAddressOf" in t ? [t] : []));
-    if (found.length > 1) throw new Error(`${job}: one name to resolve per job (its labels are the job's)`);
-    const dns = found[0];
     const metricRelabel = of.find((t) => t.metricRelabel)?.metricRelabel;
     const metricsPath = of.find((t) => t.metricsPath)?.metricsPath;
     return {
       job_name: job,
       ...(metricsPath ? { metrics_path: metricsPath } : {}),
       ...(fixed.length > 0 ? { static_configs: fixed } : {}),
-      ...(dns
+      ...(found.length > 0
         ? {
-            dns_sd_configs: [
-              { names: [dns.everyAddressOf.name], type: "A", port: dns.everyAddressOf.port, refresh_interval: "30s" },
-            ],
-            // A DNS-found target has no labels of its own: the job gives them.
-            relabel_configs: Object.entries(dns.labels).map(([label, value]) => ({
-              target_label: label,
-              replacement: value,
+            dns_sd_configs: found.map(({ everyAddressOf: { name, port } }) => ({
+              names: [name],
+              type: "A",
+              port,
+              refresh_interval: "30s",
             })),
+            // A DNS-found target has no labels of its own: the name it was found by gives them.
+            relabel_configs: found.flatMap((t) =>
+              Object.entries(t.labels).map(([label, value]) => ({
+                source_labels: ["__meta_dns_name"],
+                regex: escapeRegex(t.everyAddressOf.name),
+                target_label: label,
+                replacement: value,
+              })),
+            ),
           }
         : {}),
       ...(metricRelabel ? { metric_relabel_configs: metricRelabel } : {}),
     };
   });
 }
+
+/** `text` as a regex that matches it and nothing else (Prometheus anchors relabel regexes). */
+export const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Sends a static target's address to the prober as ?target=, keeps it as `instance`, and scrapes the prober. */
 const throughBlackbox = (blackbox: string) => [

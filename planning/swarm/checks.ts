@@ -35,12 +35,6 @@ export function swarmProblems(config: PlatformConfig): ConfigProblem[] {
     if (name !== undefined && !names.has(name))
       add(path, `"${name}" is not in swarm.nodes (${[...names.keys()].join(", ")})`);
   };
-  if (config.monitoring.enabled && config.monitoring.apiMetricsPath !== undefined) {
-    add(
-      ["monitoring", "apiMetricsPath"],
-      "one host only for now: a swarm service's tasks answer behind one address, and each would have to be scraped on its own; unset it",
-    );
-  }
   known(["swarm", "homeNode"], swarm.homeNode);
   known(["swarm", "placement", "nexus"], swarm.placement.nexus);
   known(["swarm", "placement", "redis"], swarm.placement.redis);

@@ -7,8 +7,9 @@
  *   (from the services' logs); monitoring on (test images of Prometheus, Alertmanager, the prober
  *   and the exporters): every game service probed, every database, Redis and the node's disk
  *   scraped (the host exporter's tasks found by DNS), every task's container measured by cAdvisor
- *   (a global service reading the node's engine) under its own role and region, nothing firing; a preview right after shows
- *   no change and refresh no drift (the provider reads durations, images and the restart policy
+ *   (a global service reading the node's engine) under its own role and region, each game API
+ *   task's own /metrics scraped (monitoring.apiMetricsPath), nothing firing; a preview right
+ *   after shows no change and refresh no drift (the provider reads durations, images and the restart policy
  *   back in its own spelling);
  * - a no-change up changes nothing: no task restarts, no backup runs;
  * - a new game-server image under a request loop: no request fails, no database or Redis task
@@ -78,7 +79,8 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       "sectorwars:orchestrator": "swarm",
       "sectorwars:swarm": { nodes: [{ name: node.name, cpus: 8, memoryGb: 16, edge: true }] },
       "sectorwars:database": { initSql },
-      "sectorwars:monitoring": { enabled: true },
+      // The probe answers /metrics as a game server with metrics would.
+      "sectorwars:monitoring": { enabled: true, apiMetricsPath: "/metrics" },
       ...extra,
     });
     const sizes = config["sectorwars:sizeProfiles"] as Record<string, unknown>;
@@ -186,6 +188,25 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       90_000,
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}; measured: ${measured.join(", ")}; running: ${roles.join(", ")}`);
+    });
+    // The game APIs' own metrics (monitoring.apiMetricsPath): each of the two tasks scraped on its own.
+    const apiTasks = ["nexus-api - 2", ...regions.map((id) => `region-api ${id} 2`)].sort();
+    let scraped: string[] = [];
+    await waitUntil(
+      "every API task's own metrics scraped",
+      () => {
+        scraped = prometheusQuery(
+          prometheus,
+          `count by (role, region) (sectorwars_probe_requests_total{job="api", route="health"} > 0)`,
+          engine,
+        )
+          .map((s) => `${s.metric.role} ${s.metric.region ?? "-"} ${s.value[1]}`)
+          .sort();
+        return JSON.stringify(scraped) === JSON.stringify(apiTasks);
+      },
+      90_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; scraped: ${scraped.join(", ")}; tasks: ${apiTasks.join(", ")}`);
     });
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);
