@@ -41,7 +41,7 @@ import {
 } from "../support/engineStacks";
 import { describeOn } from "../support/engineSuites";
 import { TEST_IMAGES, ensureTestImages } from "../support/images";
-import { alertReceiver, prometheusQuery } from "../support/alerts";
+import { alertReceiver, jobRoleRegion, prometheusQuery, waitForSeries } from "../support/alerts";
 import { EDGE_SERIES } from "../../planning/monitoring/edgeLog";
 import { httpRequest, probeEchoOf } from "../support/net";
 import { waitUntil } from "../support/process";
@@ -188,111 +188,54 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
         "container-exporter - healthy",
       ].sort(),
     );
-    const expected = [
-      "admin-ui -",
-      "nexus-api -",
-      "paypal -",
-      "player-ui -",
-      ...DEV_REGIONS.map((r) => `region-api ${r.id}`),
-    ];
-    let answering: string[] = [];
-    await waitUntil(
-      "every game service to answer its probe",
-      () => {
-        const up = prometheusQuery(prometheus, 'probe_success{job="health", stack="' + stackName + '"} == 1', engine);
-        answering = up.map((s) => `${s.metric.role} ${s.metric.region ?? "-"}`).sort();
-        return JSON.stringify(answering) === JSON.stringify(expected.sort());
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
-    });
-
+    const series = (what: string, promql: string, expected: readonly string[]) =>
+      waitForSeries({ what, prometheus, engine, promql, expected });
+    const ofStack = `stack="${stackName}"`;
+    await series("every game service to answer its probe", `probe_success{job="health", ${ofStack}} == 1`, [
+      ...["admin-ui -", "nexus-api -", "paypal -", "player-ui -"].map((s) => `health ${s}`),
+      ...DEV_REGIONS.map((r) => `health region-api ${r.id}`),
+    ]);
     // The exporters, scraped and labelled as what they watch; each reads its own target.
-    const read = (promql: string) =>
-      prometheusQuery(prometheus, promql, engine)
-        .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
-        .sort();
-    const scraped = [
-      "postgres nexus-db -",
-      ...DEV_REGIONS.map((r) => `postgres region-db ${r.id}`),
-      "redis redis -",
-      "host host -",
-    ].sort();
-    let connected: string[] = [];
-    await waitUntil(
+    const databases = ["postgres nexus-db -", ...DEV_REGIONS.map((r) => `postgres region-db ${r.id}`)];
+    await series(
       "every exporter to reach what it watches",
-      () => {
-        connected = read(
-          `pg_up{stack="${stackName}"} == 1 or redis_up{stack="${stackName}"} == 1 or ` +
-            `node_filesystem_avail_bytes{stack="${stackName}", mountpoint="/"} > 0`,
-        );
-        // The database exporter's own query: no WAL waits to be archived (this stack does not archive).
-        const walChecked = read(`pg_archive_oldest_waiting_seconds{stack="${stackName}"} == 0`);
-        return (
-          JSON.stringify(connected) === JSON.stringify(scraped) &&
-          JSON.stringify(walChecked) === JSON.stringify(scraped.filter((s) => s.startsWith("postgres ")))
-        );
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; connected: ${connected.join(", ")}`);
-    });
+      `pg_up{${ofStack}} == 1 or redis_up{${ofStack}} == 1 or node_filesystem_avail_bytes{${ofStack}, mountpoint="/"} > 0`,
+      [...databases, "redis redis -", "host host -"],
+    );
+    // The database exporter's own query: no WAL waits to be archived (this stack does not archive).
+    await series("each database's WAL checked", `pg_archive_oldest_waiting_seconds{${ofStack}} == 0`, databases);
     // Every container's CPU and memory as cAdvisor reads them: this stack's containers only, each
     // labelled with its own role and region.
-    const running = [
-      ...new Set(
-        stackContainers(stackName, engine)
-          .filter((c) => c.state === "running")
-          .map((c) => `containers ${c.role} ${c.region || "-"}`),
-      ),
-    ].sort();
-    let measured: string[] = [];
-    await waitUntil(
+    await series(
       "every container of the stack measured",
-      () => {
-        measured = read(
-          `sum by (job, role, region) (container_memory_working_set_bytes{stack="${stackName}"} > 0 ` +
-            `and on (name) container_cpu_usage_seconds_total{stack="${stackName}"} > 0)`,
-        );
-        return JSON.stringify(measured) === JSON.stringify(running);
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; measured: ${measured.join(", ")}; running: ${running.join(", ")}`);
-    });
+      `sum by (job, role, region) (container_memory_working_set_bytes{${ofStack}} > 0 ` +
+        `and on (name) container_cpu_usage_seconds_total{${ofStack}} > 0)`,
+      [
+        ...new Set(
+          stackContainers(stackName, engine)
+            .filter((c) => c.state === "running")
+            .map((c) => `containers ${c.role} ${c.region || "-"}`),
+        ),
+      ],
+    );
     // The edge's requests per region, as mtail reads them from the edge container's log: each
     // region's own (the id in the answer's body proves the route), by status.
     for (const r of DEV_REGIONS) {
       const echo = probeEchoOf(await https(`/api/regions/${r.id}/ping`));
       expect(echo.region?.id, `the region answering /api/regions/${r.id}/ping`).toBe(r.id);
     }
-    const regionsCounted = DEV_REGIONS.map((r) => `edge-requests nginx ${r.id}`).sort();
-    let counted: string[] = [];
-    await waitUntil(
+    await series(
       "each region's requests counted at the edge",
-      () => {
-        counted = read(`sum by (job, role, region) (${EDGE_SERIES.requests}{stack="${stackName}", status="200"}) > 0`);
-        return JSON.stringify(counted) === JSON.stringify(regionsCounted);
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; counted: ${counted.join(", ")}`);
-    });
+      `sum by (job, role, region) (${EDGE_SERIES.requests}{${ofStack}, status="200"}) > 0`,
+      DEV_REGIONS.map((r) => `edge-requests nginx ${r.id}`),
+    );
     // The game APIs' own metrics, scraped at monitoring.apiMetricsPath and labelled as their
     // probes; players reach the path through no route of the edge.
-    const apis = ["api nexus-api -", ...DEV_REGIONS.map((r) => `api region-api ${r.id}`)].sort();
-    let apiScraped: string[] = [];
-    await waitUntil(
+    await series(
       "each game API's own metrics scraped",
-      () => {
-        apiScraped = read(`sectorwars_probe_requests_total{stack="${stackName}", route="health"} > 0`);
-        return JSON.stringify(apiScraped) === JSON.stringify(apis);
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; scraped: ${apiScraped.join(", ")}`);
-    });
+      `sectorwars_probe_requests_total{${ofStack}, route="health"} > 0`,
+      ["api nexus-api -", ...DEV_REGIONS.map((r) => `api region-api ${r.id}`)],
+    );
     for (const path of ["/api/nexus/metrics", "/api/metrics"]) {
       const answer = await https(path);
       expect([answer.status, JSON.parse(answer.body)], path).toEqual([404, { error: "not_found", status: 404 }]);
@@ -347,8 +290,9 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       expect(alerts.find((a) => a.labels.alertname === "RegionDatabaseDown")?.annotations.summary).toBe(
         `The database of region orion in stack ${stackName} does not accept connections`,
       );
+      const errors = `sum by (job, role, region) (${EDGE_SERIES.requests}{${ofStack}, status=~"5.."}) >= 3`;
       expect(
-        read(`sum by (job, role, region) (${EDGE_SERIES.requests}{stack="${stackName}", status=~"5.."}) >= 3`),
+        prometheusQuery(prometheus, errors, engine).map(jobRoleRegion),
         "5xx counted per region at the edge while orion was stopped",
       ).toEqual(["edge-requests nginx orion"]);
       // Only orion's API and database were stopped: no other alert, its exporter kept answering.
@@ -360,12 +304,10 @@ describeOn("pulumi", pulumiEngine, "the prod stack file through the real Pulumi 
       docker(["start", ...stopped.reverse()], engine);
     }
     // Started again: cAdvisor sees orion's API's new start time, the figure ContainerRestartLoop counts.
-    await waitUntil(
+    await series(
       "orion's API's restart counted",
-      () =>
-        read(`changes(container_start_time_seconds{stack="${stackName}", role="region-api", region="orion"}[10m]) >= 1`)
-          .length === 1,
-      90_000,
+      `changes(container_start_time_seconds{${ofStack}, role="region-api", region="orion"}[10m]) >= 1`,
+      ["containers region-api orion"],
     );
     await waitUntil("RegionApiDown's resolution at the webhook", about("resolved", "RegionApiDown"), 180_000);
     await waitUntil("RegionDatabaseDown's resolution at the webhook", about("resolved", "RegionDatabaseDown"), 180_000);

@@ -41,7 +41,7 @@ import {
 import { describeOn } from "../support/engineSuites";
 import { ensureTestImages } from "../support/images";
 import { getAt, probeEchoOf } from "../support/net";
-import { prometheusQuery } from "../support/alerts";
+import { prometheusQuery, waitForSeries } from "../support/alerts";
 import { waitUntil } from "../support/process";
 import { EngineStack, changesOf, findPulumiEngine } from "../support/pulumiEngine";
 import { type SwarmNodeEngine, engineSwarm } from "../support/swarm";
@@ -145,68 +145,37 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
     expect(docker(["exec", orion?.id ?? "", ...psql], engine).trim(), "the init SQL's schema").toBe("Sol,Vega");
 
     const prometheus = stackContainers(stackName, engine).find((c) => c.role === "prometheus")?.name ?? "";
-    const watched = [
-      ...["admin-ui -", "nexus-api -", "paypal -", "player-ui -"].map((s) => `health ${s}`),
-      ...regions.map((id) => `health region-api ${id}`),
-      "host host -",
-      "postgres nexus-db -",
-      ...regions.map((id) => `postgres region-db ${id}`),
-      "redis redis -",
-    ].sort();
-    let answering: string[] = [];
-    await waitUntil(
-      "every game service probed and every exporter reaching what it watches",
-      () => {
-        answering = prometheusQuery(
-          prometheus,
-          `probe_success{job="health"} == 1 or pg_up == 1 or redis_up == 1 or node_filesystem_avail_bytes{mountpoint="/"} > 0`,
-          engine,
-        )
-          .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
-          .sort();
-        return JSON.stringify(answering) === JSON.stringify(watched);
-      },
-      120_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; answering: ${answering.join(", ")}`);
+    await waitForSeries({
+      what: "every game service probed and every exporter reaching what it watches",
+      prometheus,
+      engine,
+      promql: `probe_success{job="health"} == 1 or pg_up == 1 or redis_up == 1 or node_filesystem_avail_bytes{mountpoint="/"} > 0`,
+      expected: [
+        ...["admin-ui -", "nexus-api -", "paypal -", "player-ui -"].map((s) => `health ${s}`),
+        ...regions.map((id) => `health region-api ${id}`),
+        "host host -",
+        "postgres nexus-db -",
+        ...regions.map((id) => `postgres region-db ${id}`),
+        "redis redis -",
+      ],
+      timeoutMs: 120_000,
     });
     // Every task's container, as cAdvisor on the node reads it: labelled with its own role and region.
-    const roles = [...new Set(running.map((c) => `containers ${c.role} ${c.region || "-"}`))].sort();
-    let measured: string[] = [];
-    await waitUntil(
-      "every task's container measured",
-      () => {
-        measured = prometheusQuery(
-          prometheus,
-          `sum by (job, role, region) (container_memory_working_set_bytes{stack="${stackName}"} > 0)`,
-          engine,
-        )
-          .map((s) => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`)
-          .sort();
-        return JSON.stringify(measured) === JSON.stringify(roles);
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; measured: ${measured.join(", ")}; running: ${roles.join(", ")}`);
+    await waitForSeries({
+      what: "every task's container measured",
+      prometheus,
+      engine,
+      promql: `sum by (job, role, region) (container_memory_working_set_bytes{stack="${stackName}"} > 0)`,
+      expected: [...new Set(running.map((c) => `containers ${c.role} ${c.region || "-"}`))],
     });
     // The game APIs' own metrics (monitoring.apiMetricsPath): each of the two tasks scraped on its own.
-    const apiTasks = ["nexus-api - 2", ...regions.map((id) => `region-api ${id} 2`)].sort();
-    let scraped: string[] = [];
-    await waitUntil(
-      "every API task's own metrics scraped",
-      () => {
-        scraped = prometheusQuery(
-          prometheus,
-          `count by (role, region) (sectorwars_probe_requests_total{job="api", route="health"} > 0)`,
-          engine,
-        )
-          .map((s) => `${s.metric.role} ${s.metric.region ?? "-"} ${s.value[1]}`)
-          .sort();
-        return JSON.stringify(scraped) === JSON.stringify(apiTasks);
-      },
-      90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}; scraped: ${scraped.join(", ")}; tasks: ${apiTasks.join(", ")}`);
+    await waitForSeries({
+      what: "every API task's own metrics scraped",
+      prometheus,
+      engine,
+      promql: `count by (role, region) (sectorwars_probe_requests_total{job="api", route="health"} > 0)`,
+      expected: ["nexus-api - 2", ...regions.map((id) => `region-api ${id} 2`)],
+      name: (s) => `${s.metric.role} ${s.metric.region ?? "-"} ${s.value[1]}`,
     });
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);

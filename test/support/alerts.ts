@@ -6,6 +6,7 @@
  */
 import { type EngineOption, type TestRun, docker, run } from "./docker";
 import { TEST_IMAGES } from "./images";
+import { waitUntil } from "./process";
 
 /** Alertmanager's webhook payload, the part the tests read. */
 export interface Notification {
@@ -63,4 +64,35 @@ export function prometheusQuery(container: string, promql: string, engine: Engin
   const url = `http://127.0.0.1:9090/api/v1/query?query=${encodeURIComponent(promql)}`;
   const answer = docker(["exec", container, "wget", "-q", "-O", "-", url], engine);
   return (JSON.parse(answer) as { data: { result: Sample[] } }).data.result;
+}
+
+/** A series as the tests name it: `job role region` ("-" where it has no region). */
+export const jobRoleRegion = (s: Sample): string => `${s.metric.job} ${s.metric.role} ${s.metric.region ?? "-"}`;
+
+/**
+ * Waits until `promql`'s series, each named by `name` and sorted, are exactly `expected` (in any
+ * order); on timeout the error says what was there instead.
+ */
+export async function waitForSeries(options: {
+  what: string;
+  prometheus: string;
+  engine: EngineOption;
+  promql: string;
+  expected: readonly string[];
+  name?: (s: Sample) => string;
+  timeoutMs?: number;
+}): Promise<void> {
+  const { prometheus, engine, promql, name = jobRoleRegion } = options;
+  const expected = JSON.stringify([...options.expected].sort());
+  let seen: string[] = [];
+  await waitUntil(
+    options.what,
+    () => {
+      seen = prometheusQuery(prometheus, promql, engine).map(name).sort();
+      return JSON.stringify(seen) === expected;
+    },
+    options.timeoutMs ?? 90_000,
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}; seen: ${seen.join(", ")}; expected: ${expected}`);
+  });
 }
