@@ -191,15 +191,17 @@ export function planSwarmMonitoring(
   const node = placement.monitoring;
   if (node === undefined) throw new Error("monitoring has no node: placeUnits places it whenever monitoring is on");
   const { exporters } = monitoring;
+  const onEveryNode = (c: ContainerPlan) =>
+    service(c, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] });
   return [
     pinned(monitoring.prometheus, node),
     pinned(monitoring.alertmanager, node),
     floating(monitoring.blackbox, 1),
     ...exporters.databases.map((e) => floating(e, 1)),
     floating(exporters.redis, 1),
-    service(exporters.host, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] }),
-    // Each node's containers are read on that node.
-    service(exporters.containers, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] }),
+    // Each node's disk and containers are read on that node.
+    onEveryNode(exporters.host),
+    onEveryNode(exporters.containers),
   ];
 }
 
