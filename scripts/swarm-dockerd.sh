@@ -170,15 +170,33 @@ whole() {
 }
 
 # A service names an image that no registry here has (the test images are built on each node).
-# Without a proxy, the manager's digest lookup and each task's pull wait out DNS timeouts, 20 s
-# apiece, where a registry of a real cluster answers at once: a proxy on a port that nothing in
-# the node's namespace listens on makes each fail at once, and the node runs its local image.
-# Swarm's own traffic (2377, 7946, vxlan) does not go through it.
+# The manager's digest lookup and each task's pull must fail at once, as a registry of a real
+# cluster answers at once, and the node then runs its local image: a proxy on a port that nothing
+# in the node's namespace listens on refuses them. Swarm's own traffic (2377, 7946, vxlan) does
+# not go through it.
 whole_with_proxy() {
   local k
   whole || return 1
   for k in $(seq 1 "$nodes"); do
     [ "$(dk "$k" info --format '{{.HTTPSProxy}}' 2>/dev/null)" = "$NO_REGISTRY" ] || return 1
+  done
+}
+
+# Before it asks the proxy, dockerd looks the registry's name up (is it an insecure registry's
+# address?) with the machine's resolv.conf, whose servers a node cannot reach: each lookup waited
+# out the resolver's timeouts, 5 to 10 s, twice per service created or updated. A route that
+# rejects them in the node's namespace makes each lookup fail at once (a REJECT rule on the host
+# would answer with ICMP, which the kernel rate-limits: lookups still waited 5 s).
+unreachable_nameservers() {
+  local k server
+  for k in $(seq 1 "$nodes"); do
+    while read -r server; do
+      case $server in
+        127.* | ::1) ;; # the node's own loopback refuses at once
+        *:*) ip -n "$(ns_of "$k")" -6 route replace unreachable "$server/128" ;;
+        *) ip -n "$(ns_of "$k")" route replace unreachable "$server/32" ;;
+      esac
+    done < <(awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf)
   done
 }
 
@@ -195,4 +213,5 @@ if ! whole_with_proxy; then
   for _ in $(seq 1 600); do whole && break; sleep 0.1; done
   whole || { dk 1 node ls >&2; echo "the swarm did not come together within 60 s" >&2; exit 1; }
 fi
+unreachable_nameservers
 for k in $(seq 1 "$nodes"); do echo "$(name_of "$k") unix://$(sock_of "$k") $(addr_of "$k")"; done
