@@ -60,10 +60,10 @@ describe("the container reader", () => {
     ]);
   });
 
-  it("exports only the three labels of each container, and none of the per-CPU, disk or network detail", () => {
+  it("exports only the three labels of each container and its swarm task's name, and none of the per-CPU, disk or network detail", () => {
     expect(CONTAINERS_COMMAND).toContain("--store_container_labels=false");
     expect(CONTAINERS_COMMAND).toContain(
-      "--whitelisted_container_labels=com.sectorwars.stack,com.sectorwars.role,com.sectorwars.region",
+      "--whitelisted_container_labels=com.sectorwars.stack,com.sectorwars.role,com.sectorwars.region,com.docker.swarm.task.name",
     );
     const disabled = CONTAINERS_COMMAND.find((f) => f.startsWith("--disable_metrics="))
       ?.split("=")[1]
@@ -77,6 +77,7 @@ describe("the container reader", () => {
       { source_labels: ["container_label_com_sectorwars_stack"], regex: "dev", action: "keep" },
       { source_labels: ["container_label_com_sectorwars_role"], regex: "(.+)", target_label: "role" },
       { source_labels: ["container_label_com_sectorwars_region"], regex: "(.+)", target_label: "region" },
+      { source_labels: ["container_label_com_docker_swarm_task_name"], regex: "(.+)\\.[^.]+", target_label: "task" },
       { regex: "container_label_.*|id", action: "labeldrop" },
     ]);
     const monitoring = plan.monitoring;
@@ -87,7 +88,7 @@ describe("the container reader", () => {
   });
 });
 
-describe("ContainerRestartLoop", () => {
+describe("ContainerRestartLoop, one host", () => {
   const api = `job="containers", stack="dev", role="region-api", region="orion", name="sectorwars-dev_region_orion"`;
   // 15 s apart; each value is the container's start time (Unix seconds).
   const cases: { label: string; values: string; fires: boolean }[] = [
@@ -123,6 +124,71 @@ describe("ContainerRestartLoop", () => {
         },
       ],
     );
+    expect(result.status, result.output).toBe(0);
+  });
+});
+
+describe("ContainerRestartLoop, swarm mode", () => {
+  // Each restart is a new task of the slot, a container (a series) of its own; 15 s apart, each
+  // value the container's start time, `stale` once it is gone.
+  const task = (slot: string, id: string) =>
+    `${CONTAINER_SERIES.startTime}{job="containers", stack="dev", role="region-api", region="orion", ` +
+    `task="sectorwars-dev_region_orion_api.${slot}", name="sectorwars-dev_region_orion_api.${slot}.${id}"}`;
+  const cases: { label: string; series: { series: string; values: string }[]; fires: boolean }[] = [
+    {
+      label: "slot 1 started 4 tasks in 15 minutes",
+      series: [
+        { series: task("1", "a"), values: "0x4 stale" },
+        { series: task("1", "b"), values: "_x5 70x4 stale" },
+        { series: task("1", "c"), values: "_x10 145x4 stale" },
+        { series: task("1", "d"), values: "_x15 220x20" },
+      ],
+      fires: true,
+    },
+    {
+      label: "slot 1 started 3 tasks in 15 minutes (2 restarts)",
+      series: [
+        { series: task("1", "a"), values: "0x4 stale" },
+        { series: task("1", "b"), values: "_x5 70x4 stale" },
+        { series: task("1", "c"), values: "_x10 145x30" },
+      ],
+      fires: false,
+    },
+    {
+      label: "two slots, each replaced by two deploys",
+      series: ["1", "2"].flatMap((slot) => [
+        { series: task(slot, `${slot}a`), values: "0x4 stale" },
+        { series: task(slot, `${slot}b`), values: "_x5 70x4 stale" },
+        { series: task(slot, `${slot}c`), values: "_x10 145x30" },
+      ]),
+      fires: false,
+    },
+  ];
+  it.each(cases)("$label: fires $fires", ({ series, fires }) => {
+    const result = runRuleTest(series, [
+      {
+        eval_time: "5m",
+        alertname: "ContainerRestartLoop",
+        exp_alerts: fires
+          ? [
+              {
+                exp_labels: {
+                  job: "containers",
+                  stack: "dev",
+                  role: "region-api",
+                  region: "orion",
+                  task: "sectorwars-dev_region_orion_api.1",
+                  severity: "critical",
+                },
+                exp_annotations: {
+                  summary:
+                    "region-api of region orion in stack dev (swarm task sectorwars-dev_region_orion_api.1) restarted 3 times in 15m: see its logs",
+                },
+              },
+            ]
+          : [],
+      },
+    ]);
     expect(result.status, result.output).toBe(0);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
-import { CONTAINER_SERIES } from "./containers";
+import { CONTAINER_SERIES, TASK_SLOT_LABEL } from "./containers";
 import { EDGE_SERIES } from "./edgeLog";
 import { EXPORTER_JOBS, JOBS_FOUND_BY_NAME, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS } from "./prometheus";
@@ -31,12 +31,14 @@ export const EDGE_ERROR_WINDOW = "5m";
 export const EDGE_MIN_REQUESTS_PER_SECOND = 0.1;
 
 /**
- * A container started this many times within RESTART_LOOP_WINDOW is in a loop: Docker restarts a
+ * A container restarted this many times within RESTART_LOOP_WINDOW is in a loop: Docker restarts a
  * crashed one after 0.1 s, then twice as long each time, up to a minute; an operator's restart or
- * a deploy (a new container, a series of its own) counts once at most.
+ * a deploy (a new container, a series of its own) counts once at most. In swarm mode a restart is
+ * a new task of the same slot: one deploy starts one per slot.
  */
 export const RESTART_LOOP_STARTS = 3;
-export const RESTART_LOOP_WINDOW = "15m";
+const RESTART_LOOP_MINUTES = 15;
+export const RESTART_LOOP_WINDOW = `${RESTART_LOOP_MINUTES}m`;
 
 /** Each region's requests per second at the edge, of the statuses `status` matches. */
 const regionRequests = (status: string) =>
@@ -169,12 +171,17 @@ const RULES: readonly AlertRule[] = [
   },
   {
     alert: "ContainerRestartLoop",
-    // Each start gives the container a new start time; a container that keeps crashing is seen at a few of them.
-    expr: `changes(${CONTAINER_SERIES.startTime}{job="${EXPORTER_JOBS.containers}"}[${RESTART_LOOP_WINDOW}]) >= ${RESTART_LOOP_STARTS}`,
+    // One host: each start gives the container a new start time; one that keeps crashing is seen at
+    // a few of them. Swarm: the slot's containers started within the window, less the first (a
+    // container that lived less than a scrape is missed: a task that fails at once shows as its probe).
+    expr:
+      `changes(${CONTAINER_SERIES.startTime}{job="${EXPORTER_JOBS.containers}", ${TASK_SLOT_LABEL}=""}[${RESTART_LOOP_WINDOW}]) >= ${RESTART_LOOP_STARTS} or ` +
+      `count by (job, stack, role, region, ${TASK_SLOT_LABEL}) (max_over_time(${CONTAINER_SERIES.startTime}{job="${EXPORTER_JOBS.containers}", ${TASK_SLOT_LABEL}!=""}[${RESTART_LOOP_WINDOW}]) ` +
+      `> time() - ${RESTART_LOOP_MINUTES * 60}) - 1 >= ${RESTART_LOOP_STARTS}`,
     for: "0m",
     labels: { severity: "critical" },
     annotations: {
-      summary: `${where} (container {{ $labels.name }}) restarted {{ $value }} times in ${RESTART_LOOP_WINDOW}: see its logs`,
+      summary: `${where} ({{ with $labels.${TASK_SLOT_LABEL} }}swarm task {{ . }}{{ else }}container {{ $labels.name }}{{ end }}) restarted {{ $value }} times in ${RESTART_LOOP_WINDOW}: see its logs`,
     },
   },
   {

@@ -28,6 +28,16 @@ export const CONTAINERS_HEALTHCHECK = monitoringHealthcheck(CONTAINERS_PORT, "/h
 /** The series the rules read. A restart gives the container a new start time (Docker's StartedAt). */
 export const CONTAINER_SERIES = { startTime: "container_start_time_seconds" } as const;
 
+/**
+ * The label that names a swarm task's slot (`<service>.<slot>`, or `<service>.<node id>` for a
+ * global service's task): swarm restarts a failed task as a new task, a new container of the same
+ * slot, where one host restarts the same container. Absent from one host's containers.
+ */
+export const TASK_SLOT_LABEL = "task";
+
+/** The label swarm gives a task's container: `<service>.<slot or node id>.<task id>`. */
+const SWARM_TASK_NAME = "com.docker.swarm.task.name";
+
 /** Docker's default socket: where an engine's host keeps it, and where cAdvisor looks in its container. */
 const DOCKER_SOCKET = "/var/run/docker.sock";
 
@@ -42,9 +52,9 @@ export const CONTAINERS_COMMAND: readonly string[] = [
   `--port=${CONTAINERS_PORT}`,
   "--docker_only",
   "--housekeeping_interval=10s",
-  // Only the three labels the series carry, never every label and environment variable.
+  // Only the labels the series are labelled from, never every label and environment variable.
   "--store_container_labels=false",
-  `--whitelisted_container_labels=${[LABEL_STACK, LABEL_ROLE, LABEL_REGION].join(",")}`,
+  `--whitelisted_container_labels=${[LABEL_STACK, LABEL_ROLE, LABEL_REGION, SWARM_TASK_NAME].join(",")}`,
   "--disable_metrics=" +
     [
       "advtcp,cpu_topology,cpuset,hugetlb,memory_numa,process,referenced_memory,resctrl,sched,tcp,udp",
@@ -97,6 +107,8 @@ export function containersTarget(plan: ContainerPlan): ScrapeTarget {
       { source_labels: [seriesLabelOf(LABEL_STACK)], regex: escapeRegex(stack), action: "keep" },
       label(LABEL_ROLE, SERIES_LABELS.role),
       label(LABEL_REGION, SERIES_LABELS.region),
+      // The task's slot: its name without the task id.
+      { source_labels: [seriesLabelOf(SWARM_TASK_NAME)], regex: "(.+)\\.[^.]+", target_label: TASK_SLOT_LABEL },
       { regex: "container_label_.*|id", action: "labeldrop" },
     ],
   };

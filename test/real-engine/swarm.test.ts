@@ -217,6 +217,21 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
     }
     expect(updated?.sort(), "services updated").toEqual(["nexus-api", "region-default-api", "region-orion-api"]);
     expect(dataIdentities(stackName, [engine]), "databases and Redis: id@startedAt").toEqual(data);
+    // Each API slot now ran two tasks, as cAdvisor saw them: what ContainerRestartLoop counts per
+    // slot in swarm mode (a restart there is a new task), here one start short of a restart.
+    await waitForSeries({
+      what: "each API slot's two tasks, counted as ContainerRestartLoop counts them",
+      prometheus: stackContainers(stackName, engine).find((c) => c.role === "prometheus")?.name ?? "",
+      engine,
+      promql:
+        `count by (role, region, task) (max_over_time(container_start_time_seconds{stack="${stackName}", ` +
+        `role=~"nexus-api|region-api"}[15m]) > time() - 900)`,
+      expected: ["nexus-api -", ...DEV_REGIONS.map((r) => `region-api ${r.id}`)].flatMap((api) => [
+        `${api} slot 1: 2`,
+        `${api} slot 2: 2`,
+      ]),
+      name: (s) => `${s.metric.role} ${s.metric.region ?? "-"} slot ${s.metric.task?.split(".").pop()}: ${s.value[1]}`,
+    });
     await expectNoChange("the image update");
   }, 900_000);
 
