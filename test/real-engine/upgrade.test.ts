@@ -116,6 +116,8 @@ const beforeContainers = (commit: string): boolean =>
   !fileAt(commit, "planning/config/images.ts").includes("containerExporter");
 const beforeHostByDns = (commit: string): boolean =>
   !fileAt(commit, "planning/monitoring/prometheus.ts").includes("dns_sd_configs");
+const beforeTaskSlots = (commit: string): boolean =>
+  !fileAt(commit, "planning/monitoring/containers.ts").includes("TASK_SLOT_LABEL");
 const beforeSwarmProbe = (commit: string): boolean =>
   !fileAt(commit, "planning/swarm/services.ts").includes("SWARM_PROBE_INTERVAL_MS");
 /** A replacement, as the preview lists it. */
@@ -216,15 +218,24 @@ const INTENDED: readonly IntendedChange[] = [
   },
   {
     kinds: ["prod"],
+    steps: replaced("monitoring-containers", "command"),
+    why:
+      "cAdvisor also exports each container's swarm task name (the slot ContainerRestartLoop counts in swarm " +
+      "mode): its flags change, which replaces its container; it keeps nothing",
+    before: (commit) => beforeTaskSlots(commit) && !beforeContainers(commit),
+  },
+  {
+    kinds: ["prod"],
     steps: replaced("monitoring-prometheus", "uploads"),
     why:
       "Prometheus scrapes the exporters (mtail and cAdvisor among them, the host's exporter found by DNS as in " +
-      "swarm mode) and " +
+      "swarm mode, each swarm task's slot labelled) and " +
       "has their rules: its files change, which replaces its container (its series stay in its volume); the " +
       "databases, Redis and the edge are not touched",
     before: (commit) =>
-      [beforeExporters, beforeEdgeRequests, beforeHostByDns, beforeContainers].some((before) => before(commit)) &&
-      !beforeMonitoring(commit),
+      [beforeExporters, beforeEdgeRequests, beforeHostByDns, beforeContainers, beforeTaskSlots].some((before) =>
+        before(commit),
+      ) && !beforeMonitoring(commit),
   },
 ];
 /** Sorted, each once (two changes may each rerun one step): the preview lists steps in the order the engine reaches them. */
