@@ -20,7 +20,6 @@ import { swarm } from "./components/swarm/stack";
 import { ConfigError, configPath } from "./planning/config";
 import { initSqlArg } from "./planning/config/database";
 import { publicUrls } from "./planning/edge/plan";
-import { containerLogDirectory } from "./planning/monitoring/edgeLog";
 import { engineSocketPath } from "./planning/monitoring/containers";
 import { resolveEngine } from "./planning/stack/engine";
 import { planStack } from "./planning/stack/topology";
@@ -55,9 +54,14 @@ async function main() {
     dockerEnvironment,
   });
   const { backend, images, edge } = site;
-  // The monitoring's mtail reads the edge container's log where this engine keeps it (one host),
-  // cAdvisor its containers' layers there (every node keeps them where the manager does).
-  const dockerRootDir = plan.monitoring ? await askDockerRootDir(dockerEnvironment) : undefined;
+  // The monitoring's mtail reads the edge's log where this engine keeps it, cAdvisor the
+  // containers' layers there (every node of a swarm keeps them where the manager does).
+  const engineHost = plan.monitoring
+    ? {
+        dockerRootDir: await askDockerRootDir(dockerEnvironment),
+        socket: engineSocketPath(dockerHost ?? process.env.DOCKER_HOST),
+      }
+    : undefined;
 
   const backups = new Backups("backups", { ...plan.backup, dockerEnvironment });
   // Continuous archiving off the host (swarm mode refuses backup.repository in its checks).
@@ -122,33 +126,30 @@ async function main() {
     regions: Object.fromEntries(regions.flatMap((r) => (r.api ? [[r.regionId, r.api]] : []))),
   });
 
-  const monitoring = plan.monitoring
-    ? new Monitoring("monitoring", {
-        backend,
-        plan: plan.monitoring,
-        stack: plan.stack,
-        edge: plan.edge,
-        frontNetwork: edge.frontNetwork,
-        images: site.moreImages("monitoring-images", plan.monitoring.images),
-        ...(given.alertWebhook ? { alertWebhook: given.alertWebhook } : {}),
-        protectData: plan.protectData,
-        watched: {
-          // By each database's container name, as the exporters' plans name what they watch.
-          databases: Object.fromEntries(
-            [nexus, ...regions].flatMap((owner) =>
-              owner.database ? [[owner.database.containerName, owner.database]] : [],
+  const monitoring =
+    plan.monitoring && engineHost
+      ? new Monitoring("monitoring", {
+          backend,
+          plan: plan.monitoring,
+          stack: plan.stack,
+          edge: plan.edge,
+          frontNetwork: edge.frontNetwork,
+          images: site.moreImages("monitoring-images", plan.monitoring.images),
+          ...(given.alertWebhook ? { alertWebhook: given.alertWebhook } : {}),
+          protectData: plan.protectData,
+          watched: {
+            // By each database's container name, as the exporters' plans name what they watch.
+            databases: Object.fromEntries(
+              [nexus, ...regions].flatMap((owner) =>
+                owner.database ? [[owner.database.containerName, owner.database]] : [],
+              ),
             ),
-          ),
-          redis: { network: redis.network, password: redis.password },
-          ...(dockerRootDir === undefined
-            ? {}
-            : { engine: { dockerRootDir, socket: engineSocketPath(dockerHost ?? process.env.DOCKER_HOST) } }),
-          ...(dockerRootDir !== undefined && plan.monitoring.exporters.edgeRequests
-            ? { edgeLogDirectory: edgeLogDirectory(edge.containerId, dockerRootDir) }
-            : {}),
-        },
-      })
-    : undefined;
+            redis: { network: redis.network, password: redis.password },
+            engine: engineHost,
+            edgeLogDirectory: edge.logDirectory(engineHost.dockerRootDir),
+          },
+        })
+      : undefined;
 
   /**
    * Container names (swarm: service names, whose tasks' containers are `<service>.<n>.<task id>`);
@@ -177,12 +178,6 @@ async function main() {
     /** The Docker Engine API version the plan was made for. */
     engineApiVersion: engine.features.apiVersion,
   };
-}
-
-/** The host directory of the edge container's log, for the monitoring's reader. */
-function edgeLogDirectory(containerId: pulumi.Output<string> | undefined, dockerRootDir: string) {
-  if (!containerId) throw new Error("the edge's log is read on one host only, where the edge is a container");
-  return containerId.apply((id) => containerLogDirectory(dockerRootDir, id));
 }
 
 /** A promise and the function that settles it. */

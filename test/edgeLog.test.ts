@@ -1,7 +1,8 @@
 /**
  * The edge's per-region request counts (planning/monitoring/edgeLog.ts): the mtail program run by
  * Debian's mtail over lines as nginx renders them with the edge's own log format and Docker's
- * json-file stores them, and RegionErrorRate under `promtool test rules`.
+ * json-file stores them (with the labels it writes in swarm mode, where mtail reads every
+ * container's log of its node), and RegionErrorRate under `promtool test rules`.
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -11,15 +12,17 @@ import { parseConfig } from "../planning/config";
 import { renderNginxConf } from "../planning/edge/nginx";
 import { edgeNginxSettings } from "../planning/edge/plan";
 import {
-  EDGE_LOG_COMMAND,
   EDGE_LOG_PATHS,
   EDGE_LOG_PORT,
   EDGE_SERIES,
+  type EdgeLogScope,
   containerLogDirectory,
+  edgeLogCommand,
   edgeLogProgram,
 } from "../planning/monitoring/edgeLog";
 import { planStack } from "../planning/stack/topology";
 import { devConfigWith, rawOf } from "./support/configs";
+import { start, stop, waitUntil } from "./support/process";
 import { toolDir } from "./support/promtool";
 
 const { dir, tool, runRuleTest, remove } = toolDir();
@@ -41,32 +44,55 @@ function logFormat(): string {
   return format;
 }
 
-/** One request's access log line as Docker's json-file keeps it (the edge's stdout). */
-function dockerLine(values: Record<string, string>): string {
-  const line = logFormat().replace(/\$[a-z0-9_]+/g, (v) => values[v] ?? "-");
+/**
+ * One request's access log line as Docker's json-file keeps it (the edge's stdout), with the
+ * container labels its `labels` log option names, as Docker orders its fields.
+ */
+function dockerLine(values: Record<string, string>, attrs?: Record<string, string>): string {
+  // Each value escaped as nginx's escape=json escapes it.
+  const line = logFormat().replace(/\$[a-z0-9_]+/g, (v) => JSON.stringify(values[v] ?? "-").slice(1, -1));
   // JSON.parse first: the line nginx writes must be JSON, as the edge's log promises.
   JSON.parse(line);
-  return JSON.stringify({ log: `${line}\n`, stream: "stdout", time: "2026-12-07T12:00:00.000000001Z" });
+  return JSON.stringify({
+    log: `${line}\n`,
+    stream: "stdout",
+    ...(attrs ? { attrs } : {}),
+    time: "2026-12-07T12:00:00.000000001Z",
+  });
 }
 
-const request = (region: string, status: string, seconds: string) =>
-  dockerLine({
-    $region_id: region,
-    $status: status,
-    $request_time: seconds,
-    $body_bytes_sent: "60",
-    $request_uri: `/api/regions/${region}/x`,
-  });
+const request = (region: string, status: string, seconds: string, attrs?: Record<string, string>, uri?: string) =>
+  dockerLine(
+    {
+      $region_id: region,
+      $status: status,
+      $request_time: seconds,
+      $body_bytes_sent: "60",
+      $request_uri: uri ?? `/api/regions/${region}/x`,
+    },
+    attrs,
+  );
+
+const ONE_HOST: EdgeLogScope = { kind: "edge container" };
+const SWARM: EdgeLogScope = { kind: "node", stack: "dev" };
+/** The labels Docker writes with a swarm edge task's lines (the edge service's `labels` log option). */
+const edgeOf = (stack: string) => ({ "com.sectorwars.role": "nginx", "com.sectorwars.stack": stack });
+
+/** The program's directory, holding the program for `scope`. */
+function programs(scope: EdgeLogScope, name = "progs"): string {
+  const dirOf = path.join(dir, name);
+  fs.mkdirSync(dirOf, { recursive: true });
+  fs.writeFileSync(path.join(dirOf, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram(scope));
+  return dirOf;
+}
 
 /** What mtail counts over `lines`, in Prometheus's text format. */
-function mtailCounts(lines: string[]): string {
-  const programs = path.join(dir, "progs");
-  fs.mkdirSync(programs, { recursive: true });
-  fs.writeFileSync(path.join(programs, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram());
+function mtailCounts(lines: string[], scope: EdgeLogScope = ONE_HOST): string {
+  const progs = programs(scope);
   fs.writeFileSync(path.join(dir, "edge-json.log"), `${lines.join("\n")}\n`);
   const run = tool("mtail", [
     "--progs",
-    programs,
+    progs,
     "--logs",
     path.join(dir, "edge-json.log"),
     "--one_shot",
@@ -106,10 +132,69 @@ describe("the edge's request counts", () => {
     expect(out).not.toContain(`${EDGE_SERIES.requests}{`);
   });
 
+  it("in swarm mode counts the lines of this stack's edge only, by the labels Docker wrote with them", () => {
+    const out = mtailCounts(
+      [
+        request("orion", "200", "0.004", edgeOf("dev")),
+        request("orion", "502", "0.001", edgeOf("dev")),
+        // Another stack's edge on the same node, a line without labels, another role's line.
+        request("orion", "200", "0.004", edgeOf("staging")),
+        request("orion", "200", "0.004"),
+        request("orion", "200", "0.004", { "com.sectorwars.role": "region-api", "com.sectorwars.stack": "dev" }),
+        // A client cannot spell the labels: its quotes stay escaped inside the `log` string.
+        request(
+          "vega",
+          "200",
+          "0.004",
+          edgeOf("staging"),
+          `/x"attrs":{"com.sectorwars.role":"nginx","com.sectorwars.stack":"dev"}`,
+        ),
+      ],
+      SWARM,
+    );
+    expect(out).toContain(`${EDGE_SERIES.requests}{region="orion",status="200"} 1`);
+    expect(out).toContain(`${EDGE_SERIES.requests}{region="orion",status="502"} 1`);
+    expect(out).not.toContain('region="vega"');
+  });
+
+  it("in swarm mode finds a new edge task's log, in a container directory that came after it started", async () => {
+    const logs = path.join(dir, "containers");
+    fs.mkdirSync(path.join(logs, "old"), { recursive: true });
+    fs.writeFileSync(path.join(logs, "old", "old-json.log"), "");
+    const flags = edgeLogCommand(SWARM).map((flag) =>
+      flag
+        .replace(EDGE_LOG_PATHS.programs, programs(SWARM, "swarm-progs"))
+        .replace(EDGE_LOG_PATHS.logs, logs)
+        .replace(`--port=${EDGE_LOG_PORT}`, "--port=0"),
+    );
+    const mtail = start("mtail", flags);
+    try {
+      let port = "";
+      await waitUntil("mtail to listen", () => {
+        port = /Listening on \S*:(\d+)/.exec(mtail.output())?.[1] ?? "";
+        return port !== "";
+      });
+      const counted = async () =>
+        (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).includes(
+          `${EDGE_SERIES.requests}{region="orion",status="200"} 2`,
+        );
+      // The new task's directory and file, as Docker creates them; lines after mtail found it.
+      fs.mkdirSync(path.join(logs, "new"));
+      const file = path.join(logs, "new", "new-json.log");
+      fs.writeFileSync(file, "");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      fs.appendFileSync(file, `${request("orion", "200", "0.004", edgeOf("dev"))}\n`);
+      fs.appendFileSync(path.join(logs, "old", "old-json.log"), `${request("orion", "200", "0.004", edgeOf("dev"))}\n`);
+      await waitUntil("both containers' lines counted", counted, 10_000).catch((error: unknown) => {
+        throw new Error(`${String(error)}; mtail said: ${mtail.output()}`);
+      });
+    } finally {
+      await stop(mtail);
+    }
+  });
+
   it("passes its container's health check, the reader itself holding its port meanwhile", async () => {
-    const programs = path.join(dir, "compile");
-    fs.mkdirSync(programs, { recursive: true });
-    fs.writeFileSync(path.join(programs, path.basename(EDGE_LOG_PATHS.program)), edgeLogProgram());
+    const compile = programs(ONE_HOST, "compile");
     const [kind, binary, ...args] = plan.monitoring?.exporters.edgeRequests?.healthcheck.tests ?? [];
     expect([kind, binary]).toEqual(["CMD", "/usr/bin/mtail"]);
     const reader = net.createServer();
@@ -118,14 +203,14 @@ describe("the edge's request counts", () => {
     try {
       const run = tool(
         binary ?? "",
-        args.map((a) => (a === EDGE_LOG_PATHS.programs ? programs : a)),
+        args.map((a) => (a === EDGE_LOG_PATHS.programs ? compile : a)),
       );
       expect(run.status, run.output).toBe(0);
       // The same check fails on a program that does not compile.
-      fs.writeFileSync(path.join(programs, "broken.mtail"), "counter x\n/(/ { x++ }\n");
+      fs.writeFileSync(path.join(compile, "broken.mtail"), "counter x\n/(/ { x++ }\n");
       const broken = tool(
         binary ?? "",
-        args.map((a) => (a === EDGE_LOG_PATHS.programs ? programs : a)),
+        args.map((a) => (a === EDGE_LOG_PATHS.programs ? compile : a)),
       );
       expect(broken.status, broken.output).not.toBe(0);
     } finally {
@@ -133,9 +218,10 @@ describe("the edge's request counts", () => {
     }
   });
 
-  it("follows the edge container's current log file in the directory Docker keeps it in", () => {
+  it("follows the edge container's current log file in the directory Docker keeps it in; each container's in swarm mode", () => {
     expect(containerLogDirectory("/var/lib/docker/", "abc123")).toBe("/var/lib/docker/containers/abc123");
-    expect(EDGE_LOG_COMMAND).toContain(`--logs=${EDGE_LOG_PATHS.logs}/*-json.log`);
+    expect(edgeLogCommand(ONE_HOST)).toContain(`--logs=${EDGE_LOG_PATHS.logs}/*-json.log`);
+    expect(edgeLogCommand(SWARM)).toContain(`--logs=${EDGE_LOG_PATHS.logs}/*/*-json.log`);
   });
 
   it("is planned with monitoring, as the edge's reader, sized and labelled", () => {
@@ -144,6 +230,7 @@ describe("the edge's request counts", () => {
     expect(reader?.image).toBe("edgeLogExporter");
     expect(reader?.labels["com.sectorwars.role"]).toBe("edge-log-exporter");
     expect(reader?.size.limits.memoryMb).toBeGreaterThan(0);
+    expect(reader?.scope).toEqual(ONE_HOST);
   });
 });
 

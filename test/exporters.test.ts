@@ -69,7 +69,7 @@ describe("the exporters' plan", () => {
       ["postgres", "region-vega-db-exporter:9187", '{"stack":"dev","role":"region-db","region":"vega"}'],
       ["redis", "redis-exporter:9121", '{"stack":"dev","role":"redis"}'],
       ["host", "every address of node-exporter:9100", '{"stack":"dev","role":"host"}'],
-      ["edge-requests", "edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
+      ["edge-requests", "every address of edge-log-exporter:3903", '{"stack":"dev","role":"nginx"}'],
       ["containers", "every address of container-exporter:8080", '{"stack":"dev","role":"container-exporter"}'],
     ]);
   });
@@ -186,14 +186,12 @@ describe("the exporters' alerts, under promtool test rules", () => {
         {
           eval_time: "2m",
           alertname: "ExporterMissing",
-          exp_alerts: [
-            {
-              exp_labels: { job: "containers", severity: "critical" },
-              exp_annotations: {
-                summary: "Prometheus finds no containers exporter (its name resolves to none): its alerts are blind",
-              },
+          exp_alerts: ["containers", "edge-requests"].map((job) => ({
+            exp_labels: { job, severity: "critical" },
+            exp_annotations: {
+              summary: `Prometheus finds no ${job} exporter (its name resolves to none): its alerts are blind`,
             },
-          ],
+          })),
         },
       ],
     );

@@ -1,7 +1,8 @@
 /**
  * sectorwars:monitoring in swarm mode (planning/swarm/services.ts planSwarmMonitoring): where each
  * watcher runs, that the host exporter's tasks are each scraped (prometheus.yml under promtool),
- * what every node's capacity counts of them, and that their read-only roots leave their volumes be.
+ * what every node's capacity counts of them, that their read-only roots leave their volumes be,
+ * and that the edge's request counter reads the edge's lines on each edge node.
  */
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -41,7 +42,7 @@ const where = (s: { serviceName: string; mode: { kind: string }; node?: string }
   `${s.serviceName.replace("sectorwars-dev_", "")} ${s.mode.kind} ${s.node ?? "-"}`;
 
 describe("monitoring in swarm mode", () => {
-  it("pins Prometheus and Alertmanager to their volumes' node, floats the prober and exporters, runs the host's and cAdvisor on every node", () => {
+  it("pins Prometheus and Alertmanager to their volumes' node, floats the prober and exporters, runs the host's and cAdvisor on every node, the edge's counter on every edge node", () => {
     const { services } = swarmStack({ homeNode: "node-1", placement: { monitoring: "node-2", regions: {} } });
     expect(services.monitoring.map(where)).toEqual([
       "prometheus replicated node-2",
@@ -53,12 +54,18 @@ describe("monitoring in swarm mode", () => {
       "redis_exporter replicated -",
       "node_exporter global -",
       "container_exporter global -",
+      "edge_log_exporter global -",
     ]);
     for (const suffix of ["_node_exporter", "_container_exporter"]) {
       const perNode = services.monitoring.find((s) => s.serviceName.endsWith(suffix));
-      expect(perNode?.mode, suffix).toEqual({ kind: "global", nodes: 3 });
+      expect(perNode?.mode, suffix).toEqual({ kind: "global", nodes: ["node-1", "node-2", "node-3"] });
       expect(perNode?.constraints, suffix).toEqual([]);
     }
+    // Where the edge runs: the nodes the program labels for it.
+    const reader = services.monitoring.find((s) => s.serviceName.endsWith("_edge_log_exporter"));
+    expect(reader?.mode).toEqual({ kind: "global", nodes: ["node-1"] });
+    expect(reader?.constraints).toEqual(services.edge.constraints);
+    expect(services.edge.mode).toEqual(reader?.mode);
   });
 
   it("puts them on the home node without a placement entry of their own", () => {
@@ -69,8 +76,16 @@ describe("monitoring in swarm mode", () => {
     ]);
   });
 
-  it("plans no edge request counter: it reads a container's log on one host", () => {
-    expect(swarmStack().plan.monitoring?.exporters.edgeRequests).toBeNull();
+  it("counts the edge's requests from every container's log of its node, by the labels Docker writes with the edge's lines", () => {
+    const { plan, services } = swarmStack();
+    expect(plan.monitoring?.exporters.edgeRequests.scope).toEqual({ kind: "node", stack: "dev" });
+    expect(services.edge.logLabels).toEqual(["com.sectorwars.role", "com.sectorwars.stack"]);
+    // Without monitoring the edge's service is as it was: turning it off or on is the only change.
+    const raw = rawOf(swarmDevConfig(undefined, { homeNode: "node-1", placement: { regions: {} } }));
+    const config = parseConfig({ ...raw, monitoring: { enabled: false } }, { presentSecrets: new Set() });
+    const { swarm, placement } = acceptedPlacement(config);
+    const off = planSwarmServices(planStack(config, "dev"), swarm, placement, config.namePrefix);
+    expect(off.edge.logLabels).toBeUndefined();
   });
 
   it("gives every watcher a read-only root, no tmpfs over Prometheus's or Alertmanager's volume", () => {
@@ -82,7 +97,7 @@ describe("monitoring in swarm mode", () => {
     }
   });
 
-  it("counts the host exporter and cAdvisor on every node and Prometheus on its own", () => {
+  it("counts the host exporter and cAdvisor on every node, the edge's counter on the edge's, and Prometheus on its own", () => {
     const { config, plan, settings, placement } = swarmStack({
       homeNode: "node-1",
       placement: { monitoring: "node-3", regions: {} },
@@ -94,6 +109,12 @@ describe("monitoring in swarm mode", () => {
       expect(names(node), node).toContain(`sectorwars-dev_node_exporter@${node}`);
       expect(names(node), node).toContain(`sectorwars-dev_container_exporter@${node}`);
     }
+    expect(names("node-1")).toContain("sectorwars-dev_edge_log_exporter@node-1");
+    for (const node of ["node-2", "node-3"])
+      expect(
+        names(node).filter((n) => n.includes("edge_log")),
+        node,
+      ).toEqual([]);
     expect(names("node-3")).toEqual(
       expect.arrayContaining(["sectorwars-dev_prometheus", "sectorwars-dev_alertmanager"]),
     );
@@ -103,7 +124,8 @@ describe("monitoring in swarm mode", () => {
     const monitoring = swarmStack().plan.monitoring;
     if (!monitoring) throw new Error("monitoring was not planned");
     const checked = checkPrometheusConfig(monitoring);
-    for (const name of ["node-exporter", "container-exporter"]) expect(checked.config).toContain(`- ${name}\n`);
+    for (const name of ["node-exporter", "container-exporter", "edge-log-exporter"])
+      expect(checked.config).toContain(`- ${name}\n`);
     expect(checked.status, checked.output).toBe(0);
   });
 
@@ -151,6 +173,7 @@ describe("monitoring in swarm mode", () => {
         "monitoring-redis-exporter",
         "monitoring-node-exporter",
         "monitoring-containers",
+        "monitoring-edge-requests",
       ]),
     );
     // cAdvisor's task binds its node's cgroups, data root and engine socket, read-only.
@@ -162,7 +185,19 @@ describe("monitoring in swarm mode", () => {
       { type: "bind", source: MOCK_DOCKER_ROOT_DIR, target: MOCK_DOCKER_ROOT_DIR, readOnly: true },
       { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true },
     ]);
-    expect(names.filter((n) => n.startsWith("monitoring-edge"))).toEqual([]);
+    // mtail's task reads every container's log directory of its node, read-only; the edge's lines
+    // carry its role and stack.
+    const mtail = run.ofType(SERVICE).find((s) => s.name === "monitoring-edge-requests");
+    const spec = (mtail?.inputs.taskSpec as { containerSpec: { mounts: Record<string, unknown>[] } }).containerSpec;
+    expect(spec.mounts.filter((m) => m.type === "bind")).toEqual([
+      { type: "bind", source: `${MOCK_DOCKER_ROOT_DIR}/containers`, target: "/var/log/edge", readOnly: true },
+    ]);
+    const edge = run.ofType(SERVICE).find((s) => s.name === "edge");
+    expect((edge?.inputs.taskSpec as { logDriver: { options: Record<string, string> } }).logDriver.options).toEqual({
+      "max-size": "10m",
+      "max-file": "5",
+      labels: "com.sectorwars.role,com.sectorwars.stack",
+    });
     expect(run.ofType(CONTAINER).map((c) => c.name)).toEqual([]);
     expect(run.ofType(VOLUME).map((v) => v.name)).toEqual([]);
     const plain = run.resources.flatMap((r) => plainStrings(r.rawInputs));

@@ -20,7 +20,7 @@ import {
   redisExporterAddress,
   redisExporterPasswordFile,
 } from "../../planning/monitoring/exporters";
-import { EDGE_LOG_COMMAND, EDGE_LOG_PATHS, edgeLogProgram } from "../../planning/monitoring/edgeLog";
+import { EDGE_LOG_PATHS, edgeLogCommand, edgeLogProgram } from "../../planning/monitoring/edgeLog";
 import { CONTAINERS_COMMAND, containersHostPaths } from "../../planning/monitoring/containers";
 import type { Backend, Deployed } from "../workload/workload";
 
@@ -29,10 +29,13 @@ export interface Watched {
   /** Each active database's network and owner's password, by the database's container name (its plan's). */
   readonly databases: Readonly<Record<string, { network: docker.Network; password: pulumi.Output<string> }>>;
   readonly redis: { network: docker.Network; password: pulumi.Output<string> };
-  /** The host directory of the edge container's json-file log, which mtail reads (one host only). */
-  readonly edgeLogDirectory?: pulumi.Input<string>;
+  /**
+   * The host directory of the edge's json-file log, which mtail reads: the edge container's on one
+   * host, every container's on each edge node in swarm mode (Orchestrator's edge.logDirectory).
+   */
+  readonly edgeLogDirectory: pulumi.Input<string>;
   /** The engine's data root and socket on its host, which cAdvisor reads (in swarm mode, the same on every node). */
-  readonly engine?: { dockerRootDir: string; socket: string };
+  readonly engine: { dockerRootDir: string; socket: string };
 }
 
 export interface ExporterArgs {
@@ -129,20 +132,17 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
 
 function declareEdgeRequests(name: string, args: ExporterArgs, opts: pulumi.ComponentResourceOptions): Deployed[] {
   const reader = args.plan.edgeRequests;
-  if (!reader) return [];
-  if (args.watched.edgeLogDirectory === undefined)
-    throw new Error("the edge's request counter has no log directory to read");
   const edgeRequests = args.backend.workload(
     `${name}-edge-requests`,
     {
       plan: reader,
       image: args.images.edgeLogExporter,
       env: {},
-      command: [...EDGE_LOG_COMMAND],
+      command: edgeLogCommand(reader.scope),
       files: [
         {
           path: EDGE_LOG_PATHS.program,
-          content: edgeLogProgram(),
+          content: edgeLogProgram(reader.scope),
           secret: false,
           object: {
             resourceName: `${name}-edge-requests-program`,
@@ -160,7 +160,6 @@ function declareEdgeRequests(name: string, args: ExporterArgs, opts: pulumi.Comp
 
 function declareContainers(name: string, args: ExporterArgs, opts: pulumi.ComponentResourceOptions): Deployed[] {
   const reader = args.plan.containers;
-  if (args.watched.engine === undefined) throw new Error("the container exporter has no engine paths to read");
   return [
     args.backend.workload(
       `${name}-containers`,

@@ -7,6 +7,7 @@ import { ConfigError } from "../../planning/config";
 import { capacityReport } from "../../planning/capacity/check";
 import { capacityProblems } from "../../planning/capacity/text";
 import { edgeNginxSettings } from "../../planning/edge/plan";
+import { containerLogDirectory } from "../../planning/monitoring/edgeLog";
 import type { StackPlan } from "../../planning/stack/topology";
 import { type StackSecrets, configFailure } from "../config/stackConfig";
 import { AcmeClient } from "../edge/acmeClient";
@@ -68,7 +69,7 @@ export function oneHost({ config, plan, secrets, dockerEnvironment }: OneHostArg
     edge: {
       frontNetwork: edge.frontNetwork,
       name: edge.serverName,
-      containerId: edge.server.resource.id,
+      logDirectory: (dockerRootDir) => edge.server.resource.id.apply((id) => containerLogDirectory(dockerRootDir, id)),
       configHash: edge.configHash,
       appsAfter: [],
       playerAfter: edge.staticFill ? [edge.staticFill] : [],

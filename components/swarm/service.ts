@@ -156,7 +156,14 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
       },
       networksAdvanceds: args.networks.map((n) => ({ id: n.id, aliases: n.aliases })),
       // Bounded logs on every node: the json-file default grows until the disk is full.
-      logDriver: { name: "json-file", options: { "max-size": "10m", "max-file": "5" } },
+      logDriver: {
+        name: "json-file",
+        options: {
+          "max-size": "10m",
+          "max-file": "5",
+          ...(plan.logLabels ? { labels: plan.logLabels.join(",") } : {}),
+        },
+      },
     },
     endpointSpec: {
       mode: plan.endpointMode,
@@ -190,7 +197,7 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
   if (plan.converge === "command" && plan.mode.kind === "global") {
     if (!args.dockerEnvironment)
       throw new Error(`${name}: a global service needs dockerEnvironment to wait for its tasks`);
-    const tasks = plan.mode.nodes;
+    const tasks = plan.mode.nodes.length;
     const files = [...(args.secrets ?? []), ...(args.configs ?? [])].map((f) => f.object.name);
     new command.local.Command(
       `${name}-converged`,

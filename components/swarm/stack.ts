@@ -4,6 +4,7 @@
  * labelled for it, and the swarm backend (services on overlay networks, passwords as Docker
  * secrets, nginx.conf as a Docker config). The rest of the stack is the same as on one host.
  */
+import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../../planning/config";
 import { ConfigError } from "../../planning/config";
 import { edgeNginxSettings } from "../../planning/edge/plan";
@@ -17,6 +18,7 @@ import { SwarmBackend } from "../workload/swarmBackend";
 import type { Orchestrator } from "../workload/workload";
 import { EdgeProxy } from "../edge/edgeProxy";
 import { edgeLabelKey } from "../../planning/swarm/config";
+import { containersLogDirectory } from "../../planning/monitoring/edgeLog";
 
 export interface SwarmArgs {
   config: PlatformConfig;
@@ -62,6 +64,9 @@ export function swarm({ config, plan, secrets, dockerEnvironment }: SwarmArgs): 
       name: edge.serverName,
       configHash: edge.configHash,
       appsAfter: edge.nodeLabels,
+      // Once the edge nodes are labelled: the request counter's tasks go where the label is.
+      logDirectory: (dockerRootDir) =>
+        pulumi.all(edge.nodeLabels.map((l) => l.id)).apply(() => containersLogDirectory(dockerRootDir)),
       playerAfter: [],
       // Nothing to reload: the edge re-resolves task addresses every SWARM_RESOLVER_VALID_SECONDS,
       // and a rolling update pauses longer than that between tasks (SWARM_UPDATE_DELAY).

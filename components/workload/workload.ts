@@ -191,8 +191,12 @@ export interface Orchestrator {
     frontNetwork: docker.Network;
     /** Container or service name. */
     name: pulumi.Output<string>;
-    /** One host: the edge container's id (its log directory is named by it); none in swarm mode. */
-    containerId?: pulumi.Output<string>;
+    /**
+     * The host directory of the edge's json-file log under the engine's data root, for the
+     * monitoring's request counter: the edge container's own (one host), every container's on each
+     * edge node (swarm mode: an edge task is a new container at each update).
+     */
+    logDirectory(dockerRootDir: string): pulumi.Output<string>;
     configHash: string;
     /** What every app waits for (swarm: the node labels), and what the player UI waits for besides (the static fill). */
     appsAfter: pulumi.Resource[];

@@ -9,11 +9,31 @@
  * the file across rotations. The edge itself knows nothing of it: no syslog target it must
  * resolve at start, no socket, so a stopped or missing mtail never touches a request; a new edge
  * container is a new directory, and mtail is replaced with it.
+ *
+ * In swarm mode every update of the edge (a new nginx.conf is a new config) starts a new task, a
+ * new container whose id no plan knows: mtail runs on each edge node and reads every container's
+ * log there (`<Docker root>/containers`, read-only), finding new ones as they come, and counts a
+ * line only when Docker wrote it with the edge's role and this stack's name (the edge service's
+ * `labels` log option, EDGE_LOG_LABELS): another stack's edge on the node, or any other container,
+ * counts nothing.
  */
 import { EDGE_LOG_STATUS_TO_REGION } from "../edge/nginx";
+import { LABEL_ROLE, LABEL_STACK } from "../roles";
 import type { ContainerPlan } from "../stack/containers";
 import type { HealthcheckPlan } from "../stack/healthchecks";
-import { SERIES_LABELS, type ScrapeTarget, seriesLabels } from "./prometheus";
+import { SERIES_LABELS, type ScrapeTarget, escapeRegex, seriesLabels } from "./prometheus";
+
+/**
+ * What the reader's log directory holds: the edge container's own directory (one host), or every
+ * container's directory of its node, of which it counts the lines of `stack`'s edge (swarm mode).
+ */
+export type EdgeLogScope = { kind: "edge container" } | { kind: "node"; stack: string };
+
+/** The edge's role: what its requests are labelled with, and what its log lines carry in swarm mode. */
+const EDGE_ROLE = "nginx" satisfies ContainerPlan["role"];
+
+/** The container labels the edge's log lines carry in swarm mode, sorted as Docker writes them (a Go map). */
+export const EDGE_LOG_LABELS: readonly string[] = [LABEL_ROLE, LABEL_STACK].sort();
 
 /** mtail's own port, and the scrape job the rules read. */
 export const EDGE_LOG_PORT = 3903;
@@ -44,19 +64,29 @@ export const EDGE_LOG_HEALTHCHECK: HealthcheckPlan = {
   startPeriod: "10s",
 };
 
-/** mtail's flags: the program directory, the edge's current log file, no `prog` label on every series. */
-export const EDGE_LOG_COMMAND: readonly string[] = [
-  `--progs=${EDGE_LOG_PATHS.programs}`,
+/**
+ * mtail's flags: the program directory, the current log file of the edge (of each container of
+ * the node, in swarm mode: mtail looks for new ones every 250 ms), no `prog` label on every series.
+ */
+export function edgeLogCommand(scope: EdgeLogScope): string[] {
   // Only the file Docker writes now: a rotated one (…-json.log.1) was read before it was renamed.
-  `--logs=${EDGE_LOG_PATHS.logs}/*-json.log`,
-  `--port=${EDGE_LOG_PORT}`,
-  "--emit_prog_label=false",
-  "--logtostderr",
-];
+  const current = scope.kind === "node" ? "*/*-json.log" : "*-json.log";
+  return [
+    `--progs=${EDGE_LOG_PATHS.programs}`,
+    `--logs=${EDGE_LOG_PATHS.logs}/${current}`,
+    `--port=${EDGE_LOG_PORT}`,
+    "--emit_prog_label=false",
+    "--logtostderr",
+  ];
+}
+
+/** The host directory of every container's json-file log (each in a directory named by its id). */
+export const containersLogDirectory = (dockerRootDir: string): string =>
+  `${dockerRootDir.replace(/\/+$/, "")}/containers`;
 
 /** The host directory of a container's json-file log. */
 export const containerLogDirectory = (dockerRootDir: string, containerId: string): string =>
-  `${dockerRootDir.replace(/\/+$/, "")}/containers/${containerId}`;
+  `${containersLogDirectory(dockerRootDir)}/${containerId}`;
 
 /**
  * The regular expression of a region's request in a Docker json-file line. nginx's line is JSON
@@ -85,14 +115,26 @@ export function regionRequestPattern(): string {
     .join("");
 }
 
+/**
+ * What follows nginx's line in a json-file line of `stack`'s edge: the labels Docker writes after
+ * the `log` string (`"stream":…,"attrs":{…},"time":…`), unescaped, so nothing a client sends can
+ * spell them.
+ */
+function edgeAttributesPattern(stack: string): string {
+  const values: Record<string, string> = { [LABEL_ROLE]: EDGE_ROLE, [LABEL_STACK]: stack };
+  const attrs = EDGE_LOG_LABELS.map((label) => `"${escapeRegex(label)}":"${escapeRegex(values[label] ?? "")}"`);
+  return `.*"attrs":\\{${attrs.join(",")}\\}`;
+}
+
 /** The mtail program (EDGE_LOG_PATHS.program). */
-export function edgeLogProgram(): string {
+export function edgeLogProgram(scope: EdgeLogScope): string {
+  const edgeLines = scope.kind === "node" ? edgeAttributesPattern(scope.stack) : "";
   return [
     "# Each region's requests at the edge, from nginx's access log as Docker keeps it (sectorwars).",
     `counter ${EDGE_SERIES.requests} by ${SERIES_LABELS.region}, status`,
     `histogram ${EDGE_SERIES.duration} by ${SERIES_LABELS.region} buckets ${EDGE_LATENCY_BUCKETS.join(", ")}`,
     "",
-    `/${regionRequestPattern()}/ {`,
+    `/${regionRequestPattern()}${edgeLines}/ {`,
     `  ${EDGE_SERIES.requests}[$region][$status]++`,
     `  ${EDGE_SERIES.duration}[$region] = $seconds`,
     "}",
@@ -102,12 +144,12 @@ export function edgeLogProgram(): string {
 
 /**
  * mtail as Prometheus scrapes it: labelled as the edge it reads (role nginx, no region), each
- * series with the region of its own requests.
+ * series with the region of its own requests; in swarm mode each edge node's task by its address.
  */
 export function edgeLogTarget(plan: ContainerPlan): ScrapeTarget {
   return {
     job: EDGE_LOG_JOB,
-    address: `${plan.hostname}:${plan.port}`,
-    labels: { ...seriesLabels(plan.labels, plan.role), [SERIES_LABELS.role]: "nginx" },
+    everyAddressOf: { name: plan.hostname, port: plan.port },
+    labels: { ...seriesLabels(plan.labels, plan.role), [SERIES_LABELS.role]: EDGE_ROLE },
   };
 }

@@ -12,7 +12,14 @@ import { OLDEST_WAITING_SQL } from "../status/archive";
 import { type ContainerPlan, type PlanContext, containerBasics, joinName } from "../stack/containers";
 import { type HealthcheckPlan, monitoringHealthcheck } from "../stack/healthchecks";
 import type { MonitoringImageKey } from "../config/images";
-import { EDGE_LOG_HEALTHCHECK, EDGE_LOG_JOB, EDGE_LOG_PORT, EDGE_LOG_ROLE, edgeLogTarget } from "./edgeLog";
+import {
+  EDGE_LOG_HEALTHCHECK,
+  EDGE_LOG_JOB,
+  EDGE_LOG_PORT,
+  EDGE_LOG_ROLE,
+  type EdgeLogScope,
+  edgeLogTarget,
+} from "./edgeLog";
 import { type ScrapeTarget, seriesLabels } from "./prometheus";
 import {
   CONTAINERS_HEALTHCHECK,
@@ -41,7 +48,7 @@ export const EXPORTER_JOBS = {
  * The jobs whose targets Prometheus finds by a name's addresses (a global service's tasks): a
  * stopped exporter's name resolves to nothing, its target goes, and no `up` of 0 says so.
  */
-export const JOBS_FOUND_BY_NAME = [EXPORTER_JOBS.host, EXPORTER_JOBS.containers] as const;
+export const JOBS_FOUND_BY_NAME = [EXPORTER_JOBS.host, EXPORTER_JOBS.containers, EXPORTER_JOBS.edgeRequests] as const;
 
 /** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
 export const EXPORTER_PASSWORD_FILE = "/etc/sectorwars/exporter-password";
@@ -78,10 +85,10 @@ export interface ExportersPlan {
   /** The Docker host's disk, as its containers' root file system sees it. */
   host: ContainerPlan;
   /**
-   * mtail over the edge's access log: each region's requests (edgeLog.ts). One host only: it reads
-   * the edge container's log on that host; swarm mode has none yet.
+   * mtail over the edge's access log: each region's requests (edgeLog.ts): the edge container's
+   * log on one host, every edge node's containers' logs in swarm mode.
    */
-  edgeRequests: ContainerPlan | null;
+  edgeRequests: ContainerPlan & { scope: EdgeLogScope };
   /** cAdvisor: every container's CPU, memory and restarts (containers.ts); a global service in swarm mode. */
   containers: ContainerPlan;
 }
@@ -148,17 +155,17 @@ export function planExporters(
       image: "nodeExporter",
       port: EXPORTER_PORTS.node,
     }),
-    edgeRequests:
-      ctx.config.orchestrator === "swarm"
-        ? null
-        : exporter(ctx, {
-            role: EDGE_LOG_ROLE,
-            containerName: joinName(prefix, "edge_log_exporter"),
-            hostname: "edge-log-exporter",
-            image: "edgeLogExporter",
-            port: EDGE_LOG_PORT,
-            healthcheck: EDGE_LOG_HEALTHCHECK,
-          }),
+    edgeRequests: {
+      ...exporter(ctx, {
+        role: EDGE_LOG_ROLE,
+        containerName: joinName(prefix, "edge_log_exporter"),
+        hostname: "edge-log-exporter",
+        image: "edgeLogExporter",
+        port: EDGE_LOG_PORT,
+        healthcheck: EDGE_LOG_HEALTHCHECK,
+      }),
+      scope: ctx.config.orchestrator === "swarm" ? { kind: "node", stack: ctx.stack } : { kind: "edge container" },
+    },
     containers: exporter(ctx, {
       role: CONTAINERS_ROLE,
       containerName: joinName(prefix, "container_exporter"),
@@ -253,7 +260,7 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
       // It watches the host, which has no container of its own to take a role from.
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },
-    ...(plan.edgeRequests ? [edgeLogTarget(plan.edgeRequests)] : []),
+    edgeLogTarget(plan.edgeRequests),
     containersTarget(plan.containers),
   ];
 }

@@ -113,7 +113,7 @@ export function monitoringContainers(plan: MonitoringPlan): ContainerPlan[] {
     ...plan.exporters.databases,
     plan.exporters.redis,
     plan.exporters.host,
-    ...(plan.exporters.edgeRequests ? [plan.exporters.edgeRequests] : []),
+    plan.exporters.edgeRequests,
     plan.exporters.containers,
   ];
 }

@@ -80,19 +80,13 @@ export function swarmTasks(plan: StackPlan, swarm: SwarmSettings, placement: Pla
       task(region.db, region.db.containerName, placement.regions[region.id] ?? null),
       ...replicated(region.api, r["region-api"]),
     ]),
-    ...(plan.monitoring
-      ? planSwarmMonitoring(plan.monitoring, swarm, placement).flatMap((s) => tasksOf(s, swarm))
-      : []),
+    ...(plan.monitoring ? planSwarmMonitoring(plan.monitoring, swarm, placement, plan.prefix).flatMap(tasksOf) : []),
   ];
 }
 
 /** A service's tasks: one per node it is global on, its replicas on its node or floating. */
-function tasksOf(s: SwarmServicePlan, swarm: SwarmSettings): SwarmTask[] {
-  if (s.mode.kind === "global") {
-    if (s.constraints.length > 0)
-      throw new Error(`${s.serviceName}: a global service with constraints is counted by its own rule`);
-    return swarm.nodes.map((n) => task(s.container, `${s.serviceName}@${n.name}`, n.name));
-  }
+function tasksOf(s: SwarmServicePlan): SwarmTask[] {
+  if (s.mode.kind === "global") return s.mode.nodes.map((node) => task(s.container, `${s.serviceName}@${node}`, node));
   if (s.node !== undefined) return [task(s.container, s.serviceName, s.node)];
   return replicated(s.container, s.mode.replicas);
 }

@@ -8,6 +8,7 @@
  * grace, sizes) is kept, but for no-new-privileges (see swarmService); what swarm mode decides
  * differently is here, each with its reason.
  */
+import { EDGE_LOG_LABELS } from "../monitoring/edgeLog";
 import { ROLES } from "../roles";
 import { swarmHardening } from "./hardening";
 import { type ContainerPlan, type MonitoringPlan, type StackPlan, activeRegions } from "../stack/topology";
@@ -69,9 +70,14 @@ export interface SwarmServicePlan {
   serviceName: string;
   /** The node a pinned service (a database, Redis) runs on: where commands in its task run. */
   node?: string;
-  /** Replicated, or one task on each of the `nodes` nodes its constraints select (the edge). */
-  mode: { kind: "replicated"; replicas: number } | { kind: "global"; nodes: number };
+  /** Replicated, or one task on each of the `nodes` its constraints select (by name). */
+  mode: { kind: "replicated"; replicas: number } | { kind: "global"; nodes: readonly string[] };
   constraints: string[];
+  /**
+   * Container labels Docker writes with each line of the task's json-file log (its `labels` log
+   * option): the edge's, when the monitoring counts its requests (planning/monitoring/edgeLog.ts).
+   */
+  logLabels?: readonly string[];
   /** Spread the tasks of a replicated service over the nodes. */
   spread: boolean;
   update: UpdatePolicy;
@@ -176,23 +182,30 @@ export interface SwarmStackServices {
   monitoring: SwarmServicePlan[];
 }
 
+/** One task on each node marked `edge: true` (the label the program sets on them): the edge's placement. */
+const onEdgeNodes = (swarm: SwarmSettings, namePrefix: string): Pick<SwarmServicePlan, "mode" | "constraints"> => ({
+  mode: { kind: "global", nodes: swarm.nodes.filter((n) => n.edge).map((n) => n.name) },
+  constraints: [`node.labels.${edgeLabelKey(namePrefix)} == true`],
+});
+
 /**
  * The monitoring's services: Prometheus and Alertmanager on the node that holds their volumes,
  * the prober and the database and Redis exporters wherever they fit (they reach what they watch
  * over its overlay), the host exporter on every node (each node's own disk; Prometheus finds its
- * tasks by the name's DNS answer, planning/monitoring/prometheus.ts). The edge's request counter
- * reads a container's log on one host only: swarm mode plans none (planning/monitoring/exporters.ts).
+ * tasks by the name's DNS answer, planning/monitoring/prometheus.ts), the edge's request counter
+ * on every edge node (it reads that node's edge task's log).
  */
 export function planSwarmMonitoring(
   monitoring: MonitoringPlan,
   swarm: SwarmSettings,
   placement: Placement,
+  namePrefix: string,
 ): SwarmServicePlan[] {
   const node = placement.monitoring;
   if (node === undefined) throw new Error("monitoring has no node: placeUnits places it whenever monitoring is on");
   const { exporters } = monitoring;
   const onEveryNode = (c: ContainerPlan) =>
-    service(c, { mode: { kind: "global", nodes: swarm.nodes.length }, constraints: [] });
+    service(c, { mode: { kind: "global", nodes: swarm.nodes.map((n) => n.name) }, constraints: [] });
   return [
     pinned(monitoring.prometheus, node),
     pinned(monitoring.alertmanager, node),
@@ -202,6 +215,7 @@ export function planSwarmMonitoring(
     // Each node's disk and containers are read on that node.
     onEveryNode(exporters.host),
     onEveryNode(exporters.containers),
+    service(exporters.edgeRequests, onEdgeNodes(swarm, namePrefix)),
   ];
 }
 
@@ -215,8 +229,9 @@ export function planSwarmServices(
   const r = swarm.replicas;
   return {
     edge: service(plan.edge, {
-      mode: { kind: "global", nodes: swarm.nodes.filter((n) => n.edge).length },
-      constraints: [`node.labels.${edgeLabelKey(namePrefix)} == true`],
+      ...onEdgeNodes(swarm, namePrefix),
+      // Each line names the edge and its stack: the request counter reads every container's log on its node.
+      ...(plan.monitoring ? { logLabels: EDGE_LOG_LABELS } : {}),
       ports: [
         { target: plan.edge.ports.http.internal, published: plan.edge.ports.http.external },
         { target: plan.edge.ports.https.internal, published: plan.edge.ports.https.external },
@@ -236,7 +251,7 @@ export function planSwarmServices(
     admin: floating(plan.admin, r["admin-ui"]),
     player: floating(plan.player, r["player-ui"]),
     paypal: floating(plan.paypal, r.paypal),
-    monitoring: plan.monitoring ? planSwarmMonitoring(plan.monitoring, swarm, placement) : [],
+    monitoring: plan.monitoring ? planSwarmMonitoring(plan.monitoring, swarm, placement, namePrefix) : [],
   };
 }
 

@@ -8,12 +8,13 @@
  *   and the exporters): every game service probed, every database, Redis and the node's disk
  *   scraped (the host exporter's tasks found by DNS), every task's container measured by cAdvisor
  *   (a global service reading the node's engine) under its own role and region, each game API
- *   task's own /metrics scraped (monitoring.apiMetricsPath), nothing firing; a preview right
+ *   task's own /metrics scraped (monitoring.apiMetricsPath), each region's requests counted by
+ *   mtail on the edge's node from the edge task's log, nothing firing; a preview right
  *   after shows no change and refresh no drift (the provider reads durations, images and the restart policy
  *   back in its own spelling);
  * - a no-change up changes nothing: no task restarts, no backup runs;
  * - a new game-server image under a request loop: no request fails, no database or Redis task
- *   restarts;
+ *   restarts; each API slot's two tasks counted as ContainerRestartLoop counts them;
  * - a change that restarts the databases (a bigger size) takes a backup first;
  * - destroy: every service goes, the data volumes stay on the node.
  */
@@ -21,6 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MANIFEST_FILE } from "../../planning/backup/manifest";
+import { EDGE_SERIES } from "../../planning/monitoring/edgeLog";
 import { LABEL_STACK, MONITORING_ROLES } from "../../planning/roles";
 import { docker, newTestRun } from "../support/docker";
 import {
@@ -128,14 +130,14 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       "region-orion-db-init-check",
     ]);
     // The edge, Redis and three databases; two tasks of each stateless service; the monitoring's
-    // Prometheus, Alertmanager, prober, three database exporters, Redis', the node's and cAdvisor.
+    // Prometheus, Alertmanager, prober, three database exporters, Redis', the node's, cAdvisor and mtail.
     // A task that failed once under load leaves its container behind (swarm starts another):
     // count the running ones and name the others, so a run shows which service it was.
     const containers = stackContainers(stackName, engine);
     const running = containers.filter((c) => c.state === "running");
     const others = containers.filter((c) => c.state !== "running").map((c) => `${c.name} ${c.state}`);
     if (others.length > 0) console.log("tasks' containers not running:", others);
-    expect(running).toHaveLength(5 + 2 * 6 + 9);
+    expect(running).toHaveLength(5 + 2 * 6 + 10);
     const regions = DEV_REGIONS.map((r) => r.id);
     const get = (urlPath: string) => getAt(node.address, place.httpPort, urlPath);
     expect(await servingProblems({ stack: stackName, get, engines: [engine], regions })).toEqual([]);
@@ -176,6 +178,16 @@ describeOn("pulumi", swarm.availability, "swarm mode through the real Pulumi eng
       promql: `count by (role, region) (sectorwars_probe_requests_total{job="api", route="health"} > 0)`,
       expected: ["nexus-api - 2", ...regions.map((id) => `region-api ${id} 2`)],
       name: (s) => `${s.metric.role} ${s.metric.region ?? "-"} ${s.value[1]}`,
+    });
+    // Each region's requests through the edge (its id in the answer proves the route), as mtail on
+    // the edge's node counts them from the edge task's log.
+    for (const id of regions) expect(probeEchoOf(await get(`/api/regions/${id}/ping`)).region?.id).toBe(id);
+    await waitForSeries({
+      what: "each region's requests counted at the edge",
+      prometheus,
+      engine,
+      promql: `sum by (job, role, region) (${EDGE_SERIES.requests}{stack="${stackName}", status="200"}) > 0`,
+      expected: regions.map((id) => `edge-requests nginx ${id}`),
     });
     const firing = prometheusQuery(prometheus, 'ALERTS{alertstate="firing"}', engine).map((a) => a.metric.alertname);
     expect(firing, "alerts firing on a healthy stack").toEqual([]);
