@@ -58,9 +58,9 @@ export function deploySection(d: DeployResult): string[] {
       `part started, ${fixed(d.load.after, 2)} when it ended). Engines: Docker ${d.engines.modern.version} (API ` +
       `${d.engines.modern.apiVersion}) and ${d.engines.default.version} (API ${d.engines.default.apiVersion}); the swarm is ` +
       "one node of Docker 26 in a network namespace of its own (scripts/swarm-dockerd.sh). No registry serves the test " +
-      "images there: the manager's digest lookup and each task's pull fail after Docker's own retries (about 10 s " +
-      "apiece, through a proxy that refuses at once; a registry of a real cluster answers at once), so every swarm " +
-      "figure carries about 20 s per service on the dependency chain that a deployment with a registry does not." +
+      "images there: the manager's digest lookup and each task's pull fail at once (a proxy that refuses, and name " +
+      "servers the node's namespace rejects), as a registry of a real cluster answers at once, and the node runs its " +
+      "local image." +
       (d.roundsFrom
         ? ` The rounds ran just before, in a process whose compose peer failed; their samples came from ${d.roundsFrom}.`
         : ""),

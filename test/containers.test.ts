@@ -88,8 +88,37 @@ describe("the container reader", () => {
   });
 });
 
+/**
+ * promtool's verdict on ContainerRestartLoop at `evalTime` over `series`: firing once, for orion's
+ * API with the `labels` that name the container or task (`what`, as the summary says it), or not at all.
+ */
+function restartLoop(
+  series: { series: string; values: string }[],
+  evalTime: string,
+  alert?: { labels: Record<string, string>; what: string },
+) {
+  const orion = { job: "containers", stack: "dev", role: "region-api", region: "orion" };
+  return runRuleTest(series, [
+    {
+      eval_time: evalTime,
+      alertname: "ContainerRestartLoop",
+      exp_alerts: alert
+        ? [
+            {
+              exp_labels: { ...orion, ...alert.labels, severity: "critical" },
+              exp_annotations: {
+                summary: `region-api of region orion in stack dev (${alert.what}) restarted 3 times in 15m: see its logs`,
+              },
+            },
+          ]
+        : [],
+    },
+  ]);
+}
+
 describe("ContainerRestartLoop, one host", () => {
-  const api = `job="containers", stack="dev", role="region-api", region="orion", name="sectorwars-dev_region_orion"`;
+  const name = "sectorwars-dev_region_orion";
+  const api = `job="containers", stack="dev", role="region-api", region="orion", name="${name}"`;
   // 15 s apart; each value is the container's start time (Unix seconds).
   const cases: { label: string; values: string; fires: boolean }[] = [
     { label: "started 4 times in 15 minutes", values: "100x10 400x10 700x10 1000x20", fires: true },
@@ -97,33 +126,8 @@ describe("ContainerRestartLoop, one host", () => {
     { label: "restarted once, by an operator", values: "100x20 500x30", fires: false },
   ];
   it.each(cases)("$label: fires $fires", ({ values, fires }) => {
-    const result = runRuleTest(
-      [{ series: `${CONTAINER_SERIES.startTime}{${api}}`, values }],
-      [
-        {
-          eval_time: "10m",
-          alertname: "ContainerRestartLoop",
-          exp_alerts: fires
-            ? [
-                {
-                  exp_labels: {
-                    job: "containers",
-                    stack: "dev",
-                    role: "region-api",
-                    region: "orion",
-                    name: "sectorwars-dev_region_orion",
-                    severity: "critical",
-                  },
-                  exp_annotations: {
-                    summary:
-                      "region-api of region orion in stack dev (container sectorwars-dev_region_orion) restarted 3 times in 15m: see its logs",
-                  },
-                },
-              ]
-            : [],
-        },
-      ],
-    );
+    const series = [{ series: `${CONTAINER_SERIES.startTime}{${api}}`, values }];
+    const result = restartLoop(series, "10m", fires ? { labels: { name }, what: `container ${name}` } : undefined);
     expect(result.status, result.output).toBe(0);
   });
 });
@@ -165,30 +169,12 @@ describe("ContainerRestartLoop, swarm mode", () => {
     },
   ];
   it.each(cases)("$label: fires $fires", ({ series, fires }) => {
-    const result = runRuleTest(series, [
-      {
-        eval_time: "5m",
-        alertname: "ContainerRestartLoop",
-        exp_alerts: fires
-          ? [
-              {
-                exp_labels: {
-                  job: "containers",
-                  stack: "dev",
-                  role: "region-api",
-                  region: "orion",
-                  task: "sectorwars-dev_region_orion_api.1",
-                  severity: "critical",
-                },
-                exp_annotations: {
-                  summary:
-                    "region-api of region orion in stack dev (swarm task sectorwars-dev_region_orion_api.1) restarted 3 times in 15m: see its logs",
-                },
-              },
-            ]
-          : [],
-      },
-    ]);
+    const slot = "sectorwars-dev_region_orion_api.1";
+    const result = restartLoop(
+      series,
+      "5m",
+      fires ? { labels: { task: slot }, what: `swarm task ${slot}` } : undefined,
+    );
     expect(result.status, result.output).toBe(0);
   });
 });
