@@ -12,6 +12,7 @@ import { parseConfig } from "../planning/config";
 import { renderNginxConf } from "../planning/edge/nginx";
 import { edgeNginxSettings } from "../planning/edge/plan";
 import {
+  EDGE_LATENCY_BUCKETS,
   EDGE_LOG_PATHS,
   EDGE_LOG_PORT,
   EDGE_SERIES,
@@ -266,6 +267,48 @@ describe("RegionErrorRate", () => {
         },
       ],
     );
+    expect(result.status, result.output).toBe(0);
+  });
+});
+
+describe("RegionSlow", () => {
+  const orion = 'job="edge-requests", stack="dev", role="nginx", region="orion"';
+  /** The histogram's buckets at 1 request per second (15 per step), each request taking `seconds`. */
+  const histogram = (seconds: number, perStep = 15) =>
+    [...EDGE_LATENCY_BUCKETS.map(String), "+Inf"].map((le) => ({
+      series: `${EDGE_SERIES.duration}_bucket{${orion}, le="${le}"}`,
+      values: le === "+Inf" || seconds <= Number(le) ? `0+${perStep}x60` : "0+0x60",
+    }));
+  const requests = (perStep = 15) => [
+    { series: `${EDGE_SERIES.requests}{${orion}, status="200"}`, values: `0+${perStep}x60` },
+  ];
+  const cases: { label: string; series: { series: string; values: string }[]; fires: boolean }[] = [
+    { label: "every request taking 2 s, at 1 request/s", series: [...histogram(2), ...requests()], fires: true },
+    { label: "every request taking 0.3 s, at 1 request/s", series: [...histogram(0.3), ...requests()], fires: false },
+    {
+      label: "every request taking 2 s, at one every 30 s",
+      series: [...histogram(2, 0.5), ...requests(0.5)],
+      fires: false,
+    },
+  ];
+  it.each(cases)("$label: fires $fires", ({ series, fires }) => {
+    const result = runRuleTest(series, [
+      {
+        eval_time: "12m",
+        alertname: "RegionSlow",
+        exp_alerts: fires
+          ? [
+              {
+                exp_labels: { stack: "dev", region: "orion", severity: "warning" },
+                exp_annotations: {
+                  summary:
+                    "The slowest 5% of the requests to region orion in stack dev took over 2.425s at the edge (over 5m; the limit is 1s)",
+                },
+              },
+            ]
+          : [],
+      },
+    ]);
     expect(result.status, result.output).toBe(0);
   });
 });

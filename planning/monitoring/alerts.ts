@@ -31,6 +31,15 @@ export const EDGE_ERROR_WINDOW = "5m";
 export const EDGE_MIN_REQUESTS_PER_SECOND = 0.1;
 
 /**
+ * A region whose requests' 95th percentile at the edge (nginx's $request_time: the API's answer
+ * and the transfer) stays above this many seconds is slow for its players: a game API answers in
+ * milliseconds (EDGE_LATENCY_BUCKETS), so a second is far past normal, yet above a single slow
+ * query. Counted over EDGE_ERROR_WINDOW, at the same minimum traffic as the error rate.
+ */
+export const EDGE_SLOW_SECONDS = 1;
+export const EDGE_SLOW_QUANTILE = 0.95;
+
+/**
  * A container restarted this many times within RESTART_LOOP_WINDOW is in a loop: Docker restarts a
  * crashed one after 0.1 s, then twice as long each time, up to a minute; an operator's restart or
  * a deploy (a new container, a series of its own) counts once at most. In swarm mode a restart is
@@ -167,6 +176,17 @@ const RULES: readonly AlertRule[] = [
     labels: { severity: "critical" },
     annotations: {
       summary: `{{ $value | humanizePercentage }} of the requests to region {{ $labels.region }} in stack {{ $labels.stack }} failed with a 5xx at the edge (over ${EDGE_ERROR_WINDOW})`,
+    },
+  },
+  {
+    alert: "RegionSlow",
+    expr:
+      `histogram_quantile(${EDGE_SLOW_QUANTILE}, sum by (stack, region, le) (rate(${EDGE_SERIES.duration}_bucket{job="${EXPORTER_JOBS.edgeRequests}"}[${EDGE_ERROR_WINDOW}]))) ` +
+      `> ${EDGE_SLOW_SECONDS} and ${regionRequests("")} >= ${EDGE_MIN_REQUESTS_PER_SECOND}`,
+    for: "5m",
+    labels: { severity: "warning" },
+    annotations: {
+      summary: `The slowest ${Math.round((1 - EDGE_SLOW_QUANTILE) * 100)}% of the requests to region {{ $labels.region }} in stack {{ $labels.stack }} took over {{ $value | humanizeDuration }} at the edge (over ${EDGE_ERROR_WINDOW}; the limit is ${EDGE_SLOW_SECONDS}s)`,
     },
   },
   {
