@@ -27,6 +27,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # The edge's request counts: the mtail program run over log lines as Docker writes them.
 command -v mtail >/dev/null 2>&1 || missing+=(mtail)
+# The prober's TLS module over a certificate like the program's self-signed one (CertificateNotIssued).
+command -v prometheus-blackbox-exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "The tests need these Debian packages: ${missing[*]}" >&2

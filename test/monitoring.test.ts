@@ -6,14 +6,18 @@
  * with its labels and summary, and not before.
  */
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../planning/config";
 import { alertmanagerConfig } from "../planning/monitoring/alertmanager";
 import { alertRules, alertRulesFile } from "../planning/monitoring/alerts";
-import { blackboxConfig } from "../planning/monitoring/prometheus";
+import { BLACKBOX_MODULES, blackboxConfig } from "../planning/monitoring/prometheus";
+import { SELF_SIGNED_ORGANIZATION } from "../planning/edge/acmeClient";
 import { allContainers, planStack } from "../planning/stack/topology";
 import { devConfigWith, rawOf } from "./support/configs";
+import { freePorts } from "./support/net";
+import { start, stop, waitUntil } from "./support/process";
 import { RULE_TEST_SETTINGS, toolDir } from "./support/promtool";
 import { swarmDevConfig } from "./support/swarmConfigs";
 
@@ -336,5 +340,76 @@ describe("the alert rules, under promtool test rules", () => {
       ],
     );
     expect(result.status, result.output).toBe(0);
+  });
+
+  it("CertificateNotIssued fires when the edge still serves the program's self-signed stand-in after 30 minutes, as the real prober reads it", async () => {
+    // The stand-in as the program makes it (subject O=SELF_SIGNED_ORGANIZATION), served over TLS
+    // on 127.0.0.1, read by Debian's blackbox exporter with the edge's own module.
+    const certDir = path.join(dir, "stand-in");
+    fs.mkdirSync(certDir, { recursive: true });
+    const files = { certificate: path.join(certDir, "cert.pem"), key: path.join(certDir, "key.pem") };
+    const openssl = tool("openssl", [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365"],
+      ...["-subj", `/O=${SELF_SIGNED_ORGANIZATION}/CN=localhost`, "-keyout", files.key, "-out", files.certificate],
+    ]);
+    expect(openssl.status, openssl.output).toBe(0);
+    const server = https.createServer(
+      { cert: fs.readFileSync(files.certificate), key: fs.readFileSync(files.key) },
+      (_req, res) => res.end("ok"),
+    );
+    const [serverPort, proberPort] = await freePorts(2);
+    await new Promise<void>((resolve) => server.listen(serverPort, "127.0.0.1", resolve));
+    fs.writeFileSync(path.join(dir, "blackbox.yml"), blackboxConfig("localhost"));
+    const prober = start("prometheus-blackbox-exporter", [
+      `--config.file=${path.join(dir, "blackbox.yml")}`,
+      `--web.listen-address=127.0.0.1:${proberPort}`,
+    ]);
+    let issuer = "";
+    try {
+      const probe = `http://127.0.0.1:${proberPort}/probe?module=${BLACKBOX_MODULES.tls}&target=127.0.0.1:${serverPort}`;
+      await waitUntil("the prober to read the stand-in's chain", async () => {
+        const text = await (await fetch(probe)).text();
+        issuer = /probe_ssl_last_chain_info\{[^}]*issuer="([^"]*)"/.exec(text)?.[1] ?? "";
+        return issuer !== "";
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}; the prober said: ${prober.output()}`);
+      });
+    } finally {
+      await stop(prober);
+      server.close();
+    }
+    // The series as Prometheus keeps it from the edge's TLS job: the rule reads that issuer.
+    const chain = (from: string) =>
+      `probe_ssl_last_chain_info{job="edge-tls", stack="dev", instance="e", issuer="${from}", fingerprint_sha256="ab"}`;
+    const issued = "CN=Pebble Intermediate CA 5bd8b0,O=Pebble";
+    const summary =
+      "The edge of stack dev still serves its self-signed stand-in: edge.acme has not obtained a certificate (see the acme container's logs)";
+    const result = runRuleTest(
+      [
+        { series: chain(issuer), values: "1x200" },
+        { series: chain(issued).replace('instance="e"', 'instance="other"'), values: "1x200" },
+      ],
+      [
+        { eval_time: "25m", alertname: "CertificateNotIssued", exp_alerts: [] },
+        {
+          eval_time: "35m",
+          alertname: "CertificateNotIssued",
+          exp_alerts: [
+            {
+              exp_labels: {
+                job: "edge-tls",
+                stack: "dev",
+                instance: "e",
+                issuer,
+                fingerprint_sha256: "ab",
+                severity: "critical",
+              },
+              exp_annotations: { summary },
+            },
+          ],
+        },
+      ],
+    );
+    expect(result.status, `${result.output}\nissuer as the prober read it: ${issuer}`).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { SELF_SIGNED_ORGANIZATION } from "../../planning/edge/acmeClient";
 
 /** A PEM certificate chain and its key. */
 export interface TlsMaterial {
@@ -23,7 +24,7 @@ export function tlsMaterial(name: string, source: TlsSource, parent: pulumi.Reso
     `${name}-tls-cert`,
     {
       privateKeyPem: key.privateKeyPem,
-      subject: { commonName: hostname, organization: "SectorWars dev" },
+      subject: { commonName: hostname, organization: SELF_SIGNED_ORGANIZATION },
       dnsNames: [...new Set([hostname, "localhost"])],
       ipAddresses: ["127.0.0.1"],
       validityPeriodHours: 24 * 365,

@@ -21,6 +21,13 @@ import { shellQuote } from "../shell";
 import { type ContainerPlan, type PlanContext, core, joinName } from "../stack/containers";
 import type { HealthcheckPlan } from "../stack/healthchecks";
 
+/**
+ * The organization of the self-signed certificate the program makes when none is pasted (dev, and
+ * edge.acme's stand-in until the first certificate arrives): how the monitoring tells the stand-in
+ * from an issued certificate (CertificateNotIssued).
+ */
+export const SELF_SIGNED_ORGANIZATION = "SectorWars dev";
+
 /** Where things are, in the ACME client's container and in nginx's. */
 export const ACME_PATHS = {
   /** The ACME volume in the client: lego's --path (accounts/, certificates/) and what it publishes. */

@@ -10,7 +10,8 @@ import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
 import { CONTAINER_SERIES, TASK_SLOT_LABEL } from "./containers";
 import { EDGE_SERIES } from "./edgeLog";
 import { EXPORTER_JOBS, JOBS_FOUND_BY_NAME, WAL_WAITING_SERIES } from "./exporters";
-import { JOBS } from "./prometheus";
+import { JOBS, escapeRegex } from "./prometheus";
+import { SELF_SIGNED_ORGANIZATION } from "../edge/acmeClient";
 
 /** How long a probe must fail before anyone is told: one or two failed probes are a blip, not an outage. */
 export const DOWN_FOR = "1m";
@@ -260,11 +261,29 @@ const renewalOverdue = (dueSeconds: number): AlertRule => ({
   },
 });
 
+/**
+ * With edge.acme, the edge serves the program's self-signed stand-in until the first certificate
+ * arrives, normally within a minute of the first deploy; still served after NOT_ISSUED_FOR, every
+ * player's browser refuses the site and no renewal alert would say why for months.
+ */
+export const NOT_ISSUED_FOR = "30m";
+const certificateNotIssued: AlertRule = {
+  alert: "CertificateNotIssued",
+  // The blackbox exporter's issuer label reads like "CN=localhost,O=SectorWars dev".
+  expr: `probe_ssl_last_chain_info{job="${JOBS.edge}", issuer=~".*O=${escapeRegex(SELF_SIGNED_ORGANIZATION)}(,.*)?"}`,
+  for: NOT_ISSUED_FOR,
+  labels: { severity: "critical" },
+  annotations: {
+    summary:
+      "The edge of stack {{ $labels.stack }} still serves its self-signed stand-in: edge.acme has not obtained a certificate (see the acme container's logs)",
+  },
+};
+
 export function alertRules(settings: AlertSettings): AlertRule[] {
   return [
     ...RULES,
     ...(settings.walWaitLimitSeconds === null ? [] : [walArchiveBehind(settings.walWaitLimitSeconds)]),
-    ...(settings.renewalDueSeconds === null ? [] : [renewalOverdue(settings.renewalDueSeconds)]),
+    ...(settings.renewalDueSeconds === null ? [] : [renewalOverdue(settings.renewalDueSeconds), certificateNotIssued]),
   ];
 }
 
