@@ -18,7 +18,7 @@
 import { LABEL_REGION, LABEL_ROLE, LABEL_STACK } from "../roles";
 import type { ContainerPlan } from "../stack/containers";
 import { monitoringHealthcheck } from "../stack/healthchecks";
-import { SERIES_LABELS, type ScrapeTarget, escapeRegex, seriesLabels } from "./prometheus";
+import { SERIES_LABELS, type ScrapeTarget, escapeRegex, everyAddressOf, seriesLabels } from "./prometheus";
 
 export const CONTAINERS_PORT = 8080;
 export const CONTAINERS_JOB = "containers";
@@ -100,8 +100,7 @@ export function containersTarget(plan: ContainerPlan): ScrapeTarget {
   });
   return {
     job: CONTAINERS_JOB,
-    // A global service in swarm mode: each node's task by its own address.
-    everyAddressOf: { name: plan.hostname, port: plan.port },
+    ...everyAddressOf(plan),
     labels: seriesLabels(plan.labels, plan.role),
     metricRelabel: [
       { source_labels: [seriesLabelOf(LABEL_STACK)], regex: escapeRegex(stack), action: "keep" },

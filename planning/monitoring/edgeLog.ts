@@ -21,7 +21,7 @@ import { EDGE_LOG_STATUS_TO_REGION } from "../edge/nginx";
 import { LABEL_ROLE, LABEL_STACK } from "../roles";
 import type { ContainerPlan } from "../stack/containers";
 import type { HealthcheckPlan } from "../stack/healthchecks";
-import { SERIES_LABELS, type ScrapeTarget, escapeRegex, seriesLabels } from "./prometheus";
+import { SERIES_LABELS, type ScrapeTarget, escapeRegex, everyAddressOf, seriesLabels } from "./prometheus";
 
 /**
  * What the reader's log directory holds: the edge container's own directory (one host), or every
@@ -149,7 +149,7 @@ export function edgeLogProgram(scope: EdgeLogScope): string {
 export function edgeLogTarget(plan: ContainerPlan): ScrapeTarget {
   return {
     job: EDGE_LOG_JOB,
-    everyAddressOf: { name: plan.hostname, port: plan.port },
+    ...everyAddressOf(plan),
     labels: { ...seriesLabels(plan.labels, plan.role), [SERIES_LABELS.role]: EDGE_ROLE },
   };
 }

@@ -20,7 +20,7 @@ import {
   type EdgeLogScope,
   edgeLogTarget,
 } from "./edgeLog";
-import { type ScrapeTarget, seriesLabels } from "./prometheus";
+import { type ScrapeTarget, everyAddressOf, seriesLabels } from "./prometheus";
 import {
   CONTAINERS_HEALTHCHECK,
   CONTAINERS_JOB,
@@ -255,8 +255,7 @@ export function exporterTargets(plan: ExportersPlan): ScrapeTarget[] {
     { job: EXPORTER_JOBS.redis, address: at(plan.redis), labels: seriesLabels(plan.redis.watches.labels, "redis") },
     {
       job: EXPORTER_JOBS.host,
-      // A global service in swarm mode: each node's task by its own address.
-      everyAddressOf: { name: plan.host.hostname, port: plan.host.port },
+      ...everyAddressOf(plan.host),
       // It watches the host, which has no container of its own to take a role from.
       labels: { ...seriesLabels(plan.host.labels, plan.host.role), role: "host" },
     },

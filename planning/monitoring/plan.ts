@@ -12,7 +12,14 @@ import { renewalDueSeconds } from "../edge/acmeClient";
 import { maxArchiveWaitSeconds } from "../status/archive";
 import type { AlertSettings } from "./alerts";
 import { type ExportersPlan, type WatchedDatabase, exporterTargets, planExporters } from "./exporters";
-import { MONITORING_PORTS, type Probe, type ScrapeTarget, healthProbes, seriesLabels } from "./prometheus";
+import {
+  MONITORING_PORTS,
+  type Probe,
+  type ScrapeTarget,
+  everyAddressOf,
+  healthProbes,
+  seriesLabels,
+} from "./prometheus";
 
 /** The game APIs' own metrics (monitoring.apiMetricsPath): the scrape job. */
 export const API_METRICS_JOB = "api";
@@ -122,8 +129,7 @@ function apiMetricsTargets(apis: readonly ContainerPlan[], path: string | undefi
   if (path === undefined) return [];
   return apis.map((api) => ({
     job: API_METRICS_JOB,
-    // Each of its addresses: a swarm service's tasks, each scraped on its own (endpoint mode dnsrr).
-    everyAddressOf: { name: api.hostname, port: api.port },
+    ...everyAddressOf(api),
     labels: seriesLabels(api.labels, api.role),
     metricsPath: path,
   }));

@@ -61,6 +61,18 @@ export type ScrapeTarget = {
   metricsPath?: string;
 } & ({ address: string } | { everyAddressOf: { name: string; port: number } });
 
+/**
+ * Every address a container's host name answers with, at its port: a swarm service's tasks (a
+ * global service's on each node, a replicated one's each), each scraped on its own; one host's
+ * container alone.
+ */
+export const everyAddressOf = (c: {
+  hostname: string;
+  port: number;
+}): { everyAddressOf: { name: string; port: number } } => ({
+  everyAddressOf: { name: c.hostname, port: c.port },
+});
+
 /** The container labels (com.sectorwars.*) as the series labels the rules read. */
 export function seriesLabels(labels: Record<string, string>, role: Role): Record<string, string> {
   const region = labels[LABEL_REGION];
