@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../planning/config";
 import {
   EXPORTER_PASSWORD_FILE,
+  NEWEST_BASE_BACKUP_SQL,
   exporterTargets,
   postgresExporterEnv,
   redisExporterAddress,
@@ -288,17 +289,57 @@ describe("the exporters' alerts, under promtool test rules", () => {
     );
     expect(result.status, result.output).toBe(0);
   });
+  it("BaseBackupTooOld fires when the newest base backup is older than the limit for a minute, and a new backup clears it", () => {
+    // A backup that ended at 0, the next at 16m; the limit is 10 minutes.
+    const result = runRuleTest(
+      [{ series: `pg_base_backup_newest_time_seconds{${orionDb}}`, values: "0x63 960x20" }],
+      [
+        { eval_time: "10m45s", alertname: "BaseBackupTooOld", exp_alerts: [] },
+        {
+          eval_time: "11m15s",
+          alertname: "BaseBackupTooOld",
+          exp_alerts: [
+            {
+              exp_labels: { ...labels(orionDb), severity: "critical" },
+              exp_annotations: {
+                summary:
+                  "The newest base backup of region-db of region orion in stack dev is 11m 15s old (limit 600 s): does the backup schedule run? (journalctl -u sectorwars-backup-dev)",
+              },
+            },
+          ],
+        },
+        { eval_time: "16m15s", alertname: "BaseBackupTooOld", exp_alerts: [] },
+      ],
+    );
+    expect(result.status, result.output).toBe(0);
+  });
 });
 
-describe("the WAL rule's limit", () => {
-  it("is status's (two archive timeouts, at least a minute) where the stack archives, and absent where it does not", () => {
+describe("the backup rules' limits", () => {
+  const archiving = (backup: object = {}) => {
     const repository = { url: "s3:https://s3.example.com/sectorwars-bk/dev", archiveTimeoutSeconds: 45 };
-    const raw = { ...rawOf(devConfigWith(REGIONS)), monitoring: { enabled: true }, backup: { repository } };
-    const archiving = planStack(
-      parseConfig(raw, { presentSecrets: new Set(["backupRepositoryPassword", "backupRepositoryCredentials"]) }),
-      "dev",
-    );
-    expect(archiving.monitoring?.alerts.walWaitLimitSeconds).toBe(90);
+    const raw = { ...rawOf(devConfigWith(REGIONS)), monitoring: { enabled: true }, backup: { repository, ...backup } };
+    const presentSecrets = new Set(["backupRepositoryPassword", "backupRepositoryCredentials"] as const);
+    return planStack(parseConfig(raw, { presentSecrets }), "dev").monitoring;
+  };
+
+  it("WAL's is status's (two archive timeouts, at least a minute) where the stack archives, and absent where it does not", () => {
+    expect(archiving()?.alerts.walWaitLimitSeconds).toBe(90);
     expect(exportersOf().plan.monitoring?.alerts.walWaitLimitSeconds).toBeNull();
+  });
+
+  it.each([
+    ["a daily schedule", { schedule: "daily" }, 26 * 3600],
+    ["an hourly one", { schedule: "hourly" }, 3 * 3600],
+    ["no schedule (nothing promises backups)", { schedule: "off" }, null],
+  ])("the base backup's is status's --max-backup-age, with %s", (_what, backup, limit) => {
+    expect(archiving(backup)?.alerts.backupAgeLimitSeconds).toBe(limit);
+  });
+
+  it("the base backup's is absent, and so is its query, where the stack does not archive", () => {
+    const { plan } = exportersOf();
+    expect(plan.monitoring?.alerts.backupAgeLimitSeconds).toBeNull();
+    expect(plan.monitoring?.exporters.databaseQueries).not.toContain("pg_base_backup");
+    expect(archiving()?.exporters.databaseQueries).toContain(`pg_base_backup:\n  query: ${NEWEST_BASE_BACKUP_SQL}\n`);
   });
 });

@@ -15,11 +15,11 @@ import { alertRules, alertRulesFile } from "../planning/monitoring/alerts";
 import { BLACKBOX_MODULES, blackboxConfig } from "../planning/monitoring/prometheus";
 import { SELF_SIGNED_ORGANIZATION } from "../planning/edge/acmeClient";
 import { allContainers, planStack } from "../planning/stack/topology";
-import { devConfigWith, rawOf } from "./support/configs";
+import { PROD_SECRET_KEYS, devConfigWith, rawOf } from "./support/configs";
 import { freePorts } from "./support/net";
 import { start, stop, waitUntil } from "./support/process";
 import { RULE_TEST_SETTINGS, toolDir } from "./support/promtool";
-import { swarmDevConfig } from "./support/swarmConfigs";
+import { REGISTRY_IMAGES, swarmDevConfig } from "./support/swarmConfigs";
 
 const { dir, tool, runRuleTest, checkPrometheusConfig, remove } = toolDir();
 afterAll(remove);
@@ -153,8 +153,22 @@ describe("sectorwars:monitoring", () => {
     ]);
   });
 
-  it("is off in swarm mode unless set, even in prod", () => {
-    expect(problemsOf({ ...rawOf(swarmDevConfig()), environment: "prod" }).join("\n")).not.toContain("monitoring");
+  // Real image references (prod refuses the probe), the rest of the dev stack file.
+  const oneHost: Record<string, unknown> = { ...dev, images: REGISTRY_IMAGES };
+  it.each([
+    { label: "prod on one host", raw: { ...oneHost, environment: "prod" }, enabled: true },
+    { label: "prod in swarm mode", raw: { ...rawOf(swarmDevConfig()), environment: "prod" }, enabled: true },
+    { label: "dev on one host", raw: oneHost, enabled: false },
+    { label: "dev in swarm mode", raw: rawOf(swarmDevConfig()), enabled: false },
+    { label: "prod set off", raw: { ...oneHost, environment: "prod", monitoring: { enabled: false } }, enabled: false },
+    { label: "dev set on", raw: { ...oneHost, monitoring: { enabled: true } }, enabled: true },
+  ])("is on by default in prod, off in dev: $label -> $enabled", ({ raw, enabled }) => {
+    expect(parseConfig(raw, { presentSecrets: PROD_SECRET_KEYS }).monitoring.enabled).toBe(enabled);
+    // Monitoring on in prod demands the webhook; every other secret prod asks for is there.
+    const presentSecrets = new Set([...PROD_SECRET_KEYS].filter((key) => key !== "monitoringAlertWebhook"));
+    const withoutWebhook = () => parseConfig(raw, { presentSecrets });
+    if (enabled && raw["environment"] === "prod") expect(withoutWebhook).toThrow("monitoringAlertWebhook: required");
+    else expect(withoutWebhook).not.toThrow();
   });
 });
 
@@ -186,13 +200,16 @@ describe("the files, checked by Prometheus's and Alertmanager's own tools", () =
 describe("the alert rules, under promtool test rules", () => {
   it.each([
     ["a stack that archives WAL and renews its certificate", RULE_TEST_SETTINGS],
-    ["one that does neither", { walWaitLimitSeconds: null, renewalDueSeconds: null }],
+    ["one that does neither", { walWaitLimitSeconds: null, backupAgeLimitSeconds: null, renewalDueSeconds: null }],
   ])("passes promtool check rules, for %s", (_what, settings) => {
     fs.writeFileSync(path.join(dir, "rules.yml"), alertRulesFile(settings));
     const checked = tool("promtool", ["check", "rules", "rules.yml"]);
     expect(checked.output).toContain(`SUCCESS: ${alertRules(settings).length} rules found`);
     expect(alertRules(settings).some((r) => r.alert === "WalArchiveBehind")).toBe(
       settings.walWaitLimitSeconds !== null,
+    );
+    expect(alertRules(settings).some((r) => r.alert === "BaseBackupTooOld")).toBe(
+      settings.backupAgeLimitSeconds !== null,
     );
   });
 

@@ -13,6 +13,12 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { imageCheckCommand } from "../planning/backup/archive";
 import {
+  BASE_BACKUP_SERIES,
+  NEWEST_BASE_BACKUP_SQL,
+  WAL_WAITING_SERIES,
+  postgresExporterQueries,
+} from "../planning/monitoring/exporters";
+import {
   type ArchiveLab,
   LAB_DATABASE as DATABASE,
   LAB_STANZA as STANZA,
@@ -52,10 +58,24 @@ it("restores a lost database to a second between two writes, and all it archived
   docker(["volume", "create", ...labelArgs(RUN, {}), volume]);
   lab.startDb(db, volume);
   await lab.waitReady(db);
+  // The database exporter's record of the newest base backup (BaseBackupTooOld reads it).
+  const newestBaseBackup = () => lab.psql(db, NEWEST_BASE_BACKUP_SQL);
+  expect(newestBaseBackup(), "a base backup on record before any was taken").toBe("");
   for (const step of [["stanza-create"], ["backup", "--type=full"]]) {
     const result = lab.pgbackrest(db, step);
     expect(result.status, `pgbackrest ${step.join(" ")}: ${result.stdout}${result.stderr}`).toBe(0);
   }
+  const backupEnded = Number(newestBaseBackup());
+  expect(
+    Date.now() / 1000 - backupEnded,
+    "seconds since the full backup ended, as the database records it",
+  ).toBeLessThan(15);
+  // The exporter with the queries of a stack that archives gives it to Prometheus as is.
+  const metrics = await lab.exporterMetrics(`${db}_exporter`, db, postgresExporterQueries({ archiving: true }));
+  const value = (series: string) =>
+    Number(new RegExp(`^${series}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+  expect(value(BASE_BACKUP_SERIES), `${BASE_BACKUP_SERIES} in\n${metrics}`).toBe(backupEnded);
+  expect(value(WAL_WAITING_SERIES), WAL_WAITING_SERIES).toBe(0);
 
   lab.psql(db, "create table moves (id int primary key, at timestamptz not null default clock_timestamp())");
   // One transaction per row (COMMIT inside DO), 200 ms apart, a 3 s pause after row 20.
@@ -79,6 +99,8 @@ it("restores a lost database to a second between two writes, and all it archived
     60_000,
   );
   const pauseStart = lab.psql(db, `select at from moves where id = ${BEFORE_PAUSE}`);
+  expect(lab.psql(db, "select archived_count > 2 from pg_stat_archiver"), "WAL archived since the backup").toBe("t");
+  expect(Number(newestBaseBackup()), "the backup's end, still on record after WAL was archived").toBe(backupEnded);
   const target = lab.psql(db, `select (at + interval '1.5 seconds')::text from moves where id = ${BEFORE_PAUSE}`);
 
   // The host is lost while the writer runs: no shutdown, no final archive, no volume.

@@ -16,7 +16,6 @@ import {
   NODE_EXPORTER_COMMAND,
   POSTGRES_EXPORTER_QUERIES_FILE,
   postgresExporterEnv,
-  postgresExporterQueries,
   redisExporterAddress,
   redisExporterPasswordFile,
 } from "../../planning/monitoring/exporters";
@@ -78,7 +77,7 @@ export function declareExporters(name: string, args: ExporterArgs, parent: pulum
           },
           {
             path: POSTGRES_EXPORTER_QUERIES_FILE,
-            content: postgresExporterQueries(),
+            content: plan.databaseQueries,
             secret: false,
             object: { resourceName: `${id}-queries`, stableName: `${exporter.containerName}_queries` },
           },

@@ -23,14 +23,14 @@ const duration = (units: string, example: string) =>
 
 export const monitoringSchema = z
   .strictObject({
-    // Its default depends on environment and orchestrator: resolveConfig fills it in (monitoringEnabledFor).
+    // Its default depends on the environment: resolveConfig fills it in (monitoringEnabledFor).
     enabled: flag
       .optional()
       .describe(
         "Prometheus, Alertmanager, a blackbox prober and exporters in the stack: every game service's health and the edge's " +
           "certificate are probed, every database, Redis and the Docker data root's disk scraped (in swarm mode every " +
-          "node's), each region's requests at the edge counted (one host), alerts go to the secret monitoringAlertWebhook. " +
-          "Unset: on in prod on one host, off in dev and in swarm mode.",
+          "node's), each region's requests at the edge counted, alerts go to the secret monitoringAlertWebhook. " +
+          "Unset: on in prod (one host and swarm mode), off in dev.",
       ),
     scrapeInterval: duration("sm", "15s")
       .default(monitoring.scrapeInterval)
@@ -55,12 +55,10 @@ export const monitoringSchema = z
   .describe("Metrics and alerts (docs/monitoring.md).");
 
 /**
- * monitoring.enabled when the stack does not set it: prod on one host is watched; dev is not, nor
- * is swarm mode, where turning it on brings Prometheus's volume to its node (an explicit choice).
+ * monitoring.enabled when the stack does not set it: prod is watched, on one host and in swarm mode
+ * (where Prometheus's volume goes to swarm.placement.monitoring, else homeNode, as a database's);
+ * dev is not, where nobody would read the alerts.
  */
-export function monitoringEnabledFor(
-  given: { environment: Environment; orchestrator: "docker" | "swarm" },
-  configured: boolean | undefined,
-): boolean {
-  return configured ?? (given.environment === "prod" && given.orchestrator === "docker");
+export function monitoringEnabledFor(given: { environment: Environment }, configured: boolean | undefined): boolean {
+  return configured ?? given.environment === "prod";
 }

@@ -9,9 +9,10 @@ import { stringify } from "yaml";
 import { DEFAULT_MIN_FREE_PERCENT } from "../status/disk";
 import { CONTAINER_SERIES, TASK_SLOT_LABEL } from "./containers";
 import { EDGE_SERIES } from "./edgeLog";
-import { EXPORTER_JOBS, JOBS_FOUND_BY_NAME, WAL_WAITING_SERIES } from "./exporters";
+import { BASE_BACKUP_SERIES, EXPORTER_JOBS, JOBS_FOUND_BY_NAME, WAL_WAITING_SERIES } from "./exporters";
 import { JOBS, escapeRegex } from "./prometheus";
 import { SELF_SIGNED_ORGANIZATION } from "../edge/acmeClient";
+import { scheduleUnitName } from "../backup/schedule";
 
 /** How long a probe must fail before anyone is told: one or two failed probes are a blip, not an outage. */
 export const DOWN_FOR = "1m";
@@ -74,6 +75,12 @@ export interface AlertSettings {
    * timeouts); null: the stack does not archive, and there is no rule.
    */
   walWaitLimitSeconds: number | null;
+  /**
+   * How old a database's newest base backup may be (backup.repository with backup.schedule:
+   * `npm run status`'s default --max-backup-age, the schedule's period and two hours); null: the
+   * stack does not archive, or no schedule promises backups, and there is no rule.
+   */
+  backupAgeLimitSeconds: number | null;
   /**
    * With edge.acme: the certificate the edge serves should have been renewed by the time this
    * little of it is left (planning/edge/acmeClient.ts renewalDueSeconds); null: the certificate
@@ -247,6 +254,21 @@ const walArchiveBehind = (limitSeconds: number): AlertRule => ({
 });
 
 /**
+ * Every backup run (the schedule's, and the one before a database changes) takes a base backup
+ * into the repository; none for longer than the schedule promises means the runs fail or do not
+ * run, and a restore would replay ever more WAL (and retention keeps WAL back to the last one).
+ */
+const baseBackupTooOld = (limitSeconds: number): AlertRule => ({
+  alert: "BaseBackupTooOld",
+  expr: `time() - ${BASE_BACKUP_SERIES}{job="${EXPORTER_JOBS.postgres}"} > ${limitSeconds}`,
+  for: DOWN_FOR,
+  labels: { severity: "critical" },
+  annotations: {
+    summary: `The newest base backup of ${where} is {{ $value | humanizeDuration }} old (limit ${limitSeconds} s): does the backup schedule run? (journalctl -u ${scheduleUnitName("{{ $labels.stack }}")})`,
+  },
+});
+
+/**
  * The ACME client renews long before CertificateExpiresSoon: a certificate still served past its
  * renewal means the renewals fail (or nginx refused the new one), weeks before anyone must act.
  */
@@ -283,6 +305,7 @@ export function alertRules(settings: AlertSettings): AlertRule[] {
   return [
     ...RULES,
     ...(settings.walWaitLimitSeconds === null ? [] : [walArchiveBehind(settings.walWaitLimitSeconds)]),
+    ...(settings.backupAgeLimitSeconds === null ? [] : [baseBackupTooOld(settings.backupAgeLimitSeconds)]),
     ...(settings.renewalDueSeconds === null ? [] : [renewalOverdue(settings.renewalDueSeconds), certificateNotIssued]),
   ];
 }

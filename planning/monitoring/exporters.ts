@@ -53,9 +53,21 @@ export const JOBS_FOUND_BY_NAME = [EXPORTER_JOBS.host, EXPORTER_JOBS.containers,
 /** Where the database's and Redis' exporters read their password (a secret file the program uploads). */
 export const EXPORTER_PASSWORD_FILE = "/etc/sectorwars/exporter-password";
 
-/** The database exporter's own query (--extend.query-path), and the series it gives. */
+/** The database exporter's own queries (--extend.query-path), and the series they give. */
 export const POSTGRES_EXPORTER_QUERIES_FILE = "/etc/sectorwars/exporter-queries.yml";
 export const WAL_WAITING_SERIES = "pg_archive_oldest_waiting_seconds";
+export const BASE_BACKUP_SERIES = "pg_base_backup_newest_time_seconds";
+
+/**
+ * When the newest base backup of this database ended, as epoch seconds; no row when none is on
+ * record. pgBackRest's backups stop with pg_backup_stop, which writes a backup history file
+ * (`<segment>.<offset>.backup`) into pg_wal and, with archiving on, keeps the newest there until
+ * the next backup removes it: its modification time is the backup's end. The database knows it,
+ * so the database's own exporter reports it and no exporter needs the repository's key.
+ * pg_ls_waldir() is for superusers and pg_monitor; the exporter logs in as the owner.
+ */
+export const NEWEST_BASE_BACKUP_SQL =
+  "SELECT extract(epoch FROM max(modification))::bigint AS newest_time_seconds FROM pg_ls_waldir() WHERE name LIKE '%.backup' HAVING count(*) > 0";
 
 /** What a database's exporter needs of it: its name on its network, its database, its owner. */
 export interface WatchedDatabase {
@@ -91,6 +103,8 @@ export interface ExportersPlan {
   edgeRequests: ContainerPlan & { scope: EdgeLogScope };
   /** cAdvisor: every container's CPU, memory and restarts (containers.ts); a global service in swarm mode. */
   containers: ContainerPlan;
+  /** The database exporters' queries file (postgresExporterQueries). */
+  databaseQueries: string;
 }
 
 function exporter(
@@ -174,6 +188,7 @@ export function planExporters(
       port: CONTAINERS_PORT,
       healthcheck: CONTAINERS_HEALTHCHECK,
     }),
+    databaseQueries: postgresExporterQueries({ archiving: ctx.config.backup.repository !== undefined }),
   };
 }
 
@@ -182,7 +197,9 @@ export function planExporters(
  * (which `docker inspect` shows); the traffic stays on the database's private network, where the
  * server offers no TLS (lib/pq would insist on it otherwise).
  */
-export function postgresExporterEnv(db: WatchedDatabase): Record<string, string> {
+export function postgresExporterEnv(
+  db: Pick<WatchedDatabase, "hostname" | "port" | "database" | "user">,
+): Record<string, string> {
   return {
     DATA_SOURCE_URI: `${db.hostname}:${db.port}/${db.database}?sslmode=disable`,
     DATA_SOURCE_USER: db.user,
@@ -191,26 +208,40 @@ export function postgresExporterEnv(db: WatchedDatabase): Record<string, string>
 }
 
 /**
- * The database exporter's own query: how long the oldest WAL segment has waited to be archived
+ * The database exporter's own queries. How long the oldest WAL segment has waited to be archived
  * (0 when none waits, as in a database that does not archive), the figure `npm run status` checks
  * against backup.repository's limit, as WAL_WAITING_SERIES. pg_stat_archiver's age of the last
- * archived segment would not do: an idle database archives nothing and loses nothing. The queries
- * file is deprecated upstream since 0.13 and still read by 0.15, the default image.
+ * archived segment would not do: an idle database archives nothing and loses nothing. With
+ * archiving (`archiving`), when the newest base backup ended, as BASE_BACKUP_SERIES (without it
+ * PostgreSQL keeps no record, and pgBackRest takes none). The queries file is deprecated upstream
+ * since 0.13 and still read by 0.15, the default image.
  */
-export function postgresExporterQueries(): string {
+export function postgresExporterQueries(options: { archiving: boolean }): string {
+  const gauge = (name: string, description: string) => ({ [name]: { usage: "GAUGE", description } });
   return stringify(
     {
       pg_archive: {
         query: `SELECT coalesce((${OLDEST_WAITING_SQL}), 0) AS oldest_waiting_seconds`,
         metrics: [
-          {
-            oldest_waiting_seconds: {
-              usage: "GAUGE",
-              description: "Seconds the oldest WAL segment has waited to be archived; 0 when none waits",
-            },
-          },
+          gauge(
+            "oldest_waiting_seconds",
+            "Seconds the oldest WAL segment has waited to be archived; 0 when none waits",
+          ),
         ],
       },
+      ...(options.archiving
+        ? {
+            pg_base_backup: {
+              query: NEWEST_BASE_BACKUP_SQL,
+              metrics: [
+                gauge(
+                  "newest_time_seconds",
+                  "When the newest base backup ended (Unix time); absent when none is on record",
+                ),
+              ],
+            },
+          }
+        : {}),
     },
     { lineWidth: 0 },
   );

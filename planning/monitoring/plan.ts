@@ -10,6 +10,7 @@ import { monitoringHealthcheck } from "../stack/healthchecks";
 import { healthPathOf, isGameService } from "../stack/services";
 import { renewalDueSeconds } from "../edge/acmeClient";
 import { maxArchiveWaitSeconds } from "../status/archive";
+import { defaultMaxBackupAgeSeconds } from "../status/backups";
 import type { AlertSettings } from "./alerts";
 import { type ExportersPlan, type WatchedDatabase, exporterTargets, planExporters } from "./exporters";
 import {
@@ -102,6 +103,7 @@ export function planMonitoring(ctx: PlanContext, watched: Watched): MonitoringPl
       walWaitLimitSeconds: config.backup.repository
         ? maxArchiveWaitSeconds(config.backup.repository.archiveTimeoutSeconds)
         : null,
+      backupAgeLimitSeconds: config.backup.repository ? defaultMaxBackupAgeSeconds(config.backup.schedule) : null,
       renewalDueSeconds: config.edge.acme ? renewalDueSeconds(config.edge.acme) : null,
     },
     images: Object.fromEntries(MONITORING_IMAGE_KEYS.map((key) => [key, config.images[key]])) as Record<

@@ -21,8 +21,14 @@ import {
   parseRepositoryUrl,
   pgbackrestConf,
 } from "../../planning/backup/archive";
+import {
+  EXPORTER_PASSWORD_FILE,
+  EXPORTER_PORTS,
+  POSTGRES_EXPORTER_QUERIES_FILE,
+  postgresExporterEnv,
+} from "../../planning/monitoring/exporters";
 import { POSTGRES_PASSWORD_FILE } from "../../planning/stack/postgres";
-import { PGDATA } from "../../planning/stack/topology";
+import { PGDATA, PORTS } from "../../planning/stack/topology";
 import { type TestRun, docker, removeLabelled, run } from "./docker";
 import { TEST_IMAGES } from "./images";
 import { labelArgs, postgresArgs, upload } from "./platformContainers";
@@ -34,6 +40,9 @@ export const LAB_USER = "region_orion_user";
 export const LAB_DATABASE = "region_orion";
 const PASSWORD = "PitrTestPassword0123456789abcdef";
 const { dir: CONF_DIR, ca: CA_IN_CONTAINER } = PGBACKREST_PATHS;
+const EXPORTER_FILES_DIR = path.posix.dirname(EXPORTER_PASSWORD_FILE);
+if (path.posix.dirname(POSTGRES_EXPORTER_QUERIES_FILE) !== EXPORTER_FILES_DIR)
+  throw new Error("the exporter's files are no longer in one directory: copy them one by one");
 
 export interface ArchiveLab {
   s3: S3Server;
@@ -44,6 +53,12 @@ export interface ArchiveLab {
    * (pgBackRest reads PGBACKREST_<OPTION> as options).
    */
   startDb(name: string, volume: string, options?: { env?: Record<string, string> }): void;
+  /**
+   * The platform's database exporter (its variables, the password file it reads, `queries` as its
+   * queries file) on the lab's network, watching the database `db`: the text of its /metrics, once
+   * it reaches the database.
+   */
+  exporterMetrics(name: string, db: string, queries: string): Promise<string>;
   /** Until `name` accepts connections and is out of recovery. */
   waitReady(name: string, timeoutMs?: number): Promise<void>;
   query(container: string, sql: string): ReturnType<typeof run>;
@@ -112,6 +127,27 @@ export async function startArchiveLab(options: {
       ]);
       upload(work, name, POSTGRES_PASSWORD_FILE, PASSWORD);
       docker(["start", name]);
+    },
+    async exporterMetrics(name, db, queries) {
+      // Both files go in one directory, which the image lacks: copied in whole.
+      const dir = path.join(work, name, path.posix.basename(EXPORTER_FILES_DIR));
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, path.posix.basename(EXPORTER_PASSWORD_FILE)), PASSWORD, { mode: 0o444 });
+      fs.writeFileSync(path.join(dir, path.posix.basename(POSTGRES_EXPORTER_QUERIES_FILE)), queries, { mode: 0o444 });
+      const env = postgresExporterEnv({ hostname: db, port: PORTS.postgres, database: LAB_DATABASE, user: LAB_USER });
+      docker([
+        ...["create", "--name", name, ...labelArgs(testRun, {}), "--network", network],
+        ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+        TEST_IMAGES.postgresExporter,
+        `--extend.query-path=${POSTGRES_EXPORTER_QUERIES_FILE}`,
+      ]);
+      docker(["cp", dir, `${name}:${path.posix.dirname(EXPORTER_FILES_DIR)}/`]);
+      docker(["start", name]);
+      // The database's image has curl; the exporter's port is on the lab's network only.
+      const metrics = () =>
+        run("docker", ["exec", db, "curl", "-sf", `http://${name}:${EXPORTER_PORTS.postgres}/metrics`]);
+      await waitUntil(`${name} to reach ${db}`, () => /^pg_up 1$/m.test(metrics().stdout), 60_000);
+      return metrics().stdout;
     },
     async waitReady(name, timeoutMs = 60_000) {
       await waitUntil(

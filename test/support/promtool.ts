@@ -13,10 +13,16 @@ import { PROMETHEUS_PATHS, prometheusConfig } from "../../planning/monitoring/pr
 import type { MonitoringPlan } from "../../planning/stack/topology";
 
 /**
- * The rules under test: those of a stack that archives WAL, with a limit of two minutes, and renews
- * its certificate with edge.acme (30 days before expiry, checking every 12 hours: due at 29 days).
+ * The rules under test: those of a stack that archives WAL, with a limit of two minutes, takes a
+ * base backup at least every 10 minutes (a day and two hours in a daily schedule: the same rule,
+ * a test of minutes), and renews its certificate with edge.acme (30 days before expiry, checking
+ * every 12 hours: due at 29 days).
  */
-export const RULE_TEST_SETTINGS = { walWaitLimitSeconds: 120, renewalDueSeconds: 29 * 86400 };
+export const RULE_TEST_SETTINGS = {
+  walWaitLimitSeconds: 120,
+  backupAgeLimitSeconds: 600,
+  renewalDueSeconds: 29 * 86400,
+};
 
 export interface ToolDir {
   dir: string;
