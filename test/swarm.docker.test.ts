@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeOn } from "./support/engineSuites";
 import { type BackupManifest, MANIFEST_FILE } from "../planning/backup/manifest";
+import { waitForTasksCommand } from "../planning/swarm/commands";
 import { type TestRun, docker, newTestRun } from "./support/docker";
 import { TEST_IMAGES, ensureTestImages } from "./support/images";
 import { getAt, probeEchoOf } from "./support/net";
@@ -256,6 +257,51 @@ describeOn("swarm1", swarm, "swarm mode on a real single-node swarm", () => {
     expect(healthyTasks(name, on)).toHaveLength(2);
     expect(load.failures, `${load.failures.length} of ${load.ok + load.failures.length} requests failed`).toEqual([]);
   }, 600_000);
+
+  it("waits for a service's tasks as `pulumi up` does: through an update's monitor time, not at all after a rollback", () => {
+    const name = String(serviceNamed(v2, "region-orion-api").inputs.name);
+    const spec = (format: string) => docker(["service", "inspect", "--format", format, name], on).trim();
+    const files = spec(
+      "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}" +
+        "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}} {{end}}",
+    )
+      .split(/\s+/)
+      .filter(Boolean);
+    const running = spec("{{.Spec.TaskTemplate.ContainerSpec.Image}}");
+    /** The program's wait (waitForTasksCommand) for the service's two tasks at `image`, timed. */
+    const waitFor = (image: string) => {
+      const started = Date.now();
+      const script = waitForTasksCommand({ service: name, tasks: 2, image, files }, 120);
+      const r = spawnSync("sh", ["-c", script], { env: { ...process.env, DOCKER_HOST: node.host }, encoding: "utf8" });
+      return { status: r.status, output: `${r.stdout}${r.stderr}`, seconds: (Date.now() - started) / 1000 };
+    };
+    // The test before left the update rolled back: a wait for the image swarm refused fails at
+    // once, with swarm's reason; one for what the tasks run (a stack reverted) is done at once.
+    expect(spec("{{.UpdateStatus.State}}")).toBe("rollback_completed");
+    const refused = waitFor("sectorwars-test/probe:missing");
+    expect([refused.status, refused.output]).toEqual([
+      1,
+      expect.stringContaining(`${name}: swarm stopped the update (rollback_completed): `),
+    ]);
+    expect(refused.seconds, "seconds to tell of the rollback").toBeLessThan(5);
+    const reverted = waitFor(running);
+    expect([reverted.status, reverted.output]).toEqual([0, ""]);
+    expect(reverted.seconds).toBeLessThan(5);
+    // An update that keeps image and files: the old tasks match them, yet the wait lasts until
+    // swarm has replaced both and watched the last through its monitor time.
+    const oldTasks = healthyTasks(name, on);
+    docker(["service", "update", "--detach", "--no-resolve-image", "--env-add", "WAIT_TEST=1", name], on);
+    const through = waitFor(running);
+    expect([through.status, through.output]).toEqual([0, ""]);
+    expect(spec("{{.UpdateStatus.State}}"), "the update's state when the wait ended").toBe("completed");
+    const newTasks = healthyTasks(name, on);
+    expect(
+      newTasks.filter((id) => oldTasks.includes(id)),
+      "tasks the update had not replaced",
+    ).toEqual([]);
+    expect(newTasks).toHaveLength(2);
+    console.log(`swarm: the wait lasted ${through.seconds.toFixed(1)} s through a two-task start-first update`);
+  }, 300_000);
 
   it("fails requests when the same service runs one task and updates stop-first (the loop can tell)", async () => {
     const name = String(serviceNamed(v1, "region-orion-api").inputs.name);

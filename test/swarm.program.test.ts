@@ -235,13 +235,13 @@ describe("swarm mode, blast radius", () => {
     const radius = await radiusOf(config);
     const r = "region-vega";
     expect(namesOf(radius.created), describeRadius(radius)).toEqual(
-      [r, `${r}-api`, `${r}-database-url`, `${r}-db`, `${r}-db-password`, `${r}-db-password-secret`]
-        .concat([`${r}-db-password-sync`, `${r}-net`, `${r}-redis-url`])
+      [r, `${r}-api`, `${r}-api-converged`, `${r}-database-url`, `${r}-db`, `${r}-db-converged`, `${r}-db-password`]
+        .concat([`${r}-db-password-secret`, `${r}-db-password-sync`, `${r}-net`, `${r}-redis-url`])
         .sort(),
     );
     expect(namesOf(radius.deleted)).toEqual([]);
     // The new nginx.conf is a new config object; the edge service rolls onto it, and the up
-    // waits for its tasks (the provider does not for a global service).
+    // waits for its tasks.
     expect(radius.replaced.map((c) => `${c.name}: ${c.replaceKeys.join(",")}`).sort()).toEqual([
       "backups-run: triggers",
       "edge-conf: data,name",
@@ -261,7 +261,12 @@ describe("swarm mode, blast radius", () => {
     ]);
     expect(namesOf(radius.created)).toEqual(["images-registry-example-sectorwars-gameserver-1-1-0"]);
     expect(namesOf(radius.deleted)).toEqual(["images-registry-example-sectorwars-gameserver-1-0-0"]);
-    expect(radius.replaced.map((c) => c.name)).toEqual([]);
+    // The up waits for each API's tasks at the new image; no database's wait runs again.
+    expect(radius.replaced.map((c) => `${c.name}: ${c.replaceKeys.join(",")}`).sort()).toEqual([
+      "nexus-api-converged: triggers",
+      "region-default-api-converged: triggers",
+      "region-orion-api-converged: triggers",
+    ]);
     expect(run.ofType(COMMAND).length).toBeGreaterThan(0);
   });
 });

@@ -113,7 +113,7 @@ export class Archive extends pulumi.ComponentResource {
     return new command.local.Command(
       `${name}-archive`,
       db.command((container) => stanzaCommand({ container, stanza: plan.stanza, user: plan.user })),
-      { parent, dependsOn: [db.resource] },
+      { parent, dependsOn: [db.ready] },
     );
   }
 }

@@ -60,7 +60,7 @@ export class AcmeClient extends pulumi.ComponentResource {
         ],
         networks: [{ network: args.network, aliases: [] }],
       },
-      { parent: this, dependsOn: [args.edge.resource] },
+      { parent: this, dependsOn: [args.edge.ready] },
     );
     this.name = client.name;
     this.registerOutputs({ name: this.name });

@@ -255,7 +255,7 @@ export class EdgeProxy extends pulumi.ComponentResource {
           pulumi.all(upstreams.map((w) => w.resource.id)).apply((ids) => [...ids].sort().join(",")),
         ],
       },
-      { parent: this, dependsOn: [container.resource, ...upstreams.map((w) => w.resource)] },
+      { parent: this, dependsOn: [container.ready, ...upstreams.map((w) => w.ready)] },
     );
   }
 }

@@ -184,7 +184,7 @@ export function declareApiWithDatabase(
           db.logCommand((logs, n) => initCheckCommand(n, logs)),
           {
             parent,
-            dependsOn: [db.resource],
+            dependsOn: [db.ready],
           },
         );
 
@@ -198,7 +198,7 @@ export function declareApiWithDatabase(
       ...db.command((container) => psqlFromStdin(container, dbPlan.user, dbPlan.database)),
       stdin: pulumi.secret(password.result.apply((pw) => alterRolePasswordSql(dbPlan.user, pw))),
     },
-    { parent, dependsOn: [db.resource] },
+    { parent, dependsOn: [db.ready] },
   );
 
   const databaseUrl = pulumi.interpolate`postgresql://${dbPlan.user}:${password.result}@${dbPlan.hostname}:${dbPlan.port}/${dbPlan.database}`;
@@ -226,14 +226,14 @@ export function declareApiWithDatabase(
           REDIS_URL,
           ...backend.dockerEnvironment,
         })),
-        dependsOn: [db.resource, passwordSync, ...(initCheck ? [initCheck] : [])],
+        dependsOn: [db.ready, passwordSync, ...(initCheck ? [initCheck] : [])],
       })
     : undefined;
 
   const ownDependencies: pulumi.Resource[] = [
-    db.resource,
+    db.ready,
     passwordSync,
-    args.redis.resource,
+    args.redis.ready,
     ...(initCheck ? [initCheck] : []),
   ];
   const apiDependsOn: pulumi.Input<pulumi.Resource[]> = args.migration

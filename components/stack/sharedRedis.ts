@@ -31,7 +31,8 @@ export interface RedisAccess {
   /** REDIS_URL for one database index; a secret, since it carries the password. */
   url(db: number): pulumi.Output<string>;
   network: docker.Network;
-  resource: pulumi.Resource;
+  /** What to start after: Redis healthy (Deployed.ready). */
+  ready: pulumi.Resource;
 }
 
 /**
@@ -44,7 +45,7 @@ export class SharedRedis extends pulumi.ComponentResource implements RedisAccess
   public readonly serverName: pulumi.Output<string>;
   public readonly network: docker.Network;
   public readonly volumeName: pulumi.Output<string>;
-  public readonly resource: pulumi.Resource;
+  public readonly ready: pulumi.Resource;
   /** Its password (a secret): the APIs get it inside their URLs, the exporter as a file. */
   public readonly password: pulumi.Output<string>;
   private readonly hostname: string;
@@ -97,7 +98,7 @@ export class SharedRedis extends pulumi.ComponentResource implements RedisAccess
       },
       parent,
     );
-    this.resource = server.resource;
+    this.ready = server.ready;
     this.password = password.result;
     this.hostname = plan.hostname;
     this.port = plan.port;

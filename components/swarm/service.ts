@@ -8,7 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { base64, contentAddressedName } from "../../planning/swarm/secrets";
 import { waitForTasksCommand } from "../../planning/swarm/commands";
-import { type SwarmServicePlan, type UpdatePolicy, serviceDuration } from "../../planning/swarm/services";
+import type { SwarmServicePlan, UpdatePolicy } from "../../planning/swarm/services";
 import { type BackupBefore, dependencies, labelList } from "../stack/dockerResources";
 
 /** A file a task reads: a Docker secret or config, mounted read-only at `file`. */
@@ -49,8 +49,14 @@ export interface SwarmServiceArgs {
   hostPaths?: { source: pulumi.Input<string>; target: string }[];
   /** Data-holding services: the backup runs first whenever this service's spec changes. */
   backupBefore?: BackupBefore;
-  /** DOCKER_HOST of a manager, for a global service: where its convergence is waited for (plan.converge). */
-  dockerEnvironment?: Record<string, string>;
+  /** DOCKER_HOST of a manager: where the wait for the service's tasks runs. */
+  dockerEnvironment: Record<string, string>;
+}
+
+/** A declared service, and what its dependents wait for: its tasks healthy at the declared spec. */
+export interface DeclaredService {
+  service: docker.Service;
+  converged: command.local.Command;
 }
 
 /** How long `pulumi up` waits for a service to converge (all tasks healthy). */
@@ -88,7 +94,11 @@ const policy = (p: UpdatePolicy) => ({
  * - No no-new-privileges: the provider's container spec has no field for it (the container
  *   plan's securityOpts are not sent); the dropped capabilities and read-only roots are.
  */
-export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.CustomResourceOptions): docker.Service {
+export function swarmService(
+  name: string,
+  args: SwarmServiceArgs,
+  opts: pulumi.CustomResourceOptions,
+): DeclaredService {
   const { plan } = args;
   const c = plan.container;
   const h = c.hardening;
@@ -180,9 +190,8 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
     },
     updateConfig: policy(plan.update),
     rollbackConfig: policy(plan.rollback),
-    ...(plan.converge === "provider"
-      ? { convergeConfig: { delay: "2s", timeout: serviceDuration(CONVERGE_SECONDS * 1000) } }
-      : {}),
+    // No convergeConfig: the provider would wait too (waitForTasksCommand says how long), and
+    // for a replicated service only.
   };
   // Of what is declared, never of what the provider reads back: stable across a refresh.
   const fingerprint = pulumi
@@ -193,29 +202,30 @@ export function swarmService(name: string, args: SwarmServiceArgs, opts: pulumi.
   const service = new docker.Service(name, inputs, {
     ...opts,
     dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
+    // A stack deployed before the wait below kept the provider's wait (convergeConfig) in its
+    // state: dropping it would be an update, which the provider sends with the environment in a
+    // new order (it keeps it in a Go map), and swarm restarts every task whose order changed, the
+    // databases among them. Kept there, it waits on that stack's real updates, as before.
+    ignoreChanges: [...(opts.ignoreChanges ?? []), "convergeConfig"],
   });
-  if (plan.converge === "command" && plan.mode.kind === "global") {
-    if (!args.dockerEnvironment)
-      throw new Error(`${name}: a global service needs dockerEnvironment to wait for its tasks`);
-    const tasks = plan.mode.nodes.length;
-    const files = [...(args.secrets ?? []), ...(args.configs ?? [])].map((f) => f.object.name);
-    new command.local.Command(
-      `${name}-converged`,
-      {
-        // Until every task runs the declared image, configs and secrets: then the replaced ones,
-        // which Pulumi deletes at the end of the deploy, are no longer in use.
-        create: pulumi
-          .all([pulumi.output(args.image), pulumi.all(files)])
-          .apply(([image, names]) =>
-            waitForTasksCommand({ service: plan.serviceName, tasks, image, files: names }, CONVERGE_SECONDS),
-          ),
-        environment: args.dockerEnvironment,
-        triggers: [fingerprint],
-      },
-      { parent: opts.parent, dependsOn: [service] },
-    );
-  }
-  return service;
+  const tasks = plan.mode.kind === "global" ? plan.mode.nodes.length : plan.mode.replicas;
+  const files = [...(args.secrets ?? []), ...(args.configs ?? [])].map((f) => f.object.name);
+  const converged = new command.local.Command(
+    `${name}-converged`,
+    {
+      // Until every task runs healthy at the declared image, configs and secrets: then the
+      // replaced ones, which Pulumi deletes at the end of the deploy, are no longer in use.
+      create: pulumi
+        .all([pulumi.output(args.image), pulumi.all(files)])
+        .apply(([image, names]) =>
+          waitForTasksCommand({ service: plan.serviceName, tasks, image, files: names }, CONVERGE_SECONDS),
+        ),
+      environment: args.dockerEnvironment,
+      triggers: [fingerprint],
+    },
+    { parent: opts.parent, dependsOn: [service] },
+  );
+  return { service, converged };
 }
 
 /** What a secret or config is made of: the stable part of its name, its content, its labels. */

@@ -124,6 +124,7 @@ export class ContainerBackend implements Backend {
     );
     return {
       resource: container,
+      ready: container,
       name: container.name,
       command: (script) => ({
         create: container.name.apply(script),

@@ -92,7 +92,7 @@ export class SwarmBackend implements Backend {
       ...files.filter((f) => f.secret).map(({ secret: _secret, ...f }) => f),
       ...secretEnv.map((s) => ({ object: s.object, file: s.file })),
     ];
-    const service = swarmService(
+    const { service, converged } = swarmService(
       name,
       {
         plan,
@@ -110,7 +110,6 @@ export class SwarmBackend implements Backend {
           ...(v.readOnly ? { readOnly: true } : {}),
         })),
         hostPaths: w.hostDirectories ?? [],
-        // For a global service (the edge): where its convergence is waited for.
         dockerEnvironment: this.dockerEnvironment,
         ...(w.backupBefore ? { backupBefore: w.backupBefore } : {}),
       },
@@ -120,6 +119,7 @@ export class SwarmBackend implements Backend {
     const triggers = [service.id, ...secrets.map((s) => s.object.name)];
     return {
       resource: service,
+      ready: converged,
       name: pulumi.output(plan.serviceName),
       command: (script) => ({
         create: onTask(plan.serviceName, script('"$c"')),

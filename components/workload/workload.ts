@@ -97,6 +97,12 @@ export interface WorkloadArgs {
 /** A declared workload. */
 export interface Deployed {
   resource: docker.Container | docker.Service;
+  /**
+   * What a dependent waits for (dependsOn): the workload healthy as declared. The container
+   * itself on one host (the provider waits for its health check); in swarm mode the wait for the
+   * service's tasks, which the service resource does not do (components/swarm/service.ts).
+   */
+  ready: pulumi.Resource;
   /** Container name (one host) or service name (swarm). */
   name: pulumi.Output<string>;
   /**

@@ -90,12 +90,6 @@ export interface SwarmServicePlan {
   endpointMode: "dnsrr";
   /** Host-mode ports (the edge only): published on the address of the node that runs the task. */
   ports: { target: number; published: number }[];
-  /**
-   * How `pulumi up` waits until the service runs its tasks: the provider's convergeConfig for a
-   * replicated service; a command of the program's for a global one, which the provider refuses
-   * to wait for (without it, `up` would end while the edge still restarts onto a new nginx.conf).
-   */
-  converge: "provider" | "command";
   /** The stop grace period, as the provider reads it back (serviceDuration). */
   stopGracePeriod: string;
   /** Restart a task that exits, whatever its exit code; `window` as the engine fills it in. */
@@ -156,7 +150,6 @@ function service(
     ...(stateless ? STATELESS : STOP_FIRST),
     endpointMode: "dnsrr",
     ports: [],
-    converge: c.mode.kind === "replicated" ? "provider" : "command",
     stopGracePeriod: serviceDuration(plan.stop.graceSeconds * 1000),
     restart: RESTART,
     ...c,

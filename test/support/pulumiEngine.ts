@@ -124,10 +124,16 @@ export interface StepRecord {
   op: string;
   /** Properties that differ, as the engine reports them. */
   diffs: string[];
+  /** The paths within them that differ, and how ("taskSpec.containerSpec.image: update"), where the provider says. */
+  detailed: string[];
   /** Seconds from the operation's start to the step's start and end (as the events arrived). */
   started: number;
   ended?: number;
 }
+
+/** A step as one line: "update region-orion-db [taskSpec]". */
+export const stepLine = (s: StepRecord): string =>
+  `${s.op} ${s.urn.split("::").pop() ?? s.urn} [${s.diffs.join(", ")}]`;
 
 /** One operation as the engine reported it: how long it took, what it did and to which resources. */
 export interface Timed<T> {
@@ -260,8 +266,12 @@ export class EngineStack {
    * region-orion-db [taskSpec]"): empty when the stack is as the program declares it.
    */
   async previewChanges(): Promise<string[]> {
-    const preview = await this.preview();
-    return preview.steps.map((s) => `${s.op} ${s.urn.split("::").pop() ?? s.urn} [${s.diffs.join(", ")}]`);
+    return (await this.previewSteps()).map(stepLine);
+  }
+
+  /** The preview's steps other than `same`, with the paths that differ. */
+  async previewSteps(): Promise<StepRecord[]> {
+    return (await this.preview()).steps;
   }
 
   async refresh(opts: { expectNoChanges?: boolean } = {}): Promise<Timed<RefreshResult>> {
@@ -363,7 +373,10 @@ export class EngineStack {
 /** Adds an engine event to the steps other than `same`: a step's start, or the end of the last one of its URN. */
 function recordStep(steps: StepRecord[], event: EngineEvent, at: number): void {
   const step = event.resourcePreEvent?.metadata;
-  if (step && step.op !== "same") steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [], started: at });
+  if (step && step.op !== "same") {
+    const detailed = Object.entries(step.detailedDiff ?? {}).map(([path, d]) => `${path}: ${d.diffKind}`);
+    steps.push({ urn: step.urn, op: step.op, diffs: step.diffs ?? [], detailed, started: at });
+  }
   const done = event.resOutputsEvent?.metadata ?? event.resOpFailedEvent?.metadata;
   const record = done && [...steps].reverse().find((s) => s.urn === done.urn && s.ended === undefined);
   if (record) record.ended = at;
