@@ -190,8 +190,8 @@ export function swarmService(
     },
     updateConfig: policy(plan.update),
     rollbackConfig: policy(plan.rollback),
-    // No convergeConfig: the provider would wait too (waitForTasksCommand says how long), and
-    // for a replicated service only.
+    // No convergeConfig: the `-converged` command below waits, global services too, and sooner
+    // than the provider's polls (waitForTasksCommand).
   };
   // Of what is declared, never of what the provider reads back: stable across a refresh.
   const fingerprint = pulumi
@@ -204,8 +204,8 @@ export function swarmService(
     dependsOn: [...dependencies(opts.dependsOn), ...(backup ? [backup.run] : [])],
     // A stack deployed before the wait below kept the provider's wait (convergeConfig) in its
     // state: dropping it would be an update, which the provider sends with the environment in a
-    // new order (it keeps it in a Go map), and swarm restarts every task whose order changed, the
-    // databases among them. Kept there, it waits on that stack's real updates, as before.
+    // new order (it keeps it in a Go map), and swarm restarts every task whose order changed
+    // (moby/moby#32344), the databases among them. Kept, it waits on that stack's real updates.
     ignoreChanges: [...(opts.ignoreChanges ?? []), "convergeConfig"],
   });
   const tasks = plan.mode.kind === "global" ? plan.mode.nodes.length : plan.mode.replicas;
