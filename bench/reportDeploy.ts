@@ -44,7 +44,10 @@ export function deployVerdicts(d: DeployResult): string[] {
     `- Swarm, first up: ${fixed(swarm("up from empty"), 1)} s, ${fixed(swarmRatio, 2)}× one host's (target ≤ ${t.swarmFirstUpRatio}×): ` +
       `${verdict(swarmRatio <= t.swarmFirstUpRatio)}.`,
     `- Swarm, no-change up: ${fixed(swarm("no-change up"), 1)} s (target ≤ ${t.swarmNoChangeSeconds} s): ` +
-      `${verdict(swarm("no-change up") <= t.swarmNoChangeSeconds)}; its image update: ${fixed(swarm("image update"), 1)} s.`,
+      `${verdict(swarm("no-change up") <= t.swarmNoChangeSeconds)}; its image update: ${fixed(swarm("image update"), 1)} s, ` +
+      "until swarm's rolling update of each API is through: its two tasks one after the other, 5 s apart (the edge's " +
+      "resolver), the last watched 5 s (README, swarm mode's Updates); `pulumi up` waits for that, where the provider " +
+      "ended its wait once as many tasks ran, the old ones counted.",
   ];
 }
 
