@@ -266,48 +266,40 @@ describe("the exporters' alerts, under promtool test rules", () => {
     expect(result.status, result.output).toBe(0);
   });
 
+  /** The one critical alert promtool must see firing at `evalTime` for orion's database, with its summary. */
+  const firingOnOrionDb = (alertname: string, evalTime: string, summary: string) => ({
+    eval_time: evalTime,
+    alertname,
+    exp_alerts: [{ exp_labels: { ...labels(orionDb), severity: "critical" }, exp_annotations: { summary } }],
+  });
+
   it("WalArchiveBehind fires when WAL has waited past the limit (two archive timeouts) for a minute, not before", () => {
     const result = runRuleTest(
       [{ series: `pg_archive_oldest_waiting_seconds{${orionDb}}`, values: "0x4 30+15x20" }],
       [
         // 120 s is the limit: 135 s at 3m (30 s at 1m15s, 15 s more each 15 s), firing a minute later.
         { eval_time: "3m45s", alertname: "WalArchiveBehind", exp_alerts: [] },
-        {
-          eval_time: "4m",
-          alertname: "WalArchiveBehind",
-          exp_alerts: [
-            {
-              exp_labels: { ...labels(orionDb), severity: "critical" },
-              exp_annotations: {
-                summary:
-                  "WAL of region-db of region orion in stack dev has waited 3m 15s to be archived (limit 120 s): is backup.repository reachable?",
-              },
-            },
-          ],
-        },
+        firingOnOrionDb(
+          "WalArchiveBehind",
+          "4m",
+          "WAL of region-db of region orion in stack dev has waited 3m 15s to be archived (limit 120 s): is backup.repository reachable?",
+        ),
       ],
     );
     expect(result.status, result.output).toBe(0);
   });
+
   it("BaseBackupTooOld fires when the newest base backup is older than the limit for a minute, and a new backup clears it", () => {
     // A backup that ended at 0, the next at 16m; the limit is 10 minutes.
     const result = runRuleTest(
       [{ series: `pg_base_backup_newest_time_seconds{${orionDb}}`, values: "0x63 960x20" }],
       [
         { eval_time: "10m45s", alertname: "BaseBackupTooOld", exp_alerts: [] },
-        {
-          eval_time: "11m15s",
-          alertname: "BaseBackupTooOld",
-          exp_alerts: [
-            {
-              exp_labels: { ...labels(orionDb), severity: "critical" },
-              exp_annotations: {
-                summary:
-                  "The newest base backup of region-db of region orion in stack dev is 11m 15s old (limit 600 s): does the backup schedule run? (journalctl -u sectorwars-backup-dev)",
-              },
-            },
-          ],
-        },
+        firingOnOrionDb(
+          "BaseBackupTooOld",
+          "11m15s",
+          "The newest base backup of region-db of region orion in stack dev is 11m 15s old (limit 600 s): does the backup schedule run? (journalctl -u sectorwars-backup-dev)",
+        ),
         { eval_time: "16m15s", alertname: "BaseBackupTooOld", exp_alerts: [] },
       ],
     );
